@@ -1,0 +1,46 @@
+# The two commands of the quick start are `make run` and `make test`; the rest are their parts.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+export PYTHONPATH := $(CURDIR):$(CURDIR)/platform
+
+.PHONY: setup run test worker beat web services lint clean benchmarks
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[training,dev]'
+	touch $(STAMP)
+
+# The main job on the embedded default: SQLite, no servers, a demo campaign, web server + Celery worker.
+run: setup
+	bash platform/scripts/run_local.sh
+
+# The whole suite on the real PostgreSQL, Redis, a real Celery worker and Debian's Chromium.
+test: setup services
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+services:
+	bash platform/scripts/ensure_services.sh
+
+# A Celery worker for all queues against the configured broker (CELERY_BROKER_URL, DATABASE_URL).
+worker: setup
+	$(VENV)/bin/celery -A config worker -Q default,training --loglevel=INFO
+
+beat: setup
+	$(VENV)/bin/celery -A config beat --loglevel=INFO
+
+web: setup
+	$(VENV)/bin/gunicorn config.wsgi --bind 0.0.0.0:8000 --workers 4
+
+benchmarks: setup services
+	$(PY) benchmarks/annotation_load.py
+	$(PY) benchmarks/aggregate_export.py
+	$(PY) benchmarks/scorer_learns.py
+
+clean:
+	rm -rf var/broker var/qeval.sqlite3

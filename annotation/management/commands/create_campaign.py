@@ -1,0 +1,41 @@
+from ...services.campaigns import campaign_create
+from ..base import ServiceCommand
+
+
+class Command(ServiceCommand):
+    help = "Create an annotation campaign."
+
+    def add_arguments(self, parser):
+        parser.add_argument("slug")
+        parser.add_argument("--name")
+        parser.add_argument("--instructions", default="")
+        parser.add_argument("--dimensions", default="quality,alignment", help="Comma list of quality, alignment.")
+        parser.add_argument("--ratings-per-image", type=int)
+        parser.add_argument("--ratings-per-video", type=int)
+        parser.add_argument("--batch-size", type=int)
+        parser.add_argument("--golden-per-batch", type=int)
+        parser.add_argument("--lease-minutes", type=int)
+        parser.add_argument("--approve-threshold", type=float)
+        parser.add_argument("--reject-threshold", type=float)
+        parser.add_argument("--min-golden", type=int)
+        parser.add_argument("--expert-ratings", type=int, dest="expert_ratings_per_golden")
+        parser.add_argument("--scrutiny-measure", choices=["srcc_and_plcc", "srcc", "plcc"])
+        parser.add_argument("--require-full-video", action="store_true", default=None)
+
+    def handle(self, *args, slug, dimensions, **options):
+        dims = {d.strip() for d in dimensions.split(",") if d.strip()}
+        if not dims or dims - {"quality", "alignment"}:
+            from django.core.management.base import CommandError
+
+            raise CommandError(f"--dimensions must be a comma list of quality, alignment (got {dimensions!r})")
+        fields = {
+            key: options[key]
+            for key in (
+                "name", "instructions", "ratings_per_image", "ratings_per_video", "batch_size", "golden_per_batch",
+                "lease_minutes", "approve_threshold", "reject_threshold", "min_golden",
+                "expert_ratings_per_golden", "scrutiny_measure", "require_full_video",
+            )
+            if options.get(key) is not None
+        }
+        campaign = campaign_create(slug=slug, rate_quality="quality" in dims, rate_alignment="alignment" in dims, **fields)
+        self.stdout.write(f"campaign {campaign.slug} created ({', '.join(campaign.dimensions)})")

@@ -1,0 +1,369 @@
+"""Data and constraints of the annotation workflow. No workflow logic here: see services/.
+
+Sized for 100K items and 1M ratings: every hot-path filter has an index, counters that assignment
+needs are denormalised onto Item (kept right by the services under row locks), and uniqueness rules
+that must never break (one rating per annotator and item, one open batch per annotator and campaign)
+are database constraints.
+"""
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+
+DIMENSIONS = ("quality", "alignment")
+SCORE_MIN, SCORE_MAX = 1, 5
+
+
+class MediaType(models.TextChoices):
+    IMAGE = "image", "Image"
+    VIDEO = "video", "Video"
+
+
+class Campaign(models.Model):
+    class Measure(models.TextChoices):
+        BOTH = "srcc_and_plcc", "SRCC and PLCC both"
+        SRCC = "srcc", "SRCC only"
+        PLCC = "plcc", "PLCC only"
+
+    slug = models.SlugField(unique=True, help_text="Short name used in URLs and on the command line.")
+    name = models.CharField(max_length=200)
+    instructions = models.TextField(blank=True, help_text="Shown to annotators before they start (Markdown-free text).")
+    anchors = models.JSONField(
+        default=dict, blank=True,
+        help_text='Example anchors per level, e.g. {"quality": {"1": "heavy artefacts", ...}, "alignment": {...}}.',
+    )
+    rate_quality = models.BooleanField(default=True, help_text="Annotators rate visual quality (1-5).")
+    rate_alignment = models.BooleanField(default=True, help_text="Annotators rate text alignment (1-5).")
+    ratings_per_image = models.PositiveSmallIntegerField(default=6, help_text="Target ratings per image (paper: ~6).")
+    ratings_per_video = models.PositiveSmallIntegerField(default=3, help_text="Target ratings per video (paper: ~3).")
+    batch_size = models.PositiveSmallIntegerField(default=40, help_text="Regular items leased per batch.")
+    golden_per_batch = models.PositiveSmallIntegerField(default=10, help_text="Hidden golden items added to each batch.")
+    lease_minutes = models.PositiveSmallIntegerField(default=30, help_text="How long a leased task stays reserved.")
+    require_full_video = models.BooleanField(default=False, help_text="A video must play to its end before it can be rated.")
+    expert_ratings_per_golden = models.PositiveSmallIntegerField(default=3, help_text="Expert ratings each golden item needs.")
+    # Sample-and-Scrutinize. The paper publishes neither the measure nor the threshold.
+    scrutiny_measure = models.CharField(max_length=16, choices=Measure.choices, default=Measure.BOTH)
+    min_golden = models.PositiveSmallIntegerField(default=8, help_text="Golden items per dimension a batch needs for an automatic decision.")
+    approve_threshold = models.FloatField(default=0.7, help_text="Approve when every dimension's correlation is at or above this.")
+    reject_threshold = models.FloatField(default=0.4, help_text="Reject when any dimension's correlation is below this.")
+    # Coverage: extra ratings for items whose MOS is still uncertain.
+    ci_width_threshold = models.FloatField(default=0.5, help_text="Items whose 95% CI half-width exceeds this are 'uncertain'.")
+    max_ratings_per_item = models.PositiveSmallIntegerField(default=12, help_text="Cap when extra ratings are given to uncertain items.")
+    is_active = models.BooleanField(default=True, help_text="Inactive campaigns hand out no batches.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["slug"]
+        constraints = [
+            models.CheckConstraint(condition=Q(rate_quality=True) | Q(rate_alignment=True), name="campaign_rates_something"),
+            models.CheckConstraint(condition=Q(approve_threshold__gte=F("reject_threshold")), name="campaign_thresholds_ordered"),
+            models.CheckConstraint(condition=Q(batch_size__gte=1), name="campaign_batch_size_positive"),
+            models.CheckConstraint(condition=Q(lease_minutes__gte=1), name="campaign_lease_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return self.slug
+
+    @property
+    def dimensions(self) -> list[str]:
+        return [d for d, on in (("quality", self.rate_quality), ("alignment", self.rate_alignment)) if on]
+
+    def target_for(self, media_type: str) -> int:
+        return self.ratings_per_image if media_type == MediaType.IMAGE else self.ratings_per_video
+
+
+class Generator(models.Model):
+    """The text-to-vision model that made an item (e.g. sdxl, FLUX.1-dev, a text-to-video model)."""
+
+    name = models.CharField(max_length=120, unique=True)
+    media_type = models.CharField(max_length=5, choices=MediaType.choices)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Prompt(models.Model):
+    """A text prompt. Shared by every item generated from it (splits never separate a prompt)."""
+
+    text = models.TextField()
+    text_sha256 = models.CharField(max_length=64, unique=True, help_text="sha256 of the text: unique lookup for long prompts.")
+    category = models.CharField(max_length=120, blank=True, help_text="Paper Table 7 top level, e.g. 'Entity Generation'.")
+    subcategory = models.CharField(max_length=120, blank=True, help_text="Paper Table 7 sub-level, e.g. 'spatial relationships'.")
+    word_count = models.PositiveIntegerField(default=0, help_text="Prompts over 25 words are 'long' (V2S).")
+
+    class Meta:
+        indexes = [models.Index(fields=["category"])]
+
+    def __str__(self) -> str:
+        return self.text[:60]
+
+
+class Item(models.Model):
+    """One generated image or video to be rated."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="items")
+    item_id = models.CharField(max_length=200, help_text="External id, unique within the campaign.")
+    media = models.FileField(max_length=300, help_text="Content-addressed path in media storage.")
+    thumbnail = models.FileField(max_length=300, blank=True, help_text="Thumbnail (image) or poster frame (video).")
+    media_type = models.CharField(max_length=5, choices=MediaType.choices)
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    duration = models.FloatField(null=True, blank=True, help_text="Seconds (video only).")
+    fps = models.FloatField(null=True, blank=True, help_text="Frames per second (video only).")
+    sha256 = models.CharField(max_length=64, db_index=True)
+    prompt = models.ForeignKey(Prompt, on_delete=models.PROTECT, related_name="items")
+    generator = models.ForeignKey(Generator, on_delete=models.PROTECT, related_name="items")
+    is_golden = models.BooleanField(default=False, help_text="In the campaign's golden sample (never shown to annotators).")
+    # Assignment counters, maintained by the services under row locks:
+    target = models.PositiveSmallIntegerField(help_text="Ratings wanted (campaign target for the media type, raised for extra ratings).")
+    active_count = models.PositiveIntegerField(default=0, help_text="Approved + pending ratings + live leases.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "item_id"], name="item_unique_external_id"),
+            models.CheckConstraint(condition=Q(width__gte=1) & Q(height__gte=1), name="item_positive_size"),
+        ]
+        indexes = [
+            # The assignment pool: items of a campaign still below target, fullest first.
+            models.Index(
+                fields=["campaign", "-active_count", "generator", "id"],
+                condition=Q(active_count__lt=F("target")),
+                name="item_open_pool",
+            ),
+            models.Index(fields=["campaign", "is_golden"], name="item_campaign_golden"),
+            models.Index(fields=["campaign", "generator"], name="item_campaign_generator"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.campaign_id}:{self.item_id}"
+
+
+class AnnotatorProfile(models.Model):
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="annotator_profile")
+    is_paused = models.BooleanField(default=False, help_text="A paused annotator gets no new batches.")
+    paused_reason = models.CharField(max_length=300, blank=True)
+    is_vendor = models.BooleanField(default=False, help_text="Created by import_ratings; cannot log in.")
+
+    def __str__(self) -> str:
+        return str(self.user)
+
+
+class GoldenScore(models.Model):
+    """Expert score of a golden item on one dimension: the mean of its expert ratings, or imported."""
+
+    class Source(models.TextChoices):
+        EXPERTS = "experts", "Mean of expert ratings"
+        IMPORTED = "imported", "Imported"
+
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="golden_scores")
+    dimension = models.CharField(max_length=10, choices=[(d, d) for d in DIMENSIONS])
+    score = models.FloatField()
+    n_experts = models.PositiveSmallIntegerField(default=0)
+    source = models.CharField(max_length=8, choices=Source.choices)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["item", "dimension"], name="golden_unique_item_dimension"),
+            models.CheckConstraint(condition=Q(score__gte=SCORE_MIN) & Q(score__lte=SCORE_MAX), name="golden_score_range"),
+        ]
+
+
+class Batch(models.Model):
+    class Kind(models.TextChoices):
+        ANNOTATION = "annotation", "Annotation"
+        EXPERT = "expert", "Expert (golden scores)"
+        IMPORTED = "imported", "Imported vendor work"
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        CLOSED = "closed", "Closed"
+
+    class Decision(models.TextChoices):
+        PENDING = "pending", "Pending scrutiny"
+        APPROVED = "approved", "Approved"
+        REJECTED = "rejected", "Rejected"
+        NEEDS_REVIEW = "needs_review", "Needs review"
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="batches")
+    annotator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="batches")
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.ANNOTATION)
+    status = models.CharField(max_length=6, choices=Status.choices, default=Status.OPEN)
+    decision = models.CharField(max_length=12, choices=Decision.choices, default=Decision.PENDING)
+    decision_source = models.CharField(max_length=5, blank=True, help_text="'auto' (scrutiny) or 'admin'.")
+    decision_reason = models.TextField(blank=True)
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    decided_at = models.DateTimeField(null=True, blank=True)
+    scrutiny = models.JSONField(default=dict, blank=True, help_text="Per dimension: n_golden, srcc, plcc, bias.")
+    auto_decision = models.CharField(max_length=12, blank=True, help_text="What scrutiny decided, kept when an admin overrides.")
+    auto_reason = models.TextField(blank=True)
+    scrutinized_at = models.DateTimeField(null=True, blank=True)
+    external_ref = models.CharField(max_length=200, blank=True, help_text="Vendor batch label (import_ratings).")
+    created_at = models.DateTimeField(auto_now_add=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["annotator", "campaign"], condition=Q(status="open"), name="batch_one_open_per_annotator"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["campaign", "decision", "status"], name="batch_campaign_decision"),
+            models.Index(fields=["annotator", "created_at"], name="batch_annotator_created"),
+        ]
+
+    def __str__(self) -> str:
+        return f"batch {self.pk}"
+
+
+class Task(models.Model):
+    """An item leased to one annotator inside a batch. `is_golden` is never serialised to annotators."""
+
+    class Status(models.TextChoices):
+        LEASED = "leased", "Leased"
+        RATED = "rated", "Rated"
+        EXPIRED = "expired", "Lease expired"
+        RETURNED = "returned", "Returned (batch finished early)"
+
+    batch = models.ForeignKey(Batch, on_delete=models.CASCADE, related_name="tasks")
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="tasks")
+    annotator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="tasks")
+    position = models.PositiveSmallIntegerField(default=0)
+    is_golden = models.BooleanField(default=False)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.LEASED)
+    lease_expires_at = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            # An annotator never gets an item twice, rated or leased.
+            models.UniqueConstraint(fields=["annotator", "item"], name="task_unique_annotator_item"),
+        ]
+        indexes = [
+            models.Index(fields=["lease_expires_at"], condition=Q(status="leased"), name="task_live_leases"),
+            models.Index(fields=["batch", "position"], name="task_batch_position"),
+            models.Index(fields=["item", "status"], name="task_item_status"),
+        ]
+
+
+class Rating(models.Model):
+    """One annotator's scores for one item. Counts towards MOS only while its batch is approved."""
+
+    annotator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="ratings")
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="ratings")
+    batch = models.ForeignKey(Batch, on_delete=models.CASCADE, related_name="ratings")
+    task = models.OneToOneField(Task, null=True, blank=True, on_delete=models.SET_NULL, related_name="rating")
+    quality = models.PositiveSmallIntegerField(null=True, blank=True)
+    alignment = models.PositiveSmallIntegerField(null=True, blank=True)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True, help_text="Time the annotator took.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["annotator", "item"], name="rating_unique_annotator_item"),
+            models.CheckConstraint(
+                condition=Q(quality__isnull=True) | Q(quality__gte=SCORE_MIN, quality__lte=SCORE_MAX),
+                name="rating_quality_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(alignment__isnull=True) | Q(alignment__gte=SCORE_MIN, alignment__lte=SCORE_MAX),
+                name="rating_alignment_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(quality__isnull=False) | Q(alignment__isnull=False), name="rating_has_a_score"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["item"], name="rating_item"),
+            models.Index(fields=["batch"], name="rating_batch"),
+        ]
+
+
+class DatasetVersion(models.Model):
+    """An immutable MOS snapshot: exports and training runs name exactly what they used."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField()
+    method = models.CharField(max_length=10)
+    params = models.JSONField(default=dict, blank=True)
+    counts = models.JSONField(default=dict, blank=True, help_text="Items, ratings, annotators per dimension.")
+    checksum = models.CharField(max_length=64, help_text="sha256 over the sorted (item, dimension, mos, n) rows.")
+    source = models.CharField(max_length=20, default="aggregation", help_text="'aggregation' or 'imported' (public MOS table).")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["campaign", "-number"]
+        constraints = [models.UniqueConstraint(fields=["campaign", "number"], name="version_unique_number")]
+
+    def __str__(self) -> str:
+        return f"{self.campaign.slug} v{self.number}"
+
+
+class ItemScore(models.Model):
+    """MOS of one item on one dimension in one dataset version."""
+
+    version = models.ForeignKey(DatasetVersion, on_delete=models.CASCADE, related_name="scores")
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="scores")
+    dimension = models.CharField(max_length=10, choices=[(d, d) for d in DIMENSIONS])
+    mos = models.FloatField()
+    std = models.FloatField(null=True, blank=True)
+    n = models.PositiveIntegerField()
+    ci95 = models.FloatField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["version", "item", "dimension"], name="score_unique")]
+
+
+class AnnotatorStat(models.Model):
+    """Per-annotator bias and inconsistency from one aggregation (shown to admins)."""
+
+    version = models.ForeignKey(DatasetVersion, on_delete=models.CASCADE, related_name="annotator_stats")
+    annotator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    dimension = models.CharField(max_length=10, choices=[(d, d) for d in DIMENSIONS])
+    bias = models.FloatField(null=True)
+    inconsistency = models.FloatField(null=True)
+    n = models.PositiveIntegerField()
+    rejected = models.BooleanField(default=False, help_text="Screened out (BT.500).")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["version", "annotator", "dimension"], name="annotatorstat_unique")
+        ]
+
+
+class Job(models.Model):
+    """A long-running platform job (import, scrutiny, aggregation, export). Celery runs it; the UI and
+    the command line read progress from this row."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    kind = models.CharField(max_length=40, db_index=True)
+    campaign = models.ForeignKey(Campaign, null=True, blank=True, on_delete=models.CASCADE, related_name="jobs")
+    params = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=9, choices=Status.choices, default=Status.QUEUED)
+    progress = models.PositiveIntegerField(default=0)
+    total = models.PositiveIntegerField(default=0)
+    message = models.CharField(max_length=500, blank=True)
+    result = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"job {self.pk} ({self.kind}, {self.status})"

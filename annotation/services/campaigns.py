@@ -1,0 +1,73 @@
+"""Campaigns: creation and settings changes (which keep item targets in step)."""
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Case, IntegerField, Value, When
+
+from ..models import Campaign, Item, MediaType
+from .errors import Conflict, InvalidInput
+
+SETTABLE = {
+    "name", "instructions", "anchors", "rate_quality", "rate_alignment", "ratings_per_image",
+    "ratings_per_video", "batch_size", "golden_per_batch", "lease_minutes", "require_full_video",
+    "expert_ratings_per_golden", "scrutiny_measure", "min_golden", "approve_threshold", "reject_threshold",
+    "ci_width_threshold", "max_ratings_per_item", "is_active",
+}
+
+
+def _validate(campaign: Campaign) -> None:
+    try:
+        # Field checks here; the constraints' rules are checked below with messages that name them.
+        campaign.full_clean(validate_constraints=False, validate_unique=False)
+    except ValidationError as exc:
+        parts = [f"{field}: {' '.join(msgs)}" for field, msgs in exc.message_dict.items()]
+        raise InvalidInput("; ".join(parts)) from None
+    if not 0 <= campaign.reject_threshold <= campaign.approve_threshold <= 1:
+        raise InvalidInput("thresholds must satisfy 0 <= reject_threshold <= approve_threshold <= 1")
+    if not (campaign.rate_quality or campaign.rate_alignment):
+        raise InvalidInput("a campaign must rate at least one dimension (quality or alignment)")
+    for field in ("ratings_per_image", "ratings_per_video", "batch_size", "lease_minutes", "expert_ratings_per_golden"):
+        if getattr(campaign, field) < 1:
+            raise InvalidInput(f"{field} must be at least 1")
+
+
+@transaction.atomic
+def campaign_create(*, slug: str, **fields: Any) -> Campaign:
+    unknown = set(fields) - SETTABLE
+    if unknown:
+        raise InvalidInput(f"unknown campaign settings: {', '.join(sorted(unknown))}")
+    if Campaign.objects.filter(slug=slug).exists():
+        raise Conflict(f"campaign {slug!r} already exists")
+    campaign = Campaign(slug=slug, name=fields.pop("name", None) or slug, **fields)
+    _validate(campaign)
+    campaign.save()
+    return campaign
+
+
+@transaction.atomic
+def campaign_update(*, campaign: Campaign, **fields: Any) -> Campaign:
+    unknown = set(fields) - SETTABLE
+    if unknown:
+        raise InvalidInput(f"unknown campaign settings: {', '.join(sorted(unknown))}")
+    for key, value in fields.items():
+        setattr(campaign, key, value)
+    _validate(campaign)
+    campaign.save()
+    if {"ratings_per_image", "ratings_per_video"} & set(fields):
+        items_retarget(campaign=campaign)
+    return campaign
+
+
+def items_retarget(*, campaign: Campaign) -> int:
+    """Set every item's target from the campaign's per-media-type targets (one UPDATE).
+    Extra ratings for uncertain items are granted again by the coverage service after this."""
+
+    base = Case(
+        When(media_type=MediaType.IMAGE, then=Value(campaign.ratings_per_image)),
+        default=Value(campaign.ratings_per_video),
+        output_field=IntegerField(),
+    )
+    return Item.objects.filter(campaign=campaign).update(target=base)

@@ -1,0 +1,30 @@
+"""Errors services raise for bad input. Each carries a message a person can act on; the API maps them
+to HTTP statuses and the command line to an exit code and one line."""
+
+
+class ServiceError(Exception):
+    status_code = 400
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidInput(ServiceError):
+    status_code = 400
+
+
+class NotFound(ServiceError):
+    status_code = 404
+
+
+class Conflict(ServiceError):
+    status_code = 409
+
+
+class Gone(ServiceError):
+    status_code = 410
+
+
+class Forbidden(ServiceError):
+    status_code = 403

@@ -1,0 +1,1 @@
+"""Server-rendered pages. One module per audience: annotators, admins (approval desk), researchers."""

@@ -1,0 +1,1 @@
+"""Settings profiles: ``base`` (env-driven, also the embedded default), ``production``, ``test``."""

@@ -1,0 +1,29 @@
+"""Test profile: the real PostgreSQL and Redis of this machine (DATABASE_URL / CELERY_BROKER_URL
+override the defaults), eager Celery except in tests that start a real worker, media in a temp folder."""
+import os
+import tempfile
+from pathlib import Path
+
+import dj_database_url
+
+from .base import *  # noqa: F401,F403
+
+DEBUG = False
+DATABASES = {
+    "default": dj_database_url.parse(
+        os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/qeval"), conn_max_age=0
+    )
+}
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/9")
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+CELERY_TASK_ALWAYS_EAGER = True
+_tmp = Path(tempfile.mkdtemp(prefix="qeval-test-"))
+MEDIA_ROOT = _tmp / "media"
+EXPORT_ROOT = _tmp / "exports"
+TRAINING_ROOT = _tmp / "training"
+IMPORT_ROOTS = [_tmp / "imports"]
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast logins in tests
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}

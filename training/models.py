@@ -1,0 +1,1 @@
+"""Training and evaluation runs of the scorer, and registered checkpoints."""

@@ -1,0 +1,228 @@
+"""The scorer's settings: one dataclass, loaded from YAML plus ``key=value`` overrides.
+
+Why one flat dataclass: the platform stores it with each training run, every checkpoint writes it to
+``config.yaml`` beside its weights, and a typo in a key must fail loudly (``UnknownConfigKey``) instead of
+silently training with a default. No torch import here.
+
+Usage::
+
+    cfg = load_config("scorer.yaml", ["learning_rate=1e-4", "dimensions=[quality]"])
+    cfg = ScorerConfig.from_dict({...})   # same validation
+    save_config(cfg, ckpt_dir / "config.yaml")
+"""
+from __future__ import annotations
+
+import dataclasses
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .prompts import DIMENSIONS, MEDIA_TYPES
+
+
+class ConfigError(ValueError):
+    """A setting is missing, unknown or has a bad value."""
+
+
+class UnknownConfigKey(ConfigError):
+    """A key that :class:`ScorerConfig` does not have (a typo, usually)."""
+
+
+@dataclass
+class ScorerConfig:
+    # --- model -----------------------------------------------------------------------------------
+    model_name_or_path: str = "Qwen/Qwen2-VL-7B-Instruct"  # local dir or hub id (paper's base model)
+    finetune: str = "lora"  # "lora" (peft, merged on export) or "full"
+    lora_r: int = 16
+    lora_alpha: int = 32
+    lora_dropout: float = 0.05
+    lora_target_modules: list[str] = field(
+        default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+    )
+    merge_lora_on_export: bool = True
+    freeze_vision: bool = True  # full fine-tuning: keep the vision tower frozen
+    bf16: bool = False
+    gradient_checkpointing: bool = False
+    attn_implementation: str = "sdpa"  # sdpa | flash_attention_2 | eager
+
+    # --- data --------------------------------------------------------------------------------------
+    data_dir: str = ""  # an `sft` export directory (manifest.json + *.jsonl + media/)
+    train_split: str = "train"  # "all" reads sft.jsonl (an export without splits)
+    eval_split: str | None = "val"  # None/"" = no evaluation during training
+    dimensions: list[str] = field(default_factory=lambda: list(DIMENSIONS))
+    media_types: list[str] = field(default_factory=lambda: list(MEDIA_TYPES))
+    image_min_pixels: int | None = None  # None = the processor's own setting
+    image_max_pixels: int | None = None
+    video_fps: float = 8.0  # paper: fps 8
+    video_min_pixels: int = 128 * 28 * 28
+    video_max_pixels: int = 100352  # paper: max_pixels 100352 per frame
+    video_max_frames: int = 64
+    num_workers: int = 0
+
+    # --- loss --------------------------------------------------------------------------------------
+    ce_weight: float = 1.0  # 0 switches the cross-entropy term off (paper Table 4 ablation)
+    mse_weight: float = 1.0  # lambda; 0 switches the MSE term off
+    ce_over: str = "vocab"  # "vocab": CE over the full vocabulary at the answer position; "levels": over the 5 words
+    mse_scale: str = "mos"  # "mos": expected score and MOS on 1-5; "unit": both mapped to 0-1 first
+
+    # --- optimisation ------------------------------------------------------------------------------
+    output_dir: str = "runs/scorer"
+    seed: int = 42
+    epochs: int = 1
+    max_steps: int | None = None  # optimizer steps; overrides epochs when set
+    max_train_seconds: float | None = None  # stop (with a checkpoint) after this wall time
+    batch_size: int = 4  # per device
+    eval_batch_size: int = 8
+    gradient_accumulation_steps: int = 1
+    learning_rate: float = 2e-4
+    weight_decay: float = 0.0
+    warmup_ratio: float = 0.03
+    lr_scheduler: str = "cosine"  # any transformers.get_scheduler name
+    max_grad_norm: float = 1.0
+    logging_steps: int = 10
+    save_steps: int | None = None  # extra checkpoints every N steps (one is always saved per epoch)
+    save_total_limit: int | None = 2  # step checkpoints kept (final export always kept)
+    resume_from: str | None = None  # a checkpoint dir, or "latest" (newest under output_dir/checkpoints)
+
+    # --- evaluation / V2S --------------------------------------------------------------------------
+    eval_plots: bool = True
+    long_prompt_words: int = 25  # the paper's long-prompt threshold
+    v2s_enabled: bool = False  # apply Vague-to-Specific to alignment items with long prompts
+    v2s_llm: str | None = None  # HF causal LM path/hub id; None = deterministic fallback splitter
+    v2s_endpoint: str | None = None  # OpenAI-compatible base URL (…/v1); uses v2s_llm as the model name
+    v2s_api_key_env: str = "OPENAI_API_KEY"  # name of the environment variable holding the endpoint's key
+    v2s_num_specific: int = 3
+    v2s_weight_original: float = 0.5
+    v2s_weight_vague: float = 0.25
+    v2s_weight_specific: float = 0.25  # given to the mean of the specific prompts' scores
+    v2s_cache_dir: str | None = None  # None = output_dir/v2s_cache
+
+    # ------------------------------------------------------------------------------------------------
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        def need(cond: bool, msg: str) -> None:
+            if not cond:
+                raise ConfigError(msg)
+
+        need(self.finetune in ("lora", "full"), f"finetune must be 'lora' or 'full', got {self.finetune!r}")
+        need(self.ce_over in ("vocab", "levels"), f"ce_over must be 'vocab' or 'levels', got {self.ce_over!r}")
+        need(self.mse_scale in ("mos", "unit"), f"mse_scale must be 'mos' or 'unit', got {self.mse_scale!r}")
+        need(
+            self.attn_implementation in ("sdpa", "flash_attention_2", "eager"),
+            f"attn_implementation must be sdpa, flash_attention_2 or eager, got {self.attn_implementation!r}",
+        )
+        need(self.ce_weight >= 0 and self.mse_weight >= 0, "ce_weight and mse_weight must be >= 0")
+        need(self.ce_weight > 0 or self.mse_weight > 0, "at least one of ce_weight, mse_weight must be > 0")
+        bad = [d for d in self.dimensions if d not in DIMENSIONS]
+        need(not bad and bool(self.dimensions), f"dimensions must be a non-empty subset of {DIMENSIONS}, got {self.dimensions}")
+        bad = [m for m in self.media_types if m not in MEDIA_TYPES]
+        need(not bad and bool(self.media_types), f"media_types must be a non-empty subset of {MEDIA_TYPES}")
+        need(self.batch_size >= 1 and self.eval_batch_size >= 1, "batch sizes must be >= 1")
+        need(self.gradient_accumulation_steps >= 1, "gradient_accumulation_steps must be >= 1")
+        need(self.video_fps > 0, "video_fps must be > 0")
+
+    # ------------------------------------------------------------------------------------------------
+    @classmethod
+    def field_names(cls) -> list[str]:
+        return [f.name for f in dataclasses.fields(cls)]
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> "ScorerConfig":
+        data = dict(data or {})
+        known = set(cls.field_names())
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise UnknownConfigKey(
+                f"unknown scorer config key(s): {', '.join(unknown)}. Known keys: {', '.join(sorted(known))}"
+            )
+        hints = typing.get_type_hints(cls)
+        return cls(**{k: _coerce(k, v, hints[k]) for k, v in data.items()})
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def replace(self, **changes: Any) -> "ScorerConfig":
+        return ScorerConfig.from_dict({**self.to_dict(), **changes})
+
+
+def _coerce(key: str, value: Any, hint: Any) -> Any:
+    """Light type check/coercion so that YAML and ``key=value`` strings land with the right type."""
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    optional = type(None) in args
+    if value is None:
+        if optional:
+            return None
+        raise ConfigError(f"{key} may not be null")
+    base = next((a for a in args if a is not type(None)), hint) if optional else hint
+    b_origin = typing.get_origin(base)
+    try:
+        if base is bool or (origin is None and hint is bool):
+            if isinstance(value, bool):
+                return value
+            if isinstance(value, str) and value.lower() in ("true", "false", "yes", "no", "1", "0"):
+                return value.lower() in ("true", "yes", "1")
+            raise ValueError(value)
+        if base is int:
+            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+                raise ValueError(value)
+            return int(value)
+        if base is float:
+            if isinstance(value, bool):
+                raise ValueError(value)
+            return float(value)
+        if base is str:
+            if isinstance(value, (dict, list)):
+                raise ValueError(value)
+            return str(value)
+        if b_origin is list:
+            if isinstance(value, str):
+                value = [v.strip() for v in value.split(",") if v.strip()]
+            if not isinstance(value, (list, tuple)):
+                raise ValueError(value)
+            return [str(v) for v in value]
+    except (TypeError, ValueError):
+        raise ConfigError(f"bad value for {key}: {value!r} (expected {hint})") from None
+    return value
+
+
+def parse_overrides(overrides: list[str] | None) -> dict[str, Any]:
+    """``["lr=1e-4", "dimensions=[quality]"]`` -> dict; values parsed as YAML scalars/lists."""
+    out: dict[str, Any] = {}
+    for item in overrides or []:
+        if "=" not in item:
+            raise ConfigError(f"override {item!r} is not key=value")
+        key, raw = item.split("=", 1)
+        key = key.strip()
+        try:
+            out[key] = yaml.safe_load(raw) if raw.strip() else ""
+        except yaml.YAMLError:
+            out[key] = raw
+    return out
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | dict[str, Any] | None = None) -> ScorerConfig:
+    """Read a YAML file (optional) and apply overrides (``key=value`` strings or a dict)."""
+    data: dict[str, Any] = {}
+    if path:
+        loaded = yaml.safe_load(Path(path).read_text()) or {}
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"{path}: the YAML top level must be a mapping")
+        data.update(loaded)
+    if isinstance(overrides, dict):
+        data.update(overrides)
+    else:
+        data.update(parse_overrides(overrides))
+    return ScorerConfig.from_dict(data)
+
+
+def save_config(config: ScorerConfig, path: str | Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
+    return path
