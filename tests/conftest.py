@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 from rest_framework.test import APIClient
 
+from tests.celery_worker import celery_worker  # noqa: F401  (fixture)
 from tests.factories import CampaignFactory, UserFactory
 
 

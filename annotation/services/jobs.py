@@ -21,6 +21,7 @@ from .errors import ServiceError
 
 # kind -> dotted path of `runner(*, job: Job, progress: Progress) -> dict` (the job's result).
 JOB_RUNNERS: dict[str, str] = {
+    "selfcheck": "annotation.services.jobs.selfcheck_job",
     "import_items": "annotation.services.imports.items_import_job",
 }
 
@@ -101,3 +102,14 @@ def _finish(job: Job, status: str, *, error: str = "", result: dict | None = Non
     if status == Job.Status.SUCCEEDED:
         job.progress = max(job.progress, job.total)
     job.save(update_fields=["status", "error", "finished_at", "result", "progress"])
+
+
+def selfcheck_job(*, job: Job, progress: Progress) -> dict:
+    """A job that only reports progress: proves a worker picks up jobs and can write to the database."""
+    steps = int(job.params.get("steps", 3))
+    progress.set_total(steps)
+    for _ in range(steps):
+        progress.advance(1, "checking")
+    import socket
+
+    return {"ok": True, "host": socket.gethostname()}

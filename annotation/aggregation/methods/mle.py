@@ -67,6 +67,7 @@ DEFAULT_PARAMS: dict[str, Any] = {
     "min_annotator_ratings": 2,
     "zero_mean_bias": True,
     "scale": (1.0, 5.0),
+    "dof": False, "dofd": False,
 }
 
 
@@ -120,7 +121,12 @@ def fit(data: CodedRatings, params: dict[str, Any]) -> dict[str, Any]:
             delta_new[active] -= shift
             psi_new += shift
         e = x - psi_new[it] - delta_new[an]
-        v_new = _inconsistency(np.bincount(an, weights=e * e, minlength=n_ann), n_a, active, v_min)
+        if params.get("dof", False):
+            h = w_row / w_item[it]
+            dof = np.maximum(np.bincount(an, weights=1.0 - h, minlength=n_ann) - (1.0 if params.get("dofd") else 0.0), 0.5)
+            v_new = _inconsistency(np.bincount(an, weights=e * e, minlength=n_ann) * n_a / dof, n_a, active, v_min)
+        else:
+            v_new = _inconsistency(np.bincount(an, weights=e * e, minlength=n_ann), n_a, active, v_min)
         change = max(
             float(np.max(np.abs(psi_new - psi))),
             float(np.max(np.abs(delta_new - delta))),

@@ -16,8 +16,11 @@ DATABASES = {
 }
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/9")
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
-CELERY_TASK_ALWAYS_EAGER = True
-_tmp = Path(tempfile.mkdtemp(prefix="qeval-test-"))
+# Eager unless a test starts a real worker (tests/celery_worker.py), which runs with this set to false.
+CELERY_TASK_ALWAYS_EAGER = os.environ.get("CELERY_TASK_ALWAYS_EAGER", "true").lower() == "true"
+# One temp folder per test run; a real worker started by the tests is handed the same one.
+_tmp = Path(os.environ.get("QEVAL_TEST_TMP") or tempfile.mkdtemp(prefix="qeval-test-"))
+os.environ["QEVAL_TEST_TMP"] = str(_tmp)
 MEDIA_ROOT = _tmp / "media"
 EXPORT_ROOT = _tmp / "exports"
 TRAINING_ROOT = _tmp / "training"
