@@ -33,7 +33,7 @@ Methods (``METHODS``; details and citations in each module of :mod:`.methods`):
   ``ratio_threshold=0.05``, ``balance_threshold=0.3``.
 * ``mle``: ITU-T P.910 Annex E / SUREAL MLE_CO subject model ``u_ij = psi_j + Delta_i + v_i X``.
   Params: ``v_min=0.3``, ``max_iter=500``, ``tol=1e-6``, ``min_annotator_ratings=2``,
-  ``zero_mean_bias=True``, ``scale=(1, 5)``.
+  ``zero_mean_bias=True``, ``scale=(1, 5)``, ``dof_correction=True``.
 
 Errors: unknown method, unknown/invalid params or malformed ratings raise ``ValueError``. Empty
 ratings give empty frames with the same columns.

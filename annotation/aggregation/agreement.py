@@ -27,7 +27,8 @@ from .stats import group_count
 
 
 def _one_split(item: np.ndarray, score: np.ndarray, n_items: int, rng: np.random.Generator) -> float:
-    order = np.lexsort((rng.random(len(score)), item))
+    # item codes are < 2**52, so item + U(0,1) sorts by item, then randomly within the item.
+    order = np.argsort(item + rng.random(len(score)))
     item_s, score_s = item[order], score[order]
     n = group_count(item_s, n_items)
     start = np.concatenate(([0], np.cumsum(n)[:-1]))

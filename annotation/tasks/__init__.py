@@ -10,3 +10,5 @@ def run_job(job_id: int) -> None:
     from ..services.jobs import job_run
 
     job_run(job_id=job_id)
+
+from . import scrutiny  # noqa: E402,F401
