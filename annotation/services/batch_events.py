@@ -11,4 +11,5 @@ def batch_closed_notify(*, batch: Batch) -> None:
     from ..tasks.scrutiny import scrutinize_batch
 
     batch_id = batch.pk
-    transaction.on_commit(lambda: scrutinize_batch.delay(batch_id))
+    # robust: a broker hiccup must not fail the annotator's request; `scrutinize` sweeps up missed batches.
+    transaction.on_commit(lambda: scrutinize_batch.delay(batch_id), robust=True)
