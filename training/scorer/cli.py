@@ -1,0 +1,134 @@
+"""Command line: ``python -m training.scorer {train,evaluate,score,tiny}``.
+
+::
+
+    python -m training.scorer train --config cfg.yaml [key=value ...]
+        # multi-GPU / DeepSpeed: accelerate launch [--config_file ds.yaml] -m training.scorer train --config cfg.yaml
+    python -m training.scorer evaluate --predictions predictions.csv --out DIR
+    python -m training.scorer evaluate --checkpoint CKPT --data EXPORT_DIR [--split test] --out DIR [key=value ...]
+    python -m training.scorer score --checkpoint CKPT --media a.png --prompt "a red cube" [--media b.mp4 --prompt "..."]
+    python -m training.scorer score --checkpoint CKPT --jsonl items.jsonl [--batch-size 8] [--out scores.jsonl]
+        # items.jsonl lines: {"media": "a.png", "prompt": "...", "media_type": "image"}  (media_type optional)
+    python -m training.scorer tiny --out DIR [--seed 0]
+
+``key=value`` overrides are ScorerConfig fields (unknown keys are an error).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m training.scorer", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    t = sub.add_parser("train", help="fine-tune the scorer")
+    t.add_argument("--config", help="YAML file of ScorerConfig fields")
+    t.add_argument("overrides", nargs="*", help="key=value overrides")
+
+    e = sub.add_parser("evaluate", help="report from a predictions CSV, or evaluate a checkpoint on an export")
+    e.add_argument("--predictions", help="predictions CSV (report only)")
+    e.add_argument("--checkpoint", help="checkpoint/export directory to evaluate")
+    e.add_argument("--data", help="sft export directory")
+    e.add_argument("--split", default="test", help="split name ('all' = sft.jsonl)")
+    e.add_argument("--out", required=True, help="output directory (report.json, predictions.csv, plots)")
+    e.add_argument("--long-prompt-words", type=int, default=25)
+    e.add_argument("--no-plots", action="store_true")
+    e.add_argument("--batch-size", type=int)
+    e.add_argument("overrides", nargs="*", help="key=value ScorerConfig overrides (e.g. v2s_enabled=true)")
+
+    s = sub.add_parser("score", help="score media files with a checkpoint")
+    s.add_argument("--checkpoint", required=True)
+    s.add_argument("--media", action="append", default=[])
+    s.add_argument("--prompt", action="append", default=[])
+    s.add_argument("--jsonl", help="JSONL file of {media, prompt[, media_type]}")
+    s.add_argument("--batch-size", type=int, default=8)
+    s.add_argument("--dimensions", default="quality,alignment")
+    s.add_argument("--v2s", action="store_true", help="apply Vague-to-Specific to long prompts")
+    s.add_argument("--out", help="write JSONL here instead of stdout")
+
+    y = sub.add_parser("tiny", help="write a tiny random Qwen2-VL for tests and demos")
+    y.add_argument("--out", required=True)
+    y.add_argument("--seed", type=int, default=0)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "train":
+        from .config import load_config
+        from .train import train
+
+        cfg = load_config(args.config, args.overrides)
+
+        def show(ev: dict) -> None:
+            if ev.get("event") == "eval":
+                ev = {**ev, "metrics": {d: v.get("all") for d, v in ev["metrics"].items() if not d.startswith("_")}}
+            print(json.dumps(ev, default=str), flush=True)
+
+        result = train(cfg, on_progress=show)
+        print(json.dumps({"final_dir": str(result.final_dir), "checkpoint_dir": str(result.checkpoint_dir),
+                          "global_step": result.global_step, "stopped": result.stopped}))
+        return 0
+
+    if args.command == "evaluate":
+        if args.predictions:
+            from .metrics import evaluate_predictions_file
+
+            report = evaluate_predictions_file(args.predictions, args.out, long_prompt_words=args.long_prompt_words,
+                                               plots=not args.no_plots)
+        elif args.checkpoint and args.data:
+            from .config import parse_overrides
+            from .predict import evaluate_checkpoint
+
+            ov = parse_overrides(args.overrides)
+            ov.setdefault("long_prompt_words", args.long_prompt_words)
+            if args.no_plots:
+                ov["eval_plots"] = False
+            report = evaluate_checkpoint(args.checkpoint, args.data, split=args.split, out_dir=args.out,
+                                         batch_size=args.batch_size, overrides=ov).report
+        else:
+            print("evaluate needs --predictions FILE, or --checkpoint DIR and --data DIR", file=sys.stderr)
+            return 2
+        summary = {d: {m: v.get("instance", {}).get("srcc") for m, v in by.items() if isinstance(v, dict) and "instance" in v}
+                   for d, by in report.items() if not d.startswith("_")}
+        print(json.dumps({"report": str(Path(args.out) / "report.json"), "instance_srcc": summary}))
+        return 0
+
+    if args.command == "score":
+        from .predict import score_items
+
+        items = []
+        if args.jsonl:
+            with open(args.jsonl) as fh:
+                items += [json.loads(line) for line in fh if line.strip()]
+        if args.media:
+            prompts = args.prompt or [""] * len(args.media)
+            if len(prompts) == 1 and len(args.media) > 1:
+                prompts = prompts * len(args.media)
+            if len(prompts) != len(args.media):
+                print("give one --prompt per --media (or one for all)", file=sys.stderr)
+                return 2
+            items += [{"media": m, "prompt": pr} for m, pr in zip(args.media, prompts)]
+        if not items:
+            print("nothing to score: give --media/--prompt or --jsonl", file=sys.stderr)
+            return 2
+        dims = [d.strip() for d in args.dimensions.split(",") if d.strip()]
+        results = score_items(args.checkpoint, items, batch_size=args.batch_size, dimensions=dims, v2s=args.v2s)
+        lines = "\n".join(json.dumps(r) for r in results) + "\n"
+        if args.out:
+            Path(args.out).write_text(lines)
+        else:
+            sys.stdout.write(lines)
+        return 0
+
+    if args.command == "tiny":
+        from .tiny import build_tiny_model
+
+        print(build_tiny_model(args.out, seed=args.seed))
+        return 0
+    return 2

@@ -1,0 +1,228 @@
+"""Batched scoring: evaluate a checkpoint on an export split, or score new (media, prompt) items.
+
+Public API (the platform calls these in-process)::
+
+    from training.scorer.predict import predict, evaluate_checkpoint, score_items
+    from training.scorer.modeling import load_scorer
+
+    res = evaluate_checkpoint(checkpoint_dir, data_dir, split="test", out_dir=eval_dir,
+                              overrides={"v2s_enabled": True}, on_progress=None, v2s_llm=None)
+    res.predictions_path, res.report_path, res.report, res.rows
+
+    rows = predict(checkpoint_dir, data_dir, split="test")          # rows only, nothing written
+
+    score_items(checkpoint_dir_or_LoadedScorer,
+                [{"media": "a.png", "prompt": "a red cube"}, {"media": "b.mp4", "prompt": "...", "media_type": "video"}],
+                batch_size=8, dimensions=("quality", "alignment"), v2s=False)
+    -> [{"media", "prompt", "media_type", "quality": 3.71, "alignment": 4.02,
+         "quality_probs": {"Excellent": ..., ...}, "alignment_probs": {...}}, ...]
+
+``predictions.csv`` columns: item_id, generator, media_type, dimension, mos, prediction, p_excellent,
+p_good, p_fair, p_poor, p_bad, prompt_words, prediction_raw (score before V2S), v2s_method. The report is
+:func:`training.scorer.metrics.build_report`'s. With ``v2s_enabled``, alignment items whose prompt has more
+than ``long_prompt_words`` words are also scored with the V2S prompts and combined (see
+:mod:`training.scorer.v2s`); ``report["_meta"]["v2s"]`` says which rewriter was used.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+
+import torch
+from torch.utils.data import DataLoader
+
+from .config import ScorerConfig
+from .data import MediaSettings, RecordDataset, ScorerCollator, normalise_record, read_records, split_batch
+from .media import media_type_of
+from .metrics import write_predictions, write_report
+from .modeling import LoadedScorer, answer_logits, load_scorer
+from .prompts import LEVELS, context_prompt
+from .scoring import expected_score, level_probabilities
+from .v2s import combine, rewriter_from_config
+
+
+@dataclass
+class PredictResult:
+    rows: list[dict]
+    report: dict = field(default_factory=dict)
+    predictions_path: Path | None = None
+    report_path: Path | None = None
+
+
+@torch.no_grad()
+def score_records(model, processor, level_ids, records: list[dict], cfg: ScorerConfig, *, batch_size: int | None = None,
+                  accelerator=None, on_progress: Callable[[dict], None] | None = None) -> list[tuple[float, list[float]]]:
+    """(score 1-5, five level probabilities) per record, in order. Multi-process when ``accelerator``."""
+    dataset = RecordDataset(records)
+    loader = DataLoader(dataset, batch_size=batch_size or cfg.eval_batch_size, shuffle=False,
+                        collate_fn=ScorerCollator(processor, MediaSettings.from_config(cfg)),
+                        num_workers=cfg.num_workers)
+    device = None
+    if accelerator is not None:
+        loader = accelerator.prepare_data_loader(loader)
+    else:
+        device = next(model.parameters()).device
+    out: dict[int, tuple[float, list[float]]] = {}
+    total = len(loader)
+    for i, batch in enumerate(loader):
+        model_inputs, labels = split_batch(batch)
+        if device is not None:
+            model_inputs = {k: v.to(device) if torch.is_tensor(v) else v for k, v in model_inputs.items()}
+        logits = answer_logits(model, model_inputs)
+        probs = level_probabilities(logits, level_ids)
+        scores = expected_score(probs)
+        index = labels["index"].to(scores.device)
+        if accelerator is not None:
+            index, scores, probs = accelerator.gather_for_metrics((index, scores, probs))
+        for j, s, p in zip(index.tolist(), scores.float().tolist(), probs.float().tolist()):
+            out[j] = (s, p)
+        if on_progress:
+            on_progress({"event": "predict", "batch": i + 1, "total_batches": total})
+    return [out[i] for i in range(len(records))]
+
+
+def _v2s_variants(rec: dict, prompts) -> list[dict]:
+    variants = []
+    for kind, text in [("vague", prompts.vague)] + [("specific", s) for s in prompts.specific]:
+        v = dict(rec)
+        v["prompt"] = text
+        v["user_text"] = context_prompt(media_type=rec["media_type"], dimension="alignment", prompt=text)
+        v["_v2s_kind"] = kind
+        variants.append(v)
+    return variants
+
+
+def predict_records(model, processor, level_ids, records: list[dict], cfg: ScorerConfig, *, accelerator=None,
+                    v2s_llm: Callable[[str], str] | None = None, batch_size: int | None = None,
+                    on_progress=None) -> tuple[list[dict], dict]:
+    """Prediction rows (with V2S when enabled) and a description of the V2S used."""
+    extra: list[dict] = []
+    owners: list[int] = []
+    v2s_info = {"used": False, "method": "off"}
+    if cfg.v2s_enabled:
+        rewriter = rewriter_from_config(cfg, llm=v2s_llm)
+        methods = set()
+        for i, rec in enumerate(records):
+            words = rec.get("prompt_words") or len(str(rec.get("prompt", "")).split())
+            if rec["dimension"] == "alignment" and words > cfg.long_prompt_words:
+                prompts = rewriter.rewrite(rec["prompt"])
+                methods.add(prompts.method)
+                for v in _v2s_variants(rec, prompts):
+                    extra.append(v)
+                    owners.append(i)
+        v2s_info = {"used": bool(extra), "method": rewriter.method, "methods_seen": sorted(methods),
+                    "llm_errors": rewriter.errors,
+                    "weights": {"original": cfg.v2s_weight_original, "vague": cfg.v2s_weight_vague,
+                                "specific_mean": cfg.v2s_weight_specific},
+                    "items": len(set(owners)), "min_words_exclusive": cfg.long_prompt_words}
+    results = score_records(model, processor, level_ids, list(records) + extra, cfg, accelerator=accelerator,
+                            batch_size=batch_size, on_progress=on_progress)
+    base, rest = results[: len(records)], results[len(records):]
+    parts: dict[int, dict] = {}
+    for owner, v, (s, _) in zip(owners, extra, rest):
+        p = parts.setdefault(owner, {"vague": None, "specific": [], "method": ""})
+        if v["_v2s_kind"] == "vague":
+            p["vague"] = s
+        else:
+            p["specific"].append(s)
+    rows = []
+    for i, (rec, (score, probs)) in enumerate(zip(records, base)):
+        row = {
+            "item_id": rec.get("item_id", ""), "generator": rec.get("generator", ""),
+            "media_type": rec["media_type"], "dimension": rec["dimension"], "mos": rec.get("mos"),
+            "prediction": score, "prediction_raw": score, "prompt_words": rec.get("prompt_words"),
+            "v2s_method": "off",
+        }
+        row.update({f"p_{lvl.lower()}": p for lvl, p in zip(LEVELS, probs)})
+        if i in parts:
+            row["prediction"] = combine(score, parts[i]["vague"], parts[i]["specific"],
+                                        w_original=cfg.v2s_weight_original, w_vague=cfg.v2s_weight_vague,
+                                        w_specific=cfg.v2s_weight_specific)
+            row["v2s_method"] = v2s_info["method"]
+        rows.append(row)
+    return rows, v2s_info
+
+
+def evaluate_records(*, model, processor, level_ids, records, cfg: ScorerConfig, out_dir: str | Path | None,
+                     accelerator=None, v2s_llm=None, on_progress=None) -> dict:
+    """Predict, then write predictions.csv + report.json (+ plots) to ``out_dir``; returns the report."""
+    rows, v2s_info = predict_records(model, processor, level_ids, records, cfg, accelerator=accelerator,
+                                     v2s_llm=v2s_llm, on_progress=on_progress)
+    main = accelerator is None or accelerator.is_main_process
+    if out_dir is not None and main:
+        write_predictions(rows, Path(out_dir) / "predictions.csv")
+        return write_report(rows, out_dir, long_prompt_words=cfg.long_prompt_words, plots=cfg.eval_plots, v2s=v2s_info)
+    from .metrics import build_report
+
+    return build_report(rows, long_prompt_words=cfg.long_prompt_words, v2s=v2s_info)
+
+
+def _scorer(checkpoint, overrides=None, device=None) -> LoadedScorer:
+    if isinstance(checkpoint, LoadedScorer):
+        return checkpoint
+    return load_scorer(checkpoint, device=device, overrides=overrides)
+
+
+def predict(checkpoint: str | Path | LoadedScorer, data_dir: str | Path, *, split: str | None = "test",
+            dimensions: Iterable[str] | None = None, batch_size: int | None = None, overrides: dict | None = None,
+            v2s_llm: Callable[[str], str] | None = None, on_progress=None) -> list[dict]:
+    """Prediction rows for one split of an export (nothing written)."""
+    sc = _scorer(checkpoint, overrides)
+    cfg = sc.config.replace(**(overrides or {}))
+    records = read_records(data_dir, split, dimensions=list(dimensions or cfg.dimensions))
+    rows, _ = predict_records(sc.model, sc.processor, sc.level_ids, records, cfg, v2s_llm=v2s_llm,
+                              batch_size=batch_size, on_progress=on_progress)
+    return rows
+
+
+def evaluate_checkpoint(checkpoint: str | Path | LoadedScorer, data_dir: str | Path, *, split: str | None = "test",
+                        out_dir: str | Path, dimensions: Iterable[str] | None = None, batch_size: int | None = None,
+                        overrides: dict | None = None, v2s_llm: Callable[[str], str] | None = None,
+                        on_progress=None) -> PredictResult:
+    """Score a split, write ``out_dir/predictions.csv`` and ``out_dir/report.json`` (+ scatter PNGs)."""
+    sc = _scorer(checkpoint, overrides)
+    cfg = sc.config.replace(**(overrides or {}))
+    if batch_size:
+        cfg = cfg.replace(eval_batch_size=batch_size)
+    if not cfg.v2s_cache_dir:
+        cfg = cfg.replace(v2s_cache_dir=str(Path(out_dir) / "v2s_cache"))
+    records = read_records(data_dir, split, dimensions=list(dimensions or cfg.dimensions))
+    rows, v2s_info = predict_records(sc.model, sc.processor, sc.level_ids, records, cfg, v2s_llm=v2s_llm,
+                                     on_progress=on_progress)
+    out = Path(out_dir)
+    pred_path = write_predictions(rows, out / "predictions.csv")
+    report = write_report(rows, out, long_prompt_words=cfg.long_prompt_words, plots=cfg.eval_plots, v2s=v2s_info)
+    return PredictResult(rows=rows, report=report, predictions_path=pred_path, report_path=out / "report.json")
+
+
+def score_items(model_dir: str | Path | LoadedScorer, items: list[dict], batch_size: int = 8, *,
+                dimensions: Iterable[str] = ("quality", "alignment"), device: str | None = None,
+                v2s: bool = False, v2s_llm: Callable[[str], str] | None = None,
+                overrides: dict | None = None) -> list[dict]:
+    """Quality and alignment (1-5) for new content: ``items`` are dicts with ``media`` and ``prompt``.
+
+    ``media_type`` is inferred from the file extension when absent. Batched across items and dimensions.
+    """
+    sc = _scorer(model_dir, overrides, device)
+    cfg = sc.config.replace(eval_batch_size=batch_size, v2s_enabled=v2s, **(overrides or {}))
+    dims = list(dimensions)
+    records = []
+    for i, item in enumerate(items):
+        media_type = item.get("media_type") or media_type_of(item["media"])
+        for dim in dims:
+            records.append(normalise_record({
+                "item_id": item.get("item_id", str(i)), "media": str(item["media"]), "media_type": media_type,
+                "dimension": dim, "prompt": item.get("prompt", ""), "generator": item.get("generator", ""),
+            }))
+    rows, _ = predict_records(sc.model, sc.processor, sc.level_ids, records, cfg, v2s_llm=v2s_llm)
+    out = []
+    for i, item in enumerate(items):
+        res = {"media": str(item["media"]), "prompt": item.get("prompt", ""),
+               "media_type": item.get("media_type") or media_type_of(item["media"])}
+        for k, dim in enumerate(dims):
+            row = rows[i * len(dims) + k]
+            res[dim] = float(row["prediction"])
+            res[f"{dim}_probs"] = {lvl: float(row[f"p_{lvl.lower()}"]) for lvl in LEVELS}
+        out.append(res)
+    return out
