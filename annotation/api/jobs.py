@@ -7,7 +7,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from ..models import Job
-from ..roles import ADMIN, user_has_role
+from ..services.jobs import job_visible_to
 
 
 class JobOutput(serializers.ModelSerializer):
@@ -20,9 +20,9 @@ class JobOutput(serializers.ModelSerializer):
 class JobDetailApi(APIView):
     @extend_schema(responses=JobOutput)
     def get(self, request, job_id: int):
-        """A job's status and progress. Its creator and admins may see it."""
+        """A job's status and progress (its creator, admins, and researchers for command-line jobs)."""
         job = get_object_or_404(Job, pk=job_id)
-        if job.created_by_id != request.user.pk and not user_has_role(request.user, ADMIN):
+        if not job_visible_to(job=job, user=request.user):
             return Response({"detail": "Not found."}, status=404)
         return Response(JobOutput(job).data)
 

@@ -57,6 +57,16 @@ class Progress:
             self._last_write = now
 
 
+def job_visible_to(*, job: Job, user) -> bool:
+    """Its creator and admins see a job; jobs started from the command line (no creator) are also
+    visible to researchers."""
+    from ..roles import ADMIN, RESEARCHER, user_has_role
+
+    if user_has_role(user, ADMIN) or job.created_by_id == user.pk:
+        return True
+    return job.created_by_id is None and user_has_role(user, RESEARCHER)
+
+
 def job_create(*, kind: str, params: dict[str, Any], campaign=None, created_by=None) -> Job:
     if kind not in JOB_RUNNERS:
         raise ValueError(f"unknown job kind {kind!r}")

@@ -1,0 +1,37 @@
+"""Config: YAML + key=value overrides, unknown keys are an error, saved beside checkpoints."""
+import pytest
+
+from training.scorer.config import ConfigError, ScorerConfig, UnknownConfigKey, load_config, save_config
+
+
+def test_yaml_and_overrides(tmp_path):
+    path = tmp_path / "cfg.yaml"
+    path.write_text("learning_rate: 0.001\ndimensions: [quality]\nbf16: true\nmax_steps: 10\n")
+    cfg = load_config(path, ["learning_rate=5e-5", "epochs=3", "eval_split=", "lora_target_modules=q_proj,v_proj"])
+    assert cfg.learning_rate == 5e-5 and isinstance(cfg.learning_rate, float)
+    assert cfg.epochs == 3 and cfg.dimensions == ["quality"] and cfg.bf16 is True and cfg.max_steps == 10
+    assert cfg.eval_split == "" and cfg.lora_target_modules == ["q_proj", "v_proj"]
+
+
+def test_unknown_key_is_an_error(tmp_path):
+    with pytest.raises(UnknownConfigKey, match="learnig_rate"):
+        load_config(None, ["learnig_rate=1e-4"])
+    path = tmp_path / "cfg.yaml"
+    path.write_text("batchsize: 4\n")
+    with pytest.raises(UnknownConfigKey, match="batchsize"):
+        load_config(path)
+
+
+@pytest.mark.parametrize("override", ["finetune=qlora", "dimensions=[beauty]", "epochs=abc", "ce_weight=0 ",
+                                      "bf16=maybe", "attn_implementation=xformers"])
+def test_bad_values(override):
+    ov = [override] + (["mse_weight=0"] if override.startswith("ce_weight") else [])
+    with pytest.raises(ConfigError):
+        load_config(None, ov)
+
+
+def test_roundtrip(tmp_path):
+    cfg = ScorerConfig(learning_rate=1e-3, dimensions=["alignment"], max_steps=7)
+    path = save_config(cfg, tmp_path / "ckpt" / "config.yaml")
+    assert load_config(path) == cfg
+    assert cfg.replace(epochs=2).epochs == 2
