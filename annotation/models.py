@@ -135,6 +135,13 @@ class Item(models.Model):
                 condition=Q(active_count__lt=F("target")),
                 name="item_open_pool",
             ),
+            # Assignment per generator (spreads batches evenly across generators): regular items only,
+            # since golden items are leased through a batch's golden slots (services/assignment.py).
+            models.Index(
+                fields=["campaign", "generator", "-active_count", "id"],
+                condition=Q(active_count__lt=F("target"), is_golden=False),
+                name="item_open_pool_generator",
+            ),
             models.Index(fields=["campaign", "is_golden"], name="item_campaign_golden"),
             models.Index(fields=["campaign", "generator"], name="item_campaign_generator"),
         ]

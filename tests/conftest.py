@@ -1,15 +1,19 @@
-"""Fixtures shared by the whole suite. Tests hit the real PostgreSQL (config.settings.test)."""
+"""Fixtures shared by the whole suite. Tests hit the real PostgreSQL (config.settings.test).
+
+Django-dependent imports stay inside the fixtures, so that the Django-free test folders
+(tests/scorer, tests/aggregation) also run with `-p no:django`.
+"""
 from __future__ import annotations
 
 import pytest
-from rest_framework.test import APIClient
 
 from tests.celery_worker import celery_worker  # noqa: F401  (fixture)
-from tests.factories import CampaignFactory, UserFactory
 
 
 @pytest.fixture
 def make_user(db):
+    from tests.factories import UserFactory
+
     def _make(role: str | None = "annotator", **kwargs):
         return UserFactory(role=role, **kwargs)
 
@@ -18,12 +22,16 @@ def make_user(db):
 
 @pytest.fixture
 def api_client():
+    from rest_framework.test import APIClient
+
     return APIClient()
 
 
 @pytest.fixture
 def client_as(make_user):
     """`client_as("researcher")` -> (APIClient logged in by token, user)."""
+    from rest_framework.test import APIClient
+
     from annotation.services.users import user_token
 
     def _client(role: str = "annotator", user=None):
@@ -37,4 +45,8 @@ def client_as(make_user):
 
 @pytest.fixture
 def campaign(db):
+    from tests.factories import CampaignFactory
+
     return CampaignFactory()
+
+from tests.browser import browser, page  # noqa: E402,F401  (real-Chromium fixtures, see tests/browser.py)

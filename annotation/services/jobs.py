@@ -23,6 +23,8 @@ from .errors import ServiceError
 JOB_RUNNERS: dict[str, str] = {
     "selfcheck": "annotation.services.jobs.selfcheck_job",
     "import_items": "annotation.services.imports.items_import_job",
+    "mos_aggregate": "annotation.services.mos.mos_aggregate_job",
+    "dataset_export": "annotation.services.exports.dataset_export_job",
 }
 
 

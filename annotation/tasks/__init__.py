@@ -12,3 +12,4 @@ def run_job(job_id: int) -> None:
     job_run(job_id=job_id)
 
 from . import scrutiny  # noqa: E402,F401
+from . import mos  # noqa: E402,F401

@@ -38,6 +38,7 @@ def test_mean_takes_no_params(small_ratings):
         ("mle", {"tol": -1.0}),
         ("mle", {"zero_mean_bias": "yes"}),
         ("zscore", {"scale": (5, 1)}),
+        ("zscore", {"scale": "1-5"}),
         ("zscore", {"min_annotator_ratings": 1}),
         ("bt500", {"ratio_threshold": 1.5}),
         ("bt500", {"normal_factor": float("nan")}),

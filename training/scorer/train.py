@@ -195,8 +195,10 @@ def train(
     model.train()
     for epoch in range(start_epoch, num_epochs):
         order = _epoch_order(len(dataset), cfg.seed, epoch)
+        # own generator: iterating must not draw from the global RNG, or a resumed run would diverge
         loader = DataLoader(Subset(dataset, order), batch_size=cfg.batch_size, shuffle=False,
-                            collate_fn=collator, num_workers=cfg.num_workers)
+                            collate_fn=collator, num_workers=cfg.num_workers,
+                            generator=torch.Generator().manual_seed(cfg.seed + epoch))
         loader = accelerator.prepare_data_loader(loader)
         batches_done = 0
         if epoch == start_epoch and skip_batches:
@@ -246,7 +248,7 @@ def train(
                 stopped = True
                 last_ckpt = save_checkpoint(epoch, batches_done)
                 break
-            if cfg.save_steps and global_step % cfg.save_steps == 0:
+            if cfg.save_steps and global_step % cfg.save_steps == 0 and global_step < total_steps:
                 last_ckpt = save_checkpoint(epoch, batches_done)
             if global_step >= total_steps:
                 break

@@ -16,7 +16,8 @@ Procedure, all vectorised:
 3. Rescaling back to the rating scale: each z becomes ``mu + sigma * z``. This linear map keeps the
    overall mean and std of the raw ratings (exactly when no annotator falls back), so z-MOS values
    are read like ordinary MOS values.
-4. Item ``mos`` = mean of the rescaled ratings, then clipped to ``scale`` (default ``(1, 5)``).
+4. Item ``mos`` = mean of the rescaled ratings, then clipped to ``scale`` (default ``(1, 5)``;
+   None: no clipping).
    ``std`` and ``ci95`` are those of the rescaled (unclipped) ratings, Student-t as in ``mean``.
 
 Annotator ``bias``/``inconsistency`` are the residuals of the raw ratings against the z-MOS, defined
@@ -41,7 +42,8 @@ DEFAULT_PARAMS: dict[str, Any] = {"scale": (1.0, 5.0), "min_annotator_ratings": 
 
 def check(params: dict[str, Any]) -> dict[str, Any]:
     out = dict(params)
-    out["scale"] = P.pair(NAME, "scale", params["scale"])
+    if params["scale"] is not None:
+        out["scale"] = P.pair(NAME, "scale", params["scale"])
     out["min_annotator_ratings"] = P.integer(NAME, "min_annotator_ratings", params["min_annotator_ratings"], low=2)
     return out
 
@@ -63,11 +65,10 @@ def standardise(data: CodedRatings, min_annotator_ratings: int):
 
 
 def run(data: CodedRatings, params: dict[str, Any]) -> AggregationResult:
-    lo, hi = params["scale"]
     z, fallback, mu, sigma = standardise(data, params["min_annotator_ratings"])
     y = mu + (sigma if np.isfinite(sigma) else 0.0) * z
     n, mean_y, std = group_mean_std(data.item, y, data.n_items)
-    mos = np.clip(mean_y, lo, hi)
+    mos = mean_y if params["scale"] is None else np.clip(mean_y, *params["scale"])
     items = items_frame(data.item_ids, mos=mos, std=std, ci95=ci_halfwidth(std, n), n=n)
     bias, inconsistency, n_a = annotator_diagnostics(data, mos)
     annotators = annotators_frame(data.annotator_ids, bias=bias, inconsistency=inconsistency, n=n_a)

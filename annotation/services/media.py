@@ -1,0 +1,174 @@
+"""Media files: probing (Pillow for images, PyAV for videos), thumbnails, content-addressed storage.
+
+Layout in Django's default storage (a local folder / shared volume, or S3 through django-storages):
+
+    media/<sha[:2]>/<sha256>.<ext>      the original file, named by the sha256 of its bytes
+    thumbs/<sha[:2]>/<sha256>.jpg       its thumbnail (image) or poster frame (video), named by the
+                                        sha256 of the ORIGINAL, so a file imported twice is stored once
+                                        and gets one thumbnail
+
+Probing never writes to storage: the import validates every row first and stores files only when all
+rows are good (see services/imports.py).
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.core.files import File
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+
+THUMB_MAX_PX = 320
+THUMB_QUALITY = 82
+# Formats every browser shows; anything else is refused at import (annotators must be able to see it).
+IMAGE_FORMATS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp", "GIF": "gif", "BMP": "bmp"}
+VIDEO_EXTENSIONS = {"mp4", "m4v", "webm", "mov", "mkv", "avi", "ogv"}
+_HASH_CHUNK = 1 << 20
+
+
+class MediaError(Exception):
+    """A file that is missing, unreadable or not what it claims to be (message is one line)."""
+
+
+@dataclass(frozen=True)
+class MediaInfo:
+    sha256: str
+    ext: str
+    width: int
+    height: int
+    duration: float | None = None
+    fps: float | None = None
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(_HASH_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text[:200]
+
+
+def _thumbnail_jpeg(img) -> bytes:
+    from PIL import Image
+
+    img = img.convert("RGB") if img.mode != "RGB" else img.copy()
+    img.thumbnail((THUMB_MAX_PX, THUMB_MAX_PX), Image.Resampling.LANCZOS)
+    buf = io.BytesIO()
+    img.save(buf, format="JPEG", quality=THUMB_QUALITY, optimize=True)
+    return buf.getvalue()
+
+
+def probe_image(path: Path, *, thumbnail_to: Path | None = None) -> MediaInfo:
+    """Verify an image (header check, then a full decode) and read its size. With `thumbnail_to`,
+    also write its JPEG thumbnail there."""
+    from PIL import Image
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as img:
+                fmt = img.format
+                img.verify()  # structure and checksums; the image object is unusable afterwards
+            with Image.open(path) as img:
+                img.load()  # a full decode catches truncated pixel data that verify() misses
+                width, height = img.size
+                thumb = _thumbnail_jpeg(img) if thumbnail_to is not None else None
+    except FileNotFoundError:
+        raise MediaError("file not found") from None
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise MediaError(f"not a readable image ({_one_line(exc)})") from None
+    if fmt not in IMAGE_FORMATS:
+        raise MediaError(f"image format {fmt} is not supported (use {', '.join(sorted(IMAGE_FORMATS))})")
+    if width < 1 or height < 1:
+        raise MediaError(f"image has no pixels ({width}x{height})")
+    if thumb is not None:
+        thumbnail_to.write_bytes(thumb)
+    return MediaInfo(sha256=file_sha256(path), ext=IMAGE_FORMATS[fmt], width=width, height=height)
+
+
+def probe_video(path: Path, *, thumbnail_to: Path | None = None) -> MediaInfo:
+    """Open a video with PyAV, read duration, fps and size, and decode its first frame (a video with
+    no decodable frame is refused). With `thumbnail_to`, write that frame there as the poster JPEG."""
+    import av
+
+    ext = path.suffix.lower().lstrip(".")
+    if ext not in VIDEO_EXTENSIONS:
+        raise MediaError(f"video extension .{ext} is not supported (use {', '.join(sorted(VIDEO_EXTENSIONS))})")
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.video:
+                raise MediaError("no video stream in the file")
+            stream = container.streams.video[0]
+            first = None
+            for frame in container.decode(stream):
+                first = frame
+                break
+            if first is None:
+                raise MediaError("no decodable video frame")
+            width, height = first.width, first.height
+            rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+            fps = float(rate) if rate else None
+            if stream.duration is not None and stream.time_base is not None:
+                duration = float(stream.duration * stream.time_base)
+            elif container.duration is not None:
+                duration = container.duration / av.time_base
+            elif fps and stream.frames:
+                duration = stream.frames / fps
+            else:
+                duration = None
+            poster = _thumbnail_jpeg(first.to_image()) if thumbnail_to is not None else None
+    except MediaError:
+        raise
+    except FileNotFoundError:
+        raise MediaError("file not found") from None
+    except (av.error.FFmpegError, OSError, ValueError, UnicodeDecodeError) as exc:
+        raise MediaError(f"not a readable video ({_one_line(exc)})") from None
+    if width < 1 or height < 1:
+        raise MediaError(f"video has no pixels ({width}x{height})")
+    if poster is not None:
+        thumbnail_to.write_bytes(poster)
+    return MediaInfo(sha256=file_sha256(path), ext=ext, width=width, height=height,
+                     duration=round(duration, 3) if duration else None, fps=round(fps, 3) if fps else None)
+
+
+def media_name(sha256: str, ext: str) -> str:
+    return f"media/{sha256[:2]}/{sha256}.{ext}"
+
+
+def thumbnail_name(sha256: str) -> str:
+    return f"thumbs/{sha256[:2]}/{sha256}.jpg"
+
+
+def storage_put(*, name: str, source: Path | bytes) -> bool:
+    """Store `source` under exactly `name` unless that name exists already (content-addressed: same
+    name, same bytes). Returns True when this call created the file (the caller may remove it again
+    if its import fails)."""
+    if default_storage.exists(name):
+        return False
+    if isinstance(source, bytes):
+        saved = default_storage.save(name, ContentFile(source))
+    else:
+        with open(source, "rb") as fh:
+            saved = default_storage.save(name, File(fh))
+    if saved != name:
+        # Another import stored the same content between exists() and save(): keep theirs.
+        default_storage.delete(saved)
+        return False
+    return True
+
+
+def storage_delete(names: list[str]) -> None:
+    for name in names:
+        try:
+            default_storage.delete(name)
+        except OSError:  # already gone; cleanup is best effort
+            pass
