@@ -4,7 +4,9 @@ from django.urls import include, path
 urlpatterns = [
     path("", include("annotation.api.jobs")),
     path("", include("annotation.api.imports")),
+    path("", include("annotation.api.users")),
     path("", include("annotation.api.batches")),
+    path("", include("annotation.api.media")),
     path("", include("annotation.api.scrutiny")),
     path("", include("annotation.api.datasets")),
 ]

@@ -1,11 +1,25 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from .views import home, jobs
+from .views import annotate, home, jobs
+from .views import training as training_views
+from .views import research
 
 urlpatterns = [
     path("", home.home, name="home"),
     path("login/", auth_views.LoginView.as_view(template_name="frontend/login.html"), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("jobs/<int:job_id>/", jobs.job_detail, name="job-detail"),
+    # annotator pages (area ratingui)
+    path("campaigns/<slug:slug>/", annotate.campaign_detail, name="campaign"),
+    path("campaigns/<slug:slug>/rate/", annotate.rate, name="rate"),
+    path("my/batches/", annotate.my_batches, name="my-batches"),
+    # researcher training pages (area trainplat)
+    path("training/", training_views.runs, name="training-runs"),
+    path("training/runs/<int:run_id>/", training_views.run_detail, name="training-run"),
+    path("training/runs/<int:run_id>/cancel/", training_views.run_cancel_view, name="training-run-cancel"),
+    path("training/scorers/", training_views.scorers, name="training-scorers"),
+    # researcher statistics pages (area mos)
+    path("research/", research.index, name="research"),
+    path("research/<slug:slug>/", research.campaign_stats, name="research-campaign"),
 ]

@@ -27,6 +27,9 @@ Why it is built this way:
   test thread is blocked while Playwright works. Creating data before the first `page` call also works.
 - `--disable-quic`, `--disable-background-networking` etc. keep Chromium from reaching out to the
   network (nothing outside is reachable here, and timeouts would slow tests down).
+- Waiting for the server/database from the test: use `wait_until(page, predicate)` below, never
+  time.sleep(): Playwright only runs its handlers (page.route, page.on) while the test thread is inside
+  a Playwright call, so a sleeping test thread stalls a routed request.
 - Each test gets a fresh browser context (cookies, storage, routes), viewport 1280x800 by default.
   Ask for another size with `new_page(browser, width=820, height=1180)`.
 """
@@ -61,7 +64,10 @@ def browser():
         )
     # Playwright's sync API keeps an event loop in this thread; let the test keep using the ORM.
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
+
+    # These machines are shared and slow at times: wait up to 10 s (Playwright's default is 5 s).
+    expect.set_options(timeout=DEFAULT_TIMEOUT_MS)
 
     with sync_playwright() as pw:
         chromium = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
@@ -104,3 +110,14 @@ def login(page, live_server, username: str, password: str = PASSWORD) -> None:
         page.click("button[type=submit]")
     if "/login/" in page.url:
         raise AssertionError(f"login as {username!r} failed (still on {page.url})")
+
+
+def wait_until(page, predicate, *, timeout_s: float = 15.0, what: str = "condition") -> None:
+    """Poll `predicate()` (e.g. a database query) until true, keeping Playwright's loop running."""
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} not met within {timeout_s:.0f} s")
+        page.wait_for_timeout(100)

@@ -1,2 +1,12 @@
 """API v1 routes of the training app (mounted at /api/v1/)."""
-urlpatterns = []
+from django.urls import path
+
+from . import api
+
+urlpatterns = [
+    path("training-runs/", api.TrainingRunListApi.as_view(), name="api-training-runs"),
+    path("training-runs/<int:run_id>/", api.TrainingRunDetailApi.as_view(), name="api-training-run"),
+    path("training-runs/<int:run_id>/cancel/", api.TrainingRunCancelApi.as_view(), name="api-training-run-cancel"),
+    path("scorers/", api.ScorerListApi.as_view(), name="api-scorers"),
+    path("scorers/<int:scorer_id>/score/", api.ScorerScoreApi.as_view(), name="api-scorer-score"),
+]

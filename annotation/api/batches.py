@@ -1,3 +1,245 @@
-from django.urls import path  # noqa: F401
+"""Annotator API: ask for a batch, rate its tasks, keep its leases alive, finish it, see past batches.
 
-urlpatterns = []
+What an annotator receives never tells a golden item from a regular one: no flag, no external item id,
+the same media URL shape, positions shuffled together. Decisions are shown as approved / rejected /
+pending, never with scrutiny figures.
+"""
+from django.db.models import Count, Q
+from django.shortcuts import get_object_or_404
+from django.urls import path
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from ..models import Batch, Campaign, Task
+from ..permissions import IsAnnotator
+from ..roles import ADMIN, user_has_role
+from ..services.assignment import batch_finish, batch_get_for_user, batch_heartbeat, batch_request
+from ..services.errors import InvalidInput
+from ..services.ratings import rating_submit
+from .errors import service_errors
+
+# What annotators may know of a decision: needs_review is still "pending" to them.
+PUBLIC_DECISION = {
+    Batch.Decision.PENDING: "pending",
+    Batch.Decision.NEEDS_REVIEW: "pending",
+    Batch.Decision.APPROVED: "approved",
+    Batch.Decision.REJECTED: "rejected",
+}
+
+
+# ------------------------------------------------------------------------------------- serializers
+
+
+class ProgressOutput(serializers.Serializer):
+    rated = serializers.IntegerField()
+    total = serializers.IntegerField()
+
+
+class TaskOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    media_url = serializers.CharField()
+    thumbnail_url = serializers.CharField(allow_null=True)
+    media_type = serializers.CharField()
+    prompt = serializers.CharField()
+    dimensions = serializers.ListField(child=serializers.CharField())
+    status = serializers.CharField()
+    lease_expires_at = serializers.DateTimeField()
+
+
+class CampaignBrief(serializers.Serializer):
+    slug = serializers.CharField()
+    name = serializers.CharField()
+    require_full_video = serializers.BooleanField()
+    lease_minutes = serializers.IntegerField()
+
+
+class BatchOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    status = serializers.CharField()
+    decision = serializers.CharField()
+    tasks = TaskOutput(many=True)
+    progress = ProgressOutput()
+    campaign = CampaignBrief()
+
+
+class BatchListItemOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    campaign = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    closed_at = serializers.DateTimeField(allow_null=True)
+    status = serializers.CharField()
+    decision = serializers.CharField()
+    progress = ProgressOutput()
+
+
+def batch_payload(batch: Batch) -> dict:
+    """The batch as the rating page needs it (two queries: the batch's campaign is already loaded)."""
+    campaign = batch.campaign
+    dimensions = campaign.dimensions
+    tasks = (Task.objects.filter(batch=batch).select_related("item__prompt").order_by("position")
+             .only("id", "status", "lease_expires_at", "position", "item__id", "item__media_type",
+                   "item__thumbnail", "item__prompt__text"))
+    task_rows = []
+    rated = 0
+    for task in tasks:
+        item = task.item
+        rated += task.status == Task.Status.RATED
+        task_rows.append({
+            "id": task.pk,
+            "media_url": f"/api/v1/items/{item.pk}/media/",
+            "thumbnail_url": f"/api/v1/items/{item.pk}/thumbnail/" if item.thumbnail else None,
+            "media_type": item.media_type,
+            "prompt": item.prompt.text,
+            "dimensions": dimensions,
+            "status": task.status,
+            "lease_expires_at": task.lease_expires_at,
+        })
+    return BatchOutput({
+        "id": batch.pk,
+        "status": batch.status,
+        "decision": PUBLIC_DECISION.get(batch.decision, "pending"),
+        "tasks": task_rows,
+        "progress": {"rated": rated, "total": len(task_rows)},
+        "campaign": {"slug": campaign.slug, "name": campaign.name, "require_full_video": campaign.require_full_video,
+                     "lease_minutes": campaign.lease_minutes},
+    }).data
+
+
+# ------------------------------------------------------------------------------------------- views
+
+
+class BatchRequestApi(APIView):
+    permission_classes = [IsAnnotator]
+
+    class Input(serializers.Serializer):
+        mode = serializers.ChoiceField(choices=["annotate", "expert"], default="annotate")
+
+    @extend_schema(
+        request=Input,
+        responses={201: BatchOutput, 200: BatchOutput, 204: OpenApiResponse(description="No work left for you."),
+                   403: OpenApiResponse(description="Paused annotator or inactive campaign."),
+                   404: OpenApiResponse(description="Unknown campaign."),
+                   501: OpenApiResponse(description="Expert mode is not available yet.")},
+    )
+    @service_errors
+    def post(self, request, slug: str):
+        """Ask for a batch: 201 new, 200 your open batch (reload-safe), 204 nothing left for you."""
+        campaign = get_object_or_404(Campaign, slug=slug)
+        data = self.Input(data=request.data if isinstance(request.data, dict) else {})
+        if not data.is_valid():
+            raise InvalidInput("mode must be 'annotate' or 'expert'")
+        if data.validated_data["mode"] == "expert":
+            from ..permissions import IsExpert
+            from ..services.golden import expert_batch_request
+
+            if not IsExpert().has_permission(request, self):
+                return Response({"detail": "expert mode needs the expert role"}, status=403)
+            try:
+                batch, created = expert_batch_request(campaign=campaign, user=request.user)
+            except NotImplementedError as exc:
+                return Response({"detail": f"expert mode is not available yet ({exc})"}, status=501)
+        else:
+            batch, created = batch_request(campaign=campaign, user=request.user)
+        if batch is None:
+            return Response(status=204)
+        batch.campaign = campaign
+        return Response(batch_payload(batch), status=201 if created else 200)
+
+
+class BatchListApi(APIView):
+    permission_classes = [IsAnnotator]
+
+    @extend_schema(responses=BatchListItemOutput(many=True))
+    def get(self, request):
+        """The caller's own batches, newest first (paginated: ?limit=&offset=)."""
+        from rest_framework.pagination import LimitOffsetPagination
+
+        qs = (Batch.objects.filter(annotator=request.user).select_related("campaign")
+              .only("id", "created_at", "closed_at", "status", "decision", "campaign__slug")
+              .annotate(n_total=Count("tasks"), n_rated=Count("tasks", filter=Q(tasks__status=Task.Status.RATED)))
+              .order_by("-created_at", "-id"))
+        paginator = LimitOffsetPagination()
+        page = paginator.paginate_queryset(qs, request, view=self)
+        rows = [{
+            "id": b.pk, "campaign": b.campaign.slug, "created_at": b.created_at, "closed_at": b.closed_at,
+            "status": b.status, "decision": PUBLIC_DECISION.get(b.decision, "pending"),
+            "progress": {"rated": b.n_rated, "total": b.n_total},
+        } for b in page]
+        return paginator.get_paginated_response(BatchListItemOutput(rows, many=True).data)
+
+
+class BatchDetailApi(APIView):
+    permission_classes = [IsAnnotator]
+
+    @extend_schema(responses=BatchOutput)
+    @service_errors
+    def get(self, request, batch_id: int):
+        """A batch: status, decision (approved / rejected / pending), progress and tasks. Only your own
+        (admins may see every batch)."""
+        batch = batch_get_for_user(batch_id=batch_id, user=request.user, see_all=user_has_role(request.user, ADMIN))
+        return Response(batch_payload(batch))
+
+
+class BatchHeartbeatApi(APIView):
+    permission_classes = [IsAnnotator]
+
+    @extend_schema(request=None, responses=inline_serializer(
+        "HeartbeatOutput", {"lease_expires_at": serializers.DateTimeField(allow_null=True)}))
+    @service_errors
+    def post(self, request, batch_id: int):
+        """Extend the live leases of your open batch (call it while the annotator is active)."""
+        expires = batch_heartbeat(batch_id=batch_id, user=request.user)
+        return Response({"lease_expires_at": serializers.DateTimeField().to_representation(expires) if expires else None})
+
+
+class BatchFinishApi(APIView):
+    permission_classes = [IsAnnotator]
+
+    @extend_schema(request=None, responses=BatchOutput)
+    @service_errors
+    def post(self, request, batch_id: int):
+        """Finish your open batch early: its unrated tasks go back to the pool and the batch closes."""
+        batch = batch_finish(batch_id=batch_id, user=request.user)
+        return Response(batch_payload(batch))
+
+
+class RatingSubmitApi(APIView):
+    permission_classes = [IsAnnotator]
+
+    @extend_schema(
+        request=inline_serializer("RatingInput", {
+            "quality": serializers.IntegerField(min_value=1, max_value=5, required=False),
+            "alignment": serializers.IntegerField(min_value=1, max_value=5, required=False),
+            "duration_ms": serializers.IntegerField(required=False)}),
+        responses={201: inline_serializer("RatingOutput", {
+            "id": serializers.IntegerField(),
+            "batch": inline_serializer("RatingBatch", {"id": serializers.IntegerField(), "status": serializers.CharField(),
+                                                       "progress": ProgressOutput()})}),
+                   400: OpenApiResponse(description="Missing, extra, non-integer or out-of-range score."),
+                   404: OpenApiResponse(description="Not your task."),
+                   409: OpenApiResponse(description="Already rated."),
+                   410: OpenApiResponse(description="Lease expired or returned.")},
+    )
+    @service_errors
+    def post(self, request, task_id: int):
+        """Rate a task of your batch with exactly the campaign's dimensions (integers 1-5)."""
+        if not isinstance(request.data, dict):
+            raise InvalidInput('send a JSON object like {"quality": 4, "alignment": 3}')
+        scores = {k: v for k, v in request.data.items() if k != "duration_ms"}
+        rating = rating_submit(task_id=task_id, user=request.user, scores=scores,
+                               duration_ms=request.data.get("duration_ms"))
+        batch = rating.batch
+        return Response({"id": rating.pk, "batch": {"id": batch.pk, "status": batch.status,
+                                                    "progress": rating.batch_progress}}, status=201)
+
+
+urlpatterns = [
+    path("campaigns/<slug:slug>/batches/", BatchRequestApi.as_view(), name="api-batch-request"),
+    path("batches/", BatchListApi.as_view(), name="api-batch-list"),
+    path("batches/<int:batch_id>/", BatchDetailApi.as_view(), name="api-batch-detail"),
+    path("batches/<int:batch_id>/heartbeat/", BatchHeartbeatApi.as_view(), name="api-batch-heartbeat"),
+    path("batches/<int:batch_id>/finish/", BatchFinishApi.as_view(), name="api-batch-finish"),
+    path("tasks/<int:task_id>/rating/", RatingSubmitApi.as_view(), name="api-rating-submit"),
+]

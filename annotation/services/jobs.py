@@ -25,6 +25,7 @@ JOB_RUNNERS: dict[str, str] = {
     "import_items": "annotation.services.imports.items_import_job",
     "mos_aggregate": "annotation.services.mos.mos_aggregate_job",
     "dataset_export": "annotation.services.exports.dataset_export_job",
+    "scrutinize": "annotation.services.scrutiny.scrutinize_job",
 }
 
 

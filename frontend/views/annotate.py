@@ -7,6 +7,7 @@ ratings: "My batches" shows a batch's decision, never why scrutiny decided it.
 """
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db.models import Count, Q
@@ -57,7 +58,9 @@ def campaign_anchors(campaign: Campaign) -> list[dict]:
             {"score": n, "word": word, "anchor": str(dim_own.get(str(n)) or dim_own.get(n) or DEFAULT_ANCHORS[dim][n])}
             for n, word in LEVELS.items()
         ]
-        scales.append({"dimension": dim, "label": DIMENSION_LABELS[dim], "question": DIMENSION_QUESTIONS[dim], "levels": levels})
+        scales.append({
+            "dimension": dim, "label": DIMENSION_LABELS[dim], "question": DIMENSION_QUESTIONS[dim], "levels": levels,
+        })
     return scales
 
 
@@ -89,12 +92,15 @@ def rate(request, slug: str):
     if mode == "expert" and not _is_expert(request.user):
         return HttpResponseForbidden("Expert mode is for users with the expert role.")
     config = {
+        "user": request.user.pk,  # keys this user's offline queue in localStorage
         "slug": campaign.slug,
         "name": campaign.name,
         "mode": mode,
         "dimensions": campaign.dimensions,
         "requireFullVideo": campaign.require_full_video,
         "apiBase": "/api/v1",
+        # How often the page extends its leases while the annotator is active (tests shorten it).
+        "heartbeatSeconds": getattr(settings, "QEVAL_HEARTBEAT_SECONDS", 60),
         "scales": campaign_anchors(campaign),
     }
     return render(request, "frontend/annotate/rate.html", {"campaign": campaign, "mode": mode, "config": config})
@@ -109,7 +115,7 @@ def my_batches(request):
         .select_related("campaign")
         .only("id", "kind", "status", "decision", "created_at", "closed_at", "campaign__slug", "campaign__name")
         .annotate(
-            n_tasks=Count("tasks", filter=~Q(tasks__status=Task.Status.RETURNED)),
+            n_tasks=Count("tasks"),
             n_rated=Count("tasks", filter=Q(tasks__status=Task.Status.RATED)),
         )
         .order_by("-created_at", "-id")

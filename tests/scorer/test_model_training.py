@@ -132,3 +132,36 @@ def test_evaluate_checkpoint_with_v2s(trained, export_dir, tmp_path):
     assert long_rows and all(r["v2s_method"] == "llm:fake_llm" for r in long_rows)
     assert all(r["prediction"] != r["prediction_raw"] for r in long_rows)
     assert (tmp_path / "predictions.csv").exists()
+
+
+def test_gradient_checkpointing_full_finetune_step(base_overrides, export_dir):
+    cfg = ScorerConfig.from_dict({**base_overrides, "finetune": "full", "gradient_checkpointing": True})
+    model = prepare_for_training(load_base_model(cfg.model_name_or_path, cfg), cfg)
+    assert not any(p.requires_grad for n, p in model.named_parameters() if "visual" in n)  # vision frozen
+    proc = load_processor(cfg.model_name_or_path, config=cfg)
+    recs = read_records(export_dir, "train", media_types=["image"])[:2]
+    inputs, labels = split_batch(ScorerCollator(proc)([{**r, "index": i} for i, r in enumerate(recs)]))
+    model.train()
+    out = scorer_loss(answer_logits(model, inputs), level_token_ids(proc.tokenizer), labels["target_level"], labels["mos"])
+    out.loss.backward()
+    grads = [p.grad for n, p in model.named_parameters() if p.requires_grad and "layers.0." in n]
+    assert grads and all(g is not None for g in grads)
+
+
+def test_cli_score_and_evaluate(trained, export_dir, tmp_path, capsys):
+    from training.scorer.cli import main
+
+    _, result, _ = trained
+    recs = read_records(export_dir, "test")
+    items = tmp_path / "items.jsonl"
+    items.write_text("".join(json.dumps({"media": r["media"], "prompt": r["prompt"]}) + "\n" for r in recs[:2]))
+    assert main(["score", "--checkpoint", str(result.final_dir), "--media", recs[0]["media"], "--prompt", "a pattern",
+                 "--jsonl", str(items), "--batch-size", "3"]) == 0
+    lines = [json.loads(x) for x in capsys.readouterr().out.strip().splitlines()]
+    assert len(lines) == 3 and all(1 <= x["quality"] <= 5 and 1 <= x["alignment"] <= 5 for x in lines)
+    out = tmp_path / "eval"
+    assert main(["evaluate", "--checkpoint", str(result.final_dir), "--data", str(export_dir), "--split", "test",
+                 "--out", str(out), "--no-plots", "v2s_enabled=true"]) == 0
+    rep = json.loads((out / "report.json").read_text())
+    assert set(rep) >= {"quality", "alignment", "_meta"} and (out / "predictions.csv").exists()
+    assert rep["quality"]["all"]["instance"]["n"] == len([r for r in recs if r["dimension"] == "quality"])

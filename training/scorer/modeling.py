@@ -79,17 +79,18 @@ def save_checkpoint_files(
     level_ids: list[int],
     merge: bool = False,
     extra: dict | None = None,
+    state_dict: dict | None = None,
 ) -> Path:
-    """Weights (adapter, or full model; LoRA merged when ``merge``), processor, config.yaml, scorer.json."""
+    """Weights (adapter, or full model; LoRA merged *in place* when ``merge``), processor, config.yaml,
+    scorer.json. ``state_dict``: a gathered state dict (DeepSpeed), used instead of the model's own."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     is_peft = hasattr(model, "peft_config")
     if is_peft and merge:
-        import copy
-
-        merged = copy.deepcopy(model).merge_and_unload()
-        merged.save_pretrained(out)
-        del merged
+        # merged in place (this is the end of training): no second copy of a 7B model in memory
+        model.merge_and_unload().save_pretrained(out)
+    elif state_dict is not None:
+        model.save_pretrained(out, state_dict=state_dict)
     else:
         model.save_pretrained(out)
     processor.save_pretrained(out)

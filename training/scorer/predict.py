@@ -57,7 +57,7 @@ def score_records(model, processor, level_ids, records: list[dict], cfg: ScorerC
     dataset = RecordDataset(records)
     loader = DataLoader(dataset, batch_size=batch_size or cfg.eval_batch_size, shuffle=False,
                         collate_fn=ScorerCollator(processor, MediaSettings.from_config(cfg)),
-                        num_workers=cfg.num_workers)
+                        num_workers=cfg.num_workers, generator=torch.Generator().manual_seed(0))
     device = None
     if accelerator is not None:
         loader = accelerator.prepare_data_loader(loader)

@@ -26,7 +26,11 @@ Launching:
 * several GPUs: ``accelerate launch --num_processes 8 -m training.scorer train --config cfg.yaml``
 * DeepSpeed ZeRO: ``accelerate launch --config_file zero2.yaml -m training.scorer train --config cfg.yaml``
   where ``zero2.yaml`` is an ordinary accelerate config (``distributed_type: DEEPSPEED``,
-  ``deepspeed_config: {zero_stage: 2, ...}``); nothing in this module changes.
+  ``deepspeed_config: {zero_stage: 2, ...}``); nothing in this module changes. ZeRO-2 is the intended
+  stage (LoRA states are small); step checkpoints gather the state dict under DeepSpeed, but the final LoRA
+  merge assumes unsharded parameters: under ZeRO-3 set ``merge_lora_on_export=false`` (the adapter
+  checkpoints stay loadable by ``load_scorer``). DeepSpeed is not
+  installed on the development machine: these paths are untested here.
 
 Checkpoints: ``output_dir/checkpoints/step-NNNNNN/`` hold the trainable weights (a LoRA adapter, or the
 full model), the processor, ``config.yaml``, ``trainer_state.json`` and ``state/`` (Accelerate's
@@ -174,9 +178,10 @@ def train(
         ckpt = out_dir / "checkpoints" / f"step-{global_step:06d}"
         accelerator.wait_for_everyone()
         accelerator.save_state(str(ckpt / "state"))
+        state_dict = _gathered_state_dict(accelerator, model)  # collective under DeepSpeed: all ranks call it
         if accelerator.is_main_process:
             save_checkpoint_files(ckpt, model=accelerator.unwrap_model(model), processor=processor, cfg=cfg,
-                                  level_ids=level_ids, merge=False)
+                                  level_ids=level_ids, merge=False, state_dict=state_dict)
             (ckpt / "trainer_state.json").write_text(json.dumps({
                 "global_step": global_step, "total_steps": total_steps, "epoch": epoch,
                 "batches_done_in_epoch": batches_done, "history": history[-1000:],
@@ -278,9 +283,10 @@ def train(
     if not stopped:
         final_dir = out_dir / "final"
         accelerator.wait_for_everyone()
+        state_dict = _gathered_state_dict(accelerator, model)
         if accelerator.is_main_process:
             save_checkpoint_files(final_dir, model=accelerator.unwrap_model(model), processor=processor, cfg=cfg,
-                                  level_ids=level_ids, merge=cfg.merge_lora_on_export,
+                                  level_ids=level_ids, merge=cfg.merge_lora_on_export, state_dict=state_dict,
                                   extra={"global_step": global_step, "metrics": metrics})
         accelerator.wait_for_everyone()
     if writer:
@@ -292,6 +298,15 @@ def train(
           "final_dir": str(final_dir) if final_dir else None})
     accelerator.free_memory()
     return result
+
+
+def _gathered_state_dict(accelerator, model):
+    """Under DeepSpeed the parameters are sharded: gather them for saving. None elsewhere."""
+    from accelerate.utils import DistributedType
+
+    if accelerator.distributed_type == DistributedType.DEEPSPEED:
+        return accelerator.get_state_dict(model)
+    return None
 
 
 def _emitter(accelerator, on_progress):

@@ -139,7 +139,7 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "annotation.api.schema.AutoSchema",  # names nested Input/Output per view
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 100,
     "EXCEPTION_HANDLER": "rest_framework.views.exception_handler",
@@ -149,6 +149,11 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Annotation, Sample-and-Scrutinize, MOS, exports and the Q-Eval-Score scorer.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Two models have a `status` with different choices: name their enums instead of "Status398Enum".
+    "ENUM_NAME_OVERRIDES": {
+        "JobStatusEnum": "annotation.models.Job.Status",
+        "TrainingRunStatusEnum": "training.models.TrainingRun.Status",
+    },
 }
 
 # Celery. The embedded default uses kombu's filesystem transport: a real worker process, no server.

@@ -1,0 +1,24 @@
+from pathlib import Path
+
+from ...services.errors import InvalidInput
+from ...services.golden import golden_import
+from ...services.scrutiny import campaign_get
+from ..base import ServiceCommand
+
+
+class Command(ServiceCommand):
+    help = ("Import golden scores from a CSV with columns item_id, quality, alignment (an empty cell: no golden "
+            "score on that dimension). All or nothing; the items become golden.")
+
+    def add_arguments(self, parser):
+        parser.add_argument("--campaign", required=True, help="Campaign slug.")
+        parser.add_argument("--file", required=True, help="CSV file (UTF-8).")
+
+    def handle(self, *args, campaign, file, **options):
+        camp = campaign_get(slug=campaign)
+        try:
+            data = Path(file).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InvalidInput(f"cannot read {file}: {exc}") from None
+        result = golden_import(campaign=camp, data=data)
+        self.stdout.write(f"imported {result['scores']} golden scores for {result['items']} items of {campaign}")

@@ -1,0 +1,356 @@
+"""Assignment: batches of leased tasks (regular items plus hidden golden items), leases and their expiry.
+
+The counter that makes this safe and fast is `Item.active_count` = approved + pending ratings + live
+leases; an item is in the assignment pool while `active_count < target`. Every change of that counter
+happens here (lease +1, expiry / return -1), in scrutiny (a rejection -n, a re-approval +n) and never
+anywhere else.
+
+Locking rules (why nothing deadlocks and nothing is over-assigned). Lock order everywhere:
+annotator profile -> the task being rated -> batch -> other tasks (SKIP LOCKED) -> items (pk order).
+- `batch_request` locks the annotator's profile row first (one request per annotator at a time), then
+  takes item rows with `FOR UPDATE SKIP LOCKED`: it never waits for an item lock, it skips the row and
+  takes the next candidate. A row it holds is incremented with `active_count < target` rechecked.
+- Paths that give leases back (expiry, early finish) wait for item locks, but always take them in
+  primary-key order, as scrutiny does, and the periodic sweep commits one chunk at a time.
+- SQLite (the embedded default) has no row locks: Django drops `select_for_update` there and SQLite
+  serialises writers (transaction_mode IMMEDIATE in settings), which is just as safe, only slower.
+
+Golden items are ordinary dataset items that also collect ratings, but only through the golden slots of
+a batch: the regular pool excludes them (index `item_open_pool_generator`), and each annotator sees a
+golden item at most once (unique (annotator, item) Task constraint). Their `active_count` still counts
+every rating and lease, but their `target` does not limit golden slots: every annotator must meet the
+golden sample to be scrutinised, so golden items may end above target.
+"""
+from __future__ import annotations
+
+import math
+import random
+import time
+from collections import Counter
+from datetime import datetime, timedelta
+
+from django.db import connection, transaction
+from django.db.models import Count, Exists, F, Max, Min, OuterRef, Q
+from django.db.models.functions import Greatest
+from django.utils import timezone
+
+from ..models import AnnotatorProfile, Batch, Campaign, Item, Rating, Task
+from .batch_events import batch_closed_notify
+from .errors import Conflict, Forbidden, NotFound
+
+EXPIRE_CHUNK = 5000
+
+
+# ------------------------------------------------------------------------------------------ reads
+
+
+def batch_progress(*, batch: Batch) -> dict:
+    """{"rated", "total"} of a batch's tasks (one query)."""
+    agg = Task.objects.filter(batch=batch).aggregate(
+        total=Count("pk"), rated=Count("pk", filter=Q(status=Task.Status.RATED))
+    )
+    return {"rated": agg["rated"], "total": agg["total"]}
+
+
+def batch_get_for_user(*, batch_id: int, user, see_all: bool = False) -> Batch:
+    """A batch the caller may see: their own, or any when `see_all` (admins). Others' are NotFound."""
+    qs = Batch.objects.select_related("campaign")
+    if not see_all:
+        qs = qs.filter(annotator=user)
+    batch = qs.filter(pk=batch_id).first()
+    if batch is None:
+        raise NotFound(f"batch {batch_id} not found")
+    return batch
+
+
+# ------------------------------------------------------------------------------------ batch_request
+
+
+@transaction.atomic
+def batch_request(*, campaign: Campaign, user) -> tuple[Batch | None, bool]:
+    """Give `user` a batch in `campaign`: their open batch if they have one (created False), else a new
+    batch of up to `batch_size` regular items plus `golden_per_batch` golden items, shuffled together
+    (created True), or (None, False) when no regular item is left for them."""
+    profile = _locked_profile(user)
+    if profile.is_paused:
+        reason = f": {profile.paused_reason}" if profile.paused_reason else ""
+        raise Forbidden(f"your account is paused and gets no new batches{reason}")
+    if not campaign.is_active:
+        raise Forbidden(f"campaign {campaign.slug} is not active: it hands out no batches")
+    now = timezone.now()
+
+    open_batch = (Batch.objects.select_for_update()
+                  .filter(annotator=user, campaign=campaign, status=Batch.Status.OPEN).first())
+    if open_batch is not None:
+        if open_batch.kind != Batch.Kind.ANNOTATION:
+            raise Conflict(f"you have an open {open_batch.kind} batch ({open_batch.pk}) in this campaign: finish it first")
+        _batch_expire_dead(batch=open_batch, now=now)
+        if not _batch_close_if_done(batch=open_batch, now=now):
+            return open_batch, False
+
+    regular = _lease_regular(campaign=campaign, user=user, n=campaign.batch_size)
+    if not regular:
+        return None, False
+    golden = _lease_golden(campaign=campaign, user=user, n=campaign.golden_per_batch)
+    # One UPDATE for both kinds. The rows are ours (FOR UPDATE), so the recheck of active_count < target
+    # always holds for regular items; it is the belt-and-braces guarantee against over-assignment.
+    updated = Item.objects.filter(pk__in=regular + golden).filter(
+        Q(is_golden=True) | Q(active_count__lt=F("target"))).update(active_count=F("active_count") + 1)
+    if updated != len(regular) + len(golden):
+        raise Conflict("assignment raced with another request: please ask again")
+
+    batch = Batch.objects.create(campaign=campaign, annotator=user, kind=Batch.Kind.ANNOTATION)
+    entries = [(item_id, False) for item_id in regular] + [(item_id, True) for item_id in golden]
+    random.shuffle(entries)
+    expires = now + timedelta(minutes=campaign.lease_minutes)
+    Task.objects.bulk_create(
+        Task(batch=batch, item_id=item_id, annotator=user, position=pos, is_golden=is_golden, lease_expires_at=expires)
+        for pos, (item_id, is_golden) in enumerate(entries)
+    )
+    return batch, True
+
+
+def _locked_profile(user) -> AnnotatorProfile:
+    """Lock the annotator's profile row: serialises one annotator's batch requests (no double batch)."""
+    profile = AnnotatorProfile.objects.select_for_update().filter(user=user).first()
+    if profile is None:
+        AnnotatorProfile.objects.get_or_create(user=user)
+        profile = AnnotatorProfile.objects.select_for_update().get(user=user)
+    return profile
+
+
+def _lease_regular(*, campaign: Campaign, user, n: int) -> list[int]:
+    """Lease up to n regular items: round-robin across generators, fullest (highest active_count) first
+    within each generator and round. Returns the item ids, locked; the caller increments active_count."""
+    if n <= 0:
+        return []
+    generators = _open_generators(campaign=campaign)
+    if not generators:
+        return []
+    per_gen = max(1, math.ceil(n / len(generators)))
+    candidates: list[tuple[int, int, int]] = []  # (item id, generator id, active_count), locked by us
+    wanted = list(generators)
+    for _ in range(3):  # refill from generators that still have items when others ran dry
+        found = _locked_candidates(campaign=campaign, user=user, generators=wanted, k=per_gen,
+                                   exclude=[c[0] for c in candidates])
+        candidates += found
+        if len(candidates) >= n:
+            break
+        per_generator = Counter(g for _, g, _ in found)
+        wanted = [g for g in wanted if per_generator[g] >= per_gen]  # not exhausted
+        if not wanted:
+            break
+        per_gen = n - len(candidates)
+    rank: Counter = Counter()
+    ranked = []
+    for item_id, gen, active in sorted(candidates, key=lambda c: (c[1], -c[2], c[0])):
+        ranked.append((rank[gen], -active, random.random(), item_id))
+        rank[gen] += 1
+    return [item_id for *_, item_id in sorted(ranked)[:n]]
+
+
+def _open_generators(*, campaign: Campaign) -> list[int]:
+    """Generators that still have regular items below target in the campaign."""
+    if connection.vendor != "postgresql":
+        return sorted(set(_open_pool(campaign).values_list("generator_id", flat=True).distinct()))
+    # A loose index scan over item_open_pool_generator: one index probe per generator, not per item.
+    sql = f"""
+        WITH RECURSIVE gens(gid) AS (
+            (SELECT generator_id FROM {Item._meta.db_table}
+              WHERE campaign_id = %(c)s AND active_count < target AND NOT is_golden
+              ORDER BY generator_id LIMIT 1)
+            UNION ALL
+            SELECT (SELECT i.generator_id FROM {Item._meta.db_table} i
+                     WHERE i.campaign_id = %(c)s AND i.active_count < i.target AND NOT i.is_golden
+                       AND i.generator_id > gens.gid
+                     ORDER BY i.generator_id LIMIT 1)
+              FROM gens WHERE gens.gid IS NOT NULL
+        )
+        SELECT gid FROM gens WHERE gid IS NOT NULL"""
+    with connection.cursor() as cur:
+        cur.execute(sql, {"c": campaign.pk})
+        return [row[0] for row in cur.fetchall()]
+
+
+def _open_pool(campaign: Campaign):
+    return Item.objects.filter(campaign=campaign, is_golden=False, active_count__lt=F("target"))
+
+
+CANDIDATES_SQL = f"""
+    SELECT c.id, c.generator_id, c.active_count
+      FROM unnest(%(gens)s::bigint[]) AS g(gid)
+      CROSS JOIN LATERAL (
+        SELECT i.id, i.generator_id, i.active_count FROM {Item._meta.db_table} i
+         WHERE i.campaign_id = %(c)s AND i.generator_id = g.gid
+           AND i.active_count < i.target AND NOT i.is_golden
+           AND NOT (i.id = ANY(%(exclude)s::bigint[]))
+           AND NOT EXISTS (SELECT 1 FROM {Task._meta.db_table} t WHERE t.annotator_id = %(u)s AND t.item_id = i.id)
+           AND NOT EXISTS (SELECT 1 FROM {Rating._meta.db_table} r WHERE r.annotator_id = %(u)s AND r.item_id = i.id)
+         ORDER BY i.active_count DESC, i.id
+         LIMIT %(k)s
+         FOR UPDATE OF i SKIP LOCKED
+      ) c"""
+
+
+def _locked_candidates(*, campaign: Campaign, user, generators: list[int], k: int, exclude: list[int]):
+    """Up to k unseen open items per generator, fullest first, locked FOR UPDATE SKIP LOCKED."""
+    if connection.vendor != "postgresql":
+        out = []
+        for gen in generators:
+            qs = _open_pool(campaign).filter(generator_id=gen).exclude(pk__in=exclude).filter(
+                ~Exists(Task.objects.filter(annotator=user, item=OuterRef("pk"))),
+                ~Exists(Rating.objects.filter(annotator=user, item=OuterRef("pk"))),
+            ).order_by("-active_count", "pk")
+            out += list(qs.select_for_update(skip_locked=True).values_list("pk", "generator_id", "active_count")[:k])
+        return out
+    # One statement: a LATERAL index range scan of item_open_pool_generator per generator.
+    with connection.cursor() as cur:
+        cur.execute(CANDIDATES_SQL, {"gens": generators, "c": campaign.pk, "u": user.pk, "k": k, "exclude": exclude})
+        return cur.fetchall()
+
+
+def _lease_golden(*, campaign: Campaign, user, n: int) -> list[int]:
+    """Lease up to n golden items the annotator has never seen, starting at a random point of the golden
+    sample (no ORDER BY RANDOM()). Golden slots ignore the target (see the module docstring). Returns
+    the item ids, locked; the caller increments active_count."""
+    if n <= 0:
+        return []
+    golden = Item.objects.filter(campaign=campaign, is_golden=True)
+    bounds = _golden_bounds(campaign.pk)
+    if bounds is None:
+        return []
+    pivot = random.randint(*bounds)
+    unseen = golden.filter(
+        ~Exists(Task.objects.filter(annotator=user, item=OuterRef("pk"))),
+        ~Exists(Rating.objects.filter(annotator=user, item=OuterRef("pk"))),
+    )
+    ids = list(unseen.filter(pk__gte=pivot).order_by("pk").select_for_update(skip_locked=True)
+               .values_list("pk", flat=True)[:n])
+    if len(ids) < n:  # wrap around the start of the sample
+        ids += list(unseen.filter(pk__lt=pivot).order_by("pk").select_for_update(skip_locked=True)
+                    .values_list("pk", flat=True)[:n - len(ids)])
+    return ids
+
+
+_GOLDEN_BOUNDS: dict[int, tuple[float, tuple[int, int] | None]] = {}
+GOLDEN_BOUNDS_TTL = 300.0
+
+
+def _golden_bounds(campaign_id: int) -> tuple[int, int] | None:
+    """(min, max) id of the campaign's golden sample, cached a few minutes per process: it only picks
+    where the golden scan starts, so a stale value costs nothing but a little spread."""
+    now = time.monotonic()
+    cached = _GOLDEN_BOUNDS.get(campaign_id)
+    if cached and now - cached[0] < GOLDEN_BOUNDS_TTL:
+        return cached[1]
+    agg = Item.objects.filter(campaign_id=campaign_id, is_golden=True).aggregate(lo=Min("pk"), hi=Max("pk"))
+    if agg["lo"] is None:
+        return None  # not cached: a golden sample drawn later must be used at once
+    _GOLDEN_BOUNDS[campaign_id] = (now, (agg["lo"], agg["hi"]))
+    return agg["lo"], agg["hi"]
+
+
+# --------------------------------------------------------------------------- leases: end and extend
+
+
+def _give_back(*, tasks, status: str, now: datetime) -> tuple[set[int], int]:
+    """Turn the given leased tasks (a queryset) into `status` (expired / returned) and take their leases
+    off Item.active_count. Tasks locked by someone else (being rated right now) are skipped. Returns the
+    ids of the batches touched and the number of leases ended. Call inside a transaction."""
+    rows = list(tasks.filter(status=Task.Status.LEASED).select_for_update(skip_locked=True)
+                .order_by("pk").values_list("pk", "item_id", "batch_id"))
+    if not rows:
+        return set(), 0
+    Task.objects.filter(pk__in=[r[0] for r in rows]).update(status=status)
+    per_item = Counter(r[1] for r in rows)
+    item_ids = sorted(per_item)
+    # Item locks in primary-key order, like every other path that waits for them.
+    list(Item.objects.select_for_update().filter(pk__in=item_ids).order_by("pk").values_list("pk", flat=True))
+    by_delta: dict[int, list[int]] = {}
+    for item_id, n in per_item.items():
+        by_delta.setdefault(n, []).append(item_id)
+    for n, ids in by_delta.items():
+        Item.objects.filter(pk__in=ids).update(active_count=Greatest(F("active_count") - n, 0))
+    return {r[2] for r in rows}, len(rows)
+
+
+def _batch_expire_dead(*, batch: Batch, now: datetime) -> int:
+    _, n = _give_back(tasks=Task.objects.filter(batch=batch, lease_expires_at__lte=now),
+                      status=Task.Status.EXPIRED, now=now)
+    return n
+
+
+def _batch_close_if_done(*, batch: Batch, now: datetime) -> bool:
+    """Close an open batch that has no leased task left; queue its scrutiny. True when it is closed."""
+    if batch.status != Batch.Status.OPEN:
+        return True
+    if Task.objects.filter(batch=batch, status=Task.Status.LEASED).exists():
+        return False
+    closed = Batch.objects.filter(pk=batch.pk, status=Batch.Status.OPEN).update(status=Batch.Status.CLOSED, closed_at=now)
+    batch.status, batch.closed_at = Batch.Status.CLOSED, now
+    if closed:
+        batch_closed_notify(batch=batch)
+    return True
+
+
+def leases_expire(*, now: datetime | None = None) -> int:
+    """Expire every lease past its time, in chunks (one transaction each, found through the
+    task_live_leases partial index), and close the batches left with nothing leased. Returns the
+    number of leases expired. Safe to run concurrently with itself and with rating."""
+    total = 0
+    while True:
+        now_ = now or timezone.now()
+        with transaction.atomic():
+            chunk = list(Task.objects.filter(status=Task.Status.LEASED, lease_expires_at__lte=now_)
+                         .order_by("lease_expires_at").values_list("pk", flat=True)[:EXPIRE_CHUNK])
+            if not chunk:
+                return total
+            batch_ids, n = _give_back(tasks=Task.objects.filter(pk__in=chunk, lease_expires_at__lte=now_),
+                                      status=Task.Status.EXPIRED, now=now_)
+            # skip_locked: a batch locked now is being finished or rated, and that path closes it.
+            for batch in (Batch.objects.select_for_update(skip_locked=True)
+                          .filter(pk__in=sorted(batch_ids), status=Batch.Status.OPEN).order_by("pk")):
+                _batch_close_if_done(batch=batch, now=now_)
+            total += n
+        if len(chunk) < EXPIRE_CHUNK or n == 0:  # n == 0: the rest is locked by ratings in flight
+            return total
+
+
+def _locked_open_batch(*, batch_id: int, user) -> Batch:
+    batch = (Batch.objects.select_for_update(of=("self",)).select_related("campaign")
+             .filter(pk=batch_id, annotator=user).first())
+    if batch is None:
+        raise NotFound(f"batch {batch_id} not found")
+    if batch.status != Batch.Status.OPEN:
+        raise Conflict(f"batch {batch_id} is closed")
+    return batch
+
+
+@transaction.atomic
+def batch_heartbeat(*, batch_id: int, user) -> datetime | None:
+    """Extend the live leases of the caller's open batch by the campaign's lease_minutes. Returns the new
+    expiry, or None when no lease was live (expired leases stay expired)."""
+    # No batch row lock here: a rating holds its task and then locks the batch, so locking the batch and
+    # then the tasks would be the opposite order.
+    batch = Batch.objects.select_related("campaign").filter(pk=batch_id, annotator=user).first()
+    if batch is None:
+        raise NotFound(f"batch {batch_id} not found")
+    if batch.status != Batch.Status.OPEN:
+        raise Conflict(f"batch {batch_id} is closed")
+    now = timezone.now()
+    expires = now + timedelta(minutes=batch.campaign.lease_minutes)
+    n = Task.objects.filter(batch=batch, status=Task.Status.LEASED, lease_expires_at__gt=now).update(lease_expires_at=expires)
+    return expires if n else None
+
+
+@transaction.atomic
+def batch_finish(*, batch_id: int, user) -> Batch:
+    """Finish the caller's open batch early: unrated tasks are returned to the pool and the batch closes."""
+    batch = _locked_open_batch(batch_id=batch_id, user=user)
+    now = timezone.now()
+    _batch_expire_dead(batch=batch, now=now)
+    _give_back(tasks=Task.objects.filter(batch=batch), status=Task.Status.RETURNED, now=now)
+    if not _batch_close_if_done(batch=batch, now=now):
+        # a task of this batch is being rated this very moment (locked): let that rating land first
+        raise Conflict(f"batch {batch_id} has a rating in flight: try again")
+    return batch

@@ -1,0 +1,95 @@
+"""Train/val/test splits by prompt, stratified by generator, reproducible with a seed.
+
+Rules: every item of a prompt lands in the same split (no prompt in two splits, so a scorer is never
+evaluated on a prompt it was trained on), and each generator's items follow the ratios approximately.
+
+Algorithm (greedy iterative stratification):
+1. For each generator g with N_g items the split s wants T[s,g] = ratio_s * N_g items.
+2. Prompts are visited largest first (more items first); prompts of equal size in an order drawn
+   from numpy.random.default_rng(seed), so the seed decides the outcome and a repeat gives the same.
+3. A prompt with c_g items of generator g goes to the split with the largest relative deficit
+   sum_g c_g * (T[s,g] - A[s,g]) / N_g (A = items already assigned); ties go to the split with the
+   largest overall deficit ratio_s * N - A_s, then to the first split named.
+Large prompts are placed while every split still has room; small ones fill the remaining gaps, so the
+per-generator ratios come out within about one prompt's worth of items of the target.
+"""
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+
+import numpy as np
+
+from ..errors import InvalidInput
+
+SPLIT_NAMES = ("train", "val", "test")
+
+
+def parse_split(text: str | dict | None) -> dict[str, float] | None:
+    """'train=0.8,val=0.1,test=0.1' (or a dict) -> {"train": 0.8, ...}; None/'' -> None (no split).
+
+    Names must be among train, val, test; ratios positive numbers summing to 1 (within 1e-6).
+    """
+    if text in (None, "", {}):
+        return None
+    if isinstance(text, dict):
+        pairs = list(text.items())
+    elif isinstance(text, str):
+        pairs = []
+        for part in text.split(","):
+            if "=" not in part:
+                raise InvalidInput(f"malformed split {text!r}: expected name=ratio pairs like train=0.8,val=0.1,test=0.1")
+            name, _, value = part.partition("=")
+            pairs.append((name.strip(), value.strip()))
+    else:
+        raise InvalidInput("split must be text like train=0.8,val=0.1,test=0.1")
+    ratios: dict[str, float] = {}
+    for name, value in pairs:
+        if name not in SPLIT_NAMES:
+            raise InvalidInput(f"unknown split name {name!r}; use {', '.join(SPLIT_NAMES)}")
+        if name in ratios:
+            raise InvalidInput(f"split {name!r} is named twice")
+        try:
+            ratio = float(value)
+        except (TypeError, ValueError):
+            raise InvalidInput(f"malformed split ratio {value!r} for {name!r}") from None
+        if not np.isfinite(ratio) or ratio <= 0:
+            raise InvalidInput(f"split ratio of {name!r} must be a positive number (got {value!r})")
+        ratios[name] = ratio
+    total = sum(ratios.values())
+    if abs(total - 1.0) > 1e-6:
+        raise InvalidInput(f"split ratios must sum to 1 (they sum to {total:g})")
+    return {name: ratios[name] for name in SPLIT_NAMES if name in ratios}
+
+
+def assign_splits(keys: list[tuple[int, int]], ratios: dict[str, float], seed: int) -> dict[int, str]:
+    """keys: (prompt_id, generator_id) per item -> {prompt_id: split name}."""
+    names = list(ratios)
+    per_prompt: dict[int, Counter] = defaultdict(Counter)
+    gen_total: Counter = Counter()
+    for prompt_id, generator_id in keys:
+        per_prompt[prompt_id][generator_id] += 1
+        gen_total[generator_id] += 1
+    total = sum(gen_total.values())
+    prompts = sorted(per_prompt)
+    rng = np.random.default_rng(seed)
+    tie = rng.permutation(len(prompts))
+    sizes = np.array([sum(per_prompt[p].values()) for p in prompts], dtype=np.int64)
+    order = np.lexsort((tie, -sizes)) if prompts else []
+    assigned = {s: Counter() for s in names}
+    assigned_total = dict.fromkeys(names, 0)
+    result: dict[int, str] = {}
+    for idx in order:
+        prompt_id = prompts[idx]
+        counts = per_prompt[prompt_id]
+        best, best_key = names[0], None
+        for rank, s in enumerate(names):
+            r = ratios[s]
+            need = sum(c * (r * gen_total[g] - assigned[s][g]) / gen_total[g] for g, c in counts.items())
+            key = (need, r * total - assigned_total[s], -rank)
+            if best_key is None or key > best_key:
+                best, best_key = s, key
+        result[prompt_id] = best
+        for g, c in counts.items():
+            assigned[best][g] += c
+        assigned_total[best] += sum(counts.values())
+    return result

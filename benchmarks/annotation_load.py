@@ -1,0 +1,404 @@
+"""Load benchmark of the annotator workflow (not part of the test suite).
+
+Seeds its own PostgreSQL database (100K items over several generators, 500K approved ratings, a 5%
+golden sample) with COPY, migrates it, starts gunicorn on a free loopback port, and runs N simulated
+annotators (threads, token auth, keep-alive HTTP) that each ask for a batch and rate every task until
+the time is up. Prints p50/p95/p99 latency of batch requests and ratings, throughput, and the
+over-assignment check (no regular item over target, counters true, no annotator rating an item twice).
+Then stops gunicorn and drops the database.
+
+    .venv/bin/python benchmarks/annotation_load.py                      # the defaults below
+    .venv/bin/python benchmarks/annotation_load.py --items 20000 --ratings 100000 --seconds 20
+
+Goals on a 2-core machine: rating p95 < 50 ms, batch p95 < 150 ms, zero over-assignment. The client
+threads run on the same machine as the server and PostgreSQL, so the figures include their CPU share.
+"""
+from __future__ import annotations
+
+import argparse
+import http.client
+import io
+import json
+import os
+import random
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from urllib.parse import urlparse
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "platform")]
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--items", type=int, default=100_000)
+    p.add_argument("--ratings", type=int, default=500_000, help="approved ratings seeded before the run")
+    p.add_argument("--generators", type=int, default=10)
+    p.add_argument("--golden-fraction", type=float, default=0.05)
+    p.add_argument("--annotators", type=int, default=64)
+    p.add_argument("--seconds", type=float, default=60.0, help="length of the load phase")
+    p.add_argument("--max-batches", type=int, default=20, help="per simulated annotator")
+    p.add_argument("--think-ms", type=float, default=250.0,
+                   help="pause before each rating (a real annotator takes seconds; 0 = flat out)")
+    p.add_argument("--workers", type=int, default=3, help="gunicorn workers (gthread)")
+    p.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker")
+    p.add_argument("--server", default=os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432"),
+                   help="PostgreSQL server URL (without database)")
+    p.add_argument("--db", default="qeval_bench")
+    p.add_argument("--broker", default=os.environ.get("BENCH_BROKER", "redis://127.0.0.1:6379/3"),
+                   help="Celery broker the web server queues scrutiny on (no worker runs; purged at the end)")
+    p.add_argument("--keep-db", action="store_true", help="do not drop the database at the end")
+    p.add_argument("--seed", type=int, default=1)
+    return p.parse_args(argv)
+
+
+# ------------------------------------------------------------------------------------ database
+
+
+def admin_exec(server: str, sql: str) -> None:
+    import psycopg
+
+    with psycopg.connect(f"{server}/postgres", autocommit=True) as conn:
+        conn.execute(sql)
+
+
+def setup_django(db_url: str, broker: str) -> None:
+    os.environ["DATABASE_URL"] = db_url
+    os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.base"
+    os.environ["DEBUG"] = "false"
+    os.environ["CELERY_BROKER_URL"] = broker
+    import django
+
+    django.setup()
+
+
+def copy_rows(cur, table: str, columns: list[str], rows) -> None:
+    """COPY rows (tuples; None = NULL) into table, in text format."""
+    buf = io.StringIO()
+    for row in rows:
+        buf.write("\t".join("\\N" if v is None else str(v) for v in row))
+        buf.write("\n")
+    with cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+        copy.write(buf.getvalue())
+
+
+def seed(args) -> dict:
+    """Campaign, generators, prompts, items, seed annotators with one approved imported batch each, and
+    ratings. Counters are set consistently (active_count = seeded ratings)."""
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+    from django.utils import timezone
+
+    from annotation.models import Batch, Campaign, Generator
+    from annotation.roles import roles_sync
+
+    rng = random.Random(args.seed)
+    t0 = time.perf_counter()
+    roles_sync()
+    campaign = Campaign.objects.create(slug="bench", name="Benchmark")
+    gens = [Generator.objects.create(name=f"bench-gen-{g}", media_type="image") for g in range(args.generators)]
+    now = timezone.now().isoformat()
+    n_prompts = max(1, args.items // 4)
+    target = campaign.ratings_per_image
+    # ratings per item: 4, 5 or 6 (full), scaled to the requested total (capped at target)
+    per_item_mean = args.ratings / max(1, args.items)
+    counts = []
+    for i in range(args.items):
+        k = int(per_item_mean) + (1 if rng.random() < per_item_mean - int(per_item_mean) else 0)
+        k += rng.choice((-1, 0, 1)) if 0 < k < target else 0
+        counts.append(max(0, min(target, k)))
+    n_seed_annotators = max(target + 2, 200)
+    User = get_user_model()
+    User.objects.bulk_create([User(username=f"bench-seed-{a}", password="!") for a in range(n_seed_annotators)])
+    seed_users = list(User.objects.filter(username__startswith="bench-seed-").order_by("pk").values_list("pk", flat=True))
+    Batch.objects.bulk_create([
+        Batch(campaign=campaign, annotator_id=u, kind=Batch.Kind.IMPORTED, status=Batch.Status.CLOSED,
+              decision=Batch.Decision.APPROVED, closed_at=timezone.now()) for u in seed_users])
+    batch_of = dict(Batch.objects.filter(campaign=campaign).values_list("annotator_id", "pk"))
+    with connection.cursor() as django_cur:
+        cur = django_cur.cursor  # the psycopg cursor underneath
+        copy_rows(cur, "annotation_prompt", ["text", "text_sha256", "category", "subcategory", "word_count"],
+                  ((f"benchmark prompt number {p} with a few words", f"{p:064x}", "Entity Generation", "", 7)
+                   for p in range(n_prompts)))
+        cur.execute("SELECT min(id) FROM annotation_prompt")
+        p0 = cur.fetchone()[0]
+        golden_every = max(1, round(1 / args.golden_fraction)) if args.golden_fraction > 0 else 0
+        copy_rows(cur, "annotation_item",
+                  ["campaign_id", "item_id", "media", "thumbnail", "media_type", "width", "height", "sha256",
+                   "prompt_id", "generator_id", "is_golden", "target", "active_count", "created_at"],
+                  ((campaign.pk, f"it-{i:07d}", f"bench/{i}.png", "", "image", 512, 512, f"{i:064x}",
+                    p0 + i % n_prompts, gens[i % len(gens)].pk,
+                    "t" if golden_every and i % golden_every == 7 % golden_every else "f",
+                    target, counts[i], now) for i in range(args.items)))
+        cur.execute("SELECT min(id) FROM annotation_item WHERE campaign_id = %s", [campaign.pk])
+        i0 = cur.fetchone()[0]
+
+        def rating_rows():
+            for i, k in enumerate(counts):
+                start = rng.randrange(n_seed_annotators)
+                for j in range(k):
+                    u = seed_users[(start + j) % n_seed_annotators]
+                    yield (u, i0 + i, batch_of[u], 1 + (i + j) % 5, 1 + (i * 7 + j) % 5, now)
+
+        copy_rows(cur, "annotation_rating", ["annotator_id", "item_id", "batch_id", "quality", "alignment", "created_at"],
+                  rating_rows())
+        cur.execute("ANALYZE")
+    return {"campaign": campaign, "seconds": time.perf_counter() - t0, "ratings": sum(counts),
+            "open_slots": sum(target - c for c in counts)}
+
+
+def make_annotators(n: int) -> list[str]:
+    from annotation.services.users import user_add, user_token
+
+    return [user_token(user=user_add(username=f"bench-ann-{a}", role="annotator")) for a in range(n)]
+
+
+def explain_assignment(campaign, user_pk: int) -> list[str]:
+    """EXPLAIN ANALYZE of the candidate query, in a rolled-back transaction: shows the indexes it uses."""
+    from django.db import connection, transaction
+
+    from annotation.services.assignment import CANDIDATES_SQL, _open_generators
+
+    with transaction.atomic():
+        gens = _open_generators(campaign=campaign)
+        with connection.cursor() as cur:
+            cur.execute("EXPLAIN (ANALYZE, COSTS OFF) " + CANDIDATES_SQL,
+                        {"gens": gens, "c": campaign.pk, "u": user_pk, "k": 5, "exclude": []})
+            lines = [r[0] for r in cur.fetchall()]
+        transaction.set_rollback(True)
+    return lines
+
+
+# ------------------------------------------------------------------------------------------ server
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def warm_up(port: int, token: str, n: int) -> None:
+    """Wait until every worker answers (workers boot after the port opens), so boot is not timed."""
+    deadline = time.time() + 120
+    ok = 0
+    while ok < n and time.time() < deadline:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        try:
+            conn.request("GET", "/api/v1/batches/", headers={"Authorization": f"Token {token}"})
+            ok += conn.getresponse().status == 200
+        except OSError:
+            time.sleep(0.5)
+        finally:
+            conn.close()
+
+
+def start_gunicorn(args, db_url: str, port: int) -> subprocess.Popen:
+    env = dict(os.environ, DATABASE_URL=db_url, DJANGO_SETTINGS_MODULE="config.settings.base", DEBUG="false",
+               ALLOWED_HOSTS="127.0.0.1,localhost", CELERY_BROKER_URL=args.broker, LOG_LEVEL="WARNING",
+               PYTHONPATH=f"{ROOT}:{ROOT / 'platform'}", DB_CONN_MAX_AGE="600")
+    cmd = [str(Path(sys.executable).parent / "gunicorn"), "config.wsgi", "--bind", f"127.0.0.1:{port}",
+           "--workers", str(args.workers), "--threads", str(args.threads), "--worker-class", "gthread",
+           "--keep-alive", "30", "--log-level", "warning", "--preload"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True)
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return proc
+        except OSError:
+            if proc.poll() is not None:
+                raise SystemExit("gunicorn exited at start")
+            time.sleep(0.3)
+    raise SystemExit("gunicorn did not start in 60 s")
+
+
+# -------------------------------------------------------------------------------------------- load
+
+
+class Annotator(threading.Thread):
+    def __init__(self, *, port, token, slug, deadline, args, rng, sink):
+        super().__init__(daemon=True)
+        self.port, self.token, self.slug, self.deadline, self.args, self.rng, self.sink = \
+            port, token, slug, deadline, args, rng, sink
+        self.conn = None
+
+    def call(self, method: str, path: str, body: dict | None = None):
+        for attempt in range(2):
+            if self.conn is None:
+                self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+            data = json.dumps(body).encode() if body is not None else b""
+            t0 = time.perf_counter()
+            try:
+                self.conn.request(method, path, body=data, headers={
+                    "Authorization": f"Token {self.token}", "Content-Type": "application/json"})
+                resp = self.conn.getresponse()
+                raw = resp.read()
+            except (http.client.HTTPException, OSError):
+                self.conn.close()
+                self.conn = None
+                if attempt:
+                    raise
+                continue
+            ms = (time.perf_counter() - t0) * 1000
+            return resp.status, (json.loads(raw) if raw else None), ms
+        raise RuntimeError("unreachable")
+
+    def run(self):
+        sink = self.sink
+        try:
+            for _ in range(self.args.max_batches):
+                if time.time() >= self.deadline:
+                    return
+                status, body, ms = self.call("POST", f"/api/v1/campaigns/{self.slug}/batches/", {})
+                sink["batch_ms"].append(ms)
+                if status == 204:
+                    sink["no_work"] += 1
+                    return
+                if status not in (200, 201):
+                    sink["errors"].append(f"batch {status} {body}")
+                    return
+                for task in body["tasks"]:
+                    if task["status"] != "leased":
+                        continue
+                    if self.args.think_ms:
+                        time.sleep(self.rng.expovariate(1000.0 / self.args.think_ms))
+                    if time.time() >= self.deadline:
+                        return
+                    status, out, ms = self.call("POST", f"/api/v1/tasks/{task['id']}/rating/",
+                                                {"quality": self.rng.randint(1, 5), "alignment": self.rng.randint(1, 5),
+                                                 "duration_ms": 1000})
+                    if status == 201:
+                        sink["rating_ms"].append(ms)
+                    else:
+                        sink["errors"].append(f"rating {status} {out}")
+                sink["batches_done"] += 1
+        except Exception as exc:  # noqa: BLE001 - counted and printed
+            sink["errors"].append(f"{type(exc).__name__}: {exc}")
+        finally:
+            if self.conn:
+                self.conn.close()
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    s = sorted(values)
+    return s[min(len(s) - 1, int(round(q / 100 * (len(s) - 1))))]
+
+
+def checks(campaign) -> dict:
+    from django.db import connection
+
+    sql = """
+        WITH r AS (SELECT item_id, count(*) n FROM annotation_rating r JOIN annotation_batch b ON b.id = r.batch_id
+                    WHERE b.decision <> 'rejected' GROUP BY item_id),
+             l AS (SELECT item_id, count(*) n FROM annotation_task WHERE status = 'leased' GROUP BY item_id)
+        SELECT count(*) FILTER (WHERE NOT i.is_golden AND coalesce(r.n, 0) + coalesce(l.n, 0) > i.target),
+               count(*) FILTER (WHERE i.active_count <> coalesce(r.n, 0) + coalesce(l.n, 0))
+          FROM annotation_item i LEFT JOIN r ON r.item_id = i.id LEFT JOIN l ON l.item_id = i.id
+         WHERE i.campaign_id = %s"""
+    with connection.cursor() as cur:
+        cur.execute(sql, [campaign.pk])
+        over, wrong = cur.fetchone()
+        cur.execute("SELECT count(*) FROM (SELECT 1 FROM annotation_rating GROUP BY annotator_id, item_id HAVING count(*) > 1) d")
+        dup = cur.fetchone()[0]
+    return {"over_target": over, "counter_mismatch": wrong, "duplicate_ratings": dup}
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    db_url = f"{args.server}/{args.db}"
+    admin_exec(args.server, f"DROP DATABASE IF EXISTS {args.db}")
+    admin_exec(args.server, f"CREATE DATABASE {args.db}")
+    gunicorn = None
+    try:
+        setup_django(db_url, args.broker)
+        from django.contrib.auth import get_user_model
+        from django.core.management import call_command
+        from django.db import connection
+
+        call_command("migrate", verbosity=0)
+        info = seed(args)
+        print(f"seeded {args.items} items ({args.generators} generators, golden {args.golden_fraction:.0%}), "
+              f"{info['ratings']} ratings, {info['open_slots']} open rating slots in {info['seconds']:.1f} s")
+        campaign = info["campaign"]
+        tokens = make_annotators(args.annotators)
+        probe_user = get_user_model().objects.get(username="bench-ann-0")
+        plan = explain_assignment(campaign, probe_user.pk)
+        print("assignment candidate query plan (EXPLAIN ANALYZE, first lines):")
+        for line in plan:
+            print("   ", line)
+        connection.close()
+
+        port = free_port()
+        gunicorn = start_gunicorn(args, db_url, port)
+        warm_up(port, tokens[0], 4 * args.workers * args.threads)
+        print(f"gunicorn: {args.workers} gthread workers x {args.threads} threads on 127.0.0.1:{port}; "
+              f"{args.annotators} annotators, think {args.think_ms:.0f} ms, {args.seconds:.0f} s")
+        sink = {"batch_ms": [], "rating_ms": [], "errors": [], "no_work": 0, "batches_done": 0}
+        t0 = time.time()
+        deadline = t0 + args.seconds
+        workers = [Annotator(port=port, token=tok, slug=campaign.slug, deadline=deadline, args=args,
+                             rng=random.Random(args.seed * 1000 + i), sink=sink) for i, tok in enumerate(tokens)]
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join(timeout=args.seconds + 120)
+        elapsed = time.time() - t0
+        b, r = sink["batch_ms"], sink["rating_ms"]
+        print(f"batch requests: n={len(b)}  p50={pct(b, 50):.1f} ms  p95={pct(b, 95):.1f} ms  p99={pct(b, 99):.1f} ms"
+              f"  (goal p95 < 150 ms)")
+        print(f"ratings:        n={len(r)}  p50={pct(r, 50):.1f} ms  p95={pct(r, 95):.1f} ms  p99={pct(r, 99):.1f} ms"
+              f"  (goal p95 < 50 ms)")
+        print(f"throughput: {len(r) / elapsed:.1f} ratings/s over {elapsed:.1f} s; batches finished "
+              f"{sink['batches_done']}; annotators told 'no work' {sink['no_work']}")
+        if r:
+            print(f"mean rating latency {statistics.mean(r):.1f} ms")
+        print(f"errors: {len(sink['errors'])}" + (f" (first: {sink['errors'][:3]})" if sink["errors"] else ""))
+        result = checks(campaign)
+        print(f"over-assignment check: items over target {result['over_target']}, counter mismatches "
+              f"{result['counter_mismatch']}, duplicate (annotator, item) ratings {result['duplicate_ratings']}")
+        ok = not any(result.values()) and not sink["errors"]
+        print("RESULT:", "zero over-assignment" if ok else "PROBLEMS FOUND")
+        return 0 if ok else 1
+    finally:
+        if gunicorn is not None:
+            os.killpg(gunicorn.pid, signal.SIGTERM)
+            try:
+                gunicorn.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(gunicorn.pid, signal.SIGKILL)
+        try:
+            from django.db import connections
+
+            connections.close_all()
+        except Exception:  # noqa: BLE001 - django may not be set up
+            pass
+        _purge_broker(args.broker)
+        if not args.keep_db:
+            admin_exec(args.server, f"DROP DATABASE IF EXISTS {args.db} WITH (FORCE)")
+
+
+def _purge_broker(broker: str) -> None:
+    """Drop the scrutiny messages the run queued (no worker consumed them)."""
+    try:
+        import redis
+
+        u = urlparse(broker)
+        if u.scheme != "redis":
+            return
+        client = redis.Redis(host=u.hostname or "127.0.0.1", port=u.port or 6379, db=int((u.path or "/0")[1:] or 0))
+        client.delete("default")
+    except Exception as exc:  # noqa: BLE001
+        print(f"(could not purge the broker queue: {exc})")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,122 @@
+"""The researcher's training pages: runs + launch form, a run's progress (polls the REST API every 2 s and
+draws the loss curve as an SVG polyline), and registered scorers with a "score an upload" form.
+
+Same services as the API and the `train_scorer` command; researchers and admins only.
+"""
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from annotation.models import DatasetVersion
+from annotation.roles import ADMIN, RESEARCHER, user_has_role
+from annotation.services.errors import ServiceError
+from training import selectors
+from training.services.configs import config_from_yaml, default_config_yaml
+from training.services.runs import run_cancel, run_create, run_enqueue
+from training.services.scorers import Upload, scorer_get, scorer_score_uploads
+
+METRIC_KEYS = ("srcc", "plcc", "plcc_logistic", "krcc", "rmse", "n")
+
+
+def _require_researcher(request) -> None:
+    if not user_has_role(request.user, RESEARCHER, ADMIN):
+        raise PermissionDenied("Training pages are for researchers and admins.")
+
+
+def metrics_rows(report: dict | None) -> list[dict]:
+    """report.json -> table rows: one per dimension x media type (all/image/video), instance and model level."""
+    rows = []
+    for dim, by_media in (report or {}).items():
+        if dim.startswith("_") or not isinstance(by_media, dict):
+            continue
+        for media, levels in by_media.items():
+            if not isinstance(levels, dict) or "instance" not in levels:
+                continue
+            inst, model = levels.get("instance") or {}, levels.get("model") or {}
+            rows.append({
+                "dimension": dim, "media": media,
+                "instance": [inst.get(k) for k in METRIC_KEYS],
+                "model": [model.get(k) for k in ("srcc", "plcc", "n")],
+            })
+    return rows
+
+
+def _versions():
+    return DatasetVersion.objects.select_related("campaign").order_by("-created_at", "-id")[:200]
+
+
+@login_required
+def runs(request):
+    """Runs list and the launch form (POST launches: the run goes to the training queue)."""
+    _require_researcher(request)
+    form = {"kind": "train", "dataset_version": "", "scorer": "", "config": default_config_yaml()}
+    error, status = "", 200
+    if request.method == "POST":
+        form = {k: request.POST.get(k, "") for k in form}
+        try:
+            config = config_from_yaml(text=form["config"])
+            with transaction.atomic():
+                run = run_create(kind=form["kind"], dataset_version_id=form["dataset_version"] or None, config=config,
+                                 scorer_id=form["scorer"] or None if form["kind"] == "evaluate" else None,
+                                 created_by=request.user)
+                run_enqueue(run=run)
+            return redirect("training-run", run_id=run.pk)
+        except ServiceError as exc:
+            error, status = exc.message, 400
+    return render(request, "frontend/training/runs.html", {
+        "runs": selectors.run_list()[:100], "versions": _versions(), "scorers": selectors.scorer_list(),
+        "form": form, "error": error,
+    }, status=status)
+
+
+@login_required
+def run_detail(request, run_id: int):
+    _require_researcher(request)
+    run = selectors.run_detail(run_id=run_id)
+    if run is None:
+        raise Http404("No such training run.")
+    curve = run.loss_curve or []
+    return render(request, "frontend/training/run.html", {
+        "run": run, "metrics_rows": metrics_rows(run.metrics), "scorer": next(iter(run.scorers.all()), None),
+        "percent": int(100 * run.progress_step / run.progress_total) if run.progress_total else 0,
+        "has_curve": bool(curve),
+    })
+
+
+@login_required
+@require_POST
+def run_cancel_view(request, run_id: int):
+    _require_researcher(request)
+    try:
+        run_cancel(run_id=run_id)
+    except ServiceError as exc:
+        from django.contrib import messages
+
+        messages.error(request, exc.message)
+    return redirect("training-run", run_id=run_id)
+
+
+@login_required
+def scorers(request):
+    """Registered scorers, and a form that scores uploaded files with one of them."""
+    _require_researcher(request)
+    scorer_list = list(selectors.scorer_list())
+    results, error, status = None, "", 200
+    chosen = request.POST.get("scorer", "") if request.method == "POST" else ""
+    prompt = request.POST.get("prompt", "") if request.method == "POST" else ""
+    if request.method == "POST":
+        try:
+            scorer = scorer_get(scorer_id=chosen)
+            uploads = [Upload(name=f.name, file=f) for f in request.FILES.getlist("media")]
+            results = scorer_score_uploads(scorer=scorer, uploads=uploads, prompt=prompt,
+                                           media_type=request.POST.get("media_type") or None)
+        except ServiceError as exc:
+            error, status = exc.message, 400
+    return render(request, "frontend/training/scorers.html", {
+        "scorers": scorer_list, "results": results, "error": error, "chosen": chosen, "prompt": prompt,
+    }, status=status)

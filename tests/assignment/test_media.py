@@ -1,0 +1,98 @@
+"""Media access control: a live lease (annotators) or a role above annotator; Range requests for video."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.utils import timezone
+
+from annotation.models import Task
+from tests.factories import CampaignFactory, ItemFactory, make_mp4, make_png
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def stored_item(db):
+    campaign = CampaignFactory(batch_size=1, golden_per_batch=0)
+    item = ItemFactory(campaign=campaign)
+    png = make_png()
+    item.media.name = default_storage.save(f"test-media/{item.item_id}.png", ContentFile(png))
+    item.thumbnail.name = default_storage.save(f"test-media/{item.item_id}-thumb.png", ContentFile(png))
+    item.save()
+    return item, png
+
+
+def lease(client, item):
+    body = client.post(f"/api/v1/campaigns/{item.campaign.slug}/batches/", {}, format="json").json()
+    assert body["tasks"][0]["media_url"] == f"/api/v1/items/{item.pk}/media/"
+    return body
+
+
+def test_lease_holder_gets_the_file(client_as, stored_item):
+    item, png = stored_item
+    client, _ = client_as("annotator")
+    body = lease(client, item)
+    resp = client.get(body["tasks"][0]["media_url"], HTTP_ACCEPT="image/avif,image/webp,*/*")
+    assert resp.status_code == 200 and resp["Content-Type"] == "image/png"
+    assert b"".join(resp.streaming_content) == png
+    assert "private" in resp["Cache-Control"]
+    thumb = client.get(body["tasks"][0]["thumbnail_url"])
+    assert thumb.status_code == 200 and b"".join(thumb.streaming_content) == png
+
+
+def test_no_lease_is_403_and_unknown_item_404(client_as, stored_item):
+    item, _ = stored_item
+    client, _ = client_as("annotator")
+    resp = client.get(f"/api/v1/items/{item.pk}/media/")
+    assert resp.status_code == 403 and "lease" in resp.json()["detail"]
+    assert client.get(f"/api/v1/items/{item.pk}/thumbnail/").status_code == 403
+    assert client.get("/api/v1/items/999999/media/").status_code == 404
+
+
+def test_expired_or_rated_lease_loses_access(client_as, stored_item):
+    item, _ = stored_item
+    client, _ = client_as("annotator")
+    body = lease(client, item)
+    task_id = body["tasks"][0]["id"]
+    Task.objects.filter(pk=task_id).update(lease_expires_at=timezone.now() - timedelta(seconds=1))
+    assert client.get(f"/api/v1/items/{item.pk}/media/").status_code == 403
+    Task.objects.filter(pk=task_id).update(lease_expires_at=timezone.now() + timedelta(minutes=5))
+    assert client.post(f"/api/v1/tasks/{task_id}/rating/", {"quality": 3, "alignment": 3}, format="json").status_code == 201
+    assert client.get(f"/api/v1/items/{item.pk}/media/").status_code == 403
+
+
+@pytest.mark.parametrize("role", ["expert", "admin", "researcher"])
+def test_roles_above_annotator_see_every_item(client_as, stored_item, role):
+    item, png = stored_item
+    client, _ = client_as(role)
+    resp = client.get(f"/api/v1/items/{item.pk}/media/")
+    assert resp.status_code == 200 and b"".join(resp.streaming_content) == png
+
+
+def test_anonymous_is_refused(api_client, stored_item):
+    item, _ = stored_item
+    assert api_client.get(f"/api/v1/items/{item.pk}/media/").status_code in (401, 403)
+
+
+def test_video_answers_range_requests(client_as, tmp_path):
+    campaign = CampaignFactory(batch_size=1, golden_per_batch=0)
+    item = ItemFactory(campaign=campaign, media_type="video")
+    make_mp4(tmp_path / "v.mp4")
+    data = (tmp_path / "v.mp4").read_bytes()
+    item.media.name = default_storage.save(f"test-media/{item.item_id}.mp4", ContentFile(data))
+    item.save()
+    client, _ = client_as("expert")
+    url = f"/api/v1/items/{item.pk}/media/"
+    full = client.get(url)
+    assert full.status_code == 200 and full["Accept-Ranges"] == "bytes" and full["Content-Type"] == "video/mp4"
+    part = client.get(url, HTTP_RANGE="bytes=10-19", HTTP_ACCEPT="video/*")
+    assert part.status_code == 206 and part["Content-Range"] == f"bytes 10-19/{len(data)}"
+    assert b"".join(part.streaming_content) == data[10:20]
+    tail = client.get(url, HTTP_RANGE="bytes=-5")
+    assert b"".join(tail.streaming_content) == data[-5:]
+    open_ended = client.get(url, HTTP_RANGE="bytes=0-")
+    assert open_ended.status_code == 206 and b"".join(open_ended.streaming_content) == data
+    assert client.get(url, HTTP_RANGE=f"bytes={len(data) + 10}-").status_code == 416

@@ -1,0 +1,60 @@
+"""The bridge to the platform's exporter: a dataset version written in the `sft` format, in-process.
+
+The exporter (annotation.services.exports, the `dataset_export` job runner) writes manifest.json,
+sft_<split>.jsonl and media/ -- the contract training.scorer.data reads -- into a hidden folder and
+renames it into place at the end, so a half-written export is never mistaken for a complete one. It
+runs here as a platform Job (kind `dataset_export`), in this process, so the run records the job id and
+the export's progress shows on the job like any other export.
+
+Settings (defaults): TRAINING_EXPORT_SPLIT ("train=0.8,val=0.1,test=0.1": by prompt, stratified by
+generator), TRAINING_EXPORT_SEED (0), TRAINING_EXPORT_MEDIA ("copy"; "link" hard-links media when the
+export and the media share a filesystem).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.conf import settings
+
+from annotation.services.errors import ServiceError
+
+
+class ExporterMissing(ServiceError):
+    status_code = 503
+
+
+@dataclass
+class ExportInfo:
+    path: Path
+    job_id: int | None = None
+
+
+def export_params() -> dict:
+    return {
+        "split": getattr(settings, "TRAINING_EXPORT_SPLIT", "train=0.8,val=0.1,test=0.1"),
+        "seed": int(getattr(settings, "TRAINING_EXPORT_SEED", 0)),
+        "media": getattr(settings, "TRAINING_EXPORT_MEDIA", "copy"),
+    }
+
+
+def sft_export(*, version, out_dir: str | Path, created_by=None) -> ExportInfo:
+    """Export `version` as `sft` into `out_dir` (must not exist yet, or be empty). Raises the
+    exporter's ServiceErrors (InvalidInput: a missing media file, ...), ExporterMissing without it."""
+    from annotation.services.jobs import JOB_RUNNERS, job_create, job_run
+
+    if "dataset_export" not in JOB_RUNNERS:
+        raise ExporterMissing(
+            "the dataset exporter (job kind 'dataset_export', annotation.services.exports) is not available in "
+            "this platform build; training runs need it to export the dataset version as sft"
+        )
+    out = Path(out_dir)
+    job = job_create(
+        kind="dataset_export",
+        params={"version_id": version.pk, "format": "sft", "out": str(out), **export_params()},
+        campaign=version.campaign, created_by=created_by,
+    )
+    job_run(job_id=job.pk)
+    if not (out / "manifest.json").exists():
+        raise ServiceError(f"the sft export of version {version.pk} (job {job.pk}) wrote no manifest.json in {out}")
+    return ExportInfo(path=out, job_id=job.pk)

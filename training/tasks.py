@@ -1,0 +1,29 @@
+"""Celery tasks of the training app, on the `training` queue (CELERY_TASK_ROUTES sends "training.*"
+there). Thin: load by id, call the service. acks_late, so a worker that dies mid-run hands the message
+back; the service makes the repeat safe (finished runs are left alone, a lost worker's run resumes from
+its last checkpoint, a run still alive elsewhere is retried later).
+
+torch/transformers are imported inside the services' functions, never here.
+"""
+from __future__ import annotations
+
+from celery import shared_task
+
+
+@shared_task(name="training.execute_run", bind=True, acks_late=True, max_retries=None)
+def execute_run(self, run_id: int) -> str | None:
+    from .services.runs import StillRunning, run_execute
+
+    try:
+        run = run_execute(run_id=run_id)
+    except StillRunning as exc:
+        raise self.retry(countdown=max(5, int(exc.retry_in))) from None
+    return run.status if run is not None else None
+
+
+@shared_task(name="training.score_batch", acks_late=True)
+def score_batch(scorer_id: int, items: list[dict], out_path: str) -> str:
+    """Score many items (media paths the worker can read) and write JSONL to out_path."""
+    from .services.scorers import scorer_score_batch
+
+    return str(scorer_score_batch(scorer_id=scorer_id, items=items, out_path=out_path))
