@@ -58,7 +58,10 @@ class BatchAdmin(admin.ModelAdmin):
     list_display = ("id", "campaign", "annotator", "kind", "status", "decision", "decision_source", "created_at")
     list_filter = ("campaign", "kind", "status", "decision", "decision_source")
     search_fields = ("annotator__username", "external_ref")
-    readonly_fields = ("scrutiny", "auto_decision", "auto_reason", "scrutinized_at")
+    # Decisions change only through batch_decide (the approval desk /desk/ or the API), which keeps
+    # Item.active_count in step; editing them here would bypass it.
+    readonly_fields = ("scrutiny", "auto_decision", "auto_reason", "scrutinized_at", "decision", "decision_source",
+                       "decision_reason", "decided_by", "decided_at")
     list_select_related = ("campaign", "annotator")
 
 

@@ -163,6 +163,8 @@ def export_one(args) -> None:
 
 def sureal_compare(n_subset: int) -> str:
     """SUREAL's MLE_CO against our `mle` on the quality ratings of the first n_subset items."""
+    if n_subset <= 0:
+        return "skipped (--sureal-items 0)"
     path = os.environ.get("SUREAL_PATH", "/tmp/sureal")
     if Path(path).is_dir():
         sys.path.insert(0, path)
@@ -253,7 +255,7 @@ def main() -> None:
         from annotation.aggregation import METHODS
         from annotation.services.mos import mos_aggregate
 
-        print("\naggregation (both dimensions, 2 x 1M ratings):")
+        print(f"\naggregation (both dimensions, {s['ratings']:,} ratings each):")
         print(f"{'method':8} {'query s':>8} {'compute s':>10} {'write s':>8} {'total s':>8} {'rejected':>8}")
         version_id = None
         for method in METHODS:

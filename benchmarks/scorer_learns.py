@@ -95,6 +95,10 @@ def main(argv=None) -> int:
     ap.add_argument("--test-photos", type=int, default=4)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest on a busy 2-core box)")
+    ap.add_argument("--max-grad-norm", type=float, default=0.0, help="0 = no clipping")
+    ap.add_argument("--hidden", type=int, default=64, help="tiny model text hidden size")
+    ap.add_argument("--vision-depth", type=int, default=1)
+    ap.add_argument("--vision-dim", type=int, default=32)
     ap.add_argument("--workdir", help="keep files here (default: a temporary directory)")
     args = ap.parse_args(argv)
 
@@ -111,7 +115,8 @@ def main(argv=None) -> int:
     t0 = time.time()
     export = build_dataset(work, size=args.size, crops=args.crops, test_photos=args.test_photos, seed=args.seed)
     counts = json.loads((export / "manifest.json").read_text())["counts"]
-    model_dir = build_tiny_model(work / "tiny", seed=args.seed)
+    model_dir = build_tiny_model(work / "tiny", seed=args.seed, hidden_size=args.hidden,
+                                 vision_depth=args.vision_depth, vision_embed_dim=args.vision_dim)
     print(f"dataset {counts} built in {time.time() - t0:.1f}s", flush=True)
 
     cfg = ScorerConfig(
@@ -121,7 +126,7 @@ def main(argv=None) -> int:
                                                   "down_proj", "qkv", "proj", "fc1", "fc2"],
         lora_r=8, lora_alpha=16, lora_dropout=0.0, learning_rate=args.lr, ce_over=args.ce_over, batch_size=args.batch_size,
         epochs=1000, max_steps=args.steps, max_train_seconds=args.max_seconds, warmup_ratio=0.05,
-        logging_steps=20, save_total_limit=1, seed=args.seed, image_max_pixels=args.size * args.size,
+        logging_steps=20, max_grad_norm=args.max_grad_norm, save_total_limit=1, seed=args.seed, image_max_pixels=args.size * args.size,
         eval_plots=False,
     )
     t1 = time.time()

@@ -4,6 +4,7 @@ from django.urls import path
 from .views import annotate, home, jobs
 from .views import training as training_views
 from .views import research
+from .views import desk
 
 urlpatterns = [
     path("", home.home, name="home"),
@@ -22,4 +23,8 @@ urlpatterns = [
     # researcher statistics pages (area mos)
     path("research/", research.index, name="research"),
     path("research/<slug:slug>/", research.campaign_stats, name="research-campaign"),
+    # admin approval desk (area scrutiny)
+    path("desk/", desk.queue, name="desk"),
+    path("desk/batches/<int:batch_id>/", desk.batch_detail, name="desk-batch"),
+    path("desk/annotators/<int:user_id>/", desk.annotator_detail, name="desk-annotator"),
 ]

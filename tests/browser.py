@@ -6,6 +6,7 @@ Use them from any test folder (tests/conftest.py imports the fixtures):
     from tests.browser import login
 
     @pytest.mark.browser
+    @pytest.mark.django_db(transaction=True)   # live_server needs committed data
     def test_something(page, live_server, make_user):
         user = make_user("annotator")
         login(page, live_server, user.username, "pass-word-1")
@@ -22,14 +23,17 @@ Why it is built this way:
   loop and refuses ORM calls from the same thread ("SynchronousOnlyOperation: You cannot call this
   from an async context") - which breaks the ordinary pattern of creating data, driving the page,
   then asserting on the database. The `browser` fixture therefore sets DJANGO_ALLOW_ASYNC_UNSAFE=true
-  for the session (only the test process: the live server's thread has no event loop and is unaffected).
-  It is safe here because the sync API never runs our ORM code inside the loop concurrently: the
-  test thread is blocked while Playwright works. Creating data before the first `page` call also works.
+  while the browser lives (restored after). Checked: without it, the ORM calls in the test AND
+  pytest-django's own database flush after a live_server test fail. It is safe here because the sync
+  API never runs our ORM code inside the loop concurrently: the test thread is blocked while
+  Playwright works. The live server's thread has no event loop and is unaffected.
 - `--disable-quic`, `--disable-background-networking` etc. keep Chromium from reaching out to the
   network (nothing outside is reachable here, and timeouts would slow tests down).
 - Waiting for the server/database from the test: use `wait_until(page, predicate)` below, never
   time.sleep(): Playwright only runs its handlers (page.route, page.on) while the test thread is inside
   a Playwright call, so a sleeping test thread stalls a routed request.
+- Timeouts: actions, navigation and `expect(...)` wait up to 20 s (DEFAULT_TIMEOUT_MS): the test
+  machines are shared and often loaded; a passing test does not wait longer for it.
 - Each test gets a fresh browser context (cookies, storage, routes), viewport 1280x800 by default.
   Ask for another size with `new_page(browser, width=820, height=1180)`.
 """
@@ -50,7 +54,7 @@ CHROMIUM_ARGS = [
     "--no-first-run",
     "--disable-quic",
 ]
-DEFAULT_TIMEOUT_MS = 10_000
+DEFAULT_TIMEOUT_MS = 20_000  # generous: these machines are shared and often heavily loaded
 PASSWORD = "pass-word-1"  # tests.factories.UserFactory's password
 
 
@@ -62,11 +66,13 @@ def browser():
             f"Browser tests need Chromium at {CHROMIUM}: run `apt-get install -y chromium` "
             "(or set QEVAL_CHROMIUM to its path). Playwright cannot download its own browser here."
         )
-    # Playwright's sync API keeps an event loop in this thread; let the test keep using the ORM.
+    # Playwright's sync API keeps an event loop in this thread; let the test keep using the ORM
+    # (set for as long as the browser lives, restored after).
+    before = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     from playwright.sync_api import expect, sync_playwright
 
-    # These machines are shared and slow at times: wait up to 10 s (Playwright's default is 5 s).
+    # Assertions wait as long as actions (Playwright's default is 5 s).
     expect.set_options(timeout=DEFAULT_TIMEOUT_MS)
 
     with sync_playwright() as pw:
@@ -75,6 +81,10 @@ def browser():
             yield chromium
         finally:
             chromium.close()
+    if before is None:
+        os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+    else:
+        os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = before
 
 
 def new_page(browser, *, width: int = 1280, height: int = 800, **context_kwargs):

@@ -20,7 +20,7 @@ from ..services.errors import Conflict, InvalidInput, NotFound
 from ..services.exports import FORMATS, export_check
 from ..services.exports.media import MEDIA_MODES
 from ..services.jobs import job_create, job_enqueue
-from ..services.mos import _check_method, campaign_get, version_get
+from ..services.mos import campaign_get, mos_method_check, version_get
 from .errors import service_errors
 from .jobs import JobOutput
 
@@ -69,7 +69,7 @@ class VersionListApi(APIView):
         if not data.is_valid():
             raise _invalid(data)
         method, params = data.validated_data["method"], data.validated_data.get("params")
-        _check_method(method, params)
+        mos_method_check(method, params)
         job = job_create(kind="mos_aggregate", params={"method": method, "params": params}, campaign=campaign,
                          created_by=request.user)
         job_enqueue(job=job)

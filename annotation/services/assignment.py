@@ -8,10 +8,13 @@ anywhere else.
 Locking rules (why nothing deadlocks and nothing is over-assigned). Lock order everywhere:
 annotator profile -> the task being rated -> batch -> other tasks (SKIP LOCKED) -> items (pk order).
 - `batch_request` locks the annotator's profile row first (one request per annotator at a time), then
-  takes item rows with `FOR UPDATE SKIP LOCKED`: it never waits for an item lock, it skips the row and
+  takes item rows with `FOR NO KEY UPDATE SKIP LOCKED`: it never waits for an item lock, it skips the row and
   takes the next candidate. A row it holds is incremented with `active_count < target` rechecked.
 - Paths that give leases back (expiry, early finish) wait for item locks, but always take them in
   primary-key order, as scrutiny does, and the periodic sweep commits one chunk at a time.
+- Row locks are `FOR NO KEY UPDATE`, not `FOR UPDATE`: inserting a rating or a task takes a
+  `FOR KEY SHARE` lock on the item and batch it references (the foreign key check), which `FOR UPDATE`
+  would block: a rating would wait for another annotator's batch request that merely looked at the item.
 - SQLite (the embedded default) has no row locks: Django drops `select_for_update` there and SQLite
   serialises writers (transaction_mode IMMEDIATE in settings), which is just as safe, only slower.
 
@@ -30,7 +33,7 @@ from collections import Counter
 from datetime import datetime, timedelta
 
 from django.db import connection, transaction
-from django.db.models import Count, Exists, F, Max, Min, OuterRef, Q
+from django.db.models import Count, F, Max, Min, Q
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
@@ -79,7 +82,7 @@ def batch_request(*, campaign: Campaign, user) -> tuple[Batch | None, bool]:
         raise Forbidden(f"campaign {campaign.slug} is not active: it hands out no batches")
     now = timezone.now()
 
-    open_batch = (Batch.objects.select_for_update()
+    open_batch = (Batch.objects.select_for_update(no_key=True)
                   .filter(annotator=user, campaign=campaign, status=Batch.Status.OPEN).first())
     if open_batch is not None:
         if open_batch.kind != Batch.Kind.ANNOTATION:
@@ -112,10 +115,10 @@ def batch_request(*, campaign: Campaign, user) -> tuple[Batch | None, bool]:
 
 def _locked_profile(user) -> AnnotatorProfile:
     """Lock the annotator's profile row: serialises one annotator's batch requests (no double batch)."""
-    profile = AnnotatorProfile.objects.select_for_update().filter(user=user).first()
+    profile = AnnotatorProfile.objects.select_for_update(no_key=True).filter(user=user).first()
     if profile is None:
         AnnotatorProfile.objects.get_or_create(user=user)
-        profile = AnnotatorProfile.objects.select_for_update().get(user=user)
+        profile = AnnotatorProfile.objects.select_for_update(no_key=True).get(user=user)
     return profile
 
 
@@ -172,6 +175,14 @@ def _open_generators(*, campaign: Campaign) -> list[int]:
         return [row[0] for row in cur.fetchall()]
 
 
+def _unseen(items, user):
+    """Items the user has no task and no rating for. `NOT IN (uncorrelated subquery)` on purpose: the
+    planner hashes the user's items once (an index scan on annotator) instead of choosing an anti join
+    that may walk the whole task or rating table."""
+    return items.exclude(pk__in=Task.objects.filter(annotator=user).values("item_id")).exclude(
+        pk__in=Rating.objects.filter(annotator=user).values("item_id"))
+
+
 def _open_pool(campaign: Campaign):
     return Item.objects.filter(campaign=campaign, is_golden=False, active_count__lt=F("target"))
 
@@ -184,24 +195,22 @@ CANDIDATES_SQL = f"""
          WHERE i.campaign_id = %(c)s AND i.generator_id = g.gid
            AND i.active_count < i.target AND NOT i.is_golden
            AND NOT (i.id = ANY(%(exclude)s::bigint[]))
-           AND NOT EXISTS (SELECT 1 FROM {Task._meta.db_table} t WHERE t.annotator_id = %(u)s AND t.item_id = i.id)
-           AND NOT EXISTS (SELECT 1 FROM {Rating._meta.db_table} r WHERE r.annotator_id = %(u)s AND r.item_id = i.id)
+           AND i.id NOT IN (SELECT t.item_id FROM {Task._meta.db_table} t WHERE t.annotator_id = %(u)s)
+           AND i.id NOT IN (SELECT r.item_id FROM {Rating._meta.db_table} r WHERE r.annotator_id = %(u)s)
          ORDER BY i.active_count DESC, i.id
          LIMIT %(k)s
-         FOR UPDATE OF i SKIP LOCKED
+         FOR NO KEY UPDATE OF i SKIP LOCKED
       ) c"""
 
 
 def _locked_candidates(*, campaign: Campaign, user, generators: list[int], k: int, exclude: list[int]):
-    """Up to k unseen open items per generator, fullest first, locked FOR UPDATE SKIP LOCKED."""
+    """Up to k unseen open items per generator, fullest first, locked FOR NO KEY UPDATE SKIP LOCKED."""
     if connection.vendor != "postgresql":
         out = []
         for gen in generators:
-            qs = _open_pool(campaign).filter(generator_id=gen).exclude(pk__in=exclude).filter(
-                ~Exists(Task.objects.filter(annotator=user, item=OuterRef("pk"))),
-                ~Exists(Rating.objects.filter(annotator=user, item=OuterRef("pk"))),
-            ).order_by("-active_count", "pk")
-            out += list(qs.select_for_update(skip_locked=True).values_list("pk", "generator_id", "active_count")[:k])
+            qs = _unseen(_open_pool(campaign).filter(generator_id=gen).exclude(pk__in=exclude), user)
+            qs = qs.order_by("-active_count", "pk")
+            out += list(qs.select_for_update(skip_locked=True, no_key=True).values_list("pk", "generator_id", "active_count")[:k])
         return out
     # One statement: a LATERAL index range scan of item_open_pool_generator per generator.
     with connection.cursor() as cur:
@@ -220,14 +229,11 @@ def _lease_golden(*, campaign: Campaign, user, n: int) -> list[int]:
     if bounds is None:
         return []
     pivot = random.randint(*bounds)
-    unseen = golden.filter(
-        ~Exists(Task.objects.filter(annotator=user, item=OuterRef("pk"))),
-        ~Exists(Rating.objects.filter(annotator=user, item=OuterRef("pk"))),
-    )
-    ids = list(unseen.filter(pk__gte=pivot).order_by("pk").select_for_update(skip_locked=True)
+    unseen = _unseen(golden, user)
+    ids = list(unseen.filter(pk__gte=pivot).order_by("pk").select_for_update(skip_locked=True, no_key=True)
                .values_list("pk", flat=True)[:n])
     if len(ids) < n:  # wrap around the start of the sample
-        ids += list(unseen.filter(pk__lt=pivot).order_by("pk").select_for_update(skip_locked=True)
+        ids += list(unseen.filter(pk__lt=pivot).order_by("pk").select_for_update(skip_locked=True, no_key=True)
                     .values_list("pk", flat=True)[:n - len(ids)])
     return ids
 
@@ -257,7 +263,7 @@ def _give_back(*, tasks, status: str, now: datetime) -> tuple[set[int], int]:
     """Turn the given leased tasks (a queryset) into `status` (expired / returned) and take their leases
     off Item.active_count. Tasks locked by someone else (being rated right now) are skipped. Returns the
     ids of the batches touched and the number of leases ended. Call inside a transaction."""
-    rows = list(tasks.filter(status=Task.Status.LEASED).select_for_update(skip_locked=True)
+    rows = list(tasks.filter(status=Task.Status.LEASED).select_for_update(skip_locked=True, no_key=True)
                 .order_by("pk").values_list("pk", "item_id", "batch_id"))
     if not rows:
         return set(), 0
@@ -265,7 +271,7 @@ def _give_back(*, tasks, status: str, now: datetime) -> tuple[set[int], int]:
     per_item = Counter(r[1] for r in rows)
     item_ids = sorted(per_item)
     # Item locks in primary-key order, like every other path that waits for them.
-    list(Item.objects.select_for_update().filter(pk__in=item_ids).order_by("pk").values_list("pk", flat=True))
+    list(Item.objects.select_for_update(no_key=True).filter(pk__in=item_ids).order_by("pk").values_list("pk", flat=True))
     by_delta: dict[int, list[int]] = {}
     for item_id, n in per_item.items():
         by_delta.setdefault(n, []).append(item_id)
@@ -308,7 +314,7 @@ def leases_expire(*, now: datetime | None = None) -> int:
             batch_ids, n = _give_back(tasks=Task.objects.filter(pk__in=chunk, lease_expires_at__lte=now_),
                                       status=Task.Status.EXPIRED, now=now_)
             # skip_locked: a batch locked now is being finished or rated, and that path closes it.
-            for batch in (Batch.objects.select_for_update(skip_locked=True)
+            for batch in (Batch.objects.select_for_update(skip_locked=True, no_key=True)
                           .filter(pk__in=sorted(batch_ids), status=Batch.Status.OPEN).order_by("pk")):
                 _batch_close_if_done(batch=batch, now=now_)
             total += n
@@ -317,7 +323,7 @@ def leases_expire(*, now: datetime | None = None) -> int:
 
 
 def _locked_open_batch(*, batch_id: int, user) -> Batch:
-    batch = (Batch.objects.select_for_update(of=("self",)).select_related("campaign")
+    batch = (Batch.objects.select_for_update(of=("self",), no_key=True).select_related("campaign")
              .filter(pk=batch_id, annotator=user).first())
     if batch is None:
         raise NotFound(f"batch {batch_id} not found")

@@ -62,6 +62,7 @@ OPTIONAL_COLUMNS = ("category", "subcategory")
 MANIFEST_NAMES = ("manifest.csv", "manifest.jsonl")
 WRITE_CHUNK = 2000  # rows per bulk_create / IN (...) query
 LOOKUP_CHUNK = 10000
+PROGRESS_EVERY = 50  # rows between progress reports (the job row itself is written at most twice a second)
 MAX_LEN = {"item_id": 200, "generator": 120, "category": 120, "subcategory": 120}
 csv.field_size_limit(10 * 1024 * 1024)  # long prompts are fine; a runaway unquoted field is not
 
@@ -274,7 +275,7 @@ def _probe_rows(rows: list[Row], thumbs_dir: Path, label: str, progress: Progres
     by_path: dict[Path, MediaInfo] = {}
     thumbs: dict[str, Path] = {}
     scratch = thumbs_dir / "current.jpg"
-    for row in rows:
+    for n, row in enumerate(rows, start=1):
         info = by_path.get(row.path)
         if info is None:
             probe = probe_image if row.media_type == MediaType.IMAGE else probe_video
@@ -286,8 +287,8 @@ def _probe_rows(rows: list[Row], thumbs_dir: Path, label: str, progress: Progres
             if info.sha256 not in thumbs:
                 thumbs[info.sha256] = scratch.rename(thumbs_dir / f"{info.sha256}.jpg")
         row.info = info
-        if progress:
-            progress.advance(1, "probing media")
+        if progress and (n % PROGRESS_EVERY == 0 or n == len(rows)):
+            progress.advance(n % PROGRESS_EVERY or PROGRESS_EVERY, "probing media")
     return thumbs
 
 
@@ -295,25 +296,23 @@ def _probe_rows(rows: list[Row], thumbs_dir: Path, label: str, progress: Progres
 
 
 def _store_files(rows: list[Row], thumbs: dict[str, Path], created: list[str], progress: Progress | None) -> None:
-    stored: set[str] = set()
-    for row in rows:
+    done: set[str] = set()  # storage names handled already (the same bytes may come with two extensions)
+    for n, row in enumerate(rows, start=1):
         sha = row.info.sha256
-        if sha not in stored:
-            name = media_name(sha, row.info.ext)
-            if storage_put(name=name, source=row.path):
-                created.append(name)
-            if storage_put(name=thumbnail_name(sha), source=thumbs[sha]):
-                created.append(thumbnail_name(sha))
-            stored.add(sha)
-        if progress:
-            progress.advance(1, "storing media")
+        for name, source in ((media_name(sha, row.info.ext), row.path), (thumbnail_name(sha), thumbs[sha])):
+            if name not in done:
+                if storage_put(name=name, source=source):
+                    created.append(name)
+                done.add(name)
+        if progress and (n % PROGRESS_EVERY == 0 or n == len(rows)):
+            progress.advance(n % PROGRESS_EVERY or PROGRESS_EVERY, "storing media")
 
 
 def _prompt_sha(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def _write_rows(campaign: Campaign, rows: list[Row], job: Job | None) -> dict[str, Any]:
+def _write_rows(campaign: Campaign, rows: list[Row], job: Job | None, files_stored: int) -> dict[str, Any]:
     """Generators, prompts and items in one transaction. The caller has checked every row."""
     names = {row.generator: row.media_type for row in rows}
     generators = {g.name: g for g in Generator.objects.filter(name__in=names)}
@@ -355,6 +354,7 @@ def _write_rows(campaign: Campaign, rows: list[Row], job: Job | None) -> dict[st
         "videos": sum(row.media_type == MediaType.VIDEO for row in rows),
         "generators_created": len(new_generators),
         "prompts_created": len(missing),
+        "files_stored": files_stored,
     }
     if job is not None:
         # Recorded in the same transaction: a job re-run after its worker died sees it and stops.
@@ -400,7 +400,7 @@ def items_import(*, campaign: Campaign, manifest: Path, media_root: Path | None 
             if progress:
                 progress.update(progress.job.progress, "writing items", force=True)
             with transaction.atomic():
-                result = _write_rows(campaign, rows, job)
+                result = _write_rows(campaign, rows, job, files_stored=len(created))
         except IntegrityError:
             _remove_unused(created)
             raise Conflict(f"{label}: another import wrote some of these items or prompts at the same time; "
@@ -408,7 +408,6 @@ def items_import(*, campaign: Campaign, manifest: Path, media_root: Path | None 
         except BaseException:
             _remove_unused(created)
             raise
-    result["files_stored"] = len(created)
     return result
 
 

@@ -11,7 +11,7 @@ computation has finished, so a failed or killed run leaves nothing behind (a rep
 from __future__ import annotations
 
 import hashlib
-import math
+import io
 import time
 from collections.abc import Iterable
 from typing import Any
@@ -39,24 +39,46 @@ def counted_ratings(*, campaign: Campaign):
 
 def ratings_arrays(*, campaign: Campaign) -> dict[str, np.ndarray]:
     """Counted ratings as parallel numpy arrays: item, annotator (int64), quality, alignment (float, NaN
-    where the dimension was not rated). Streamed in chunks, so memory is the arrays, not row objects."""
+    where the dimension was not rated).
+
+    On PostgreSQL the query runs as ``COPY (SELECT ...) TO STDOUT`` and the text is parsed by pandas'
+    C parser (about 10x faster than building 1M Python tuples); elsewhere the rows are streamed with
+    ``.iterator()`` in chunks. Either way memory holds the arrays, never row objects.
+    """
     qs = counted_ratings(campaign=campaign).values_list("item_id", "annotator_id", "quality", "alignment")
-    parts: list[np.ndarray] = []
-    buf: list[tuple] = []
-    for row in qs.iterator(chunk_size=CHUNK):
-        buf.append(row)
-        if len(buf) >= CHUNK:
+    if connection.vendor == "postgresql":
+        data = _copy_out(qs)
+    else:
+        parts: list[np.ndarray] = []
+        buf: list[tuple] = []
+        for row in qs.iterator(chunk_size=CHUNK):
+            buf.append(row)
+            if len(buf) >= CHUNK:
+                parts.append(np.array(buf, dtype=np.float64))
+                buf = []
+        if buf:
             parts.append(np.array(buf, dtype=np.float64))
-            buf = []
-    if buf:
-        parts.append(np.array(buf, dtype=np.float64))
-    data = np.concatenate(parts) if parts else np.empty((0, 4), dtype=np.float64)
+        data = np.concatenate(parts) if parts else np.empty((0, 4), dtype=np.float64)
     return {
         "item": data[:, 0].astype(np.int64),
         "annotator": data[:, 1].astype(np.int64),
         "quality": data[:, 2],
         "alignment": data[:, 3],
     }
+
+
+def _copy_out(qs) -> np.ndarray:
+    sql, params = qs.query.sql_with_params()
+    out = io.BytesIO()
+    with connection.cursor() as cursor:
+        with cursor.cursor.copy(f"COPY ({sql}) TO STDOUT", params) as copy:
+            for block in copy:
+                out.write(block)
+    if not out.tell():
+        return np.empty((0, 4), dtype=np.float64)
+    out.seek(0)
+    frame = pd.read_csv(out, sep="\t", header=None, na_values=["\\N"], keep_default_na=False, dtype=np.float64)
+    return frame.to_numpy(dtype=np.float64)
 
 
 def version_checksum(rows: Iterable[tuple[int, str, float, int]]) -> str:
@@ -69,8 +91,15 @@ def version_checksum(rows: Iterable[tuple[int, str, float, int]]) -> str:
     return digest.hexdigest()
 
 
-def _none_if_nan(values: np.ndarray) -> list[float | None]:
-    return [None if not math.isfinite(v) else float(v) for v in values.tolist()]
+def frame_checksum(scores: pd.DataFrame) -> str:
+    """:func:`version_checksum` of a scores frame (columns item_id, dimension, mos, n), vectorised."""
+    if scores.empty:
+        return hashlib.sha256(b"").hexdigest()
+    df = scores.sort_values(["item_id", "dimension"], kind="stable")
+    lines = (df["item_id"].astype(np.int64).astype(str) + "\t" + df["dimension"] + "\t"
+             + pd.Series(np.char.mod("%.6f", df["mos"].to_numpy(dtype=np.float64)), index=df.index) + "\t"
+             + df["n"].astype(np.int64).astype(str) + "\n")
+    return hashlib.sha256("".join(lines.tolist()).encode()).hexdigest()
 
 
 def mos_compute(*, arrays: dict[str, np.ndarray], dimensions: list[str], method: str, params: dict | None) -> dict:
@@ -87,7 +116,8 @@ def mos_compute(*, arrays: dict[str, np.ndarray], dimensions: list[str], method:
     return results
 
 
-def _check_method(method: str, params: Any) -> dict:
+def mos_method_check(method: str, params: Any) -> dict:
+    """Validate a method name and its params (InvalidInput with the package's message) before any work."""
     if method not in METHODS:
         raise InvalidInput(f"unknown aggregation method {method!r}; choose one of {', '.join(METHODS)}")
     if params is None:
@@ -105,7 +135,7 @@ def mos_aggregate(
     *, campaign: Campaign, method: str = "mean", params: dict | None = None, created_by=None, progress=None
 ) -> DatasetVersion:
     """Aggregate the campaign's counted ratings into a new DatasetVersion (number = next per campaign)."""
-    params = _check_method(method, params)
+    params = mos_method_check(method, params)
     timings: dict[str, float] = {}
     if progress:
         progress.set_total(3, "reading ratings")
@@ -117,36 +147,37 @@ def mos_aggregate(
     t0 = time.perf_counter()
     dims = campaign.dimensions
     results = mos_compute(arrays=arrays, dimensions=dims, method=method, params=params)
-    score_rows: list[tuple] = []  # (item_id, dimension, mos, std, n, ci95)
-    stat_rows: list[tuple] = []  # (annotator_id, dimension, bias, inconsistency, n, rejected)
+    score_frames, stat_frames = [], []
     per_dim: dict[str, dict] = {}
     used_params: dict = {}
     for dim, res in results.items():
         items = res.items[np.isfinite(res.items["mos"].to_numpy())]
-        ids = items.index.to_numpy().tolist()
-        score_rows.extend(zip(
-            ids, [dim] * len(ids), items["mos"].astype(float).tolist(), _none_if_nan(items["std"].to_numpy()),
-            items["n"].astype(int).tolist(), _none_if_nan(items["ci95"].to_numpy()),
-        ))
+        score_frames.append(pd.DataFrame({
+            "item_id": items.index.to_numpy(dtype=np.int64), "dimension": dim, "mos": items["mos"].to_numpy(dtype=float),
+            "std": items["std"].to_numpy(dtype=float), "n": items["n"].to_numpy(dtype=np.int64),
+            "ci95": items["ci95"].to_numpy(dtype=float),
+        }))
         ann = res.annotators
-        stat_rows.extend(zip(
-            ann.index.to_numpy().tolist(), [dim] * len(ann), _none_if_nan(ann["bias"].to_numpy()),
-            _none_if_nan(ann["inconsistency"].to_numpy()), ann["n"].astype(int).tolist(),
-            ann["rejected"].astype(bool).tolist(),
-        ))
+        stat_frames.append(pd.DataFrame({
+            "annotator_id": ann.index.to_numpy(dtype=np.int64), "dimension": dim,
+            "bias": ann["bias"].to_numpy(dtype=float), "inconsistency": ann["inconsistency"].to_numpy(dtype=float),
+            "n": ann["n"].to_numpy(dtype=np.int64), "rejected": ann["rejected"].to_numpy(dtype=bool),
+        }))
         info = res.info
         used_params = info.get("params", used_params)
         per_dim[dim] = {
-            "items": len(ids),
+            "items": len(items),
             "ratings": int(info.get("n_ratings", 0)),
             "annotators": int(info.get("n_annotators", 0)),
             "rejected_annotators": int(ann["rejected"].sum()),
             "info": {k: v for k, v in info.items() if k not in ("params",)},
         }
-    checksum = version_checksum((r[0], r[1], r[2], r[4]) for r in score_rows)
+    scores = pd.concat(score_frames, ignore_index=True) if score_frames else pd.DataFrame(columns=SCORE_COLUMNS)
+    stat_rows = pd.concat(stat_frames, ignore_index=True) if stat_frames else pd.DataFrame(columns=STAT_COLUMNS)
+    checksum = frame_checksum(scores)
     timings["compute_s"] = round(time.perf_counter() - t0, 3)
     counts = {
-        "items": len({r[0] for r in score_rows}),
+        "items": int(scores["item_id"].nunique()),
         "ratings": int(len(arrays["item"])),
         "annotators": int(len(np.unique(arrays["annotator"]))),
         "campaign_items": campaign.items.count(),
@@ -158,7 +189,7 @@ def mos_aggregate(
     t0 = time.perf_counter()
     version = _version_write(
         campaign=campaign, method=method, params=used_params or params, counts=counts, checksum=checksum,
-        created_by=created_by, score_rows=score_rows, stat_rows=stat_rows, source="aggregation",
+        created_by=created_by, score_rows=scores, stat_rows=stat_rows, source="aggregation",
     )
     version.write_s = round(time.perf_counter() - t0, 3)  # not stored: the version row is immutable
     if progress:
@@ -166,13 +197,18 @@ def mos_aggregate(
     return version
 
 
+SCORE_COLUMNS = ("item_id", "dimension", "mos", "std", "n", "ci95")
+STAT_COLUMNS = ("annotator_id", "dimension", "bias", "inconsistency", "n", "rejected")
+
+
 @transaction.atomic
 def _version_write(
     *, campaign: Campaign, method: str, params: dict, counts: dict, checksum: str, created_by, source: str,
-    score_rows: list[tuple], stat_rows: list[tuple],
+    score_rows, stat_rows,
 ) -> DatasetVersion:
     """Create the version and all its rows in ONE transaction (call with the computation finished).
 
+    score_rows / stat_rows: DataFrames (or lists of tuples) with SCORE_COLUMNS / STAT_COLUMNS.
     The campaign row is locked so two concurrent runs get consecutive numbers instead of a clash.
     """
     Campaign.objects.select_for_update().filter(pk=campaign.pk).first()
@@ -181,31 +217,35 @@ def _version_write(
         campaign=campaign, number=number, method=method, params=params, counts=counts, checksum=checksum,
         source=source, created_by=created_by,
     )
-    _bulk_write(
-        ItemScore, ("version_id", "item_id", "dimension", "mos", "std", "n", "ci95"),
-        ((version.pk, *row) for row in score_rows), len(score_rows),
-    )
-    _bulk_write(
-        AnnotatorStat, ("version_id", "annotator_id", "dimension", "bias", "inconsistency", "n", "rejected"),
-        ((version.pk, *row) for row in stat_rows), len(stat_rows),
-    )
+    _frame_write(ItemScore, version, _as_frame(score_rows, SCORE_COLUMNS))
+    _frame_write(AnnotatorStat, version, _as_frame(stat_rows, STAT_COLUMNS))
     return version
 
 
-def _bulk_write(model, columns: tuple[str, ...], rows: Iterable[tuple], n: int) -> None:
-    """COPY on PostgreSQL (fastest path for 200K score rows), bulk_create in big chunks elsewhere."""
-    if not n:
+def _as_frame(rows, columns) -> pd.DataFrame:
+    if isinstance(rows, pd.DataFrame):
+        return rows
+    return pd.DataFrame(list(rows), columns=list(columns))
+
+
+def _frame_write(model, version: DatasetVersion, frame: pd.DataFrame) -> None:
+    """COPY on PostgreSQL (pandas writes the text: 200K score rows in well under a second), big
+    bulk_creates elsewhere. NaN becomes NULL."""
+    if frame.empty:
         return
+    frame = frame.assign(version_id=version.pk)
+    columns = ["version_id", *[c for c in frame.columns if c != "version_id"]]
     if connection.vendor == "postgresql":
-        table = model._meta.db_table
+        text = frame[columns].to_csv(sep="\t", header=False, index=False, na_rep="\\N", float_format="%.17g")
         cols = ", ".join(model._meta.get_field(c.removesuffix("_id")).column if c.endswith("_id") else c for c in columns)
         with connection.cursor() as cursor:
-            with cursor.cursor.copy(f"COPY {table} ({cols}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
+            with cursor.cursor.copy(f"COPY {model._meta.db_table} ({cols}) FROM STDIN") as copy:
+                for start in range(0, len(text), 8 << 20):
+                    copy.write(text[start:start + (8 << 20)])
         return
+    records = frame[columns].astype(object).where(frame[columns].notna(), None).itertuples(index=False, name=None)
     batch: list = []
-    for row in rows:
+    for row in records:
         batch.append(model(**dict(zip(columns, row))))
         if len(batch) >= WRITE_CHUNK:
             model.objects.bulk_create(batch)

@@ -47,7 +47,7 @@ def rating_submit(*, task_id: int, user, scores: dict, duration_ms: int | None =
     """Rate the caller's leased task. NotFound: not the caller's task; InvalidInput: bad scores;
     Conflict: already rated; Gone: the lease expired or was returned. Nothing changes on an error.
     The returned rating carries `batch_progress` ({"rated", "total"} of its batch, this rating included)."""
-    task = (Task.objects.select_for_update(of=("self",)).select_related("batch__campaign")
+    task = (Task.objects.select_for_update(of=("self",), no_key=True).select_related("batch__campaign")
             .filter(pk=task_id, annotator=user).first())
     if task is None:
         raise NotFound(f"task {task_id} not found")
@@ -73,7 +73,7 @@ def rating_submit(*, task_id: int, user, scores: dict, duration_ms: int | None =
         live=Count("pk", filter=Q(status=Task.Status.LEASED, lease_expires_at__gt=now)))
     if not counts["live"]:
         # The last live lease was this one: end the dead ones and close the batch (order: task, batch, items).
-        batch = Batch.objects.select_for_update().get(pk=batch.pk)
+        batch = Batch.objects.select_for_update(no_key=True).get(pk=batch.pk)
         _batch_expire_dead(batch=batch, now=now)
         _batch_close_if_done(batch=batch, now=now)
         rating.batch = batch

@@ -312,8 +312,8 @@ def _fmt(value) -> str:
 
 def scrutiny_table(*, rows: list[dict], dimensions: list[str]) -> str:
     """The command line's table: one line per batch."""
-    header = ["batch", "annotator"] + [f"{d[:4]} n" for d in dimensions]
-    header += [f"{d[:4]} SRCC/PLCC" for d in dimensions] + ["decision", "reason"]
+    header = ["batch", "annotator"] + [f"{d} n" for d in dimensions]
+    header += [f"{d} SRCC/PLCC" for d in dimensions] + ["decision", "reason"]
     lines = [header]
     for r in rows:
         figs = r["figures"]

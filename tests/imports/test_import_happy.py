@@ -128,3 +128,55 @@ def test_enqueue_prints_the_job_id_and_leaves_the_job_queued(campaign, content):
 def test_the_service_reports_a_result_without_a_job(campaign, content):
     result = items_import(campaign=campaign, manifest=content.jsonl([content.row("a"), content.row("b")]))
     assert (result["items_created"], result["images"], result["prompts_created"]) == (2, 2, 2)
+
+
+def test_a_job_run_again_after_its_worker_died_does_not_import_twice(campaign, content):
+    """acks_late redelivers a job whose worker died after the commit but before the job was marked
+    done: the re-run finds the result committed with the items and stops."""
+    from annotation.services.jobs import job_run
+
+    manifest = content.csv([content.row("a"), content.row("b")])
+    job = Job.objects.create(kind="import_items", campaign=campaign,
+                             params={"campaign": campaign.slug, "manifest": str(manifest), "media_root": None})
+    first = job_run(job_id=job.pk).result
+    Job.objects.filter(pk=job.pk).update(status="running", finished_at=None)  # as if killed before _finish
+    again = job_run(job_id=job.pk)
+    assert (again.status, again.result) == ("succeeded", first)
+    assert Item.objects.filter(campaign=campaign).count() == 2
+
+
+def test_a_failed_foreground_import_leaves_a_failed_job_with_the_one_line_error(campaign, content):
+    from django.core.management.base import CommandError
+
+    manifest = content.csv([content.row("a", prompt="")])
+    with pytest.raises(CommandError):
+        run_import(campaign, manifest)
+    job = Job.objects.get(kind="import_items")
+    assert (job.status, job.error) == ("failed", "manifest.csv line 2 (item_id 'a'): empty prompt")
+
+
+def test_the_same_video_bytes_under_two_extensions_get_a_stored_file_each(campaign, content):
+    content.video("clip.mp4")
+    (content.root / "clip.mov").write_bytes((content.root / "clip.mp4").read_bytes())
+    rows = [content.row("mp4", media_type="video", media_path="clip.mp4"),
+            content.row("mov", media_type="video", media_path="clip.mov")]
+    run_import(campaign, content.csv(rows))
+    for item in Item.objects.filter(campaign=campaign):
+        assert (Path(settings.MEDIA_ROOT) / item.media.name).is_file()
+    assert {i.media.name.rsplit(".", 1)[1] for i in Item.objects.filter(campaign=campaign)} == {"mp4", "mov"}
+
+
+def test_progress_is_reported_in_steps_and_ends_at_the_total(campaign, content):
+    from annotation.services.jobs import Progress, job_create
+
+    seen = []
+    job = job_create(kind="import_items", params={}, campaign=campaign)
+    shared = content.image("one.png")
+    rows = [content.row(f"r{i}", media_path=shared) for i in range(120)]
+    items_import(campaign=campaign, manifest=content.csv(rows), job=job,
+                 progress=Progress(job, lambda done, total, message: seen.append((done, total, message))))
+    probing = [done for done, _, message in seen if message == "probing media"]
+    assert probing == [50, 100, 120]
+    assert seen[-1][:2] == (240, 240)
+    job.refresh_from_db()
+    assert (job.progress, job.total) == (240, 240)

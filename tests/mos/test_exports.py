@@ -171,3 +171,38 @@ def test_command_exports_the_latest_version(version, tmp_path, capsys):
     assert set(df["split"]) <= {"train", "val", "test"} and len(df) == 3
     manifest = json.loads((tmp_path / "c" / "manifest.json").read_text())
     assert manifest["counts"] == df["split"].value_counts().reindex(["train", "val", "test"], fill_value=0).to_dict()
+
+
+def test_the_real_command_line_exits_1_with_one_line(db, tmp_path):
+    """Through manage.py, as a researcher runs it: exit code 1, one line on stderr, nothing written."""
+    import os
+    import subprocess
+    import sys
+
+    from django.conf import settings
+
+    db_ = settings.DATABASES["default"]
+    env = dict(os.environ, DJANGO_SETTINGS_MODULE="config.settings.test",
+               DATABASE_URL=f"postgres://{db_['USER'] or 'postgres'}@{db_['HOST'] or '127.0.0.1'}:{db_['PORT'] or 5432}/{db_['NAME']}")
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "manage.py"), "export_dataset", "--campaign", "no-such-campaign", "--format", "sft",
+         "--out", str(tmp_path / "o")], capture_output=True, text=True, env=env, cwd=ROOT, timeout=120,
+    )
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines() == ["CommandError: campaign 'no-such-campaign' does not exist"]
+    assert not (tmp_path / "o").exists()
+
+
+def test_a_version_of_another_campaign_is_refused(version, tmp_path):
+    from annotation.services.errors import NotFound
+    from annotation.services.jobs import job_create, job_run
+    from tests.factories import CampaignFactory
+
+    other = CampaignFactory()
+    job = job_create(kind="dataset_export", campaign=other,
+                     params={"version_id": version.pk, "format": "sft", "out": str(tmp_path / "o")})
+    with pytest.raises(NotFound, match="belongs to campaign"):
+        job_run(job_id=job.pk)
+    job.refresh_from_db()
+    assert job.status == "failed" and "belongs to campaign" in job.error
+    assert not (tmp_path / "o").exists()

@@ -112,8 +112,12 @@ def test_a_submission_that_never_reached_the_server_is_retried_and_saved_once(pa
             route.continue_()
 
     page.route("**/rating/", flaky)
+    media_requests = set()
+    page.on("request", lambda r: ITEM_ID.search(r.url) and media_requests.add(ITEM_ID.search(r.url).group(1)))
     open_rating_page(page, live_server, user, campaign)
     first = shown_item_id(page)
+    # the next item's media is prefetched while the first is on screen
+    wait_until(page, lambda: len(media_requests) == 2, what="next item prefetched")
     for key in ("4", "2", "Enter"):
         page.keyboard.press(key)
     expect(page.locator("#connection")).to_contain_text("offline - will retry")
@@ -254,3 +258,19 @@ def test_expert_mode_rates_golden_items(page, live_server, make_user, media_camp
     batch = Batch.objects.get(annotator=expert)
     assert batch.kind == Batch.Kind.EXPERT
     assert sorted(Rating.objects.filter(batch=batch).values_list("quality", "alignment")) == [(2, 1), (4, 5)]
+
+
+def test_when_every_lease_ran_out_the_page_skips_to_the_end_of_the_batch(page, live_server, make_user,
+                                                                         media_campaign):
+    campaign, _ = media_campaign(images=3, videos=0)
+    user = make_user("annotator")
+    open_rating_page(page, live_server, user, campaign)
+    page.wait_for_function("() => document.querySelector('#media img').naturalWidth > 0")
+    Task.objects.filter(annotator=user).update(lease_expires_at="2000-01-01T00:00:00Z")  # an idle tab
+    for key in ("2", "3", "Enter"):
+        page.keyboard.press(key)
+    expect(page.locator("#status")).to_contain_text("lease expired")
+    # No point rating the two other dead items: straight to the summary.
+    expect(page.locator("#summary-text")).to_contain_text("You rated 0 of 3 items", timeout=30_000)
+    assert not Rating.objects.filter(annotator=user).exists()
+    assert Batch.objects.get(annotator=user).status == Batch.Status.CLOSED

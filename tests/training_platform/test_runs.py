@@ -71,14 +71,14 @@ def test_cancel_stops_a_running_run_with_a_checkpoint(rated_version, tiny_config
 @pytest.mark.django_db
 def test_a_run_whose_worker_died_resumes_from_its_last_checkpoint(rated_version, tiny_config):
     run = run_create(kind="train", dataset_version_id=rated_version.pk,
-                     config={**tiny_config, "max_steps": 4, "batch_size": 2, "save_steps": 1})
+                     config={**tiny_config, "max_steps": 3, "batch_size": 2, "save_steps": 1})
 
-    def die_at_step_3(event):
-        if event.get("event") == "step" and event["step"] == 3:
+    def die_at_step_2(event):
+        if event.get("event") == "step" and event["step"] == 2:
             raise WorkerDied()
 
     with pytest.raises(WorkerDied):
-        run_execute(run_id=run.pk, on_progress=die_at_step_3)
+        run_execute(run_id=run.pk, on_progress=die_at_step_2)
     run.refresh_from_db()
     assert run.status == "running" and run.attempts == 1
     # The broker re-delivers once the heartbeat is stale.
@@ -88,9 +88,9 @@ def test_a_run_whose_worker_died_resumes_from_its_last_checkpoint(rated_version,
     assert run.status == "succeeded", run.error
     assert run.attempts == 2
     resumed = [e for e in events if e["event"] == "resumed"]
-    assert resumed and resumed[0]["step"] == 2 and resumed[0]["path"].endswith("step-000002")
-    assert [e["step"] for e in events if e["event"] == "step"] == [3, 4]
-    assert [p["step"] for p in run.loss_curve] == [1, 2, 3, 4]
+    assert resumed and resumed[0]["step"] == 1 and resumed[0]["path"].endswith("step-000001")
+    assert [e["step"] for e in events if e["event"] == "step"] == [2, 3]
+    assert [p["step"] for p in run.loss_curve] == [1, 2, 3]
     assert Scorer.objects.filter(training_run=run).count() == 1
 
 

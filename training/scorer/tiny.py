@@ -90,11 +90,21 @@ def _build_tokenizer(vocab_size: int):
     return tok
 
 
-def build_tiny_model(out_dir: str | Path, *, seed: int = 0, vocab_size: int = 600) -> Path:
+def _mrope_section(head_dim: int) -> list[int]:
+    """Split head_dim/2 rotary pairs over (temporal, height, width) like Qwen2-VL's [16, 24, 24] of 64."""
+    half = head_dim // 2
+    t = half // 4
+    h = (half - t) // 2
+    return [t, h, half - t - h]
+
+
+def build_tiny_model(out_dir: str | Path, *, seed: int = 0, vocab_size: int = 600, hidden_size: int = 64,
+                     num_layers: int = 2, vision_depth: int = 1, vision_embed_dim: int = 32) -> Path:
     """Write a tiny random Qwen2-VL (model, tokenizer, chat template, image processor) to ``out_dir``.
 
     Returns the directory. Loads with ``AutoModelForImageTextToText.from_pretrained(out_dir)`` and
     ``AutoTokenizer.from_pretrained(out_dir)``; takes a few seconds on a CPU; same seed, same weights.
+    The size arguments exist for the CPU benchmark; keep ``hidden_size`` a multiple of 16 (4 heads, M-RoPE).
     """
     import torch
     from transformers import PreTrainedTokenizerFast, Qwen2VLConfig, Qwen2VLForConditionalGeneration
@@ -119,22 +129,22 @@ def build_tiny_model(out_dir: str | Path, *, seed: int = 0, vocab_size: int = 60
     config = Qwen2VLConfig(
         text_config=dict(
             vocab_size=real_vocab,
-            hidden_size=64,
-            intermediate_size=128,
-            num_hidden_layers=2,
+            hidden_size=hidden_size,
+            intermediate_size=2 * hidden_size,
+            num_hidden_layers=num_layers,
             num_attention_heads=4,
             num_key_value_heads=2,
             max_position_embeddings=4096,
-            rope_scaling={"type": "mrope", "mrope_section": [2, 3, 3]},
+            rope_scaling={"type": "mrope", "mrope_section": _mrope_section(hidden_size // 4)},
             rope_theta=10000.0,
             bos_token_id=ids["<|endoftext|>"],
             eos_token_id=ids["<|im_end|>"],
             pad_token_id=ids["<|endoftext|>"],
         ),
         vision_config=dict(
-            depth=1,
-            embed_dim=32,
-            hidden_size=64,
+            depth=vision_depth,
+            embed_dim=vision_embed_dim,
+            hidden_size=hidden_size,
             mlp_ratio=2,
             num_heads=2,
             patch_size=14,

@@ -4,7 +4,7 @@ import json
 from ...aggregation import METHODS
 from ...services.coverage import coverage_extra_ratings, coverage_summary
 from ...services.errors import InvalidInput
-from ...services.mos import campaign_get, version_by_number, version_get
+from ...services.mos import campaign_get, mos_method_check, version_by_number, version_get
 from ..base import JobCommand
 
 
@@ -35,9 +35,7 @@ class Command(JobCommand):
         if enqueue and extra_ratings:
             raise InvalidInput("--extra-ratings runs in the foreground; run it without --enqueue "
                                "(or use the API action on the version)")
-        from ...services.mos import _check_method
-
-        _check_method(method, params_obj)  # fail before a job row is made
+        mos_method_check(method, params_obj)  # fail before a job row is made
         result = self.run_job(params={"method": method, "params": params_obj}, campaign=camp, enqueue=enqueue,
                               label=f"aggregate {camp.slug}")
         if result is None:

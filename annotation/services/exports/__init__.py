@@ -126,7 +126,7 @@ def dataset_export_job(*, job: Job, progress) -> dict:
     from ..mos import version_get
 
     p = job.params
-    version = version_get(version_id=p.get("version_id"))
+    version = version_get(version_id=p.get("version_id"), campaign=job.campaign if job.campaign_id else None)
     out = Path(p["out"]) if p.get("out") else export_dir_for_job(job)
     if (out / "manifest.json").exists():
         manifest = json.loads((out / "manifest.json").read_text())

@@ -61,6 +61,7 @@ const queue = new SubmitQueue({
     if (res.status === 410) {
       setStatus("Time for one item ran out (its lease expired) before your rating was saved, "
         + "so that rating was not counted. Carry on with the next item.", "warn");
+      refreshAfterGone();
     } else {
       setStatus(`A rating could not be saved: ${errorText(res.status, res.data)}`);
     }
@@ -130,6 +131,40 @@ async function startBatch(batch) {
   }
   state.finishTried = false;
   showItem(0);
+}
+
+// After a 410 other leases of the batch may have run out too (an idle tab): ask the server again. It
+// marks dead leases expired and answers with the same batch (drop the expired items from what is left
+// to rate), a new batch (the old one closed), or 204 (nothing left).
+let refreshing = false;
+async function refreshAfterGone() {
+  if (refreshing || state.phase !== "rating" || !state.batch) return;
+  refreshing = true;
+  try {
+    const res = await call("POST", `/campaigns/${cfg.slug}/batches/`, { mode: cfg.mode });
+    if (state.phase !== "rating") return;
+    if (res.status === 204) {
+      showSummary();
+    } else if ((res.status === 200 || res.status === 201) && res.data) {
+      if (res.data.id !== state.batch.id) {
+        await startBatch(res.data);
+        return;
+      }
+      const live = new Set(res.data.tasks.filter((t) => t.status === "leased").map((t) => t.id));
+      const rest = state.todo.slice(state.index).filter((t) => live.has(t.id));
+      if (rest.length === state.todo.length - state.index) return; // nothing else expired
+      const current = state.task;
+      state.todo = rest;
+      state.index = 0;
+      if (!rest.length) showSummary();
+      else if (rest[0] !== current) showItem(0);
+      else prefetch(rest[1]);
+    }
+  } catch {
+    // offline: the next save will tell
+  } finally {
+    refreshing = false;
+  }
 }
 
 async function showSummary() {
