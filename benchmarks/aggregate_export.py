@@ -7,8 +7,8 @@ seeds 100K items (60K images, 40K videos, 20 generators, 25K prompts) and 1M rat
 
 - aggregation time per method (mean, zscore, bt500, mle), split into query, compute and write time;
 - export time and peak memory per format (mos-csv, mos-jsonl, mos-parquet, sft), each export in a
-  subprocess of its own so ru_maxrss measures that export alone (delta over the process's baseline
-  after Django and the writers are imported); media=none (the items have no files here);
+  subprocess of its own: RSS when the export starts (Django and the writers imported, the high-water
+  mark reset) and the peak RSS (VmHWM) during it; media=none (the items have no files here);
 - SUREAL's P.910 model (MLE_CO) on a subset of the same ratings, if `sureal` can be imported (set
   SUREAL_PATH to a --target folder, e.g. /tmp/sureal), its time against ours and the largest score
   difference; otherwise a line saying it is not installed.
@@ -36,6 +36,33 @@ FORMATS = ("mos-csv", "mos-jsonl", "mos-parquet", "sft")
 
 def maxrss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+
+
+def _status_mb(field: str) -> float | None:
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
+
+
+def peak_reset() -> None:
+    """Reset the process's RSS high-water mark (Linux: write 5 to clear_refs), so VmHWM measures from now.
+    (ru_maxrss cannot be used in a child: Linux carries the parent's value across fork + exec.)"""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        pass
+
+
+def rss_mb() -> float:
+    return _status_mb("VmRSS") or maxrss_mb()
+
+
+def peak_mb() -> float:
+    return _status_mb("VmHWM") or maxrss_mb()
 
 
 def setup_django(db_url: str, var_dir: str) -> None:
@@ -148,14 +175,15 @@ def export_one(args) -> None:
     from annotation.services.mos import version_get
 
     version = version_get(version_id=args.version_id)
-    before = maxrss_mb()
+    peak_reset()
+    before = rss_mb()
     t0 = time.perf_counter()
     manifest = dataset_export(version=version, fmt=args.export_one, out=args.out, media="none",
                               split="train=0.8,val=0.1,test=0.1", seed=0)
     seconds = time.perf_counter() - t0
     size = sum(p.stat().st_size for p in Path(args.out).iterdir() if p.is_file())
     print(json.dumps({"format": args.export_one, "seconds": seconds, "rss_before_mb": before,
-                      "rss_peak_mb": maxrss_mb(), "rows": sum(manifest["counts"].values()), "bytes": size}))
+                      "rss_peak_mb": peak_mb(), "rows": sum(manifest["counts"].values()), "bytes": size}))
 
 
 # ---------------------------------------------------------------------------------------------- sureal
@@ -270,7 +298,7 @@ def main() -> None:
         print(f"main process peak RSS: {maxrss_mb():.0f} MB")
 
         print("\nexports of the mean version (split train=0.8,val=0.1,test=0.1, media=none), one subprocess each:")
-        print(f"{'format':12} {'seconds':>8} {'rows':>9} {'MB out':>8} {'RSS base MB':>12} {'RSS peak MB':>12} {'delta MB':>9}")
+        print(f"{'format':12} {'seconds':>8} {'rows':>9} {'MB out':>8} {'RSS start MB':>12} {'RSS peak MB':>12} {'delta MB':>9}")
         for fmt in FORMATS:
             out = Path(var_dir) / f"export-{fmt}"
             proc = subprocess.run(

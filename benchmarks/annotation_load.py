@@ -44,7 +44,7 @@ def parse_args(argv=None):
     p.add_argument("--annotators", type=int, default=64)
     p.add_argument("--seconds", type=float, default=60.0, help="length of the load phase")
     p.add_argument("--max-batches", type=int, default=20, help="per simulated annotator")
-    p.add_argument("--think-ms", type=float, default=250.0,
+    p.add_argument("--think-ms", type=float, default=1000.0,
                    help="pause before each rating (a real annotator takes seconds; 0 = flat out)")
     p.add_argument("--workers", type=int, default=3, help="gunicorn workers (gthread)")
     p.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker")

@@ -63,6 +63,7 @@ MANIFEST_NAMES = ("manifest.csv", "manifest.jsonl")
 WRITE_CHUNK = 2000  # rows per bulk_create / IN (...) query
 LOOKUP_CHUNK = 10000
 PROGRESS_EVERY = 50  # rows between progress reports (the job row itself is written at most twice a second)
+MEDIA_TYPES = frozenset(MediaType.values)
 MAX_LEN = {"item_id": 200, "generator": 120, "category": 120, "subcategory": 120}
 csv.field_size_limit(10 * 1024 * 1024)  # long prompts are fine; a runaway unquoted field is not
 
@@ -72,7 +73,7 @@ class Row:
     line: int
     item_id: str
     media_path: str
-    path: Path
+    path: str  # real path of the file (a string: 100K Path objects are slow to build)
     media_type: str
     prompt: str
     generator: str
@@ -158,40 +159,35 @@ def _text(value: Any) -> str:
     return str(value).strip()
 
 
-def resolve_media_path(root: Path, raw: str, dir_cache: dict[PurePosixPath, Path] | None = None) -> Path:
-    """The real path of `raw` under `root` (already a real path). Refuses absolute paths, `..` and
-    symlinks that lead outside the root. `dir_cache` keeps the real paths of folders already seen, so a
-    100K-row manifest costs about one lstat per row."""
+def resolve_media_path(root: str, raw: str, dir_cache: dict[str, str] | None = None) -> str:
+    """The real path of `raw` under `root` (a real path, as a string). Refuses absolute paths, `..` and
+    symlinks (of the file or of a folder) that lead outside the root. `dir_cache` keeps the real paths
+    of folders already seen, so a 100K-row manifest costs about one lstat per row (plain string
+    operations here: pathlib objects cost more than the system calls)."""
     if not raw:
         raise _Problem("empty media_path")
     if "\x00" in raw:
         raise _Problem("media_path contains a NUL byte")
-    pure = PurePosixPath(raw)
-    if pure.is_absolute() or raw.startswith("\\") or re.match(r"^[A-Za-z]:[\\/]", raw):
+    if raw.startswith(("/", "\\")) or (len(raw) > 2 and raw[1] == ":" and raw[2] in "/\\"):
         raise _Problem(f"media_path {raw!r} is absolute: it must be relative to the media root")
-    if ".." in pure.parts or ".." in raw.split("\\"):
+    if ".." in raw.replace("\\", "/").split("/"):
         raise _Problem(f"media_path {raw!r} leaves the media root ('..')")
+    parent, _, name = raw.rpartition("/")
     cache = dir_cache if dir_cache is not None else {}
-    folder = cache.get(pure.parent)
+    folder = cache.get(parent)
     if folder is None:
-        folder = cache[pure.parent] = Path(os.path.realpath(root / pure.parent))
+        folder = cache[parent] = os.path.realpath(os.path.join(root, parent))
+    real = os.path.join(folder, name)
     try:
-        mode = os.lstat(folder / pure.name).st_mode
+        mode = os.lstat(real).st_mode
+        if stat.S_ISLNK(mode):
+            real = os.path.realpath(real)
+            mode = os.stat(real).st_mode
     except (FileNotFoundError, NotADirectoryError):
         mode = None
     except PermissionError:
         raise _Problem(f"file not readable: {raw}") from None
-    if mode is not None and stat.S_ISLNK(mode):
-        real = Path(os.path.realpath(folder / pure.name))
-        try:
-            mode = os.stat(real).st_mode
-        except (FileNotFoundError, NotADirectoryError):
-            mode = None
-        except PermissionError:
-            raise _Problem(f"file not readable: {raw}") from None
-    else:
-        real = folder / pure.name
-    if not real.is_relative_to(root):
+    if not (real + os.sep).startswith(root if root.endswith(os.sep) else root + os.sep):
         raise _Problem(f"media_path {raw!r} leaves the media root (a symlink points outside it)")
     if mode is None:
         raise _Problem(f"file not found: {raw}")
@@ -202,7 +198,7 @@ def resolve_media_path(root: Path, raw: str, dir_cache: dict[PurePosixPath, Path
     return real
 
 
-def _parse_row(root: Path, line: int, record: dict[str, Any], dir_cache: dict) -> Row:
+def _parse_row(root: str, line: int, record: dict[str, Any], dir_cache: dict) -> Row:
     values = {key: _text(record.get(key)) for key in REQUIRED_COLUMNS + OPTIONAL_COLUMNS}
     for key in ("item_id", "generator"):
         if not values[key]:
@@ -213,7 +209,7 @@ def _parse_row(root: Path, line: int, record: dict[str, Any], dir_cache: dict) -
         if len(values[key]) > limit:
             raise _Problem(f"{key} is longer than {limit} characters")
     media_type = values["media_type"].lower()
-    if media_type not in MediaType.values:
+    if media_type not in MEDIA_TYPES:
         raise _Problem(f"unknown media_type {values['media_type']!r} (use image or video)")
     return Row(line=line, item_id=values["item_id"], media_path=values["media_path"],
                path=resolve_media_path(root, values["media_path"], dir_cache), media_type=media_type,
@@ -221,12 +217,12 @@ def _parse_row(root: Path, line: int, record: dict[str, Any], dir_cache: dict) -
                subcategory=values["subcategory"])
 
 
-def _read_rows(manifest: Path, root: Path) -> list[Row]:
+def _read_rows(manifest: Path, root: str) -> list[Row]:
     label = manifest.name
     rows: list[Row] = []
     seen_ids: dict[str, int] = {}
     generator_types: dict[str, tuple[str, int]] = {}
-    dir_cache: dict[PurePosixPath, Path] = {}
+    dir_cache: dict[str, str] = {}
     for line, record in manifest_records(manifest):
         try:
             row = _parse_row(root, line, record, dir_cache)
@@ -272,7 +268,7 @@ def _check_against_database(campaign: Campaign, rows: list[Row], label: str) -> 
 def _probe_rows(rows: list[Row], thumbs_dir: Path, label: str, progress: Progress | None) -> dict[str, Path]:
     """Probe every row's file; returns sha256 -> local thumbnail. A file used by several rows is
     probed once."""
-    by_path: dict[Path, MediaInfo] = {}
+    by_path: dict[str, MediaInfo] = {}
     thumbs: dict[str, Path] = {}
     scratch = thumbs_dir / "current.jpg"
     for n, row in enumerate(rows, start=1):
@@ -280,7 +276,7 @@ def _probe_rows(rows: list[Row], thumbs_dir: Path, label: str, progress: Progres
         if info is None:
             probe = probe_image if row.media_type == MediaType.IMAGE else probe_video
             try:
-                info = probe(row.path, thumbnail_to=scratch)
+                info = probe(Path(row.path), thumbnail_to=scratch)
             except MediaError as exc:
                 raise _row_error(label, row.line, row.item_id, f"{row.media_path}: {exc}") from None
             by_path[row.path] = info
@@ -383,7 +379,7 @@ def items_import(*, campaign: Campaign, manifest: Path, media_root: Path | None 
     root_given = Path(media_root) if media_root else manifest.parent
     if not root_given.is_dir():
         raise InvalidInput(f"media root is not a folder: {root_given}")
-    root = Path(os.path.realpath(root_given))
+    root = os.path.realpath(root_given)
 
     if progress:
         progress.update(0, "reading manifest", force=True)

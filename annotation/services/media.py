@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import logging
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,7 @@ THUMB_QUALITY = 82
 IMAGE_FORMATS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp", "GIF": "gif", "BMP": "bmp"}
 VIDEO_EXTENSIONS = {"mp4", "m4v", "webm", "mov", "mkv", "avi", "ogv"}
 _HASH_CHUNK = 1 << 20
+logger = logging.getLogger(__name__)
 
 
 class MediaError(Exception):
@@ -167,8 +169,10 @@ def storage_put(*, name: str, source: Path | bytes) -> bool:
 
 
 def storage_delete(names: list[str]) -> None:
+    """Best-effort cleanup: a file that cannot be deleted is logged, not raised (the caller is already
+    handling a failure, or finishing a job)."""
     for name in names:
         try:
             default_storage.delete(name)
-        except OSError:  # already gone; cleanup is best effort
-            pass
+        except Exception:  # S3 raises botocore errors, the file system OSError
+            logger.warning("could not delete %s from media storage", name, exc_info=True)

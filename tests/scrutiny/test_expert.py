@@ -93,3 +93,20 @@ def test_a_paused_expert_gets_no_batch(expert_campaign, make_user):
     annotator_pause(user=expert, reason="holiday")
     with pytest.raises(Forbidden, match="paused"):
         expert_batch_request(campaign=campaign, user=expert)
+
+
+def test_expert_mode_through_the_rating_api_makes_golden_scores(expert_campaign, client_as):
+    campaign, golden = expert_campaign
+    client, expert = client_as("expert")
+    response = client.post(f"/api/v1/campaigns/{campaign.slug}/batches/", {"mode": "expert"}, format="json")
+    assert response.status_code == 201, response.content
+    tasks = response.json()["tasks"]
+    assert len(tasks) == 3 and "golden" not in response.content.decode().lower()
+    for task in tasks:
+        r = client.post(f"/api/v1/tasks/{task['id']}/rating/", {"quality": 2, "alignment": 5}, format="json")
+        assert r.status_code in (200, 201), r.content
+    assert sorted(GoldenScore.objects.values_list("item_id", "dimension", "score", "n_experts")) == sorted(
+        (i.pk, d, s, 1) for i in golden for d, s in (("quality", 2.0), ("alignment", 5.0)))
+    annotator_client, _ = client_as("annotator")
+    response = annotator_client.post(f"/api/v1/campaigns/{campaign.slug}/batches/", {"mode": "expert"}, format="json")
+    assert response.status_code == 403

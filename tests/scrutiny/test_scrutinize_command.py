@@ -43,3 +43,15 @@ def test_all_rescrutinizes_and_keeps_admin_decisions(scrutiny_campaign, make_use
 def test_an_unknown_campaign_is_one_line(db):
     with pytest.raises(CommandError, match="^campaign 'nope' does not exist$"):
         call_command("scrutinize", campaign="nope")
+
+
+def test_create_campaign_takes_the_scrutiny_settings(db):
+    from annotation.models import Campaign
+
+    call_command("create_campaign", "strict", "--approve-threshold", "0.8", "--reject-threshold", "0.5",
+                 "--min-golden", "12", "--expert-ratings", "5", "--scrutiny-measure", "srcc")
+    c = Campaign.objects.get(slug="strict")
+    assert (c.approve_threshold, c.reject_threshold, c.min_golden, c.expert_ratings_per_golden, c.scrutiny_measure) == (
+        0.8, 0.5, 12, 5, "srcc")
+    with pytest.raises(CommandError, match="thresholds must satisfy"):
+        call_command("create_campaign", "bad", "--approve-threshold", "0.3", "--reject-threshold", "0.5")

@@ -43,6 +43,7 @@ class Command(ServiceCommand):
                 batch_size=8, golden_per_batch=2, ratings_per_image=3, ratings_per_video=2, min_golden=2,
             )
         self._content(campaign, content_dir or Path(settings.VAR_DIR) / "demo")
+        self._golden(campaign)
         self.stdout.write(f"demo ready: campaign '{DEMO_SLUG}', logins {', '.join(u for u, _ in DEMO_USERS)}")
 
     def _content(self, campaign: Campaign, folder: Path) -> None:
@@ -55,3 +56,30 @@ class Command(ServiceCommand):
                          params={"campaign": campaign.slug, "manifest": str(manifest.resolve()), "media_root": None})
         result = job_run(job_id=job.pk).result
         self.stdout.write(f"demo content: {result['images']} images, {result['videos']} videos imported from {manifest}")
+
+    def _golden(self, campaign: Campaign) -> None:
+        """A golden set of ~25% of the demo items with imported golden scores derived from the demo's
+        quality levels (area scrutiny), so demo batches get scrutinized. Once: a campaign that has golden
+        items already is left as it is."""
+        from ...services.campaigns import campaign_update
+        from ...services.golden import golden_import, golden_set_create
+        from ..demo_content import IMAGE_QUALITIES, VIDEO_QUALITIES
+
+        if not Item.objects.filter(campaign=campaign).exists() or Item.objects.filter(campaign=campaign, is_golden=True).exists():
+            return
+        golden_set_create(campaign=campaign, fraction=0.25, seed=2503)
+        # Best to worst generator: quality 4.6 .. 1.4; the wrong-colour generators align badly.
+        levels = {}
+        for qualities in (IMAGE_QUALITIES, VIDEO_QUALITIES):
+            for rank, q in enumerate(qualities):
+                quality = 4.6 - rank * 3.2 / max(len(qualities) - 1, 1)
+                levels[q.generator] = (round(quality, 2), 1.8 if q.wrong_colour else round(4.5 - 0.3 * rank, 2))
+        rows = ["item_id,quality,alignment"]
+        for item_id, generator in (Item.objects.filter(campaign=campaign, is_golden=True).order_by("item_id")
+                                   .values_list("item_id", "generator__name")):
+            quality, alignment = levels.get(generator, (3.0, 3.0))
+            rows.append(f"{item_id},{quality},{alignment}")
+        result = golden_import(campaign=campaign, data="\n".join(rows) + "\n")
+        # Four golden items per batch (of the ~7) so a batch's correlation has something to stand on.
+        campaign_update(campaign=campaign, golden_per_batch=4)
+        self.stdout.write(f"demo golden set: {result['items']} items with imported golden scores")
