@@ -54,6 +54,10 @@ def parse_args(argv=None):
     p.add_argument("--broker", default=os.environ.get("BENCH_BROKER", "redis://127.0.0.1:6379/3"),
                    help="Celery broker the web server queues scrutiny on (no worker runs; purged at the end)")
     p.add_argument("--keep-db", action="store_true", help="do not drop the database at the end")
+    p.add_argument("--reuse-db", action="store_true",
+                   help="reuse a database kept by --keep-db (skip seeding; new annotators; implies --keep-db)")
+    p.add_argument("--ramp-s", type=float, default=5.0,
+                   help="annotators start at random times within this many seconds (not all in one instant)")
     p.add_argument("--seed", type=int, default=1)
     return p.parse_args(argv)
 
@@ -153,10 +157,10 @@ def seed(args) -> dict:
             "open_slots": sum(target - c for c in counts)}
 
 
-def make_annotators(n: int) -> list[str]:
+def make_annotators(n: int, run: str) -> list[str]:
     from annotation.services.users import user_add, user_token
 
-    return [user_token(user=user_add(username=f"bench-ann-{a}", role="annotator")) for a in range(n)]
+    return [user_token(user=user_add(username=f"bench-ann-{run}-{a}", role="annotator")) for a in range(n)]
 
 
 def explain_assignment(campaign, user_pk: int) -> list[str]:
@@ -252,6 +256,7 @@ class Annotator(threading.Thread):
 
     def run(self):
         sink = self.sink
+        time.sleep(self.rng.uniform(0, self.args.ramp_s))
         try:
             for _ in range(self.args.max_batches):
                 if time.time() >= self.deadline:
@@ -315,8 +320,11 @@ def checks(campaign) -> dict:
 def main(argv=None) -> int:
     args = parse_args(argv)
     db_url = f"{args.server}/{args.db}"
-    admin_exec(args.server, f"DROP DATABASE IF EXISTS {args.db}")
-    admin_exec(args.server, f"CREATE DATABASE {args.db}")
+    if args.reuse_db:
+        args.keep_db = True
+    else:
+        admin_exec(args.server, f"DROP DATABASE IF EXISTS {args.db}")
+        admin_exec(args.server, f"CREATE DATABASE {args.db}")
     gunicorn = None
     try:
         setup_django(db_url, args.broker)
@@ -325,12 +333,19 @@ def main(argv=None) -> int:
         from django.db import connection
 
         call_command("migrate", verbosity=0)
-        info = seed(args)
-        print(f"seeded {args.items} items ({args.generators} generators, golden {args.golden_fraction:.0%}), "
-              f"{info['ratings']} ratings, {info['open_slots']} open rating slots in {info['seconds']:.1f} s")
-        campaign = info["campaign"]
-        tokens = make_annotators(args.annotators)
-        probe_user = get_user_model().objects.get(username="bench-ann-0")
+        if args.reuse_db:
+            from annotation.models import Campaign, Item
+
+            campaign = Campaign.objects.get(slug="bench")
+            print(f"reusing {args.db}: {Item.objects.filter(campaign=campaign).count()} items")
+        else:
+            info = seed(args)
+            print(f"seeded {args.items} items ({args.generators} generators, golden {args.golden_fraction:.0%}), "
+                  f"{info['ratings']} ratings, {info['open_slots']} open rating slots in {info['seconds']:.1f} s")
+            campaign = info["campaign"]
+        run = str(int(time.time()))
+        tokens = make_annotators(args.annotators, run)
+        probe_user = get_user_model().objects.get(username=f"bench-ann-{run}-0")
         plan = explain_assignment(campaign, probe_user.pk)
         print("assignment candidate query plan (EXPLAIN ANALYZE, first lines):")
         for line in plan:
@@ -341,7 +356,8 @@ def main(argv=None) -> int:
         gunicorn = start_gunicorn(args, db_url, port)
         warm_up(port, tokens[0], 4 * args.workers * args.threads)
         print(f"gunicorn: {args.workers} gthread workers x {args.threads} threads on 127.0.0.1:{port}; "
-              f"{args.annotators} annotators, think {args.think_ms:.0f} ms, {args.seconds:.0f} s")
+              f"{args.annotators} annotators (starting within {args.ramp_s:.0f} s), think {args.think_ms:.0f} ms, "
+              f"{args.seconds:.0f} s; load average before: {os.getloadavg()[0]:.1f}")
         sink = {"batch_ms": [], "rating_ms": [], "errors": [], "no_work": 0, "batches_done": 0}
         t0 = time.time()
         deadline = t0 + args.seconds
@@ -362,6 +378,7 @@ def main(argv=None) -> int:
         if r:
             print(f"mean rating latency {statistics.mean(r):.1f} ms")
         print(f"errors: {len(sink['errors'])}" + (f" (first: {sink['errors'][:3]})" if sink["errors"] else ""))
+        print(f"load average after: {os.getloadavg()[0]:.1f} (this machine's {os.cpu_count()} cores are shared)")
         result = checks(campaign)
         print(f"over-assignment check: items over target {result['over_target']}, counter mismatches "
               f"{result['counter_mismatch']}, duplicate (annotator, item) ratings {result['duplicate_ratings']}")

@@ -191,6 +191,7 @@ def run(args) -> None:
     request.user = admin
     request.session = {}
     request._messages = _NoMessages()
+    timed("desk queue page, first render (templates load)", lambda: desk.queue(request))
     response = timed(f"desk queue page (first 50 of {args.batches} batches)", lambda: desk.queue(request))
     print(f"{'  desk queue response':<58} {response.status_code}, {len(response.content) // 1024} KiB")
 

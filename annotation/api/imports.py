@@ -79,11 +79,20 @@ class ItemListApi(APIView):
         generator = serializers.CharField(source="generator.name")
         prompt = serializers.CharField(source="prompt.text")
         category = serializers.CharField(source="prompt.category")
+        media_url = serializers.SerializerMethodField()
+        thumbnail_url = serializers.SerializerMethodField()
 
         class Meta:
             model = Item
-            fields = ("item_id", "media_type", "generator", "prompt", "category", "width", "height", "duration",
-                      "fps", "sha256", "is_golden", "target", "active_count")
+            fields = ("id", "item_id", "media_type", "generator", "prompt", "category", "width", "height",
+                      "duration", "fps", "sha256", "is_golden", "target", "active_count", "media_url",
+                      "thumbnail_url")
+
+        def get_media_url(self, item) -> str:
+            return f"/api/v1/items/{item.pk}/media/"  # the access-checked media view (api/media.py)
+
+        def get_thumbnail_url(self, item) -> str | None:
+            return f"/api/v1/items/{item.pk}/thumbnail/" if item.thumbnail else None
 
     @extend_schema(
         parameters=[

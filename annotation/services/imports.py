@@ -11,6 +11,9 @@ manifest line, the item_id and the problem:
   D. store each distinct file and thumbnail, content-addressed (services/media.py);
   E. write generators, prompts and items in ONE transaction with bulk_create in chunks.
 
+D and E run one import at a time (an advisory lock; B is repeated under it), so concurrent imports
+cannot remove each other's files or collide on item_ids half-way.
+
 Nothing touches storage or the database before every row has passed A-C. If D or E fails, the files
 D created are removed again unless an item (of an earlier import) already uses them.
 
@@ -26,6 +29,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import logging
 import os
 import re
 import shutil
@@ -35,13 +39,14 @@ import uuid
 import zipfile
 import zlib
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from django.conf import settings
 from django.core.files.storage import default_storage
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 
 from ..models import Campaign, Generator, Item, Job, MediaType, Prompt
 from .errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -62,9 +67,11 @@ OPTIONAL_COLUMNS = ("category", "subcategory")
 MANIFEST_NAMES = ("manifest.csv", "manifest.jsonl")
 WRITE_CHUNK = 2000  # rows per bulk_create / IN (...) query
 LOOKUP_CHUNK = 10000
+WRITE_LOCK_KEY = 7_166_024_011  # pg_advisory_lock key of the import write phase (any constant)
 PROGRESS_EVERY = 50  # rows between progress reports (the job row itself is written at most twice a second)
 MEDIA_TYPES = frozenset(MediaType.values)
 MAX_LEN = {"item_id": 200, "generator": 120, "category": 120, "subcategory": 120}
+logger = logging.getLogger(__name__)
 csv.field_size_limit(10 * 1024 * 1024)  # long prompts are fine; a runaway unquoted field is not
 
 
@@ -391,20 +398,46 @@ def items_import(*, campaign: Campaign, manifest: Path, media_root: Path | None 
     with tempfile.TemporaryDirectory(prefix="qeval-import-") as tmp:
         thumbs = _probe_rows(rows, Path(tmp), label, progress)
         created: list[str] = []
-        try:
-            _store_files(rows, thumbs, created, progress)
-            if progress:
-                progress.update(progress.job.progress, "writing items", force=True)
-            with transaction.atomic():
-                result = _write_rows(campaign, rows, job, files_stored=len(created))
-        except IntegrityError:
-            _remove_unused(created)
-            raise Conflict(f"{label}: another import wrote some of these items or prompts at the same time; "
-                           "nothing was imported, run it again") from None
-        except BaseException:
-            _remove_unused(created)
-            raise
+        with _write_lock(progress):
+            # Again under the lock: another import may have committed some of these item_ids meanwhile.
+            _check_against_database(campaign, rows, label)
+            try:
+                _store_files(rows, thumbs, created, progress)
+                if progress:
+                    progress.update(progress.job.progress, "writing items", force=True)
+                with transaction.atomic():
+                    result = _write_rows(campaign, rows, job, files_stored=len(created))
+            except IntegrityError:
+                _remove_unused(created)
+                raise Conflict(f"{label}: another process wrote some of these items, prompts or generators at "
+                               "the same time; nothing was imported, run it again") from None
+            except BaseException:
+                _remove_unused(created)
+                raise
     return result
+
+
+@contextmanager
+def _write_lock(progress: Progress | None) -> Iterator[None]:
+    """Store-and-write phases of imports run one at a time (platform-wide, a PostgreSQL advisory lock;
+    the slow probing still runs in parallel). Without it, an import that fails could remove a stored
+    file that a concurrent import has just found and is about to use. Called inside a caller's
+    transaction, the lock ends before that transaction commits (seed_demo, tests: one process)."""
+    if connection.vendor != "postgresql":
+        yield  # SQLite (the embedded default) serialises writers anyway
+        return
+    if progress:
+        progress.update(progress.job.progress, "waiting for other imports to finish writing", force=True)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_lock(%s)", [WRITE_LOCK_KEY])
+    try:
+        yield
+    finally:
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s)", [WRITE_LOCK_KEY])
+        except Exception:  # a lost connection has released the lock with its session
+            logger.warning("could not release the import write lock", exc_info=True)
 
 
 # ---------------------------------------------------------------------------------------------- jobs

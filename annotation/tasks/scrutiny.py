@@ -1,8 +1,18 @@
+"""Scrutiny on the workers: queued by batch_closed_notify when a batch closes (after commit)."""
+import logging
+
 from celery import shared_task
+
+log = logging.getLogger(__name__)
 
 
 @shared_task(name="annotation.scrutinize_batch", acks_late=True)
 def scrutinize_batch(batch_id: int) -> None:
+    """Idempotent: a repeat (redelivery after a lost worker) finds the batch unchanged and changes nothing."""
+    from ..services.errors import Conflict, NotFound
     from ..services.scrutiny import batch_scrutinize
 
-    batch_scrutinize(batch_id=batch_id)
+    try:
+        batch_scrutinize(batch_id=batch_id)
+    except (NotFound, Conflict) as exc:  # deleted meanwhile, or reopened: nothing to scrutinize, no retry helps
+        log.warning("scrutiny of batch %s skipped: %s", batch_id, exc.message)

@@ -75,8 +75,9 @@ def queue(request):
     page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
     shown = [c for c in campaigns if c.slug == filters["campaign"]] or campaigns
     dims = _all_dimensions(shown)
-    rows = batch_rows(batches=page.object_list, dimensions=dims)
-    for row, batch in zip(rows, page.object_list):
+    batches = list(page.object_list)
+    rows = batch_rows(batches=batches, dimensions=dims)
+    for row, batch in zip(rows, batches):
         row["campaign"] = batch.campaign.slug
         row["cells"] = [row["figures"][d] for d in dims]
     counts = dict(

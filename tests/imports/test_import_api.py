@@ -220,6 +220,8 @@ def test_researchers_list_items_with_golden_flag_in_few_queries(client_as, campa
     first = response.data["results"][0]
     assert (first["item_id"], first["is_golden"], first["media_type"]) == ("i0", True, "image")
     assert set(first) >= {"generator", "prompt", "width", "height"}
+    item = Item.objects.get(campaign=campaign, item_id="i0")
+    assert first["media_url"] == f"/api/v1/items/{item.pk}/media/"
     assert [r["item_id"] for r in response.data["results"]] == ["i0", "i1", "i2"]
 
 

@@ -206,3 +206,17 @@ def test_a_version_of_another_campaign_is_refused(version, tmp_path):
     job.refresh_from_db()
     assert job.status == "failed" and "belongs to campaign" in job.error
     assert not (tmp_path / "o").exists()
+
+
+def test_the_trainer_reads_the_sft_export(version, tmp_path):
+    """The contract end to end: training/scorer/data.py reads what we write."""
+    pytest.importorskip("torch")
+    from training.scorer.data import read_records
+
+    dataset_export(version=version, fmt="sft", out=tmp_path / "t", split="train=0.34,val=0.33,test=0.33", seed=2)
+    records = [r for s in ("train", "val", "test") for r in read_records(tmp_path / "t", s)]
+    assert len(records) == 6
+    for rec in records:
+        assert Path(rec["media"]).is_file()
+        assert rec["user_text"] == context_prompt(media_type="image", dimension=rec["dimension"], prompt=rec["prompt"])
+        assert rec["level"] == level_from_mos(rec["mos"])

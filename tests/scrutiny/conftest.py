@@ -7,7 +7,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from annotation.models import Batch, GoldenScore, Item, Rating, Task
-from tests.factories import CampaignFactory, GeneratorFactory, ItemFactory
+from tests.factories import CampaignFactory, ItemFactory
 
 # Ten golden scores per dimension, spread over the scale (alignment a shuffled copy).
 GOLDEN_Q = [1.0, 1.5, 2.0, 2.3, 3.0, 3.2, 3.8, 4.1, 4.6, 5.0]
@@ -48,8 +48,3 @@ def closed_batch(campaign, annotator, scores, *, kind=Batch.Kind.ANNOTATION, dec
 
 def rounded(values):
     return [min(5, max(1, round(v))) for v in values]
-
-
-@pytest.fixture
-def gen():
-    return GeneratorFactory

@@ -52,7 +52,7 @@ def test_too_few_golden_items_need_review(scrutiny_campaign, make_user):
     assert batch.decision_reason == "too few golden items on quality: 5 < 8; too few golden items on alignment: 5 < 8"
 
 
-def test_a_batch_without_golden_items_needs_review(scrutiny_campaign, make_user, gen):
+def test_a_batch_without_golden_items_needs_review(scrutiny_campaign, make_user):
     from tests.factories import ItemFactory
 
     items = [ItemFactory(campaign=scrutiny_campaign) for _ in range(3)]
@@ -141,3 +141,10 @@ def test_an_open_batch_is_not_scrutinized(scrutiny_campaign, make_user):
     batch = Batch.objects.create(campaign=scrutiny_campaign, annotator=make_user())
     with pytest.raises(Conflict, match="still open"):
         batch_scrutinize(batch_id=batch.pk)
+
+
+def test_the_task_skips_a_batch_that_no_longer_exists(db, caplog):
+    from annotation.tasks.scrutiny import scrutinize_batch
+
+    scrutinize_batch.apply(args=(987654,)).get()
+    assert "scrutiny of batch 987654 skipped: batch 987654 does not exist" in caplog.text
