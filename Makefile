@@ -38,6 +38,7 @@ web: setup
 	$(VENV)/bin/gunicorn config.wsgi --bind 0.0.0.0:8000 --workers 4
 
 benchmarks: setup services
+	$(PY) benchmarks/import_items.py
 	$(PY) benchmarks/annotation_load.py
 	$(PY) benchmarks/aggregate_export.py
 	$(PY) benchmarks/scorer_learns.py

@@ -142,10 +142,13 @@ def main(argv=None) -> int:
     # stopped by the time bound: the last checkpoint holds the weights (adapter or full)
     res = evaluate_checkpoint(ckpt, export, split="test", out_dir=work / "eval", overrides={"eval_plots": False})
     inst = res.report["quality"]["all"]["instance"]
+    fit = evaluate_checkpoint(ckpt, export, split="train", out_dir=work / "eval_train",
+                              overrides={"eval_plots": False}).report["quality"]["all"]["instance"]
     print(json.dumps({
         "held_out_photos": args.test_photos, "n_test": inst["n"], "train_steps": result.global_step,
         "train_seconds": round(train_s, 1), "finetune": args.finetune,
         "srcc": inst["srcc"], "plcc": inst["plcc"], "plcc_logistic": inst["plcc_logistic"], "rmse": inst["rmse"],
+        "train_split_srcc": fit["srcc"],  # how well it fits the photos it was trained on
         "goal_srcc_above_0.8": bool(inst["srcc"] is not None and inst["srcc"] > 0.8),
     }, indent=1))
     if tmp:

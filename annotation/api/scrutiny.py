@@ -48,6 +48,20 @@ class BatchScrutinySerializer(serializers.Serializer):
     figures = serializers.DictField(child=FiguresSerializer())
 
 
+class ScrutinyPageSerializer(serializers.Serializer):
+    count = serializers.IntegerField()
+    limit = serializers.IntegerField()
+    offset = serializers.IntegerField()
+    results = BatchScrutinySerializer(many=True)
+
+
+class PauseOutputSerializer(serializers.Serializer):
+    annotator = serializers.CharField()
+    id = serializers.IntegerField()
+    is_paused = serializers.BooleanField()
+    paused_reason = serializers.CharField()
+
+
 class BatchDecisionApi(APIView):
     permission_classes = [IsAdmin]
 
@@ -78,7 +92,7 @@ class CampaignScrutinyApi(APIView):
             OpenApiParameter("limit", int, description=f"Page size (default 100, at most {PAGE_MAX})."),
             OpenApiParameter("offset", int),
         ],
-        responses=BatchScrutinySerializer(many=True),
+        responses=ScrutinyPageSerializer,
         summary="Closed batches of a campaign with their scrutiny figures (admins)",
     )
     @service_errors
@@ -114,7 +128,8 @@ class AnnotatorPauseApi(APIView):
     class InputSerializer(serializers.Serializer):
         reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=300)
 
-    @extend_schema(request=InputSerializer, summary="Pause (no new batches) or resume an annotator (admins)")
+    @extend_schema(request=InputSerializer, responses=PauseOutputSerializer,
+                   summary="Pause (no new batches) or resume an annotator (admins)")
     @service_errors
     def post(self, request, user_id: int):
         user = get_object_or_404(User, pk=user_id)

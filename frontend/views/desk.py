@@ -80,7 +80,7 @@ def queue(request):
     for row, batch in zip(rows, batches):
         row["campaign"] = batch.campaign.slug
         row["cells"] = [row["figures"][d] for d in dims]
-    counts = dict(
+    by_decision = dict(
         Batch.objects.filter(status=Batch.Status.CLOSED).exclude(kind=Batch.Kind.EXPERT)
         .filter(**({"campaign__slug": filters["campaign"]} if filters["campaign"] else {}))
         .values_list("decision").annotate(n=Count("pk")).values_list("decision", "n")
@@ -88,7 +88,8 @@ def queue(request):
     query = urlencode({k: v for k, v in filters.items() if v})
     return render(request, "frontend/desk/queue.html", {
         "rows": rows, "page": page, "dims": dims, "filters": filters, "campaigns": campaigns,
-        "decisions": Batch.Decision.choices, "counts": counts, "query": query,
+        "decisions": Batch.Decision.choices, "query": query,
+        "counts": [(value, label, by_decision.get(value, 0)) for value, label in Batch.Decision.choices],
     })
 
 
@@ -200,7 +201,7 @@ def history_svg(points: dict[str, list[float | None]], *, approve: float, reject
     def sy(v: float) -> float:
         return pad_t + h - (v + 1) / 2 * h
 
-    parts = [f'<svg class="history" viewBox="0 0 {width} {height}" width="100%" role="img" '
+    parts = [f'<svg class="history" viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" '
              f'aria-label="SRCC per batch over time"><title>SRCC per batch over time</title>',
              f'<rect x="{pad_l}" y="{pad_t}" width="{w}" height="{h}" fill="#fafbfc" stroke="#c5cbd3"/>']
     for v in (-1, 0, 1):

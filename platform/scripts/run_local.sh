@@ -16,6 +16,9 @@ $PY manage.py seed_demo
 .venv/bin/celery -A config worker -Q default,training --pool=solo --loglevel=WARNING >var/worker.log 2>&1 &
 WORKER=$!
 trap 'kill $WORKER 2>/dev/null || true' EXIT INT TERM
+# A tiny CPU scorer for the demo's scoring page; built in the background (about 10-40 s) so the web
+# server starts at once. It is a toy: real scorers come from training runs on GPU workers.
+($PY manage.py register_scorer --tiny >var/demo-scorer.log 2>&1 || echo "demo scorer failed: see var/demo-scorer.log") &
 
 cat <<MSG
 

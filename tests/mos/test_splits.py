@@ -87,3 +87,9 @@ def test_exported_splits_share_no_prompt_and_repeat_with_the_seed(db, campaign, 
         outs.append(by_split)
     assert outs[0] == outs[1]
     assert len(outs[0]["train"]) == 12 and len(outs[0]["val"]) == 4
+
+
+def test_many_tiny_generators_still_follow_the_overall_ratios():
+    keys = [(p, p) for p in range(10)]  # ten prompts, each with one item of its own generator
+    split = assign_splits(keys, {"train": 0.6, "val": 0.2, "test": 0.2}, seed=0)
+    assert Counter(split.values()) == {"train": 6, "val": 2, "test": 2}

@@ -7,9 +7,10 @@ Algorithm (greedy iterative stratification):
 1. For each generator g with N_g items the split s wants T[s,g] = ratio_s * N_g items.
 2. Prompts are visited largest first (more items first); prompts of equal size in an order drawn
    from numpy.random.default_rng(seed), so the seed decides the outcome and a repeat gives the same.
-3. A prompt with c_g items of generator g goes to the split with the largest relative deficit
-   sum_g c_g * (T[s,g] - A[s,g]) / N_g (A = items already assigned); ties go to the split with the
-   largest overall deficit ratio_s * N - A_s, then to the first split named.
+3. Only splits still below their overall share (ratio_s * N - A_s > 0, A = items already assigned)
+   compete, unless none is. Among them a prompt with c_g items of generator g goes to the split with
+   the largest relative per-generator deficit sum_g c_g * (T[s,g] - A[s,g]) / N_g; ties go to the
+   split with the largest overall deficit, then to the first split named.
 Large prompts are placed while every split still has room; small ones fill the remaining gaps, so the
 per-generator ratios come out within about one prompt's worth of items of the target.
 """
@@ -81,8 +82,12 @@ def assign_splits(keys: list[tuple[int, int]], ratios: dict[str, float], seed: i
     for idx in order:
         prompt_id = prompts[idx]
         counts = per_prompt[prompt_id]
-        best, best_key = names[0], None
-        for rank, s in enumerate(names):
+        # Only splits still below their overall share compete (so tiny generators, whose own
+        # deficits always favour the largest split, cannot starve the small splits).
+        open_ = [s for s in names if ratios[s] * total - assigned_total[s] > 0] or names
+        best, best_key = open_[0], None
+        for s in open_:
+            rank = names.index(s)
             r = ratios[s]
             need = sum(c * (r * gen_total[g] - assigned[s][g]) / gen_total[g] for g, c in counts.items())
             key = (need, r * total - assigned_total[s], -rank)
