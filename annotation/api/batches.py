@@ -131,8 +131,7 @@ class BatchRequestApi(APIView):
         request=Input,
         responses={201: BatchOutput, 200: BatchOutput, 204: OpenApiResponse(description="No work left for you."),
                    403: OpenApiResponse(description="Paused annotator or inactive campaign."),
-                   404: OpenApiResponse(description="Unknown campaign."),
-                   501: OpenApiResponse(description="Expert mode is not available yet.")},
+                   404: OpenApiResponse(description="Unknown campaign.")},
     )
     @service_errors
     def post(self, request, slug: str):
@@ -147,10 +146,7 @@ class BatchRequestApi(APIView):
 
             if not IsExpert().has_permission(request, self):
                 return Response({"detail": "expert mode needs the expert role"}, status=403)
-            try:
-                batch, created = expert_batch_request(campaign=campaign, user=request.user)
-            except NotImplementedError as exc:
-                return Response({"detail": f"expert mode is not available yet ({exc})"}, status=501)
+            batch, created = expert_batch_request(campaign=campaign, user=request.user)
         else:
             batch, created = batch_request(campaign=campaign, user=request.user)
         if batch is None:

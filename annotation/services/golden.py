@@ -248,7 +248,11 @@ def expert_batch_request(*, campaign: Campaign, user) -> tuple[Batch | None, boo
     profile = _locked_profile(user)  # one request per annotator at a time, as in batch_request
     if profile.is_paused:
         raise Forbidden("your account is paused and gets no new batches")
-    open_batch = Batch.objects.filter(campaign=campaign, annotator=user, status=Batch.Status.OPEN).first()
+    # Lock the open batch before touching its tasks: the same order as batch_finish (no deadlock).
+    open_batch = (
+        Batch.objects.select_for_update(no_key=True)
+        .filter(campaign=campaign, annotator=user, status=Batch.Status.OPEN).first()
+    )
     if open_batch is not None:
         if open_batch.kind != Batch.Kind.EXPERT:
             raise Conflict(f"you have an open {open_batch.kind} batch ({open_batch.pk}) in this campaign: finish it first")

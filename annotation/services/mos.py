@@ -142,6 +142,8 @@ def mos_aggregate(
     t0 = time.perf_counter()
     arrays = ratings_arrays(campaign=campaign)
     timings["query_s"] = round(time.perf_counter() - t0, 3)
+    if not len(arrays["item"]):
+        raise InvalidInput(f"campaign {campaign.slug!r} has no approved ratings to aggregate yet")
     if progress:
         progress.update(1, "aggregating")
     t0 = time.perf_counter()

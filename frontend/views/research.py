@@ -67,7 +67,8 @@ def campaign_stats(request, slug: str):
                "media_modes": MEDIA_MODES, "methods": METHODS}
     if version is not None:
         context.update(
-            coverage=coverage_summary(version=version),
+            # Coverage reads every item's target (extra ratings change it): cached for a minute only.
+            coverage=_cached(version, "coverage", lambda: coverage_summary(version=version), timeout=60),
             distribution_svg=mark_safe(_cached(version, "distribution", lambda: _distribution_svg(version))),
             annotator_svg=mark_safe(_cached(version, "annotators", lambda: _annotator_svg(version))),
             agreement=_cached(version, "agreement", lambda: _agreement(version)),
@@ -76,12 +77,12 @@ def campaign_stats(request, slug: str):
     return render(request, "frontend/research/campaign.html", context)
 
 
-def _cached(version: DatasetVersion, what: str, build):
+def _cached(version: DatasetVersion, what: str, build, timeout: int = CACHE_S):
     key = f"research:{version.pk}:{version.checksum[:16]}:{what}"
     value = cache.get(key)
     if value is None:
         value = build()
-        cache.set(key, value, CACHE_S)
+        cache.set(key, value, timeout)
     return value
 
 

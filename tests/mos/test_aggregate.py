@@ -108,3 +108,13 @@ def test_bad_method_or_params_write_nothing(rated):
     with pytest.raises(InvalidInput):
         mos_aggregate(campaign=campaign, method="mle", params={"no_such_param": 1})
     assert not DatasetVersion.objects.exists()
+
+
+def test_a_campaign_without_approved_ratings_makes_no_version(db, campaign):
+    from tests.factories import ItemFactory
+
+    item = ItemFactory(campaign=campaign)
+    rate(campaign, UserFactory(), {item: (3, 3)}, decision="pending")
+    with pytest.raises(InvalidInput, match="no approved ratings"):
+        mos_aggregate(campaign=campaign)
+    assert not DatasetVersion.objects.exists()

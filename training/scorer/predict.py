@@ -205,7 +205,7 @@ def score_items(model_dir: str | Path | LoadedScorer, items: list[dict], batch_s
     ``media_type`` is inferred from the file extension when absent. Batched across items and dimensions.
     """
     sc = _scorer(model_dir, overrides, device)
-    cfg = sc.config.replace(eval_batch_size=batch_size, v2s_enabled=v2s, **(overrides or {}))
+    cfg = sc.config.replace(**{"eval_batch_size": batch_size, "v2s_enabled": v2s, **(overrides or {})})
     dims = list(dimensions)
     records = []
     for i, item in enumerate(items):
