@@ -9,7 +9,7 @@ run), split by *source photo* (held-out photos are never seen in training), and 
 (:mod:`training.scorer.tiny`) is fine-tuned on the CPU for a bounded number of steps / seconds. It prints the
 held-out instance SRCC and PLCC of the quality score (goal: SRCC above 0.8).
 
-    .venv/bin/python benchmarks/scorer_learns.py [--steps 400] [--max-seconds 300] [--finetune full]
+    .venv/bin/python benchmarks/scorer_learns.py [--steps 2000] [--max-seconds 450] [--lr 1e-3] [--finetune full]
 """
 from __future__ import annotations
 
@@ -84,8 +84,8 @@ def build_dataset(out_dir: Path, *, size: int, crops: int, test_photos: int, see
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--steps", type=int, default=400, help="optimizer steps (upper bound)")
-    ap.add_argument("--max-seconds", type=float, default=300, help="training wall-time bound")
+    ap.add_argument("--steps", type=int, default=2000, help="optimizer steps (upper bound)")
+    ap.add_argument("--max-seconds", type=float, default=450, help="training wall-time bound")
     ap.add_argument("--batch-size", type=int, default=16)
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--ce-over", choices=("vocab", "levels"), default="levels")
