@@ -93,7 +93,14 @@ class ExtraRatingsApi(APIView):
     class Input(serializers.Serializer):
         step = serializers.IntegerField(min_value=1, max_value=50, default=2)
 
-    @extend_schema(request=Input, responses=serializers.DictField())
+    class Output(serializers.Serializer):
+        uncertain = serializers.IntegerField(help_text="Items whose CI half-width exceeds the campaign threshold.")
+        raised = serializers.IntegerField(help_text="Items whose target was raised.")
+        at_cap = serializers.IntegerField(help_text="Uncertain items already at max_ratings_per_item.")
+        cap = serializers.IntegerField()
+        step = serializers.IntegerField()
+
+    @extend_schema(request=Input, responses=Output)
     @service_errors
     def post(self, request, version_id: int):
         """Give the version's uncertain items (CI wider than the campaign threshold) extra ratings:
