@@ -2,16 +2,25 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from ..services.errors import ServiceError
+from ..services.errors import InvalidInput, ServiceError
 from ..services.jobs import job_create, job_enqueue, job_run
 
 
 class ServiceCommand(BaseCommand):
     """A command whose service errors become exit code 1 and one line on stderr."""
+
+    @staticmethod
+    def read_utf8(path: str) -> str:
+        """The text of a UTF-8 input file, or one line saying why it cannot be read."""
+        try:
+            return Path(path).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InvalidInput(f"cannot read {path}: {exc}") from None
 
     def execute(self, *args, **options):
         try:

@@ -8,7 +8,15 @@ from django.db import transaction
 from django.db.models import Case, IntegerField, Value, When
 
 from ..models import Campaign, Item, MediaType
-from .errors import Conflict, InvalidInput
+from .errors import Conflict, InvalidInput, NotFound
+
+def campaign_get(*, slug: str) -> Campaign:
+    """The campaign with this slug, or NotFound with a message naming it (404 / exit 1)."""
+    campaign = Campaign.objects.filter(slug=slug).first()
+    if campaign is None:
+        raise NotFound(f"campaign {slug!r} does not exist")
+    return campaign
+
 
 SETTABLE = {
     "name", "instructions", "anchors", "rate_quality", "rate_alignment", "ratings_per_image",

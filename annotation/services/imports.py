@@ -49,7 +49,8 @@ from django.core.files.storage import default_storage
 from django.db import IntegrityError, connection, transaction
 
 from ..models import Campaign, Generator, Item, Job, MediaType, Prompt
-from .errors import Conflict, Forbidden, InvalidInput, NotFound
+from .campaigns import campaign_get
+from .errors import Conflict, Forbidden, InvalidInput
 from .jobs import Progress
 from .media import (
     MediaError,
@@ -450,9 +451,7 @@ def items_import_job(*, job: Job, progress: Progress) -> dict[str, Any]:
     if job.result.get("items_created") is not None:
         return job.result  # already committed by an earlier run of this job
     params = job.params
-    campaign = job.campaign or Campaign.objects.filter(slug=params.get("campaign")).first()
-    if campaign is None:
-        raise NotFound(f"unknown campaign {params.get('campaign')!r}")
+    campaign = job.campaign or campaign_get(slug=params.get("campaign"))
     if params.get("archive"):
         try:
             with tempfile.TemporaryDirectory(prefix="qeval-archive-") as tmp:
@@ -581,8 +580,3 @@ def server_path_resolve(*, server_path: str, manifest: str | None = None) -> Pat
     raise InvalidInput(f"server_path does not exist: {server_path}")
 
 
-def campaign_get(*, slug: str) -> Campaign:
-    campaign = Campaign.objects.filter(slug=slug).first()
-    if campaign is None:
-        raise NotFound(f"unknown campaign {slug!r}")
-    return campaign

@@ -23,6 +23,7 @@ from django.db.models import Max
 
 from ..aggregation import METHODS, aggregate
 from ..models import AnnotatorStat, Batch, Campaign, DatasetVersion, ItemScore, Job, Rating
+from .campaigns import campaign_get  # noqa: F401  (re-exported for the commands and API)
 from .errors import InvalidInput, NotFound
 
 COUNTED_KINDS = (Batch.Kind.ANNOTATION, Batch.Kind.IMPORTED)
@@ -283,11 +284,6 @@ def version_by_number(*, campaign: Campaign, number: int | None) -> DatasetVersi
     return version
 
 
-def campaign_get(*, slug: str) -> Campaign:
-    try:
-        return Campaign.objects.get(slug=slug)
-    except Campaign.DoesNotExist:
-        raise NotFound(f"campaign {slug!r} does not exist") from None
 
 
 def mos_aggregate_job(*, job: Job, progress) -> dict:

@@ -109,7 +109,7 @@ def test_neither_or_both_sources_is_a_400(client_as, campaign):
 def test_an_unknown_campaign_is_a_404(client_as):
     client, _ = client_as("researcher")
     response = client.post("/api/v1/campaigns/nope/imports/", {"server_path": "/x"}, format="json")
-    assert (response.status_code, response.data["detail"]) == (404, "unknown campaign 'nope'")
+    assert (response.status_code, response.data["detail"]) == (404, "campaign 'nope' does not exist")
 
 
 def import_root_folder() -> Content:

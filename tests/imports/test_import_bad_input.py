@@ -171,7 +171,7 @@ def test_an_empty_item_id(campaign, content):
 
 
 def test_an_unknown_campaign(content):
-    assert fails("no-such-campaign", content.csv(good_rows(content))) == "unknown campaign 'no-such-campaign'"
+    assert fails("no-such-campaign", content.csv(good_rows(content))) == "campaign 'no-such-campaign' does not exist"
 
 
 def test_a_generator_used_for_images_and_videos_in_one_file(campaign, content):
@@ -246,7 +246,7 @@ def test_a_failing_command_exits_1_with_one_line_on_stderr(content):
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
     )
     assert proc.returncode == 1
-    assert proc.stderr.strip().splitlines() == ["CommandError: unknown campaign 'nope'"]
+    assert proc.stderr.strip().splitlines() == ["CommandError: campaign 'nope' does not exist"]
 
 
 def test_media_root_must_be_a_folder(campaign, content, tmp_path):

@@ -1,6 +1,3 @@
-from pathlib import Path
-
-from ...services.errors import InvalidInput
 from ...services.golden import golden_import
 from ...services.scrutiny import campaign_get
 from ..base import ServiceCommand
@@ -16,9 +13,6 @@ class Command(ServiceCommand):
 
     def handle(self, *args, campaign, file, **options):
         camp = campaign_get(slug=campaign)
-        try:
-            data = Path(file).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise InvalidInput(f"cannot read {file}: {exc}") from None
+        data = self.read_utf8(file)
         result = golden_import(campaign=camp, data=data)
         self.stdout.write(f"imported {result['scores']} golden scores for {result['items']} items of {campaign}")

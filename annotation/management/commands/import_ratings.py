@@ -1,7 +1,4 @@
-from pathlib import Path
-
 from ...models import Batch
-from ...services.errors import InvalidInput
 from ...services.scrutiny import batch_rows, campaign_get, scrutiny_table
 from ...services.vendor_ratings import ratings_import
 from ..base import ServiceCommand
@@ -17,10 +14,7 @@ class Command(ServiceCommand):
 
     def handle(self, *args, campaign, file, **options):
         camp = campaign_get(slug=campaign)
-        try:
-            data = Path(file).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise InvalidInput(f"cannot read {file}: {exc}") from None
+        data = self.read_utf8(file)
         ids = ratings_import(campaign=camp, data=data)
         batches = Batch.objects.filter(pk__in=ids).select_related("annotator", "decided_by").order_by("pk")
         self.stdout.write(scrutiny_table(rows=batch_rows(batches=batches, dimensions=camp.dimensions),
