@@ -8,7 +8,7 @@ export PYTHONPATH="$PWD:$PWD/platform"
 export DJANGO_SETTINGS_MODULE=config.settings.base
 HOST="${HOST:-127.0.0.1}"
 PORT="${PORT:-8000}"
-mkdir -p var/broker/queue var/broker/processed
+mkdir -p var/broker/queue var/broker/processed var/broker/control
 
 $PY manage.py migrate --noinput >/dev/null
 $PY manage.py seed_demo
