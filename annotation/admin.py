@@ -12,6 +12,14 @@ class CampaignAdmin(admin.ModelAdmin):
     list_filter = ("is_active", "rate_quality", "rate_alignment", "scrutiny_measure")
     search_fields = ("slug", "name")
 
+    def save_model(self, request, obj, form, change):
+        # Items carry their own target (assignment reads it): keep them in step, as campaign_update does.
+        super().save_model(request, obj, form, change)
+        if change and {"ratings_per_image", "ratings_per_video"} & set(form.changed_data):
+            from .services.campaigns import items_retarget
+
+            items_retarget(campaign=obj)
+
 
 @admin.register(m.Generator)
 class GeneratorAdmin(admin.ModelAdmin):

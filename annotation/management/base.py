@@ -1,7 +1,6 @@
 """Shared parts of the researcher's command line: one-line errors, job running with a progress bar."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
@@ -57,9 +56,6 @@ class JobCommand(ServiceCommand):
         finally:
             bar.close()
         return job.result
-
-    def write_json(self, data) -> None:
-        self.stdout.write(json.dumps(data, indent=2, sort_keys=True, default=str))
 
 
 __all__ = ["CommandError", "JobCommand", "ServiceCommand"]

@@ -134,14 +134,17 @@ def golden_set_create(
 # ----------------------------------------------------------------------------------- import
 
 
-def _parse_score(text: str, where: str, dim: str) -> float | None:
+def score_cell(text: str | None, where: str, dim: str, *, integer: bool = False) -> float | int | None:
+    """One score cell of an imported CSV: empty -> None; else a number on the 1-5 scale (an integer for
+    annotators' ratings, any number for golden scores), or InvalidInput naming the row."""
     text = (text or "").strip()
     if not text:
         return None
     try:
-        value = float(text)
+        value = int(text) if integer else float(text)
     except ValueError:
-        raise InvalidInput(f"{where}: {dim} {text!r} is not a number") from None
+        kind = f"an integer from {SCORE_MIN} to {SCORE_MAX}" if integer else "a number"
+        raise InvalidInput(f"{where}: {dim} {text!r} is not {kind}") from None
     if not SCORE_MIN <= value <= SCORE_MAX:
         raise InvalidInput(f"{where}: {dim} {value:g} is outside {SCORE_MIN}-{SCORE_MAX}")
     return value
@@ -171,7 +174,7 @@ def golden_import(*, campaign: Campaign, data: str) -> dict:
         seen[item_id] = line
         scores = {}
         for dim in dims:
-            value = _parse_score(row.get(dim), where, dim)
+            value = score_cell(row.get(dim), where, dim)
             if value is not None:
                 if dim not in campaign.dimensions:
                     raise InvalidInput(f"{where}: campaign {campaign.slug!r} does not rate {dim}")

@@ -16,27 +16,14 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from ..models import DIMENSIONS, SCORE_MAX, SCORE_MIN, AnnotatorProfile, Batch, Campaign, Item, Rating
+from ..models import DIMENSIONS, AnnotatorProfile, Batch, Campaign, Item, Rating
 from .errors import InvalidInput
-from .golden import CHUNK, _item_pks
+from .golden import CHUNK, _item_pks, score_cell
 from .scrutiny import batch_scrutinize
 from .users import user_add
 
 User = get_user_model()
 VALID_NAME = set("@.+-_")
-
-
-def _score(text: str | None, where: str, dim: str) -> int | None:
-    text = (text or "").strip()
-    if not text:
-        return None
-    try:
-        value = int(text)
-    except ValueError:
-        raise InvalidInput(f"{where}: {dim} {text!r} is not an integer from {SCORE_MIN} to {SCORE_MAX}") from None
-    if not SCORE_MIN <= value <= SCORE_MAX:
-        raise InvalidInput(f"{where}: {dim} {value} is outside {SCORE_MIN}-{SCORE_MAX}")
-    return value
 
 
 def _parse(campaign: Campaign, data: str) -> list[dict]:
@@ -62,7 +49,7 @@ def _parse(campaign: Campaign, data: str) -> list[dict]:
         seen[annotator, item_id] = line
         scores = {}
         for dim in dims:
-            value = _score(row.get(dim), where, dim)
+            value = score_cell(row.get(dim), where, dim, integer=True)
             if value is not None:
                 if dim not in campaign.dimensions:
                     raise InvalidInput(f"{where}: campaign {campaign.slug!r} does not rate {dim}")

@@ -57,3 +57,20 @@ def test_rating_unique_per_annotator_and_item_and_in_range():
     Task.objects.create(batch=batch, item=other, annotator=user, lease_expires_at=timezone.now())
     with pytest.raises(IntegrityError), transaction.atomic():
         Task.objects.create(batch=batch, item=other, annotator=user, lease_expires_at=timezone.now())
+
+
+def test_changing_targets_in_the_django_admin_retargets_the_items(client):
+    from django.contrib.auth import get_user_model
+
+    item = ItemFactory()
+    campaign = item.campaign
+    admin_user = get_user_model().objects.create_superuser("root", "root@example.org", "pass-word-1")
+    client.force_login(admin_user)
+    data = {f.name: getattr(campaign, f.name) for f in Campaign._meta.fields
+            if f.editable and f.name not in ("id", "anchors")}
+    data.update(anchors="{}", ratings_per_image=9)
+    data = {k: v for k, v in data.items() if v is not False}  # unchecked boxes are absent from a form post
+    response = client.post(f"/admin/annotation/campaign/{campaign.pk}/change/", data)
+    assert response.status_code == 302, response.content[:2000]
+    item.refresh_from_db()
+    assert item.target == 9
