@@ -134,10 +134,10 @@ class MediaSettings:
 class ScorerCollator:
     """List of records -> model inputs + ``index``, ``target_level`` and ``mos`` tensors."""
 
-    def __init__(self, processor: ScorerProcessor, media: MediaSettings | None = None, *, factor: int = 28):
+    def __init__(self, processor: ScorerProcessor, media: MediaSettings | None = None, *, factor: int | None = None):
         self.processor = processor
         self.media = media or MediaSettings()
-        self.factor = factor
+        self.factor = factor or getattr(processor, "resize_factor", 28)
         self._cache: dict[str, Any] = {}
 
     def load_media(self, rec: dict):

@@ -45,6 +45,8 @@ class ScorerProcessor:
     """What the collator and the scorer need from a processor."""
 
     tokenizer: Any
+    # video frames are resized to sides that are multiples of this (patch x merge; Qwen2-VL: 14 x 2)
+    resize_factor: int = 28
 
     def render(self, user_text: str, media_type: str) -> str:
         """Chat-templated prompt text, ending with the assistant's generation prompt."""
@@ -65,6 +67,9 @@ class HFProcessorAdapter(ScorerProcessor):
         self.tokenizer.padding_side = "left"
         self.image_size = _size(image_min_pixels, image_max_pixels)
         self.video_size = _size(video_min_pixels, video_max_pixels)
+        ip = getattr(processor, "image_processor", None)
+        if ip is not None and getattr(ip, "patch_size", None) and getattr(ip, "merge_size", None):
+            self.resize_factor = int(ip.patch_size) * int(ip.merge_size)
 
     def render(self, user_text: str, media_type: str) -> str:
         return self.processor.apply_chat_template(
@@ -121,6 +126,7 @@ class QwenVLFallbackProcessor(ScorerProcessor):
         self.patch_size = int(image_processor.patch_size)
         self.merge_size = int(image_processor.merge_size)
         self.temporal_patch_size = int(image_processor.temporal_patch_size)
+        self.resize_factor = self.patch_size * self.merge_size
         self.mean = np.asarray(image_processor.image_mean, dtype=np.float32)
         self.std = np.asarray(image_processor.image_std, dtype=np.float32)
         self.image_token_id = tokenizer.convert_tokens_to_ids(self.image_token)

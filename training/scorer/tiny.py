@@ -99,12 +99,16 @@ def _mrope_section(head_dim: int) -> list[int]:
 
 
 def build_tiny_model(out_dir: str | Path, *, seed: int = 0, vocab_size: int = 600, hidden_size: int = 64,
-                     num_layers: int = 2, vision_depth: int = 1, vision_embed_dim: int = 32) -> Path:
+                     num_layers: int = 2, vision_depth: int = 1, vision_embed_dim: int = 32, patch_size: int = 14,
+                     vision_init_std: float = 0.02, text_init_std: float = 0.02) -> Path:
     """Write a tiny random Qwen2-VL (model, tokenizer, chat template, image processor) to ``out_dir``.
 
     Returns the directory. Loads with ``AutoModelForImageTextToText.from_pretrained(out_dir)`` and
     ``AutoTokenizer.from_pretrained(out_dir)``; takes a few seconds on a CPU; same seed, same weights.
     The size arguments exist for the CPU benchmark; keep ``hidden_size`` a multiple of 16 (4 heads, M-RoPE).
+    ``patch_size`` (14 in Qwen2-VL) is written to both the model and the image processor; a small patch makes
+    the linear patch embedding see local pixel statistics (what a quality judgement rests on) in a model
+    trained from scratch. ``*_init_std`` are the towers' ``initializer_range``.
     """
     import torch
     from transformers import PreTrainedTokenizerFast, Qwen2VLConfig, Qwen2VLForConditionalGeneration
@@ -140,6 +144,7 @@ def build_tiny_model(out_dir: str | Path, *, seed: int = 0, vocab_size: int = 60
             bos_token_id=ids["<|endoftext|>"],
             eos_token_id=ids["<|im_end|>"],
             pad_token_id=ids["<|endoftext|>"],
+            initializer_range=text_init_std,
         ),
         vision_config=dict(
             depth=vision_depth,
@@ -147,9 +152,10 @@ def build_tiny_model(out_dir: str | Path, *, seed: int = 0, vocab_size: int = 60
             hidden_size=hidden_size,
             mlp_ratio=2,
             num_heads=2,
-            patch_size=14,
+            patch_size=patch_size,
             spatial_merge_size=2,
             temporal_patch_size=2,
+            initializer_range=vision_init_std,
         ),
         image_token_id=ids["<|image_pad|>"],
         video_token_id=ids["<|video_pad|>"],
@@ -175,7 +181,7 @@ def build_tiny_model(out_dir: str | Path, *, seed: int = 0, vocab_size: int = 60
         "min_pixels": TINY_MIN_PIXELS,
         "max_pixels": TINY_MAX_PIXELS,
         "size": {"shortest_edge": TINY_MIN_PIXELS, "longest_edge": TINY_MAX_PIXELS},
-        "patch_size": 14,
+        "patch_size": patch_size,
         "temporal_patch_size": 2,
         "merge_size": 2,
     }
