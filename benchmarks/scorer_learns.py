@@ -18,10 +18,23 @@ photos, the time and the settings (goal: held-out SRCC above 0.8).
 
     .venv/bin/python benchmarks/scorer_learns.py            # defaults = the configuration below
 
-Observed on the 2-core development box, alone on it (2026-11-26; held-out photos astronaut, chelsea,
-hubble_deep_field, rocket; 18,000 training crops from 12 photos; 160 held-out crops; 56 px crops in 4 px
-patches = 49 visual tokens; batch 8, lr 1e-3 cosine, 5 % warmup, clip 1.0; text 64-d x 2 layers, vision
-64-d x 2 layers): FINAL_FIGURES
+Observed on the 2-core development box (2026-11-26; 18,000 training crops from 12 photos; 56 px crops in
+4 px patches = 49 visual tokens; lr 1e-3 cosine, 5 % warmup, clip 1.0; text 64-d x 2 layers, vision 64-d x 2
+layers). The goal (held-out SRCC > 0.8) is met in 2 of 5 runs, at its border, and NOT reliably:
+
+run (seed 0 unless said; held-out crops)                held-out SRCC / PLCC   new crops of seen photos
+defaults: batch 16, 1700 steps, 1 thread (400)          0.750 / 0.745          0.917   881 s, shared box
+the same, seed 1 (400; brick, clock, coffee, coins)     0.721 / 0.715          0.931   873 s, shared box
+batch 16, 1700 steps, 1 thread (160)                    0.807 / 0.798          0.897   643 s, shared box
+batch 8, 3000 steps, 1 thread (160)                     0.809 / 0.817          0.889   620 s, shared box
+batch 8, 3000 steps, 2 threads (160)                    0.749 / 0.765          0.892   439 s, alone
+
+("shared box": two benchmark runs, and for the first two the test suite, on the 2 cores at once.)
+
+Seed 0 holds out astronaut, chelsea, hubble_deep_field and rocket. The last two rows differ only in the
+thread count (float summation order): 0.06 of held-out SRCC is run-to-run noise, and 160 crops are a noisy
+sample (400 on the first two rows). The model fits new crops of the photos it saw (0.89-0.93) better than
+unseen photos (0.72-0.81): what is left is generalisation across content, from 12 photos in minutes of CPU.
 
 What decided it (earlier runs, same split):
 
@@ -163,15 +176,16 @@ def build_dataset(out_dir: Path, *, size: int, train_crops: int, test_crops: int
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--steps", type=int, default=3000, help="optimizer steps")
+    ap.add_argument("--steps", type=int, default=1700, help="optimizer steps")
     ap.add_argument("--max-seconds", type=float, default=900, help="training wall-time bound (a safety net; the steps bound the run)")
-    ap.add_argument("--batch-size", type=int, default=8)
+    ap.add_argument("--batch-size", type=int, default=16)
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--ce-over", choices=("vocab", "levels"), default="levels")
     ap.add_argument("--finetune", choices=("full", "lora"), default="full")
     ap.add_argument("--size", type=int, default=56, help="crop side in pixels (56 px in 4 px patches: 196 patches, 49 visual tokens)")
     ap.add_argument("--train-crops", type=int, default=1500, help="random distorted crops per training photo")
-    ap.add_argument("--test-crops", type=int, default=40, help="random distorted crops per held-out photo")
+    ap.add_argument("--test-crops", type=int, default=100,
+                    help="random distorted crops per held-out photo (and per training photo for 'val')")
     ap.add_argument("--paired", action="store_true",
                     help="training crops in all 13 versions (pristine + 3 kinds x 4 levels) instead of one random one")
     ap.add_argument("--colour-jitter", type=float, default=0.0,
@@ -182,7 +196,8 @@ def main(argv=None) -> int:
     ap.add_argument("--extra-photos", type=int, default=2, choices=range(len(EXTRA_TRAIN_PHOTOS) + 1),
                     help="extra colour training photos (motorcycle, grace_hopper)")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--threads", type=int, default=2, help="torch threads (use 1 when another job shares a 2-core box)")
+    ap.add_argument("--threads", type=int, default=1,
+                    help="torch threads (a seeded run repeats its figures only at the same thread count)")
     ap.add_argument("--max-grad-norm", type=float, default=1.0, help="0 = no clipping")
     ap.add_argument("--hidden", type=int, default=64, help="tiny model text hidden size")
     ap.add_argument("--vision-depth", type=int, default=2)

@@ -2,8 +2,8 @@
 
 Why: the full scorer benchmark takes ~10 minutes per try. This trains only the vision tower (the same
 Qwen2-VL vision transformer, built from a config, with the patch size, width, depth and init under test),
-mean-pooled over its merged tokens and a linear head, with MSE on the MOS, on the same photographs, crops
-and distortions (held-out photos chosen by the same seeded shuffle), and prints held-out SRCC per photo and
+mean-pooled over its merged tokens and a linear head, with MSE on the MOS, on the same photographs (not the two extra
+training ones), crops and distortions (held-out photos chosen by the same seeded shuffle), and prints held-out SRCC per photo and
 overall every 250 steps. It decided the 4 px patch of the benchmark's tiny model:
 
     .venv/bin/python benchmarks/scorer_vision_probe.py --patch 14 --std 0.02   # held-out SRCC ~0.1
