@@ -34,16 +34,15 @@ def luminance_noise(im: Image.Image, level: int, rng: np.random.Generator) -> Im
     return Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8))
 
 
-def patchify(images: list[np.ndarray], p: int, merge: int = 2, tp: int = 2):
-    """(N,H,W,3) uint8 -> (N, patches, 3*tp*p*p) in Qwen2-VL's order (an image is tp equal frames)."""
-    import torch
+def patchify(images: list[np.ndarray], p: int, merge: int = 2):
+    """(N,H,W,3) uint8 -> (N, patches, 3*2*p*p) with Qwen2-VL's own image processor (an image is 2 equal frames)."""
+    from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
 
-    x = (np.stack(images).astype(np.float32) / 255 - MEAN) / STD
-    n, h, w, c = x.shape
-    x = x.transpose(0, 3, 1, 2)[:, None].repeat(tp, 1)
-    gh, gw = h // p, w // p
-    x = x.reshape(n, 1, tp, c, gh // merge, merge, p, gw // merge, merge, p).transpose(0, 1, 4, 7, 5, 8, 3, 2, 6, 9)
-    return torch.from_numpy(np.ascontiguousarray(x.reshape(n, gh * gw, c * tp * p * p))), (gh, gw)
+    ip = Qwen2VLImageProcessorPil(patch_size=p, merge_size=merge, temporal_patch_size=2, do_resize=False,
+                                  image_mean=MEAN.tolist(), image_std=STD.tolist())
+    out = ip(images=images, return_tensors="pt")
+    _, gh, gw = out["image_grid_thw"][0].tolist()
+    return out["pixel_values"].reshape(len(images), gh * gw, -1), (gh, gw)
 
 
 def main(argv=None) -> int:
