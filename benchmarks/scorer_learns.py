@@ -160,7 +160,7 @@ def build_dataset(out_dir: Path, *, size: int, train_crops: int, test_crops: int
     order = list(PHOTOS)
     rng.shuffle(order)
     test = set(order[:test_photos])
-    # extra colour photographs (training only): more content for the model to tell distortion from texture
+    # extra training-only images: more content for the model to tell distortion from texture
     order += list(EXTRA_TRAIN_PHOTOS)[:extra_photos]
     for name in order:
         photo = load_photo(name)

@@ -20,7 +20,8 @@ from ..services.errors import Conflict, InvalidInput, NotFound
 from ..services.exports import FORMATS, export_check
 from ..services.exports.media import MEDIA_MODES
 from ..services.jobs import job_create, job_enqueue
-from ..services.mos import campaign_get, mos_method_check, version_get
+from ..services.campaigns import campaign_get
+from ..services.mos import mos_method_check, version_get
 from .errors import service_errors
 from .jobs import JobOutput
 

@@ -16,7 +16,8 @@ from rest_framework.views import APIView
 from ..models import Item, MediaType
 from ..permissions import IsResearcher
 from ..services.errors import InvalidInput, ServiceError
-from ..services.imports import archive_check, archive_store, campaign_get, server_path_resolve
+from ..services.campaigns import campaign_get
+from ..services.imports import archive_check, archive_store, server_path_resolve
 from ..services.jobs import job_create, job_enqueue
 from .errors import service_errors
 

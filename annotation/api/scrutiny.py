@@ -12,10 +12,9 @@ from rest_framework.views import APIView
 
 from ..models import Batch
 from ..permissions import IsAdmin
+from ..services.campaigns import campaign_get
 from ..services.errors import InvalidInput
-from ..services.scrutiny import (
-    annotator_pause, annotator_resume, batch_admin_decide, batch_rows, campaign_get,
-)
+from ..services.scrutiny import annotator_pause, annotator_resume, batch_admin_decide, batch_rows
 from .errors import service_errors
 
 User = get_user_model()

@@ -10,6 +10,7 @@ from django.db.models import Case, IntegerField, Value, When
 from ..models import Campaign, Item, MediaType
 from .errors import Conflict, InvalidInput, NotFound
 
+
 def campaign_get(*, slug: str) -> Campaign:
     """The campaign with this slug, or NotFound with a message naming it (404 / exit 1)."""
     campaign = Campaign.objects.filter(slug=slug).first()

@@ -578,5 +578,3 @@ def server_path_resolve(*, server_path: str, manifest: str | None = None) -> Pat
     if real.is_file():
         return real
     raise InvalidInput(f"server_path does not exist: {server_path}")
-
-

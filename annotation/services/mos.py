@@ -23,7 +23,6 @@ from django.db.models import Max
 
 from ..aggregation import METHODS, aggregate
 from ..models import AnnotatorStat, Batch, Campaign, DatasetVersion, ItemScore, Job, Rating
-from .campaigns import campaign_get  # noqa: F401  (re-exported for the commands and API)
 from .errors import InvalidInput, NotFound
 
 COUNTED_KINDS = (Batch.Kind.ANNOTATION, Batch.Kind.IMPORTED)
@@ -282,8 +281,6 @@ def version_by_number(*, campaign: Campaign, number: int | None) -> DatasetVersi
             raise NotFound(f"campaign {campaign.slug!r} has no dataset version yet; run aggregate_mos first")
         raise NotFound(f"campaign {campaign.slug!r} has no dataset version {number}")
     return version
-
-
 
 
 def mos_aggregate_job(*, job: Job, progress) -> dict:

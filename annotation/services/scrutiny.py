@@ -27,7 +27,7 @@ from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from ..models import Batch, Campaign, GoldenScore, Item, Rating
-from .campaigns import campaign_get  # noqa: F401  (re-exported for the commands and API)
+from .campaigns import campaign_get
 from .errors import Conflict, InvalidInput, NotFound
 
 AUTO, ADMIN = "auto", "admin"
@@ -270,8 +270,6 @@ def scrutinize_job(*, job, progress) -> dict:
         batch_scrutinize(batch_id=batch_id)
         progress.advance(1)
     return {"batch_ids": ids}
-
-
 
 
 # ------------------------------------------------------------------------------------ reporting

@@ -1,5 +1,5 @@
 from ...services.golden import golden_set_create
-from ...services.scrutiny import campaign_get
+from ...services.campaigns import campaign_get
 from ..base import ServiceCommand
 
 

@@ -4,7 +4,8 @@ from pathlib import Path
 
 from ...services.exports import FORMATS, export_check
 from ...services.exports.media import MEDIA_MODES
-from ...services.mos import campaign_get, version_by_number
+from ...services.campaigns import campaign_get
+from ...services.mos import version_by_number
 from ..base import JobCommand
 
 

@@ -1,7 +1,7 @@
 from pathlib import Path
 
 from ...services.errors import InvalidInput
-from ...services.imports import campaign_get
+from ...services.campaigns import campaign_get
 from ..base import JobCommand
 
 

@@ -1,7 +1,7 @@
 """import_mos_table --campaign SLUG --file CSV --layout {generic,agiqa3k} [--media-root DIR] [--map col=field ...]
 [--scale LO,HI] [--generator NAME]"""
 from ...services.errors import InvalidInput
-from ...services.mos import campaign_get
+from ...services.campaigns import campaign_get
 from ...services.public_mos import DEFAULT_SCALE, FIELDS, LAYOUTS, mos_table_import, parse_mapping
 from ..base import ServiceCommand
 

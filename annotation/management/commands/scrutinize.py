@@ -1,5 +1,6 @@
 from ...models import Batch
-from ...services.scrutiny import batch_rows, campaign_get, scrutiny_table
+from ...services.campaigns import campaign_get
+from ...services.scrutiny import batch_rows, scrutiny_table
 from ..base import JobCommand
 
 
