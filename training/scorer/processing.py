@@ -70,6 +70,11 @@ class HFProcessorAdapter(ScorerProcessor):
         ip = getattr(processor, "image_processor", None)
         if ip is not None and getattr(ip, "patch_size", None) and getattr(ip, "merge_size", None):
             self.resize_factor = int(ip.patch_size) * int(ip.merge_size)
+        # frames arrive already sized by our own per-frame budget (media.py, the paper's max_pixels), so a
+        # processor's extra whole-video cap (Qwen2-VL's cap_pixels_per_frame) stays off, and says so
+        self.video_extra = {}
+        if hasattr(getattr(processor, "video_processor", None), "cap_pixels_per_frame"):
+            self.video_extra["cap_pixels_per_frame"] = False
 
     def render(self, user_text: str, media_type: str) -> str:
         return self.processor.apply_chat_template(
@@ -84,7 +89,7 @@ class HFProcessorAdapter(ScorerProcessor):
                 kwargs["images_kwargs"] = {"size": self.image_size}
         if videos:
             kwargs["videos"] = list(videos)
-            vk: dict[str, Any] = {"do_sample_frames": False}
+            vk: dict[str, Any] = {"do_sample_frames": False, **self.video_extra}
             if self.video_size:
                 vk["size"] = self.video_size
             kwargs["videos_kwargs"] = vk
