@@ -5,7 +5,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from training.scorer.media import load_video, sample_times, write_test_video  # noqa: E402
-from training.scorer.processing import QwenVLFallbackProcessor, load_processor  # noqa: E402
+from training.scorer.processing import QwenVLFallbackProcessor, load_fallback_processor  # noqa: E402
 
 
 def test_sample_times():
@@ -27,8 +27,8 @@ def test_video_sampled_by_fps_with_pixel_budget(tmp_path):
 def test_fallback_processor_expands_tokens(tiny_model_dir):
     from PIL import Image
 
-    proc = load_processor(tiny_model_dir)
-    assert isinstance(proc, QwenVLFallbackProcessor)  # no torchvision here
+    proc = load_fallback_processor(tiny_model_dir)
+    assert isinstance(proc, QwenVLFallbackProcessor)
     img = Image.fromarray(np.zeros((60, 90, 3), np.uint8))
     video = np.zeros((4, 56, 84, 3), np.uint8)
     texts = [proc.render("<image>rate this", "image"), proc.render("<video>rate this", "video")]
@@ -46,7 +46,7 @@ def test_fallback_processor_expands_tokens(tiny_model_dir):
 
 def test_video_patches_match_transformers_layout(tiny_model_dir):
     """Same layout as Qwen2VLVideoProcessor.patchify (re-stated here in torch)."""
-    proc = load_processor(tiny_model_dir)
+    proc = load_fallback_processor(tiny_model_dir)
     rng = np.random.default_rng(0)
     frames = rng.integers(0, 255, (4, 56, 56, 3), dtype=np.uint8)
     ours, grid = proc.video_patches(frames)

@@ -23,15 +23,13 @@ def _real_processor_or_skip(model_dir):
 
 def test_fallback_matches_real_qwen2vl_processor(tiny_model_dir):
     from PIL import Image
-    from transformers import AutoModelForImageTextToText, AutoTokenizer
-    from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
+    from transformers import AutoModelForImageTextToText
 
     from training.scorer.modeling import answer_logits
-    from training.scorer.processing import QwenVLFallbackProcessor
+    from training.scorer.processing import load_fallback_processor
 
     real = _real_processor_or_skip(tiny_model_dir)
-    fallback = QwenVLFallbackProcessor(AutoTokenizer.from_pretrained(str(tiny_model_dir)),
-                                       Qwen2VLImageProcessorPil.from_pretrained(str(tiny_model_dir)))
+    fallback = load_fallback_processor(tiny_model_dir)
     assert real.resize_factor == fallback.resize_factor == 28
 
     rng = np.random.default_rng(0)

@@ -208,6 +208,16 @@ def _expand(texts: list[str], token: str, counts: list[int]) -> list[str]:
     return result
 
 
+def load_fallback_processor(path: str | Path, **sizes) -> QwenVLFallbackProcessor:
+    """The Qwen2-VL fallback from a model directory, whether or not the real processor would load (tests
+    hold the fallback to its own behaviour and to the real one in any environment)."""
+    from transformers import AutoTokenizer
+    from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
+
+    tokenizer = AutoTokenizer.from_pretrained(str(path))
+    return QwenVLFallbackProcessor(tokenizer, Qwen2VLImageProcessorPil.from_pretrained(str(path)), **sizes)
+
+
 def load_processor(path: str | Path, *, model_type: str | None = None, config=None) -> ScorerProcessor:
     """The real ``AutoProcessor`` when it loads, else the Qwen2-VL fallback (for that family only).
 
@@ -237,12 +247,7 @@ def load_processor(path: str | Path, *, model_type: str | None = None, config=No
             model_type = None
     if model_type in QWEN_FAMILY or model_type is None:
         try:
-            from transformers import AutoTokenizer
-            from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
-
-            tokenizer = AutoTokenizer.from_pretrained(str(path))
-            image_processor = Qwen2VLImageProcessorPil.from_pretrained(str(path))
-            return QwenVLFallbackProcessor(tokenizer, image_processor, **kw)
+            return load_fallback_processor(path, **kw)
         except Exception as exc:  # noqa: BLE001
             raise RuntimeError(f"cannot load a processor from {path}: {error}; fallback failed: {exc}") from exc
     raise RuntimeError(f"cannot load a processor for {path} (model_type {model_type}): {error}")
