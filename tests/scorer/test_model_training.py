@@ -138,6 +138,7 @@ def test_gradient_checkpointing_full_finetune_step(base_overrides, export_dir):
     cfg = ScorerConfig.from_dict({**base_overrides, "finetune": "full", "gradient_checkpointing": True})
     model = prepare_for_training(load_base_model(cfg.model_name_or_path, cfg), cfg)
     assert not any(p.requires_grad for n, p in model.named_parameters() if "visual" in n)  # vision frozen
+    assert model.is_activation_checkpointing and not model.config.use_cache
     proc = load_processor(cfg.model_name_or_path, config=cfg)
     recs = read_records(export_dir, "train", media_types=["image"])[:2]
     inputs, labels = split_batch(ScorerCollator(proc)([{**r, "index": i} for i, r in enumerate(recs)]))

@@ -37,7 +37,11 @@ def load_base_model(path: str, cfg: ScorerConfig):
 def prepare_for_training(model, cfg: ScorerConfig):
     """LoRA (peft) or full fine-tuning; gradient checkpointing if asked. Returns the model to train."""
     if cfg.gradient_checkpointing:
-        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        # transformers 5.x renamed it (the old name warns and goes in v6); older releases have only the old one
+        if hasattr(model, "activation_checkpointing_enable"):
+            model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
+        else:
+            model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         model.config.use_cache = False
     if cfg.finetune == "lora":
         from peft import LoraConfig, get_peft_model
