@@ -36,7 +36,8 @@ seed  held-out photos                          held-out SRCC / PLCC   new crops 
 Within each held-out photo the ranking is 0.71-0.95; what separates the weak seeds is a shift of a whole
 photo: soft or smooth content (retina, a fundus photograph; rocket's sky and smoke; chelsea's fur) is
 predicted 0.3-0.7 below its MOS, as if blurred. Colour and tone jitter on every training crop instead of half
-changed nothing beyond the noise (seed 5: 0.784, seed 3: 0.810). "(+ tests)": the test suite ran beside them
+changed nothing beyond the noise (seed 5: 0.784, seed 3: 0.810); three more training-only grey images
+(``--extra-photos 5``: cell, page, text) made it worse (seed 5: 0.754, seed 3: 0.673). "(+ tests)": the test suite ran beside them
 (a seeded run gives the same figures under any load at the same thread count; only its time changes).
 
 What decided it (same settings unless said; the first two groups on the earlier 14-photo set with ``clock``,
