@@ -172,20 +172,27 @@ def load_photo(name: str) -> Image.Image:
     return Image.fromarray(arr[..., :3].astype(np.uint8)).convert("RGB")
 
 
+def photo_split(seed: int, test_photos: int, extra_photos: int) -> tuple[np.random.Generator, list[str], set[str]]:
+    """The seeded shuffle that picks the held-out photos: (the generator, to draw the crops on with; every photo
+    name in crop order, the training-only extras last; the held-out names). The vision probe uses it too, so its
+    held-out photos are the benchmark's."""
+    rng = np.random.default_rng(seed)
+    order = list(PHOTOS)
+    rng.shuffle(order)
+    test = set(order[:test_photos])
+    # extra training-only images: more content for the model to tell distortion from texture
+    return rng, order + list(EXTRA_TRAIN_PHOTOS)[:extra_photos], test
+
+
 def build_dataset(out_dir: Path, *, size: int, train_crops: int, test_crops: int, test_photos: int, seed: int,
                   min_frac: float = 0.15, max_frac: float = 0.9, paired: bool = False, colour_jitter: float = 0.0,
                   tone_jitter: float = 0.0, extra_photos: int = 2):
     from training.scorer.synthetic import write_sft_export
 
-    rng = np.random.default_rng(seed)
+    rng, order, test = photo_split(seed, test_photos, extra_photos)
     raw = out_dir / "raw"
     raw.mkdir(parents=True, exist_ok=True)
     items = []
-    order = list(PHOTOS)
-    rng.shuffle(order)
-    test = set(order[:test_photos])
-    # extra training-only images: more content for the model to tell distortion from texture
-    order += list(EXTRA_TRAIN_PHOTOS)[:extra_photos]
     for name in order:
         photo = load_photo(name)
         # held-out photos give the "test" split; training photos give "train" crops and a few unseen "val" crops

@@ -29,9 +29,6 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import scorer_learns as sl  # noqa: E402  (same photos, crops and distortions)
 
-# the tiny builder's image processor normalisation (CLIP's)
-MEAN = np.array([0.48145466, 0.4578275, 0.40821073], np.float32)
-STD = np.array([0.26862954, 0.26130258, 0.27577711], np.float32)
 
 
 def luminance_noise(im: Image.Image, level: int, rng: np.random.Generator) -> Image.Image:
@@ -44,8 +41,10 @@ def patchify(images: list[np.ndarray], p: int, merge: int = 2):
     """(N,H,W,3) uint8 -> (N, patches, 3*2*p*p) with Qwen2-VL's own image processor (an image is 2 equal frames)."""
     from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
 
+    from training.scorer.tiny import IMAGE_MEAN, IMAGE_STD  # the tiny builder's normalisation (CLIP's)
+
     ip = Qwen2VLImageProcessorPil(patch_size=p, merge_size=merge, temporal_patch_size=2, do_resize=False,
-                                  image_mean=MEAN.tolist(), image_std=STD.tolist())
+                                  image_mean=list(IMAGE_MEAN), image_std=list(IMAGE_STD))
     out = ip(images=images, return_tensors="pt")
     _, gh, gw = out["image_grid_thw"][0].tolist()
     return out["pixel_values"].reshape(len(images), gh * gw, -1), (gh, gw)
@@ -84,11 +83,7 @@ def main(argv=None) -> int:
     if args.luminance_noise:
         colour_distort = sl.distort
         sl.distort = lambda im, k, lvl, r: luminance_noise(im, lvl, r) if k == "noise" else colour_distort(im, k, lvl, r)
-    rng = np.random.default_rng(args.seed)
-    order = list(sl.PHOTOS)
-    rng.shuffle(order)
-    test = set(order[:4])
-    order += list(sl.EXTRA_TRAIN_PHOTOS)[:args.extra_photos]
+    rng, order, test = sl.photo_split(args.seed, 4, args.extra_photos)
     data = {"train": ([], []), "test": ([], [])}
     photo_of = []
     for name in order:

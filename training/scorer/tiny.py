@@ -61,6 +61,9 @@ QWEN2_VL_CHAT_TEMPLATE = (
 # Small budget so that a 2-core CPU trains in seconds: at most 8x8 patches of 14 px = 16 merged tokens.
 TINY_MIN_PIXELS = 28 * 28
 TINY_MAX_PIXELS = 112 * 112
+# Qwen2-VL's pixel normalisation (CLIP's mean and std)
+IMAGE_MEAN = (0.48145466, 0.4578275, 0.40821073)
+IMAGE_STD = (0.26862954, 0.26130258, 0.27577711)
 
 _CORPUS_EXTRA = (
     "a photo of a red cube on a wooden table, a cat sitting next to a dog in the park at sunset, "
@@ -176,8 +179,8 @@ def build_tiny_model(out_dir: str | Path, *, seed: int = 0, vocab_size: int = 60
         "rescale_factor": 1 / 255,
         "do_normalize": True,
         "do_convert_rgb": True,
-        "image_mean": [0.48145466, 0.4578275, 0.40821073],
-        "image_std": [0.26862954, 0.26130258, 0.27577711],
+        "image_mean": list(IMAGE_MEAN),
+        "image_std": list(IMAGE_STD),
         "min_pixels": TINY_MIN_PIXELS,
         "max_pixels": TINY_MAX_PIXELS,
         "size": {"shortest_edge": TINY_MIN_PIXELS, "longest_edge": TINY_MAX_PIXELS},
