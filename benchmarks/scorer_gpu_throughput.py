@@ -12,7 +12,9 @@ are used, so sequence lengths are close to the real tokenizer's. Nothing is writ
 
     python benchmarks/scorer_gpu_throughput.py [--train-batch 4] [--score-batch 16] [--image-side 448]
 
-Without CUDA it says so and exits with status 2.
+Without CUDA it says so and exits with status 2. ``--smoke`` runs every step of it on the tiny model on the CPU
+(float32, small sizes) so the script itself is tested where no GPU is (tests/scorer/test_gpu_throughput_smoke.py);
+its figures then say nothing about a GPU, and the output says ``"smoke": true``.
 """
 from __future__ import annotations
 
@@ -63,11 +65,16 @@ def main(argv=None) -> int:
     ap.add_argument("--image-side", type=int, default=448, help="448 -> 256 visual tokens per image")
     ap.add_argument("--attn", default="sdpa", choices=("sdpa", "flash_attention_2", "eager"))
     ap.add_argument("--no-gradient-checkpointing", action="store_true")
+    ap.add_argument("--smoke", action="store_true",
+                    help="the tiny model on the CPU in float32: checks the script, measures nothing about a GPU")
     args = ap.parse_args(argv)
+    for name in ("train_batch", "train_steps", "score_batch", "score_items", "image_side"):
+        if getattr(args, name) < 1:
+            ap.error(f"--{name.replace('_', '-')} must be at least 1")
 
     import torch
 
-    if not torch.cuda.is_available():
+    if not args.smoke and not torch.cuda.is_available():
         print("scorer_gpu_throughput: no CUDA device here; this benchmark needs a GPU (it builds a 7B model). "
               "Nothing was measured.", file=sys.stderr)
         return 2
@@ -87,7 +94,7 @@ def main(argv=None) -> int:
     work = Path(tmp.name)
     tiny = build_tiny_model(work / "tiny")
     side = args.image_side
-    cfg = ScorerConfig(model_name_or_path=str(tiny), bf16=True, attn_implementation=args.attn,
+    cfg = ScorerConfig(model_name_or_path=str(tiny), bf16=not args.smoke, attn_implementation=args.attn,
                        gradient_checkpointing=not args.no_gradient_checkpointing,
                        image_min_pixels=side * side, image_max_pixels=side * side)
     proc = load_processor(tiny, config=cfg)
@@ -95,7 +102,7 @@ def main(argv=None) -> int:
     tok_ids = {t: proc.tokenizer.convert_tokens_to_ids(t) for t in SPECIAL_TOKENS}
 
     rng = np.random.default_rng(0)
-    n_img = max(args.score_items, args.train_batch * 2)
+    n_img = max(args.score_items, args.train_batch * 2) + 1  # + the one-at-a-time loop's warm-up item
     records = []
     for i in range(n_img):
         path = work / f"img{i}.png"
@@ -107,12 +114,22 @@ def main(argv=None) -> int:
         rec["media_obj"] = Image.open(path).convert("RGB")
         records.append(rec)
     collate = ScorerCollator(proc)
-    print(f"device: {torch.cuda.get_device_name(0)}; building Qwen2-VL-7B (random weights, bf16)...", flush=True)
-    t = time.time()
-    model = build_model(tok_ids, args.attn)
-    print(f"built in {time.time() - t:.0f}s, {sum(p.numel() for p in model.parameters()) / 1e9:.2f}B params", flush=True)
-    results: dict = {"device": torch.cuda.get_device_name(0), "image_side": side, "attn": args.attn}
-    cuda = torch.device("cuda")
+    if args.smoke:
+        from transformers import AutoModelForImageTextToText
+
+        device_name, cuda = "cpu (smoke run: tiny model, float32)", torch.device("cpu")
+        model = AutoModelForImageTextToText.from_pretrained(tiny, attn_implementation=args.attn)
+    else:
+        device_name, cuda = torch.cuda.get_device_name(0), torch.device("cuda")
+        print(f"device: {device_name}; building Qwen2-VL-7B (random weights, bf16)...", flush=True)
+        t = time.time()
+        model = build_model(tok_ids, args.attn)
+        print(f"built in {time.time() - t:.0f}s, {sum(p.numel() for p in model.parameters()) / 1e9:.2f}B params", flush=True)
+    results: dict = {"device": device_name, "smoke": args.smoke, "image_side": side, "attn": args.attn}
+
+    def sync():
+        if cuda.type == "cuda":
+            torch.cuda.synchronize()
 
     def to_dev(b):
         return {k: (v.to(cuda) if torch.is_tensor(v) else v) for k, v in b.items()}
@@ -123,11 +140,11 @@ def main(argv=None) -> int:
     with torch.no_grad():
         split_batch(batches[0])
         answer_logits(model, split_batch(batches[0])[0])
-        torch.cuda.synchronize()
+        sync()
         t = time.time()
         for b in batches:
             expected_score(level_probabilities(answer_logits(model, split_batch(b)[0]), level_ids)).tolist()
-        torch.cuda.synchronize()
+        sync()
     batched_s = time.time() - t
     results["score_batched_items_per_s"] = args.score_items / batched_s
     results["score_batch"] = args.score_batch
@@ -138,15 +155,15 @@ def main(argv=None) -> int:
     with torch.no_grad():
         t = None
         for k, rec in enumerate(records[: n_single + 1]):
-            if k == 1:
-                torch.cuda.synchronize()
+            if k == 1:  # the first item warms up
+                sync()
                 t = time.time()
             inputs, _ = split_batch(collate([rec]))
             out = model.generate(**to_dev(inputs), max_new_tokens=1, do_sample=False, output_logits=True,
                                  return_dict_in_generate=True, pad_token_id=tok_ids["<|endoftext|>"])
             probs = torch.softmax(out.logits[0][0].float()[idx], -1)
             _ = 1 + 4 * float((probs * torch.tensor([1, 0.75, 0.5, 0.25, 0], device=cuda)).sum())
-        torch.cuda.synchronize()
+        sync()
     results["score_one_at_a_time_items_per_s"] = n_single / (time.time() - t)
     results["batched_speedup"] = results["score_batched_items_per_s"] / results["score_one_at_a_time_items_per_s"]
 
@@ -155,22 +172,23 @@ def main(argv=None) -> int:
     model.train()
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
     tb = [to_dev(collate(records[i:i + args.train_batch])) for i in range(0, args.train_batch * 2, args.train_batch)]
-    torch.cuda.reset_peak_memory_stats()
+    if cuda.type == "cuda":
+        torch.cuda.reset_peak_memory_stats()
     for step in range(args.train_steps + 2):
         if step == 2:
-            torch.cuda.synchronize()
+            sync()
             t = time.time()
         inputs, labels = split_batch(tb[step % len(tb)])
-        with torch.autocast("cuda", dtype=torch.bfloat16):
+        with torch.autocast(cuda.type, dtype=torch.bfloat16, enabled=cuda.type == "cuda"):
             logits = answer_logits(model, inputs)
         out = scorer_loss(logits, level_ids, labels["target_level"], labels["mos"])
         out.loss.backward()
         opt.step()
         opt.zero_grad(set_to_none=True)
-    torch.cuda.synchronize()
+    sync()
     results["train_samples_per_s"] = args.train_steps * args.train_batch / (time.time() - t)
     results["train_batch"] = args.train_batch
-    results["train_peak_gib"] = torch.cuda.max_memory_allocated() / 2**30
+    results["train_peak_gib"] = torch.cuda.max_memory_allocated() / 2**30 if cuda.type == "cuda" else None
     results["gradient_checkpointing"] = cfg.gradient_checkpointing
     results["levels"] = list(LEVELS)
     print(json.dumps(results, indent=1))

@@ -1,0 +1,39 @@
+"""The GPU throughput benchmark, run end to end on the tiny model on the CPU (``--smoke``): no GPU machine is
+lent to most sessions, so this is what keeps the script working until one runs it at full size."""
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+import scorer_gpu_throughput as bench  # noqa: E402
+
+SMALL = ["--train-batch", "2", "--train-steps", "2", "--score-batch", "4", "--score-items", "8", "--image-side", "56"]
+
+
+def test_smoke_run_measures_every_part_on_the_cpu(capsys):
+    assert bench.main(["--smoke", *SMALL]) == 0
+    out = capsys.readouterr().out
+    results = json.loads(out[out.index("{"):])
+    assert results["smoke"] is True and results["device"].startswith("cpu")
+    for key in ("score_batched_items_per_s", "score_one_at_a_time_items_per_s", "train_samples_per_s"):
+        assert results[key] > 0, key
+    assert results["batched_speedup"] == pytest.approx(
+        results["score_batched_items_per_s"] / results["score_one_at_a_time_items_per_s"])
+    assert results["levels"] == ["Excellent", "Good", "Fair", "Poor", "Bad"]
+
+
+def test_without_cuda_it_says_so_and_measures_nothing(capsys):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA device is here: the full-size run is the real check")
+    assert bench.main(SMALL) == 2
+    assert "no CUDA device" in capsys.readouterr().err
+
+
+def test_sizes_below_one_are_refused(capsys):
+    with pytest.raises(SystemExit) as err:
+        bench.main(["--smoke", "--score-items", "0"])
+    assert err.value.code == 2 and "--score-items must be at least 1" in capsys.readouterr().err
