@@ -29,8 +29,12 @@ Launching:
   ``deepspeed_config: {zero_stage: 2, ...}``); nothing in this module changes. ZeRO-2 is the intended
   stage (LoRA states are small); step checkpoints gather the state dict under DeepSpeed, but the final LoRA
   merge assumes unsharded parameters: under ZeRO-3 set ``merge_lora_on_export=false`` (the adapter
-  checkpoints stay loadable by ``load_scorer``). DeepSpeed is not
-  installed on the development machine: these paths are untested here.
+  checkpoints stay loadable by ``load_scorer``). The batch size and clipping reach DeepSpeed's config from
+  ``cfg`` where it says "auto" (the loader is prepared per epoch, so ``prepare`` never sees it).
+  Tested on the CPU: two torchrun processes (gloo; ``ACCELERATE_USE_CPU=true``, as Accelerate's multi-CPU mode
+  needs) train exactly like one with the whole batch, and ZeRO-2 in one process trains and resumes exactly like
+  plain training (``tests/scorer/test_multi_process.py``, ``test_deepspeed.py``; the latter where deepspeed is
+  installed). Multi-process DeepSpeed needs GPUs: Accelerate 1.15 runs CPU DeepSpeed ranks as separate worlds.
 
 Checkpoints: ``output_dir/checkpoints/step-NNNNNN/`` hold the trainable weights (a LoRA adapter, or the
 full model), the processor, ``config.yaml``, ``trainer_state.json`` and ``state/`` (Accelerate's
@@ -134,12 +138,15 @@ def train(
     steps_per_epoch = max(1, math.ceil(per_epoch_batches / cfg.gradient_accumulation_steps))
     total_steps = cfg.max_steps if cfg.max_steps else steps_per_epoch * cfg.epochs
     num_epochs = math.ceil(total_steps / steps_per_epoch)
+    deepspeed = _fill_deepspeed_config(accelerator, cfg)
+    # Accelerate steps a prepared scheduler once per process per optimizer step; under DeepSpeed the engine
+    # steps it, once per optimizer step
+    scheduler_steps_per_step = 1 if deepspeed else accelerator.num_processes
     scheduler = get_scheduler(
         cfg.lr_scheduler,
         optimizer=optimizer,
-        # Accelerate steps a prepared scheduler once per process per optimizer step
-        num_warmup_steps=int(cfg.warmup_ratio * total_steps) * accelerator.num_processes,
-        num_training_steps=total_steps * accelerator.num_processes,
+        num_warmup_steps=int(cfg.warmup_ratio * total_steps) * scheduler_steps_per_step,
+        num_training_steps=total_steps * scheduler_steps_per_step,
     )
     model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
 
@@ -159,7 +166,9 @@ def train(
         resume = _latest_checkpoint(out_dir)
     if resume:
         resume = Path(resume)
-        accelerator.load_state(str(resume / "state"), strict=False)
+        # strict=False: only trainable tensors are saved (see _only_trainable); a DeepSpeed engine keeps its own
+        # whole checkpoint and takes no such argument
+        accelerator.load_state(str(resume / "state"), **({} if deepspeed else {"strict": False}))
         state = json.loads((resume / "trainer_state.json").read_text())
         global_step, start_epoch = state["global_step"], state["epoch"]
         skip_batches = state["batches_done_in_epoch"]
@@ -231,9 +240,15 @@ def train(
                 continue
             global_step += 1
             if global_step % max(1, cfg.logging_steps) == 0 or global_step == total_steps:
-                n = max(1, running["n"])
+                # every process's batches, not only the main one's: the logged loss is the global batch's
+                sums = torch.tensor([running[k] for k in ("loss", "ce", "mse", "n")], dtype=torch.float64,
+                                    device=accelerator.device)
+                if accelerator.num_processes > 1:
+                    sums = accelerator.reduce(sums, reduction="sum")
+                loss_sum, ce_sum, mse_sum, n = sums.tolist()
+                n = max(1.0, n)
                 event = {"event": "step", "step": global_step, "total_steps": total_steps, "epoch": epoch,
-                         "loss": running["loss"] / n, "ce": running["ce"] / n, "mse": running["mse"] / n,
+                         "loss": loss_sum / n, "ce": ce_sum / n, "mse": mse_sum / n,
                          "lr": scheduler.get_last_lr()[0]}
                 running = {"loss": 0.0, "ce": 0.0, "mse": 0.0, "n": 0}
                 history.append({k: event[k] for k in ("step", "epoch", "loss", "ce", "mse", "lr")})
@@ -298,6 +313,24 @@ def train(
           "final_dir": str(final_dir) if final_dir else None})
     accelerator.free_memory()
     return result
+
+
+def _fill_deepspeed_config(accelerator, cfg: ScorerConfig) -> bool:
+    """Under DeepSpeed, give its config what it would otherwise read from a prepared DataLoader or its own
+    settings: the loader is prepared per epoch (for resumable ordering), so ``prepare`` never sees a batch
+    size. Values the user's DeepSpeed config sets are kept; "auto" and missing ones come from ``cfg``.
+    True when DeepSpeed is in use."""
+    plugin = getattr(accelerator.state, "deepspeed_plugin", None)
+    if plugin is None:
+        return False
+    ds = plugin.deepspeed_config
+    for key, value in (("train_micro_batch_size_per_gpu", cfg.batch_size),
+                       ("gradient_clipping", float(cfg.max_grad_norm or 0.0))):
+        if ds.get(key, "auto") == "auto":
+            ds[key] = value
+    if ds.get("train_batch_size", "auto") == "auto":
+        ds["train_batch_size"] = cfg.batch_size * cfg.gradient_accumulation_steps * accelerator.num_processes
+    return True
 
 
 def _gathered_state_dict(accelerator, model):
