@@ -40,6 +40,7 @@ Why it is built this way:
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -104,10 +105,24 @@ def page(browser):
     pg.console_errors = []
     pg.on("console", lambda msg: pg.console_errors.append(msg.text) if msg.type == "error" else None)
     pg.on("pageerror", lambda exc: pg.console_errors.append(str(exc)))
+    in_flight: set = set()
+    pg.on("request", lambda req: in_flight.add(req))
+    pg.on("requestfinished", lambda req: in_flight.discard(req))
+    pg.on("requestfailed", lambda req: in_flight.discard(req))
     try:
         yield pg
     finally:
-        pg.context.close()
+        close_when_idle(pg, in_flight)
+
+
+def close_when_idle(pg, in_flight: set, timeout_s: float = 10.0) -> None:
+    """Close the page's context once none of its requests is in flight. A request the page sent after the
+    test's last assertion (the next item, a media file) would otherwise still be in the live server's hands
+    while the test's teardown truncates the tables: PostgreSQL then reports a deadlock between the two."""
+    deadline = time.monotonic() + timeout_s
+    while in_flight and time.monotonic() < deadline:
+        pg.wait_for_timeout(50)  # lets Playwright deliver the requestfinished events
+    pg.context.close()
 
 
 def login(page, live_server, username: str, password: str = PASSWORD) -> None:
