@@ -70,6 +70,8 @@ def main(argv=None) -> int:
     ap.add_argument("--tone-jitter", type=float, default=0.0, help="as scorer_learns.py's")
     ap.add_argument("--paired", action="store_true", help="as scorer_learns.py's")
     ap.add_argument("--extra-photos", type=int, default=0, help="as scorer_learns.py's")
+    ap.add_argument("--invisible-psnr", type=float, default=0.0,
+                    help="as scorer_learns.py's (0 = off, as in the figures above; the benchmark's default is 40)")
     ap.add_argument("--seed", type=int, default=0, help="held-out photo shuffle and crops")
     args = ap.parse_args(argv)
 
@@ -95,7 +97,8 @@ def main(argv=None) -> int:
             for _kind, lvl, im in sl._random_items(photo, rng, size=args.size, min_frac=0.15, max_frac=0.9,
                                                    paired=args.paired and split == "train",
                                                    colour_jitter=args.colour_jitter if split == "train" else 0.0,
-                                                   tone_jitter=args.tone_jitter if split == "train" else 0.0):
+                                                   tone_jitter=args.tone_jitter if split == "train" else 0.0,
+                                                   invisible_psnr=args.invisible_psnr):
                 data[split][0].append(np.asarray(im))
                 data[split][1].append(5.0 - lvl)
                 if split == "test":

@@ -50,3 +50,26 @@ def test_content_jitter_changes_colour_and_tone_and_is_off_at_zero():
     spread = lambda a: np.abs(a - a.mean(axis=2, keepdims=True)).mean()  # noqa: E731
     assert abs(spread(coloured) - spread(base)) > 1
     assert isinstance(sl.content_jitter(patch, np.random.default_rng(0), tone_jitter=1.0), Image.Image)
+
+
+def test_invisible_distortions_are_drawn_again():
+    """A flat crop looks the same blurred or JPEG-compressed: with the visibility rule those versions never carry
+    MOS 5 - level; noise stays visible on it. Off (0), they come through with their level."""
+    from PIL import Image
+
+    flat = Image.new("RGB", (200, 200), (128, 128, 128))
+
+    def kinds(invisible_psnr, **kw):
+        rng = np.random.default_rng(0)
+        return {k for _ in range(60) for k, _lvl, _im in sl._random_items(
+            flat, rng, size=28, min_frac=0.2, max_frac=0.9, paired=False, invisible_psnr=invisible_psnr, **kw)}
+
+    assert kinds(40.0) == {"pristine", "noise"}
+    assert kinds(0.0) == {"pristine", "noise", "blur", "jpeg"}
+    paired = sl._random_items(flat, np.random.default_rng(0), size=28, min_frac=0.2, max_frac=0.9, paired=True,
+                              invisible_psnr=40.0)
+    assert [k for k, _, _ in paired] == ["pristine"] + ["noise"] * 4
+    assert sl.psnr(flat, flat) == float("inf")
+    with pytest.raises(SystemExit) as err:
+        sl.main(["--invisible-psnr", "20"])  # would drop plainly visible noise
+    assert err.value.code == 2
