@@ -1,9 +1,9 @@
 """DeepSpeed ZeRO-2 through Accelerate, the way a multi-GPU launch turns it on, here in one CPU process:
 it trains exactly as without DeepSpeed (same logged losses, learning rates and predictions: the batch size and
 clipping reach DeepSpeed's config, and the engine steps the schedule once per step), and a run stopped after
-one step resumes from its DeepSpeed checkpoint to the same result. Skips where deepspeed is not installed
-(it is not in the project's extras: its install compiles against the local torch); to run it:
-``pip install --no-build-isolation deepspeed`` into the venv, then ``pytest tests/scorer/test_deepspeed.py``."""
+one step resumes from its DeepSpeed checkpoint to the same result. ``.ci/run`` installs deepspeed, so CI runs
+this; elsewhere it skips unless deepspeed is installed (it is not in the project's extras: its install imports
+torch): ``.venv/bin/pip install --no-build-isolation deepspeed==0.19.8``, then ``pytest tests/scorer/test_deepspeed.py``."""
 import pytest
 
 pytest.importorskip("deepspeed", reason="deepspeed is not installed (see this file's docstring)")
