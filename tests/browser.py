@@ -105,14 +105,20 @@ def page(browser):
     pg.console_errors = []
     pg.on("console", lambda msg: pg.console_errors.append(msg.text) if msg.type == "error" else None)
     pg.on("pageerror", lambda exc: pg.console_errors.append(str(exc)))
-    in_flight: set = set()
-    pg.on("request", lambda req: in_flight.add(req))
-    pg.on("requestfinished", lambda req: in_flight.discard(req))
-    pg.on("requestfailed", lambda req: in_flight.discard(req))
+    in_flight = track_in_flight(pg)
     try:
         yield pg
     finally:
         close_when_idle(pg, in_flight)
+
+
+def track_in_flight(pg) -> set:
+    """The page's requests sent and not yet answered (or failed), kept up to date by Playwright's events."""
+    in_flight: set = set()
+    pg.on("request", lambda req: in_flight.add(req))
+    pg.on("requestfinished", lambda req: in_flight.discard(req))
+    pg.on("requestfailed", lambda req: in_flight.discard(req))
+    return in_flight
 
 
 def close_when_idle(pg, in_flight: set, timeout_s: float = 10.0) -> None:

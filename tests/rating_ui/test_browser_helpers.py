@@ -23,12 +23,10 @@ def test_pages_close_only_once_their_requests_are_answered(browser, live_server)
     the test's tables are truncated), and gives up after its timeout rather than hanging."""
     import time
 
-    from tests.browser import close_when_idle, new_page
+    from tests.browser import close_when_idle, new_page, track_in_flight
 
     pg = new_page(browser)
-    in_flight: set = set()
-    pg.on("request", lambda req: in_flight.add(req))
-    pg.on("requestfinished", lambda req: in_flight.discard(req))
+    in_flight = track_in_flight(pg)
     held = []
     pg.route("**/held", lambda route: held.append(route))  # never answered: stays in flight
     pg.goto(f"{live_server.url}/login/")
@@ -41,7 +39,7 @@ def test_pages_close_only_once_their_requests_are_answered(browser, live_server)
     assert 0.5 <= time.monotonic() - t0 < 5
 
     pg = new_page(browser)
-    idle: set = set()
+    idle = track_in_flight(pg)
     pg.goto(f"{live_server.url}/login/")
     t0 = time.monotonic()
     close_when_idle(pg, idle, timeout_s=10)

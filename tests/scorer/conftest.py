@@ -49,6 +49,7 @@ def launch_training(tmp_path, base_overrides):
         cfg = tmp_path / f"{name}.yaml"
         cfg.write_text(yaml.safe_dump({**base_overrides, "output_dir": str(out), "epochs": 2, "lora_dropout": 0.0,
                                        "dimensions": ["quality"], **overrides}))
+        # torchrun also for one process with launcher settings: DeepSpeed wants the distributed environment
         launcher = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(processes)] \
             if processes > 1 or env else [sys.executable]
         proc = subprocess.run([*launcher, "-m", "training.scorer", "train", "--config", str(cfg)], cwd=repo,
