@@ -117,22 +117,23 @@ def main(argv=None) -> int:
     if args.smoke:
         from transformers import AutoModelForImageTextToText
 
-        device_name, cuda = "cpu (smoke run: tiny model, float32)", torch.device("cpu")
+        device_name, device = "cpu (smoke run: tiny model, float32)", torch.device("cpu")
         model = AutoModelForImageTextToText.from_pretrained(tiny, attn_implementation=args.attn)
     else:
-        device_name, cuda = torch.cuda.get_device_name(0), torch.device("cuda")
+        device_name, device = torch.cuda.get_device_name(0), torch.device("cuda")
         print(f"device: {device_name}; building Qwen2-VL-7B (random weights, bf16)...", flush=True)
         t = time.time()
         model = build_model(tok_ids, args.attn)
         print(f"built in {time.time() - t:.0f}s, {sum(p.numel() for p in model.parameters()) / 1e9:.2f}B params", flush=True)
     results: dict = {"device": device_name, "smoke": args.smoke, "image_side": side, "attn": args.attn}
+    on_gpu = device.type == "cuda"
 
     def sync():
-        if cuda.type == "cuda":
+        if on_gpu:
             torch.cuda.synchronize()
 
     def to_dev(b):
-        return {k: (v.to(cuda) if torch.is_tensor(v) else v) for k, v in b.items()}
+        return {k: (v.to(device) if torch.is_tensor(v) else v) for k, v in b.items()}
 
     # --- scoring: batched (this package) ---
     model.eval()
@@ -151,7 +152,7 @@ def main(argv=None) -> int:
 
     # --- scoring: one at a time, like the released infer.py (processor per item, generate 1 token, logits) ---
     n_single = min(args.score_items, 32)
-    idx = torch.tensor(level_ids, device=cuda)
+    idx = torch.tensor(level_ids, device=device)
     with torch.no_grad():
         t = None
         for k, rec in enumerate(records[: n_single + 1]):
@@ -162,7 +163,7 @@ def main(argv=None) -> int:
             out = model.generate(**to_dev(inputs), max_new_tokens=1, do_sample=False, output_logits=True,
                                  return_dict_in_generate=True, pad_token_id=tok_ids["<|endoftext|>"])
             probs = torch.softmax(out.logits[0][0].float()[idx], -1)
-            _ = 1 + 4 * float((probs * torch.tensor([1, 0.75, 0.5, 0.25, 0], device=cuda)).sum())
+            _ = 1 + 4 * float((probs * torch.tensor([1, 0.75, 0.5, 0.25, 0], device=device)).sum())
         sync()
     results["score_one_at_a_time_items_per_s"] = n_single / (time.time() - t)
     results["batched_speedup"] = results["score_batched_items_per_s"] / results["score_one_at_a_time_items_per_s"]
@@ -172,14 +173,14 @@ def main(argv=None) -> int:
     model.train()
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
     tb = [to_dev(collate(records[i:i + args.train_batch])) for i in range(0, args.train_batch * 2, args.train_batch)]
-    if cuda.type == "cuda":
+    if on_gpu:
         torch.cuda.reset_peak_memory_stats()
     for step in range(args.train_steps + 2):
         if step == 2:
             sync()
             t = time.time()
         inputs, labels = split_batch(tb[step % len(tb)])
-        with torch.autocast(cuda.type, dtype=torch.bfloat16, enabled=cuda.type == "cuda"):
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=on_gpu):
             logits = answer_logits(model, inputs)
         out = scorer_loss(logits, level_ids, labels["target_level"], labels["mos"])
         out.loss.backward()
@@ -188,7 +189,7 @@ def main(argv=None) -> int:
     sync()
     results["train_samples_per_s"] = args.train_steps * args.train_batch / (time.time() - t)
     results["train_batch"] = args.train_batch
-    results["train_peak_gib"] = torch.cuda.max_memory_allocated() / 2**30 if cuda.type == "cuda" else None
+    results["train_peak_gib"] = torch.cuda.max_memory_allocated() / 2**30 if on_gpu else None
     results["gradient_checkpointing"] = cfg.gradient_checkpointing
     results["levels"] = list(LEVELS)
     print(json.dumps(results, indent=1))

@@ -71,7 +71,7 @@ def main(argv=None) -> int:
     ap.add_argument("--paired", action="store_true", help="as scorer_learns.py's")
     ap.add_argument("--extra-photos", type=int, default=0, help="as scorer_learns.py's")
     ap.add_argument("--invisible-psnr", type=float, default=0.0,
-                    help="as scorer_learns.py's (0 = off, as in the figures above; the benchmark's default is 40)")
+                    help="as scorer_learns.py's (0 = off, its default and as in the figures above)")
     ap.add_argument("--seed", type=int, default=0, help="held-out photo shuffle and crops")
     args = ap.parse_args(argv)
 
