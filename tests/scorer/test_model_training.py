@@ -104,13 +104,58 @@ def test_resume_gives_the_same_model(trained, tmp_path, export_dir):
 
 
 def test_should_stop_saves_and_stops(base_overrides, tmp_path):
+    """One process stops at its next step, not at the next log step: the check is host-side, so it is free."""
     from training.scorer.train import train
 
-    cfg = ScorerConfig.from_dict({**base_overrides, "output_dir": str(tmp_path), "max_steps": 10,
+    cfg = ScorerConfig.from_dict({**base_overrides, "output_dir": str(tmp_path), "max_steps": 10, "logging_steps": 5,
                                   "eval_split": None, "dimensions": ["quality"]})
     res = train(cfg, should_stop=lambda: True)
-    assert res.stopped and res.global_step == 1 and res.final_dir is None
-    assert (res.checkpoint_dir / "trainer_state.json").exists()
+    assert res.stopped and res.global_step == 1 and res.final_dir is None and res.epochs_completed == 0
+    state = json.loads((res.checkpoint_dir / "trainer_state.json").read_text())
+    assert (state["global_step"], state["epoch"], state["batches_done_in_epoch"]) == (1, 0, 1)
+
+
+def test_the_loop_reads_the_device_only_at_log_steps(base_overrides, tmp_path):
+    """Reading a device tensor on the host (item, float, tolist ...) waits for every queued GPU kernel. The loop
+    keeps its losses on the device and reads them once per log step; micro-batches, optimizer steps and the stop
+    checks read nothing. Counted here on the CPU by intercepting the reads the loop's own modules make (the
+    model's forward and torch's optimizer have their own, out of the loop's hands)."""
+    import sys
+    from pathlib import Path
+
+    from torch.overrides import TorchFunctionMode
+
+    import training.scorer.checkpoint as checkpoint_module
+    import training.scorer.train as train_module
+
+    loop_files = {train_module.__file__, checkpoint_module.__file__}
+    torch_dir = str(Path(torch.__file__).parent)
+    reads = {"item", "tolist", "__float__", "__int__", "__bool__", "__index__", "cpu", "numpy"}
+
+    class LoopReads(TorchFunctionMode):
+        def __init__(self):
+            super().__init__()
+            self.seen: list[str] = []
+
+        def __torch_function__(self, func, types, args=(), kwargs=None):
+            if getattr(func, "__name__", "") in reads:
+                frame = sys._getframe(1)
+                while frame.f_code.co_filename.startswith(torch_dir):  # the first caller outside torch
+                    frame = frame.f_back
+                if frame.f_code.co_filename in loop_files:
+                    self.seen.append(f"{func.__name__} at {Path(frame.f_code.co_filename).name}:{frame.f_lineno}")
+            return func(*args, **(kwargs or {}))
+
+    cfg = ScorerConfig.from_dict({**base_overrides, "output_dir": str(tmp_path), "dimensions": ["quality"],
+                                  "batch_size": 2, "gradient_accumulation_steps": 2, "max_steps": 4,
+                                  "logging_steps": 2, "max_train_seconds": 3600, "eval_split": None})
+    events = []
+    counter = LoopReads()
+    with counter:
+        result = train_module.train(cfg, on_progress=events.append, should_stop=lambda: False)
+    assert result.global_step == 4 and not result.stopped
+    assert [e["step"] for e in events if e["event"] == "step"] == [2, 4]  # 8 micro-batches, 4 steps, 2 logs
+    assert len(counter.seen) == 2 and all(r.startswith("tolist at train.py") for r in counter.seen), counter.seen
 
 
 def test_evaluate_checkpoint_with_v2s(trained, export_dir, tmp_path):

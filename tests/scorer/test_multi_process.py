@@ -19,3 +19,20 @@ def test_two_processes_with_half_batches_train_like_one_process(launch_training,
     assert list(p1.item_id) == list(p2.item_id) and len(p1) > 0
     assert (p1.prediction - p2.prediction).abs().max() < 1e-4
     assert (two / "final" / "config.json").is_file() and (two / "final" / "scorer.json").is_file()
+
+
+def test_two_processes_stop_together_at_the_next_log_step(launch_training):
+    """Processes must stop at the same step, and agreeing is a collective read of the device: they agree at log
+    steps only, not after every step. Asked to stop from the first step on (the time bound), two processes
+    logging every 3 steps stop at step 3 together, with a checkpoint that resumes mid-epoch."""
+    import json
+
+    pytest.importorskip("torch.distributed")
+    steps, out = launch_training("two_stopped", processes=2, env={"ACCELERATE_USE_CPU": "true"}, batch_size=2,
+                                 logging_steps=3, max_train_seconds=0, eval_split=None)
+    assert [e["step"] for e in steps] == [3]
+    assert not (out / "final").exists()
+    assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["step-000002", "step-000003"]
+    state = json.loads((out / "checkpoints" / "step-000003" / "trainer_state.json").read_text())
+    # 8 records, 2 per process per micro-batch: 2 steps an epoch, so step 3 is epoch 1's first
+    assert (state["global_step"], state["epoch"], state["batches_done_in_epoch"]) == (3, 1, 1)

@@ -18,5 +18,6 @@ Public API (import from the submodules; signatures are documented there):
 
 Module map: prompts (exact context prompts, level words) · config · media (Pillow/PyAV) · processing
 (processor adapter, Qwen2-VL fallback without torchvision) · data (export reader, collator) · scoring
-(score and losses) · modeling (load/LoRA/save) · train (Accelerate loop) · predict · metrics · v2s · cli.
+(score and losses) · modeling (load/LoRA/save) · train (the Accelerate training recipe) · checkpoint (resumable
+training state) · predict · metrics · v2s · cli.
 """

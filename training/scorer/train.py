@@ -15,10 +15,27 @@ Public API (the platform's Celery task calls it in-process)::
     result.metrics        # last evaluation report (or {})
 
 ``on_progress`` receives ``{"event": "step", "step", "total_steps", "epoch", "loss", "ce", "mse", "lr"}``
-every ``logging_steps`` optimizer steps, ``{"event": "eval", "step", "total_steps", "epoch", "metrics"}``
-after each epoch's evaluation (``metrics`` is the report of :mod:`training.scorer.metrics`), and
-``{"event": "checkpoint", "path", "step"}`` / ``{"event": "done", ...}``. Losses also go to TensorBoard
-files under ``output_dir/tensorboard``.
+every ``logging_steps`` optimizer steps and at the last one (the losses are means over the micro-batches since
+the previous log, on every process), ``{"event": "eval", "step", "total_steps", "epoch", "metrics", "path"}``
+after each epoch's evaluation (``metrics`` is the report of :mod:`training.scorer.metrics`),
+``{"event": "resumed", "path", "step", "total_steps"}`` first when resuming, and ``{"event": "checkpoint",
+"path", "step", "total_steps"}`` / ``{"event": "done", "step", "total_steps", "stopped", "final_dir"}``; only
+the main process calls it. Losses and evaluation correlations also go to TensorBoard files under
+``output_dir/tensorboard``.
+
+The loop is :class:`ScorerRecipe`, read top to bottom: ``setup`` (data, model, optimizer and schedule,
+Accelerate, resume), ``train`` (per epoch: ``step`` on each micro-batch; after each optimizer step the log,
+the stop check and the ``save_steps`` checkpoint; at the epoch's end ``evaluate`` and ``save_checkpoint``), and
+``finish`` (the final export and the result). Its changing state is explicit: ``recipe.state`` (a
+:class:`.checkpoint.TrainerState`, exactly what a checkpoint saves) and the running loss sums.
+
+Host-device syncs: reading a GPU tensor on the host waits for all the GPU work queued before it, so the loop
+reads the device only at log steps. Losses are summed on the device and read (and reduced over processes)
+every ``logging_steps`` optimizer steps; batches come from pinned memory and are copied without blocking;
+``should_stop`` and ``max_train_seconds`` are host-side checks, made after every step in a one-process run
+(the platform's). Several processes must stop at the same step (or the next collective hangs), and agreeing
+takes a collective read, so they agree at log steps: a multi-process run stops up to ``logging_steps - 1``
+steps after the request. (The model's own forward may still sync, e.g. Qwen2-VL reading its image grid sizes.)
 
 Launching:
 
@@ -34,20 +51,20 @@ Launching:
   Tested on the CPU: two torchrun processes (gloo; ``ACCELERATE_USE_CPU=true``, as Accelerate's multi-CPU mode
   needs) train exactly like one with the whole batch, and ZeRO-2 in one process trains and resumes exactly like
   plain training (``tests/scorer/test_multi_process.py``, ``test_deepspeed.py``; the latter where deepspeed is
-  installed). Multi-process DeepSpeed needs GPUs: Accelerate 1.15 runs CPU DeepSpeed ranks as separate worlds.
+  installed), and two processes asked to stop stop together at the next log step. Multi-process DeepSpeed
+  needs GPUs: Accelerate 1.15 runs CPU DeepSpeed ranks as separate worlds.
 
-Checkpoints: ``output_dir/checkpoints/step-NNNNNN/`` hold the trainable weights (a LoRA adapter, or the
-full model), the processor, ``config.yaml``, ``trainer_state.json`` and ``state/`` (Accelerate's
-optimizer, scheduler, RNG and gradient-scaler states; for LoRA only the trainable tensors are stored).
+Checkpoints (:mod:`.checkpoint`): ``output_dir/checkpoints/step-NNNNNN/`` hold the trainable weights (a LoRA
+adapter, or the full model), the processor, ``config.yaml``, ``trainer_state.json`` and ``state/``
+(Accelerate's optimizer, scheduler, RNG and gradient-scaler states; for LoRA only the trainable tensors are
+stored). One is saved at every epoch's end, every ``save_steps`` steps, and when the run is stopped.
 ``resume_from`` = such a directory or ``"latest"`` continues at the same step with the same data order.
 The final export ``output_dir/final/`` is a plain model directory (LoRA merged when
 ``merge_lora_on_export``).
 """
 from __future__ import annotations
 
-import json
 import math
-import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,14 +74,17 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Subset
 
+from .checkpoint import (TrainerState, checkpoint_load, checkpoint_save, gathered_state_dict, keep_only_trainable,
+                         latest_checkpoint)
 from .config import ScorerConfig, save_config
 from .data import MediaSettings, RecordDataset, ScorerCollator, read_records, split_batch
 from .modeling import answer_logits, load_base_model, prepare_for_training, save_checkpoint_files
 from .processing import load_processor
-from .scoring import level_token_ids, scorer_loss
+from .scoring import LossOutput, level_token_ids, scorer_loss
 
 ProgressCallback = Callable[[dict], None]
 StopCallback = Callable[[], bool]
+LOGGED = ("loss", "ce", "mse", "lr")  # what a step event, the history and TensorBoard's train/ carry
 
 
 @dataclass
@@ -80,16 +100,6 @@ class TrainResult:
     history: list[dict] = field(default_factory=list)
 
 
-def _epoch_order(n: int, seed: int, epoch: int) -> list[int]:
-    return np.random.default_rng(seed + 1000 * epoch).permutation(n).tolist()
-
-
-def _latest_checkpoint(output_dir: Path) -> Path | None:
-    ckpts = sorted((output_dir / "checkpoints").glob("step-*"))
-    ckpts = [c for c in ckpts if (c / "trainer_state.json").exists()]
-    return ckpts[-1] if ckpts else None
-
-
 def train(
     config: ScorerConfig,
     *,
@@ -97,222 +107,294 @@ def train(
     should_stop: StopCallback | None = None,
 ) -> TrainResult:
     """Fine-tune the scorer as configured. See the module docstring for the callbacks and outputs."""
-    from accelerate import Accelerator
-    from accelerate.utils import set_seed
-    from transformers import get_scheduler
+    recipe = ScorerRecipe(config, on_progress=on_progress, should_stop=should_stop)
+    recipe.setup()
+    return recipe.train()
 
-    cfg = config
-    out_dir = Path(cfg.output_dir)
-    accelerator = Accelerator(
-        gradient_accumulation_steps=cfg.gradient_accumulation_steps,
-        mixed_precision="bf16" if cfg.bf16 else "no",
-    )
-    set_seed(cfg.seed)
-    emit = _emitter(accelerator, on_progress)
 
-    # --- data ---
-    if not cfg.data_dir:
-        raise ValueError("data_dir is required for training (an sft export directory)")
-    train_records = read_records(cfg.data_dir, cfg.train_split, dimensions=cfg.dimensions, media_types=cfg.media_types)
-    if not train_records:
-        raise ValueError(f"no training records in {cfg.data_dir} split {cfg.train_split!r} for {cfg.dimensions}")
-    eval_records = []
-    if cfg.eval_split:
-        try:
-            eval_records = read_records(cfg.data_dir, cfg.eval_split, dimensions=cfg.dimensions, media_types=cfg.media_types)
-        except FileNotFoundError:
-            eval_records = []
+class ScorerRecipe:
+    """One training run: ``setup()``, then ``train()`` (which ends with ``finish()``); torchtune's recipe shape.
+    Everything set in ``setup`` stays fixed; what changes while training is ``state``, ``losses``, ``metrics``,
+    ``last_checkpoint`` and ``stopped``."""
 
-    # --- model ---
-    model = load_base_model(cfg.model_name_or_path, cfg)
-    processor = load_processor(cfg.model_name_or_path, model_type=getattr(model.config, "model_type", None), config=cfg)
-    level_ids = level_token_ids(processor.tokenizer)
-    model = prepare_for_training(model, cfg)
-    collator = ScorerCollator(processor, MediaSettings.from_config(cfg))
+    def __init__(self, cfg: ScorerConfig, *, on_progress: ProgressCallback | None = None,
+                 should_stop: StopCallback | None = None):
+        self.cfg = cfg
+        self.out_dir = Path(cfg.output_dir)
+        self.on_progress = on_progress
+        self.should_stop = should_stop
+        self.state = TrainerState()
+        self.metrics: dict = {}  # the last evaluation report
+        self.last_checkpoint: Path | None = None
+        self.stopped = False
 
-    trainable = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(trainable, lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
+    # --- setup ------------------------------------------------------------------------------------------
 
-    dataset = RecordDataset(train_records)
-    per_epoch_batches = math.ceil(len(dataset) / (cfg.batch_size * accelerator.num_processes))
-    steps_per_epoch = max(1, math.ceil(per_epoch_batches / cfg.gradient_accumulation_steps))
-    total_steps = cfg.max_steps if cfg.max_steps else steps_per_epoch * cfg.epochs
-    num_epochs = math.ceil(total_steps / steps_per_epoch)
-    deepspeed = _fill_deepspeed_config(accelerator, cfg)
-    # Accelerate steps a prepared scheduler once per process per optimizer step; under DeepSpeed the engine
-    # steps it, once per optimizer step
-    scheduler_steps_per_step = 1 if deepspeed else accelerator.num_processes
-    scheduler = get_scheduler(
-        cfg.lr_scheduler,
-        optimizer=optimizer,
-        num_warmup_steps=int(cfg.warmup_ratio * total_steps) * scheduler_steps_per_step,
-        num_training_steps=total_steps * scheduler_steps_per_step,
-    )
-    model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
+    def setup(self) -> None:
+        from accelerate import Accelerator
+        from accelerate.utils import DataLoaderConfiguration, set_seed
 
-    def _only_trainable(models, weights, _output_dir):
-        for i, m in enumerate(models):
-            if i < len(weights):
-                names = {n for n, p in m.named_parameters() if p.requires_grad}
-                weights[i] = {k: v for k, v in weights[i].items() if k in names}
+        cfg = self.cfg
+        self.accelerator = Accelerator(
+            gradient_accumulation_steps=cfg.gradient_accumulation_steps,
+            mixed_precision="bf16" if cfg.bf16 else "no",
+            # batches come from pinned memory (see _epoch_loader), so copying them to the GPU need not wait
+            dataloader_config=DataLoaderConfiguration(non_blocking=True),
+        )
+        set_seed(cfg.seed)  # before the model: LoRA's initial weights are drawn from it
+        self._setup_data()
+        self._setup_model()
+        self._setup_optimization()
+        self.model, self.optimizer, self.scheduler = self.accelerator.prepare(self.model, self.optimizer,
+                                                                              self.scheduler)
+        keep_only_trainable(self.accelerator)
+        self._resume()
+        self.losses = RunningLosses(self.accelerator.device)
+        self.writer = None  # TensorBoard, main process only
+        if self.accelerator.is_main_process:
+            from torch.utils.tensorboard import SummaryWriter
 
-    accelerator.register_save_state_pre_hook(_only_trainable)
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            save_config(cfg, self.out_dir / "config.yaml")
+            self.writer = SummaryWriter(str(self.out_dir / "tensorboard"))
 
-    # --- resume ---
-    global_step, start_epoch, skip_batches = 0, 0, 0
-    history: list[dict] = []
-    resume = cfg.resume_from
-    if resume == "latest":
-        resume = _latest_checkpoint(out_dir)
-    if resume:
-        resume = Path(resume)
-        # strict=False: only trainable tensors are saved (see _only_trainable); a DeepSpeed engine keeps its own
-        # whole checkpoint and takes no such argument
-        accelerator.load_state(str(resume / "state"), **({} if deepspeed else {"strict": False}))
-        state = json.loads((resume / "trainer_state.json").read_text())
-        global_step, start_epoch = state["global_step"], state["epoch"]
-        skip_batches = state["batches_done_in_epoch"]
-        history = state.get("history", [])
-        emit({"event": "resumed", "path": str(resume), "step": global_step, "total_steps": total_steps})
+    def _setup_data(self) -> None:
+        cfg = self.cfg
+        if not cfg.data_dir:
+            raise ValueError("data_dir is required for training (an sft export directory)")
+        records = read_records(cfg.data_dir, cfg.train_split, dimensions=cfg.dimensions, media_types=cfg.media_types)
+        if not records:
+            raise ValueError(f"no training records in {cfg.data_dir} split {cfg.train_split!r} for {cfg.dimensions}")
+        self.dataset = RecordDataset(records)
+        self.eval_records: list[dict] = []
+        if cfg.eval_split:
+            try:
+                self.eval_records = read_records(cfg.data_dir, cfg.eval_split, dimensions=cfg.dimensions,
+                                                 media_types=cfg.media_types)
+            except FileNotFoundError:
+                pass
 
-    writer = None
-    if accelerator.is_main_process:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        save_config(cfg, out_dir / "config.yaml")
-        from torch.utils.tensorboard import SummaryWriter
+    def _setup_model(self) -> None:
+        cfg = self.cfg
+        model = load_base_model(cfg.model_name_or_path, cfg)
+        self.processor = load_processor(cfg.model_name_or_path, model_type=getattr(model.config, "model_type", None),
+                                        config=cfg)
+        self.level_ids = level_token_ids(self.processor.tokenizer)
+        # on the device once: the loss would otherwise copy the list there (a blocking copy) every micro-batch
+        self.level_index = torch.tensor(self.level_ids, dtype=torch.long, device=self.accelerator.device)
+        self.model = prepare_for_training(model, cfg)
+        self.collator = ScorerCollator(self.processor, MediaSettings.from_config(cfg))
 
-        writer = SummaryWriter(str(out_dir / "tensorboard"))
+    def _setup_optimization(self) -> None:
+        from transformers import get_scheduler
 
-    def save_checkpoint(epoch: int, batches_done: int) -> Path:
-        ckpt = out_dir / "checkpoints" / f"step-{global_step:06d}"
-        accelerator.wait_for_everyone()
-        accelerator.save_state(str(ckpt / "state"))
-        state_dict = _gathered_state_dict(accelerator, model)  # collective under DeepSpeed: all ranks call it
-        if accelerator.is_main_process:
-            save_checkpoint_files(ckpt, model=accelerator.unwrap_model(model), processor=processor, cfg=cfg,
-                                  level_ids=level_ids, merge=False, state_dict=state_dict)
-            (ckpt / "trainer_state.json").write_text(json.dumps({
-                "global_step": global_step, "total_steps": total_steps, "epoch": epoch,
-                "batches_done_in_epoch": batches_done, "history": history[-1000:],
-            }, indent=1))
-            _prune(out_dir / "checkpoints", cfg.save_total_limit, keep=ckpt)
-        accelerator.wait_for_everyone()
-        emit({"event": "checkpoint", "path": str(ckpt), "step": global_step, "total_steps": total_steps})
-        return ckpt
+        cfg, accelerator = self.cfg, self.accelerator
+        self.trainable = [p for p in self.model.parameters() if p.requires_grad]
+        self.optimizer = torch.optim.AdamW(self.trainable, lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
+        per_epoch_batches = math.ceil(len(self.dataset) / (cfg.batch_size * accelerator.num_processes))
+        steps_per_epoch = max(1, math.ceil(per_epoch_batches / cfg.gradient_accumulation_steps))
+        self.total_steps = cfg.max_steps if cfg.max_steps else steps_per_epoch * cfg.epochs
+        self.num_epochs = math.ceil(self.total_steps / steps_per_epoch)
+        self.deepspeed = _fill_deepspeed_config(accelerator, cfg)
+        # Accelerate steps a prepared scheduler once per process per optimizer step; under DeepSpeed the engine
+        # steps it, once per optimizer step
+        per_step = 1 if self.deepspeed else accelerator.num_processes
+        self.scheduler = get_scheduler(
+            cfg.lr_scheduler,
+            optimizer=self.optimizer,
+            num_warmup_steps=int(cfg.warmup_ratio * self.total_steps) * per_step,
+            num_training_steps=self.total_steps * per_step,
+        )
 
-    started = time.monotonic()
-    stopped = False
-    last_ckpt: Path | None = Path(resume) if resume else None
-    metrics: dict = {}
-    epoch = start_epoch
-    running = {"loss": 0.0, "ce": 0.0, "mse": 0.0, "n": 0}
-    model.train()
-    for epoch in range(start_epoch, num_epochs):
-        order = _epoch_order(len(dataset), cfg.seed, epoch)
+    def _resume(self) -> None:
+        resume = latest_checkpoint(self.out_dir) if self.cfg.resume_from == "latest" else self.cfg.resume_from
+        if not resume:
+            return
+        self.last_checkpoint = Path(resume)
+        self.state = checkpoint_load(accelerator=self.accelerator, checkpoint_dir=self.last_checkpoint,
+                                     deepspeed=self.deepspeed)
+        self._emit({"event": "resumed", "path": str(resume), "step": self.state.global_step,
+                    "total_steps": self.total_steps})
+
+    # --- train ------------------------------------------------------------------------------------------
+
+    def train(self) -> TrainResult:
+        self.started = time.monotonic()  # max_train_seconds counts from here
+        self.model.train()
+        for epoch in range(self.state.epoch, self.num_epochs):
+            self.train_epoch(epoch)
+            if self.stopped:
+                break
+            self.evaluate(epoch)
+            self.state.epoch, self.state.batches_done_in_epoch = epoch + 1, 0
+            self.save_checkpoint()  # resuming from it starts the next epoch
+            if self.state.global_step >= self.total_steps:
+                break
+        return self.finish()
+
+    def train_epoch(self, epoch: int) -> None:
+        """The epoch's micro-batches; after each optimizer step: log, stop (with a checkpoint), checkpoint."""
+        cfg, state = self.cfg, self.state
+        for batch in self._epoch_loader(epoch):
+            self.step(batch)
+            if not self.accelerator.sync_gradients:
+                continue  # accumulating: no optimizer step yet
+            state.global_step += 1
+            if self._is_log_step():
+                self.log_losses()
+            if self._stop_requested():
+                self.stopped = True
+                self.save_checkpoint()
+                return
+            if cfg.save_steps and state.global_step % cfg.save_steps == 0 and state.global_step < self.total_steps:
+                self.save_checkpoint()
+            if state.global_step >= self.total_steps:
+                return
+
+    def step(self, batch: dict) -> None:
+        """One micro-batch: forward, loss, backward; the optimizer steps when the accumulation is complete
+        (Accelerate's ``accumulate`` makes the optimizer and scheduler calls no-ops before that)."""
+        cfg, accelerator = self.cfg, self.accelerator
+        model_inputs, labels = split_batch(batch)
+        with accelerator.accumulate(self.model):
+            out = scorer_loss(answer_logits(self.model, model_inputs), self.level_index, labels["target_level"],
+                              labels["mos"], ce_weight=cfg.ce_weight, mse_weight=cfg.mse_weight,
+                              ce_over=cfg.ce_over, mse_scale=cfg.mse_scale)
+            accelerator.backward(out.loss)
+            if accelerator.sync_gradients and cfg.max_grad_norm:
+                accelerator.clip_grad_norm_(self.trainable, cfg.max_grad_norm)
+            self.optimizer.step()
+            self.scheduler.step()
+            self.optimizer.zero_grad()
+        self.state.batches_done_in_epoch += 1
+        self.losses.add(out)
+
+    def log_losses(self) -> None:
+        """The mean losses since the last log (the one device read of the loop) to the history, TensorBoard and
+        a "step" event."""
+        state = self.state
+        loss, ce, mse = self.losses.pop_means(self.accelerator)
+        event = {"event": "step", "step": state.global_step, "total_steps": self.total_steps, "epoch": state.epoch,
+                 "loss": loss, "ce": ce, "mse": mse, "lr": self.scheduler.get_last_lr()[0]}
+        state.history.append({k: event[k] for k in ("step", "epoch", *LOGGED)})
+        if self.writer:
+            for k in LOGGED:
+                self.writer.add_scalar(f"train/{k}", event[k], state.global_step)
+        self._emit(event)
+
+    def evaluate(self, epoch: int) -> None:
+        """Score the eval split with the model as it is now (every process scores its share); the report goes
+        to ``output_dir/eval/epoch-NNN``, TensorBoard and an "eval" event."""
+        if not self.eval_records:
+            return
+        from .predict import evaluate_records
+
+        eval_dir = self.out_dir / "eval" / f"epoch-{epoch:03d}"
+        self.model.eval()
+        self.metrics = evaluate_records(model=self.model, processor=self.processor, level_ids=self.level_ids,
+                                        records=self.eval_records, cfg=self.cfg, out_dir=eval_dir,
+                                        accelerator=self.accelerator)
+        self.model.train()
+        if self.writer:
+            _log_metrics(self.writer, self.metrics, self.state.global_step)
+        self._emit({"event": "eval", "step": self.state.global_step, "total_steps": self.total_steps, "epoch": epoch,
+                    "metrics": self.metrics, "path": str(eval_dir)})
+
+    def save_checkpoint(self) -> None:
+        self.last_checkpoint = checkpoint_save(
+            accelerator=self.accelerator, model=self.model, processor=self.processor, cfg=self.cfg,
+            level_ids=self.level_ids, state=self.state, total_steps=self.total_steps)
+        self._emit({"event": "checkpoint", "path": str(self.last_checkpoint), "step": self.state.global_step,
+                    "total_steps": self.total_steps})
+
+    # --- finish -----------------------------------------------------------------------------------------
+
+    def finish(self) -> TrainResult:
+        """The final export (unless stopped early), the result and a "done" event; frees the model."""
+        final_dir = None if self.stopped else self._export_final()
+        if self.writer:
+            self.writer.close()
+        state = self.state
+        result = TrainResult(output_dir=self.out_dir, final_dir=final_dir, checkpoint_dir=self.last_checkpoint,
+                             global_step=state.global_step, total_steps=self.total_steps,
+                             epochs_completed=state.epoch, stopped=self.stopped, metrics=self.metrics,
+                             history=state.history)
+        self._emit({"event": "done", "step": state.global_step, "total_steps": self.total_steps,
+                    "stopped": self.stopped, "final_dir": str(final_dir) if final_dir else None})
+        self.model, self.optimizer, self.scheduler = self.accelerator.free_memory(self.model, self.optimizer,
+                                                                                  self.scheduler)
+        return result
+
+    def _export_final(self) -> Path:
+        final_dir = self.out_dir / "final"
+        self.accelerator.wait_for_everyone()
+        state_dict = gathered_state_dict(self.accelerator, self.model)  # collective under DeepSpeed
+        if self.accelerator.is_main_process:
+            save_checkpoint_files(final_dir, model=self.accelerator.unwrap_model(self.model), processor=self.processor,
+                                  cfg=self.cfg, level_ids=self.level_ids, merge=self.cfg.merge_lora_on_export,
+                                  state_dict=state_dict,
+                                  extra={"global_step": self.state.global_step, "metrics": self.metrics})
+        self.accelerator.wait_for_everyone()
+        return final_dir
+
+    # --- helpers ----------------------------------------------------------------------------------------
+
+    def _epoch_loader(self, epoch: int):
+        """The epoch's batches in an order fixed by (seed, epoch), so a resumed run sees the same data; in the
+        epoch a run resumes in, the micro-batches already trained on are skipped."""
+        cfg, accelerator = self.cfg, self.accelerator
+        order = np.random.default_rng(cfg.seed + 1000 * epoch).permutation(len(self.dataset)).tolist()
         # own generator: iterating must not draw from the global RNG, or a resumed run would diverge
-        loader = DataLoader(Subset(dataset, order), batch_size=cfg.batch_size, shuffle=False,
-                            collate_fn=collator, num_workers=cfg.num_workers,
+        loader = DataLoader(Subset(self.dataset, order), batch_size=cfg.batch_size, shuffle=False,
+                            collate_fn=self.collator, num_workers=cfg.num_workers,
+                            pin_memory=accelerator.device.type == "cuda",
                             generator=torch.Generator().manual_seed(cfg.seed + epoch))
         loader = accelerator.prepare_data_loader(loader)
-        batches_done = 0
-        if epoch == start_epoch and skip_batches:
-            loader = accelerator.skip_first_batches(loader, skip_batches)
-            batches_done = skip_batches
-        for batch in loader:
-            model_inputs, labels = split_batch(batch)
-            with accelerator.accumulate(model):
-                logits = answer_logits(model, model_inputs)
-                out = scorer_loss(logits, level_ids, labels["target_level"], labels["mos"],
-                                  ce_weight=cfg.ce_weight, mse_weight=cfg.mse_weight,
-                                  ce_over=cfg.ce_over, mse_scale=cfg.mse_scale)
-                accelerator.backward(out.loss)
-                if accelerator.sync_gradients and cfg.max_grad_norm:
-                    accelerator.clip_grad_norm_(trainable, cfg.max_grad_norm)
-                optimizer.step()
-                scheduler.step()
-                optimizer.zero_grad()
-            batches_done += 1
-            running["loss"] += float(out.loss.detach())
-            running["ce"] += float(out.ce)
-            running["mse"] += float(out.mse)
-            running["n"] += 1
-            if not accelerator.sync_gradients:
-                continue
-            global_step += 1
-            if global_step % max(1, cfg.logging_steps) == 0 or global_step == total_steps:
-                # every process's batches, not only the main one's: the logged loss is the global batch's
-                sums = torch.tensor([running[k] for k in ("loss", "ce", "mse", "n")], dtype=torch.float64,
-                                    device=accelerator.device)
-                if accelerator.num_processes > 1:
-                    sums = accelerator.reduce(sums, reduction="sum")
-                loss_sum, ce_sum, mse_sum, n = sums.tolist()
-                n = max(1.0, n)
-                event = {"event": "step", "step": global_step, "total_steps": total_steps, "epoch": epoch,
-                         "loss": loss_sum / n, "ce": ce_sum / n, "mse": mse_sum / n,
-                         "lr": scheduler.get_last_lr()[0]}
-                running = {"loss": 0.0, "ce": 0.0, "mse": 0.0, "n": 0}
-                history.append({k: event[k] for k in ("step", "epoch", "loss", "ce", "mse", "lr")})
-                if writer:
-                    for k in ("loss", "ce", "mse", "lr"):
-                        writer.add_scalar(f"train/{k}", event[k], global_step)
-                emit(event)
-            out_of_time = cfg.max_train_seconds is not None and time.monotonic() - started > cfg.max_train_seconds
-            stop_now = bool(should_stop and should_stop()) or out_of_time
-            if stop_now:
-                stop_flag = torch.tensor(1.0, device=accelerator.device)
-            else:
-                stop_flag = torch.tensor(0.0, device=accelerator.device)
-            if accelerator.num_processes > 1:
-                stop_flag = accelerator.reduce(stop_flag, reduction="sum")
-            if stop_flag.item() > 0:
-                stopped = True
-                last_ckpt = save_checkpoint(epoch, batches_done)
-                break
-            if cfg.save_steps and global_step % cfg.save_steps == 0 and global_step < total_steps:
-                last_ckpt = save_checkpoint(epoch, batches_done)
-            if global_step >= total_steps:
-                break
-        if stopped:
-            break
-        # end of epoch: evaluate, checkpoint (resuming from it starts the next epoch)
-        if eval_records:
-            from .predict import evaluate_records
+        if self.state.batches_done_in_epoch:
+            loader = accelerator.skip_first_batches(loader, self.state.batches_done_in_epoch)
+        return loader
 
-            model.eval()
-            eval_dir = out_dir / "eval" / f"epoch-{epoch:03d}"
-            metrics = evaluate_records(
-                model=model, processor=processor, level_ids=level_ids, records=eval_records, cfg=cfg,
-                out_dir=eval_dir, accelerator=accelerator,
-            )
-            model.train()
-            if writer:
-                _log_metrics(writer, metrics, global_step)
-            emit({"event": "eval", "step": global_step, "total_steps": total_steps, "epoch": epoch,
-                  "metrics": metrics, "path": str(eval_dir)})
-        global_step_before = global_step
-        last_ckpt = save_checkpoint(epoch + 1, 0)
-        if global_step_before >= total_steps:
-            break
+    def _is_log_step(self) -> bool:
+        step = self.state.global_step
+        return step % max(1, self.cfg.logging_steps) == 0 or step == self.total_steps
 
-    final_dir = None
-    if not stopped:
-        final_dir = out_dir / "final"
-        accelerator.wait_for_everyone()
-        state_dict = _gathered_state_dict(accelerator, model)
-        if accelerator.is_main_process:
-            save_checkpoint_files(final_dir, model=accelerator.unwrap_model(model), processor=processor, cfg=cfg,
-                                  level_ids=level_ids, merge=cfg.merge_lora_on_export, state_dict=state_dict,
-                                  extra={"global_step": global_step, "metrics": metrics})
-        accelerator.wait_for_everyone()
-    if writer:
-        writer.close()
-    result = TrainResult(output_dir=out_dir, final_dir=final_dir, checkpoint_dir=last_ckpt, global_step=global_step,
-                         total_steps=total_steps, epochs_completed=epoch + (0 if stopped else 1), stopped=stopped,
-                         metrics=metrics, history=history)
-    emit({"event": "done", "step": global_step, "total_steps": total_steps, "stopped": stopped,
-          "final_dir": str(final_dir) if final_dir else None})
-    accelerator.free_memory()
-    return result
+    def _stop_requested(self) -> bool:
+        """should_stop() or the time bound, both host-side. One process acts at once, without touching the device;
+        several must agree, which takes a collective read, so they agree at log steps only."""
+        if self.accelerator.num_processes > 1 and not self._is_log_step():
+            return False
+        out_of_time = self.cfg.max_train_seconds is not None and \
+            time.monotonic() - self.started > self.cfg.max_train_seconds
+        wanted = out_of_time or bool(self.should_stop and self.should_stop())
+        if self.accelerator.num_processes == 1:
+            return wanted
+        flag = torch.tensor(float(wanted), device=self.accelerator.device)
+        return self.accelerator.reduce(flag, reduction="sum").item() > 0
+
+    def _emit(self, event: dict) -> None:
+        if self.on_progress is not None and self.accelerator.is_main_process:
+            self.on_progress(event)
+
+
+class RunningLosses:
+    """Sums of loss, CE and MSE, and the micro-batch count, since the last log, kept on the device: adding is a
+    queued kernel, not a read. Float64, so the means are those of the float32 values summed exactly as before."""
+
+    def __init__(self, device: torch.device):
+        self.sums = torch.zeros(4, dtype=torch.float64, device=device)
+
+    def add(self, out: LossOutput) -> None:
+        self.sums[:3] += torch.stack([out.loss.detach(), out.ce, out.mse]).double()
+        self.sums[3] += 1
+
+    def pop_means(self, accelerator) -> tuple[float, float, float]:
+        """The means over every process's micro-batches (the logged loss is the global batch's), then reset.
+        This is the read: it waits for the device."""
+        sums = accelerator.reduce(self.sums, reduction="sum") if accelerator.num_processes > 1 else self.sums
+        loss, ce, mse, n = sums.tolist()
+        self.sums = torch.zeros_like(self.sums)
+        n = max(1.0, n)
+        return loss / n, ce / n, mse / n
 
 
 def _fill_deepspeed_config(accelerator, cfg: ScorerConfig) -> bool:
@@ -333,23 +415,6 @@ def _fill_deepspeed_config(accelerator, cfg: ScorerConfig) -> bool:
     return True
 
 
-def _gathered_state_dict(accelerator, model):
-    """Under DeepSpeed the parameters are sharded: gather them for saving. None elsewhere."""
-    from accelerate.utils import DistributedType
-
-    if accelerator.distributed_type == DistributedType.DEEPSPEED:
-        return accelerator.get_state_dict(model)
-    return None
-
-
-def _emitter(accelerator, on_progress):
-    def emit(event: dict) -> None:
-        if on_progress is not None and accelerator.is_main_process:
-            on_progress(event)
-
-    return emit
-
-
 def _log_metrics(writer, report: dict, step: int) -> None:
     for dim, by_media in report.items():
         if dim.startswith("_") or not isinstance(by_media, dict):
@@ -361,11 +426,3 @@ def _log_metrics(writer, report: dict, step: int) -> None:
                 for k in ("srcc", "plcc"):
                     if isinstance(vals, dict) and vals.get(k) is not None:
                         writer.add_scalar(f"eval/{dim}/{media}/{level}_{k}", vals[k], step)
-
-
-def _prune(ckpt_root: Path, limit: int | None, keep: Path) -> None:
-    if not limit:
-        return
-    ckpts = sorted(c for c in ckpt_root.glob("step-*") if c != keep)
-    for old in ckpts[: max(0, len(ckpts) - (limit - 1))]:
-        shutil.rmtree(old, ignore_errors=True)
