@@ -138,8 +138,9 @@ class ScorerRecipe:
         self.accelerator = Accelerator(
             gradient_accumulation_steps=cfg.gradient_accumulation_steps,
             mixed_precision="bf16" if cfg.bf16 else "no",
-            # batches come from pinned memory (see _epoch_loader), so copying them to the GPU need not wait
-            dataloader_config=DataLoaderConfiguration(non_blocking=True),
+            # on CUDA batches come from pinned memory (see _epoch_loader), so copying them need not wait for the
+            # GPU; other devices keep the blocking copy they always had
+            dataloader_config=DataLoaderConfiguration(non_blocking=torch.cuda.is_available()),
         )
         set_seed(cfg.seed)  # before the model: LoRA's initial weights are drawn from it
         self._setup_data()
