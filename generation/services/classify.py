@@ -172,3 +172,15 @@ def prompts_classify_job(*, job: Job, progress: Progress) -> dict[str, Any]:
     return prompts_classify(prompt_set=prompt_set, method=params.get("method", "rules"), model=params.get("model", ""),
                             endpoint=params.get("endpoint", ""), overwrite=bool(params.get("overwrite")),
                             progress=progress)
+
+
+def prompts_classify_enqueue(*, job: Job) -> Job:
+    """Rules run on the default queue; an LLM needs a generation (GPU) worker: the job goes to that queue."""
+    if job.params.get("method") != "llm":
+        from annotation.services.jobs import job_enqueue
+
+        return job_enqueue(job=job)
+    from ..tasks import run_job
+
+    transaction.on_commit(lambda: run_job.delay(job.pk))
+    return job

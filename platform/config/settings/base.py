@@ -160,6 +160,10 @@ SPECTACULAR_SETTINGS = {
         "TrainingRunStatusEnum": "training.models.TrainingRun.Status",
         "GenerationJobStatusEnum": "generation.models.GenerationJob.Status",
         "GenerationOutputStatusEnum": "generation.models.GenerationOutput.Status",
+        "GeneratorSpecKindEnum": "generation.models.GeneratorSpec.Kind",
+        "TrainingRunKindEnum": "training.models.TrainingRun.Kind",
+        "GeneratorRegisterKindEnum": "generation.api.REGISTER_KINDS",
+        "MediaTypeEnum": "annotation.models.MediaType",
     },
 }
 
