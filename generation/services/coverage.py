@@ -4,7 +4,8 @@ Two tables, each one GROUP BY query (index-backed, no per-row work in Python):
 
 - prompts: taxonomy leaf (category > subcategory) x prompt set: prompts, long prompts (> 25 words), the leaf's
   target; a gap is a leaf with no prompt (or below its target);
-- items: taxonomy leaf x generator: items of the campaign (generated or imported) whose prompt has that leaf;
+- items: taxonomy leaf x generator (those with items, and those registered for the campaign): items of the
+  campaign (generated or imported) whose prompt has that leaf;
   a gap is a generator with no item in a leaf that has prompts.
 
 Prompts whose category is not in the taxonomy (or empty) are a row of their own ("(unclassified)").
@@ -20,7 +21,7 @@ from django.db.models import Count, Q
 
 from annotation.models import Campaign, Item
 
-from ..models import LONG_PROMPT_WORDS, PromptSet, PromptSetEntry, Taxonomy
+from ..models import LONG_PROMPT_WORDS, GeneratorSpec, PromptSet, PromptSetEntry, Taxonomy
 from .taxonomy import taxonomy_get
 
 UNCLASSIFIED = "(unclassified)"
@@ -77,6 +78,9 @@ def coverage_compute(*, campaign: Campaign, taxonomy: Taxonomy | None = None, by
         k = key(category, subcategory)
         item_counts[k][name] += n
         item_long[k] += n_long
+    # Generators registered for the campaign count even before they have an item: all their cells are gaps.
+    for name, media_type in GeneratorSpec.objects.filter(campaigns=campaign).values_list("generator__name", "generator__media_type"):
+        generators.setdefault(name, media_type)
     if (UNCLASSIFIED, "") in prompt_counts or (UNCLASSIFIED, "") in item_counts:
         rows.append((UNCLASSIFIED, ""))
     gen_names = sorted(generators)
