@@ -151,7 +151,7 @@ class PromptSetListApi(APIView):
                 fh.write(chunk)
         params = {"campaign": campaign.slug, "prompt_set": data.validated_data.get("name") or Path(upload.name).stem,
                   "taxonomy": data.validated_data.get("taxonomy"), "path": fh.name,
-                  "classify": data.validated_data.get("classify"), "remove_after": True}
+                  "classify": data.validated_data.get("classify"), "remove_after": True, "label": upload.name}
         job = job_create(kind="prompts_import", params=params, campaign=campaign, created_by=request.user)
         try:
             job_enqueue(job=job)

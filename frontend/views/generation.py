@@ -101,7 +101,8 @@ def prompts_import_view(request, slug: str):
                 fh.write(chunk)
         params = {"campaign": campaign.slug, "prompt_set": request.POST.get("name") or Path(upload.name).stem,
                   "taxonomy": request.POST.get("taxonomy") or None, "path": fh.name,
-                  "classify": "rules" if request.POST.get("classify") else None, "remove_after": True}
+                  "classify": "rules" if request.POST.get("classify") else None, "remove_after": True,
+                  "label": upload.name}
         job = job_create(kind="prompts_import", params=params, campaign=campaign, created_by=request.user)
         try:
             job_enqueue(job=job)

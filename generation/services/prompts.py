@@ -73,8 +73,8 @@ class PromptRow:
     tags: list[str] = field(default_factory=list)
 
 
-def _records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    label, suffix = path.name, path.suffix.lower()
+def _records(path: Path, label: str | None = None) -> Iterator[tuple[int, dict[str, Any]]]:
+    label, suffix = label or path.name, path.suffix.lower()
     if suffix not in (".csv", ".jsonl", ".ndjson"):
         raise InvalidInput(f"{label}: a prompt file must be .csv or .jsonl")
     try:
@@ -151,10 +151,11 @@ def _text(value: Any, name: str) -> str:
     return str(value).strip()
 
 
-def prompts_read(*, path: Path, leaves: Leaves) -> list[PromptRow]:
-    """Every row of the file, checked against the taxonomy (InvalidInput names the first bad row)."""
-    label, rows = path.name, []
-    for line, record in _records(path):
+def prompts_read(*, path: Path, leaves: Leaves, label: str | None = None) -> list[PromptRow]:
+    """Every row of the file, checked against the taxonomy (InvalidInput names the first bad row, by `label`:
+    the file's name as the researcher knows it, for uploads kept under another name)."""
+    label, rows = label or path.name, []
+    for line, record in _records(path, label):
         try:
             text = next((_text(record[c], c) for c in TEXT_COLUMNS if c in record), None)
             if text is None:
@@ -199,13 +200,13 @@ def prompt_set_ensure(*, campaign: Campaign, name: str, taxonomy_slug: str | Non
 
 
 def prompts_import(*, prompt_set: PromptSet, path: Path, progress: Progress | None = None,
-                   job: Job | None = None) -> dict[str, Any]:
+                   job: Job | None = None, label: str | None = None) -> dict[str, Any]:
     """Import a prompt file into `prompt_set`: all rows or nothing. Returns the counts (see module doc)."""
     path = Path(path)
-    label = path.name
+    label = label or path.name
     if progress:
         progress.update(0, "reading prompts", force=True)
-    rows = prompts_read(path=path, leaves=Leaves(prompt_set.taxonomy))
+    rows = prompts_read(path=path, leaves=Leaves(prompt_set.taxonomy), label=label)
     if progress:
         progress.set_total(len(rows), f"checking {len(rows)} prompts")
 
@@ -292,9 +293,11 @@ def prompts_import_job(*, job: Job, progress: Progress) -> dict[str, Any]:
     params = job.params
     campaign = job.campaign or campaign_get(slug=params["campaign"])
     try:
-        prompt_set = prompt_set_ensure(campaign=campaign, name=params["prompt_set"], taxonomy_slug=params.get("taxonomy"),
-                                       created_by=job.created_by)
-        result = prompts_import(prompt_set=prompt_set, path=Path(params["path"]), progress=progress, job=job)
+        with transaction.atomic():  # a new set is kept only when its first import succeeds
+            prompt_set = prompt_set_ensure(campaign=campaign, name=params["prompt_set"],
+                                           taxonomy_slug=params.get("taxonomy"), created_by=job.created_by)
+            result = prompts_import(prompt_set=prompt_set, path=Path(params["path"]), progress=progress, job=job,
+                                    label=params.get("label"))
         if params.get("classify"):
             from .classify import prompts_classify
 
