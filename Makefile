@@ -13,7 +13,7 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[training,dev]'
+	$(PY) -m pip install --quiet -e '.[training,generation,dev]'
 	touch $(STAMP)
 
 # The main job on the embedded default: SQLite, no servers, a demo campaign, web server + Celery worker.
@@ -29,7 +29,7 @@ services:
 
 # A Celery worker for all queues against the configured broker (CELERY_BROKER_URL, DATABASE_URL).
 worker: setup
-	$(VENV)/bin/celery -A config worker -Q default,training --loglevel=INFO
+	$(VENV)/bin/celery -A config worker -Q default,training,generation --loglevel=INFO
 
 beat: setup
 	$(VENV)/bin/celery -A config beat --loglevel=INFO

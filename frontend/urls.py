@@ -5,6 +5,7 @@ from .views import annotate, home, jobs
 from .views import training as training_views
 from .views import research
 from .views import desk
+from .views import generation
 
 urlpatterns = [
     path("", home.home, name="home"),
@@ -27,4 +28,15 @@ urlpatterns = [
     path("desk/", desk.queue, name="desk"),
     path("desk/batches/<int:batch_id>/", desk.batch_detail, name="desk-batch"),
     path("desk/annotators/<int:user_id>/", desk.annotator_detail, name="desk-annotator"),
+    # researcher generation pages (area generation)
+    path("generation/", generation.index, name="generation"),
+    path("generation/jobs/<int:job_id>/", generation.job_page, name="generation-job"),
+    path("generation/jobs/<int:job_id>/cancel/", generation.job_cancel_view, name="generation-job-cancel"),
+    path("generation/jobs/<int:job_id>/review/", generation.job_review_view, name="generation-job-review"),
+    path("generation/<slug:slug>/", generation.campaign_page, name="generation-campaign"),
+    path("generation/<slug:slug>/prompts/", generation.prompts_import_view, name="generation-prompts-import"),
+    path("generation/<slug:slug>/prompts/<slug:set_slug>/classify/", generation.prompts_classify_view,
+         name="generation-prompts-classify"),
+    path("generation/<slug:slug>/generators/", generation.generator_register_view, name="generation-generator-register"),
+    path("generation/<slug:slug>/jobs/", generation.job_start_view, name="generation-job-start"),
 ]

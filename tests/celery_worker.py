@@ -52,7 +52,7 @@ def celery_worker(django_db_setup, django_db_blocker, tmp_path_factory):
         PYTHONPATH=f"{ROOT}{os.pathsep}{ROOT / 'platform'}",
     )
     proc = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", "default,training", "--pool=solo",
+        [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", "default,training,generation", "--pool=solo",
          "--concurrency=1", "--loglevel=INFO", "--without-gossip", "--without-mingle", "--without-heartbeat"],
         cwd=ROOT, env=env, stdout=open(log, "w"), stderr=subprocess.STDOUT,
     )

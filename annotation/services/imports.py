@@ -441,6 +441,17 @@ def _write_lock(progress: Progress | None) -> Iterator[None]:
             logger.warning("could not release the import write lock", exc_info=True)
 
 
+def media_write_lock():
+    """The lock imports hold while storing files and writing items, for other writers of items (generation):
+    `with media_write_lock(): ...` (see _write_lock)."""
+    return _write_lock(None)
+
+
+def media_remove_unused(*, names: list[str]) -> None:
+    """Delete stored files that no item refers to, for other writers of items (see _remove_unused)."""
+    _remove_unused(names)
+
+
 # ---------------------------------------------------------------------------------------------- jobs
 
 

@@ -26,6 +26,8 @@ JOB_RUNNERS: dict[str, str] = {
     "mos_aggregate": "annotation.services.mos.mos_aggregate_job",
     "dataset_export": "annotation.services.exports.dataset_export_job",
     "scrutinize": "annotation.services.scrutiny.scrutinize_job",
+    "prompts_import": "generation.services.prompts.prompts_import_job",
+    "prompts_classify": "generation.services.classify.prompts_classify_job",
 }
 
 

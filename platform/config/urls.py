@@ -9,5 +9,6 @@ urlpatterns = [
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),
     path("api/v1/", include("annotation.urls")),
     path("api/v1/", include("training.urls")),
+    path("api/v1/", include("generation.urls")),
     path("", include("frontend.urls")),
 ]

@@ -13,7 +13,7 @@ mkdir -p var/broker/queue var/broker/processed var/broker/control
 $PY manage.py migrate --noinput >/dev/null
 $PY manage.py seed_demo
 
-.venv/bin/celery -A config worker -Q default,training --pool=solo --loglevel=WARNING >var/worker.log 2>&1 &
+.venv/bin/celery -A config worker -Q default,training,generation --pool=solo --loglevel=WARNING >var/worker.log 2>&1 &
 WORKER=$!
 trap 'kill $WORKER 2>/dev/null || true' EXIT INT TERM
 # A tiny CPU scorer for the demo's scoring page; built in the background (about 10-40 s) so the web

@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
-APP_SERVICES = ("web", "worker", "training-worker", "beat")
+APP_SERVICES = ("web", "worker", "training-worker", "generation-worker", "beat")
 
 
 @pytest.fixture(scope="module")
@@ -31,6 +31,7 @@ def test_each_service_runs_its_command(compose):
     assert "-c platform/docker/gunicorn.conf.py" in command(services["web"])
     assert re.match(r"^celery -A config worker -Q default\b", command(services["worker"]))
     assert re.match(r"^celery -A config worker -Q training\b", command(services["training-worker"]))
+    assert re.match(r"^celery -A config worker -Q generation\b", command(services["generation-worker"]))
     assert re.match(r"^celery -A config beat\b", command(services["beat"]))
     assert services["postgres"]["image"].startswith("postgres:")
     assert services["redis"]["image"].startswith("redis:")
@@ -56,7 +57,7 @@ def test_media_and_shared_folders_live_on_a_volume_every_app_service_mounts(comp
     for name in APP_SERVICES:
         mounts = dict(v.split(":", 1) for v in compose["services"][name]["volumes"])
         assert mounts["data"] == "/data"
-    for key in ("MEDIA_ROOT", "QEVAL_IMPORT_ROOTS", "QEVAL_EXPORT_ROOT", "QEVAL_TRAINING_ROOT"):
+    for key in ("MEDIA_ROOT", "QEVAL_IMPORT_ROOTS", "QEVAL_EXPORT_ROOT", "QEVAL_TRAINING_ROOT", "QEVAL_GENERATION_ROOT"):
         assert shared[key].startswith("/data/")
     assert "pgdata:/var/lib/postgresql/data" in compose["services"]["postgres"]["volumes"]
 
@@ -71,11 +72,19 @@ def test_the_training_worker_reserves_an_nvidia_gpu_and_has_the_training_extra(c
     assert "deploy" not in compose["services"]["worker"]
 
 
+def test_the_generation_worker_reserves_an_nvidia_gpu_and_has_the_generation_extra(compose):
+    service = compose["services"]["generation-worker"]
+    devices = service["deploy"]["resources"]["reservations"]["devices"]
+    assert devices[0]["driver"] == "nvidia" and "gpu" in devices[0]["capabilities"]
+    assert service["build"]["args"]["EXTRAS"] == "generation"
+    assert "--concurrency=1" in command(service) and "--prefetch-multiplier=1" in command(service)
+
+
 def test_workers_wait_for_the_database_and_the_migrated_web_app(compose):
     services = compose["services"]
     assert services["web"]["depends_on"]["postgres"]["condition"] == "service_healthy"
     assert services["web"]["depends_on"]["redis"]["condition"] == "service_healthy"
-    for name in ("worker", "training-worker", "beat"):
+    for name in ("worker", "training-worker", "generation-worker", "beat"):
         assert services[name]["depends_on"]["web"]["condition"] == "service_healthy"
     assert services["web"]["environment"]["DJANGO_MIGRATE"] == "1"
 

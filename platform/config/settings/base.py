@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "annotation",
     "training",
+    "generation",
     "frontend",
 ]
 
@@ -126,6 +127,10 @@ else:
 IMPORT_ROOTS = [Path(p) for p in env_list("QEVAL_IMPORT_ROOTS", str(VAR_DIR / "imports"))]
 EXPORT_ROOT = Path(os.environ.get("QEVAL_EXPORT_ROOT", VAR_DIR / "exports"))
 TRAINING_ROOT = Path(os.environ.get("QEVAL_TRAINING_ROOT", VAR_DIR / "training"))
+# Generation workers: tiny pipelines are built under GENERATION_ROOT/models; a claimed output whose worker
+# has not written it within GENERATION_LEASE_S seconds is handed to another worker.
+GENERATION_ROOT = Path(os.environ.get("QEVAL_GENERATION_ROOT", VAR_DIR / "generation"))
+GENERATION_LEASE_S = int(os.environ.get("QEVAL_GENERATION_LEASE_S", "1800"))
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 
@@ -153,6 +158,12 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "JobStatusEnum": "annotation.models.Job.Status",
         "TrainingRunStatusEnum": "training.models.TrainingRun.Status",
+        "GenerationJobStatusEnum": "generation.models.GenerationJob.Status",
+        "GenerationOutputStatusEnum": "generation.models.GenerationOutput.Status",
+        "GeneratorSpecKindEnum": "generation.models.GeneratorSpec.Kind",
+        "TrainingRunKindEnum": "training.models.TrainingRun.Kind",
+        "GeneratorRegisterKindEnum": "generation.api.REGISTER_KINDS",
+        "MediaTypeEnum": "annotation.models.MediaType",
     },
 }
 
@@ -177,7 +188,7 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
-CELERY_TASK_ROUTES = {"training.*": {"queue": "training"}}
+CELERY_TASK_ROUTES = {"training.*": {"queue": "training"}, "generation.*": {"queue": "generation"}}
 CELERY_BEAT_SCHEDULE = {
     "expire-leases": {"task": "annotation.expire_leases", "schedule": 60.0},
 }

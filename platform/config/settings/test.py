@@ -24,6 +24,7 @@ os.environ["QEVAL_TEST_TMP"] = str(_tmp)
 MEDIA_ROOT = _tmp / "media"
 EXPORT_ROOT = _tmp / "exports"
 TRAINING_ROOT = _tmp / "training"
+GENERATION_ROOT = _tmp / "generation"
 IMPORT_ROOTS = [_tmp / "imports"]
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast logins in tests
 STORAGES = {
