@@ -37,6 +37,8 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--split", default="test", help="split name ('all' = sft.jsonl)")
     e.add_argument("--out", required=True, help="output directory (report.json, predictions.csv, plots)")
     e.add_argument("--long-prompt-words", type=int, default=25)
+    e.add_argument("--logistic", type=int, choices=(4, 5), default=4,
+                   help="parameters of the monotonic logistic behind plcc_logistic (plain 'plcc' is the paper's)")
     e.add_argument("--no-plots", action="store_true")
     e.add_argument("--batch-size", type=int)
     e.add_argument("overrides", nargs="*", help="key=value ScorerConfig overrides (e.g. v2s_enabled=true)")
@@ -80,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
             from .metrics import evaluate_predictions_file
 
             report = evaluate_predictions_file(args.predictions, args.out, long_prompt_words=args.long_prompt_words,
-                                               plots=not args.no_plots)
+                                               plots=not args.no_plots, logistic=args.logistic)
         elif args.checkpoint and args.data:
             from .config import parse_overrides
             from .predict import evaluate_checkpoint
