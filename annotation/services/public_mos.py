@@ -40,8 +40,9 @@ from .errors import InvalidInput
 from .mos import _version_write, version_checksum
 
 LAYOUTS = ("generic", "agiqa3k")
-FIELDS = ("item_id", "media_path", "media_type", "prompt", "generator", "category",
+FIELDS = ("item_id", "media_path", "media_type", "prompt", "generator", "category", "subcategory", "split",
           "quality_mos", "quality_std", "quality_n", "alignment_mos", "alignment_std", "alignment_n")
+SPLITS = ("train", "val", "test")
 AGIQA3K_MAP = {"name": "item_id", "prompt": "prompt", "mos_quality": "quality_mos", "std_quality": "quality_std",
                "mos_align": "alignment_mos", "std_align": "alignment_std"}
 DEFAULT_SCALE = {"agiqa3k": (0.0, 5.0), "generic": (1.0, 5.0)}
@@ -100,6 +101,10 @@ def _read_table(path: Path, layout: str, mapping: dict[str, str], generator: str
             rec.setdefault("media_path", rec["item_id"])
             rec["media_path"] = rec["media_path"] or rec["item_id"]
             rec["media_type"] = (rec.get("media_type") or "image").lower()
+            rec["split"] = (rec.get("split") or "").lower()
+            if rec["split"] not in ("",) + SPLITS:
+                raise InvalidInput(f"{path.name} line {line}: unknown split {rec['split']!r} (use train, val, test or "
+                                   "leave it empty)")
             if not rec.get("generator"):
                 rec["generator"] = generator or (rec["item_id"].split("_")[0] if layout == "agiqa3k" else "")
             if not rec["generator"]:
@@ -138,6 +143,17 @@ def _scores(rows: list[dict], scale: tuple[float, float], name: str) -> list[tup
     return out
 
 
+def _splits_update(campaign: Campaign, rows: list[dict]) -> None:
+    """Items already in the campaign take the split the table gives them (rows without one keep theirs)."""
+    by_split: dict[str, list[str]] = {}
+    for r in rows:
+        if r.get("split"):
+            by_split.setdefault(r["split"], []).append(r["item_id"])
+    for split, ids in by_split.items():
+        for start in range(0, len(ids), 10_000):
+            Item.objects.filter(campaign=campaign, item_id__in=ids[start:start + 10_000]).exclude(split=split).update(split=split)
+
+
 def mos_table_import(
     *, campaign: Campaign, file: str | Path, layout: str = "generic", media_root: str | Path | None = None,
     mapping: dict[str, str] | None = None, scale: tuple[float, float] | None = None, generator: str | None = None,
@@ -162,11 +178,13 @@ def mos_table_import(
         if new_rows:
             manifest = Path(tmp) / "manifest.csv"
             with open(manifest, "w", newline="", encoding="utf-8") as fh:
-                w = csv.DictWriter(fh, fieldnames=["item_id", "media_path", "media_type", "prompt", "generator", "category"])
+                w = csv.DictWriter(fh, fieldnames=["item_id", "media_path", "media_type", "prompt", "generator", "category",
+                                                   "subcategory", "split"])
                 w.writeheader()
                 for r in new_rows:
                     w.writerow({k: r.get(k, "") for k in w.fieldnames})
             items_import(campaign=campaign, manifest=manifest, media_root=media_root, progress=progress)
+        _splits_update(campaign, [r for r in rows if r["item_id"] in existing])
         pk_of = dict(Item.objects.filter(campaign=campaign, item_id__in=list(seen)).values_list("item_id", "pk"))
         score_rows = [(pk_of[item_id], dim, mos, std, n, ci) for item_id, dim, mos, std, n, ci in scores]
         counts = {
