@@ -50,7 +50,10 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--jsonl", help="JSONL file of {media, prompt[, media_type]}")
     s.add_argument("--batch-size", type=int, default=8)
     s.add_argument("--dimensions", default="quality,alignment")
-    s.add_argument("--v2s", action="store_true", help="apply Vague-to-Specific to long prompts")
+    s.add_argument("--v2s", action="store_true", help="apply Vague-to-Specific to long prompts (needs an LLM)")
+    s.add_argument("--v2s-llm", help="V2S rewriter: a local causal LM directory or hub id")
+    s.add_argument("--v2s-fallback", action="store_true",
+                   help="V2S with the heuristic splitter when no LLM is given (not comparable to the paper's Table 5)")
     s.add_argument("--out", help="write JSONL here instead of stdout")
 
     y = sub.add_parser("tiny", help="write a tiny random Qwen2-VL for tests and demos")
@@ -120,7 +123,13 @@ def main(argv: list[str] | None = None) -> int:
             print("nothing to score: give --media/--prompt or --jsonl", file=sys.stderr)
             return 2
         dims = [d.strip() for d in args.dimensions.split(",") if d.strip()]
-        results = score_items(args.checkpoint, items, batch_size=args.batch_size, dimensions=dims, v2s=args.v2s)
+        overrides = {}
+        if args.v2s_llm:
+            overrides["v2s_llm"] = args.v2s_llm
+        if args.v2s_fallback:
+            overrides["v2s_rewriter"] = "fallback"
+        results = score_items(args.checkpoint, items, batch_size=args.batch_size, dimensions=dims, v2s=args.v2s,
+                              overrides=overrides or None)
         lines = "\n".join(json.dumps(r) for r in results) + "\n"
         if args.out:
             Path(args.out).write_text(lines)

@@ -296,6 +296,10 @@ def write_report(rows: list[dict], out_dir: str | Path, *, long_prompt_words: in
     if v2s is None and rows and rows[0].get("v2s_method"):
         methods = sorted({r.get("v2s_method") for r in rows if r.get("v2s_method")})
         v2s = {"used": any(m not in ("", "off", "none") for m in methods), "method": ",".join(methods)}
+        if any(m.startswith("fallback") for m in methods):
+            from .v2s import NOT_COMPARABLE
+
+            v2s["note"] = NOT_COMPARABLE
     report = build_report(rows, long_prompt_words=long_prompt_words, v2s=v2s, logistic=logistic)
     if plots:
         report["_meta"]["plots"] = [p.name for p in scatter_plots(rows, out_dir)]
