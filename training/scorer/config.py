@@ -31,9 +31,27 @@ class UnknownConfigKey(ConfigError):
     """A key that :class:`ScorerConfig` does not have (a typo, usually)."""
 
 
+# Presets (``preset: NAME``): the released Q-Eval-Score checkpoints are four per-task models (the released
+# inference script loads e.g. ``Q_Eval_Score_Models/output_video_alignment/qwen2-vl-7b-instruct/...-merged``),
+# each trained and evaluated on one media type x one dimension; ``joint`` is one model for all four tasks.
+# A preset fills the fields it names unless the config sets them; the rest is the paper's setting anyway
+# (Qwen2-VL-7B-Instruct, LoRA, fps 8, max_pixels 100352, context prompts, the tag stripped as ms-swift does).
+_PAPER = {"model_name_or_path": "Qwen/Qwen2-VL-7B-Instruct", "finetune": "lora", "video_fps": 8.0,
+          "video_max_pixels": 100352, "prompt_style": "context", "media_tag": "strip", "ce_weight": 1.0,
+          "mse_weight": 1.0}
+PRESETS: dict[str, dict[str, Any]] = {
+    "image-quality": {**_PAPER, "media_types": ["image"], "dimensions": ["quality"]},
+    "image-alignment": {**_PAPER, "media_types": ["image"], "dimensions": ["alignment"]},
+    "video-quality": {**_PAPER, "media_types": ["video"], "dimensions": ["quality"]},
+    "video-alignment": {**_PAPER, "media_types": ["video"], "dimensions": ["alignment"]},
+    "joint": {**_PAPER, "media_types": ["image", "video"], "dimensions": ["quality", "alignment"]},
+}
+
+
 @dataclass
 class ScorerConfig:
     # --- model -----------------------------------------------------------------------------------
+    preset: str | None = None  # one of PRESETS: fills the fields it names unless the config sets them
     model_name_or_path: str = "Qwen/Qwen2-VL-7B-Instruct"  # local dir or hub id (paper's base model)
     finetune: str = "lora"  # "lora" (peft, merged on export) or "full"
     lora_r: int = 16
@@ -118,6 +136,8 @@ class ScorerConfig:
             if not cond:
                 raise ConfigError(msg)
 
+        need(self.preset is None or self.preset in PRESETS,
+             f"preset must be one of {', '.join(PRESETS)}, got {self.preset!r}")
         need(self.finetune in ("lora", "full"), f"finetune must be 'lora' or 'full', got {self.finetune!r}")
         need(self.ce_over in ("vocab", "levels"), f"ce_over must be 'vocab' or 'levels', got {self.ce_over!r}")
         need(self.mse_scale in ("mos", "unit"), f"mse_scale must be 'mos' or 'unit', got {self.mse_scale!r}")
@@ -159,6 +179,11 @@ class ScorerConfig:
             raise UnknownConfigKey(
                 f"unknown scorer config key(s): {', '.join(unknown)}. Known keys: {', '.join(sorted(known))}"
             )
+        preset = data.get("preset")
+        if preset is not None and preset not in PRESETS:
+            raise ConfigError(f"preset must be one of {', '.join(PRESETS)}, got {preset!r}")
+        if preset:
+            data = {**PRESETS[preset], **data}
         hints = typing.get_type_hints(cls)
         return cls(**{k: _coerce(k, v, hints[k]) for k, v in data.items()})
 
@@ -166,7 +191,15 @@ class ScorerConfig:
         return dataclasses.asdict(self)
 
     def replace(self, **changes: Any) -> "ScorerConfig":
-        return ScorerConfig.from_dict({**self.to_dict(), **changes})
+        """A copy with ``changes``; a ``preset`` among them overrides the fields it names, then the other
+        changes apply (so ``replace(preset="image-quality")`` narrows an existing config to that task)."""
+        base = self.to_dict()
+        preset = changes.get("preset")
+        if preset:
+            if preset not in PRESETS:
+                raise ConfigError(f"preset must be one of {', '.join(PRESETS)}, got {preset!r}")
+            base.update(PRESETS[preset])
+        return ScorerConfig.from_dict({**base, **changes})
 
 
 def _coerce(key: str, value: Any, hint: Any) -> Any:

@@ -168,7 +168,7 @@ def predict(checkpoint: str | Path | LoadedScorer, data_dir: str | Path, *, spli
     """Prediction rows for one split of an export (nothing written)."""
     sc = _scorer(checkpoint, overrides)
     cfg = sc.config.replace(**(overrides or {}))
-    records = read_records(data_dir, split, dimensions=list(dimensions or cfg.dimensions))
+    records = read_records(data_dir, split, dimensions=list(dimensions or cfg.dimensions), media_types=cfg.media_types)
     rows, _ = predict_records(sc.model, sc.processor, sc.level_ids, records, cfg, v2s_llm=v2s_llm,
                               batch_size=batch_size, on_progress=on_progress)
     return rows
@@ -185,7 +185,7 @@ def evaluate_checkpoint(checkpoint: str | Path | LoadedScorer, data_dir: str | P
         cfg = cfg.replace(eval_batch_size=batch_size)
     if not cfg.v2s_cache_dir:
         cfg = cfg.replace(v2s_cache_dir=str(Path(out_dir) / "v2s_cache"))
-    records = read_records(data_dir, split, dimensions=list(dimensions or cfg.dimensions))
+    records = read_records(data_dir, split, dimensions=list(dimensions or cfg.dimensions), media_types=cfg.media_types)
     rows, v2s_info = predict_records(sc.model, sc.processor, sc.level_ids, records, cfg, v2s_llm=v2s_llm,
                                      on_progress=on_progress)
     out = Path(out_dir)
