@@ -226,7 +226,8 @@ def write_predictions(rows: list[dict], path: str | Path) -> Path:
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    extra = [c for c in ("prompt_words", "prediction_raw", "v2s_method") if any(c in r for r in rows)]
+    extra = [c for c in ("prompt_words", "prediction_raw", "v2s_method", "category", "subcategory", "method")
+             if any(c in r for r in rows)]
     cols = list(PREDICTION_COLUMNS) + extra
     with path.open("w", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=cols, extrasaction="ignore")

@@ -130,7 +130,7 @@ def predict_records(model, processor, level_ids, records: list[dict], cfg: Score
             "item_id": rec.get("item_id", ""), "generator": rec.get("generator", ""),
             "media_type": rec["media_type"], "dimension": rec["dimension"], "mos": rec.get("mos"),
             "prediction": score, "prediction_raw": score, "prompt_words": rec.get("prompt_words"),
-            "v2s_method": "off",
+            "v2s_method": "off", "category": rec.get("category") or "", "subcategory": rec.get("subcategory") or "",
         }
         row.update({f"p_{lvl.lower()}": p for lvl, p in zip(LEVELS, probs)})
         if i in parts:
