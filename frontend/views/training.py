@@ -125,7 +125,8 @@ def scorers(request):
 
 BENCHMARK_EXAMPLE = ("# one method per line: NAME=KIND:PATH\n"
                      "# KIND: scorer (PATH = a registered scorer's id), predictions (a CSV), or a baseline:\n"
-                     "# clipscore, pickscore, hpsv2, blip2-itm, vqascore, imagereward, clip-iqa, q-align, niqe, brisque\n")
+                     "# clipscore, pickscore, hpsv2, blip2-itm, vqascore, imagereward, clip-iqa, q-align, niqe, brisque\n"
+                     "# a CLIP-style baseline with :fit after its path is fine-tuned on the train split first\n")
 
 
 @login_required

@@ -144,12 +144,15 @@ def test_benchmark_cli_runs_scorers_and_writes_the_report(tiny_model_dir, tiny_c
         [sys.executable, "-m", "training.scorer", "benchmark", "--data", str(export_dir), "--split", "train",
          "--out", str(tmp_path / "bench"), "--bootstrap", "50", "--batch-size", "4",
          "--method", f"qeval-tiny=qeval:{tiny_model_dir}", "--method", f"clip=clipscore:{tiny_clip}",
-         "--method", f"iqa=clip-iqa:{tiny_clip}", "video_max_frames=4", "video_max_pixels=3136",
+         "--method", f"iqa=clip-iqa:{tiny_clip}", "--method", f"clip-ft=clipscore:{tiny_clip}:fit",
+         "video_max_frames=4", "video_max_pixels=3136",
          "video_min_pixels=784"],
         cwd=REPO, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-2000:]
     rep = json.loads((tmp_path / "bench" / "benchmark.json").read_text())
-    assert rep["tables"]["alignment"]["methods"] == ["qeval-tiny", "clip"]
+    assert rep["tables"]["alignment"]["methods"] == ["qeval-tiny", "clip", "clip-ft"]
+    head = json.loads((tmp_path / "bench" / "methods" / "clip-ft" / "head" / "head.json").read_text())
+    assert head["dimension"] == "alignment" and head["n_train"] > 0  # fitted on the export's train split
     assert rep["tables"]["quality"]["methods"] == ["qeval-tiny", "iqa"]
     assert (tmp_path / "bench" / "methods" / "clip" / "predictions.csv").exists()
     assert "<svg" in (tmp_path / "bench" / "benchmark.html").read_text()

@@ -451,7 +451,8 @@ def write_benchmark(report: dict, out_dir: str | Path) -> dict[str, Path]:
 @dataclass
 class MethodSpec:
     """One row of the tables: ``kind`` is "predictions" (a CSV), "qeval" (a Q-Eval-Score checkpoint) or a
-    baseline name; ``path`` the CSV, checkpoint or baseline model; ``head`` a fitted head for CLIP-style ones."""
+    baseline name; ``path`` the CSV, checkpoint or baseline model; ``head`` a fitted head for CLIP-style ones,
+    or ``"fit"``: fit it on the export's train split first (the baseline fine-tuned on this dataset version)."""
 
     name: str
     kind: str
@@ -462,7 +463,7 @@ class MethodSpec:
     @classmethod
     def parse(cls, text: str) -> "MethodSpec":
         """``NAME=KIND:PATH[:HEAD]``, e.g. ``ours=qeval:/ckpt``, ``clip=clipscore:/models/clip``,
-        ``old=predictions:run/predictions.csv``."""
+        ``clip-ft=clipscore:/models/clip:fit``, ``old=predictions:run/predictions.csv``."""
         name, sep, rest = text.partition("=")
         kind, sep2, path = rest.partition(":")
         if not sep or not sep2 or not name.strip() or not path.strip():
@@ -495,9 +496,14 @@ def run_methods(specs: list[MethodSpec], data_dir: str | Path, *, split: str, ou
                                       on_progress=on_progress)
             rows[spec.name] = res.rows
         else:
-            from .baselines import load_baseline, run_baseline
+            from .baselines import finetune_baseline, load_baseline, run_baseline
 
-            baseline = load_baseline(spec.kind, spec.path, head=spec.head)
+            head = spec.head
+            if head == "fit":  # fine-tuned on this dataset version: a head fitted on the export's train split
+                natural = load_baseline(spec.kind, spec.path).dimension
+                head = str(finetune_baseline(spec.kind, spec.path, data_dir, dimension=natural, out_dir=target / "head",
+                                             split="train", batch_size=batch_size))
+            baseline = load_baseline(spec.kind, spec.path, head=head)
             rows[spec.name] = run_baseline(baseline, data_dir, split=split, out_dir=target, batch_size=batch_size,
                                            method=spec.name, on_progress=on_progress).rows
     return rows
