@@ -118,6 +118,11 @@ class Item(models.Model):
     prompt = models.ForeignKey(Prompt, on_delete=models.PROTECT, related_name="items")
     generator = models.ForeignKey(Generator, on_delete=models.PROTECT, related_name="items")
     is_golden = models.BooleanField(default=False, help_text="In the campaign's golden sample (never shown to annotators).")
+    split = models.CharField(
+        max_length=5, blank=True, default="", choices=[("train", "train"), ("val", "val"), ("test", "test")],
+        help_text="A given train/val/test split (imported with the items or a public MOS table); empty when none. "
+                  "Exports with split 'given' keep exactly this split.",
+    )
     # Assignment counters, maintained by the services under row locks:
     target = models.PositiveSmallIntegerField(help_text="Ratings wanted (campaign target for the media type, raised for extra ratings).")
     active_count = models.PositiveIntegerField(default=0, help_text="Approved + pending ratings + live leases.")

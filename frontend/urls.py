@@ -21,6 +21,8 @@ urlpatterns = [
     path("training/runs/<int:run_id>/", training_views.run_detail, name="training-run"),
     path("training/runs/<int:run_id>/cancel/", training_views.run_cancel_view, name="training-run-cancel"),
     path("training/scorers/", training_views.scorers, name="training-scorers"),
+    path("training/benchmarks/", training_views.benchmarks, name="training-benchmarks"),
+    path("training/benchmarks/<int:benchmark_id>/", training_views.benchmark_detail, name="training-benchmark"),
     # researcher statistics pages (area mos)
     path("research/", research.index, name="research"),
     path("research/<slug:slug>/", research.campaign_stats, name="research-campaign"),

@@ -18,9 +18,10 @@ from annotation.permissions import IsResearcher
 from annotation.services.errors import InvalidInput, NotFound
 
 from . import selectors
-from .models import Scorer, TrainingRun
+from .models import Benchmark, Scorer, TrainingRun
 from .services.configs import config_from_yaml
 from .services.runs import run_cancel, run_create, run_enqueue
+from .services.benchmarks import benchmark_create, benchmark_enqueue, benchmark_file, benchmark_get
 from .services.scorers import Upload, scorer_get, scorer_score_uploads
 
 
@@ -157,3 +158,89 @@ class ScorerScoreApi(APIView):
         results = scorer_score_uploads(scorer=scorer, uploads=uploads, prompt=request.data.get("prompt", ""),
                                        media_type=request.data.get("media_type") or None)
         return Response(results)
+
+
+class BenchmarkOutput(serializers.ModelSerializer):
+    campaign = serializers.CharField(source="campaign.slug")
+    dataset_version_number = serializers.IntegerField(source="dataset_version.number")
+    created_by = serializers.CharField(source="created_by.username", default=None)
+    report_urls = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Benchmark
+        fields = ("id", "status", "message", "campaign", "dataset_version", "dataset_version_number", "split",
+                  "methods", "bootstrap", "progress_step", "progress_total", "report", "output_dir", "error",
+                  "created_by", "created_at", "started_at", "finished_at", "report_urls")
+
+    def get_report_urls(self, bench) -> dict:
+        base = f"/api/v1/benchmarks/{bench.pk}/report/"
+        return {fmt: f"{base}?type={fmt}" for fmt in ("html", "md", "json")}
+
+
+class BenchmarkListOutput(BenchmarkOutput):
+    class Meta(BenchmarkOutput.Meta):
+        fields = tuple(f for f in BenchmarkOutput.Meta.fields if f != "report")
+
+
+class BenchmarkListApi(APIView):
+    """Benchmarks: several methods on a version's split, the paper's Tables 2, 3, 5 and per category."""
+
+    permission_classes = [IsResearcher]
+
+    class Input(serializers.Serializer):
+        dataset_version = serializers.IntegerField()
+        methods = serializers.JSONField(help_text='[{"name", "scorer": id} | {"name", "kind": baseline or '
+                                                  '"predictions", "path"[, "head"]}] or lines NAME=KIND:PATH')
+        split = serializers.CharField(required=False, default="test")
+        bootstrap = serializers.IntegerField(required=False, default=1000)
+
+    @extend_schema(responses=BenchmarkListOutput(many=True))
+    def get(self, request):
+        """Benchmarks, newest first (limit/offset pagination; the report itself is on the detail)."""
+        paginator = LimitOffsetPagination()
+        qs = Benchmark.objects.select_related("campaign", "dataset_version", "created_by").defer("report")
+        page = paginator.paginate_queryset(qs.order_by("-created_at", "-id"), request, view=self)
+        return paginator.get_paginated_response(BenchmarkListOutput(page, many=True).data)
+
+    @extend_schema(request=Input, responses={202: BenchmarkOutput},
+                   examples=[OpenApiExample("benchmark", request_only=True, value={
+                       "dataset_version": 3, "methods": [{"name": "Q-Eval-Score", "scorer": 5},
+                                                         {"name": "CLIPScore", "kind": "clipscore",
+                                                          "path": "/models/clip-vit-large-patch14"}]})])
+    @service_errors
+    def post(self, request):
+        """Start a benchmark on the training queue (202 with it); 400 names a bad method and creates nothing."""
+        data = self.Input(data=request.data)
+        if not data.is_valid():
+            field, errors = next(iter(data.errors.items()))
+            raise InvalidInput(f"{field}: {errors[0]}")
+        v = data.validated_data
+        bench = benchmark_create(dataset_version_id=v["dataset_version"], methods=v["methods"], split=v["split"],
+                                 bootstrap=v["bootstrap"], created_by=request.user)
+        benchmark_enqueue(benchmark=bench)
+        return Response(BenchmarkOutput(benchmark_get(benchmark_id=bench.pk)).data, status=status.HTTP_202_ACCEPTED)
+
+
+class BenchmarkDetailApi(APIView):
+    permission_classes = [IsResearcher]
+
+    @extend_schema(responses=BenchmarkOutput)
+    @service_errors
+    def get(self, request, benchmark_id: int):
+        return Response(BenchmarkOutput(benchmark_get(benchmark_id=benchmark_id)).data)
+
+
+class BenchmarkReportApi(APIView):
+    permission_classes = [IsResearcher]
+
+    @extend_schema(responses={(200, "text/html"): str})
+    @service_errors
+    def get(self, request, benchmark_id: int):
+        """The report file: ?type=html (default; tables and plots), md or json. 409 before it has finished."""
+        from django.http import FileResponse
+
+        fmt = request.query_params.get("type", "html")
+        path = benchmark_file(benchmark=benchmark_get(benchmark_id=benchmark_id), fmt=fmt)
+        types = {"html": "text/html; charset=utf-8", "md": "text/markdown; charset=utf-8",
+                 "json": "application/json"}
+        return FileResponse(open(path, "rb"), content_type=types[fmt])

@@ -112,3 +112,46 @@ class Scorer(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class Benchmark(models.Model):
+    """Several methods (registered scorers, baselines, prediction files) on one dataset version's test split,
+    written as the paper's tables (training.scorer.benchmark). Runs on the training queue."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    FINISHED = (Status.SUCCEEDED, Status.FAILED)
+
+    campaign = models.ForeignKey("annotation.Campaign", on_delete=models.CASCADE, related_name="benchmarks")
+    dataset_version = models.ForeignKey("annotation.DatasetVersion", on_delete=models.PROTECT,
+                                        related_name="benchmarks")
+    split = models.CharField(max_length=10, default="test",
+                             help_text="The export's split scored by every method ('given' exports keep the imported split).")
+    methods = models.JSONField(default=list, help_text="[{name, kind, path[, head][, scorer]}]: one table row each.")
+    bootstrap = models.PositiveIntegerField(default=1000, help_text="Bootstrap resamples behind the intervals and tests.")
+    status = models.CharField(max_length=9, choices=Status.choices, default=Status.QUEUED)
+    message = models.CharField(max_length=500, blank=True)
+    progress_step = models.PositiveIntegerField(default=0, help_text="Methods done.")
+    progress_total = models.PositiveIntegerField(default=0)
+    report = models.JSONField(default=dict, blank=True, help_text="benchmark.json (tables, intervals, tests).")
+    output_dir = models.CharField(max_length=500, blank=True, help_text="Folder with benchmark.{json,md,html}.")
+    error = models.TextField(blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"benchmark {self.pk} ({self.status})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in self.FINISHED

@@ -27,3 +27,12 @@ def score_batch(scorer_id: int, items: list[dict], out_path: str) -> str:
     from .services.scorers import scorer_score_batch
 
     return str(scorer_score_batch(scorer_id=scorer_id, items=items, out_path=out_path))
+
+
+@shared_task(name="training.execute_benchmark", acks_late=True)
+def execute_benchmark(benchmark_id: int) -> str | None:
+    """Run a benchmark (every method on the version's split, then the report)."""
+    from .services.benchmarks import benchmark_execute
+
+    bench = benchmark_execute(benchmark_id=benchmark_id)
+    return bench.status if bench is not None else None

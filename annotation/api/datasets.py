@@ -119,9 +119,12 @@ class ExportStartApi(APIView):
     class Input(serializers.Serializer):
         format = serializers.ChoiceField(choices=FORMATS)
         split = serializers.CharField(required=False, allow_blank=True, default="",
-                                      help_text="e.g. train=0.8,val=0.1,test=0.1 (by prompt, stratified by generator).")
+                                      help_text="e.g. train=0.8,val=0.1,test=0.1 (by prompt, stratified by generator), "
+                                                "or 'given' (the split imported with the items, kept exactly).")
         seed = serializers.IntegerField(required=False, default=0)
         media = serializers.ChoiceField(choices=MEDIA_MODES, default="copy")
+        golden = serializers.CharField(required=False, default="keep",
+                                       help_text="Golden items: keep, exclude-train (not in the train split) or exclude.")
 
     @extend_schema(request=Input, responses={202: JobStarted},
                    examples=[OpenApiExample("sft", value={"format": "sft", "split": "train=0.8,val=0.1,test=0.1", "seed": 0},
@@ -134,11 +137,12 @@ class ExportStartApi(APIView):
         if not data.is_valid():
             raise _invalid(data)
         v = data.validated_data
-        args = export_check(fmt=v["format"], split=v["split"], seed=v["seed"], media=v["media"], out=None)
+        args = export_check(fmt=v["format"], split=v["split"], seed=v["seed"], media=v["media"], out=None,
+                            golden=v["golden"])
         job = job_create(
             kind="dataset_export", campaign=version.campaign, created_by=request.user,
             params={"version_id": version.pk, "format": v["format"], "split": args["split"], "seed": args["seed"],
-                    "media": v["media"]},
+                    "media": v["media"], "golden": args["golden"]},
         )
         job_enqueue(job=job)
         return _started(job)

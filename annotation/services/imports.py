@@ -64,7 +64,8 @@ from .media import (
 )
 
 REQUIRED_COLUMNS = ("item_id", "media_path", "media_type", "prompt", "generator")
-OPTIONAL_COLUMNS = ("category", "subcategory")
+OPTIONAL_COLUMNS = ("category", "subcategory", "split")
+SPLITS = ("train", "val", "test")  # a given split (Item.split), kept exactly by exports with split "given"
 MANIFEST_NAMES = ("manifest.csv", "manifest.jsonl")
 WRITE_CHUNK = 2000  # rows per bulk_create / IN (...) query
 LOOKUP_CHUNK = 10000
@@ -87,6 +88,7 @@ class Row:
     generator: str
     category: str = ""
     subcategory: str = ""
+    split: str = ""
     info: MediaInfo | None = field(default=None, repr=False)
 
 
@@ -219,10 +221,13 @@ def _parse_row(root: str, line: int, record: dict[str, Any], dir_cache: dict) ->
     media_type = values["media_type"].lower()
     if media_type not in MEDIA_TYPES:
         raise _Problem(f"unknown media_type {values['media_type']!r} (use image or video)")
+    split = values["split"].lower()
+    if split not in ("",) + SPLITS:
+        raise _Problem(f"unknown split {values['split']!r} (use train, val, test or leave it empty)")
     return Row(line=line, item_id=values["item_id"], media_path=values["media_path"],
                path=resolve_media_path(root, values["media_path"], dir_cache), media_type=media_type,
                prompt=values["prompt"], generator=values["generator"], category=values["category"],
-               subcategory=values["subcategory"])
+               subcategory=values["subcategory"], split=split)
 
 
 def _read_rows(manifest: Path, root: str) -> list[Row]:
@@ -347,7 +352,7 @@ def _write_rows(campaign: Campaign, rows: list[Row], job: Job | None, files_stor
             Item(campaign=campaign, item_id=row.item_id, media_type=row.media_type,
                  media=media_name(row.info.sha256, row.info.ext), thumbnail=thumbnail_name(row.info.sha256),
                  width=row.info.width, height=row.info.height, duration=row.info.duration, fps=row.info.fps,
-                 sha256=row.info.sha256, prompt_id=prompt_ids[_prompt_sha(row.prompt)],
+                 sha256=row.info.sha256, prompt_id=prompt_ids[_prompt_sha(row.prompt)], split=row.split,
                  generator=generators[row.generator], target=campaign.target_for(row.media_type))
             for row in rows[start:start + WRITE_CHUNK]
         ])

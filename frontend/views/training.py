@@ -17,6 +17,7 @@ from annotation.roles import ADMIN, RESEARCHER, user_has_role
 from annotation.services.errors import ServiceError
 from training import selectors
 from training.services.configs import config_from_yaml, default_config_yaml
+from training.services.benchmarks import benchmark_create, benchmark_enqueue, benchmark_get
 from training.services.runs import run_cancel, run_create, run_enqueue
 from training.services.scorers import Upload, scorer_get, scorer_score_uploads
 
@@ -120,3 +121,54 @@ def scorers(request):
     return render(request, "frontend/training/scorers.html", {
         "scorers": scorer_list, "results": results, "error": error, "chosen": chosen, "prompt": prompt,
     }, status=status)
+
+
+BENCHMARK_EXAMPLE = ("# one method per line: NAME=KIND:PATH\n"
+                     "# KIND: scorer (PATH = a registered scorer's id), predictions (a CSV), or a baseline:\n"
+                     "# clipscore, pickscore, hpsv2, blip2-itm, vqascore, imagereward, clip-iqa, q-align, niqe, brisque\n"
+                     "# a CLIP-style baseline with :fit after its path is fine-tuned on the train split first\n")
+
+
+@login_required
+def benchmarks(request):
+    """Benchmarks list and the launch form (methods as NAME=KIND:PATH lines)."""
+    from training.models import Benchmark
+
+    _require_researcher(request)
+    scorer_list = list(selectors.scorer_list()[:20])
+    default = BENCHMARK_EXAMPLE + "".join(f"{s.name}=scorer:{s.pk}\n" for s in scorer_list[:3])
+    form = {"dataset_version": "", "split": "test", "bootstrap": "1000", "methods": default}
+    error, status = "", 200
+    if request.method == "POST":
+        form = {k: request.POST.get(k, "") for k in form}
+        lines = "\n".join(x for x in form["methods"].splitlines() if x.strip() and not x.lstrip().startswith("#"))
+        try:
+            with transaction.atomic():
+                bench = benchmark_create(dataset_version_id=form["dataset_version"] or None, methods=lines,
+                                         split=form["split"] or "test", bootstrap=form["bootstrap"] or 1000,
+                                         created_by=request.user)
+                benchmark_enqueue(benchmark=bench)
+            return redirect("training-benchmark", benchmark_id=bench.pk)
+        except ServiceError as exc:
+            error, status = exc.message, 400
+    items = Benchmark.objects.select_related("campaign", "dataset_version", "created_by").defer("report")[:100]
+    return render(request, "frontend/training/benchmarks.html", {
+        "benchmarks": items, "versions": _versions(), "form": form, "error": error, "scorers": scorer_list,
+    }, status=status)
+
+
+@login_required
+def benchmark_detail(request, benchmark_id: int):
+    """Status while it runs (the page reloads itself), then the report (tables, intervals, plots) inline."""
+    from pathlib import Path
+
+    _require_researcher(request)
+    try:
+        bench = benchmark_get(benchmark_id=benchmark_id)
+    except ServiceError:
+        raise Http404("No such benchmark.") from None
+    report_html = ""
+    path = Path(bench.output_dir) / "benchmark.html"
+    if bench.status == "succeeded" and path.exists():
+        report_html = path.read_text()
+    return render(request, "frontend/training/benchmark.html", {"bench": bench, "report_html": report_html})

@@ -32,7 +32,7 @@ def test_mos_tables_parse_and_match_the_version(version, tmp_path, fmt, reader):
     manifest = dataset_export(version=version, fmt=fmt, out=tmp_path / "x", media="none")
     df = reader(tmp_path / "x")
     assert list(df.columns) == ["item_id", "media_path", "media_type", "generator", "prompt", "category",
-                                "quality_mos", "quality_std", "quality_n", "quality_ci95",
+                                "subcategory", "word_count", "is_golden", "quality_mos", "quality_std", "quality_n", "quality_ci95",
                                 "alignment_mos", "alignment_std", "alignment_n", "alignment_ci95"]
     expected = _expected(version)
     assert len(df) == 3 == manifest["counts"]["all"]
@@ -55,7 +55,7 @@ def test_sft_records_carry_the_exact_prompt_and_level(version, tmp_path):
     for rec in records:
         s = expected[(rec["item_id"], rec["dimension"])]
         assert set(rec) == {"item_id", "dimension", "media_type", "media", "generator", "prompt", "prompt_words",
-                            "messages", "level", "mos", "split"}
+                            "word_count", "category", "subcategory", "is_golden", "messages", "level", "mos", "split"}
         user, assistant = rec["messages"]
         assert user == {"role": "user", "content": context_prompt(media_type="image", dimension=rec["dimension"],
                                                                    prompt=s.item.prompt.text)}

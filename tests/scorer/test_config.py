@@ -35,3 +35,20 @@ def test_roundtrip(tmp_path):
     path = save_config(cfg, tmp_path / "ckpt" / "config.yaml")
     assert load_config(path) == cfg
     assert cfg.replace(epochs=2).epochs == 2
+
+
+def test_presets_for_the_released_per_task_models_and_the_joint_model():
+    from training.scorer.config import PRESETS
+
+    assert set(PRESETS) == {"image-quality", "image-alignment", "video-quality", "video-alignment", "joint"}
+    cfg = ScorerConfig.from_dict({"preset": "video-alignment"})
+    assert (cfg.media_types, cfg.dimensions, cfg.video_fps, cfg.video_max_pixels, cfg.finetune) == \
+        (["video"], ["alignment"], 8.0, 100352, "lora")
+    # explicit keys win over the preset; replace(preset=...) narrows an existing config
+    assert ScorerConfig.from_dict({"preset": "image-quality", "finetune": "full"}).finetune == "full"
+    joint = ScorerConfig.from_dict({"preset": "joint", "batch_size": 2})
+    narrowed = joint.replace(preset="image-alignment")
+    assert (narrowed.media_types, narrowed.dimensions, narrowed.batch_size) == (["image"], ["alignment"], 2)
+    assert ScorerConfig.from_dict(narrowed.to_dict()) == narrowed  # what config.yaml stores reloads the same
+    with pytest.raises(ConfigError, match="preset must be one of"):
+        ScorerConfig.from_dict({"preset": "image"})

@@ -96,3 +96,36 @@ def test_evaluate_cli_writes_report(tmp_path):
     assert rep["alignment"]["image"]["instance"]["n"] > 0
     assert rep["quality"]["all"]["model"]["srcc"] is not None
     assert list(out.glob("scatter_*.png"))
+
+
+def test_every_correlation_is_signed_for_a_negated_predictor():
+    """A predictor that runs against the MOS (NIQE-like) keeps its negative sign in every column."""
+    rng = np.random.default_rng(3)
+    mos = rng.uniform(1, 5, 200)
+    pred = mos + rng.normal(0, 0.6, 200)
+    pos, neg = correlation_metrics(pred, mos), correlation_metrics(-pred, mos)
+    for key in ("srcc", "plcc", "krcc", "plcc_logistic"):
+        assert pos[key] > 0.6, key
+        assert neg[key] == pytest.approx(-pos[key], abs=1e-6), key
+    assert neg["plcc"] == pytest.approx(stats.pearsonr(-pred, mos)[0], abs=1e-12)
+
+
+def test_logistic_fit_is_increasing_and_five_parameters_work():
+    rng = np.random.default_rng(4)
+    x = np.sort(rng.uniform(-3, 3, 80))
+    y = 3 + np.tanh(x) + 0.2 * x + rng.normal(0, 0.05, 80)
+    for k in (4, 5):
+        fitted = fit_logistic(x, y, params=k)
+        assert np.all(np.diff(fitted) >= -1e-9), k
+        m = correlation_metrics(x, y, logistic=k)
+        assert m["plcc_logistic"] == pytest.approx(stats.pearsonr(fitted, y)[0], abs=1e-6)
+        assert m["plcc_logistic"] >= m["plcc"] - 1e-9
+    assert "5 < 6" in correlation_metrics(x[:5], y[:5], logistic=5)["reason"]
+    with pytest.raises(ValueError):
+        fit_logistic(x, y, params=3)
+
+
+def test_report_names_the_plcc_the_paper_used():
+    rep = build_report(_rows(), logistic=5)
+    assert "plain Pearson" in rep["_meta"]["paper_plcc"]
+    assert "5-parameter" in rep["_meta"]["plcc_logistic"] and rep["_meta"]["logistic_params"] == 5

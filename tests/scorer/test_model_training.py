@@ -210,4 +210,6 @@ def test_cli_score_and_evaluate(trained, export_dir, tmp_path, capsys):
                  "--out", str(out), "--no-plots", "v2s_enabled=true"]) == 0
     rep = json.loads((out / "report.json").read_text())
     assert set(rep) >= {"quality", "alignment", "_meta"} and (out / "predictions.csv").exists()
+    # asked for without an LLM: V2S stays off and the report says why
+    assert rep["_meta"]["v2s"]["used"] is False and "no LLM is configured" in rep["_meta"]["v2s"]["reason"]
     assert rep["quality"]["all"]["instance"]["n"] == len([r for r in recs if r["dimension"] == "quality"])

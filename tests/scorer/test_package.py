@@ -21,7 +21,8 @@ def test_no_django_imports():
 
 def test_prompts_import_without_torch():
     code = ("import sys, training.scorer, training.scorer.prompts, training.scorer.config, "
-            "training.scorer.metrics, training.scorer.v2s; print('torch' in sys.modules)")
+            "training.scorer.metrics, training.scorer.v2s, training.scorer.benchmark, training.scorer.baselines; "
+            "print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "False"

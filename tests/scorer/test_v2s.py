@@ -22,10 +22,11 @@ def test_fallback_split():
     assert fallback_split(LONG, 3) == v  # deterministic
 
 
-def test_fallback_single_sentence():
-    v = fallback_split("a cat, a dog and a bird on a fence", 5)
-    assert v.vague == "a cat"
-    assert v.specific == ["a cat", "a dog", "a bird on a fence"]
+def test_fallback_single_sentence_keeps_attributes_with_their_objects():
+    v = fallback_split("a cat with a red hat, a small dog and a bird on a fence", 5)
+    assert v.vague == "a cat with a red hat"
+    # "with" and "and" bind: the hat stays with the cat; the dog and the bird stay one clause
+    assert v.specific == ["a cat with a red hat", "a small dog and a bird on a fence"]
 
 
 def test_combine():
@@ -59,8 +60,28 @@ def test_invalid_llm_output_falls_back(tmp_path):
         parse_llm_output(json.dumps({"vague": "x", "specific": []}))
 
 
-def test_rewriter_from_config_defaults_to_fallback(tmp_path):
-    rw = rewriter_from_config(ScorerConfig(output_dir=str(tmp_path)))
+def test_without_an_llm_v2s_is_off_unless_the_fallback_is_asked_for(tmp_path):
+    assert rewriter_from_config(ScorerConfig(output_dir=str(tmp_path))) is None
+    rw = rewriter_from_config(ScorerConfig(output_dir=str(tmp_path), v2s_rewriter="fallback"))
     assert rw.method == "fallback"
     rw = rewriter_from_config(ScorerConfig(output_dir=str(tmp_path)), llm=lambda s: "{}")
     assert rw.method.startswith("llm:")
+
+
+def test_presets_and_comparability(tmp_path):
+    from training.scorer.v2s import INSTRUCTION, describe, weights_for
+
+    paper = ScorerConfig(output_dir=str(tmp_path))
+    assert weights_for(paper) == {"original": 0.0, "vague": 0.25, "specific_mean": 0.25}
+    assert combine(5.0, 2.0, [3.0, 5.0], **{"w_original": 0.0, "w_vague": 0.25, "w_specific": 0.25}) == pytest.approx(3.0)
+    extended = ScorerConfig(output_dir=str(tmp_path), v2s_preset="extended")
+    assert weights_for(extended)["original"] == 0.5
+    llm = V2SRewriter(llm=lambda s: "{}", llm_name="qwen")
+    assert describe(llm, paper, {"llm:qwen"}, 4)["comparable_to_table5"] is True
+    fb = describe(V2SRewriter(), paper, {"fallback"}, 4)
+    assert fb["comparable_to_table5"] is False and "not comparable to Table 5" in fb["note"]
+    assert "not comparable" in describe(llm, extended, {"llm:qwen"}, 4)["note"]
+    text = INSTRUCTION.format(n=3, prompt=LONG)
+    assert "Vague prompt" in text and "exactly 3" in text and text.endswith(LONG + "\nAnswer:")
+    with pytest.raises(ValueError):
+        ScorerConfig(v2s_preset="mixed")

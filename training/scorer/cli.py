@@ -10,6 +10,10 @@
     python -m training.scorer score --checkpoint CKPT --jsonl items.jsonl [--batch-size 8] [--out scores.jsonl]
         # items.jsonl lines: {"media": "a.png", "prompt": "...", "media_type": "image"}  (media_type optional)
     python -m training.scorer tiny --out DIR [--seed 0]
+    python -m training.scorer baseline --name clipscore --model DIR --data EXPORT [--split test] --out DIR [--head H]
+    python -m training.scorer baseline-finetune --name clipscore --model DIR --data EXPORT --dimension alignment --out DIR
+    python -m training.scorer benchmark --data EXPORT [--split test] --out DIR --method ours=qeval:CKPT \
+        --method clip=clipscore:/models/clip --method old=predictions:run/predictions.csv [--bootstrap 1000]
 
 ``key=value`` overrides are ScorerConfig fields (unknown keys are an error).
 """
@@ -37,6 +41,8 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--split", default="test", help="split name ('all' = sft.jsonl)")
     e.add_argument("--out", required=True, help="output directory (report.json, predictions.csv, plots)")
     e.add_argument("--long-prompt-words", type=int, default=25)
+    e.add_argument("--logistic", type=int, choices=(4, 5), default=4,
+                   help="parameters of the monotonic logistic behind plcc_logistic (plain 'plcc' is the paper's)")
     e.add_argument("--no-plots", action="store_true")
     e.add_argument("--batch-size", type=int)
     e.add_argument("overrides", nargs="*", help="key=value ScorerConfig overrides (e.g. v2s_enabled=true)")
@@ -48,12 +54,46 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--jsonl", help="JSONL file of {media, prompt[, media_type]}")
     s.add_argument("--batch-size", type=int, default=8)
     s.add_argument("--dimensions", default="quality,alignment")
-    s.add_argument("--v2s", action="store_true", help="apply Vague-to-Specific to long prompts")
+    s.add_argument("--v2s", action="store_true", help="apply Vague-to-Specific to long prompts (needs an LLM)")
+    s.add_argument("--v2s-llm", help="V2S rewriter: a local causal LM directory or hub id")
+    s.add_argument("--v2s-fallback", action="store_true",
+                   help="V2S with the heuristic splitter when no LLM is given (not comparable to the paper's Table 5)")
     s.add_argument("--out", help="write JSONL here instead of stdout")
 
     y = sub.add_parser("tiny", help="write a tiny random Qwen2-VL for tests and demos")
     y.add_argument("--out", required=True)
     y.add_argument("--seed", type=int, default=0)
+
+    b = sub.add_parser("baseline", help="score an export's split with a baseline (predictions.csv + report.json)")
+    b.add_argument("--name", required=True, help="clipscore, pickscore, hpsv2, blip2-itm, vqascore, imagereward, "
+                                                 "clip-iqa, q-align, niqe, brisque")
+    b.add_argument("--model", help="local model folder or file of the baseline")
+    b.add_argument("--head", help="fitted head (head.json) of a CLIP-style baseline: the fine-tuned variant")
+    b.add_argument("--data", required=True)
+    b.add_argument("--split", default="test")
+    b.add_argument("--out", required=True)
+    b.add_argument("--batch-size", type=int, default=16)
+
+    f = sub.add_parser("baseline-finetune", help="fit the linear head of a CLIP-style baseline on a split's MOS")
+    f.add_argument("--name", required=True)
+    f.add_argument("--model", required=True)
+    f.add_argument("--data", required=True)
+    f.add_argument("--dimension", required=True, choices=("quality", "alignment"))
+    f.add_argument("--split", default="train")
+    f.add_argument("--alpha", type=float, default=1.0, help="ridge penalty")
+    f.add_argument("--out", required=True)
+
+    k = sub.add_parser("benchmark", help="the paper's Tables 2, 3, 5 and per category, with intervals and tests")
+    k.add_argument("--data", required=True, help="sft export directory")
+    k.add_argument("--split", default="test")
+    k.add_argument("--out", required=True)
+    k.add_argument("--method", action="append", default=[], metavar="NAME=KIND:PATH",
+                   help="KIND: predictions (a CSV), qeval (a checkpoint) or a baseline name (repeat)")
+    k.add_argument("--bootstrap", type=int, default=1000)
+    k.add_argument("--seed", type=int, default=0)
+    k.add_argument("--batch-size", type=int, default=8)
+    k.add_argument("--long-prompt-words", type=int, default=25)
+    k.add_argument("overrides", nargs="*", help="key=value ScorerConfig overrides for the qeval methods")
     return p
 
 
@@ -80,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
             from .metrics import evaluate_predictions_file
 
             report = evaluate_predictions_file(args.predictions, args.out, long_prompt_words=args.long_prompt_words,
-                                               plots=not args.no_plots)
+                                               plots=not args.no_plots, logistic=args.logistic)
         elif args.checkpoint and args.data:
             from .config import parse_overrides
             from .predict import evaluate_checkpoint
@@ -118,7 +158,13 @@ def main(argv: list[str] | None = None) -> int:
             print("nothing to score: give --media/--prompt or --jsonl", file=sys.stderr)
             return 2
         dims = [d.strip() for d in args.dimensions.split(",") if d.strip()]
-        results = score_items(args.checkpoint, items, batch_size=args.batch_size, dimensions=dims, v2s=args.v2s)
+        overrides = {}
+        if args.v2s_llm:
+            overrides["v2s_llm"] = args.v2s_llm
+        if args.v2s_fallback:
+            overrides["v2s_rewriter"] = "fallback"
+        results = score_items(args.checkpoint, items, batch_size=args.batch_size, dimensions=dims, v2s=args.v2s,
+                              overrides=overrides or None)
         lines = "\n".join(json.dumps(r) for r in results) + "\n"
         if args.out:
             Path(args.out).write_text(lines)
@@ -126,9 +172,46 @@ def main(argv: list[str] | None = None) -> int:
             sys.stdout.write(lines)
         return 0
 
+    if args.command in ("baseline", "baseline-finetune", "benchmark"):
+        return _baselines_and_benchmark(args)
+
     if args.command == "tiny":
         from .tiny import build_tiny_model
 
         print(build_tiny_model(args.out, seed=args.seed))
         return 0
     return 2
+
+
+def _baselines_and_benchmark(args) -> int:
+    from .baselines import BaselineUnavailable
+
+    try:
+        if args.command == "baseline":
+            from .baselines import load_baseline, run_baseline
+
+            res = run_baseline(load_baseline(args.name, args.model, head=args.head), args.data, split=args.split,
+                               out_dir=args.out, batch_size=args.batch_size,
+                               method=f"{args.name}-ft" if args.head else args.name)
+            inst = {m: v["instance"]["srcc"] for d, by in res.report.items() if not d.startswith("_")
+                    for m, v in by.items() if isinstance(v, dict) and "instance" in v}
+            print(json.dumps({"predictions": str(res.predictions_path), "rows": len(res.rows), "instance_srcc": inst}))
+        elif args.command == "baseline-finetune":
+            from .baselines import finetune_baseline
+
+            path = finetune_baseline(args.name, args.model, args.data, dimension=args.dimension, out_dir=args.out,
+                                     split=args.split, alpha=args.alpha)
+            print(json.dumps({"head": str(path)}))
+        else:
+            from .benchmark import MethodSpec, run_benchmark
+            from .config import parse_overrides
+
+            specs = [MethodSpec.parse(m) for m in args.method]
+            report = run_benchmark(specs, args.data, split=args.split, out_dir=args.out, bootstrap=args.bootstrap,
+                                   seed=args.seed, batch_size=args.batch_size, long_prompt_words=args.long_prompt_words,
+                                   overrides=parse_overrides(args.overrides))
+            print(json.dumps({"report": str(Path(args.out) / "benchmark.md"), "methods": report["_meta"]["methods"]}))
+    except (BaselineUnavailable, ValueError, FileNotFoundError) as exc:
+        print(f"{args.command}: {exc}", file=sys.stderr)
+        return 1
+    return 0

@@ -20,7 +20,7 @@ from typing import Any
 
 import yaml
 
-from .prompts import DIMENSIONS, MEDIA_TYPES
+from .prompts import DIMENSIONS, MEDIA_TYPES, PROMPT_STYLES
 
 
 class ConfigError(ValueError):
@@ -31,9 +31,27 @@ class UnknownConfigKey(ConfigError):
     """A key that :class:`ScorerConfig` does not have (a typo, usually)."""
 
 
+# Presets (``preset: NAME``): the released Q-Eval-Score checkpoints are four per-task models (the released
+# inference script loads e.g. ``Q_Eval_Score_Models/output_video_alignment/qwen2-vl-7b-instruct/...-merged``),
+# each trained and evaluated on one media type x one dimension; ``joint`` is one model for all four tasks.
+# A preset fills the fields it names unless the config sets them; the rest is the paper's setting anyway
+# (Qwen2-VL-7B-Instruct, LoRA, fps 8, max_pixels 100352, context prompts, the tag stripped as ms-swift does).
+_PAPER = {"model_name_or_path": "Qwen/Qwen2-VL-7B-Instruct", "finetune": "lora", "video_fps": 8.0,
+          "video_max_pixels": 100352, "prompt_style": "context", "media_tag": "strip", "ce_weight": 1.0,
+          "mse_weight": 1.0}
+PRESETS: dict[str, dict[str, Any]] = {
+    "image-quality": {**_PAPER, "media_types": ["image"], "dimensions": ["quality"]},
+    "image-alignment": {**_PAPER, "media_types": ["image"], "dimensions": ["alignment"]},
+    "video-quality": {**_PAPER, "media_types": ["video"], "dimensions": ["quality"]},
+    "video-alignment": {**_PAPER, "media_types": ["video"], "dimensions": ["alignment"]},
+    "joint": {**_PAPER, "media_types": ["image", "video"], "dimensions": ["quality", "alignment"]},
+}
+
+
 @dataclass
 class ScorerConfig:
     # --- model -----------------------------------------------------------------------------------
+    preset: str | None = None  # one of PRESETS: fills the fields it names unless the config sets them
     model_name_or_path: str = "Qwen/Qwen2-VL-7B-Instruct"  # local dir or hub id (paper's base model)
     finetune: str = "lora"  # "lora" (peft, merged on export) or "full"
     lora_r: int = 16
@@ -59,8 +77,15 @@ class ScorerConfig:
     video_fps: float = 8.0  # paper: fps 8
     video_min_pixels: int = 128 * 28 * 28
     video_max_pixels: int = 100352  # paper: max_pixels 100352 per frame
-    video_max_frames: int = 64
+    video_sampler: str = "qwen-vl-utils"  # qwen-vl-utils' frame rule (released inference) | "fps" (older sampler)
+    video_min_frames: int = 4  # qwen-vl-utils' FPS_MIN_FRAMES
+    video_max_frames: int = 768  # qwen-vl-utils' FPS_MAX_FRAMES
+    image_resize: str = "qwen-vl-utils"  # pre-resize like qwen-vl-utils' fetch_image | "processor" (its own only)
     num_workers: int = 0
+
+    # --- input text ----------------------------------------------------------------------------------
+    prompt_style: str = "context"  # "context" (released prompts) | "plain" (paper Table 4: without context prompt)
+    media_tag: str = "strip"  # "strip": ms-swift's tag removed (training) | "keep": literal <image> as infer.py sends
 
     # --- loss --------------------------------------------------------------------------------------
     ce_weight: float = 1.0  # 0 switches the cross-entropy term off (paper Table 4 ablation)
@@ -91,11 +116,13 @@ class ScorerConfig:
     eval_plots: bool = True
     long_prompt_words: int = 25  # the paper's long-prompt threshold
     v2s_enabled: bool = False  # apply Vague-to-Specific to alignment items with long prompts
-    v2s_llm: str | None = None  # HF causal LM path/hub id; None = deterministic fallback splitter
+    v2s_preset: str = "paper"  # "paper": vague + specific prompts only | "extended": also the original prompt
+    v2s_rewriter: str = "llm"  # "llm" (v2s_llm / v2s_endpoint; V2S stays off without one) | "fallback" (heuristic)
+    v2s_llm: str | None = None  # HF causal LM path/hub id
     v2s_endpoint: str | None = None  # OpenAI-compatible base URL (…/v1); uses v2s_llm as the model name
     v2s_api_key_env: str = "OPENAI_API_KEY"  # name of the environment variable holding the endpoint's key
     v2s_num_specific: int = 3
-    v2s_weight_original: float = 0.5
+    v2s_weight_original: float = 0.5  # "extended" preset only
     v2s_weight_vague: float = 0.25
     v2s_weight_specific: float = 0.25  # given to the mean of the specific prompts' scores
     v2s_cache_dir: str | None = None  # None = output_dir/v2s_cache
@@ -109,6 +136,8 @@ class ScorerConfig:
             if not cond:
                 raise ConfigError(msg)
 
+        need(self.preset is None or self.preset in PRESETS,
+             f"preset must be one of {', '.join(PRESETS)}, got {self.preset!r}")
         need(self.finetune in ("lora", "full"), f"finetune must be 'lora' or 'full', got {self.finetune!r}")
         need(self.ce_over in ("vocab", "levels"), f"ce_over must be 'vocab' or 'levels', got {self.ce_over!r}")
         need(self.mse_scale in ("mos", "unit"), f"mse_scale must be 'mos' or 'unit', got {self.mse_scale!r}")
@@ -125,6 +154,16 @@ class ScorerConfig:
         need(self.batch_size >= 1 and self.eval_batch_size >= 1, "batch sizes must be >= 1")
         need(self.gradient_accumulation_steps >= 1, "gradient_accumulation_steps must be >= 1")
         need(self.video_fps > 0, "video_fps must be > 0")
+        need(self.video_sampler in ("qwen-vl-utils", "fps"), f"video_sampler must be 'qwen-vl-utils' or 'fps', got {self.video_sampler!r}")
+        need(self.image_resize in ("qwen-vl-utils", "processor"),
+             f"image_resize must be 'qwen-vl-utils' or 'processor', got {self.image_resize!r}")
+        need(2 <= self.video_min_frames <= self.video_max_frames, "need 2 <= video_min_frames <= video_max_frames")
+        need(self.prompt_style in PROMPT_STYLES, f"prompt_style must be one of {PROMPT_STYLES}, got {self.prompt_style!r}")
+        need(self.media_tag in ("strip", "keep"), f"media_tag must be 'strip' or 'keep', got {self.media_tag!r}")
+        need(self.v2s_preset in ("paper", "extended"), f"v2s_preset must be 'paper' or 'extended', got {self.v2s_preset!r}")
+        need(self.v2s_rewriter in ("llm", "fallback"), f"v2s_rewriter must be 'llm' or 'fallback', got {self.v2s_rewriter!r}")
+        need(min(self.v2s_weight_original, self.v2s_weight_vague, self.v2s_weight_specific) >= 0,
+             "V2S weights must be >= 0")
 
     # ------------------------------------------------------------------------------------------------
     @classmethod
@@ -140,6 +179,11 @@ class ScorerConfig:
             raise UnknownConfigKey(
                 f"unknown scorer config key(s): {', '.join(unknown)}. Known keys: {', '.join(sorted(known))}"
             )
+        preset = data.get("preset")
+        if preset is not None and preset not in PRESETS:
+            raise ConfigError(f"preset must be one of {', '.join(PRESETS)}, got {preset!r}")
+        if preset:
+            data = {**PRESETS[preset], **data}
         hints = typing.get_type_hints(cls)
         return cls(**{k: _coerce(k, v, hints[k]) for k, v in data.items()})
 
@@ -147,7 +191,15 @@ class ScorerConfig:
         return dataclasses.asdict(self)
 
     def replace(self, **changes: Any) -> "ScorerConfig":
-        return ScorerConfig.from_dict({**self.to_dict(), **changes})
+        """A copy with ``changes``; a ``preset`` among them overrides the fields it names, then the other
+        changes apply (so ``replace(preset="image-quality")`` narrows an existing config to that task)."""
+        base = self.to_dict()
+        preset = changes.get("preset")
+        if preset:
+            if preset not in PRESETS:
+                raise ConfigError(f"preset must be one of {', '.join(PRESETS)}, got {preset!r}")
+            base.update(PRESETS[preset])
+        return ScorerConfig.from_dict({**base, **changes})
 
 
 def _coerce(key: str, value: Any, hint: Any) -> Any:

@@ -121,14 +121,31 @@ class RecordDataset(Dataset):
 
 @dataclass
 class MediaSettings:
+    """How a record becomes model input: media sampling and sizing, and the text (prompt style, media tag).
+    Everything comes from the ScorerConfig (``from_config``), so the trainer and the scorer agree."""
+
     video_fps: float = 8.0
     video_min_pixels: int = 128 * 28 * 28
     video_max_pixels: int = 100352
-    video_max_frames: int = 64
+    video_max_frames: int = 768
+    video_min_frames: int = 4
+    video_sampler: str = "qwen-vl-utils"
+    image_resize: str = "qwen-vl-utils"
+    image_min_pixels: int | None = None
+    image_max_pixels: int | None = None
+    prompt_style: str = "context"
+    media_tag: str = "strip"
 
     @classmethod
     def from_config(cls, cfg) -> "MediaSettings":
-        return cls(cfg.video_fps, cfg.video_min_pixels, cfg.video_max_pixels, cfg.video_max_frames)
+        return cls(video_fps=cfg.video_fps, video_min_pixels=cfg.video_min_pixels, video_max_pixels=cfg.video_max_pixels,
+                   video_max_frames=cfg.video_max_frames, video_min_frames=cfg.video_min_frames,
+                   video_sampler=cfg.video_sampler, image_resize=cfg.image_resize,
+                   image_min_pixels=cfg.image_min_pixels, image_max_pixels=cfg.image_max_pixels,
+                   prompt_style=cfg.prompt_style, media_tag=cfg.media_tag)
+
+
+InputSettings = MediaSettings  # the name says what it is now; train.py keeps the old one
 
 
 class ScorerCollator:
@@ -141,21 +158,32 @@ class ScorerCollator:
         self._cache: dict[str, Any] = {}
 
     def load_media(self, rec: dict):
+        m = self.media
         if rec["media_type"] == "video":
             return load_video(
                 rec["media"],
-                fps=self.media.video_fps,
-                max_pixels=self.media.video_max_pixels,
-                min_pixels=min(self.media.video_min_pixels, self.media.video_max_pixels),
-                max_frames=self.media.video_max_frames,
+                fps=m.video_fps,
+                max_pixels=m.video_max_pixels,
+                min_pixels=min(m.video_min_pixels, m.video_max_pixels),
+                max_frames=m.video_max_frames,
+                min_frames=m.video_min_frames,
                 factor=self.factor,
+                sampler=m.video_sampler,
             )
-        return load_image(rec["media"])
+        return load_image(rec["media"], resize=m.image_resize, factor=self.factor, min_pixels=m.image_min_pixels,
+                          max_pixels=m.image_max_pixels)
+
+    def user_text(self, rec: dict) -> str:
+        """The record's own user turn (the export's context prompt), or the plain ablation prompt."""
+        if self.media.prompt_style == "plain":
+            return context_prompt(media_type=rec["media_type"], dimension=rec["dimension"], prompt=rec["prompt"],
+                                  style="plain")
+        return rec["user_text"]
 
     def __call__(self, batch: list[dict]) -> dict[str, torch.Tensor]:
         texts, images, videos = [], [], []
         for rec in batch:
-            texts.append(self.processor.render(rec["user_text"], rec["media_type"]))
+            texts.append(self.processor.render(self.user_text(rec), rec["media_type"], media_tag=self.media.media_tag))
             media = rec.get("media_obj")
             if media is None:
                 media = self.load_media(rec)

@@ -1,9 +1,15 @@
 """Evaluation metrics and the report, from a predictions table (no torch).
 
 Metrics (each equal to scipy's): SRCC (``spearmanr``), PLCC (``pearsonr`` on raw predictions, as Q-Align
-evaluates), PLCC after a 4-parameter logistic fit of prediction -> MOS (``plcc_logistic``, the IQA
-convention), KRCC (``kendalltau``, tau-b), RMSE (raw predictions vs MOS on 1-5). Fewer than 3 points, or
-a constant input, gives ``null`` for the affected metrics and a ``reason``.
+evaluates and as the paper's tables report it), PLCC after a monotonic logistic fit of prediction -> MOS
+(``plcc_logistic``, the IQA convention; 4- or 5-parameter, see :func:`fit_logistic`), KRCC
+(``kendalltau``, tau-b), RMSE (raw predictions vs MOS on 1-5). Fewer than 3 points, or a constant input,
+gives ``null`` for the affected metrics and a ``reason``.
+
+Every correlation is SIGNED: a predictor that runs against the MOS (NIQE, BRISQUE: lower is better) gets a
+negative SRCC, PLCC and logistic PLCC, as in the paper's Table 2. The logistic fit is constrained to be
+increasing in the predictor oriented by the sign of its rank correlation, so negating a predictor negates
+``plcc_logistic`` exactly instead of hiding the sign in a decreasing curve.
 
 Levels: ``instance`` (one point per item) and ``model`` (one point per generator: mean prediction vs mean
 MOS of its items, the paper's model-level evaluation).
@@ -38,8 +44,10 @@ METRIC_KEYS = ("srcc", "plcc", "plcc_logistic", "krcc", "rmse", "n")
 META = {
     "srcc": "Spearman rank correlation (scipy.stats.spearmanr)",
     "plcc": "plain Pearson correlation of raw predictions and MOS (scipy.stats.pearsonr), as Q-Align reports",
-    "plcc_logistic": "Pearson correlation after fitting a 4-parameter logistic "
-                     "f(x) = (b1 - b2) / (1 + exp(-(x - b3) / |b4|)) + b2 from prediction to MOS (IQA convention)",
+    "plcc_logistic": "signed Pearson correlation after a monotonic {k}-parameter logistic fit from prediction "
+                     "to MOS (IQA convention): {formula}, increasing in sign(SRCC)*prediction; the sign of the "
+                     "relation is kept",
+    "paper_plcc": "the paper's tables (2, 3, 5) report plain Pearson: compare them with 'plcc', not 'plcc_logistic'",
     "krcc": "Kendall tau-b (scipy.stats.kendalltau)",
     "rmse": "root mean squared error of raw predictions vs MOS, on the 1-5 scale",
     "instance": "one point per item",
@@ -48,21 +56,55 @@ META = {
 }
 
 
+LOGISTIC_FORMULAS = {
+    4: "f(x) = b2 + a / (1 + exp(-(x - b3) / b4)), a >= 0, b4 > 0",
+    5: "f(x) = b1 * (1/2 - 1 / (1 + exp(b2 * (x - b3)))) + b4 * x + b5, b1, b2, b4 >= 0 (VQEG)",
+}
+
+
 def logistic4(x, b1, b2, b3, b4):
+    """The 4-parameter logistic of the IQA literature (b1 upper, b2 lower asymptote)."""
     return (b1 - b2) / (1.0 + np.exp(-(x - b3) / np.abs(b4))) + b2
 
 
-def fit_logistic(pred: np.ndarray, mos: np.ndarray) -> np.ndarray:
-    """Fitted values of the 4-parameter logistic (raises RuntimeError if it does not converge)."""
+def _increasing4(x, a, b2, b3, b4):
+    return b2 + a / (1.0 + np.exp(-(x - b3) / b4))
+
+
+def logistic5(x, b1, b2, b3, b4, b5):
+    """VQEG's 5-parameter logistic: a sigmoid plus a linear term."""
+    return b1 * (0.5 - 1.0 / (1.0 + np.exp(b2 * (x - b3)))) + b4 * x + b5
+
+
+def fit_logistic(pred: np.ndarray, mos: np.ndarray, params: int = 4) -> np.ndarray:
+    """Fitted values of an INCREASING 4- or 5-parameter logistic from ``pred`` to ``mos`` (least squares,
+    bounded so the curve cannot turn round). Raises RuntimeError if it does not converge.
+
+    Orient ``pred`` first (multiply by the sign of its rank correlation) to keep the sign of a negative
+    relation: :func:`correlation_metrics` does."""
     from scipy.optimize import curve_fit
 
-    p0 = [float(mos.max()), float(mos.min()), float(np.mean(pred)), float(np.std(pred)) or 1.0]
-    params, _ = curve_fit(logistic4, pred, mos, p0=p0, maxfev=20000)
-    return logistic4(pred, *params)
+    pred = np.asarray(pred, dtype=float)
+    mos = np.asarray(mos, dtype=float)
+    spread = float(np.std(pred)) or 1.0
+    inf = np.inf
+    if params == 4:
+        p0 = [float(np.ptp(mos)) or 1.0, float(mos.min()), float(np.mean(pred)), spread]
+        bounds = ([0.0, -inf, -inf, 1e-12 * spread], [inf, inf, inf, inf])
+        fn = _increasing4
+    elif params == 5:
+        p0 = [float(np.ptp(mos)) or 1.0, 1.0 / spread, float(np.mean(pred)), 0.0, float(np.mean(mos))]
+        bounds = ([0.0, 0.0, -inf, 0.0, -inf], [inf, inf, inf, inf, inf])
+        fn = logistic5
+    else:
+        raise ValueError(f"logistic fit takes 4 or 5 parameters, not {params}")
+    fitted_params, _ = curve_fit(fn, pred, mos, p0=p0, bounds=bounds, maxfev=20000)
+    return fn(pred, *fitted_params)
 
 
-def correlation_metrics(pred: Iterable[float], mos: Iterable[float]) -> dict[str, Any]:
-    """SRCC, PLCC, logistic PLCC, KRCC, RMSE and n; null (with ``reason``) when undefined."""
+def correlation_metrics(pred: Iterable[float], mos: Iterable[float], *, logistic: int = 4) -> dict[str, Any]:
+    """SRCC, PLCC, logistic PLCC (``logistic`` = 4 or 5 parameters), KRCC, RMSE and n, all signed; null (with
+    ``reason``) when undefined."""
     from scipy import stats
 
     x = np.asarray(list(pred), dtype=float)
@@ -85,18 +127,21 @@ def correlation_metrics(pred: Iterable[float], mos: Iterable[float]) -> dict[str
     out["srcc"] = _finite(stats.spearmanr(x, y)[0])
     out["plcc"] = _finite(stats.pearsonr(x, y)[0])
     out["krcc"] = _finite(stats.kendalltau(x, y)[0])
-    if n < 5:
-        out["reason"] = f"n={n} < 5: too few points for a 4-parameter logistic fit"
+    if n < logistic + 1:
+        out["reason"] = f"n={n} < {logistic + 1}: too few points for a {logistic}-parameter logistic fit"
     else:
         try:
             import warnings
 
+            # orient by the rank correlation, fit an increasing curve, and give the sign back: a predictor
+            # where lower is better keeps its negative PLCC (the paper's NIQE row)
+            sign = -1.0 if (out["srcc"] or 0.0) < 0 else 1.0
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                fitted = fit_logistic(x, y)
-            if np.ptp(fitted) == 0 or not np.all(np.isfinite(fitted)):
+                fitted = fit_logistic(sign * x, y, params=logistic)
+            if np.ptp(fitted) <= 1e-12 * (np.ptp(y) or 1.0) or not np.all(np.isfinite(fitted)):
                 raise RuntimeError("degenerate fit")
-            out["plcc_logistic"] = _finite(stats.pearsonr(fitted, y)[0])
+            out["plcc_logistic"] = _finite(sign * stats.pearsonr(fitted, y)[0])
         except (RuntimeError, ValueError, TypeError) as exc:
             out["reason"] = f"logistic fit failed: {exc}"
     return out
@@ -118,11 +163,11 @@ def model_level(rows: list[dict], column: str = "prediction") -> tuple[list[floa
     return preds, moses, names
 
 
-def level_metrics(rows: list[dict], column: str = "prediction") -> dict:
+def level_metrics(rows: list[dict], column: str = "prediction", *, logistic: int = 4) -> dict:
     rows = [r for r in rows if _is_num(r.get("mos")) and _is_num(r.get(column))]
-    inst = correlation_metrics([float(r[column]) for r in rows], [float(r["mos"]) for r in rows])
+    inst = correlation_metrics([float(r[column]) for r in rows], [float(r["mos"]) for r in rows], logistic=logistic)
     mp, mm, _ = model_level(rows, column)
-    return {"instance": inst, "model": correlation_metrics(mp, mm)}
+    return {"instance": inst, "model": correlation_metrics(mp, mm, logistic=logistic)}
 
 
 def _is_num(v) -> bool:
@@ -141,33 +186,36 @@ def _words(r: dict) -> int | None:
     return None
 
 
-def build_report(rows: list[dict], *, long_prompt_words: int = 25, v2s: dict | None = None) -> dict:
+def build_report(rows: list[dict], *, long_prompt_words: int = 25, v2s: dict | None = None,
+                 logistic: int = 4) -> dict:
     """The report dict (shape in the module docstring) from prediction rows (dicts with the CSV columns)."""
     report: dict[str, Any] = {}
     dims = sorted({r["dimension"] for r in rows}, key=lambda d: (d != "quality", d))
     for dim in dims:
         drows = [r for r in rows if r["dimension"] == dim]
-        entry: dict[str, Any] = {"all": level_metrics(drows)}
+        entry: dict[str, Any] = {"all": level_metrics(drows, logistic=logistic)}
         for media in sorted({r["media_type"] for r in drows}):
-            entry[media] = level_metrics([r for r in drows if r["media_type"] == media])
+            entry[media] = level_metrics([r for r in drows if r["media_type"] == media], logistic=logistic)
         long_rows = [r for r in drows if (_words(r) or 0) > long_prompt_words]
         if long_rows:
-            entry["long_prompt"] = _by_media(long_rows, "prediction")
+            entry["long_prompt"] = _by_media(long_rows, "prediction", logistic)
             if any(_is_num(r.get("prediction_raw")) and float(r["prediction_raw"]) != float(r["prediction"]) for r in long_rows):
-                entry["long_prompt_without_v2s"] = _by_media(long_rows, "prediction_raw")
+                entry["long_prompt_without_v2s"] = _by_media(long_rows, "prediction_raw", logistic)
         report[dim] = entry
     meta = dict(META)
     meta["long_prompt"] = META["long_prompt"].format(n=long_prompt_words)
+    meta["plcc_logistic"] = META["plcc_logistic"].format(k=logistic, formula=LOGISTIC_FORMULAS[logistic])
+    meta["logistic_params"] = logistic
     meta["v2s"] = v2s or {"used": False, "method": "off"}
     meta["n_rows"] = len(rows)
     report["_meta"] = meta
     return report
 
 
-def _by_media(rows: list[dict], column: str) -> dict:
-    out = {"all": level_metrics(rows, column)}
+def _by_media(rows: list[dict], column: str, logistic: int = 4) -> dict:
+    out = {"all": level_metrics(rows, column, logistic=logistic)}
     for media in sorted({r["media_type"] for r in rows}):
-        out[media] = level_metrics([r for r in rows if r["media_type"] == media], column)
+        out[media] = level_metrics([r for r in rows if r["media_type"] == media], column, logistic=logistic)
     return out
 
 
@@ -178,7 +226,8 @@ def write_predictions(rows: list[dict], path: str | Path) -> Path:
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    extra = [c for c in ("prompt_words", "prediction_raw", "v2s_method") if any(c in r for r in rows)]
+    extra = [c for c in ("prompt_words", "prediction_raw", "v2s_method", "category", "subcategory", "method")
+             if any(c in r for r in rows)]
     cols = list(PREDICTION_COLUMNS) + extra
     with path.open("w", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=cols, extrasaction="ignore")
@@ -235,20 +284,24 @@ def scatter_plots(rows: list[dict], out_dir: str | Path) -> list[Path]:
 
 
 def evaluate_predictions_file(predictions: str | Path, out_dir: str | Path, *, long_prompt_words: int = 25,
-                              plots: bool = True, v2s: dict | None = None) -> dict:
+                              plots: bool = True, v2s: dict | None = None, logistic: int = 4) -> dict:
     """Build ``out_dir/report.json`` (and plots) from any predictions CSV with the standard columns."""
     rows = read_predictions(predictions)
-    return write_report(rows, out_dir, long_prompt_words=long_prompt_words, plots=plots, v2s=v2s)
+    return write_report(rows, out_dir, long_prompt_words=long_prompt_words, plots=plots, v2s=v2s, logistic=logistic)
 
 
 def write_report(rows: list[dict], out_dir: str | Path, *, long_prompt_words: int = 25, plots: bool = True,
-                 v2s: dict | None = None) -> dict:
+                 v2s: dict | None = None, logistic: int = 4) -> dict:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     if v2s is None and rows and rows[0].get("v2s_method"):
         methods = sorted({r.get("v2s_method") for r in rows if r.get("v2s_method")})
         v2s = {"used": any(m not in ("", "off", "none") for m in methods), "method": ",".join(methods)}
-    report = build_report(rows, long_prompt_words=long_prompt_words, v2s=v2s)
+        if any(m.startswith("fallback") for m in methods):
+            from .v2s import NOT_COMPARABLE
+
+            v2s["note"] = NOT_COMPARABLE
+    report = build_report(rows, long_prompt_words=long_prompt_words, v2s=v2s, logistic=logistic)
     if plots:
         report["_meta"]["plots"] = [p.name for p in scatter_plots(rows, out_dir)]
     (out_dir / "report.json").write_text(json.dumps(report, indent=2) + "\n")

@@ -39,7 +39,7 @@ from .metrics import write_predictions, write_report
 from .modeling import LoadedScorer, answer_logits, load_scorer
 from .prompts import LEVELS, context_prompt
 from .scoring import expected_score, level_probabilities
-from .v2s import combine, rewriter_from_config
+from .v2s import combine, describe, off_reason, rewriter_from_config, weights_for
 
 
 @dataclass
@@ -82,12 +82,12 @@ def score_records(model, processor, level_ids, records: list[dict], cfg: ScorerC
     return [out[i] for i in range(len(records))]
 
 
-def _v2s_variants(rec: dict, prompts) -> list[dict]:
+def _v2s_variants(rec: dict, prompts, style: str = "context") -> list[dict]:
     variants = []
     for kind, text in [("vague", prompts.vague)] + [("specific", s) for s in prompts.specific]:
         v = dict(rec)
         v["prompt"] = text
-        v["user_text"] = context_prompt(media_type=rec["media_type"], dimension="alignment", prompt=text)
+        v["user_text"] = context_prompt(media_type=rec["media_type"], dimension="alignment", prompt=text, style=style)
         v["_v2s_kind"] = kind
         variants.append(v)
     return variants
@@ -99,23 +99,21 @@ def predict_records(model, processor, level_ids, records: list[dict], cfg: Score
     """Prediction rows (with V2S when enabled) and a description of the V2S used."""
     extra: list[dict] = []
     owners: list[int] = []
-    v2s_info = {"used": False, "method": "off"}
-    if cfg.v2s_enabled:
-        rewriter = rewriter_from_config(cfg, llm=v2s_llm)
+    v2s_info: dict = {"used": False, "method": "off"}
+    rewriter = rewriter_from_config(cfg, llm=v2s_llm) if cfg.v2s_enabled else None
+    if cfg.v2s_enabled and rewriter is None:
+        v2s_info = {"used": False, "method": "off", "requested": True, "reason": off_reason()}
+    elif rewriter is not None:
         methods = set()
         for i, rec in enumerate(records):
             words = rec.get("prompt_words") or len(str(rec.get("prompt", "")).split())
             if rec["dimension"] == "alignment" and words > cfg.long_prompt_words:
                 prompts = rewriter.rewrite(rec["prompt"])
                 methods.add(prompts.method)
-                for v in _v2s_variants(rec, prompts):
+                for v in _v2s_variants(rec, prompts, cfg.prompt_style):
                     extra.append(v)
                     owners.append(i)
-        v2s_info = {"used": bool(extra), "method": rewriter.method, "methods_seen": sorted(methods),
-                    "llm_errors": rewriter.errors,
-                    "weights": {"original": cfg.v2s_weight_original, "vague": cfg.v2s_weight_vague,
-                                "specific_mean": cfg.v2s_weight_specific},
-                    "items": len(set(owners)), "min_words_exclusive": cfg.long_prompt_words}
+        v2s_info = describe(rewriter, cfg, methods, len(set(owners)))
     results = score_records(model, processor, level_ids, list(records) + extra, cfg, accelerator=accelerator,
                             batch_size=batch_size, on_progress=on_progress)
     base, rest = results[: len(records)], results[len(records):]
@@ -132,13 +130,13 @@ def predict_records(model, processor, level_ids, records: list[dict], cfg: Score
             "item_id": rec.get("item_id", ""), "generator": rec.get("generator", ""),
             "media_type": rec["media_type"], "dimension": rec["dimension"], "mos": rec.get("mos"),
             "prediction": score, "prediction_raw": score, "prompt_words": rec.get("prompt_words"),
-            "v2s_method": "off",
+            "v2s_method": "off", "category": rec.get("category") or "", "subcategory": rec.get("subcategory") or "",
         }
         row.update({f"p_{lvl.lower()}": p for lvl, p in zip(LEVELS, probs)})
         if i in parts:
-            row["prediction"] = combine(score, parts[i]["vague"], parts[i]["specific"],
-                                        w_original=cfg.v2s_weight_original, w_vague=cfg.v2s_weight_vague,
-                                        w_specific=cfg.v2s_weight_specific)
+            w = weights_for(cfg)
+            row["prediction"] = combine(score, parts[i]["vague"], parts[i]["specific"], w_original=w["original"],
+                                        w_vague=w["vague"], w_specific=w["specific_mean"])
             row["v2s_method"] = v2s_info["method"]
         rows.append(row)
     return rows, v2s_info
@@ -170,7 +168,7 @@ def predict(checkpoint: str | Path | LoadedScorer, data_dir: str | Path, *, spli
     """Prediction rows for one split of an export (nothing written)."""
     sc = _scorer(checkpoint, overrides)
     cfg = sc.config.replace(**(overrides or {}))
-    records = read_records(data_dir, split, dimensions=list(dimensions or cfg.dimensions))
+    records = read_records(data_dir, split, dimensions=list(dimensions or cfg.dimensions), media_types=cfg.media_types)
     rows, _ = predict_records(sc.model, sc.processor, sc.level_ids, records, cfg, v2s_llm=v2s_llm,
                               batch_size=batch_size, on_progress=on_progress)
     return rows
@@ -187,7 +185,7 @@ def evaluate_checkpoint(checkpoint: str | Path | LoadedScorer, data_dir: str | P
         cfg = cfg.replace(eval_batch_size=batch_size)
     if not cfg.v2s_cache_dir:
         cfg = cfg.replace(v2s_cache_dir=str(Path(out_dir) / "v2s_cache"))
-    records = read_records(data_dir, split, dimensions=list(dimensions or cfg.dimensions))
+    records = read_records(data_dir, split, dimensions=list(dimensions or cfg.dimensions), media_types=cfg.media_types)
     rows, v2s_info = predict_records(sc.model, sc.processor, sc.level_ids, records, cfg, v2s_llm=v2s_llm,
                                      on_progress=on_progress)
     out = Path(out_dir)

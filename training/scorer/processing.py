@@ -35,10 +35,21 @@ def split_media_tag(text: str) -> tuple[str | None, str]:
     return m.group(1), text[m.end():]
 
 
-def chat_messages(user_text: str, media_type: str) -> list[dict]:
-    """The user turn with the media part first, as Hugging Face chat templates expect it."""
+MEDIA_TAGS = ("strip", "keep")
+
+
+def chat_messages(user_text: str, media_type: str, media_tag: str = "strip") -> list[dict]:
+    """The user turn with the media part first, as Hugging Face chat templates expect it.
+
+    ``media_tag="strip"`` (default) removes the leading ``<image>``/``<video>`` tag from the text: the tag is
+    ms-swift's placeholder for the media, so the checkpoint trained through it saw the vision tokens and then
+    "Suppose ...". ``"keep"`` leaves the literal tag in the text after the media part, exactly as the released
+    inference script (zzc-1998/Q-Eval utils/infer.py) sends it."""
+    if media_tag not in MEDIA_TAGS:
+        raise ValueError(f"media_tag must be one of {MEDIA_TAGS}, got {media_tag!r}")
     tag, body = split_media_tag(user_text)
-    return [{"role": "user", "content": [{"type": tag or media_type}, {"type": "text", "text": body}]}]
+    text = user_text if media_tag == "keep" else body
+    return [{"role": "user", "content": [{"type": tag or media_type}, {"type": "text", "text": text}]}]
 
 
 class ScorerProcessor:
@@ -48,8 +59,9 @@ class ScorerProcessor:
     # video frames are resized to sides that are multiples of this (patch x merge; Qwen2-VL: 14 x 2)
     resize_factor: int = 28
 
-    def render(self, user_text: str, media_type: str) -> str:
-        """Chat-templated prompt text, ending with the assistant's generation prompt."""
+    def render(self, user_text: str, media_type: str, media_tag: str = "strip") -> str:
+        """Chat-templated prompt text, ending with the assistant's generation prompt (``media_tag``: see
+        :func:`chat_messages`)."""
         raise NotImplementedError
 
     def __call__(self, texts: list[str], images: list, videos: list) -> dict[str, torch.Tensor]:
@@ -76,9 +88,9 @@ class HFProcessorAdapter(ScorerProcessor):
         if hasattr(getattr(processor, "video_processor", None), "cap_pixels_per_frame"):
             self.video_extra["cap_pixels_per_frame"] = False
 
-    def render(self, user_text: str, media_type: str) -> str:
+    def render(self, user_text: str, media_type: str, media_tag: str = "strip") -> str:
         return self.processor.apply_chat_template(
-            chat_messages(user_text, media_type), tokenize=False, add_generation_prompt=True
+            chat_messages(user_text, media_type, media_tag), tokenize=False, add_generation_prompt=True
         )
 
     def __call__(self, texts, images, videos):
@@ -137,9 +149,9 @@ class QwenVLFallbackProcessor(ScorerProcessor):
         self.image_token_id = tokenizer.convert_tokens_to_ids(self.image_token)
         self.video_token_id = tokenizer.convert_tokens_to_ids(self.video_token)
 
-    def render(self, user_text, media_type):
+    def render(self, user_text, media_type, media_tag="strip"):
         return self.tokenizer.apply_chat_template(
-            chat_messages(user_text, media_type), tokenize=False, add_generation_prompt=True
+            chat_messages(user_text, media_type, media_tag), tokenize=False, add_generation_prompt=True
         )
 
     def video_patches(self, frames: np.ndarray) -> tuple[np.ndarray, list[int]]:

@@ -11,6 +11,9 @@ from __future__ import annotations
 
 DIMENSIONS = ("quality", "alignment")
 MEDIA_TYPES = ("image", "video")
+# "context": the released checkpoint's context prompts below; "plain": a short question without the expert
+# context and without the list of categories -- the paper's Table 4 ablation "without context prompt"
+PROMPT_STYLES = ("context", "plain")
 
 # Level words in the order of their weights (best first), as Q-Align and Q-Eval-Score use them.
 LEVELS = ("Excellent", "Good", "Fair", "Poor", "Bad")
@@ -41,10 +44,25 @@ CONTEXT_PROMPTS = {
 } | {(media, "alignment"): _ALIGNMENT.format(m=media) for media in MEDIA_TYPES}
 
 
-def context_prompt(*, media_type: str, dimension: str, prompt: str) -> str:
-    """The exact user-turn text for one item and dimension, ``<image>``/``<video>`` tag first."""
+# The paper does not print the prompt of its "without context prompt" ablation; ours is Q-Align's question
+# (Q-Future/Q-Align: "How would you rate the quality of this image?") and its alignment counterpart, with the
+# item's prompt, so that only the expert context and the category list are taken away.
+PLAIN_PROMPTS = {
+    (media, "quality"): f"<{media}>How would you rate the quality of this {media}?" for media in MEDIA_TYPES
+} | {
+    (media, "alignment"): f'<{media}>How would you rate the alignment between this {media} and the text prompt '
+                          f'"{{prompt}}"?' for media in MEDIA_TYPES
+}
+
+
+def context_prompt(*, media_type: str, dimension: str, prompt: str, style: str = "context") -> str:
+    """The exact user-turn text for one item and dimension, ``<image>``/``<video>`` tag first.
+
+    ``style="plain"`` gives the ablation prompt (:data:`PLAIN_PROMPTS`) instead of the context prompt."""
+    if style not in PROMPT_STYLES:
+        raise ValueError(f"prompt style must be one of {PROMPT_STYLES}, got {style!r}")
     try:
-        template = CONTEXT_PROMPTS[(media_type, dimension)]
+        template = (CONTEXT_PROMPTS if style == "context" else PLAIN_PROMPTS)[(media_type, dimension)]
     except KeyError:
         raise ValueError(
             f"no context prompt for media_type={media_type!r}, dimension={dimension!r}; "

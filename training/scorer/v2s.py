@@ -1,18 +1,27 @@
 """Vague-to-Specific (V2S) for long prompts (the paper's strategy for prompts over 25 words).
 
 An LLM rewrites a long prompt into one *vague* prompt (the overall concept) and several *specific* prompts
-(one key object / attribute / relation each); alignment is scored for the original and for each rewrite and
-combined by a weighted average::
+(one key object with its own attributes, an action or a relation each); alignment is scored for each rewrite
+and combined by a weighted average. Presets (``v2s_preset``):
 
-    score = (w_orig * s_orig + w_vague * s_vague + w_spec * mean(s_specific)) / (w_orig + w_vague + w_spec)
+* ``paper`` (default): the vague and the specific prompts only, as the paper describes V2S::
 
-(the paper does not publish its weights: they are settings, ``v2s_weight_*``). Rewriters, in order:
+      score = (w_vague * s_vague + w_spec * mean(s_specific)) / (w_vague + w_spec)
+
+* ``extended``: the original prompt's score as a third term (``w_orig``, 0.5 by default), which the paper
+  does not have.
+
+The paper publishes no weights: they are settings (``v2s_weight_*``). The instruction (:data:`INSTRUCTION`) is
+modelled on the paper's Fig. 6 (a vague summary of the whole prompt, then specific sub-prompts that each keep
+an object with its attributes), with one worked example. Rewriters, in order:
 
 * an injected callable ``llm(instruction) -> text`` (tests, or any custom client);
 * ``v2s_endpoint``: an OpenAI-compatible ``/chat/completions`` HTTP endpoint (model ``v2s_llm``, key from the
   environment variable named by ``v2s_api_key_env``), stdlib ``urllib`` only;
 * ``v2s_llm`` alone: a Hugging Face causal LM (local path or hub id), greedy decoding with its chat template;
-* nothing configured: :func:`fallback_split`, a deterministic clause splitter.
+* no LLM: V2S stays OFF (:func:`rewriter_from_config` returns None and the report says why), unless
+  ``v2s_rewriter: fallback`` asks for :func:`fallback_split`, a deterministic clause splitter whose results
+  are marked "not comparable to Table 5" in every report.
 
 LLM output must be JSON ``{"vague": str, "specific": [str, ...]}``; it is validated, retried once, and
 replaced by the fallback if still invalid (the method recorded per prompt says which). Results are cached
@@ -29,13 +38,25 @@ from pathlib import Path
 from typing import Callable
 
 INSTRUCTION = (
-    "You rewrite a long text-to-image/video prompt for alignment evaluation.\n"
-    "Write ONE vague prompt that keeps only the overall concept in a short sentence, and exactly {n} "
-    "specific prompts, each a short self-contained description of one key object, attribute or "
-    "relationship from the original prompt. Use only content from the original prompt.\n"
+    "A long text prompt was used to generate an image or a video. Rewrite it for evaluating how well the "
+    "generated content matches it, from vague to specific.\n"
+    "1. Vague prompt: summarise the WHOLE prompt in one short sentence that keeps only its overall concept "
+    "(the main subject and the scene), without details.\n"
+    "2. Specific prompts: split the prompt into exactly {n} short prompts, each describing one key part of it "
+    "in detail: one object together with its own attributes (colour, shape, number, material, state), an "
+    "action, or a relationship between objects. Keep every attribute with the object it belongs to, use only "
+    "content from the original prompt, and cover all of it.\n"
     'Answer with JSON only, in the form {{"vague": "...", "specific": ["...", "..."]}}.\n'
-    "Prompt: {prompt}"
+    "Example (2 specific prompts): Prompt: A fluffy white cat wearing a tiny red bow tie sits on a stack of "
+    "old leather books, while a brass lamp casts warm light across a cluttered wooden desk.\n"
+    'Answer: {{"vague": "A cat sitting on books at a desk.", "specific": ["A fluffy white cat wearing a tiny '
+    'red bow tie sits on a stack of old leather books.", "A brass lamp casts warm light across a cluttered '
+    'wooden desk."]}}\n'
+    "Prompt: {prompt}\nAnswer:"
 )
+PRESETS = ("paper", "extended")
+NOT_COMPARABLE = ("not comparable to Table 5: the V2S prompts come from the heuristic fallback splitter, not an "
+                  "LLM as in the paper")
 
 
 @dataclass
@@ -50,20 +71,22 @@ def _clean(s: str) -> str:
 
 
 def fallback_split(prompt: str, num_specific: int = 3) -> V2SPrompts:
-    """Deterministic V2S: first sentence (or first clause) as vague; clauses grouped into specifics.
+    """Heuristic V2S without an LLM (results are "not comparable to Table 5"): the first sentence (or, for a
+    one-sentence prompt, its first clause) as vague; clauses grouped into specifics.
 
-    Clauses are split on sentence ends, ``,`` ``;`` and the words "and"/"with"/"while"; pieces under two
-    words are merged into their neighbour; more clauses than ``num_specific`` are grouped contiguously, so
-    every part of the prompt lands in some specific prompt.
+    Clauses are split on sentence ends, ``,`` ``;`` and "while"/"whereas" only: "and" and "with" bind an
+    attribute or a companion to its object ("a cat with a red hat"), so they never split. Pieces under three
+    words are merged into their neighbour; more clauses than ``num_specific`` are grouped contiguously, so every
+    part of the prompt lands in some specific prompt with the words around it.
     """
     text = _clean(prompt)
     sentences = [s for s in (_clean(x) for x in re.split(r"(?<=[.!?;])\s+", text)) if s]
     vague = sentences[0] if sentences else text
-    pieces = [_clean(p) for p in re.split(r"[.!?;,]|\band\b|\bwith\b|\bwhile\b", text)]
+    pieces = [_clean(p) for p in re.split(r"[.!?;,]|\bwhile\b|\bwhereas\b", text)]
     pieces = [p for p in pieces if p]
     clauses: list[str] = []
     for p in pieces:
-        if clauses and len(p.split()) < 2:
+        if clauses and len(p.split()) < 3:
             clauses[-1] = f"{clauses[-1]} {p}"
         else:
             clauses.append(p)
@@ -106,8 +129,9 @@ def parse_llm_output(text: str, num_specific: int | None = None) -> tuple[str, l
 
 def combine(original: float, vague: float | None, specific: list[float], *, w_original: float = 0.5,
             w_vague: float = 0.25, w_specific: float = 0.25) -> float:
-    """Weighted average of the original, vague and mean-specific alignment scores (missing parts dropped)."""
-    parts = [(w_original, original)]
+    """Weighted average of the original, vague and mean-specific alignment scores (missing parts dropped;
+    ``w_original=0`` is the paper preset)."""
+    parts = [(w_original, original)] if w_original > 0 else []
     if vague is not None:
         parts.append((w_vague, vague))
     if specific:
@@ -220,14 +244,44 @@ def hf_causal_lm_client(model_name_or_path: str, *, max_new_tokens: int = 256, d
     return call
 
 
-def rewriter_from_config(cfg, *, llm: Callable[[str], str] | None = None) -> V2SRewriter:
-    """Pick the rewriter from a ScorerConfig (an injected ``llm`` wins)."""
+def weights_for(cfg) -> dict[str, float]:
+    """The combination weights of the configured preset (the original prompt's weight is 0 under 'paper')."""
+    return {"original": cfg.v2s_weight_original if cfg.v2s_preset == "extended" else 0.0,
+            "vague": cfg.v2s_weight_vague, "specific_mean": cfg.v2s_weight_specific}
+
+
+def rewriter_from_config(cfg, *, llm: Callable[[str], str] | None = None) -> V2SRewriter | None:
+    """The rewriter a ScorerConfig asks for (an injected ``llm`` wins). None when it asks for an LLM and none
+    is configured: V2S then stays off (say so with :func:`off_reason`)."""
     cache = cfg.v2s_cache_dir or str(Path(cfg.output_dir) / "v2s_cache")
     name = None
+    if llm is None and cfg.v2s_rewriter == "fallback":
+        return V2SRewriter(llm=None, cache_dir=cache, num_specific=cfg.v2s_num_specific)
     if llm is None and cfg.v2s_endpoint:
         llm = openai_chat_client(cfg.v2s_endpoint, cfg.v2s_llm or "default", os.environ.get(cfg.v2s_api_key_env))
         name = f"{cfg.v2s_llm or 'default'}@{cfg.v2s_endpoint}"
     elif llm is None and cfg.v2s_llm:
         llm = hf_causal_lm_client(cfg.v2s_llm)
         name = cfg.v2s_llm
+    if llm is None:
+        return None
     return V2SRewriter(llm=llm, llm_name=name, cache_dir=cache, num_specific=cfg.v2s_num_specific)
+
+
+def off_reason() -> str:
+    return ("V2S was asked for but no LLM is configured (v2s_llm or v2s_endpoint), so it stayed off; "
+            "v2s_rewriter=fallback uses the heuristic splitter (" + NOT_COMPARABLE + ")")
+
+
+def describe(rewriter: V2SRewriter, cfg, methods: set[str], items: int) -> dict:
+    """What a report says about the V2S that was used: preset, weights, rewriter, comparability."""
+    fallback = any(m.startswith("fallback") for m in methods) or rewriter.llm is None
+    info = {"used": items > 0, "method": rewriter.method, "methods_seen": sorted(methods), "preset": cfg.v2s_preset,
+            "llm_errors": rewriter.errors, "weights": weights_for(cfg), "items": items,
+            "min_words_exclusive": cfg.long_prompt_words,
+            "comparable_to_table5": bool(items) and not fallback and cfg.v2s_preset == "paper"}
+    if fallback and items:
+        info["note"] = NOT_COMPARABLE
+    elif cfg.v2s_preset != "paper" and items:
+        info["note"] = "not comparable to Table 5: the 'extended' preset adds the original prompt's score"
+    return info

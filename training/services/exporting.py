@@ -7,8 +7,9 @@ runs here as a platform Job (kind `dataset_export`), in this process, so the run
 the export's progress shows on the job like any other export.
 
 Settings (defaults): TRAINING_EXPORT_SPLIT ("train=0.8,val=0.1,test=0.1": by prompt, stratified by
-generator), TRAINING_EXPORT_SEED (0), TRAINING_EXPORT_MEDIA ("copy"; "link" hard-links media when the
-export and the media share a filesystem).
+generator; "given" keeps the split imported with the items), TRAINING_EXPORT_SEED (0),
+TRAINING_EXPORT_MEDIA ("copy"; "link" hard-links media when the export and the media share a filesystem),
+TRAINING_EXPORT_GOLDEN ("keep"; "exclude-train" keeps golden items out of training).
 """
 from __future__ import annotations
 
@@ -35,6 +36,7 @@ def export_params() -> dict:
         "split": getattr(settings, "TRAINING_EXPORT_SPLIT", "train=0.8,val=0.1,test=0.1"),
         "seed": int(getattr(settings, "TRAINING_EXPORT_SEED", 0)),
         "media": getattr(settings, "TRAINING_EXPORT_MEDIA", "copy"),
+        "golden": getattr(settings, "TRAINING_EXPORT_GOLDEN", "keep"),
     }
 
 

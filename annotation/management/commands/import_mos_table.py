@@ -1,5 +1,5 @@
-"""import_mos_table --campaign SLUG --file CSV --layout {generic,agiqa3k} [--media-root DIR] [--map col=field ...]
-[--scale LO,HI] [--generator NAME]"""
+"""import_mos_table --campaign SLUG --file FILE --layout {generic,agiqa3k,t2vqa-db,tifa160,genai-bench}
+[--media-root DIR] [--map col=field ...] [--scale LO,HI] [--generator NAME]"""
 from ...services.errors import InvalidInput
 from ...services.campaigns import campaign_get
 from ...services.public_mos import DEFAULT_SCALE, FIELDS, LAYOUTS, mos_table_import, parse_mapping
@@ -7,8 +7,9 @@ from ..base import ServiceCommand
 
 
 class Command(ServiceCommand):
-    help = ("Import a public MOS table (AGIQA-3K data.csv or a generic CSV) as items plus a dataset version with "
-            "source=imported, for cross-dataset evaluation. All or nothing.")
+    help = ("Import a public MOS table (AGIQA-3K data.csv, T2VQA-DB, TIFA160 with DSG ratings, GenAI-Bench, or a "
+            "generic CSV) as items plus a dataset version with source=imported, for cross-dataset evaluation. "
+            "All or nothing.")
 
     def add_arguments(self, parser):
         parser.add_argument("--campaign", required=True, help="Campaign slug.")

@@ -4,7 +4,9 @@
 beside it (media.py), and writes manifest.json (manifest.py). It writes into a hidden sibling folder and
 renames it onto `out` at the very end, so a bad argument or a failure half-way leaves nothing behind;
 `out` must not exist or be an empty folder. Splits come from splits.py (by prompt, stratified by
-generator, seeded).
+generator, seeded), or are the split each item was imported with (`split="given"`, kept exactly).
+Golden items (the Sample-and-Scrutinize sample) are kept, left out of the train split
+(`golden="exclude-train"`) or left out altogether (`golden="exclude"`).
 """
 from __future__ import annotations
 
@@ -20,20 +22,21 @@ from ..errors import InvalidInput
 from .manifest import manifest_write
 from .media import MEDIA_MODES, MediaPlacer
 from .mos_table import CsvWriter, JsonlWriter, ParquetWriter
-from .rows import version_item_keys, version_rows
+from .rows import version_given_splits, version_item_keys, version_rows
 from .sft import SftWriter, SharegptWriter, SwiftWriter
-from .splits import assign_splits, parse_split
+from .splits import GIVEN, SPLIT_NAMES, assign_splits, parse_golden, parse_split
 
 _TABLES = {"mos-csv": CsvWriter, "mos-jsonl": JsonlWriter, "mos-parquet": ParquetWriter}
 _SFT = {"sft": SftWriter, "sft-sharegpt": SharegptWriter, "sft-swift": SwiftWriter}
 FORMATS = tuple(_TABLES) + tuple(_SFT)
 
 
-def export_check(*, fmt: str, split, seed, media: str, out: str | Path | None) -> dict:
+def export_check(*, fmt: str, split, seed, media: str, out: str | Path | None, golden: str | None = "keep") -> dict:
     """Validate every argument before anything is written; returns them normalised."""
     if fmt not in FORMATS:
         raise InvalidInput(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
     ratios = parse_split(split)
+    golden = parse_golden(golden)
     try:
         seed = int(seed)
     except (TypeError, ValueError):
@@ -44,57 +47,79 @@ def export_check(*, fmt: str, split, seed, media: str, out: str | Path | None) -
         out = Path(out)
         if out.exists() and (not out.is_dir() or any(out.iterdir())):
             raise InvalidInput(f"output folder {out} is not empty; name a new or empty folder")
-    return {"fmt": fmt, "split": ratios, "seed": seed, "media": media, "out": out}
+    return {"fmt": fmt, "split": ratios, "seed": seed, "media": media, "out": out, "golden": golden}
 
 
-def _writer(fmt: str, root: Path, ratios: dict | None):
+def _writer(fmt: str, root: Path, names: list[str] | None):
     if fmt in _TABLES:
-        return _TABLES[fmt](root, with_split=ratios is not None)
-    return _SFT[fmt](root, list(ratios) if ratios else None)
+        return _TABLES[fmt](root, with_split=names is not None)
+    return _SFT[fmt](root, names)
+
+
+def _given_split_names(version: DatasetVersion) -> list[str]:
+    """The splits present in the version's items (given at import); InvalidInput when some item has none."""
+    counts = version_given_splits(version=version)
+    if counts.get("", 0):
+        raise InvalidInput(f"split 'given': {counts['']} item(s) of version {version.number} have no imported split; "
+                           "import a split column with the items or the MOS table, or ask for ratios")
+    return [s for s in SPLIT_NAMES if counts.get(s)]
+
+
+def _golden_skipped(row: dict, split_name: str | None, golden: str) -> bool:
+    if not row["is_golden"] or golden == "keep":
+        return False
+    # exclude-train without a split: the whole export is training data
+    return golden == "exclude" or split_name in (None, "train")
 
 
 def dataset_export(
     *, version: DatasetVersion, fmt: str, out: str | Path, split=None, seed: int = 0, media: str = "copy",
-    progress=None,
+    golden: str = "keep", progress=None,
 ) -> dict:
     """Export `version` to the folder `out` in format `fmt`; returns the manifest (a dict)."""
-    args = export_check(fmt=fmt, split=split, seed=seed, media=media, out=out)
-    out, ratios, seed = args["out"], args["split"], args["seed"]
+    args = export_check(fmt=fmt, split=split, seed=seed, media=media, out=out, golden=golden)
+    out, ratios, seed, golden = args["out"], args["split"], args["seed"], args["golden"]
     total = int(version.counts.get("items") or version.scores.values("item_id").distinct().count())
+    if ratios == GIVEN:
+        names = _given_split_names(version)
+        prompt_split: dict = {}
+    else:
+        names = list(ratios) if ratios else None
+        prompt_split = assign_splits(version_item_keys(version=version), ratios, seed) if ratios else {}
     if progress:
         progress.set_total(total, f"exporting {fmt}")
-    prompt_split = assign_splits(version_item_keys(version=version), ratios, seed) if ratios else {}
     out.parent.mkdir(parents=True, exist_ok=True)
     work = out.parent / f".{out.name}.partial-{uuid.uuid4().hex[:8]}"
     work.mkdir()
     try:
         placer = MediaPlacer(work, media)
-        writer = _writer(fmt, work, ratios)
-        done = 0
+        writer = _writer(fmt, work, names)
+        done, skipped_golden = 0, 0
+        table_counts = dict.fromkeys(names, 0) if names else {"all": 0}
         try:
             for row in version_rows(version=version):
-                split_name = prompt_split.get(row["prompt_id"]) if ratios else None
+                if ratios == GIVEN:
+                    split_name = row["given_split"]
+                else:
+                    split_name = prompt_split.get(row["prompt_id"]) if ratios else None
+                done += 1
+                if _golden_skipped(row, split_name, golden):
+                    skipped_golden += 1
+                    continue
                 placer.place(media_name=row["media_name"], relpath=row["media_path"], item_id=row["item_id"])
                 writer.write(row, split_name)
-                done += 1
+                table_counts[split_name or "all"] += 1
                 if progress and done % 500 == 0:
                     progress.update(done, f"exporting {fmt}")
         finally:
             writer.close()
         files = writer.files()
         if fmt in _TABLES:
-            counts: dict = {}
-            if ratios:
-                for s in ratios:
-                    counts[s] = 0
-                for split_name in _table_splits(version, prompt_split):
-                    counts[split_name] += 1
-            else:
-                counts["all"] = writer.rows
+            counts = table_counts
         else:
             counts = {(f["split"] or "all"): f["rows"] for f in files if f["path"].endswith(".jsonl")}
         manifest = manifest_write(root=work, fmt=fmt, version=version, files=files, counts=counts, media=media,
-                                  split=ratios, seed=seed)
+                                  split=ratios, seed=seed, golden={"mode": golden, "items_left_out": skipped_golden})
         if out.exists():
             out.rmdir()  # empty (checked above); rename cannot replace a folder on every OS
         os.replace(work, out)
@@ -106,18 +131,12 @@ def dataset_export(
     return manifest
 
 
-def _table_splits(version: DatasetVersion, prompt_split: dict[int, str]):
-    """Split of each item of the version (for the counts of a MOS table with a split column)."""
-    for prompt_id, _generator_id in version_item_keys(version=version):
-        yield prompt_split[prompt_id]
-
-
 def export_dir_for_job(job: Job) -> Path:
     return Path(settings.EXPORT_ROOT) / f"job-{job.pk}"
 
 
 def dataset_export_job(*, job: Job, progress) -> dict:
-    """Job runner (kind `dataset_export`): params {version_id, format, split, seed, media[, out]}.
+    """Job runner (kind `dataset_export`): params {version_id, format, split, seed, media[, golden, out]}.
 
     Idempotent: a finished export folder (manifest present) is reported again, not rewritten.
     """
@@ -132,6 +151,7 @@ def dataset_export_job(*, job: Job, progress) -> dict:
         manifest = json.loads((out / "manifest.json").read_text())
     else:
         manifest = dataset_export(version=version, fmt=p.get("format", ""), out=out, split=p.get("split"),
-                                  seed=p.get("seed", 0), media=p.get("media", "copy"), progress=progress)
+                                  seed=p.get("seed", 0), media=p.get("media", "copy"), golden=p.get("golden", "keep"),
+                                  progress=progress)
     return {"out": str(out), "format": manifest["format"], "counts": manifest["counts"],
             "files": [f["path"] for f in manifest["files"]], "version_id": version.pk}

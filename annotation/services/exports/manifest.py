@@ -19,7 +19,7 @@ def file_sha256(path: Path) -> str:
 
 
 def manifest_write(*, root: Path, fmt: str, version: DatasetVersion, files: list[dict], counts: dict,
-                   media: str, split: dict | None, seed: int) -> dict:
+                   media: str, split: dict | str | None, seed: int, golden: dict | None = None) -> dict:
     manifest = {
         "format": fmt,
         "dataset_version": {
@@ -31,6 +31,7 @@ def manifest_write(*, root: Path, fmt: str, version: DatasetVersion, files: list
         "counts": counts,
         "split": split,
         "seed": seed,
+        "golden": golden or {"mode": "keep", "items_left_out": 0},
         "media": media,
         "created_at": timezone.now().isoformat(),
     }

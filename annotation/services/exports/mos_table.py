@@ -6,7 +6,8 @@ import json
 from pathlib import Path
 
 COLUMNS = (
-    "item_id", "media_path", "media_type", "generator", "prompt", "category",
+    "item_id", "media_path", "media_type", "generator", "prompt", "category", "subcategory", "word_count",
+    "is_golden",
     "quality_mos", "quality_std", "quality_n", "quality_ci95",
     "alignment_mos", "alignment_std", "alignment_n", "alignment_ci95",
 )
@@ -17,6 +18,7 @@ def table_row(row: dict, split: str | None, with_split: bool) -> dict:
     out = {
         "item_id": row["item_id"], "media_path": row["media_path"], "media_type": row["media_type"],
         "generator": row["generator"], "prompt": row["prompt"], "category": row["category"],
+        "subcategory": row["subcategory"], "word_count": row["prompt_words"], "is_golden": row["is_golden"],
     }
     for dim in ("quality", "alignment"):
         s = row["scores"].get(dim) or {}
@@ -86,8 +88,10 @@ class ParquetWriter(TableWriter):
         super().__init__(root, with_split)
         fields = []
         for col in self.columns:
-            if col.endswith("_n"):
+            if col.endswith("_n") or col == "word_count":
                 typ = pa.int64()
+            elif col == "is_golden":
+                typ = pa.bool_()
             elif col.endswith(("_mos", "_std", "_ci95")):
                 typ = pa.float64()
             else:

@@ -2,9 +2,10 @@
 
 `sft` is the contract training/scorer/data.py reads (keep it exactly):
     {"item_id", "dimension", "media_type", "media": "media/<sha[:2]>/<sha>.<ext>", "generator", "prompt",
-     "prompt_words", "messages": [{"role": "user", "content": <context prompt>},
-                                  {"role": "assistant", "content": <level word>}],
+     "prompt_words", "word_count", "category", "subcategory", "is_golden",
+     "messages": [{"role": "user", "content": <context prompt>}, {"role": "assistant", "content": <level word>}],
      "level", "mos", "split"}
+(`word_count` = `prompt_words`, the name the MOS tables use; category/subcategory: the paper's Table 7.)
 The user content is training.scorer.prompts.context_prompt (the released checkpoint's exact text, tag
 <image>/<video> first) and the level word is level_from_mos (five equal bins on 1-5): the single
 source of truth for both, shared with the trainer.
@@ -31,7 +32,8 @@ def sft_records(row: dict, split: str | None):
         yield {
             "item_id": row["item_id"], "dimension": dim, "media_type": row["media_type"],
             "media": row["media_path"], "generator": row["generator"], "prompt": row["prompt"],
-            "prompt_words": row["prompt_words"],
+            "prompt_words": row["prompt_words"], "word_count": row["prompt_words"], "category": row["category"],
+            "subcategory": row["subcategory"], "is_golden": row["is_golden"],
             "messages": [
                 {"role": "user", "content": context_prompt(media_type=row["media_type"], dimension=dim, prompt=row["prompt"])},
                 {"role": "assistant", "content": level},
@@ -84,6 +86,13 @@ def _media_key(row: dict) -> str:
     return "videos" if row["media_type"] == "video" else "images"
 
 
+def _tool_record(rec: dict, row: dict) -> dict:
+    """LLaMA-Factory / ms-swift record: the conversation and media, plus our analysis fields (both tools read
+    only the columns they know)."""
+    return {"messages": rec["messages"], _media_key(row): [rec["media"]],
+            **{k: rec[k] for k in ("item_id", "dimension", "mos", "category", "subcategory", "word_count", "is_golden")}}
+
+
 class SharegptWriter(_SplitFiles):
     """LLaMA-Factory: {"messages": [...], "images"|"videos": [path]} plus dataset_info.json."""
 
@@ -91,7 +100,7 @@ class SharegptWriter(_SplitFiles):
 
     def write(self, row: dict, split: str | None) -> None:
         for rec in sft_records(row, split):
-            self.emit({"messages": rec["messages"], _media_key(row): [rec["media"]]}, split)
+            self.emit(_tool_record(rec, row), split)
 
     def close(self) -> None:
         super().close()
@@ -116,4 +125,4 @@ class SwiftWriter(_SplitFiles):
 
     def write(self, row: dict, split: str | None) -> None:
         for rec in sft_records(row, split):
-            self.emit({"messages": rec["messages"], _media_key(row): [rec["media"]]}, split)
+            self.emit(_tool_record(rec, row), split)

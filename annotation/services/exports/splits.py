@@ -23,22 +23,28 @@ import numpy as np
 from ..errors import InvalidInput
 
 SPLIT_NAMES = ("train", "val", "test")
+GIVEN = "given"  # keep the split each item was imported with (Item.split), exactly
+GOLDEN_MODES = ("keep", "exclude-train", "exclude")
 
 
-def parse_split(text: str | dict | None) -> dict[str, float] | None:
-    """'train=0.8,val=0.1,test=0.1' (or a dict) -> {"train": 0.8, ...}; None/'' -> None (no split).
+def parse_split(text: str | dict | None) -> dict[str, float] | str | None:
+    """'train=0.8,val=0.1,test=0.1' (or a dict) -> {"train": 0.8, ...}; 'given' -> 'given' (the imported
+    split of every item, kept exactly); None/'' -> None (no split).
 
     Names must be among train, val, test; ratios positive numbers summing to 1 (within 1e-6).
     """
     if text in (None, "", {}):
         return None
+    if isinstance(text, str) and text.strip().lower() == GIVEN:
+        return GIVEN
     if isinstance(text, dict):
         pairs = list(text.items())
     elif isinstance(text, str):
         pairs = []
         for part in text.split(","):
             if "=" not in part:
-                raise InvalidInput(f"malformed split {text!r}: expected name=ratio pairs like train=0.8,val=0.1,test=0.1")
+                raise InvalidInput(f"malformed split {text!r}: expected name=ratio pairs like train=0.8,val=0.1,test=0.1, "
+                                   f"or 'given' (the split imported with the items)")
             name, _, value = part.partition("=")
             pairs.append((name.strip(), value.strip()))
     else:
@@ -60,6 +66,17 @@ def parse_split(text: str | dict | None) -> dict[str, float] | None:
     if abs(total - 1.0) > 1e-6:
         raise InvalidInput(f"split ratios must sum to 1 (they sum to {total:g})")
     return {name: ratios[name] for name in SPLIT_NAMES if name in ratios}
+
+
+def parse_golden(mode: str | None) -> str:
+    """How golden items (Sample-and-Scrutinize sample) enter an export: keep, exclude-train, exclude.
+
+    Their MOS comes from annotators whose batches were approved BECAUSE they agreed with the golden
+    scores on exactly these items, so a researcher may keep them out of training (or out altogether)."""
+    mode = (mode or "keep").strip().lower()
+    if mode not in GOLDEN_MODES:
+        raise InvalidInput(f"unknown golden mode {mode!r}; choose one of {', '.join(GOLDEN_MODES)}")
+    return mode
 
 
 def assign_splits(keys: list[tuple[int, int]], ratios: dict[str, float], seed: int) -> dict[int, str]:
