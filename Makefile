@@ -41,6 +41,7 @@ benchmarks: setup services
 	$(PY) benchmarks/import_items.py
 	$(PY) benchmarks/annotation_load.py
 	$(PY) benchmarks/aggregate_export.py
+	$(PY) benchmarks/qc_accuracy.py
 	$(PY) benchmarks/scorer_learns.py
 
 clean:

@@ -42,10 +42,10 @@ class CampaignAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         # Items carry their own target (assignment reads it): keep them in step, as campaign_update does.
         super().save_model(request, obj, form, change)
-        if change and {"ratings_per_image", "ratings_per_video"} & set(form.changed_data):
-            from .services.campaigns import items_retarget
+        if change:
+            from .services.campaigns import campaign_targets_refresh
 
-            items_retarget(campaign=obj)
+            campaign_targets_refresh(campaign=obj, changed=set(form.changed_data))
 
 
 @admin.register(m.Generator)

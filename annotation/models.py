@@ -42,6 +42,14 @@ class Campaign(models.Model):
         CALIBRATED = "calibrated", "Calibrated: all of the annotator's golden evidence, against the campaign's raters"
         FIXED = "fixed", "Fixed: the batch's own correlations against two thresholds (the paper's protocol)"
 
+    class Overlap(models.TextChoices):
+        FIXED = "fixed", "Fixed: ratings_per_image / ratings_per_video ratings per item (the paper's protocol)"
+        ADAPTIVE = "adaptive", "Adaptive: more ratings until the MOS interval is narrow enough, between a minimum and a maximum"
+
+    class Selection(models.TextChoices):
+        FULLEST = "fullest", "Fullest first: items closest to their target"
+        VALUE = "value", "By expected value: interval width, scorer-human disagreement, coverage"
+
     slug = models.SlugField(unique=True, help_text="Short name used in URLs and on the command line.")
     name = models.CharField(max_length=200)
     instructions = models.TextField(blank=True, help_text="Shown to annotators before they start (Markdown-free text).")
@@ -81,9 +89,20 @@ class Campaign(models.Model):
     reject_probability = models.FloatField(
         default=0.05, validators=UNIT_INTERVAL,
         help_text="Calibrated method: reject when the probability that the annotator is genuine is at most this.")
-    # Coverage: extra ratings for items whose MOS is still uncertain.
+    # Coverage: extra ratings for items whose MOS is still uncertain (by hand, or adaptively).
     ci_width_threshold = models.FloatField(default=0.5, help_text="Items whose 95% CI half-width exceeds this are 'uncertain'.")
     max_ratings_per_item = models.PositiveSmallIntegerField(default=12, help_text="Cap when extra ratings are given to uncertain items.")
+    overlap_policy = models.CharField(
+        max_length=8, choices=Overlap.choices, default=Overlap.FIXED,
+        help_text="How many ratings an item gets: 'fixed' (the paper's) or 'adaptive' (services/overlap.py).")
+    min_ratings_per_image = models.PositiveSmallIntegerField(default=3, help_text="Adaptive overlap: ratings every image gets.")
+    min_ratings_per_video = models.PositiveSmallIntegerField(default=2, help_text="Adaptive overlap: ratings every video gets.")
+    overlap_ci_target = models.FloatField(
+        default=1.2, help_text="Adaptive overlap: an item stops once its MOS 95% half-width (raters weighed by their "
+        "golden evidence) is at most this on every dimension.")
+    selection_policy = models.CharField(
+        max_length=8, choices=Selection.choices, default=Selection.FULLEST,
+        help_text="Which open items a batch takes first within each generator (services/selection.py).")
     is_active = models.BooleanField(default=True, help_text="Inactive campaigns hand out no batches.")
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -106,6 +125,10 @@ class Campaign(models.Model):
         return [d for d, on in (("quality", self.rate_quality), ("alignment", self.rate_alignment)) if on]
 
     def target_for(self, media_type: str) -> int:
+        """Ratings a new item starts with: the fixed target, or under adaptive overlap the minimum (more
+        are added while its MOS interval is too wide: services/overlap.py)."""
+        if self.overlap_policy == Campaign.Overlap.ADAPTIVE:
+            return self.min_ratings_per_image if media_type == MediaType.IMAGE else self.min_ratings_per_video
         return self.ratings_per_image if media_type == MediaType.IMAGE else self.ratings_per_video
 
 
@@ -163,6 +186,13 @@ class Item(models.Model):
     target = models.PositiveSmallIntegerField(help_text="Ratings wanted (campaign target for the media type, raised for extra ratings).")
     active_count = models.PositiveIntegerField(default=0, help_text="Approved + pending ratings + live leases.")
     shuffle_key = models.PositiveIntegerField(default=shuffle_key, help_text="Random order among equally full items.")
+    # Selection by expected value (services/selection.py): priority = priority_bonus + priority_scale x
+    # gain(active_count), kept up to date wherever active_count changes; 1.0 for an unrated item.
+    priority = models.FloatField(default=1.0, help_text="Expected value of one more rating (selection_policy 'value').")
+    priority_scale = models.FloatField(default=1.0, help_text="The item's rating spread relative to the campaign's.")
+    priority_bonus = models.FloatField(default=0.0, help_text="Scorer-human disagreement and coverage of its category.")
+    is_held = models.BooleanField(
+        default=False, help_text="Kept out of the pool: the screening scorer is sure it is broken, waiting for an admin.")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -177,9 +207,16 @@ class Item(models.Model):
             # golden ones by their ids.
             models.Index(
                 fields=["campaign", "generator", "-active_count", "shuffle_key"],
-                condition=Q(active_count__lt=F("target"), is_golden=False),
-                name="item_open_pool_shuffled",
+                condition=Q(active_count__lt=F("target"), is_golden=False, is_held=False),
+                name="item_open_pool_fullest",
             ),
+            # The same pool by expected value (selection_policy "value").
+            models.Index(
+                fields=["campaign", "generator", "-priority", "shuffle_key"],
+                condition=Q(active_count__lt=F("target"), is_golden=False, is_held=False),
+                name="item_open_pool_value",
+            ),
+            models.Index(fields=["campaign"], condition=Q(is_held=True), name="item_held"),
             models.Index(fields=["campaign", "is_golden"], name="item_campaign_golden"),
             models.Index(fields=["campaign", "generator"], name="item_campaign_generator"),
         ]

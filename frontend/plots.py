@@ -150,3 +150,44 @@ def history_svg(points: dict[str, list[float | None]], *, approve: float, reject
         legend_x += 80
     parts.append("</svg>")
     return "".join(parts)
+
+
+def leaderboard_svg(board: dict, *, width: int = 520, row: int = 26) -> str:
+    """One leaderboard (a media type and a dimension): each generator's MOS with its 95% interval, best at
+    the top; a dashed rule between neighbours not yet separated."""
+    gens = board["generators"]
+    pad_l, pad_r, pad_t, pad_b = 150, 20, 10, 30
+    height = pad_t + pad_b + row * max(len(gens), 1)
+    w = width - pad_l - pad_r
+    lo = min([g["ci95"][0] for g in gens if g["ci95"]] + [g["mos"] for g in gens] + [1.0])
+    hi = max([g["ci95"][1] for g in gens if g["ci95"]] + [g["mos"] for g in gens] + [5.0])
+    lo, hi = max(0.8, lo - 0.1), min(5.2, hi + 0.1)
+
+    def sx(v: float) -> float:
+        return pad_l + (v - lo) / (hi - lo) * w
+
+    title = f"{board['media_type']} {board['dimension']}: MOS per generator with 95% intervals"
+    parts = [f'<svg class="leaderboard" viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" '
+             f'aria-label="{escape(title)}"><title>{escape(title)}</title>']
+    for v in range(1, 6):
+        if lo <= v <= hi:
+            parts.append(f'<line x1="{sx(v):.1f}" x2="{sx(v):.1f}" y1="{pad_t}" y2="{height - pad_b}" stroke="#e3e6ea"/>'
+                         f'<text x="{sx(v):.1f}" y="{height - pad_b + 14}" text-anchor="middle" font-size="11">{v}</text>')
+    parts.append(f'<text x="{pad_l + w / 2}" y="{height - 4}" text-anchor="middle" font-size="11">MOS</text>')
+    for i, g in enumerate(gens):
+        y = pad_t + row * i + row / 2
+        parts.append(f'<text x="{pad_l - 8}" y="{y + 4:.1f}" text-anchor="end" font-size="12">{escape(g["generator"])}</text>')
+        if g["ci95"]:
+            parts.append(f'<line x1="{sx(g["ci95"][0]):.1f}" x2="{sx(g["ci95"][1]):.1f}" y1="{y:.1f}" y2="{y:.1f}" '
+                         f'stroke="#2457d6" stroke-width="2"/>')
+        label = f'{g["generator"]}: MOS {g["mos"]:.2f} over {g["items"]} items, {g["ratings"]} ratings'
+        if g["ci95"]:
+            label += f' [{g["ci95"][0]:.2f}, {g["ci95"][1]:.2f}]'
+        parts.append(f'<circle cx="{sx(g["mos"]):.1f}" cy="{y:.1f}" r="4.5" fill="#2457d6"><title>{escape(label)}</title></circle>')
+        nxt = g.get("next")
+        if nxt and not nxt["separated"]:
+            yb = y + row / 2
+            parts.append(f'<line x1="{pad_l}" x2="{pad_l + w}" y1="{yb:.1f}" y2="{yb:.1f}" stroke="#b07d00" '
+                         f'stroke-dasharray="4 3"><title>not yet separated from the next</title></line>')
+    parts.append("</svg>")
+    return "".join(parts)

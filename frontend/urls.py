@@ -4,7 +4,7 @@ from django.urls import path
 from .views import annotate, home, jobs
 from .views import training as training_views
 from .views import research
-from .views import desk
+from .views import desk, live
 from .views import generation
 
 urlpatterns = [
@@ -26,10 +26,12 @@ urlpatterns = [
     # researcher statistics pages (area mos)
     path("research/", research.index, name="research"),
     path("research/<slug:slug>/", research.campaign_stats, name="research-campaign"),
+    path("research/<slug:slug>/live/", live.live, name="research-live"),
     # admin approval desk (area scrutiny)
     path("desk/", desk.queue, name="desk"),
     path("desk/review/", desk.review_start, name="desk-review"),
     path("desk/reasons/", desk.reasons, name="desk-reasons"),
+    path("desk/held/", desk.held, name="desk-held"),
     path("desk/batches/<int:batch_id>/", desk.batch_detail, name="desk-batch"),
     path("desk/annotators/<int:user_id>/", desk.annotator_detail, name="desk-annotator"),
     # researcher generation pages (area generation)

@@ -67,6 +67,9 @@ class TrainingRun(models.Model):
         help_text="The sft export job, when the exporter ran as a platform Job.",
     )
     export_dir = models.CharField(max_length=500, blank=True, help_text="The sft export the run read.")
+    export_split = models.CharField(
+        max_length=100, blank=True,
+        help_text="The export's split for this run ('given': the items' own split); empty: TRAINING_EXPORT_SPLIT.")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
@@ -155,3 +158,103 @@ class Benchmark(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.status in self.FINISHED
+
+
+# ------------------------------------------------------------------------------------ the closed loop
+
+
+class ItemPrediction(models.Model):
+    """A scorer's prediction for one item on one dimension (1-5) with its five level probabilities:
+    new items are screened by the campaign's screening scorer before they cost ratings."""
+
+    item = models.ForeignKey("annotation.Item", on_delete=models.CASCADE, related_name="predictions")
+    scorer = models.ForeignKey(Scorer, on_delete=models.CASCADE, related_name="predictions")
+    dimension = models.CharField(max_length=10)
+    prediction = models.FloatField()
+    probs = models.JSONField(default=dict, help_text="{Excellent, Good, Fair, Poor, Bad}: the level probabilities.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["item", "scorer", "dimension"], name="prediction_unique")]
+        indexes = [models.Index(fields=["scorer", "dimension", "prediction"], name="prediction_sorted")]
+
+
+class ScreeningPolicy(models.Model):
+    """A campaign's screening: which registered scorer pre-scores new items (imports, generation), and when
+    an item is held for an admin's quick check before it costs ratings."""
+
+    campaign = models.OneToOneField("annotation.Campaign", on_delete=models.CASCADE, related_name="screening")
+    scorer = models.ForeignKey(Scorer, on_delete=models.PROTECT, related_name="screenings")
+    hold_probability = models.FloatField(
+        default=0.9, help_text="Hold an item when the scorer gives P(Bad) on visual quality at least this (0-1; 1: never).")
+    is_active = models.BooleanField(default=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"screening of {self.campaign_id} by {self.scorer}"
+
+
+class ItemCheck(models.Model):
+    """An item the screening scorer held, and what an admin made of it."""
+
+    class Status(models.TextChoices):
+        HELD = "held", "Held for a check"
+        RELEASED = "released", "Released to the pool"
+        BROKEN = "broken", "Confirmed broken (never rated)"
+
+    item = models.OneToOneField("annotation.Item", on_delete=models.CASCADE, related_name="screening_check")
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.HELD)
+    reason = models.CharField(max_length=300, help_text="Why it was held (the scorer's figures).")
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    decided_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["status", "created_at"], name="itemcheck_status")]
+
+
+class RetrainPolicy(models.Model):
+    """Retrain a campaign's scorer when its approved data grows by a set fraction; promote the new scorer
+    only if it beats the current one on the same test split by a margin."""
+
+    campaign = models.OneToOneField("annotation.Campaign", on_delete=models.CASCADE, related_name="retrain_policy")
+    is_active = models.BooleanField(default=True)
+    config = models.JSONField(default=dict, blank=True, help_text="Scorer config for the training runs (as a run's).")
+    growth = models.FloatField(default=0.2, help_text="Retrain when approved ratings grow by this fraction.")
+    margin = models.FloatField(default=0.01, help_text="Promote when the new scorer's mean SRCC is better by this.")
+    min_ratings = models.PositiveIntegerField(default=100, help_text="No training below this many approved ratings.")
+    baseline_ratings = models.PositiveIntegerField(default=0, help_text="Approved ratings when the last round started.")
+    current_scorer = models.ForeignKey(Scorer, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+                                       help_text="The promoted scorer (also the screening scorer when screening is on).")
+    updated_at = models.DateTimeField(auto_now=True)
+
+
+class RetrainRound(models.Model):
+    """One round of the retraining policy: a version, a training run, two evaluations on its test split, a
+    decision. Advanced by training.retrain_tick on the workers; every step is a visible training run."""
+
+    class Status(models.TextChoices):
+        TRAINING = "training", "Training the candidate"
+        EVALUATING = "evaluating", "Evaluating the candidate and the current scorer"
+        PROMOTED = "promoted", "Promoted"
+        KEPT = "kept", "Current scorer kept"
+        FAILED = "failed", "Failed"
+
+    FINISHED = (Status.PROMOTED, Status.KEPT, Status.FAILED)
+
+    policy = models.ForeignKey(RetrainPolicy, on_delete=models.CASCADE, related_name="rounds")
+    dataset_version = models.ForeignKey("annotation.DatasetVersion", on_delete=models.PROTECT, related_name="+")
+    ratings = models.PositiveIntegerField(help_text="Approved ratings when the round started.")
+    train_run = models.ForeignKey(TrainingRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    candidate_eval = models.ForeignKey(TrainingRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    current_eval = models.ForeignKey(TrainingRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    candidate = models.ForeignKey(Scorer, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.TRAINING)
+    report = models.JSONField(default=dict, blank=True, help_text="SRCC of both scorers with intervals, the difference.")
+    message = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]

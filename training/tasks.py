@@ -36,3 +36,19 @@ def execute_benchmark(benchmark_id: int) -> str | None:
 
     bench = benchmark_execute(benchmark_id=benchmark_id)
     return bench.status if bench is not None else None
+
+
+@shared_task(name="training.screen_items", acks_late=True)
+def screen_items(campaign_id: int, item_ids: list[int]) -> dict:
+    """Pre-score new items with the campaign's screening scorer (idempotent)."""
+    from .services.screening import screening_run
+
+    return screening_run(campaign_id=campaign_id, item_ids=item_ids)
+
+
+@shared_task(name="training.closed_loop_tick", acks_late=True)
+def closed_loop_tick() -> dict:
+    """Periodic (beat): retraining rounds move on, value-selection priorities follow the scorer."""
+    from .services.retraining import closed_loop_tick as tick
+
+    return tick()

@@ -1,5 +1,5 @@
 """API v1 routes of the training app (mounted at /api/v1/)."""
-from django.urls import path
+from django.urls import include, path
 
 from . import api
 
@@ -12,4 +12,5 @@ urlpatterns = [
     path("benchmarks/<int:benchmark_id>/", api.BenchmarkDetailApi.as_view(), name="api-benchmark"),
     path("benchmarks/<int:benchmark_id>/report/", api.BenchmarkReportApi.as_view(), name="api-benchmark-report"),
     path("scorers/<int:scorer_id>/score/", api.ScorerScoreApi.as_view(), name="api-scorer-score"),
+    path("", include("training.api_loop")),
 ]

@@ -12,14 +12,13 @@ the rater has in the campaign, and answers with a probability:
    (Bonett-Wright), so n enters: ten golden items say little, a hundred say a lot. (The platform
    decides a rater's earlier batches again when their standing crosses a decision line, so every
    batch ends up judged on all the evidence.)
-2. Two hypotheses per dimension: *genuine*, true agreement drawn from the campaign's genuine raters
-   (centre and spread from :mod:`.reference`: robust median and MAD of the campaign's raters, capped by
-   the experts' own agreement, floored away from chance), and *careless*, true agreement near chance
-   (0 +- CARELESS_SD_Z). Each is a normal on the z scale widened by the estimate's standard error; the
-   log likelihood ratio of the observed z weighs them. *Careless* covers both chance (random clicking,
-   straight-lining) and half effort (rating at random half of the time: true agreement about HALF_EFFORT
-   of the campaign's), so a rater who agrees half as well as the campaign's raters is not taken for a
-   weak but honest one on thin evidence.
+2. Two hypotheses per dimension (:mod:`.hypotheses`): *genuine*, true agreement drawn from the
+   campaign's genuine raters (centre and spread from :mod:`.reference`: the campaign's raters fitted by
+   EM, capped by the experts' own agreement, floored away from chance), and *careless*: chance (random
+   clicking, straight-lining) or half effort (rating at random half of the time), so a rater who agrees
+   half as well as the campaign's raters is not taken for a weak but honest one on thin evidence. Each
+   is a normal on the z scale widened by the estimate's standard error; the log likelihood ratio of
+   the observed z weighs them.
 3. The posterior P(genuine) combines the dimensions' log likelihood ratios with a prior: the
    campaign's own share of genuine raters (the mean of its raters' P(genuine)), starting from
    PRIOR_GENUINE (most people who sign up are honest) while it has few raters.
@@ -27,9 +26,9 @@ the rater has in the campaign, and answers with a probability:
    careless, every rated dimension has at least ``min_golden`` golden items so far, and the batch's own
    golden ratings do not disagree conclusively; **reject** when a spam pattern is found, the scale is
    conclusively inverted, or P(genuine) <= reject_probability (default 0.05) once at least
-   REJECT_EVIDENCE_FACTOR x ``min_golden`` golden items are in; otherwise **needs review**. A rater who turns careless is still
-   caught: the batch's own evidence, weighed alone (even prior), that says "careless" with probability
-   >= 1 - BATCH_ALARM sends the batch to review however good the record.
+   REJECT_EVIDENCE_FACTOR x ``min_golden`` golden items are in; otherwise **needs review**. A rater
+   who turns careless is still caught: the batch's own evidence, weighed alone (even prior), that says
+   "careless" with probability >= 1 - BATCH_ALARM sends the batch to review however good the record.
 
 Every reason names the dimension, the figure, its interval, the reference it was held against and the
 rule that fired, in words an admin can act on; a separate plain-words reason is what the annotator
@@ -41,10 +40,8 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-import numpy as np
-from scipy.stats import norm
-
-from .evidence import Agreement, fisher_z
+from .evidence import Agreement
+from .hypotheses import careless_logpdf, genuine_logpdf
 from .patterns import Pattern
 from .reference import Reference
 
@@ -53,8 +50,6 @@ METHODS = (FIXED, CALIBRATED)
 APPROVED, REJECTED, NEEDS_REVIEW = "approved", "rejected", "needs_review"
 
 PRIOR_GENUINE = 0.9
-CARELESS_SD_Z = 0.1   # careless raters' true agreement: chance, give or take 0.1 ...
-HALF_EFFORT = 0.4     # ... or half the campaign's typical agreement (rating at random half of the time)
 BATCH_ALARM = 0.05    # the batch alone says careless with probability >= 0.95: review
 REJECT_EVIDENCE_FACTOR = 3  # rejection for disagreement needs 3 x min_golden golden items so far
 
@@ -95,13 +90,8 @@ def log_likelihood_ratio(a: Agreement, ref: Reference) -> float | None:
     evidence says nothing (under 4 golden items, a constant side)."""
     if a.srcc is None or a.n_golden < 4:
         return None
-    z, se = a.z, a.se
-    genuine = norm.logpdf(z, loc=ref.centre_z, scale=math.hypot(ref.spread_z, se))
-    chance = norm.logpdf(z, loc=0.0, scale=math.hypot(CARELESS_SD_Z, se))
-    half_z = fisher_z(HALF_EFFORT * ref.centre)
-    half = norm.logpdf(z, loc=half_z, scale=math.hypot(CARELESS_SD_Z, se))
-    careless = float(np.logaddexp(chance, half) - math.log(2))
-    return float(genuine - careless)
+    genuine = genuine_logpdf(a.z, a.se, centre_z=ref.centre_z, spread_z=ref.spread_z)
+    return float(genuine - careless_logpdf(a.z, a.se, centre_z=ref.centre_z))
 
 
 def posterior(evidence: dict[str, Agreement], refs: dict[str, Reference], *, prior: float = PRIOR_GENUINE):

@@ -46,6 +46,7 @@ class Agreement:
     plcc_ci: tuple[float, float] | None = None
     bias: float | None = None  # mean(rating - golden): the annotator's offset
     mae: float | None = None   # mean |rating - golden|
+    resid_var: float | None = None  # variance of (rating - golden): the rater's noise once their offset is removed
     constant: str | None = None  # "ratings" or "golden" when that side is constant
 
     @property
@@ -82,10 +83,11 @@ def agreement(ratings, golden) -> Agreement:
     mae = round(float(np.mean(np.abs(r - g))), 4)
     if n < 2:
         return Agreement(n_golden=n, bias=bias, mae=mae)
+    resid_var = round(float(np.var(r - g, ddof=1)), 4)
     if np.all(r == r[0]):
-        return Agreement(n_golden=n, bias=bias, mae=mae, constant="ratings")
+        return Agreement(n_golden=n, bias=bias, mae=mae, resid_var=resid_var, constant="ratings")
     if np.all(g == g[0]):
-        return Agreement(n_golden=n, bias=bias, mae=mae, constant="golden")
+        return Agreement(n_golden=n, bias=bias, mae=mae, resid_var=resid_var, constant="golden")
     srcc = float(spearmanr(r, g).statistic)
     plcc = float(pearsonr(r, g).statistic)
     srcc_ci = plcc_ci = None
@@ -95,7 +97,7 @@ def agreement(ratings, golden) -> Agreement:
         srcc_ci = _interval(srcc, se_srcc(srcc, n))
         plcc_ci = _interval(plcc, se_plcc(n))
     return Agreement(n_golden=n, srcc=round(srcc, 4), srcc_ci=srcc_ci, plcc=round(plcc, 4), plcc_ci=plcc_ci,
-                     bias=bias, mae=mae)
+                     bias=bias, mae=mae, resid_var=resid_var)
 
 
 def agreement_from_dict(data: dict | None) -> Agreement:

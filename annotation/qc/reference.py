@@ -4,7 +4,7 @@
 golden scores spans about 0.30-0.81 on quality and 0.47-0.90 on alignment. One fixed cut cannot tell
 honest from careless on that spread, so the calibrated method compares each rater with the campaign's
 own raters. On Fisher's z scale, the raters' estimates are fitted (EM) as the same two groups the
-decision weighs (annotation/qc/decision.py): genuine raters, whose true agreement is normal with a
+decision weighs (annotation/qc/hypotheses.py): genuine raters, whose true agreement is normal with a
 centre and a spread to be found, and careless ones, near chance or at half effort. Each estimate
 enters with its own sampling noise (its standard error), so the spread found is that of the raters'
 true agreement, and careless raters, however many, pull neither the centre down nor the spread wide
@@ -32,6 +32,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from .evidence import Agreement, agreement, fisher_z, se_srcc
+from .hypotheses import careless_logpdf, genuine_logpdf
 
 PRIOR_R = 0.6
 PRIOR_SD_Z = 0.25
@@ -118,19 +119,13 @@ def _fit_genuine(z: np.ndarray, se: np.ndarray) -> tuple[float, float]:
     """Centre and spread (z scale) of the genuine raters among estimates `z` with standard errors `se`:
     EM on a mixture of genuine (normal, centre and spread fitted) and careless (the decision's own
     careless model: chance or half effort, annotation/qc/decision.py)."""
-    from scipy.stats import norm
-
-    from .decision import CARELESS_SD_Z, HALF_EFFORT
-
     centre, spread = _median_upper_spread(z)
     spread = min(max(spread, SD_MIN_Z), SD_MAX_Z)
     share = 0.9
     for _ in range(EM_ITERATIONS):
-        genuine = share * norm.pdf(z, centre, np.hypot(spread, se))
-        half = fisher_z(HALF_EFFORT * math.tanh(centre))
-        careless_sd = np.hypot(CARELESS_SD_Z, se)
-        careless = (1 - share) * 0.5 * (norm.pdf(z, 0.0, careless_sd) + norm.pdf(z, half, careless_sd))
-        weight = genuine / np.maximum(genuine + careless, 1e-300)
+        genuine = math.log(share) + genuine_logpdf(z, se, centre_z=centre, spread_z=spread)
+        careless = math.log(1 - share) + careless_logpdf(z, se, centre_z=centre)
+        weight = 1 / (1 + np.exp(np.clip(careless - genuine, -700, 700)))
         if weight.sum() < 1e-9:
             break
         precision = weight / (spread ** 2 + se ** 2)

@@ -19,7 +19,7 @@ annotator profile -> the task being rated -> batch -> other tasks (SKIP LOCKED) 
   serialises writers (transaction_mode IMMEDIATE in settings), which is just as safe, only slower.
 
 Golden items are ordinary dataset items that also collect ratings, but only through the golden slots of
-a batch: the regular pool excludes them (index `item_open_pool_shuffled`), and each annotator sees a
+a batch: the regular pool excludes them (index `item_open_pool_fullest`), and each annotator sees a
 golden item at most once (unique (annotator, item) Task constraint). Their `active_count` still counts
 every rating and lease, but their `target` does not limit golden slots: every annotator must meet the
 golden sample to be scrutinised, so golden items may end above target.
@@ -45,6 +45,7 @@ from django.utils import timezone
 
 from ..models import AnnotatorProfile, Batch, Campaign, Item, Rating, Task
 from .batch_events import batch_closed_notify
+from .selection import priority_expression
 from .errors import Conflict, Forbidden, NotFound
 
 EXPIRE_CHUNK = 5000
@@ -106,7 +107,8 @@ def batch_request(*, campaign: Campaign, user) -> tuple[Batch | None, bool]:
     # One UPDATE for both kinds. The rows are ours (FOR UPDATE), so the recheck of active_count < target
     # always holds for regular items; it is the belt-and-braces guarantee against over-assignment.
     updated = Item.objects.filter(pk__in=regular + golden).filter(
-        Q(is_golden=True) | Q(active_count__lt=F("target"))).update(active_count=F("active_count") + 1)
+        Q(is_golden=True) | Q(active_count__lt=F("target"))).update(
+        active_count=F("active_count") + 1, priority=priority_expression(F("active_count") + 1))
     if updated != len(regular) + len(golden):
         raise Conflict("assignment raced with another request: please ask again")
 
@@ -160,16 +162,18 @@ def _locked_profile(user) -> AnnotatorProfile:
 
 
 def _lease_regular(*, campaign: Campaign, user, n: int) -> list[int]:
-    """Lease up to n regular items: round-robin across generators, fullest (highest active_count) first
-    within each generator and round, equally full ones in random order (shuffle_key). Returns the item
-    ids, locked; the caller increments active_count."""
+    """Lease up to n regular items: round-robin across generators; within each generator and round the
+    fullest first (highest active_count; selection_policy "fullest") or the most valuable first (highest
+    priority; "value", services/selection.py), ties in random order (shuffle_key). Held items (waiting
+    for an admin's check) are never leased. Returns the item ids, locked; the caller increments
+    active_count."""
     if n <= 0:
         return []
     generators = _open_generators(campaign=campaign)
     if not generators:
         return []
     per_gen = max(1, math.ceil(n / len(generators)))
-    candidates: list[tuple[int, int, int, int]] = []  # (item id, generator, active_count, shuffle_key), locked
+    candidates: list[tuple[int, int, float, int]] = []  # (item id, generator, rank value, shuffle_key), locked
     wanted = list(generators)
     for _ in range(3):  # refill from generators that still have items when others ran dry
         found = _locked_candidates(campaign=campaign, user=user, generators=wanted, k=per_gen,
@@ -184,8 +188,8 @@ def _lease_regular(*, campaign: Campaign, user, n: int) -> list[int]:
         per_gen = n - len(candidates)
     rank: Counter = Counter()
     ranked = []
-    for item_id, gen, active, key in sorted(candidates, key=lambda c: (c[1], -c[2], c[3])):
-        ranked.append((rank[gen], -active, random.random(), item_id))
+    for item_id, gen, value, key in sorted(candidates, key=lambda c: (c[1], -c[2], c[3])):
+        ranked.append((rank[gen], -value, random.random(), item_id))
         rank[gen] += 1
     return [item_id for *_, item_id in sorted(ranked)[:n]]
 
@@ -194,16 +198,16 @@ def _open_generators(*, campaign: Campaign) -> list[int]:
     """Generators that still have regular items below target in the campaign."""
     if connection.vendor != "postgresql":
         return sorted(set(_open_pool(campaign).values_list("generator_id", flat=True).distinct()))
-    # A loose index scan over item_open_pool_shuffled: one index probe per generator, not per item.
+    # A loose index scan over item_open_pool_fullest: one index probe per generator, not per item.
     sql = f"""
         WITH RECURSIVE gens(gid) AS (
             (SELECT generator_id FROM {Item._meta.db_table}
-              WHERE campaign_id = %(c)s AND active_count < target AND NOT is_golden
+              WHERE campaign_id = %(c)s AND active_count < target AND NOT is_golden AND NOT is_held
               ORDER BY generator_id LIMIT 1)
             UNION ALL
             SELECT (SELECT i.generator_id FROM {Item._meta.db_table} i
                      WHERE i.campaign_id = %(c)s AND i.active_count < i.target AND NOT i.is_golden
-                       AND i.generator_id > gens.gid
+                       AND NOT i.is_held AND i.generator_id > gens.gid
                      ORDER BY i.generator_id LIMIT 1)
               FROM gens WHERE gens.gid IS NOT NULL
         )
@@ -222,39 +226,50 @@ def _unseen(items, user):
 
 
 def _open_pool(campaign: Campaign):
-    return Item.objects.filter(campaign=campaign, is_golden=False, active_count__lt=F("target"))
+    return Item.objects.filter(campaign=campaign, is_golden=False, is_held=False, active_count__lt=F("target"))
 
 
-CANDIDATES_SQL = f"""
-    SELECT c.id, c.generator_id, c.active_count, c.shuffle_key
+# The column a generator's open items are taken by: one index per policy (item_open_pool_fullest,
+# item_open_pool_value), both ending in the random shuffle_key.
+RANK_COLUMN = {Campaign.Selection.FULLEST: "active_count", Campaign.Selection.VALUE: "priority"}
+
+
+def _candidates_sql(rank: str) -> str:
+    return f"""
+    SELECT c.id, c.generator_id, c.rank_value, c.shuffle_key
       FROM unnest(%(gens)s::bigint[]) AS g(gid)
       CROSS JOIN LATERAL (
-        SELECT i.id, i.generator_id, i.active_count, i.shuffle_key FROM {Item._meta.db_table} i
+        SELECT i.id, i.generator_id, i.{rank}::float8 AS rank_value, i.shuffle_key FROM {Item._meta.db_table} i
          WHERE i.campaign_id = %(c)s AND i.generator_id = g.gid
-           AND i.active_count < i.target AND NOT i.is_golden
+           AND i.active_count < i.target AND NOT i.is_golden AND NOT i.is_held
            AND NOT (i.id = ANY(%(exclude)s::bigint[]))
            AND i.id NOT IN (SELECT t.item_id FROM {Task._meta.db_table} t WHERE t.annotator_id = %(u)s)
            AND i.id NOT IN (SELECT r.item_id FROM {Rating._meta.db_table} r WHERE r.annotator_id = %(u)s)
-         ORDER BY i.active_count DESC, i.shuffle_key
+         ORDER BY i.{rank} DESC, i.shuffle_key
          LIMIT %(k)s
          FOR NO KEY UPDATE OF i SKIP LOCKED
       ) c"""
 
 
+CANDIDATES_SQL = {policy: _candidates_sql(column) for policy, column in RANK_COLUMN.items()}
+
+
 def _locked_candidates(*, campaign: Campaign, user, generators: list[int], k: int, exclude: list[int]):
-    """Up to k unseen open items per generator, fullest first then by shuffle_key, locked FOR NO KEY UPDATE
-    SKIP LOCKED."""
+    """Up to k unseen open items per generator, by the campaign's selection policy then shuffle_key,
+    locked FOR NO KEY UPDATE SKIP LOCKED."""
+    rank = RANK_COLUMN.get(campaign.selection_policy, "active_count")
     if connection.vendor != "postgresql":
         out = []
         for gen in generators:
             qs = _unseen(_open_pool(campaign).filter(generator_id=gen).exclude(pk__in=exclude), user)
-            qs = qs.order_by("-active_count", "shuffle_key")
-            out += list(qs.select_for_update(skip_locked=True, no_key=True)
-                        .values_list("pk", "generator_id", "active_count", "shuffle_key")[:k])
+            qs = qs.order_by(f"-{rank}", "shuffle_key")
+            out += [(pk, g, float(v), key) for pk, g, v, key in qs.select_for_update(skip_locked=True, no_key=True)
+                    .values_list("pk", "generator_id", rank, "shuffle_key")[:k]]
         return out
-    # One statement: a LATERAL index range scan of item_open_pool_shuffled per generator.
+    # One statement: a LATERAL index range scan of the policy's pool index per generator.
+    sql = CANDIDATES_SQL.get(campaign.selection_policy, CANDIDATES_SQL[Campaign.Selection.FULLEST])
     with connection.cursor() as cur:
-        cur.execute(CANDIDATES_SQL, {"gens": generators, "c": campaign.pk, "u": user.pk, "k": k, "exclude": exclude})
+        cur.execute(sql, {"gens": generators, "c": campaign.pk, "u": user.pk, "k": k, "exclude": exclude})
         return cur.fetchall()
 
 
@@ -316,7 +331,8 @@ def _give_back(*, tasks, status: str, now: datetime) -> tuple[set[int], int]:
     for item_id, n in per_item.items():
         by_delta.setdefault(n, []).append(item_id)
     for n, ids in by_delta.items():
-        Item.objects.filter(pk__in=ids).update(active_count=Greatest(F("active_count") - n, 0))
+        after = Greatest(F("active_count") - n, 0)
+        Item.objects.filter(pk__in=ids).update(active_count=after, priority=priority_expression(after))
     return {r[2] for r in rows}, len(rows)
 
 

@@ -24,7 +24,8 @@ SETTABLE = {
     "ratings_per_video", "batch_size", "golden_per_batch", "lease_minutes", "require_full_video",
     "expert_ratings_per_golden", "scrutiny_measure", "min_golden", "approve_threshold", "reject_threshold",
     "ci_width_threshold", "max_ratings_per_item", "is_active", "scrutiny_method", "golden_min_per_batch",
-    "golden_max_per_batch", "approve_probability", "reject_probability",
+    "golden_max_per_batch", "approve_probability", "reject_probability", "overlap_policy", "min_ratings_per_image",
+    "min_ratings_per_video", "selection_policy", "overlap_ci_target",
 }
 # The settings that decide batches (the admin QC endpoint shows and changes these).
 QC_SETTINGS = (
@@ -52,6 +53,14 @@ def campaign_validate(campaign: Campaign) -> None:
             raise InvalidInput(f"{field} must be at least 1")
     if not 0 < campaign.reject_probability < campaign.approve_probability < 1:
         raise InvalidInput("probabilities must satisfy 0 < reject_probability < approve_probability < 1")
+    if not 1 <= campaign.min_ratings_per_image <= campaign.max_ratings_per_item:
+        raise InvalidInput("min_ratings_per_image must be between 1 and max_ratings_per_item")
+    if not 1 <= campaign.min_ratings_per_video <= campaign.max_ratings_per_item:
+        raise InvalidInput("min_ratings_per_video must be between 1 and max_ratings_per_item")
+    if campaign.ci_width_threshold <= 0:
+        raise InvalidInput("ci_width_threshold must be above 0 (the MOS interval half-width that is narrow enough)")
+    if campaign.overlap_ci_target <= 0:
+        raise InvalidInput("overlap_ci_target must be above 0 (the MOS interval half-width where an item stops)")
     if campaign.golden_per_batch > 0:
         if campaign.golden_min_per_batch < 1:
             raise InvalidInput("golden_min_per_batch must be at least 1: every batch keeps some golden items")
@@ -96,9 +105,26 @@ def campaign_update(*, campaign: Campaign, **fields: Any) -> Campaign:
         setattr(campaign, key, value)
     campaign_validate(campaign)
     campaign.save()
-    if {"ratings_per_image", "ratings_per_video"} & set(fields):
-        items_retarget(campaign=campaign)
+    campaign_targets_refresh(campaign=campaign, changed=set(fields))
     return campaign
+
+
+TARGET_FIELDS = {"ratings_per_image", "ratings_per_video", "overlap_policy", "min_ratings_per_image",
+                 "min_ratings_per_video", "overlap_ci_target", "max_ratings_per_item", "selection_policy"}
+
+
+def campaign_targets_refresh(*, campaign: Campaign, changed: set[str]) -> None:
+    """Keep items' targets and priorities in step with changed settings: the fixed targets, or under
+    adaptive overlap (and value selection) each item decided again from its approved ratings."""
+    if not TARGET_FIELDS & changed:
+        return
+    adaptive = campaign.overlap_policy == Campaign.Overlap.ADAPTIVE
+    if not adaptive and {"ratings_per_image", "ratings_per_video", "overlap_policy"} & changed:
+        items_retarget(campaign=campaign)
+    if adaptive or "selection_policy" in changed:
+        from .overlap import overlap_refresh
+
+        overlap_refresh(campaign=campaign)
 
 
 def items_retarget(*, campaign: Campaign) -> int:

@@ -50,6 +50,7 @@ from django.db import IntegrityError, connection, transaction
 
 from ..models import Campaign, Generator, Item, Job, MediaType, Prompt
 from .campaigns import campaign_get
+from .item_events import items_created
 from .errors import Conflict, Forbidden, InvalidInput
 from .jobs import Progress
 from .media import (
@@ -347,15 +348,17 @@ def _write_rows(campaign: Campaign, rows: list[Row], job: Job | None, files_stor
         ])
         prompt_ids.update(Prompt.objects.filter(text_sha256__in=chunk).values_list("text_sha256", "id"))
 
+    created_ids: list[int] = []
     for start in range(0, len(rows), WRITE_CHUNK):
-        Item.objects.bulk_create([
+        created_ids += [item.pk for item in Item.objects.bulk_create([
             Item(campaign=campaign, item_id=row.item_id, media_type=row.media_type,
                  media=media_name(row.info.sha256, row.info.ext), thumbnail=thumbnail_name(row.info.sha256),
                  width=row.info.width, height=row.info.height, duration=row.info.duration, fps=row.info.fps,
                  sha256=row.info.sha256, prompt_id=prompt_ids[_prompt_sha(row.prompt)], split=row.split,
                  generator=generators[row.generator], target=campaign.target_for(row.media_type))
             for row in rows[start:start + WRITE_CHUNK]
-        ])
+        ])]
+    items_created(campaign=campaign, item_ids=created_ids)
     result = {
         "campaign": campaign.slug,
         "items_created": len(rows),

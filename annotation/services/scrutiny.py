@@ -28,6 +28,8 @@ from ..qc.decision import Verdict
 from .audit import audit_record
 from .campaigns import campaign_get
 from .errors import Conflict, InvalidInput, NotFound
+from .overlap import overlap_update
+from .selection import priority_expression
 from .qc_evidence import (
     SCRUTINIZED_KINDS, batch_evidence, campaign_habits, campaign_prior_of, evidence_get, evidence_update,
     golden_source, other_evidence, qc_settings, references,
@@ -128,7 +130,8 @@ def _move_counts(*, batch: Batch, delta: int) -> int:
         chunk = item_ids[start:start + 5000]
         list(Item.objects.select_for_update().filter(pk__in=chunk).order_by("pk").values_list("pk", flat=True))
         # One rating per annotator and item, and one annotator per batch: each item moves by exactly delta.
-        Item.objects.filter(pk__in=chunk).update(active_count=Greatest(F("active_count") + delta, 0))
+        after = Greatest(F("active_count") + delta, 0)
+        Item.objects.filter(pk__in=chunk).update(active_count=after, priority=priority_expression(after))
     return len(item_ids)
 
 
@@ -174,6 +177,10 @@ def batch_decide(*, batch: Batch | int, decision: str, source: str, reason: str 
         batch.public_reason = public_reason
     batch.save(update_fields=["decision", "decision_source", "decision_reason", "decided_by", "decided_at",
                               "public_reason"])
+    if (before == Batch.Decision.APPROVED) != (decision == Batch.Decision.APPROVED):
+        # The items' approved ratings changed: adaptive overlap and selection look at them again.
+        overlap_update(campaign=batch.campaign, item_ids=list(Rating.objects.filter(batch=batch)
+                                                              .values_list("item_id", flat=True)))
     if source == ADMIN or before != decision:
         audit_record(kind=AuditEvent.Kind.BATCH_DECISION, campaign=batch.campaign, batch=batch,
                      subject=batch.annotator, actor=batch.decided_by, source=source, before=before, after=decision,

@@ -236,6 +236,29 @@ def annotator_detail(request, user_id: int):
     })
 
 
+# ------------------------------------------------------------------------------------- held items
+
+
+@admin_required
+def held(request):
+    """Items the screening scorer held for a quick check (training/services/screening.py)."""
+    from training.models import ItemCheck
+    from training.services.screening import item_check_decide
+
+    if request.method == "POST":
+        try:
+            check = item_check_decide(item_id=int(request.POST.get("item", 0)), decision=request.POST.get("decision", ""),
+                                      user=request.user)
+            messages.success(request, f"Item {check.item.item_id}: {check.get_status_display().lower()}.")
+        except (ServiceError, ValueError) as exc:
+            messages.error(request, getattr(exc, "message", "Not saved: bad request."))
+        return redirect(request.get_full_path())
+    checks = ItemCheck.objects.filter(status=ItemCheck.Status.HELD).select_related("item", "item__campaign", "item__generator")
+    if request.GET.get("campaign"):
+        checks = checks.filter(item__campaign__slug=request.GET["campaign"])
+    return render(request, "frontend/desk/held.html", {"checks": list(checks.order_by("created_at")[:200])})
+
+
 # ------------------------------------------------------------------------------- reason templates
 
 
@@ -256,4 +279,4 @@ def reasons(request):
     return render(request, "frontend/desk/reasons.html", {"templates": ReasonTemplate.objects.all()})
 
 
-__all__ = ["annotator_detail", "batch_detail", "queue", "reasons", "review_start"]
+__all__ = ["annotator_detail", "batch_detail", "held", "queue", "reasons", "review_start"]

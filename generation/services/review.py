@@ -11,6 +11,7 @@ from django.utils import timezone
 from annotation.models import Campaign, Item
 from annotation.services.errors import InvalidInput
 from annotation.services.imports import media_remove_unused, media_write_lock
+from annotation.services.item_events import items_created
 
 from ..models import GenerationOutput
 from .running import _item_id
@@ -51,6 +52,7 @@ def outputs_review(*, campaign: Campaign, decision: str, output_ids: list[int] |
                 Item(campaign=campaign, item_id=_item_id(o), media_type=o.media_type, media=o.media, thumbnail=o.thumbnail,
                      width=o.width, height=o.height, duration=o.duration, fps=o.fps, sha256=o.sha256, prompt_id=o.prompt_id,
                      generator_id=o.generator_id, target=campaign.target_for(o.media_type)) for o in fresh])
+            items_created(campaign=campaign, item_ids=[i.pk for i in items])
             for output, item in zip(fresh, items):
                 GenerationOutput.objects.filter(pk=output.pk).update(status=OStatus.DONE, item=item, reviewed_by=user,
                                                                      finished_at=output.finished_at or now)

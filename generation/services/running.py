@@ -29,6 +29,7 @@ from django.utils import timezone
 
 from annotation.models import Item, MediaType
 from annotation.services.imports import media_remove_unused, media_write_lock
+from annotation.services.item_events import items_created
 from annotation.services.media import MediaError, media_name, probe_image, probe_video, storage_put, thumbnail_name
 from generation.pipelines.spec import spec_from_dict
 
@@ -182,6 +183,7 @@ def _store(job, ready, worker, per_output_s, finished_at) -> int:
                                       target=campaign.target_for(o.generator.media_type))
                                  for o, _, _, info, _ in rows if item_ids[o.pk] not in taken]
                     items = {i.item_id: i.pk for i in Item.objects.bulk_create(new_items)}
+                    items_created(campaign=campaign, item_ids=list(items.values()))
                 for output, _, _, info, provenance in rows:
                     fields = dict(media=media_name(info.sha256, info.ext), thumbnail=thumbnail_name(info.sha256),
                                   media_type=output.generator.media_type, sha256=info.sha256, width=info.width,

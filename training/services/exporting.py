@@ -40,7 +40,7 @@ def export_params() -> dict:
     }
 
 
-def sft_export(*, version, out_dir: str | Path, created_by=None) -> ExportInfo:
+def sft_export(*, version, out_dir: str | Path, created_by=None, split: str | None = None) -> ExportInfo:
     """Export `version` as `sft` into `out_dir` (must not exist yet, or be empty). Raises the
     exporter's ServiceErrors (InvalidInput: a missing media file, ...), ExporterMissing without it."""
     from annotation.services.jobs import JOB_RUNNERS, job_create, job_run
@@ -53,7 +53,8 @@ def sft_export(*, version, out_dir: str | Path, created_by=None) -> ExportInfo:
     out = Path(out_dir)
     job = job_create(
         kind="dataset_export",
-        params={"version_id": version.pk, "format": "sft", "out": str(out), **export_params()},
+        params={"version_id": version.pk, "format": "sft", "out": str(out),
+                **export_params(), **({"split": split} if split else {})},
         campaign=version.campaign, created_by=created_by,
     )
     job_run(job_id=job.pk)

@@ -62,7 +62,8 @@ class _Cancelled(Exception):
 
 @transaction.atomic
 def run_create(
-    *, kind: str, dataset_version_id, config: dict | None = None, scorer_id=None, created_by=None
+    *, kind: str, dataset_version_id, config: dict | None = None, scorer_id=None, created_by=None,
+    export_split: str = "",
 ) -> TrainingRun:
     """A queued run. InvalidInput (400) for an unknown kind, a missing version, a bad config or an
     evaluation without an active scorer; nothing is written then."""
@@ -90,7 +91,7 @@ def run_create(
         base_model = str(config.get("model_name_or_path") or default_base_model())
     run = TrainingRun.objects.create(
         kind=kind, campaign=version.campaign, dataset_version=version, scorer=scorer, config=config,
-        base_model=base_model, created_by=created_by, message="queued",
+        base_model=base_model, created_by=created_by, message="queued", export_split=export_split,
     )
     run.output_dir = str(Path(settings.TRAINING_ROOT) / f"run-{run.pk:06d}")
     run.save(update_fields=["output_dir"])
@@ -211,7 +212,8 @@ def _ensure_export(run: TrainingRun) -> Path:
     export_dir = Path(run.output_dir) / "export"
     if not (export_dir / "manifest.json").exists():
         _set(run, message="exporting the dataset version (sft)")
-        info = sft_export(version=run.dataset_version, out_dir=export_dir, created_by=run.created_by)
+        info = sft_export(version=run.dataset_version, out_dir=export_dir, created_by=run.created_by,
+                          split=run.export_split or None)
         run.export_job_id = info.job_id
     run.export_dir = str(export_dir)
     TrainingRun.objects.filter(pk=run.pk).update(export_dir=run.export_dir, export_job_id=run.export_job_id)

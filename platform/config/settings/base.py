@@ -131,6 +131,8 @@ TRAINING_ROOT = Path(os.environ.get("QEVAL_TRAINING_ROOT", VAR_DIR / "training")
 # has not written it within GENERATION_LEASE_S seconds is handed to another worker.
 GENERATION_ROOT = Path(os.environ.get("QEVAL_GENERATION_ROOT", VAR_DIR / "generation"))
 GENERATION_LEASE_S = int(os.environ.get("QEVAL_GENERATION_LEASE_S", "1800"))
+# Who is told when new items enter a campaign (annotation/services/item_events.py): the scorer screens them.
+QEVAL_ITEMS_CREATED_HOOKS = ["training.services.screening.items_created"]
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 
@@ -188,9 +190,14 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
-CELERY_TASK_ROUTES = {"training.*": {"queue": "training"}, "generation.*": {"queue": "generation"}}
+# The closed-loop tick is light bookkeeping: the default queue, never behind a GPU run.
+CELERY_TASK_ROUTES = {"training.closed_loop_tick": {"queue": "default"}, "training.*": {"queue": "training"},
+                      "generation.*": {"queue": "generation"}}
 CELERY_BEAT_SCHEDULE = {
     "expire-leases": {"task": "annotation.expire_leases", "schedule": 60.0},
+    # The closed loop: retraining rounds advance, and value-selection priorities follow scorer-human
+    # disagreement and coverage (training/services/retraining.py, selection_refresh).
+    "closed-loop": {"task": "training.closed_loop_tick", "schedule": 300.0},
 }
 CELERY_TIMEZONE = "UTC"
 
