@@ -90,10 +90,12 @@ def job_visible_to(*, job: Job, user) -> bool:
     return job.created_by_id is None and user_has_role(user, RESEARCHER)
 
 
-def job_create(*, kind: str, params: dict[str, Any], campaign=None, created_by=None) -> Job:
+def job_create(*, kind: str, params: dict[str, Any], campaign=None, created_by=None, quota: bool = True) -> Job:
+    """A queued job. With `quota` (the default), TooManyRequests (429) when `created_by` already has
+    QEVAL_MAX_ACTIVE_JOBS_PER_USER jobs queued or running."""
     if kind not in JOB_RUNNERS:
         raise ValueError(f"unknown job kind {kind!r}")
-    if created_by is not None:
+    if created_by is not None and quota:
         active_jobs_check(user=created_by)
     return Job.objects.create(kind=kind, params=params, campaign=campaign, created_by=created_by)
 

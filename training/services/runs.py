@@ -69,6 +69,10 @@ def run_create(
     evaluation without an active scorer; nothing is written then."""
     if kind not in TrainingRun.Kind.values:
         raise InvalidInput(f"kind must be one of {', '.join(TrainingRun.Kind.values)}, got {kind!r}")
+    if created_by is not None:
+        from annotation.services.jobs import active_jobs_check
+
+        active_jobs_check(user=created_by)  # 429 past QEVAL_MAX_ACTIVE_JOBS_PER_USER
     if dataset_version_id in (None, ""):
         raise InvalidInput("dataset_version is required")
     try:
@@ -267,6 +271,7 @@ def _train(run: TrainingRun, export_dir: Path, *, resumed: bool, on_progress: Pr
     if "eval_split" not in run.config:
         data["eval_split"] = _nonempty_split(export_dir, ("val", "test"))
     cfg = ScorerConfig.from_dict(data)
+    base_model_check(name=str(cfg.model_name_or_path))
     recorder = _Recorder(run, on_progress)
     _set(run, message="training" + (" (resumed)" if resumed else ""))
     result = train(cfg, on_progress=recorder, should_stop=_StopFlag(run.pk))
@@ -301,6 +306,22 @@ def _evaluate(run: TrainingRun, export_dir: Path, *, on_progress: ProgressCallba
     recorder.flush()
     _finish(run, Status.SUCCEEDED, message=f"evaluated {len(res.rows)} predictions on split {split!r}",
             metrics=res.report, predictions_path=str(res.predictions_path or ""))
+
+
+def base_model_check(*, name: str) -> None:
+    """InvalidInput naming the model when it is neither a local folder nor in this worker's Hugging Face cache
+    and QEVAL_ALLOW_HUB_DOWNLOADS is off: workers never reach for the Hub unless a setting allows it."""
+    if Path(name).expanduser().is_dir() or getattr(settings, "QEVAL_ALLOW_HUB_DOWNLOADS", False):
+        return
+    try:
+        from huggingface_hub import snapshot_download
+
+        snapshot_download(name, local_files_only=True)
+    except Exception:
+        raise InvalidInput(
+            f"base model {name!r} is not on this worker: it is no local folder and not in the Hugging Face cache, "
+            "and downloads from the Hub are off (QEVAL_ALLOW_HUB_DOWNLOADS=false); give a local folder as "
+            "config.model_name_or_path, put the model in the workers' cache, or allow downloads") from None
 
 
 def _nonempty_split(export_dir: Path, names: tuple[str, ...]) -> str | None:
