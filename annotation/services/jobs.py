@@ -192,7 +192,8 @@ def _claim(job_id: int) -> Job:
                 return job
         job.status, job.attempts = Job.Status.RUNNING, job.attempts + 1
         job.started_at, job.heartbeat_at, job.error = job.started_at or now, now, ""
-        job.save(update_fields=["status", "attempts", "started_at", "heartbeat_at", "error"])
+        job.progress = 0  # a re-run after a lost worker starts over (runners are idempotent)
+        job.save(update_fields=["status", "attempts", "started_at", "heartbeat_at", "error", "progress"])
     return job
 
 
@@ -293,8 +294,11 @@ def _finish(job: Job, status: str, *, error: str = "", result: dict | None = Non
 def selfcheck_job(*, job: Job, progress: Progress) -> dict:
     """A job that only reports progress: proves a worker picks up jobs and can write to the database."""
     steps = int(job.params.get("steps", 3))
+    pause = min(float(job.params.get("sleep_s", 0)), 5.0)  # a slow job, for fault tests and benchmarks/faults.py
     progress.set_total(steps)
     for _ in range(steps):
+        if pause:
+            time.sleep(pause)
         progress.advance(1, "checking")
     import socket
 

@@ -1,9 +1,10 @@
 """The transactional outbox: enqueueing that survives a broker outage.
 
 `outbox_enqueue` writes the intent to run a task (an OutboxMessage row) in the caller's transaction, so
-the change and its follow-up work commit together or not at all. Right after the commit it tries to
-publish once, failing fast (no retries; the broker's connect timeout is 2 s and a refused connection
-answers at once), so no request waits on a dead broker. Whatever the broker did not take, the relay
+the change and its follow-up work commit together or not at all. Right after the commit it hands the
+message to this process's publisher thread, which publishes it once (no retries), so no request ever
+waits on the broker (a dead Redis costs a publish about 2 s of connection attempts: the thread's, not
+the request's). Whatever the broker did not take, the relay
 (`outbox_relay`, the `annotation.outbox_relay` task on beat every OUTBOX_RELAY_EVERY_S, or
 `manage.py outbox_relay`) publishes when it is back.
 
@@ -66,8 +67,52 @@ def outbox_enqueue(
         task_id=task_id or uuid.uuid4().hex,
     )
     message_id = message.pk
-    transaction.on_commit(lambda: outbox_publish(message_id=message_id), robust=robust)
+    if _eager():
+        transaction.on_commit(lambda: outbox_publish(message_id=message_id), robust=robust)
+    else:
+        transaction.on_commit(lambda: _PUBLISHER.submit(message_id))
     return message
+
+
+class _Publisher:
+    """One daemon thread per process that publishes committed messages in the background. Started lazily
+    (after a fork, a child starts its own). When the broker refuses one, the rest wait for the relay."""
+
+    def __init__(self):
+        import queue
+
+        self._queue: queue.SimpleQueue[int] = queue.SimpleQueue()
+        self._pid = None
+        self._lock = __import__("threading").Lock()
+
+    def submit(self, message_id: int) -> None:
+        import os
+        import threading
+
+        with self._lock:
+            if self._pid != os.getpid():
+                self._pid = os.getpid()
+                threading.Thread(target=self._loop, name="outbox-publisher", daemon=True).start()
+        self._queue.put(message_id)
+
+    def _loop(self) -> None:
+        from django.db import connection
+
+        while True:
+            message_id = self._queue.get()
+            try:
+                ok = outbox_publish(message_id=message_id)
+            except Exception:  # the database, most likely: the relay publishes it later
+                log.warning("outbox publisher could not publish message %s", message_id, exc_info=True)
+                ok = False
+            if not ok:
+                while not self._queue.empty():  # the broker is down: leave the backlog to the relay
+                    self._queue.get_nowait()
+            if self._queue.empty():
+                connection.close()  # hand the connection back (to the pool) while idle
+
+
+_PUBLISHER = _Publisher()
 
 
 def outbox_publish(*, message_id: int) -> bool:
