@@ -50,7 +50,8 @@ def unavailable_reason(exc: BaseException) -> str | None:
     """A one-line reason when `exc` means "a backing service is unavailable, try again" (503), else None."""
     if isinstance(exc, (OperationalError, InterfaceError)):
         text = str(exc).lower()
-        if "too many clients" in text or "remaining connection slots" in text or "pool" in text or "timeout" in text:
+        if any(s in text for s in ("too many clients", "remaining connection slots", "couldn't get a connection",
+                                   "pool", "timeout")):
             return "the database has no free connection right now; try again shortly"
         return "the database is unavailable right now; try again shortly"
     if isinstance(exc, _broker_errors()):
