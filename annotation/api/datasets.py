@@ -141,6 +141,7 @@ class ExportStartApi(APIView):
         v = data.validated_data
         args = export_check(fmt=v["format"], split=v["split"], seed=v["seed"], media=v["media"], out=None,
                             golden=v["golden"])
+        export_disk_check()  # 507 with the free space, before a job is made
         job = job_create(
             kind="dataset_export", campaign=version.campaign, created_by=request.user,
             params={"version_id": version.pk, "format": v["format"], "split": args["split"], "seed": args["seed"],
