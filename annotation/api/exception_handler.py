@@ -18,7 +18,7 @@ import logging
 import sys
 
 from django.conf import settings
-from django.db import DatabaseError, InterfaceError, OperationalError
+from django.db import DatabaseError, DataError, InterfaceError, OperationalError
 from django.http import HttpResponse, JsonResponse
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -79,10 +79,14 @@ def api_exception_handler(exc, context):
         return response
     reason = unavailable_reason(exc)
     if reason:
-        log.warning("API answered 503: %s (%s)", reason, type(exc).__name__)
+        log.warning("API answered 503: %s (%s: %s)", reason, type(exc).__name__, str(exc)[:300])
         response = Response({"detail": reason}, status=503)
         response["Retry-After"] = str(retry_after_s())
         return response
+    if isinstance(exc, DataError):
+        # The client's value does not fit the column: a NUL character in text, a number out of range.
+        return Response({"detail": "a value in the request cannot be stored (a NUL character in text, or a number "
+                                   "out of range)"}, status=400)
     if isinstance(exc, DatabaseError):
         log.exception("database error in the API")
         return Response({"detail": "the database refused this request (internal error)"}, status=500)

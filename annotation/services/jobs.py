@@ -124,7 +124,8 @@ def active_jobs_check(*, user) -> None:
 def job_enqueue(*, job: Job) -> Job:
     """Hand the job to the Celery workers once the surrounding transaction commits (through the outbox: a
     broker that is down delays the job, the relay publishes it when the broker is back)."""
-    outbox_enqueue(task=RUN_JOB_TASK, args=[job.pk], key=f"job:{job.pk}")
+    task = (job.params or {}).get("_task") or RUN_JOB_TASK  # a job for GPU workers names its queue's task
+    outbox_enqueue(task=task, args=[job.pk], key=f"job:{job.pk}")
     return job
 
 
@@ -233,7 +234,7 @@ def jobs_sweep(*, now=None) -> dict[str, list[int]]:
                    .order_by("id").values_list("id", flat=True)[:1000]):
         if not outbox_pending(key=f"job:{job_id}", since=resend_before):
             with transaction.atomic():
-                job_enqueue(job=Job(pk=job_id))
+                job_enqueue(job=Job.objects.only("id", "params").get(pk=job_id))
             resent.append(job_id)
     if requeued or failed or resent:
         log.warning("job sweep: re-queued %s, failed %s, republished %s", requeued, failed, resent)

@@ -14,7 +14,8 @@ answer and its own commit), and every task it names is idempotent. A message is 
 publish the same row at the same time.
 
 With eager Celery (tests), publishing runs the task in this process: the row is marked sent first and
-the task runs outside any transaction, as it would on a worker.
+the task runs outside any transaction, as it would on a worker; its failure is logged and recorded on its
+job, not raised into the request that enqueued it (a worker's failure never reaches that request either).
 """
 from __future__ import annotations
 
@@ -124,8 +125,11 @@ def outbox_publish(*, message_id: int) -> bool:
         if not claimed:
             return True
         message = OutboxMessage.objects.get(pk=message_id)
-        _task(message.task).apply_async(args=message.args, kwargs=message.kwargs, task_id=message.task_id,
-                                        **({"queue": message.queue} if message.queue else {}))
+        try:
+            _task(message.task).apply_async(args=message.args, kwargs=message.kwargs, task_id=message.task_id,
+                                            **({"queue": message.queue} if message.queue else {}))
+        except Exception:  # the task failed, as it would have on a worker: recorded on its row, not the caller's error
+            log.warning("eager task %s%s failed", message.task, tuple(message.args), exc_info=True)
         return True
     with transaction.atomic():
         message = (OutboxMessage.objects.select_for_update(skip_locked=True)
