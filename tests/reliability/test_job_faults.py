@@ -11,6 +11,7 @@ from django.utils import timezone
 from annotation.models import Job
 from annotation.services.jobs import job_create, job_enqueue, job_run, jobs_sweep
 from tests.celery_worker import wait_for
+from tests.mos.conftest import rated  # noqa: F401  (fixture)
 from tests.reliability.helpers import PrivateRedis, app_broker, kill_whole, start_worker, stop
 
 
@@ -93,3 +94,16 @@ def test_a_worker_killed_whole_mid_job_loses_nothing(tmp_path):
     finally:
         stop(worker)
         broker.stop()
+
+
+@pytest.mark.django_db
+def test_an_aggregation_rerun_after_its_worker_died_makes_no_second_version(rated):
+    from annotation.models import DatasetVersion
+
+    campaign = rated[0]
+    job = job_create(kind="mos_aggregate", params={"method": "mean", "params": None}, campaign=campaign)
+    first = job_run(job_id=job.pk).result
+    _stale(job)  # as if the worker died after the version's commit, before the job's end
+    again = job_run(job_id=job.pk)
+    assert (again.status, again.result["version_id"]) == ("succeeded", first["version_id"])
+    assert DatasetVersion.objects.filter(campaign=campaign).count() == 1

@@ -89,6 +89,8 @@ def dataset_export(
     if progress:
         progress.set_total(total, f"exporting {fmt}")
     out.parent.mkdir(parents=True, exist_ok=True)
+    for stale in out.parent.glob(f".{out.name}.partial-*"):
+        shutil.rmtree(stale, ignore_errors=True)  # left by a worker killed half-way through this same export
     work = out.parent / f".{out.name}.partial-{uuid.uuid4().hex[:8]}"
     work.mkdir()
     try:
