@@ -1,15 +1,42 @@
 """Every model in the Django admin, with list filters and search. Counters and scrutiny figures are
 read-only here: the services own them."""
+from django import forms
 from django.contrib import admin
+from django.core.exceptions import ValidationError
 
 from . import models as m
 
 
+class CampaignForm(forms.ModelForm):
+    """The same rules as the command line and the API (services.campaigns.campaign_validate)."""
+
+    class Meta:
+        model = m.Campaign
+        fields = "__all__"
+
+    def clean(self):
+        from .services.campaigns import campaign_validate
+        from .services.errors import InvalidInput
+
+        cleaned = super().clean()
+        if self.errors:
+            return cleaned
+        candidate = self.instance
+        for field, value in cleaned.items():
+            setattr(candidate, field, value)
+        try:
+            campaign_validate(candidate)
+        except InvalidInput as exc:
+            raise ValidationError(exc.message) from None
+        return cleaned
+
+
 @admin.register(m.Campaign)
 class CampaignAdmin(admin.ModelAdmin):
+    form = CampaignForm
     list_display = ("slug", "name", "is_active", "ratings_per_image", "ratings_per_video", "batch_size",
-                    "golden_per_batch", "approve_threshold", "reject_threshold", "min_golden")
-    list_filter = ("is_active", "rate_quality", "rate_alignment", "scrutiny_measure")
+                    "golden_per_batch", "scrutiny_method", "min_golden")
+    list_filter = ("is_active", "rate_quality", "rate_alignment", "scrutiny_method", "scrutiny_measure")
     search_fields = ("slug", "name")
 
     def save_model(self, request, obj, form, change):
@@ -112,6 +139,40 @@ class AnnotatorStatAdmin(admin.ModelAdmin):
     list_display = ("version", "annotator", "dimension", "bias", "inconsistency", "n", "rejected")
     list_filter = ("dimension", "rejected", "version")
     search_fields = ("annotator__username",)
+
+
+@admin.register(m.AnnotatorEvidence)
+class AnnotatorEvidenceAdmin(admin.ModelAdmin):
+    list_display = ("annotator", "campaign", "n_golden", "p_genuine", "updated_at")
+    list_filter = ("campaign",)
+    search_fields = ("annotator__username",)
+    readonly_fields = ("campaign", "annotator", "figures", "habits", "n_golden", "p_genuine", "updated_at")
+
+    def has_add_permission(self, request):  # kept by scrutiny
+        return False
+
+
+@admin.register(m.AuditEvent)
+class AuditEventAdmin(admin.ModelAdmin):
+    list_display = ("created_at", "kind", "campaign", "batch", "subject", "source", "actor", "before", "after")
+    list_filter = ("kind", "source", "campaign")
+    search_fields = ("subject__username", "actor__username", "reason")
+
+    # The audit trail is append-only: nobody edits or deletes a record.
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(m.ReasonTemplate)
+class ReasonTemplateAdmin(admin.ModelAdmin):
+    list_display = ("text", "created_by", "created_at")
+    search_fields = ("text",)
 
 
 @admin.register(m.Job)

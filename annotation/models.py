@@ -7,7 +7,10 @@ are database constraints.
 """
 from __future__ import annotations
 
+import secrets
+
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 
@@ -20,11 +23,24 @@ class MediaType(models.TextChoices):
     VIDEO = "video", "Video"
 
 
+UNIT_INTERVAL = [MinValueValidator(0.0), MaxValueValidator(1.0)]
+
+
+def shuffle_key() -> int:
+    """A random tie-break for items equally close to their target (assignment picks among them at
+    random, so regular items do not come out in id order)."""
+    return secrets.randbelow(2**31)
+
+
 class Campaign(models.Model):
     class Measure(models.TextChoices):
         BOTH = "srcc_and_plcc", "SRCC and PLCC both"
         SRCC = "srcc", "SRCC only"
         PLCC = "plcc", "PLCC only"
+
+    class Method(models.TextChoices):
+        CALIBRATED = "calibrated", "Calibrated: all of the annotator's golden evidence, against the campaign's raters"
+        FIXED = "fixed", "Fixed: the batch's own correlations against two thresholds (the paper's protocol)"
 
     slug = models.SlugField(unique=True, help_text="Short name used in URLs and on the command line.")
     name = models.CharField(max_length=200)
@@ -39,14 +55,32 @@ class Campaign(models.Model):
     ratings_per_video = models.PositiveSmallIntegerField(default=3, help_text="Target ratings per video (paper: ~3).")
     batch_size = models.PositiveSmallIntegerField(default=40, help_text="Regular items leased per batch.")
     golden_per_batch = models.PositiveSmallIntegerField(default=10, help_text="Hidden golden items added to each batch.")
+    golden_min_per_batch = models.PositiveSmallIntegerField(
+        default=4, help_text="Calibrated method: golden items per batch for annotators with a long good record (never 0).")
+    golden_max_per_batch = models.PositiveSmallIntegerField(
+        default=20, help_text="Calibrated method: golden items per batch until an annotator's evidence is conclusive.")
     lease_minutes = models.PositiveSmallIntegerField(default=30, help_text="How long a leased task stays reserved.")
     require_full_video = models.BooleanField(default=False, help_text="A video must play to its end before it can be rated.")
     expert_ratings_per_golden = models.PositiveSmallIntegerField(default=3, help_text="Expert ratings each golden item needs.")
-    # Sample-and-Scrutinize. The paper publishes neither the measure nor the threshold.
-    scrutiny_measure = models.CharField(max_length=16, choices=Measure.choices, default=Measure.BOTH)
-    min_golden = models.PositiveSmallIntegerField(default=8, help_text="Golden items per dimension a batch needs for an automatic decision.")
-    approve_threshold = models.FloatField(default=0.7, help_text="Approve when every dimension's correlation is at or above this.")
-    reject_threshold = models.FloatField(default=0.4, help_text="Reject when any dimension's correlation is below this.")
+    # Sample-and-Scrutinize. The paper publishes neither the measure nor the threshold (docs/scrutiny.md).
+    scrutiny_method = models.CharField(
+        max_length=10, choices=Method.choices, default=Method.CALIBRATED,
+        help_text="How batches are decided: 'calibrated' (default) or 'fixed' (the paper's literal protocol).")
+    scrutiny_measure = models.CharField(max_length=16, choices=Measure.choices, default=Measure.BOTH,
+                                        help_text="Fixed method: which correlations are compared.")
+    min_golden = models.PositiveSmallIntegerField(
+        default=8, help_text="Golden items per dimension needed for an automatic decision (fixed: in the batch; "
+        "calibrated: so far).")
+    approve_threshold = models.FloatField(default=0.7, validators=UNIT_INTERVAL,
+                                          help_text="Fixed method: approve when every correlation is at or above this (0-1).")
+    reject_threshold = models.FloatField(default=0.4, validators=UNIT_INTERVAL,
+                                         help_text="Fixed method: reject when any correlation is below this (0-1).")
+    approve_probability = models.FloatField(
+        default=0.95, validators=UNIT_INTERVAL,
+        help_text="Calibrated method: approve when the probability that the annotator is genuine is at least this.")
+    reject_probability = models.FloatField(
+        default=0.05, validators=UNIT_INTERVAL,
+        help_text="Calibrated method: reject when the probability that the annotator is genuine is at most this.")
     # Coverage: extra ratings for items whose MOS is still uncertain.
     ci_width_threshold = models.FloatField(default=0.5, help_text="Items whose 95% CI half-width exceeds this are 'uncertain'.")
     max_ratings_per_item = models.PositiveSmallIntegerField(default=12, help_text="Cap when extra ratings are given to uncertain items.")
@@ -58,6 +92,8 @@ class Campaign(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(rate_quality=True) | Q(rate_alignment=True), name="campaign_rates_something"),
             models.CheckConstraint(condition=Q(approve_threshold__gte=F("reject_threshold")), name="campaign_thresholds_ordered"),
+            models.CheckConstraint(condition=Q(approve_probability__gt=F("reject_probability")),
+                                   name="campaign_probabilities_ordered"),
             models.CheckConstraint(condition=Q(batch_size__gte=1), name="campaign_batch_size_positive"),
             models.CheckConstraint(condition=Q(lease_minutes__gte=1), name="campaign_lease_positive"),
         ]
@@ -126,6 +162,7 @@ class Item(models.Model):
     # Assignment counters, maintained by the services under row locks:
     target = models.PositiveSmallIntegerField(help_text="Ratings wanted (campaign target for the media type, raised for extra ratings).")
     active_count = models.PositiveIntegerField(default=0, help_text="Approved + pending ratings + live leases.")
+    shuffle_key = models.PositiveIntegerField(default=shuffle_key, help_text="Random order among equally full items.")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -134,18 +171,14 @@ class Item(models.Model):
             models.CheckConstraint(condition=Q(width__gte=1) & Q(height__gte=1), name="item_positive_size"),
         ]
         indexes = [
-            # The assignment pool: items of a campaign still below target, fullest first.
-            models.Index(
-                fields=["campaign", "-active_count", "generator", "id"],
-                condition=Q(active_count__lt=F("target")),
-                name="item_open_pool",
-            ),
             # Assignment per generator (spreads batches evenly across generators): regular items only,
             # since golden items are leased through a batch's golden slots (services/assignment.py).
+            # Fullest first, then a random key: never id order, which would tell regular items from
+            # golden ones by their ids.
             models.Index(
-                fields=["campaign", "generator", "-active_count", "id"],
+                fields=["campaign", "generator", "-active_count", "shuffle_key"],
                 condition=Q(active_count__lt=F("target"), is_golden=False),
-                name="item_open_pool_generator",
+                name="item_open_pool_shuffled",
             ),
             models.Index(fields=["campaign", "is_golden"], name="item_campaign_golden"),
             models.Index(fields=["campaign", "generator"], name="item_campaign_generator"),
@@ -214,6 +247,8 @@ class Batch(models.Model):
     scrutiny = models.JSONField(default=dict, blank=True, help_text="Per dimension: n_golden, srcc, plcc, bias.")
     auto_decision = models.CharField(max_length=12, blank=True, help_text="What scrutiny decided, kept when an admin overrides.")
     auto_reason = models.TextField(blank=True)
+    public_reason = models.TextField(blank=True, help_text="The decision in plain words for the annotator (no golden information).")
+    risk = models.FloatField(null=True, blank=True, help_text="How likely the batch is careless work (0-1): orders the review queue.")
     scrutinized_at = models.DateTimeField(null=True, blank=True)
     external_ref = models.CharField(max_length=200, blank=True, help_text="Vendor batch label (import_ratings).")
     created_at = models.DateTimeField(auto_now_add=True)
@@ -227,6 +262,7 @@ class Batch(models.Model):
         ]
         indexes = [
             models.Index(fields=["campaign", "decision", "status"], name="batch_campaign_decision"),
+            models.Index(fields=["decision", "-risk"], name="batch_decision_risk"),
             models.Index(fields=["annotator", "created_at"], name="batch_annotator_created"),
         ]
 
@@ -295,6 +331,68 @@ class Rating(models.Model):
             models.Index(fields=["item"], name="rating_item"),
             models.Index(fields=["batch"], name="rating_batch"),
         ]
+
+
+class AnnotatorEvidence(models.Model):
+    """An annotator's golden evidence in a campaign, all batches so far: kept up to date by scrutiny.
+    The campaign's reference (the spread of its raters) and the golden allocation read these rows."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="annotator_evidence")
+    annotator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    figures = models.JSONField(default=dict, blank=True, help_text="Per dimension: n_golden, srcc and its interval, plcc, bias.")
+    habits = models.JSONField(default=dict, blank=True, help_text="Modal share per dimension, same-score share, median ms.")
+    n_golden = models.PositiveIntegerField(default=0, help_text="Golden ratings so far (most on any dimension).")
+    p_genuine = models.FloatField(null=True, blank=True, help_text="Probability the annotator is genuine (calibrated).")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["campaign", "annotator"], name="evidence_unique_annotator")]
+
+
+class AuditEvent(models.Model):
+    """One decision or account change, never overwritten: a batch decided (by scrutiny or an admin), an
+    annotator paused or resumed. Who, when, before -> after, why, and the figures at that moment."""
+
+    class Kind(models.TextChoices):
+        BATCH_DECISION = "batch_decision", "Batch decision"
+        PAUSED = "annotator_paused", "Annotator paused"
+        RESUMED = "annotator_resumed", "Annotator resumed"
+
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    campaign = models.ForeignKey(Campaign, null=True, blank=True, on_delete=models.CASCADE, related_name="audit_events")
+    batch = models.ForeignKey(Batch, null=True, blank=True, on_delete=models.CASCADE, related_name="audit_events")
+    subject = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="audit_events",
+                                help_text="The annotator the event is about.")
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                              related_name="+", help_text="The admin who acted; empty for automatic decisions.")
+    source = models.CharField(max_length=5, help_text="'auto' (scrutiny) or 'admin'.")
+    before = models.CharField(max_length=20, blank=True)
+    after = models.CharField(max_length=20, blank=True)
+    reason = models.TextField(blank=True)
+    figures = models.JSONField(default=dict, blank=True, help_text="The scrutiny figures when it happened.")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        indexes = [
+            models.Index(fields=["batch", "created_at"], name="audit_batch"),
+            models.Index(fields=["campaign", "created_at"], name="audit_campaign"),
+            models.Index(fields=["subject", "created_at"], name="audit_subject"),
+        ]
+
+
+class ReasonTemplate(models.Model):
+    """A reusable reason for admins' decisions on the desk (e.g. "ratings ignore the prompt")."""
+
+    text = models.CharField(max_length=300, unique=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["text"]
+
+    def __str__(self) -> str:
+        return self.text
 
 
 class DatasetVersion(models.Model):

@@ -28,6 +28,8 @@ urlpatterns = [
     path("research/<slug:slug>/", research.campaign_stats, name="research-campaign"),
     # admin approval desk (area scrutiny)
     path("desk/", desk.queue, name="desk"),
+    path("desk/review/", desk.review_start, name="desk-review"),
+    path("desk/reasons/", desk.reasons, name="desk-reasons"),
     path("desk/batches/<int:batch_id>/", desk.batch_detail, name="desk-batch"),
     path("desk/annotators/<int:user_id>/", desk.annotator_detail, name="desk-annotator"),
     # researcher generation pages (area generation)

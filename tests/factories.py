@@ -38,6 +38,10 @@ class CampaignFactory(factory.django.DjangoModelFactory):
     name = factory.LazyAttribute(lambda o: o.slug.title())
     batch_size = 4
     golden_per_batch = 0
+    # Every batch carries exactly golden_per_batch golden items unless a test asks for the calibrated
+    # method's adaptive allocation (tests/scrutiny/test_golden_allocation.py).
+    golden_min_per_batch = factory.LazyAttribute(lambda o: o.golden_per_batch)
+    golden_max_per_batch = factory.LazyAttribute(lambda o: o.golden_per_batch)
 
 
 class GeneratorFactory(factory.django.DjangoModelFactory):

@@ -1,8 +1,10 @@
-"""Annotator API: ask for a batch, rate its tasks, keep its leases alive, finish it, see past batches.
+"""Annotator API: ask for a batch, rate its tasks, keep its leases alive, finish it, see past batches
+and one's standing.
 
-What an annotator receives never tells a golden item from a regular one: no flag, no external item id,
-the same media URL shape, positions shuffled together. Decisions are shown as approved / rejected /
-pending, never with scrutiny figures.
+What an annotator receives never tells a golden item from a regular one: no flag, no item id at all
+(media comes through the task), positions shuffled together, the same batch size whatever the number
+of golden items. Decisions are shown as approved / rejected / pending with a reason in plain words,
+never with scrutiny figures, golden scores or which items were golden.
 """
 from django.db.models import Count, Q
 from django.shortcuts import get_object_or_404
@@ -59,6 +61,7 @@ class BatchOutput(serializers.Serializer):
     id = serializers.IntegerField()
     status = serializers.CharField()
     decision = serializers.CharField()
+    reason = serializers.CharField(help_text="The decision in plain words (empty while open or pending).")
     tasks = TaskOutput(many=True)
     progress = ProgressOutput()
     campaign = CampaignBrief()
@@ -71,7 +74,15 @@ class BatchListItemOutput(serializers.Serializer):
     closed_at = serializers.DateTimeField(allow_null=True)
     status = serializers.CharField()
     decision = serializers.CharField()
+    reason = serializers.CharField()
     progress = ProgressOutput()
+
+
+def public_reason(batch: Batch) -> str:
+    """What the annotator may read about a decision: nothing while the batch is open or undecided."""
+    if batch.status != Batch.Status.CLOSED or PUBLIC_DECISION.get(batch.decision) == "pending":
+        return "An admin will look at this batch." if batch.decision == Batch.Decision.NEEDS_REVIEW else ""
+    return batch.public_reason
 
 
 def batch_payload(batch: Batch) -> dict:
@@ -88,8 +99,9 @@ def batch_payload(batch: Batch) -> dict:
         rated += task.status == Task.Status.RATED
         task_rows.append({
             "id": task.pk,
-            "media_url": f"/api/v1/items/{item.pk}/media/",
-            "thumbnail_url": f"/api/v1/items/{item.pk}/thumbnail/" if item.thumbnail else None,
+            # Through the task (a lease), never the item: no item id reaches an annotator.
+            "media_url": f"/api/v1/tasks/{task.pk}/media/",
+            "thumbnail_url": f"/api/v1/tasks/{task.pk}/thumbnail/" if item.thumbnail else None,
             "media_type": item.media_type,
             "prompt": item.prompt.text,
             "dimensions": dimensions,
@@ -104,6 +116,7 @@ def batch_payload(batch: Batch) -> dict:
         "id": batch.pk,
         "status": batch.status,
         "decision": PUBLIC_DECISION.get(batch.decision, "pending"),
+        "reason": public_reason(batch),
         "tasks": task_rows,
         "progress": {"rated": rated, "total": len(task_rows)},
         "campaign": {"slug": campaign.slug, "name": campaign.name, "require_full_video": campaign.require_full_video,
@@ -164,14 +177,14 @@ class BatchListApi(APIView):
         from rest_framework.pagination import LimitOffsetPagination
 
         qs = (Batch.objects.filter(annotator=request.user).select_related("campaign")
-              .only("id", "created_at", "closed_at", "status", "decision", "campaign__slug")
+              .only("id", "created_at", "closed_at", "status", "decision", "public_reason", "campaign__slug")
               .annotate(n_total=Count("tasks"), n_rated=Count("tasks", filter=Q(tasks__status=Task.Status.RATED)))
               .order_by("-created_at", "-id"))
         paginator = LimitOffsetPagination()
         page = paginator.paginate_queryset(qs, request, view=self)
         rows = [{
             "id": b.pk, "campaign": b.campaign.slug, "created_at": b.created_at, "closed_at": b.closed_at,
-            "status": b.status, "decision": PUBLIC_DECISION.get(b.decision, "pending"),
+            "status": b.status, "decision": PUBLIC_DECISION.get(b.decision, "pending"), "reason": public_reason(b),
             "progress": {"rated": b.n_rated, "total": b.n_total},
         } for b in page]
         return paginator.get_paginated_response(BatchListItemOutput(rows, many=True).data)
@@ -242,7 +255,30 @@ class RatingSubmitApi(APIView):
                                                     "progress": rating.batch_progress}}, status=201)
 
 
+class StandingOutput(serializers.Serializer):
+    campaign = serializers.CharField()
+    batches = serializers.IntegerField(help_text="Closed batches.")
+    approved = serializers.IntegerField()
+    rejected = serializers.IntegerField()
+    pending = serializers.IntegerField()
+    text = serializers.CharField(help_text='e.g. "12 of 13 batches approved"')
+
+
+class StandingApi(APIView):
+    permission_classes = [IsAnnotator]
+
+    @extend_schema(responses={200: StandingOutput, 404: OpenApiResponse(description="Unknown campaign.")})
+    @service_errors
+    def get(self, request, slug: str):
+        """Your standing in a campaign: how many of your closed batches were approved, rejected, pending."""
+        from ..services.standing import annotator_standing
+
+        campaign = get_object_or_404(Campaign, slug=slug)
+        return Response(annotator_standing(campaign=campaign, user=request.user))
+
+
 urlpatterns = [
+    path("campaigns/<slug:slug>/standing/", StandingApi.as_view(), name="api-standing"),
     path("campaigns/<slug:slug>/batches/", BatchRequestApi.as_view(), name="api-batch-request"),
     path("batches/", BatchListApi.as_view(), name="api-batch-list"),
     path("batches/<int:batch_id>/", BatchDetailApi.as_view(), name="api-batch-detail"),

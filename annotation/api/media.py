@@ -1,7 +1,12 @@
-"""Media of an item, streamed through an access check (MEDIA_URL is never served directly).
+"""Media, streamed through an access check (MEDIA_URL is never served directly).
 
-An annotator sees an item only while holding a live lease on it; experts, admins and researchers see
-every item. Video answers single Range requests (206), which browsers use to seek and to start playing.
+- `tasks/{id}/media/`, `tasks/{id}/thumbnail/`: what the rating page uses. An annotator reaches media
+  only through their own task while its lease is live: a task id names a lease, never an item, so
+  nothing an annotator sees tells which item (or which golden item) it is.
+- `items/{id}/media/`, `items/{id}/thumbnail/`: for experts, admins and researchers (every item). To
+  anyone else every item id answers the same 404, so item ids cannot be probed.
+
+Video answers single Range requests (206), which browsers use to seek and to start playing.
 """
 from __future__ import annotations
 
@@ -38,11 +43,8 @@ class AnyAccept(BaseContentNegotiation):
 
 
 def item_media_access(*, user, item_id: int) -> bool:
-    """True when `user` may see the item's media: a role above annotator, or a live lease on it."""
-    if user_has_role(user, *ABOVE_ANNOTATOR):
-        return True
-    return Task.objects.filter(annotator=user, item_id=item_id, status=Task.Status.LEASED,
-                               lease_expires_at__gt=timezone.now()).exists()
+    """True when `user` may see an item's media by its id: a role above annotator."""
+    return user_has_role(user, *ABOVE_ANNOTATOR)
 
 
 def _ranged(fh, start: int, length: int):
@@ -95,14 +97,14 @@ class _ItemFileApi(APIView):
     field = "media"
 
     @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY,
-                              403: OpenApiResponse(description="No live lease on this item."),
-                              404: OpenApiResponse(description="Unknown item.")})
+                              404: OpenApiResponse(description="Unknown item, or not visible to you "
+                                                   "(annotators reach media through their tasks).")})
     def get(self, request, item_id: int):
+        if not item_media_access(user=request.user, item_id=item_id):
+            return Response({"detail": f"item {item_id} not found"}, status=404)
         item = Item.objects.filter(pk=item_id).only("id", "media", "thumbnail").first()
         if item is None:
             return Response({"detail": f"item {item_id} not found"}, status=404)
-        if not item_media_access(user=request.user, item_id=item.pk):
-            return Response({"detail": "you hold no live lease on this item"}, status=403)
         return _serve(request, getattr(item, self.field).name)
 
 
@@ -118,7 +120,44 @@ class ItemThumbnailApi(_ItemFileApi):
     field = "thumbnail"
 
 
+class _TaskFileApi(APIView):
+    permission_classes = [HasAnyRole]
+    content_negotiation_class = AnyAccept
+    field = "media"
+
+    @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY,
+                              403: OpenApiResponse(description="The lease on this task has ended."),
+                              404: OpenApiResponse(description="Not your task.")})
+    def get(self, request, task_id: int):
+        staff = user_has_role(request.user, *ABOVE_ANNOTATOR)
+        qs = Task.objects.filter(pk=task_id).select_related("item").only(
+            "id", "annotator_id", "status", "lease_expires_at", "item__media", "item__thumbnail")
+        if not staff:
+            qs = qs.filter(annotator=request.user)
+        task = qs.first()
+        if task is None:
+            return Response({"detail": f"task {task_id} not found"}, status=404)
+        live = task.status == Task.Status.LEASED and task.lease_expires_at > timezone.now()
+        if not staff and not live:
+            return Response({"detail": "the lease on this task has ended: ask for a new batch"}, status=403)
+        return _serve(request, getattr(task.item, self.field).name)
+
+
+class TaskMediaApi(_TaskFileApi):
+    """The image or video of one of your tasks, while its lease is live (Range requests answered)."""
+
+    field = "media"
+
+
+class TaskThumbnailApi(_TaskFileApi):
+    """The thumbnail (image) or poster frame (video) of one of your tasks."""
+
+    field = "thumbnail"
+
+
 urlpatterns = [
+    path("tasks/<int:task_id>/media/", TaskMediaApi.as_view(), name="api-task-media"),
+    path("tasks/<int:task_id>/thumbnail/", TaskThumbnailApi.as_view(), name="api-task-thumbnail"),
     path("items/<int:item_id>/media/", ItemMediaApi.as_view(), name="api-item-media"),
     path("items/<int:item_id>/thumbnail/", ItemThumbnailApi.as_view(), name="api-item-thumbnail"),
 ]

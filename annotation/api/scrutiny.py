@@ -1,19 +1,26 @@
-"""Scrutiny API for admins: decide a batch, list a campaign's batches with their figures, pause and
-resume annotators. Golden figures appear only here (admins), never in annotator-facing responses."""
+"""Scrutiny API for admins: decide a batch, list a campaign's batches with their figures (or its review
+queue by risk), pause and resume annotators, read and export the audit trail, reusable reason
+templates, and the campaign's QC settings. Golden figures appear only here (admins), never in
+annotator-facing responses."""
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
 from django.shortcuts import get_object_or_404
 from django.urls import path
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from ..models import Batch
+from django.db.models import F
+from django.http import StreamingHttpResponse
+
+from ..models import Batch, ReasonTemplate
 from ..permissions import IsAdmin
-from ..services.campaigns import campaign_get
-from ..services.errors import InvalidInput
+from ..services.audit import audit_csv, audit_events, audit_row
+from ..services.campaigns import QC_SETTINGS, campaign_get, campaign_update
+from ..services.errors import InvalidInput, NotFound
 from ..services.scrutiny import annotator_pause, annotator_resume, batch_admin_decide, batch_rows
 from .errors import service_errors
 
@@ -24,8 +31,11 @@ PAGE_MAX = 500
 class FiguresSerializer(serializers.Serializer):
     n_golden = serializers.IntegerField()
     srcc = serializers.FloatField(allow_null=True)
+    srcc_ci = serializers.ListField(child=serializers.FloatField(), allow_null=True, required=False)
     plcc = serializers.FloatField(allow_null=True)
+    plcc_ci = serializers.ListField(child=serializers.FloatField(), allow_null=True, required=False)
     bias = serializers.FloatField(allow_null=True)
+    mae = serializers.FloatField(allow_null=True, required=False)
     constant = serializers.CharField(allow_null=True, required=False)
 
 
@@ -45,6 +55,10 @@ class BatchScrutinySerializer(serializers.Serializer):
     scrutinized_at = serializers.DateTimeField(allow_null=True)
     closed_at = serializers.DateTimeField(allow_null=True)
     figures = serializers.DictField(child=FiguresSerializer())
+    p_genuine = serializers.FloatField(allow_null=True, help_text="Probability the annotator is genuine (calibrated).")
+    risk = serializers.FloatField(allow_null=True, help_text="How likely the batch is careless work: the review order.")
+    public_reason = serializers.CharField(help_text="What the annotator reads.")
+    evidence = serializers.DictField(help_text="Cumulative figures, reference, patterns, method, golden source.")
 
 
 class ScrutinyPageSerializer(serializers.Serializer):
@@ -88,6 +102,8 @@ class CampaignScrutinyApi(APIView):
         parameters=[
             OpenApiParameter("decision", str, description="pending, approved, rejected or needs_review"),
             OpenApiParameter("annotator", int, description="Only this annotator's batches (user id)."),
+            OpenApiParameter("order", str, enum=["closed", "risk"],
+                             description="closed: newest first (default); risk: the review order, riskiest first."),
             OpenApiParameter("limit", int, description=f"Page size (default 100, at most {PAGE_MAX})."),
             OpenApiParameter("offset", int),
         ],
@@ -97,8 +113,12 @@ class CampaignScrutinyApi(APIView):
     @service_errors
     def get(self, request, slug: str):
         campaign = campaign_get(slug=slug)
+        order = request.query_params.get("order", "closed")
+        if order not in ("closed", "risk"):
+            raise InvalidInput("order must be 'closed' or 'risk'")
         qs = (Batch.objects.filter(campaign=campaign, status=Batch.Status.CLOSED)
-              .select_related("annotator", "decided_by").order_by("-closed_at", "-pk"))
+              .select_related("annotator", "decided_by"))
+        qs = qs.order_by(F("risk").desc(nulls_last=True), "pk") if order == "risk" else qs.order_by("-closed_at", "-pk")
         decision = request.query_params.get("decision")
         if decision:
             if decision not in Batch.Decision.values:
@@ -136,15 +156,194 @@ class AnnotatorPauseApi(APIView):
             data = self.InputSerializer(data=request.data)
             if not data.is_valid():
                 raise InvalidInput("; ".join(f"{k}: {' '.join(map(str, v))}" for k, v in data.errors.items()))
-            annotator_pause(user=user, reason=data.validated_data["reason"])
+            annotator_pause(user=user, reason=data.validated_data["reason"], by=request.user)
         else:
-            annotator_resume(user=user)
+            annotator_resume(user=user, by=request.user)
         profile = user.annotator_profile
         return Response({"annotator": user.username, "id": user.pk, "is_paused": profile.is_paused,
                          "paused_reason": profile.paused_reason})
 
 
+# ------------------------------------------------------------------------------------ audit trail
+
+
+class AuditEventSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    created_at = serializers.DateTimeField()
+    kind = serializers.CharField()
+    campaign = serializers.CharField(allow_null=True)
+    batch = serializers.IntegerField(allow_null=True)
+    annotator = serializers.CharField()
+    annotator_id = serializers.IntegerField()
+    source = serializers.CharField()
+    actor = serializers.CharField(allow_null=True)
+    before = serializers.CharField()
+    after = serializers.CharField()
+    reason = serializers.CharField()
+    p_genuine = serializers.FloatField(allow_null=True)
+    figures = serializers.DictField()
+
+
+class AuditPageSerializer(serializers.Serializer):
+    count = serializers.IntegerField()
+    limit = serializers.IntegerField()
+    offset = serializers.IntegerField()
+    results = AuditEventSerializer(many=True)
+
+
+AUDIT_FILTERS = [
+    OpenApiParameter("campaign", str, description="Campaign slug."),
+    OpenApiParameter("batch", int, description="Batch id."),
+    OpenApiParameter("annotator", int, description="The annotator's user id."),
+]
+
+
+def _audit_filtered(request):
+    params = request.query_params
+    filters = {}
+    if params.get("campaign"):
+        filters["campaign"] = campaign_get(slug=params["campaign"])
+    for key in ("batch", "annotator"):
+        value = params.get(key)
+        if value:
+            if not value.isdigit():
+                raise InvalidInput(f"{key} must be an id (a whole number)")
+            filters["batch" if key == "batch" else "subject"] = int(value)
+    qs = audit_events(campaign=filters.get("campaign"))
+    if "batch" in filters:
+        qs = qs.filter(batch_id=filters["batch"])
+    if "subject" in filters:
+        qs = qs.filter(subject_id=filters["subject"])
+    return qs
+
+
+class AuditListApi(APIView):
+    permission_classes = [IsAdmin]
+
+    @extend_schema(parameters=AUDIT_FILTERS + [OpenApiParameter("limit", int), OpenApiParameter("offset", int)],
+                   responses=AuditPageSerializer, summary="The audit trail: every decision and pause, oldest first")
+    @service_errors
+    def get(self, request):
+        qs = _audit_filtered(request)
+        try:
+            limit = min(max(int(request.query_params.get("limit", 100)), 1), PAGE_MAX)
+            offset = max(int(request.query_params.get("offset", 0)), 0)
+        except ValueError:
+            raise InvalidInput("limit and offset must be integers") from None
+        rows = [audit_row(e) for e in qs[offset:offset + limit]]
+        return Response({"count": qs.count(), "limit": limit, "offset": offset,
+                         "results": AuditEventSerializer(rows, many=True).data})
+
+
+class AuditExportApi(APIView):
+    permission_classes = [IsAdmin]
+
+    @extend_schema(parameters=AUDIT_FILTERS, responses={(200, "text/csv"): OpenApiTypes.STR},
+                   summary="The audit trail as CSV (streamed)")
+    @service_errors
+    def get(self, request):
+        qs = _audit_filtered(request)
+        response = StreamingHttpResponse(audit_csv(qs), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = 'attachment; filename="audit.csv"'
+        return response
+
+
+# -------------------------------------------------------------------------------- reason templates
+
+
+class ReasonTemplateApi(APIView):
+    permission_classes = [IsAdmin]
+
+    class Input(serializers.Serializer):
+        text = serializers.CharField(max_length=300)
+
+    class Output(serializers.Serializer):
+        id = serializers.IntegerField()
+        text = serializers.CharField()
+
+    @extend_schema(responses=Output(many=True), summary="Reusable reasons for decisions on the desk")
+    def get(self, request):
+        return Response(self.Output(ReasonTemplate.objects.all(), many=True).data)
+
+    @extend_schema(request=Input, responses={201: Output}, summary="Add a reusable reason")
+    @service_errors
+    def post(self, request):
+        data = self.Input(data=request.data)
+        if not data.is_valid():
+            raise InvalidInput("; ".join(f"{k}: {' '.join(map(str, v))}" for k, v in data.errors.items()))
+        text = data.validated_data["text"].strip()
+        if not text:
+            raise InvalidInput("text: a reason cannot be blank")
+        template, _ = ReasonTemplate.objects.get_or_create(text=text, defaults={"created_by": request.user})
+        return Response(self.Output(template).data, status=201)
+
+
+class ReasonTemplateDeleteApi(APIView):
+    permission_classes = [IsAdmin]
+
+    @extend_schema(responses={204: None}, summary="Remove a reusable reason")
+    @service_errors
+    def delete(self, request, template_id: int):
+        deleted, _ = ReasonTemplate.objects.filter(pk=template_id).delete()
+        if not deleted:
+            raise NotFound(f"reason template {template_id} not found")
+        return Response(status=204)
+
+
+# ------------------------------------------------------------------------------------ QC settings
+
+
+class QcSettingsApi(APIView):
+    """A campaign's quality-control settings, validated exactly as on the command line and in the
+    Django admin (services.campaigns.campaign_validate)."""
+
+    permission_classes = [IsAdmin]
+
+    class Settings(serializers.Serializer):
+        scrutiny_method = serializers.ChoiceField(choices=["calibrated", "fixed"])
+        scrutiny_measure = serializers.ChoiceField(choices=["srcc_and_plcc", "srcc", "plcc"])
+        min_golden = serializers.IntegerField(min_value=0)
+        approve_threshold = serializers.FloatField(min_value=0, max_value=1)
+        reject_threshold = serializers.FloatField(min_value=0, max_value=1)
+        approve_probability = serializers.FloatField(min_value=0, max_value=1)
+        reject_probability = serializers.FloatField(min_value=0, max_value=1)
+        golden_per_batch = serializers.IntegerField(min_value=0)
+        golden_min_per_batch = serializers.IntegerField(min_value=0)
+        golden_max_per_batch = serializers.IntegerField(min_value=0)
+        expert_ratings_per_golden = serializers.IntegerField(min_value=1)
+
+    @extend_schema(responses=Settings, summary="A campaign's QC settings")
+    @service_errors
+    def get(self, request, slug: str):
+        campaign = campaign_get(slug=slug)
+        return Response({k: getattr(campaign, k) for k in QC_SETTINGS})
+
+    @extend_schema(request=Settings(partial=True), responses=Settings,
+                   summary="Change QC settings (any subset); batches are decided again on the workers")
+    @service_errors
+    def patch(self, request, slug: str):
+        campaign = campaign_get(slug=slug)
+        if not isinstance(request.data, dict) or not request.data:
+            raise InvalidInput("send a JSON object with the settings to change, e.g. {\"scrutiny_method\": \"fixed\"}")
+        unknown = sorted(set(request.data) - set(QC_SETTINGS))
+        if unknown:
+            raise InvalidInput(f"not a QC setting: {', '.join(unknown)} (settings: {', '.join(QC_SETTINGS)})")
+        data = self.Settings(data=request.data, partial=True)
+        if not data.is_valid():
+            raise InvalidInput("; ".join(f"{k}: {' '.join(map(str, v))}" for k, v in data.errors.items()))
+        from ..services.scrutiny import rescrutiny_enqueue
+
+        campaign = campaign_update(campaign=campaign, **data.validated_data)
+        rescrutiny_enqueue(campaign=campaign, why="QC settings changed")
+        return Response({k: getattr(campaign, k) for k in QC_SETTINGS})
+
+
 urlpatterns = [
+    path("audit/", AuditListApi.as_view(), name="api-audit"),
+    path("audit/export/", AuditExportApi.as_view(), name="api-audit-export"),
+    path("reason-templates/", ReasonTemplateApi.as_view(), name="api-reason-templates"),
+    path("reason-templates/<int:template_id>/", ReasonTemplateDeleteApi.as_view(), name="api-reason-template"),
+    path("campaigns/<slug:slug>/qc-settings/", QcSettingsApi.as_view(), name="api-qc-settings"),
     path("batches/<int:batch_id>/decision/", BatchDecisionApi.as_view(), name="api-batch-decision"),
     path("campaigns/<slug:slug>/scrutiny/", CampaignScrutinyApi.as_view(), name="api-campaign-scrutiny"),
     path("annotators/<int:user_id>/pause/", AnnotatorPauseApi.as_view(pause=True), name="api-annotator-pause"),

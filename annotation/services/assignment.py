@@ -19,10 +19,16 @@ annotator profile -> the task being rated -> batch -> other tasks (SKIP LOCKED) 
   serialises writers (transaction_mode IMMEDIATE in settings), which is just as safe, only slower.
 
 Golden items are ordinary dataset items that also collect ratings, but only through the golden slots of
-a batch: the regular pool excludes them (index `item_open_pool_generator`), and each annotator sees a
+a batch: the regular pool excludes them (index `item_open_pool_shuffled`), and each annotator sees a
 golden item at most once (unique (annotator, item) Task constraint). Their `active_count` still counts
 every rating and lease, but their `target` does not limit golden slots: every annotator must meet the
 golden sample to be scrutinised, so golden items may end above target.
+
+Golden items cannot be told apart: a batch always holds `batch_size + golden_per_batch` tasks, however
+many of them are golden (the calibrated method gives newcomers more golden items and long good records
+fewer, annotation/qc/allocation.py); positions are shuffled; regular items equally close to their
+target are taken in a random order (Item.shuffle_key), never in id order; and nothing an annotator
+receives names an item (media is served through the task, api/media.py).
 """
 from __future__ import annotations
 
@@ -72,8 +78,9 @@ def batch_get_for_user(*, batch_id: int, user, see_all: bool = False) -> Batch:
 @transaction.atomic
 def batch_request(*, campaign: Campaign, user) -> tuple[Batch | None, bool]:
     """Give `user` a batch in `campaign`: their open batch if they have one (created False), else a new
-    batch of up to `batch_size` regular items plus `golden_per_batch` golden items, shuffled together
-    (created True), or (None, False) when no regular item is left for them."""
+    batch of `batch_size + golden_per_batch` tasks, the golden ones as many as `golden_allocation` says
+    and regular items for the rest, shuffled together (created True), or (None, False) when no regular
+    item is left for them."""
     profile = _locked_profile(user)
     if profile.is_paused:
         reason = f": {profile.paused_reason}" if profile.paused_reason else ""
@@ -91,10 +98,11 @@ def batch_request(*, campaign: Campaign, user) -> tuple[Batch | None, bool]:
         if not _batch_close_if_done(batch=open_batch, now=now):
             return open_batch, False
 
-    regular = _lease_regular(campaign=campaign, user=user, n=campaign.batch_size)
+    golden = _lease_golden(campaign=campaign, user=user, n=golden_allocation(campaign=campaign, user=user))
+    # The batch's size never depends on how many golden items it holds: regular items fill the rest.
+    regular = _lease_regular(campaign=campaign, user=user, n=batch_total(campaign) - len(golden))
     if not regular:
-        return None, False
-    golden = _lease_golden(campaign=campaign, user=user, n=campaign.golden_per_batch)
+        return None, False  # nothing was written: the golden rows were only locked
     # One UPDATE for both kinds. The rows are ours (FOR UPDATE), so the recheck of active_count < target
     # always holds for regular items; it is the belt-and-braces guarantee against over-assignment.
     updated = Item.objects.filter(pk__in=regular + golden).filter(
@@ -113,6 +121,35 @@ def batch_request(*, campaign: Campaign, user) -> tuple[Batch | None, bool]:
     return batch, True
 
 
+def batch_total(campaign: Campaign) -> int:
+    """Tasks in every annotation batch of the campaign (regular + golden)."""
+    return campaign.batch_size + campaign.golden_per_batch
+
+
+def golden_allocation(*, campaign: Campaign, user) -> int:
+    """Golden items for the user's next batch: the campaign's golden_per_batch under the fixed method;
+    under the calibrated method more until the evidence is conclusive, fewer for a long good record,
+    never 0 (annotation/qc/allocation.py)."""
+    from ..qc import golden_for_next_batch
+    from .qc_evidence import evidence_get
+
+    base = campaign.golden_per_batch
+    fixed_range = campaign.golden_min_per_batch == campaign.golden_max_per_batch == base
+    if campaign.scrutiny_method != Campaign.Method.CALIBRATED or base <= 0 or fixed_range:
+        return base
+    evidence = evidence_get(campaign=campaign, annotator_id=user.pk)
+    if evidence is None:  # a newcomer: the most golden items, and one query less
+        return max(base, min(campaign.golden_max_per_batch, batch_total(campaign) - 1))
+    recent = list(Batch.objects.filter(annotator=user, campaign=campaign, status=Batch.Status.CLOSED)
+                  .exclude(kind=Batch.Kind.EXPERT).order_by("-created_at").values_list("decision", flat=True)[:3])
+    return golden_for_next_batch(
+        base=base, golden_min=campaign.golden_min_per_batch,
+        golden_max=min(campaign.golden_max_per_batch, batch_total(campaign) - 1),
+        p_genuine=evidence.p_genuine, n_golden=evidence.n_golden,
+        recent_clean=all(d == Batch.Decision.APPROVED for d in recent), approve_probability=campaign.approve_probability,
+    )
+
+
 def _locked_profile(user) -> AnnotatorProfile:
     """Lock the annotator's profile row: serialises one annotator's batch requests (no double batch)."""
     profile = AnnotatorProfile.objects.select_for_update(no_key=True).filter(user=user).first()
@@ -124,14 +161,15 @@ def _locked_profile(user) -> AnnotatorProfile:
 
 def _lease_regular(*, campaign: Campaign, user, n: int) -> list[int]:
     """Lease up to n regular items: round-robin across generators, fullest (highest active_count) first
-    within each generator and round. Returns the item ids, locked; the caller increments active_count."""
+    within each generator and round, equally full ones in random order (shuffle_key). Returns the item
+    ids, locked; the caller increments active_count."""
     if n <= 0:
         return []
     generators = _open_generators(campaign=campaign)
     if not generators:
         return []
     per_gen = max(1, math.ceil(n / len(generators)))
-    candidates: list[tuple[int, int, int]] = []  # (item id, generator id, active_count), locked by us
+    candidates: list[tuple[int, int, int, int]] = []  # (item id, generator, active_count, shuffle_key), locked
     wanted = list(generators)
     for _ in range(3):  # refill from generators that still have items when others ran dry
         found = _locked_candidates(campaign=campaign, user=user, generators=wanted, k=per_gen,
@@ -139,14 +177,14 @@ def _lease_regular(*, campaign: Campaign, user, n: int) -> list[int]:
         candidates += found
         if len(candidates) >= n:
             break
-        per_generator = Counter(g for _, g, _ in found)
+        per_generator = Counter(c[1] for c in found)
         wanted = [g for g in wanted if per_generator[g] >= per_gen]  # not exhausted
         if not wanted:
             break
         per_gen = n - len(candidates)
     rank: Counter = Counter()
     ranked = []
-    for item_id, gen, active in sorted(candidates, key=lambda c: (c[1], -c[2], c[0])):
+    for item_id, gen, active, key in sorted(candidates, key=lambda c: (c[1], -c[2], c[3])):
         ranked.append((rank[gen], -active, random.random(), item_id))
         rank[gen] += 1
     return [item_id for *_, item_id in sorted(ranked)[:n]]
@@ -156,7 +194,7 @@ def _open_generators(*, campaign: Campaign) -> list[int]:
     """Generators that still have regular items below target in the campaign."""
     if connection.vendor != "postgresql":
         return sorted(set(_open_pool(campaign).values_list("generator_id", flat=True).distinct()))
-    # A loose index scan over item_open_pool_generator: one index probe per generator, not per item.
+    # A loose index scan over item_open_pool_shuffled: one index probe per generator, not per item.
     sql = f"""
         WITH RECURSIVE gens(gid) AS (
             (SELECT generator_id FROM {Item._meta.db_table}
@@ -188,31 +226,33 @@ def _open_pool(campaign: Campaign):
 
 
 CANDIDATES_SQL = f"""
-    SELECT c.id, c.generator_id, c.active_count
+    SELECT c.id, c.generator_id, c.active_count, c.shuffle_key
       FROM unnest(%(gens)s::bigint[]) AS g(gid)
       CROSS JOIN LATERAL (
-        SELECT i.id, i.generator_id, i.active_count FROM {Item._meta.db_table} i
+        SELECT i.id, i.generator_id, i.active_count, i.shuffle_key FROM {Item._meta.db_table} i
          WHERE i.campaign_id = %(c)s AND i.generator_id = g.gid
            AND i.active_count < i.target AND NOT i.is_golden
            AND NOT (i.id = ANY(%(exclude)s::bigint[]))
            AND i.id NOT IN (SELECT t.item_id FROM {Task._meta.db_table} t WHERE t.annotator_id = %(u)s)
            AND i.id NOT IN (SELECT r.item_id FROM {Rating._meta.db_table} r WHERE r.annotator_id = %(u)s)
-         ORDER BY i.active_count DESC, i.id
+         ORDER BY i.active_count DESC, i.shuffle_key
          LIMIT %(k)s
          FOR NO KEY UPDATE OF i SKIP LOCKED
       ) c"""
 
 
 def _locked_candidates(*, campaign: Campaign, user, generators: list[int], k: int, exclude: list[int]):
-    """Up to k unseen open items per generator, fullest first, locked FOR NO KEY UPDATE SKIP LOCKED."""
+    """Up to k unseen open items per generator, fullest first then by shuffle_key, locked FOR NO KEY UPDATE
+    SKIP LOCKED."""
     if connection.vendor != "postgresql":
         out = []
         for gen in generators:
             qs = _unseen(_open_pool(campaign).filter(generator_id=gen).exclude(pk__in=exclude), user)
-            qs = qs.order_by("-active_count", "pk")
-            out += list(qs.select_for_update(skip_locked=True, no_key=True).values_list("pk", "generator_id", "active_count")[:k])
+            qs = qs.order_by("-active_count", "shuffle_key")
+            out += list(qs.select_for_update(skip_locked=True, no_key=True)
+                        .values_list("pk", "generator_id", "active_count", "shuffle_key")[:k])
         return out
-    # One statement: a LATERAL index range scan of item_open_pool_generator per generator.
+    # One statement: a LATERAL index range scan of item_open_pool_shuffled per generator.
     with connection.cursor() as cur:
         cur.execute(CANDIDATES_SQL, {"gens": generators, "c": campaign.pk, "u": user.pk, "k": k, "exclude": exclude})
         return cur.fetchall()

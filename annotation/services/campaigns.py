@@ -23,11 +23,20 @@ SETTABLE = {
     "name", "instructions", "anchors", "rate_quality", "rate_alignment", "ratings_per_image",
     "ratings_per_video", "batch_size", "golden_per_batch", "lease_minutes", "require_full_video",
     "expert_ratings_per_golden", "scrutiny_measure", "min_golden", "approve_threshold", "reject_threshold",
-    "ci_width_threshold", "max_ratings_per_item", "is_active",
+    "ci_width_threshold", "max_ratings_per_item", "is_active", "scrutiny_method", "golden_min_per_batch",
+    "golden_max_per_batch", "approve_probability", "reject_probability",
 }
+# The settings that decide batches (the admin QC endpoint shows and changes these).
+QC_SETTINGS = (
+    "scrutiny_method", "scrutiny_measure", "min_golden", "approve_threshold", "reject_threshold",
+    "approve_probability", "reject_probability", "golden_per_batch", "golden_min_per_batch", "golden_max_per_batch",
+    "expert_ratings_per_golden",
+)
 
 
-def _validate(campaign: Campaign) -> None:
+def campaign_validate(campaign: Campaign) -> None:
+    """Every rule a campaign's settings must keep, with a message naming the setting. The command line,
+    the API and the Django admin all call this, so a setting valid in one is valid in all."""
     try:
         # Field checks here; the constraints' rules are checked below with messages that name them.
         campaign.full_clean(validate_constraints=False, validate_unique=False)
@@ -41,6 +50,17 @@ def _validate(campaign: Campaign) -> None:
     for field in ("ratings_per_image", "ratings_per_video", "batch_size", "lease_minutes", "expert_ratings_per_golden"):
         if getattr(campaign, field) < 1:
             raise InvalidInput(f"{field} must be at least 1")
+    if not 0 < campaign.reject_probability < campaign.approve_probability < 1:
+        raise InvalidInput("probabilities must satisfy 0 < reject_probability < approve_probability < 1")
+    if campaign.golden_per_batch > 0:
+        if campaign.golden_min_per_batch < 1:
+            raise InvalidInput("golden_min_per_batch must be at least 1: every batch keeps some golden items")
+        if not campaign.golden_min_per_batch <= campaign.golden_per_batch <= campaign.golden_max_per_batch:
+            raise InvalidInput("golden items per batch must satisfy golden_min_per_batch <= golden_per_batch <= "
+                               "golden_max_per_batch")
+        if campaign.golden_max_per_batch >= campaign.batch_size + campaign.golden_per_batch:
+            raise InvalidInput("golden_max_per_batch must leave room for regular items: it must be below "
+                               "batch_size + golden_per_batch")
 
 
 @transaction.atomic
@@ -51,9 +71,20 @@ def campaign_create(*, slug: str, **fields: Any) -> Campaign:
     if Campaign.objects.filter(slug=slug).exists():
         raise Conflict(f"campaign {slug!r} already exists")
     campaign = Campaign(slug=slug, name=fields.pop("name", None) or slug, **fields)
-    _validate(campaign)
+    _golden_range_defaults(campaign, given=fields)
+    campaign_validate(campaign)
     campaign.save()
     return campaign
+
+
+def _golden_range_defaults(campaign: Campaign, *, given: dict) -> None:
+    """Golden items per batch under the calibrated method, where not given: from 40% to twice
+    golden_per_batch (4-20 for the default 10), leaving at least one regular item per batch."""
+    g = campaign.golden_per_batch
+    if "golden_min_per_batch" not in given:
+        campaign.golden_min_per_batch = max(1, round(0.4 * g)) if g else 0
+    if "golden_max_per_batch" not in given:
+        campaign.golden_max_per_batch = max(g, min(2 * g, campaign.batch_size + g - 1))
 
 
 @transaction.atomic
@@ -63,7 +94,7 @@ def campaign_update(*, campaign: Campaign, **fields: Any) -> Campaign:
         raise InvalidInput(f"unknown campaign settings: {', '.join(sorted(unknown))}")
     for key, value in fields.items():
         setattr(campaign, key, value)
-    _validate(campaign)
+    campaign_validate(campaign)
     campaign.save()
     if {"ratings_per_image", "ratings_per_video"} & set(fields):
         items_retarget(campaign=campaign)

@@ -197,6 +197,9 @@ def golden_import(*, campaign: Campaign, data: str) -> dict:
         update_fields=["score", "n_experts", "source", "updated_at"],
     )
     _mark(pks.values(), True)
+    from .scrutiny import rescrutiny_enqueue
+
+    rescrutiny_enqueue(campaign=campaign, why="golden scores imported")
     return {"items": len(rows), "scores": len(objs)}
 
 
@@ -297,6 +300,7 @@ def golden_scores_update(*, item) -> None:
     imported = set(
         GoldenScore.objects.filter(item_id=item_pk, source=GoldenScore.Source.IMPORTED).values_list("dimension", flat=True)
     )
+    changed = False
     for dim in campaign.dimensions:
         if dim in imported or not figures[f"{dim}_n"]:
             continue
@@ -305,3 +309,8 @@ def golden_scores_update(*, item) -> None:
             defaults={"score": float(figures[f"{dim}_mean"]), "n_experts": figures[f"{dim}_n"],
                       "source": GoldenScore.Source.EXPERTS},
         )
+        changed = True
+    if changed:
+        from .scrutiny import rescrutiny_enqueue
+
+        rescrutiny_enqueue(campaign=campaign, why="expert ratings changed golden scores")

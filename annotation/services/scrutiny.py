@@ -1,37 +1,39 @@
-"""Sample-and-Scrutinize: how well a batch's ratings on golden items agree with the golden scores, the
-automatic decision that follows, and `batch_decide`, the one place where a batch's decision changes.
+"""Sample-and-Scrutinize: how well an annotator's ratings of golden items agree with the golden scores,
+the automatic decision that follows, and `batch_decide`, the one place where a batch's decision changes.
 
-Figures per dimension (stored on `Batch.scrutiny`, never shown to annotators):
-  n_golden  golden items rated in the batch that have a golden score on that dimension
-  srcc      Spearman rank correlation (scipy.stats.spearmanr) of ratings vs golden scores
-  plcc      Pearson linear correlation (scipy.stats.pearsonr)
-  bias      mean of (rating - golden score): the annotator's offset
-  constant  "ratings" / "golden" when that side is constant (correlation undefined), else null
+The statistics and the two decision methods live in annotation/qc/ (pure, no Django; see
+docs/scrutiny.md). Here: load a batch's evidence (services/qc_evidence.py), decide, store and audit.
 
-Decision (campaign settings `scrutiny_measure`, `approve_threshold`, `reject_threshold`, `min_golden`):
-  only dimensions with at least `min_golden` golden items (and at least 2) are judged;
-  reject        a judged dimension has constant ratings, or a measure below reject_threshold
-  needs_review  a dimension has too few golden items, constant golden scores, or a measure in between
-  approve       every dimension judged, every measure at or above approve_threshold
+`Batch.scrutiny` (never shown to annotators) holds, per dimension, the batch's own figures:
+  n_golden, srcc and srcc_ci, plcc and plcc_ci (95% intervals), bias (mean rating - golden), mae,
+  constant ("ratings" / "golden" when that side is constant: correlation undefined);
+and under "evidence": the annotator's cumulative figures (every golden item they rated in the campaign
+so far), the campaign reference each dimension was held against, the spam patterns found, P(genuine),
+the method and what the golden scores are. When an annotator's P(genuine) crosses a decision line,
+their other batches are decided again on all the evidence (see `_standing_changed`).
 """
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 
-import numpy as np
 from django.db import transaction
 from django.db.models import F
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
-from ..models import Batch, Campaign, GoldenScore, Item, Rating
+from ..models import AuditEvent, Batch, Campaign, GoldenScore, Item, Rating
+from ..qc import agreement, decide, find_patterns
+from ..qc.decision import Verdict
+from .audit import audit_record
 from .campaigns import campaign_get
 from .errors import Conflict, InvalidInput, NotFound
+from .qc_evidence import (
+    SCRUTINIZED_KINDS, batch_evidence, campaign_habits, campaign_prior_of, evidence_get, evidence_update,
+    golden_source, other_evidence, qc_settings, references,
+)
 
 AUTO, ADMIN = "auto", "admin"
-SCRUTINIZED_KINDS = (Batch.Kind.ANNOTATION, Batch.Kind.IMPORTED)
 # Decisions under which a batch's ratings count in Item.active_count (and, once approved, in MOS).
 COUNTED = {Batch.Decision.PENDING, Batch.Decision.APPROVED, Batch.Decision.NEEDS_REVIEW}
 
@@ -40,37 +42,16 @@ COUNTED = {Batch.Decision.PENDING, Batch.Decision.APPROVED, Batch.Decision.NEEDS
 
 
 def correlation_figures(ratings: Iterable[float], golden: Iterable[float]) -> dict:
-    """n, SRCC, PLCC, bias of paired ratings and golden scores; correlations are None when undefined."""
-    from scipy.stats import pearsonr, spearmanr
-
-    r = np.asarray(list(ratings), dtype=float)
-    g = np.asarray(list(golden), dtype=float)
-    out = {"n_golden": int(r.size), "srcc": None, "plcc": None, "bias": None, "constant": None}
-    if r.size == 0:
-        return out
-    out["bias"] = round(float(np.mean(r - g)), 4)
-    if r.size < 2:
-        return out
-    if np.all(r == r[0]):
-        out["constant"] = "ratings"
-        return out
-    if np.all(g == g[0]):
-        out["constant"] = "golden"
-        return out
-    out["srcc"] = round(float(spearmanr(r, g).statistic), 4)
-    out["plcc"] = round(float(pearsonr(r, g).statistic), 4)
-    return out
+    """n, SRCC and PLCC with 95% intervals, bias and MAE of paired ratings and golden scores;
+    correlations are None when undefined."""
+    return agreement(ratings, golden).as_dict()
 
 
 def batch_figures(*, batch: Batch) -> dict:
-    """Figures per campaign dimension for `batch` (one query over its ratings joined to golden scores)."""
+    """The batch's own figures per campaign dimension (its ratings of golden items)."""
     dims = batch.campaign.dimensions
-    golden: dict[tuple[int, str], float] = {
-        (item_id, dim): score
-        for item_id, dim, score in GoldenScore.objects.filter(
-            item__ratings__batch=batch, dimension__in=dims
-        ).values_list("item_id", "dimension", "score")
-    }
+    golden = {(i, d): s for i, d, s in GoldenScore.objects.filter(item__ratings__batch=batch, dimension__in=dims)
+              .values_list("item_id", "dimension", "score")}
     pairs: dict[str, tuple[list[float], list[float]]] = {d: ([], []) for d in dims}
     for row in Rating.objects.filter(batch=batch).order_by("item_id").values("item_id", *dims):
         for dim in dims:
@@ -84,48 +65,49 @@ def batch_figures(*, batch: Batch) -> dict:
 # --------------------------------------------------------------------------------------- decision
 
 
-@dataclass(frozen=True)
-class Verdict:
-    decision: str
-    reason: str
-
-
-def _measures(campaign: Campaign) -> list[str]:
-    return {"srcc": ["srcc"], "plcc": ["plcc"]}.get(campaign.scrutiny_measure, ["srcc", "plcc"])
-
-
 def scrutiny_verdict(*, campaign: Campaign, figures: dict) -> Verdict:
-    """The automatic decision for a batch's figures under the campaign's settings (pure function)."""
-    measures = _measures(campaign)
-    approve_at, reject_below = campaign.approve_threshold, campaign.reject_threshold
-    min_n = max(campaign.min_golden, 2)
-    rejects, reviews = [], []
-    for dim in campaign.dimensions:
-        f = figures.get(dim) or {"n_golden": 0}
-        n = f["n_golden"]
-        if n < min_n:
-            reviews.append(f"too few golden items on {dim}: {n} < {min_n}")
-            continue
-        if f.get("constant") == "ratings":
-            rejects.append(f"{dim} ratings are constant over {n} golden items: correlation undefined")
-            continue
-        if f.get("constant") == "golden":
-            reviews.append(f"golden scores on {dim} are constant over these {n} items: correlation undefined")
-            continue
-        for m in measures:
-            value = f[m]
-            if value < reject_below:
-                rejects.append(f"{dim} {m.upper()} {value:.2f} < reject threshold {reject_below:g}")
-            elif value < approve_at:
-                reviews.append(f"{dim} {m.upper()} {value:.2f} between thresholds {reject_below:g} and {approve_at:g}")
-    if rejects:
-        return Verdict(Batch.Decision.REJECTED, "; ".join(rejects))
-    if reviews:
-        return Verdict(Batch.Decision.NEEDS_REVIEW, "; ".join(reviews))
-    summary = ", ".join(
-        f"{dim} " + "/".join(f"{m.upper()} {figures[dim][m]:.2f}" for m in measures) for dim in campaign.dimensions
-    )
-    return Verdict(Batch.Decision.APPROVED, f"{summary} >= {approve_at:g}")
+    """The `fixed` method's decision on a batch's own figures (pure; kept for the paper's protocol)."""
+    from ..qc.decision import FIXED, Settings
+    from ..qc.evidence import agreement_from_dict
+    from ..qc.reference import campaign_reference
+
+    settings = qc_settings(campaign)
+    settings = Settings(**{**settings.__dict__, "method": FIXED})
+    own = {d: agreement_from_dict(figures.get(d)) for d in campaign.dimensions}
+    refs = {d: campaign_reference(d, []) for d in campaign.dimensions}
+    return decide(settings=settings, dimensions=campaign.dimensions, batch=own, cumulative=own, references=refs)
+
+
+def _round(value):
+    return None if value is None or (isinstance(value, float) and math.isnan(value)) else round(value, 4)
+
+
+def batch_verdict(*, batch: Batch) -> tuple[dict, Verdict, float | None]:
+    """Figures and the automatic verdict for a closed batch under its campaign's method, from all of
+    the annotator's golden evidence so far and the batch's own; brings the annotator's evidence row up
+    to date (the campaign's reference reads it). Also returns the annotator's P(genuine) before."""
+    campaign = batch.campaign
+    dims = campaign.dimensions
+    ev = batch_evidence(batch=batch)
+    others = other_evidence(campaign=campaign, annotator_id=batch.annotator_id)
+    refs = references(campaign=campaign, others=others)
+    patterns = find_patterns(ev.ratings, durations_ms=ev.durations_ms, habits=campaign_habits(others))
+    source = golden_source(campaign=campaign)
+    verdict = decide(settings=qc_settings(campaign), dimensions=dims, batch=ev.own, cumulative=ev.cumulative,
+                     references=refs, patterns=patterns, golden_source=source, prior=campaign_prior_of(others))
+    before = evidence_get(campaign=campaign, annotator_id=batch.annotator_id)
+    evidence_update(campaign=campaign, annotator_id=batch.annotator_id, cumulative=ev.cumulative, habits=ev.habits,
+                    p_genuine=verdict.p_genuine)
+    figures = {d: ev.own[d].as_dict() for d in dims}
+    figures["evidence"] = {
+        "method": campaign.scrutiny_method,
+        "cumulative": {d: ev.cumulative[d].as_dict() for d in dims},
+        "reference": {d: refs[d].as_dict() for d in dims},
+        "patterns": [p.as_dict() for p in verdict.patterns],
+        "p_genuine": _round(verdict.p_genuine),
+        "golden_source": source,
+    }
+    return figures, verdict, before.p_genuine if before else None
 
 
 # ------------------------------------------------------------------------------ decision changes
@@ -151,14 +133,17 @@ def _move_counts(*, batch: Batch, delta: int) -> int:
 
 
 @transaction.atomic
-def batch_decide(*, batch: Batch | int, decision: str, source: str, reason: str = "", by=None) -> Batch:
+def batch_decide(*, batch: Batch | int, decision: str, source: str, reason: str = "", by=None,
+                 public_reason: str | None = None) -> Batch:
     """Set a closed batch's decision: the only code path that changes Batch.decision.
 
     Moving between counted (pending / approved / needs_review) and not counted (rejected) adds or
     removes the batch's ratings from Item.active_count, so a rejected batch's items return to the
     assignment pool and approving it again restores them; any other move leaves the counters alone,
     so repeating a decision is harmless. `source` is "auto" (scrutiny) or "admin" (then `by` and, for
-    a rejection, `reason` are required).
+    a rejection, `reason` are required). Every admin decision, and every automatic one that changes the
+    decision, is appended to the audit trail with the figures of the moment. `public_reason` is what
+    the annotator reads (an admin's reason is shown to them as written).
     """
     batch = _locked_batch(batch if isinstance(batch, int) else batch.pk)
     if decision not in Batch.Decision.values:
@@ -177,13 +162,28 @@ def batch_decide(*, batch: Batch | int, decision: str, source: str, reason: str 
     was_counted, counted = batch.decision in COUNTED, decision in COUNTED
     if was_counted != counted:
         _move_counts(batch=batch, delta=1 if counted else -1)
+    before = batch.decision
     batch.decision = decision
     batch.decision_source = source
     batch.decision_reason = (reason or "").strip()
     batch.decided_by = by if source == ADMIN else None
     batch.decided_at = timezone.now()
-    batch.save(update_fields=["decision", "decision_source", "decision_reason", "decided_by", "decided_at"])
+    if source == ADMIN:
+        batch.public_reason = _admin_public_reason(decision, batch.decision_reason)
+    elif public_reason is not None:
+        batch.public_reason = public_reason
+    batch.save(update_fields=["decision", "decision_source", "decision_reason", "decided_by", "decided_at",
+                              "public_reason"])
+    if source == ADMIN or before != decision:
+        audit_record(kind=AuditEvent.Kind.BATCH_DECISION, campaign=batch.campaign, batch=batch,
+                     subject=batch.annotator, actor=batch.decided_by, source=source, before=before, after=decision,
+                     reason=batch.decision_reason, figures=batch.scrutiny)
     return batch
+
+
+def _admin_public_reason(decision: str, reason: str) -> str:
+    word = "Approved by an admin" if decision == Batch.Decision.APPROVED else "Rejected by an admin"
+    return f"{word}: {reason}" if reason else f"{word}."
 
 
 @transaction.atomic
@@ -196,20 +196,53 @@ def batch_scrutinize(*, batch_id: int) -> Batch:
         raise Conflict(f"batch {batch.pk} is still open: scrutiny runs when it closes")
     if batch.kind == Batch.Kind.EXPERT:
         return _expert_batch_accept(batch)
-    figures = batch_figures(batch=batch)
-    verdict = scrutiny_verdict(campaign=batch.campaign, figures=figures)
+    figures, verdict, p_before = batch_verdict(batch=batch)
+    if _standing_changed(batch.campaign, p_before, verdict.p_genuine):
+        _rescrutinize_others_on_commit(batch)
+    risk = _round(verdict.risk)
     unchanged = (
-        batch.scrutinized_at is not None and batch.scrutiny == figures
+        batch.scrutinized_at is not None and batch.scrutiny == figures and batch.risk == risk
         and batch.auto_decision == verdict.decision and batch.auto_reason == verdict.reason
     )
     if unchanged:
         return batch
     batch.scrutiny, batch.auto_decision, batch.auto_reason = figures, verdict.decision, verdict.reason
+    batch.risk = risk
     batch.scrutinized_at = timezone.now()
-    batch.save(update_fields=["scrutiny", "auto_decision", "auto_reason", "scrutinized_at"])
+    batch.save(update_fields=["scrutiny", "auto_decision", "auto_reason", "risk", "scrutinized_at"])
     if batch.decision_source != ADMIN:
-        batch = batch_decide(batch=batch, decision=verdict.decision, source=AUTO, reason=verdict.reason)
+        batch = batch_decide(batch=batch, decision=verdict.decision, source=AUTO, reason=verdict.reason,
+                             public_reason=verdict.public_reason)
     return batch
+
+
+def _standing_changed(campaign: Campaign, before: float | None, after: float | None) -> bool:
+    """Did the annotator's P(genuine) cross a decision line (approve or reject)? Their other batches were
+    decided on the evidence of their time and must be decided again on all of it: an early batch held
+    for thin evidence is approved once the record is conclusive, and one approved on a lucky start is
+    held once the record no longer supports it."""
+    if before is None or after is None or campaign.scrutiny_method != Campaign.Method.CALIBRATED:
+        return False
+    lines = (campaign.approve_probability, campaign.reject_probability)
+    return any((before >= line) != (after >= line) for line in lines)
+
+
+def _rescrutinize_others_on_commit(batch: Batch) -> None:
+    from ..tasks.scrutiny import rescrutinize_annotator
+
+    campaign_id, annotator_id, batch_id = batch.campaign_id, batch.annotator_id, batch.pk
+    transaction.on_commit(lambda: rescrutinize_annotator.delay(campaign_id, annotator_id, batch_id), robust=True)
+
+
+def annotator_rescrutinize(*, campaign_id: int, annotator_id: int, exclude: int | None = None) -> list[int]:
+    """Decide again the annotator's other closed batches in the campaign (each in its own transaction;
+    admins' decisions stay as they are). Returns their ids."""
+    ids = list(Batch.objects.filter(campaign_id=campaign_id, annotator_id=annotator_id, status=Batch.Status.CLOSED,
+                                    kind__in=SCRUTINIZED_KINDS, scrutinized_at__isnull=False)
+               .exclude(pk=exclude).exclude(decision_source=ADMIN).order_by("pk").values_list("pk", flat=True))
+    for batch_id in ids:
+        batch_scrutinize(batch_id=batch_id)
+    return ids
 
 
 def _expert_batch_accept(batch: Batch) -> Batch:
@@ -221,6 +254,7 @@ def _expert_batch_accept(batch: Batch) -> Batch:
         Batch.objects.filter(pk=batch.pk).update(
             decision=Batch.Decision.APPROVED, decision_source=AUTO, decision_reason=reason, decided_at=now,
             auto_decision=Batch.Decision.APPROVED, auto_reason=reason, scrutinized_at=now,
+            public_reason="Thank you: expert ratings make the golden scores.",
         )
         batch.refresh_from_db()
     return batch
@@ -256,6 +290,21 @@ def batches_scrutinize(
         if on_progress:
             on_progress(i, len(ids))
     return ids
+
+
+def rescrutiny_enqueue(*, campaign: Campaign, why: str = "golden scores changed"):
+    """Golden scores changed: every decision held against them is recomputed on the workers. One queued
+    job per campaign at a time (a burst of expert ratings queues one job, which reads the scores as they
+    are when it runs). Returns the job, or None when none was needed."""
+    from ..models import Job
+    from .jobs import job_create, job_enqueue
+
+    if not Batch.objects.filter(campaign=campaign, kind__in=SCRUTINIZED_KINDS, scrutinized_at__isnull=False).exists():
+        return None
+    if Job.objects.filter(kind="scrutinize", campaign=campaign, status=Job.Status.QUEUED, params__all=True).exists():
+        return None
+    job = job_create(kind="scrutinize", campaign=campaign, params={"campaign": campaign.slug, "all": True, "why": why})
+    return job_enqueue(job=job)
 
 
 def scrutinize_job(*, job, progress) -> dict:
@@ -296,6 +345,10 @@ def batch_rows(*, batches: Iterable[Batch], dimensions: list[str]) -> list[dict]
             "scrutinized_at": b.scrutinized_at,
             "closed_at": b.closed_at,
             "figures": {d: figs.get(d, {"n_golden": 0, "srcc": None, "plcc": None, "bias": None}) for d in dimensions},
+            "evidence": figs.get("evidence") or {},
+            "p_genuine": (figs.get("evidence") or {}).get("p_genuine"),
+            "risk": b.risk,
+            "public_reason": b.public_reason,
         })
     return rows
 
@@ -325,25 +378,32 @@ def scrutiny_table(*, rows: list[dict], dimensions: list[str]) -> str:
 
 
 @transaction.atomic
-def annotator_pause(*, user, reason: str = "") -> None:
-    """A paused annotator gets no new batches (assignment checks AnnotatorProfile.is_paused)."""
+def annotator_pause(*, user, reason: str = "", by=None) -> None:
+    """A paused annotator gets no new batches (assignment checks AnnotatorProfile.is_paused). Recorded in
+    the audit trail (who paused whom, when, why)."""
     from ..models import AnnotatorProfile
 
     profile, _ = AnnotatorProfile.objects.select_for_update().get_or_create(user=user)
+    before = "paused" if profile.is_paused else "active"
     profile.is_paused, profile.paused_reason = True, (reason or "")[:300]
     profile.save(update_fields=["is_paused", "paused_reason"])
+    audit_record(kind=AuditEvent.Kind.PAUSED, subject=user, actor=by, source=ADMIN if by else AUTO, before=before,
+                 after="paused", reason=profile.paused_reason)
 
 
 @transaction.atomic
-def annotator_resume(*, user) -> None:
+def annotator_resume(*, user, by=None) -> None:
     from ..models import AnnotatorProfile
 
     profile, _ = AnnotatorProfile.objects.select_for_update().get_or_create(user=user)
+    before = "paused" if profile.is_paused else "active"
     profile.is_paused, profile.paused_reason = False, ""
     profile.save(update_fields=["is_paused", "paused_reason"])
+    audit_record(kind=AuditEvent.Kind.RESUMED, subject=user, actor=by, source=ADMIN if by else AUTO, before=before,
+                 after="active")
 
 
 __all__ = [
-    "batch_admin_decide", "batch_decide", "batch_figures", "batch_rows", "batch_scrutinize", "batches_scrutinize",
+    "batch_verdict", "batch_admin_decide", "batch_decide", "batch_figures", "batch_rows", "batch_scrutinize", "batches_scrutinize",
     "correlation_figures", "scrutiny_table", "scrutiny_verdict", "annotator_pause", "annotator_resume",
 ]

@@ -1,6 +1,8 @@
 """Vendor work: ratings made outside the platform, imported from a CSV and scrutinized like any batch.
 
-Columns: annotator, item_id, quality, alignment, and optionally batch (the vendor's batch label).
+Columns: annotator, item_id, quality, alignment, and optionally batch (the vendor's batch label) and
+duration_ms (time spent on the item, when the vendor's tool records it: scrutiny uses it to find work
+done far too fast).
 One Batch(kind="imported", status closed, external_ref=label) per (annotator, label); annotators are
 created as vendor accounts that cannot log in. All or nothing: the first bad row is named and the
 database is left unchanged.
@@ -19,6 +21,7 @@ from django.utils import timezone
 from ..models import DIMENSIONS, AnnotatorProfile, Batch, Campaign, Item, Rating
 from .errors import InvalidInput
 from .golden import CHUNK, _item_pks, score_cell
+from .ratings import MAX_DURATION_MS
 from .scrutiny import batch_scrutinize
 from .users import user_add
 
@@ -57,11 +60,21 @@ def _parse(campaign: Campaign, data: str) -> list[dict]:
         if not scores:
             raise InvalidInput(f"{where}: no score (quality and alignment are both empty)")
         label = (row.get("batch") or "").strip()[:200]
+        duration = _duration_cell(row.get("duration_ms"), where)
         rows.append({"line": line, "where": where, "annotator": annotator, "item_id": item_id,
-                     "label": label, **scores})
+                     "label": label, "duration_ms": duration, **scores})
     if not rows:
         raise InvalidInput("the file has no rows")
     return rows
+
+
+def _duration_cell(text: str | None, where: str) -> int | None:
+    text = (text or "").strip()
+    if not text:
+        return None
+    if not text.isdigit() or int(text) > MAX_DURATION_MS:
+        raise InvalidInput(f"{where}: duration_ms {text!r} is not a whole number of milliseconds (0-{MAX_DURATION_MS})")
+    return int(text)
 
 
 @transaction.atomic
@@ -114,10 +127,15 @@ def ratings_import(*, campaign: Campaign, data: str) -> list[int]:
             Item.objects.filter(pk__in=item_pks[start:start + CHUNK]).update(active_count=F("active_count") + n)
     Rating.objects.bulk_create(
         [Rating(annotator=users[r["annotator"]], item_id=pks[r["item_id"]], batch=batches[r["annotator"], r["label"]],
-                quality=r.get("quality"), alignment=r.get("alignment")) for r in rows],
+                quality=r.get("quality"), alignment=r.get("alignment"), duration_ms=r["duration_ms"]) for r in rows],
         batch_size=CHUNK,
     )
-    ids = [b.pk for b in batches.values()]
-    for batch_id in sorted(ids):
+    ids = sorted(b.pk for b in batches.values())
+    for batch_id in ids:
         batch_scrutinize(batch_id=batch_id)
-    return sorted(ids)
+    if campaign.scrutiny_method == Campaign.Method.CALIBRATED and len(ids) > 1:
+        # The first pass gave every annotator of the file their evidence; the second judges each
+        # against all of them (the first files were judged against fewer).
+        for batch_id in ids:
+            batch_scrutinize(batch_id=batch_id)
+    return ids

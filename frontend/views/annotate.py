@@ -113,7 +113,8 @@ def my_batches(request):
         Batch.objects.filter(annotator=request.user)
         .exclude(kind=Batch.Kind.IMPORTED)
         .select_related("campaign")
-        .only("id", "kind", "status", "decision", "created_at", "closed_at", "campaign__slug", "campaign__name")
+        .only("id", "kind", "status", "decision", "public_reason", "created_at", "closed_at", "campaign__slug",
+              "campaign__name")
         .annotate(
             n_tasks=Count("tasks"),
             n_rated=Count("tasks", filter=Q(tasks__status=Task.Status.RATED)),
@@ -121,4 +122,10 @@ def my_batches(request):
         .order_by("-created_at", "-id")
     )
     page = Paginator(batches, BATCHES_PER_PAGE).get_page(request.GET.get("page"))
-    return render(request, "frontend/my_batches.html", {"page": page})
+    from annotation.api.batches import public_reason
+    from annotation.services.standing import annotator_standings
+
+    for b in page.object_list:
+        b.reason_text = public_reason(b)
+    return render(request, "frontend/my_batches.html",
+                  {"page": page, "standings": annotator_standings(user=request.user)})

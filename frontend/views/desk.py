@@ -1,26 +1,33 @@
-"""The approval desk (admins only): the queue of scrutinized batches, a batch page with scatter plots
-of the batch's ratings against the golden scores, approve / reject with a reason, and each
-annotator's history with pause / resume. Plots are small inline SVGs made here (no JavaScript)."""
+"""The approval desk (admins only): the queue of scrutinized batches, the review queue by risk with
+next / previous, a batch page where an admin judges a batch in seconds (every rated item with its media,
+the ratings beside the golden scores or the current MOS, time per item, the patterns found, the
+annotator's evidence over time, the audit trail; keys a / r / n / p), each annotator's record with
+pause / resume, and the reusable reasons. Reads come from annotation/selectors, plots from
+frontend/plots.py."""
 from __future__ import annotations
 
 from functools import wraps
-from html import escape
 from urllib.parse import urlencode
 
-import numpy as np
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db.models import Case, Count, IntegerField, Q, Value, When
+from django.db.models import Case, Count, F, IntegerField, Q, Value, When
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.safestring import mark_safe
 
-from annotation.models import AnnotatorProfile, Batch, Campaign, GoldenScore, Rating
+from annotation.models import AnnotatorProfile, Batch, Campaign, GoldenScore, Rating, ReasonTemplate
 from annotation.roles import ADMIN, user_has_role
+from annotation.selectors.review import (
+    annotator_audit, annotator_evidence, batch_audit, evidence_history, review_items, review_neighbours, review_queue,
+)
 from annotation.services.errors import ServiceError
 from annotation.services.scrutiny import annotator_pause, annotator_resume, batch_admin_decide, batch_rows
+
+from ..plots import evidence_svg, history_svg, scatter_svg
 
 User = get_user_model()
 PAGE_SIZE = 50
@@ -53,6 +60,16 @@ def _all_dimensions(campaigns) -> list[str]:
     return dims or ["quality", "alignment"]
 
 
+def _with_cells(rows: list[dict], batches, dims: list[str]) -> list[dict]:
+    for row, batch in zip(rows, batches):
+        row["campaign"] = batch.campaign.slug
+        cumulative = (row["evidence"] or {}).get("cumulative") or {}
+        row["cells"] = [{**row["figures"][d], "cum": cumulative.get(d)} for d in dims]
+        row["patterns"] = (row["evidence"] or {}).get("patterns") or []
+        row["decision_label"] = Batch.Decision(row["decision"]).label
+    return rows
+
+
 # ------------------------------------------------------------------------------------------ queue
 
 
@@ -71,24 +88,23 @@ def queue(request):
         qs = qs.filter(decision_source=filters["source"])
     if filters["annotator"]:
         qs = qs.filter(annotator__username__icontains=filters["annotator"])
-    qs = qs.select_related("annotator", "decided_by", "campaign").order_by(DECISION_ORDER, "-closed_at", "-pk")
+    qs = (qs.select_related("annotator", "decided_by", "campaign")
+          .order_by(DECISION_ORDER, F("risk").desc(nulls_last=True), "-closed_at", "-pk"))
     page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
     shown = [c for c in campaigns if c.slug == filters["campaign"]] or campaigns
     dims = _all_dimensions(shown)
     batches = list(page.object_list)
-    rows = batch_rows(batches=batches, dimensions=dims)
-    for row, batch in zip(rows, batches):
-        row["campaign"] = batch.campaign.slug
-        row["cells"] = [row["figures"][d] for d in dims]
+    rows = _with_cells(batch_rows(batches=batches, dimensions=dims), batches, dims)
     by_decision = dict(
         Batch.objects.filter(status=Batch.Status.CLOSED).exclude(kind=Batch.Kind.EXPERT)
         .filter(**({"campaign__slug": filters["campaign"]} if filters["campaign"] else {}))
         .values_list("decision").annotate(n=Count("pk")).values_list("decision", "n")
     )
+    first = review_queue(campaign_slug=filters["campaign"] or None).values_list("pk", flat=True).first()
     query = urlencode({k: v for k, v in filters.items() if v})
     return render(request, "frontend/desk/queue.html", {
         "rows": rows, "page": page, "dims": dims, "filters": filters, "campaigns": campaigns,
-        "decisions": Batch.Decision.choices, "query": query,
+        "decisions": Batch.Decision.choices, "query": query, "first_in_review": first,
         "counts": [(value, label, by_decision.get(value, 0)) for value, label in Batch.Decision.choices],
     })
 
@@ -96,63 +112,33 @@ def queue(request):
 # ------------------------------------------------------------------------------------------ batch
 
 
-def _pairs(batch: Batch) -> tuple[dict[str, list[tuple[float, int]]], list[dict]]:
-    """(golden, rating) pairs per dimension, and table rows (item, rating and golden per dimension)."""
+def _golden_pairs(batch: Batch) -> dict[str, list[tuple[float, int]]]:
     dims = batch.campaign.dimensions
-    ratings = list(Rating.objects.filter(batch=batch).order_by("item_id")
-                   .values("item_id", "item__item_id", *dims))
-    golden: dict[tuple[int, str], float] = {
-        (i, d): s for i, d, s in GoldenScore.objects.filter(item__ratings__batch=batch).values_list("item_id", "dimension", "score")
-    }
+    golden = {(i, d): s for i, d, s in GoldenScore.objects.filter(item__ratings__batch=batch)
+              .values_list("item_id", "dimension", "score")}
     pairs: dict[str, list[tuple[float, int]]] = {d: [] for d in dims}
-    table = []
-    for r in ratings:
-        cells, any_golden = [], False
+    for row in Rating.objects.filter(batch=batch).order_by("item_id").values("item_id", *dims):
         for d in dims:
-            g = golden.get((r["item_id"], d))
-            if g is not None and r[d] is not None:
-                pairs[d].append((g, r[d]))
-            any_golden |= g is not None
-            cells.append({"rating": r[d], "golden": g})
-        if any_golden:
-            table.append({"item_id": r["item__item_id"], "cells": cells})
-    return pairs, table
+            g = golden.get((row["item_id"], d))
+            if g is not None and row[d] is not None:
+                pairs[d].append((g, row[d]))
+    return pairs
 
 
-def scatter_svg(pairs: list[tuple[float, int]], *, title: str, seed: int, size: int = 280) -> str:
-    """Ratings (y, jittered a little: they are integers) against golden scores (x), on 1-5 axes,
-    with the diagonal y = x. Deterministic jitter (seeded) so the page does not shimmer on reload."""
-    pad, inner = 34, size - 48
-    rng = np.random.default_rng(seed)
+def _fmt(value) -> str:
+    return "–" if value is None else f"{value:.2f}"
 
-    def sx(v: float) -> float:
-        return pad + (v - 1) / 4 * inner
 
-    def sy(v: float) -> float:
-        return 8 + inner - (v - 1) / 4 * inner
-
-    parts = [f'<svg class="scatter" viewBox="0 0 {size} {size}" width="{size}" height="{size}" role="img" '
-             f'aria-label="{escape(title)}"><title>{escape(title)}</title>']
-    parts.append(f'<rect x="{pad}" y="8" width="{inner}" height="{inner}" fill="#fafbfc" stroke="#c5cbd3"/>')
-    for v in range(1, 6):
-        parts.append(f'<line x1="{sx(v):.1f}" y1="{8 + inner}" x2="{sx(v):.1f}" y2="{8 + inner + 4}" stroke="#5d6670"/>'
-                     f'<text x="{sx(v):.1f}" y="{8 + inner + 16}" text-anchor="middle" font-size="11">{v}</text>'
-                     f'<line x1="{pad - 4}" y1="{sy(v):.1f}" x2="{pad}" y2="{sy(v):.1f}" stroke="#5d6670"/>'
-                     f'<text x="{pad - 7}" y="{sy(v) + 4:.1f}" text-anchor="end" font-size="11">{v}</text>')
-    parts.append(f'<line x1="{sx(1)}" y1="{sy(1)}" x2="{sx(5)}" y2="{sy(5)}" stroke="#9aa3ad" stroke-dasharray="4 3"/>')
-    jitter = rng.uniform(-0.15, 0.15, size=(len(pairs), 2))
-    for (g, r), (jx, jy) in zip(pairs, jitter):
-        parts.append(f'<circle class="pt" cx="{sx(g + jx * 0.3):.1f}" cy="{sy(r + jy):.1f}" r="4" '
-                     f'fill="#2457d6" fill-opacity=".6"><title>golden {g:.2f}, rating {r}</title></circle>')
-    parts.append(f'<text x="{pad + inner / 2}" y="{size - 4}" text-anchor="middle" font-size="11">golden score</text>'
-                 f'<text x="10" y="{8 + inner / 2}" text-anchor="middle" font-size="11" '
-                 f'transform="rotate(-90 10 {8 + inner / 2})">rating</text></svg>')
-    return "".join(parts)
+def _in_review_scope(request) -> str | None:
+    """The campaign the admin is reviewing (next / previous stay within it), from ?campaign=."""
+    slug = (request.GET.get("campaign") or request.POST.get("campaign") or "").strip()
+    return slug or None
 
 
 @admin_required
 def batch_detail(request, batch_id: int):
     batch = get_object_or_404(Batch.objects.select_related("annotator", "decided_by", "campaign"), pk=batch_id)
+    scope = _in_review_scope(request)
     if request.method == "POST":
         decision = request.POST.get("decision", "")
         try:
@@ -160,74 +146,56 @@ def batch_detail(request, batch_id: int):
                                user=request.user)
         except ServiceError as exc:
             messages.error(request, f"Not saved: {exc.message}.")
-        else:
-            word = "approved" if decision == "approve" else "rejected"
-            messages.success(request, f"Batch {batch.pk} {word}.")
-        return redirect("desk-batch", batch_id=batch.pk)
+            return redirect(_batch_url(batch.pk, scope))
+        word = "approved" if decision == "approve" else "rejected"
+        messages.success(request, f"Batch {batch.pk} {word}.")
+        batch.refresh_from_db()
+        if request.POST.get("then") == "next":
+            _, nxt = review_neighbours(batch=batch, campaign_slug=scope)
+            if nxt:
+                return redirect(_batch_url(nxt, scope))
+        return redirect(_batch_url(batch.pk, scope))
     dims = batch.campaign.dimensions
     row = batch_rows(batches=[batch], dimensions=dims)[0]
-    pairs, table = _pairs(batch)
+    evidence = row["evidence"] or {}
+    pairs = _golden_pairs(batch)
     plots = []
     for d in dims:
         f = row["figures"][d]
         title = f"{d}: n={f['n_golden']}, SRCC {_fmt(f['srcc'])}, PLCC {_fmt(f['plcc'])}"
-        plots.append({"dimension": d, "figures": f,
+        plots.append({"dimension": d, "figures": f, "cumulative": (evidence.get("cumulative") or {}).get(d),
+                      "reference": (evidence.get("reference") or {}).get(d),
                       "svg": mark_safe(scatter_svg(pairs[d], title=title, seed=batch.pk * 7 + len(d)))})
+    history = evidence_history(annotator_id=batch.annotator_id, campaign_id=batch.campaign_id)
+    evidence_plots = [mark_safe(evidence_svg(history, dimension=d, current=batch.pk)) for d in dims] if history else []
+    prev_id, next_id = review_neighbours(batch=batch, campaign_slug=scope)
+    items = review_items(batch=batch)
     return render(request, "frontend/desk/batch.html", {
-        "batch": batch, "row": row, "plots": plots, "dims": dims, "table": table,
+        "batch": batch, "row": row, "evidence": evidence, "plots": plots, "dims": dims, "items": items,
+        "evidence_plots": evidence_plots, "audit": list(batch_audit(batch=batch)),
+        "templates": list(ReasonTemplate.objects.all()), "prev_id": prev_id, "next_id": next_id, "scope": scope or "",
         "decidable": batch.status == Batch.Status.CLOSED and batch.kind != Batch.Kind.EXPERT,
-        "n_ratings": Rating.objects.filter(batch=batch).count(),
+        "n_ratings": len(items), "n_golden_items": sum(i["is_golden"] for i in items),
     })
 
 
-def _fmt(value) -> str:
-    return "–" if value is None else f"{value:.2f}"
+def _batch_url(batch_id: int, scope: str | None) -> str:
+    url = reverse("desk-batch", args=[batch_id])
+    return f"{url}?{urlencode({'campaign': scope})}" if scope else url
+
+
+@admin_required
+def review_start(request):
+    """The riskiest batch waiting for review (in ?campaign= when given), or the queue when none waits."""
+    scope = _in_review_scope(request)
+    first = review_queue(campaign_slug=scope).values_list("pk", flat=True).first()
+    if first is None:
+        messages.info(request, "Nothing waits for review.")
+        return redirect("desk")
+    return redirect(_batch_url(first, scope))
 
 
 # -------------------------------------------------------------------------------------- annotator
-
-
-def history_svg(points: dict[str, list[float | None]], *, approve: float, reject: float,
-                width: int = 560, height: int = 180) -> str:
-    """SRCC per dimension over the annotator's batches (oldest left), with the two thresholds dashed."""
-    colors = {"quality": "#2457d6", "alignment": "#c2761f"}
-    pad_l, pad_r, pad_t, pad_b = 36, 10, 10, 22
-    w, h = width - pad_l - pad_r, height - pad_t - pad_b
-    n = max((len(v) for v in points.values()), default=0)
-
-    def sx(i: int) -> float:
-        return pad_l + (w * i / (n - 1) if n > 1 else w / 2)
-
-    def sy(v: float) -> float:
-        return pad_t + h - (v + 1) / 2 * h
-
-    parts = [f'<svg class="history" viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" '
-             f'aria-label="SRCC per batch over time"><title>SRCC per batch over time</title>',
-             f'<rect x="{pad_l}" y="{pad_t}" width="{w}" height="{h}" fill="#fafbfc" stroke="#c5cbd3"/>']
-    for v in (-1, 0, 1):
-        parts.append(f'<text x="{pad_l - 5}" y="{sy(v) + 4:.1f}" text-anchor="end" font-size="11">{v}</text>')
-    for v, label in ((approve, "approve"), (reject, "reject")):
-        parts.append(f'<line x1="{pad_l}" x2="{pad_l + w}" y1="{sy(v):.1f}" y2="{sy(v):.1f}" stroke="#9aa3ad" '
-                     f'stroke-dasharray="4 3"><title>{label} threshold {v:g}</title></line>')
-    for dim, values in points.items():
-        color = colors.get(dim, "#555")
-        segment: list[str] = []
-        for i, v in enumerate(values + [None]):
-            if v is None:
-                if len(segment) > 1:
-                    parts.append(f'<polyline fill="none" stroke="{color}" stroke-width="2" points="{" ".join(segment)}"/>')
-                segment = []
-                continue
-            segment.append(f"{sx(i):.1f},{sy(v):.1f}")
-            parts.append(f'<circle cx="{sx(i):.1f}" cy="{sy(v):.1f}" r="3" fill="{color}">'
-                         f'<title>{escape(dim)} SRCC {v:.2f}</title></circle>')
-    legend_x = pad_l
-    for dim in points:
-        parts.append(f'<text x="{legend_x}" y="{height - 5}" font-size="11" fill="{colors.get(dim, "#555")}">'
-                     f'{escape(dim)}</text>')
-        legend_x += 80
-    parts.append("</svg>")
-    return "".join(parts)
 
 
 @admin_required
@@ -236,10 +204,10 @@ def annotator_detail(request, user_id: int):
     if request.method == "POST":
         try:
             if request.POST.get("action") == "pause":
-                annotator_pause(user=person, reason=request.POST.get("reason", ""))
+                annotator_pause(user=person, reason=request.POST.get("reason", ""), by=request.user)
                 messages.success(request, f"{person.username} is paused: no new batches.")
             elif request.POST.get("action") == "resume":
-                annotator_resume(user=person)
+                annotator_resume(user=person, by=request.user)
                 messages.success(request, f"{person.username} can take batches again.")
         except ServiceError as exc:
             messages.error(request, exc.message)
@@ -248,10 +216,7 @@ def annotator_detail(request, user_id: int):
     batches = list(Batch.objects.filter(annotator=person, status=Batch.Status.CLOSED).exclude(kind=Batch.Kind.EXPERT)
                    .select_related("campaign", "decided_by", "annotator").order_by("closed_at", "pk")[:500])
     dims = _all_dimensions({b.campaign for b in batches})
-    rows = batch_rows(batches=batches, dimensions=dims)
-    for row, b in zip(rows, batches):
-        row["campaign"] = b.campaign.slug
-        row["cells"] = [row["figures"][d] for d in dims]
+    rows = _with_cells(batch_rows(batches=batches, dimensions=dims), batches, dims)
     decided = Batch.objects.filter(annotator=person).aggregate(
         approved=Count("pk", filter=Q(decision=Batch.Decision.APPROVED, kind__in=["annotation", "imported"])),
         rejected=Count("pk", filter=Q(decision=Batch.Decision.REJECTED)),
@@ -266,8 +231,29 @@ def annotator_detail(request, user_id: int):
     ) if rows else ""
     return render(request, "frontend/desk/annotator.html", {
         "person": person, "profile": profile, "rows": list(reversed(rows)), "dims": dims, "decided": decided,
-        "approval_rate": rate, "history": mark_safe(svg),
+        "approval_rate": rate, "history": mark_safe(svg), "evidence": list(annotator_evidence(annotator_id=person.pk)),
+        "audit": list(annotator_audit(annotator_id=person.pk)),
     })
 
 
-__all__ = ["annotator_detail", "batch_detail", "queue"]
+# ------------------------------------------------------------------------------- reason templates
+
+
+@admin_required
+def reasons(request):
+    if request.method == "POST":
+        if request.POST.get("delete"):
+            ReasonTemplate.objects.filter(pk=request.POST["delete"]).delete()
+            messages.success(request, "Reason removed.")
+        else:
+            text = (request.POST.get("text") or "").strip()
+            if not text or len(text) > 300:
+                messages.error(request, "A reason needs 1 to 300 characters.")
+            else:
+                ReasonTemplate.objects.get_or_create(text=text, defaults={"created_by": request.user})
+                messages.success(request, "Reason added.")
+        return redirect("desk-reasons")
+    return render(request, "frontend/desk/reasons.html", {"templates": ReasonTemplate.objects.all()})
+
+
+__all__ = ["annotator_detail", "batch_detail", "queue", "reasons", "review_start"]

@@ -50,7 +50,7 @@ def test_list_shows_only_my_batches_without_n_plus_one(client_as, pool_campaign,
     assert out["count"] == 3
     assert [r["id"] for r in out["results"]] == mine[::-1]
     row = out["results"][-1]  # the first batch: 4 regular + 2 golden (the golden sample then runs low)
-    assert set(row) == {"id", "campaign", "created_at", "closed_at", "status", "decision", "progress"}
+    assert set(row) == {"id", "campaign", "created_at", "closed_at", "status", "decision", "reason", "progress"}
     assert row["campaign"] == pool_campaign.slug and row["status"] == "closed"
     assert row["progress"] == {"rated": 1, "total": 6}
     page = client.get("/api/v1/batches/?limit=2").json()

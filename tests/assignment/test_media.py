@@ -1,4 +1,5 @@
-"""Media access control: a live lease (annotators) or a role above annotator; Range requests for video."""
+"""Media access control: annotators through their own live tasks only (no item id ever), roles above
+annotator by item; Range requests for video."""
 from __future__ import annotations
 
 from datetime import timedelta
@@ -27,7 +28,9 @@ def stored_item(db):
 
 def lease(client, item):
     body = client.post(f"/api/v1/campaigns/{item.campaign.slug}/batches/", {}, format="json").json()
-    assert body["tasks"][0]["media_url"] == f"/api/v1/items/{item.pk}/media/"
+    task = body["tasks"][0]
+    assert task["media_url"] == f"/api/v1/tasks/{task['id']}/media/"
+    assert str(item.pk) not in task["media_url"].replace(str(task["id"]), "")
     return body
 
 
@@ -43,13 +46,24 @@ def test_lease_holder_gets_the_file(client_as, stored_item):
     assert thumb.status_code == 200 and b"".join(thumb.streaming_content) == png
 
 
-def test_no_lease_is_403_and_unknown_item_404(client_as, stored_item):
+def test_annotators_get_the_same_404_for_every_item_id(client_as, stored_item):
+    """Item ids are not for annotators: a leased item, an unleased one and one that does not exist all
+    answer alike, so ids cannot be probed."""
     item, _ = stored_item
     client, _ = client_as("annotator")
-    resp = client.get(f"/api/v1/items/{item.pk}/media/")
-    assert resp.status_code == 403 and "lease" in resp.json()["detail"]
-    assert client.get(f"/api/v1/items/{item.pk}/thumbnail/").status_code == 403
-    assert client.get("/api/v1/items/999999/media/").status_code == 404
+    lease(client, item)
+    answers = [client.get(f"/api/v1/items/{pk}/{kind}/") for pk in (item.pk, 999999) for kind in ("media", "thumbnail")]
+    assert {r.status_code for r in answers} == {404}
+    assert all(r.json()["detail"].endswith("not found") for r in answers)
+
+
+def test_someone_elses_task_is_404(client_as, stored_item):
+    item, _ = stored_item
+    owner, _ = client_as("annotator")
+    body = lease(owner, item)
+    other, _ = client_as("annotator")
+    assert other.get(body["tasks"][0]["media_url"]).status_code == 404
+    assert other.get("/api/v1/tasks/999999/media/").status_code == 404
 
 
 def test_expired_or_rated_lease_loses_access(client_as, stored_item):
@@ -57,11 +71,13 @@ def test_expired_or_rated_lease_loses_access(client_as, stored_item):
     client, _ = client_as("annotator")
     body = lease(client, item)
     task_id = body["tasks"][0]["id"]
+    url = body["tasks"][0]["media_url"]
     Task.objects.filter(pk=task_id).update(lease_expires_at=timezone.now() - timedelta(seconds=1))
-    assert client.get(f"/api/v1/items/{item.pk}/media/").status_code == 403
+    assert client.get(url).status_code == 403
     Task.objects.filter(pk=task_id).update(lease_expires_at=timezone.now() + timedelta(minutes=5))
+    assert client.get(url).status_code == 200
     assert client.post(f"/api/v1/tasks/{task_id}/rating/", {"quality": 3, "alignment": 3}, format="json").status_code == 201
-    assert client.get(f"/api/v1/items/{item.pk}/media/").status_code == 403
+    assert client.get(url).status_code == 403
 
 
 @pytest.mark.parametrize("role", ["expert", "admin", "researcher"])

@@ -11,13 +11,13 @@ from tests.browser import login, wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-ITEM_ID = re.compile(r"/items/(\d+)/media/")
+TASK_ID = re.compile(r"/tasks/(\d+)/media/")
 
 
 def shown_item_id(page) -> int:
-    """The item on screen, read from its media URL."""
+    """The item on screen: its media URL names the task (never the item), the task names the item."""
     src = page.locator("#media img, #media video").first.get_attribute("src")
-    return int(ITEM_ID.search(src).group(1))
+    return Task.objects.get(pk=int(TASK_ID.search(src).group(1))).item_id
 
 
 def open_rating_page(page, live_server, user, campaign):
@@ -113,7 +113,7 @@ def test_a_submission_that_never_reached_the_server_is_retried_and_saved_once(pa
 
     page.route("**/rating/", flaky)
     media_requests = set()
-    page.on("request", lambda r: ITEM_ID.search(r.url) and media_requests.add(ITEM_ID.search(r.url).group(1)))
+    page.on("request", lambda r: TASK_ID.search(r.url) and media_requests.add(TASK_ID.search(r.url).group(1)))
     open_rating_page(page, live_server, user, campaign)
     first = shown_item_id(page)
     # the next item's media is prefetched while the first is on screen

@@ -142,7 +142,7 @@ def test_my_batches_shows_status_progress_and_decisions_without_scrutiny(client,
     open_batch = _batch(user, decision=Batch.Decision.PENDING, status=Batch.Status.OPEN, rated=1, leased=3)
     other = _batch(make_user("annotator"), decision=Batch.Decision.APPROVED)
 
-    with django_assert_max_num_queries(6):  # session, user, roles, count, page: no query per batch
+    with django_assert_max_num_queries(7):  # session, user, roles, count, page, standing: no query per batch
         html = client.get("/my/batches/").content.decode()
 
     def row(batch):

@@ -16,7 +16,9 @@ GOLDEN_A = [4.0, 2.0, 5.0, 1.0, 3.5, 2.5, 4.5, 1.5, 3.0, 4.8]
 
 @pytest.fixture
 def scrutiny_campaign(db):
-    return CampaignFactory(min_golden=8, approve_threshold=0.7, reject_threshold=0.4, batch_size=4)
+    """The fixed method (the paper's protocol): these tests pin its rules; tests/scrutiny/test_calibrated*.py
+    cover the default method."""
+    return CampaignFactory(min_golden=8, approve_threshold=0.7, reject_threshold=0.4, batch_size=4, scrutiny_method="fixed")
 
 
 def make_golden(campaign, quality=GOLDEN_Q, alignment=GOLDEN_A, generator=None):
@@ -48,3 +50,18 @@ def closed_batch(campaign, annotator, scores, *, kind=Batch.Kind.ANNOTATION, dec
 
 def rounded(values):
     return [min(5, max(1, round(v))) for v in values]
+
+
+def with_media(items):
+    """Give factory items real (tiny PNG) media and thumbnails in storage, so pages can show them."""
+    from django.core.files.base import ContentFile
+    from django.core.files.storage import default_storage
+
+    from tests.factories import make_png
+
+    png = make_png(48, 32, (40, 120, 200))
+    for item in items:
+        item.media.name = default_storage.save(f"scrutiny-test/{item.item_id}.png", ContentFile(png))
+        item.thumbnail.name = default_storage.save(f"scrutiny-test/{item.item_id}-t.png", ContentFile(png))
+        item.save()
+    return items

@@ -19,7 +19,15 @@ class Command(ServiceCommand):
         parser.add_argument("--reject-threshold", type=float)
         parser.add_argument("--min-golden", type=int)
         parser.add_argument("--expert-ratings", type=int, dest="expert_ratings_per_golden")
-        parser.add_argument("--scrutiny-measure", choices=["srcc_and_plcc", "srcc", "plcc"])
+        parser.add_argument("--scrutiny-measure", choices=["srcc_and_plcc", "srcc", "plcc"],
+                            help="Fixed method: which correlations decide.")
+        parser.add_argument("--scrutiny-method", choices=["calibrated", "fixed"],
+                            help="calibrated (default): all of an annotator's golden evidence against the campaign's "
+                            "raters; fixed: the batch's correlations against two thresholds (the paper's protocol).")
+        parser.add_argument("--approve-probability", type=float, help="Calibrated: approve at P(genuine) >= this (0.95).")
+        parser.add_argument("--reject-probability", type=float, help="Calibrated: reject at P(genuine) <= this (0.05).")
+        parser.add_argument("--golden-min-per-batch", type=int, help="Calibrated: golden items for long good records.")
+        parser.add_argument("--golden-max-per-batch", type=int, help="Calibrated: golden items until evidence is conclusive.")
         parser.add_argument("--require-full-video", action="store_true", default=None)
 
     def handle(self, *args, slug, dimensions, **options):
@@ -33,7 +41,8 @@ class Command(ServiceCommand):
             for key in (
                 "name", "instructions", "ratings_per_image", "ratings_per_video", "batch_size", "golden_per_batch",
                 "lease_minutes", "approve_threshold", "reject_threshold", "min_golden",
-                "expert_ratings_per_golden", "scrutiny_measure", "require_full_video",
+                "expert_ratings_per_golden", "scrutiny_measure", "require_full_video", "scrutiny_method",
+                "approve_probability", "reject_probability", "golden_min_per_batch", "golden_max_per_batch",
             )
             if options.get(key) is not None
         }

@@ -191,6 +191,36 @@ async function showSummary() {
   $("next-batch").disabled = false;
   show("summary");
   $("next-batch").focus();
+  if (cfg.mode !== "expert") showOutcome(state.batch.id);
+}
+
+const DECISION_WORDS = { approved: "Approved", rejected: "Rejected", pending: "Being checked" };
+
+/** The batch's decision (scrutiny runs on the workers a moment after the batch closes) and the
+ * annotator's standing, in plain words. Polls a few times, then leaves it to My batches. */
+async function showOutcome(batchId, tries = 8) {
+  $("summary-outcome").textContent = "Checking this batch…";
+  for (let i = 0; i < tries; i += 1) {
+    try {
+      const res = await call("GET", `/batches/${batchId}/`);
+      if (res.status === 200 && res.data && (res.data.decision !== "pending" || res.data.reason)) {
+        const word = DECISION_WORDS[res.data.decision] || res.data.decision;
+        $("summary-outcome").textContent = res.data.reason ? `${word}. ${res.data.reason}` : `${word}.`;
+        $("summary-outcome").className = `decision ${res.data.decision}`;
+        break;
+      }
+    } catch {
+      break; // offline: My batches will tell later
+    }
+    if (i === tries - 1) $("summary-outcome").textContent = "Still being checked: see My batches later.";
+    else await new Promise((resolve) => { setTimeout(resolve, 1500); });
+  }
+  try {
+    const res = await call("GET", `/campaigns/${cfg.slug}/standing/`);
+    if (res.status === 200 && res.data) $("summary-standing").textContent = `Your record here: ${res.data.text}.`;
+  } catch {
+    // not essential
+  }
 }
 
 // ---- one item -----------------------------------------------------------------------------------
