@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('annotation', '0003_issue16_item_split'),
+        ('annotation', '0004_qc_evidence_audit'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
