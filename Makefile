@@ -29,7 +29,7 @@ services:
 
 # A Celery worker for all queues against the configured broker (CELERY_BROKER_URL, DATABASE_URL).
 worker: setup
-	$(VENV)/bin/celery -A config worker -Q default,training,generation --loglevel=INFO
+	QEVAL_WORKER_QUEUES=default,training,generation $(VENV)/bin/celery -A config worker -Q default,training,generation --loglevel=INFO
 
 beat: setup
 	$(VENV)/bin/celery -A config beat --loglevel=INFO
@@ -43,6 +43,7 @@ benchmarks: setup services
 	$(PY) benchmarks/aggregate_export.py
 	$(PY) benchmarks/qc_accuracy.py
 	$(PY) benchmarks/scorer_learns.py
+	$(PY) benchmarks/faults.py
 
 clean:
 	rm -rf var/broker var/qeval.sqlite3

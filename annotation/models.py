@@ -508,9 +508,20 @@ class Job(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Fault tolerance (services/job_sweep.py): the worker running the job beats; a stale beat means it died.
+    heartbeat_at = models.DateTimeField(null=True, blank=True, help_text="Last sign of life from the worker running it.")
+    attempts = models.PositiveSmallIntegerField(default=0, help_text="Times a worker started (or took over) this job.")
 
     class Meta:
         ordering = ["-created_at"]
+        indexes = [
+            # The stale-job sweep and the per-user cap read only live jobs.
+            models.Index(fields=["status", "heartbeat_at"], condition=Q(status__in=["queued", "running"]), name="job_live"),
+            models.Index(fields=["created_by", "status"], condition=Q(status__in=["queued", "running"]), name="job_live_by_user"),
+        ]
 
     def __str__(self) -> str:
         return f"job {self.pk} ({self.kind}, {self.status})"
+
+
+from .models_outbox import OutboxMessage  # noqa: E402,F401  (the outbox lives in its own module)

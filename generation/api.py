@@ -58,7 +58,7 @@ JobStarted = inline_serializer("GenerationJobStarted", {"job_id": serializers.In
 
 
 class TaxonomyOutput(serializers.ModelSerializer):
-    campaign = serializers.CharField(source="campaign.slug", default=None)
+    campaign = serializers.CharField(source="campaign.slug", default=None, allow_null=True)
     entries = serializers.SerializerMethodField()
 
     class Meta:
@@ -461,7 +461,7 @@ class CoverageApi(APIView):
         parameters=[OpenApiParameter("by", enum=["subcategory", "category"], required=False),
                     OpenApiParameter("export", enum=["prompts", "items"], required=False,
                                      description="Answer with that table as CSV instead of JSON.")],
-        responses={200: OpenApiTypes.OBJECT})
+        responses={(200, "application/json"): OpenApiTypes.OBJECT, (200, "text/csv"): OpenApiTypes.STR})
     @service_errors
     def get(self, request, slug: str):
         """Coverage: prompts x category x subcategory per prompt set, and items x generator x category, with gaps and

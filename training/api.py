@@ -6,7 +6,7 @@ Celery task `training.score_batch`.
 """
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiExample, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_field, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
@@ -30,7 +30,8 @@ class ScorerOutput(serializers.ModelSerializer):
 
     class Meta:
         model = Scorer
-        fields = ("id", "name", "path", "base_model", "training_run", "metrics", "is_active", "created_at")
+        # No `path`: the checkpoint's folder on the workers is not for API clients (score through the API).
+        fields = ("id", "name", "base_model", "training_run", "metrics", "is_active", "created_at")
 
 
 class RunListOutput(serializers.ModelSerializer):
@@ -50,14 +51,24 @@ class RunDetailOutput(RunListOutput):
     registered_scorer = serializers.SerializerMethodField()
 
     class Meta(RunListOutput.Meta):
+        # No server folders (output_dir, export_dir, predictions_path): they tell clients nothing they can use
+        # and how the workers' disks are laid out; errors are shown with folders left out.
         fields = RunListOutput.Meta.fields + (
-            "config", "loss_curve", "metrics", "output_dir", "export_dir", "export_job", "predictions_path",
-            "error", "attempts", "celery_task_id", "registered_scorer",
+            "config", "loss_curve", "metrics", "export_job", "error", "attempts", "celery_task_id", "registered_scorer",
         )
 
+    error = serializers.SerializerMethodField()
+
+    def get_error(self, run) -> str:
+        from annotation.services.jobs import redact_paths
+
+        return redact_paths(run.error)
+
+    @extend_schema_field(inline_serializer("RegisteredScorer", {"id": serializers.IntegerField(),
+                                                                "name": serializers.CharField()}, allow_null=True))
     def get_registered_scorer(self, run) -> dict | None:
         scorers = list(run.scorers.all())
-        return {"id": scorers[0].pk, "name": scorers[0].name, "path": scorers[0].path} if scorers else None
+        return {"id": scorers[0].pk, "name": scorers[0].name} if scorers else None
 
 
 class TrainingRunListApi(APIView):

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from django.http import FileResponse, StreamingHttpResponse
 from django.urls import path
+from django.utils import timezone
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.response import Response
@@ -16,10 +17,11 @@ from ..aggregation import METHODS
 from ..models import DatasetVersion, Job
 from ..permissions import IsResearcher
 from ..services.coverage import coverage_extra_ratings, coverage_summary
-from ..services.errors import Conflict, InvalidInput, NotFound
+from ..services.errors import Conflict, Gone, InvalidInput, NotFound
+from ..services.disk import export_disk_check
 from ..services.exports import FORMATS, export_check
 from ..services.exports.media import MEDIA_MODES
-from ..services.jobs import job_create, job_enqueue
+from ..services.jobs import job_create, job_enqueue, job_visible_to
 from ..services.campaigns import campaign_get
 from ..services.mos import mos_method_check, version_get
 from .errors import service_errors
@@ -139,6 +141,7 @@ class ExportStartApi(APIView):
         v = data.validated_data
         args = export_check(fmt=v["format"], split=v["split"], seed=v["seed"], media=v["media"], out=None,
                             golden=v["golden"])
+        export_disk_check()  # 507 with the free space, before a job is made
         job = job_create(
             kind="dataset_export", campaign=version.campaign, created_by=request.user,
             params={"version_id": version.pk, "format": v["format"], "split": args["split"], "seed": args["seed"],
@@ -194,13 +197,19 @@ class ExportDownloadApi(APIView):
     def get(self, request, job_id: int):
         """The finished export: a zip streamed of its folder, or one file with ?file=."""
         job = Job.objects.filter(pk=job_id, kind="dataset_export").first()
-        if job is None:
-            raise NotFound(f"export job {job_id} does not exist")
+        # Scoped like the job itself (api/jobs.py): someone who may not see the job gets the same 404.
+        if job is None or not job_visible_to(job=job, user=request.user):
+            raise NotFound(f"export job {job_id} not found")
         if job.status != Job.Status.SUCCEEDED:
             raise Conflict(f"export job {job_id} is {job.status}, not finished")
+        if job.result.get("pruned_at"):
+            raise Gone(f"export job {job_id} was removed by retention on {job.result['pruned_at'][:10]} "
+                       "(not downloaded for QEVAL_RETENTION_DAYS); export the version again")
         root = Path(job.result["out"])
         if not root.is_dir():
-            raise NotFound(f"the files of export job {job_id} are gone")
+            raise Gone(f"the files of export job {job_id} are gone; export the version again")
+        # Retention counts from the last download.
+        Job.objects.filter(pk=job.pk).update(result={**job.result, "downloaded_at": timezone.now().isoformat()})
         name = request.query_params.get("file")
         if name:
             target = (root / name).resolve()

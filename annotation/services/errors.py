@@ -28,3 +28,19 @@ class Gone(ServiceError):
 
 class Forbidden(ServiceError):
     status_code = 403
+
+
+class TooManyRequests(ServiceError):
+    """A quota is used up (jobs running per user); the message says which and when to try again."""
+
+    status_code = 429
+
+
+class InsufficientStorage(ServiceError):
+    """The disk a job would write to has too little free space (507)."""
+
+    status_code = 507
+
+
+class PayloadTooLarge(ServiceError):
+    status_code = 413

@@ -216,6 +216,9 @@ def _parse_row(root: str, line: int, record: dict[str, Any], dir_cache: dict) ->
             raise _Problem(f"empty {key}")
     if not values["prompt"]:
         raise _Problem("empty prompt")
+    if len(values["prompt"]) > _max_prompt_chars():
+        raise _Problem(f"prompt is {len(values['prompt'])} characters, more than the limit of {_max_prompt_chars()} "
+                       "(QEVAL_MAX_PROMPT_CHARS)")
     for key, limit in MAX_LEN.items():
         if len(values[key]) > limit:
             raise _Problem(f"{key} is longer than {limit} characters")
@@ -475,7 +478,7 @@ def items_import_job(*, job: Job, progress: Progress) -> dict[str, Any]:
         try:
             with tempfile.TemporaryDirectory(prefix="qeval-archive-") as tmp:
                 folder = Path(tmp) / "content"
-                archive_extract(name=params["archive"], dest=folder)
+                archive_extract(name=params["archive"], dest=folder, manifest=params["manifest"])
                 return items_import(campaign=campaign, manifest=folder / params["manifest"], progress=progress, job=job)
         finally:
             storage_delete([params["archive"]])
@@ -488,7 +491,26 @@ def items_import_job(*, job: Job, progress: Progress) -> dict[str, Any]:
 
 
 def _max_unzipped() -> int:
-    return int(getattr(settings, "IMPORT_MAX_UNZIPPED_BYTES", 50 * 1024**3))
+    return int(getattr(settings, "IMPORT_MAX_UNZIPPED_BYTES", 20 * 1024**3))
+
+
+def _max_ratio() -> float:
+    return float(getattr(settings, "IMPORT_MAX_MEMBER_RATIO", 100))
+
+
+def _max_prompt_chars() -> int:
+    return int(getattr(settings, "QEVAL_MAX_PROMPT_CHARS", 4000))
+
+
+RATIO_SLACK = 1 << 20  # members under 1 MiB unpacked are never refused for their ratio
+
+
+def _ratio_problem(info: zipfile.ZipInfo, size: int) -> str | None:
+    """A member that expands more than IMPORT_MAX_MEMBER_RATIO times its compressed size (a zip bomb)."""
+    if size > RATIO_SLACK and size > _max_ratio() * max(info.compress_size, 1):
+        return (f"archive member {info.filename!r} expands {size / max(info.compress_size, 1):.0f} times its "
+                f"compressed size, more than the limit of {_max_ratio():g} (QEVAL_IMPORT_MAX_MEMBER_RATIO)")
+    return None
 
 
 def _member_problem(info: zipfile.ZipInfo) -> str | None:
@@ -520,12 +542,13 @@ def archive_check(*, fileobj, manifest: str | None = None) -> str:
         fileobj.seek(0)
     total = 0
     for info in infos:
-        problem = _member_problem(info)
+        problem = _member_problem(info) or _ratio_problem(info, info.file_size)
         if problem:
             raise InvalidInput(problem)
         total += info.file_size
     if total > _max_unzipped():
-        raise InvalidInput(f"archive unpacks to {total} bytes, more than the limit of {_max_unzipped()}")
+        raise InvalidInput(f"archive unpacks to {total} bytes, more than the limit of {_max_unzipped()} "
+                           "(QEVAL_IMPORT_MAX_UNZIPPED_BYTES)")
     names = {info.filename for info in infos if not info.is_dir()}
     if manifest:
         if manifest not in names:
@@ -539,9 +562,11 @@ def archive_check(*, fileobj, manifest: str | None = None) -> str:
     raise InvalidInput("archive has no manifest.csv or manifest.jsonl at its top level (or name it in 'manifest')")
 
 
-def archive_extract(*, name: str, dest: Path) -> None:
+def archive_extract(*, name: str, dest: Path, manifest: str | None = None) -> None:
     """Unpack a stored archive into `dest`, member by member, refusing anything that would land outside
-    `dest` and stopping past the size limit (the central directory's sizes are not trusted)."""
+    `dest` and stopping past the size and ratio limits (the central directory's sizes are not trusted).
+    With `manifest`, only that member and the media files it names are unpacked (nothing else in the zip
+    is written anywhere)."""
     dest.mkdir(parents=True, exist_ok=True)
     root = Path(os.path.realpath(dest))
     limit, written = _max_unzipped(), 0
@@ -550,25 +575,55 @@ def archive_extract(*, name: str, dest: Path) -> None:
         local.seek(0)
         try:
             with zipfile.ZipFile(local) as zf:
-                for info in zf.infolist():
+                infos = [info for info in zf.infolist() if not info.is_dir()]
+                for info in infos:
                     problem = _member_problem(info)
                     if problem:
                         raise InvalidInput(problem)
-                    target = Path(os.path.realpath(root / info.filename.replace("\\", "/")))
-                    if not target.is_relative_to(root):
-                        raise InvalidInput(f"archive member {info.filename!r} leaves the archive folder")
-                    if info.is_dir():
-                        target.mkdir(parents=True, exist_ok=True)
+                if manifest is not None:
+                    by_name = {info.filename: info for info in infos}
+                    if manifest not in by_name:
+                        raise InvalidInput(f"archive has no member {manifest!r} (the manifest)")
+                    written += _extract_member(zf, by_name[manifest], root, limit - written)
+                    wanted = _manifest_members(root / manifest, manifest)
+                    infos = [by_name[n] for n in sorted(wanted) if n in by_name]
+                for info in infos:
+                    if manifest is not None and info.filename == manifest:
                         continue
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    with zf.open(info) as src, open(target, "wb") as out:
-                        while chunk := src.read(1 << 20):
-                            written += len(chunk)
-                            if written > limit:
-                                raise InvalidInput(f"archive unpacks to more than the limit of {limit} bytes")
-                            out.write(chunk)
+                    written += _extract_member(zf, info, root, limit - written)
         except (zipfile.BadZipFile, EOFError, zlib.error) as exc:
             raise InvalidInput(f"archive is corrupt ({exc})") from None
+
+
+def _extract_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, root: Path, budget: int) -> int:
+    """Write one member under `root`; returns its size. InvalidInput past `budget` bytes or the ratio."""
+    target = Path(os.path.realpath(root / info.filename.replace("\\", "/")))
+    if not target.is_relative_to(root):
+        raise InvalidInput(f"archive member {info.filename!r} leaves the archive folder")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    size = 0
+    with zf.open(info) as src, open(target, "wb") as out:
+        while chunk := src.read(1 << 20):
+            size += len(chunk)
+            if size > budget:
+                raise InvalidInput(f"archive unpacks to more than the limit of {_max_unzipped()} bytes "
+                                   "(QEVAL_IMPORT_MAX_UNZIPPED_BYTES)")
+            problem = _ratio_problem(info, size)
+            if problem:
+                raise InvalidInput(problem)
+            out.write(chunk)
+    return size
+
+
+def _manifest_members(path: Path, manifest: str) -> set[str]:
+    """Archive member names of the media the manifest names (relative to the manifest's folder)."""
+    folder = PurePosixPath(manifest).parent
+    names: set[str] = set()
+    for _line, record in manifest_records(path):
+        raw = record.get("media_path")
+        if isinstance(raw, str) and raw.strip():
+            names.add(str(folder / raw.strip().replace("\\", "/")).removeprefix("./"))
+    return names
 
 
 def archive_store(*, fileobj) -> str:

@@ -28,8 +28,21 @@ THUMB_QUALITY = 82
 # Formats every browser shows; anything else is refused at import (annotators must be able to see it).
 IMAGE_FORMATS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp", "GIF": "gif", "BMP": "bmp"}
 VIDEO_EXTENSIONS = {"mp4", "m4v", "webm", "mov", "mkv", "avi", "ogv"}
+# What each video extension's container must really be (PyAV's demuxer names): a PNG named .mp4 opens in
+# PyAV as a one-frame "png_pipe" video that browsers cannot play, so the demuxer is checked, not the name.
+VIDEO_CONTAINERS = {
+    "mp4": "mov,mp4,m4a,3gp,3g2,mj2", "m4v": "mov,mp4,m4a,3gp,3g2,mj2", "mov": "mov,mp4,m4a,3gp,3g2,mj2",
+    "webm": "matroska,webm", "mkv": "matroska,webm", "avi": "avi", "ogv": "ogg",
+}
 _HASH_CHUNK = 1 << 20
 logger = logging.getLogger(__name__)
+
+
+def _limit(name: str, default: float) -> float:
+    """A bound from settings (limits.py, settable from the environment), read at call time."""
+    from django.conf import settings
+
+    return getattr(settings, name, default)
 
 
 class MediaError(Exception):
@@ -79,11 +92,17 @@ def probe_image(path: Path, *, thumbnail_to: Path | None = None) -> MediaInfo:
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(path) as img:
                 fmt = img.format
+                pixels, max_pixels = img.size[0] * img.size[1], int(_limit("QEVAL_MAX_IMAGE_PIXELS", 40_000_000))
+                if pixels > max_pixels:  # from the header: nothing has been decoded yet
+                    raise MediaError(f"image is {img.size[0]}x{img.size[1]} = {pixels} pixels, more than the limit of "
+                                     f"{max_pixels} (QEVAL_MAX_IMAGE_PIXELS)")
                 img.verify()  # structure and checksums; the image object is unusable afterwards
             with Image.open(path) as img:
                 img.load()  # a full decode catches truncated pixel data that verify() misses
                 width, height = img.size
                 thumb = _thumbnail_jpeg(img) if thumbnail_to is not None else None
+    except MediaError:
+        raise
     except FileNotFoundError:
         raise MediaError("file not found") from None
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
@@ -107,9 +126,14 @@ def probe_video(path: Path, *, thumbnail_to: Path | None = None) -> MediaInfo:
         raise MediaError(f"video extension .{ext} is not supported (use {', '.join(sorted(VIDEO_EXTENSIONS))})")
     try:
         with av.open(str(path)) as container:
+            demuxer = container.format.name
+            if demuxer != VIDEO_CONTAINERS[ext]:
+                raise MediaError(f"the file is a {demuxer.split(',')[0]} container, not a .{ext} video "
+                                 f"({VIDEO_CONTAINERS[ext].split(',')[0]})")
             if not container.streams.video:
                 raise MediaError("no video stream in the file")
             stream = container.streams.video[0]
+            _video_bounds(stream, container)
             first = None
             for frame in container.decode(stream):
                 first = frame
@@ -140,6 +164,28 @@ def probe_video(path: Path, *, thumbnail_to: Path | None = None) -> MediaInfo:
         thumbnail_to.write_bytes(poster)
     return MediaInfo(sha256=file_sha256(path), ext=ext, width=width, height=height,
                      duration=round(duration, 3) if duration else None, fps=round(fps, 3) if fps else None)
+
+
+def _video_bounds(stream, container) -> None:
+    """Refuse a video past the duration, resolution or frame-count bounds, from its headers (before decoding)."""
+    import av
+
+    max_side, max_s = int(_limit("QEVAL_MAX_VIDEO_SIDE", 4096)), float(_limit("QEVAL_MAX_VIDEO_SECONDS", 600))
+    max_frames = int(_limit("QEVAL_MAX_VIDEO_FRAMES", 36_000))
+    width, height = stream.codec_context.width or 0, stream.codec_context.height or 0
+    if max(width, height) > max_side:
+        raise MediaError(f"video is {width}x{height}, larger than {max_side} pixels on a side (QEVAL_MAX_VIDEO_SIDE)")
+    duration = None
+    if stream.duration is not None and stream.time_base is not None:
+        duration = float(stream.duration * stream.time_base)
+    elif container.duration is not None:
+        duration = container.duration / av.time_base
+    if duration is not None and duration > max_s:
+        raise MediaError(f"video lasts {duration:.1f} s, longer than the limit of {max_s:g} s (QEVAL_MAX_VIDEO_SECONDS)")
+    rate = stream.average_rate or stream.guessed_rate
+    frames = stream.frames or (int(duration * float(rate)) if duration and rate else 0)
+    if frames > max_frames:
+        raise MediaError(f"video has {frames} frames, more than the limit of {max_frames} (QEVAL_MAX_VIDEO_FRAMES)")
 
 
 def media_name(sha256: str, ext: str) -> str:

@@ -132,7 +132,8 @@ def mos_method_check(method: str, params: Any) -> dict:
 
 
 def mos_aggregate(
-    *, campaign: Campaign, method: str = "mean", params: dict | None = None, created_by=None, progress=None
+    *, campaign: Campaign, method: str = "mean", params: dict | None = None, created_by=None, progress=None,
+    job: Job | None = None,
 ) -> DatasetVersion:
     """Aggregate the campaign's counted ratings into a new DatasetVersion (number = next per campaign)."""
     params = mos_method_check(method, params)
@@ -191,7 +192,7 @@ def mos_aggregate(
     t0 = time.perf_counter()
     version = _version_write(
         campaign=campaign, method=method, params=used_params or params, counts=counts, checksum=checksum,
-        created_by=created_by, score_rows=scores, stat_rows=stat_rows, source="aggregation",
+        created_by=created_by, score_rows=scores, stat_rows=stat_rows, source="aggregation", job=job,
     )
     version.write_s = round(time.perf_counter() - t0, 3)  # not stored: the version row is immutable
     if progress:
@@ -206,7 +207,7 @@ STAT_COLUMNS = ("annotator_id", "dimension", "bias", "inconsistency", "n", "reje
 @transaction.atomic
 def _version_write(
     *, campaign: Campaign, method: str, params: dict, counts: dict, checksum: str, created_by, source: str,
-    score_rows, stat_rows,
+    score_rows, stat_rows, job: Job | None = None,
 ) -> DatasetVersion:
     """Create the version and all its rows in ONE transaction (call with the computation finished).
 
@@ -221,6 +222,9 @@ def _version_write(
     )
     _frame_write(ItemScore, version, _as_frame(score_rows, SCORE_COLUMNS))
     _frame_write(AnnotatorStat, version, _as_frame(stat_rows, STAT_COLUMNS))
+    if job is not None:  # in this transaction: a job re-run after a lost worker finds its version, makes no second
+        Job.objects.filter(pk=job.pk).update(result={"version_id": version.pk, "number": version.number,
+                                                     "checksum": version.checksum, "counts": version.counts})
     return version
 
 
@@ -287,11 +291,12 @@ def mos_aggregate_job(*, job: Job, progress) -> dict:
     """Job runner (kind `mos_aggregate`): params {method, params}; job.campaign is the campaign."""
     if job.campaign_id is None:
         raise InvalidInput("an aggregation job needs a campaign")
+    done = Job.objects.filter(pk=job.pk).values_list("result", flat=True).first() or {}
+    if done.get("version_id") and DatasetVersion.objects.filter(pk=done["version_id"]).exists():
+        return done  # a re-run after a worker died between the commit and the job's end: no second version
+    # The version and the job's result commit together (in _version_write), so a re-run sees the version it made.
     version = mos_aggregate(
         campaign=job.campaign, method=job.params.get("method", "mean"), params=job.params.get("params"),
-        created_by=job.created_by, progress=progress,
+        created_by=job.created_by, progress=progress, job=job,
     )
-    return {
-        "version_id": version.pk, "number": version.number, "checksum": version.checksum,
-        "counts": version.counts, "write_s": getattr(version, "write_s", None),
-    }
+    return Job.objects.get(pk=job.pk).result

@@ -14,3 +14,4 @@ def run_job(job_id: int) -> None:
 from . import scrutiny  # noqa: E402,F401
 from . import mos  # noqa: E402,F401
 from . import assignment  # noqa: E402,F401
+from . import reliability  # noqa: E402,F401

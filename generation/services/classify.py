@@ -180,7 +180,12 @@ def prompts_classify_enqueue(*, job: Job) -> Job:
         from annotation.services.jobs import job_enqueue
 
         return job_enqueue(job=job)
-    from ..tasks import run_job
+    from annotation.services.jobs import job_enqueue
 
-    transaction.on_commit(lambda: run_job.delay(job.pk))
-    return job
+    # Through the outbox like every job, on the generation queue's task (the sweep re-queues it there too).
+    Job.objects.filter(pk=job.pk).update(params={**job.params, "_task": LLM_TASK})
+    job.params = {**job.params, "_task": LLM_TASK}
+    return job_enqueue(job=job)
+
+
+LLM_TASK = "generation.run_job"

@@ -23,6 +23,7 @@ from annotation.models import Campaign, Item
 
 from ..models import LONG_PROMPT_WORDS, GeneratorSpec, PromptSet, PromptSetEntry, Taxonomy
 from .taxonomy import taxonomy_get
+from annotation.services import csv_safe
 
 UNCLASSIFIED = "(unclassified)"
 
@@ -119,7 +120,7 @@ def coverage_compute(*, campaign: Campaign, taxonomy: Taxonomy | None = None, by
 def coverage_csv(*, coverage: dict[str, Any], table: str = "items") -> str:
     """One table as CSV text: leaf columns, then one column per prompt set (prompts) or generator (items)."""
     buf = io.StringIO()
-    writer = csv.writer(buf)
+    writer = csv_safe.Writer(buf)  # names and categories are researchers' text: no spreadsheet formulas
     if table == "prompts":
         sets = coverage["prompt_sets"]
         writer.writerow(["category", "group", "subcategory", *sets, "prompts", "long", "long_share", "target", "gap"])

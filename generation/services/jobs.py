@@ -62,6 +62,10 @@ def generation_job_create(*, campaign: Campaign, generator_names: list[str], pro
     selection, unknown or external generators, or seeds out of range."""
     if not 1 <= int(seeds) <= MAX_SEEDS:
         raise InvalidInput(f"seeds per prompt must be between 1 and {MAX_SEEDS}, got {seeds}")
+    if created_by is not None:
+        from annotation.services.jobs import active_jobs_check
+
+        active_jobs_check(user=created_by)  # 429 past QEVAL_MAX_ACTIVE_JOBS_PER_USER
     if int(seed_base) < 0:
         raise InvalidInput("the first seed must not be negative")
     if prompt_set is not None and prompt_set.campaign_id != campaign.pk:

@@ -37,7 +37,13 @@ from annotation.services.jobs import Progress
 from ..models import LONG_PROMPT_WORDS, PromptClassification, PromptSet, PromptSetEntry, Taxonomy
 from .taxonomy import Leaves, taxonomy_get
 
-MAX_TEXT = 10_000
+MAX_TEXT = 10_000  # the default bound; QEVAL_MAX_PROMPT_CHARS (settings) is the one applied
+
+
+def max_prompt_chars() -> int:
+    from django.conf import settings
+
+    return int(getattr(settings, "QEVAL_MAX_PROMPT_CHARS", MAX_TEXT))
 MAX_TAGS = 50
 CHUNK = 2000
 TEXT_COLUMNS = ("text", "prompt")
@@ -162,8 +168,9 @@ def prompts_read(*, path: Path, leaves: Leaves, label: str | None = None) -> lis
                 raise ValueError("missing field 'text'")
             if not text:
                 raise ValueError("empty text")
-            if len(text) > MAX_TEXT:
-                raise ValueError(f"text is longer than {MAX_TEXT} characters")
+            if len(text) > max_prompt_chars():
+                raise ValueError(f"text is {len(text)} characters, more than the limit of {max_prompt_chars()} "
+                                 "(QEVAL_MAX_PROMPT_CHARS)")
             category, subcategory = leaves.resolve(_text(record.get("category"), "category"),
                                                    _text(record.get("subcategory"), "subcategory"))
             rows.append(PromptRow(line=line, text=text, category=category, subcategory=subcategory,

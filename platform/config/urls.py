@@ -12,3 +12,7 @@ urlpatterns = [
     path("api/v1/", include("generation.urls")),
     path("", include("frontend.urls")),
 ]
+
+# Errors Django answers itself: JSON under /api/ (and 503 + Retry-After when the database refused).
+handler404 = "annotation.api.exception_handler.page_not_found"
+handler500 = "annotation.api.exception_handler.server_error"

@@ -6,6 +6,10 @@ cd "$(dirname "$0")/../.."
 PY=.venv/bin/python
 export PYTHONPATH="$PWD:$PWD/platform"
 export DJANGO_SETTINGS_MODULE=config.settings.base
+# The embedded default is for one person on their own machine: Django's debug pages are on here, and only
+# here (base settings keep DEBUG off unless it is asked for).
+export DEBUG="${DEBUG:-true}"
+export QEVAL_WORKER_QUEUES=default,training,generation
 HOST="${HOST:-127.0.0.1}"
 PORT="${PORT:-8000}"
 mkdir -p var/broker/queue var/broker/processed var/broker/control
@@ -13,7 +17,10 @@ mkdir -p var/broker/queue var/broker/processed var/broker/control
 $PY manage.py migrate --noinput >/dev/null
 $PY manage.py seed_demo
 
-.venv/bin/celery -A config worker -Q default,training,generation --pool=solo --loglevel=WARNING >var/worker.log 2>&1 &
+# -B runs beat inside the worker: lease expiry, the outbox relay, the stale-job and pending-scrutiny sweeps and
+# retention run here too, with no separate process (its schedule file lives in var/).
+.venv/bin/celery -A config worker -Q default,training,generation --pool=solo --loglevel=WARNING \
+    -B --schedule=var/celerybeat-schedule >var/worker.log 2>&1 &
 WORKER=$!
 trap 'kill $WORKER 2>/dev/null || true' EXIT INT TERM
 # A tiny CPU scorer for the demo's scoring page; built in the background (about 10-40 s) so the web

@@ -41,7 +41,13 @@ def test_the_app_services_share_one_environment(compose):
     envs = [compose["services"][name]["environment"] for name in APP_SERVICES]
     shared = compose["x-env"]
     for env in envs:
-        assert {k: v for k, v in env.items() if k != "DJANGO_MIGRATE"} == shared
+        # Per service only: the web container migrates; a worker names its queues (its visibility timeout).
+        assert {k: v for k, v in env.items() if k not in ("DJANGO_MIGRATE", "QEVAL_WORKER_QUEUES")} == shared
+    for name in APP_SERVICES:
+        queues = compose["services"][name]["environment"].get("QEVAL_WORKER_QUEUES")
+        command = compose["services"][name]["command"]
+        if "worker" in command:
+            assert queues == command[command.index("-Q") + 1], name
     assert shared["DJANGO_SETTINGS_MODULE"] == "config.settings.production"
     assert shared["DATABASE_URL"].startswith("postgres://") and "@postgres:5432/" in shared["DATABASE_URL"]
     assert shared["CELERY_BROKER_URL"].startswith("redis://redis:6379/")

@@ -72,7 +72,7 @@ def test_exact_and_normalised_duplicates_are_skipped_and_counted(campaign, promp
     ([{"text": "ok"}, {"text": "  ", "tags": "x"}], "prompts.csv line 4: empty text"),
     ([{"text": "ok", "category": "Animals"}], "line 3: category 'Animals' is not in taxonomy 'qeval-table7'"),
     ([{"text": "ok", "category": "Entity Generation", "subcategory": "color"}], "subcategory 'color' is not under 'Entity Generation'"),
-    ([{"text": "x" * 10_001}], "longer than 10000 characters"),
+    ([{"text": "x" * 10_001}], "more than the limit of 4000"),
 ])
 def test_a_bad_row_refuses_the_whole_file(campaign, prompt_files, rows, message):
     prompt_set = prompt_set_ensure(campaign=campaign, name="bad")

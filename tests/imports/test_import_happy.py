@@ -139,7 +139,13 @@ def test_a_job_run_again_after_its_worker_died_does_not_import_twice(campaign, c
     job = Job.objects.create(kind="import_items", campaign=campaign,
                              params={"campaign": campaign.slug, "manifest": str(manifest), "media_root": None})
     first = job_run(job_id=job.pk).result
-    Job.objects.filter(pk=job.pk).update(status="running", finished_at=None)  # as if killed before _finish
+    # As if killed before _finish: a dead worker's heartbeat goes stale (a fresh one means it is alive).
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    Job.objects.filter(pk=job.pk).update(status="running", finished_at=None,
+                                         heartbeat_at=timezone.now() - timedelta(minutes=10))
     again = job_run(job_id=job.pk)
     assert (again.status, again.result) == ("succeeded", first)
     assert Item.objects.filter(campaign=campaign).count() == 2

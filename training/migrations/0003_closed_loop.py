@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('annotation', '0005_closed_loop'),
+        ('annotation', '0006_closed_loop'),
         ('training', '0002_benchmark'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]

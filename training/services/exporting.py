@@ -55,7 +55,7 @@ def sft_export(*, version, out_dir: str | Path, created_by=None, split: str | No
         kind="dataset_export",
         params={"version_id": version.pk, "format": "sft", "out": str(out),
                 **export_params(), **({"split": split} if split else {})},
-        campaign=version.campaign, created_by=created_by,
+        campaign=version.campaign, created_by=created_by, quota=False,  # part of a run the quota counted already
     )
     job_run(job_id=job.pk)
     if not (out / "manifest.json").exists():

@@ -40,6 +40,7 @@ def heartbeat_every_s() -> float:
     return float(getattr(settings, "TRAINING_HEARTBEAT_S", 20))
 
 
+
 def heartbeat_stale_s() -> float:
     """A running run whose heartbeat is older than this is taken to have lost its worker."""
     return float(getattr(settings, "TRAINING_HEARTBEAT_STALE_S", 120))
@@ -69,6 +70,10 @@ def run_create(
     evaluation without an active scorer; nothing is written then."""
     if kind not in TrainingRun.Kind.values:
         raise InvalidInput(f"kind must be one of {', '.join(TrainingRun.Kind.values)}, got {kind!r}")
+    if created_by is not None:
+        from annotation.services.jobs import active_jobs_check
+
+        active_jobs_check(user=created_by)  # 429 past QEVAL_MAX_ACTIVE_JOBS_PER_USER
     if dataset_version_id in (None, ""):
         raise InvalidInput("dataset_version is required")
     try:
@@ -99,27 +104,60 @@ def run_create(
 
 
 def run_enqueue(*, run: TrainingRun) -> TrainingRun:
-    """Send the run to the `training` queue once the surrounding transaction commits."""
-    run_id = run.pk
+    """Send the run to the `training` queue once the surrounding transaction commits, through the outbox
+    (annotation/services/outbox.py): a broker that is down delays the run, the relay sends it later."""
+    from annotation.services.outbox import outbox_enqueue
 
-    def _send() -> None:
-        from ..tasks import execute_run
-
-        try:
-            result = execute_run.apply_async(args=(run_id,))
-        except Exception as exc:  # the broker is down: say so on the run instead of leaving it queued forever
-            if TrainingRun.objects.filter(pk=run_id, status=Status.QUEUED).update(
-                status=Status.FAILED, finished_at=timezone.now(), message="could not be queued",
-                error=f"could not send the run to the training queue: {exc}",
-            ):
-                log.exception("training run %s could not be queued", run_id)
-                return
-            raise
-        # Eager mode has already run it; a worker may have started it: only fill the id in.
-        TrainingRun.objects.filter(pk=run_id, celery_task_id="").update(celery_task_id=result.id or "")
-
-    transaction.on_commit(_send)
+    with transaction.atomic():
+        message = outbox_enqueue(task=EXECUTE_TASK, args=[run.pk], key=f"training:run:{run.pk}")
+        TrainingRun.objects.filter(pk=run.pk, celery_task_id="").update(celery_task_id=message.task_id)
     return run
+
+
+EXECUTE_TASK = "training.execute_run"
+
+
+def max_attempts() -> int:
+    return int(getattr(settings, "JOB_MAX_ATTEMPTS", 3))
+
+
+def runs_sweep(*, now=None) -> dict[str, list[int]]:
+    """Recover runs whose worker died whole: a running run whose heartbeat is older than
+    TRAINING_HEARTBEAT_STALE_S goes back to the queue (it resumes from its last checkpoint) until
+    JOB_MAX_ATTEMPTS starts, then fails with the reason; a run still queued JOB_QUEUED_RESEND_S after its
+    message went out is sent again. Returns {"requeued", "failed", "resent"} run ids."""
+    from datetime import timedelta
+
+    from annotation.services.outbox import outbox_pending
+
+    now = now or timezone.now()
+    stale = now - timedelta(seconds=heartbeat_stale_s())
+    requeued, failed = [], []
+    with transaction.atomic():
+        for run in (TrainingRun.objects.select_for_update(skip_locked=True)
+                    .filter(status=Status.RUNNING, heartbeat_at__lt=stale).order_by("id")[:100]):
+            if run.attempts >= max_attempts():
+                run.status, run.finished_at, run.message = Status.FAILED, now, "failed"
+                run.error = (f"its worker stopped responding {run.attempts} time(s) (last heartbeat "
+                             f"{run.heartbeat_at:%Y-%m-%d %H:%M:%S} UTC); gave up after {max_attempts()} attempts")
+                run.save(update_fields=["status", "finished_at", "message", "error"])
+                failed.append(run.pk)
+                continue
+            run.status = Status.QUEUED
+            run.message = f"re-queued: its worker stopped responding (last heartbeat {run.heartbeat_at:%H:%M:%S} UTC)"
+            run.save(update_fields=["status", "message"])
+            run_enqueue(run=run)
+            requeued.append(run.pk)
+    resend_before = now - timedelta(seconds=float(getattr(settings, "JOB_QUEUED_RESEND_S", 1800)))
+    resent = []
+    for run_id in (TrainingRun.objects.filter(status=Status.QUEUED, created_at__lt=resend_before)
+                   .order_by("id").values_list("id", flat=True)[:100]):
+        if not outbox_pending(key=f"training:run:{run_id}", since=resend_before):
+            run_enqueue(run=TrainingRun(pk=run_id))
+            resent.append(run_id)
+    if requeued or failed or resent:
+        log.warning("training run sweep: re-queued %s, failed %s, republished %s", requeued, failed, resent)
+    return {"requeued": requeued, "failed": failed, "resent": resent}
 
 
 @transaction.atomic
@@ -192,9 +230,14 @@ def _claim(run_id: int) -> tuple[TrainingRun, bool] | None:
             run.status, run.finished_at, run.message = Status.CANCELLED, now, "cancelled"
             run.save(update_fields=["status", "finished_at", "message"])
             return None
-        resumed = run.status == Status.RUNNING
-        if resumed and run.heartbeat_at and (now - run.heartbeat_at).total_seconds() < heartbeat_stale_s():
+        if run.status == Status.RUNNING and run.heartbeat_at and (now - run.heartbeat_at).total_seconds() < heartbeat_stale_s():
             raise StillRunning(heartbeat_stale_s() - (now - run.heartbeat_at).total_seconds() + 1)
+        resumed = run.attempts > 0  # a lost worker's run (taken over, or re-queued by the sweep)
+        if resumed and run.attempts >= max_attempts():
+            run.status, run.finished_at, run.message = Status.FAILED, now, "failed"
+            run.error = f"its worker stopped responding {run.attempts} time(s); gave up after {max_attempts()} attempts"
+            run.save(update_fields=["status", "finished_at", "message", "error"])
+            return None
         run.status = Status.RUNNING
         run.attempts += 1
         run.heartbeat_at = now
@@ -230,6 +273,7 @@ def _train(run: TrainingRun, export_dir: Path, *, resumed: bool, on_progress: Pr
     if "eval_split" not in run.config:
         data["eval_split"] = _nonempty_split(export_dir, ("val", "test"))
     cfg = ScorerConfig.from_dict(data)
+    base_model_check(name=str(cfg.model_name_or_path))
     recorder = _Recorder(run, on_progress)
     _set(run, message="training" + (" (resumed)" if resumed else ""))
     result = train(cfg, on_progress=recorder, should_stop=_StopFlag(run.pk))
@@ -264,6 +308,22 @@ def _evaluate(run: TrainingRun, export_dir: Path, *, on_progress: ProgressCallba
     recorder.flush()
     _finish(run, Status.SUCCEEDED, message=f"evaluated {len(res.rows)} predictions on split {split!r}",
             metrics=res.report, predictions_path=str(res.predictions_path or ""))
+
+
+def base_model_check(*, name: str) -> None:
+    """InvalidInput naming the model when it is neither a local folder nor in this worker's Hugging Face cache
+    and QEVAL_ALLOW_HUB_DOWNLOADS is off: workers never reach for the Hub unless a setting allows it."""
+    if Path(name).expanduser().is_dir() or getattr(settings, "QEVAL_ALLOW_HUB_DOWNLOADS", False):
+        return
+    try:
+        from huggingface_hub import snapshot_download
+
+        snapshot_download(name, local_files_only=True)
+    except Exception:
+        raise InvalidInput(
+            f"base model {name!r} is not on this worker: it is no local folder and not in the Hugging Face cache, "
+            "and downloads from the Hub are off (QEVAL_ALLOW_HUB_DOWNLOADS=false); give a local folder as "
+            "config.model_name_or_path, put the model in the workers' cache, or allow downloads") from None
 
 
 def _nonempty_split(export_dir: Path, names: tuple[str, ...]) -> str | None:

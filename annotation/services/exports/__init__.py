@@ -89,6 +89,8 @@ def dataset_export(
     if progress:
         progress.set_total(total, f"exporting {fmt}")
     out.parent.mkdir(parents=True, exist_ok=True)
+    for stale in out.parent.glob(f".{out.name}.partial-*"):
+        shutil.rmtree(stale, ignore_errors=True)  # left by a worker killed half-way through this same export
     work = out.parent / f".{out.name}.partial-{uuid.uuid4().hex[:8]}"
     work.mkdir()
     try:
@@ -144,12 +146,15 @@ def dataset_export_job(*, job: Job, progress) -> dict:
 
     from ..mos import version_get
 
+    from ..disk import export_disk_check
+
     p = job.params
     version = version_get(version_id=p.get("version_id"), campaign=job.campaign if job.campaign_id else None)
     out = Path(p["out"]) if p.get("out") else export_dir_for_job(job)
     if (out / "manifest.json").exists():
         manifest = json.loads((out / "manifest.json").read_text())
     else:
+        export_disk_check(path=out.parent)  # 507 before writing, not ENOSPC half-way
         manifest = dataset_export(version=version, fmt=p.get("format", ""), out=out, split=p.get("split"),
                                   seed=p.get("seed", 0), media=p.get("media", "copy"), golden=p.get("golden", "keep"),
                                   progress=progress)

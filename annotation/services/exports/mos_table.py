@@ -4,6 +4,7 @@ from __future__ import annotations
 import csv
 import json
 from pathlib import Path
+from .. import csv_safe
 
 COLUMNS = (
     "item_id", "media_path", "media_type", "generator", "prompt", "category", "subcategory", "word_count",
@@ -50,7 +51,7 @@ class CsvWriter(TableWriter):
     def __init__(self, root, with_split):
         super().__init__(root, with_split)
         self._fh = open(self.path, "w", newline="", encoding="utf-8")
-        self._w = csv.DictWriter(self._fh, fieldnames=self.columns)
+        self._w = csv_safe.DictWriter(self._fh, fieldnames=self.columns)  # prompts can start with '='
         self._w.writeheader()
 
     def write(self, row: dict, split: str | None) -> None:

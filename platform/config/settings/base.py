@@ -28,7 +28,8 @@ def env_list(name: str, default: str) -> list[str]:
 
 
 SECRET_KEY = os.environ.get("SECRET_KEY", "insecure-dev-key-change-me-" + "x" * 40)
-DEBUG = env_bool("DEBUG", True)
+# Off unless asked for: `make run` (platform/scripts/run_local.sh) turns it on for the embedded default.
+DEBUG = env_bool("DEBUG", False)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
 
@@ -42,6 +43,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "axes",  # login lockout after repeated failures (django-axes)
     "annotation",
     "training",
     "generation",
@@ -50,12 +52,21 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "annotation.api.exception_handler.ApiErrorsMiddleware",  # JSON (and 503 + Retry-After) under /api/
+    "annotation.api.limits.RequestSizeLimitMiddleware",  # 413 before a too-large upload is read
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # last, as django-axes asks
+]
+# django-axes checks the lockout before the password; the project's backend skips the check where there is
+# no request to attribute (management commands, the test client's login()).
+AUTHENTICATION_BACKENDS = [
+    "annotation.auth_backends.LockoutBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -87,6 +98,22 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # SQLite serialises writers; a busy timeout lets the web server and the worker share the file.
     DATABASES["default"]["OPTIONS"] = {"timeout": 20, "transaction_mode": "IMMEDIATE"}
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+elif DATABASES["default"]["ENGINE"].endswith("postgresql") and env_bool("DB_POOL", True):
+    # Django's own psycopg 3 pool, one per process: every gunicorn/Celery process holds at most
+    # DB_POOL_MAX_SIZE connections (threads wait for a free one up to DB_POOL_TIMEOUT seconds, then the API
+    # answers 503 with Retry-After) instead of one connection per request thread. Chosen over a pgbouncer
+    # service: no extra server to run in the embedded default or the tests, session features (advisory
+    # locks for imports, SELECT ... FOR UPDATE) keep working, and the bound is per process, so capacity is
+    # processes x DB_POOL_MAX_SIZE; size max_connections for that (docs/operations.md).
+    DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool keeps connections; Django must not
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": int(os.environ.get("DB_POOL_MIN_SIZE", "1")),
+        "max_size": int(os.environ.get("DB_POOL_MAX_SIZE", "8")),
+        "timeout": float(os.environ.get("DB_POOL_TIMEOUT", "5")),
+        "max_idle": float(os.environ.get("DB_POOL_MAX_IDLE", "300")),
+    }
+if DATABASES["default"]["ENGINE"].endswith("postgresql"):
+    DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = int(os.environ.get("DB_CONNECT_TIMEOUT", "5"))
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -133,7 +160,7 @@ GENERATION_ROOT = Path(os.environ.get("QEVAL_GENERATION_ROOT", VAR_DIR / "genera
 GENERATION_LEASE_S = int(os.environ.get("QEVAL_GENERATION_LEASE_S", "1800"))
 # Who is told when new items enter a campaign (annotation/services/item_events.py): the scorer screens them.
 QEVAL_ITEMS_CREATED_HOOKS = ["training.services.screening.items_created"]
-DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024  # bodies that are not files
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 
 LOGIN_URL = "/login/"
@@ -149,13 +176,28 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "annotation.api.schema.AutoSchema",  # names nested Input/Output per view
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 100,
-    "EXCEPTION_HANDLER": "rest_framework.views.exception_handler",
+    "EXCEPTION_HANDLER": "annotation.api.exception_handler.api_exception_handler",
+    # JSON bodies by default; the views that take files name their multipart parsers themselves, so the
+    # schema documents only the bodies a view really reads.
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_THROTTLE_CLASSES": [
+        "rest_framework.throttling.AnonRateThrottle",
+        "rest_framework.throttling.UserRateThrottle",
+        "annotation.api.throttles.JobStartThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": os.environ.get("QEVAL_THROTTLE_ANON", "60/min"),
+        "user": os.environ.get("QEVAL_THROTTLE_USER", "1200/min"),
+        "job_start": os.environ.get("QEVAL_THROTTLE_JOB_START", "60/hour"),
+    },
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Q-Eval dataset platform API",
     "DESCRIPTION": "Annotation, Sample-and-Scrutinize, MOS, exports and the Q-Eval-Score scorer.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Every error is {"detail": reason}: each operation documents the statuses it can answer (schema.py).
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "annotation.api.schema.document_errors"],
     # Two models have a `status` with different choices: name their enums instead of "Status398Enum".
     "ENUM_NAME_OVERRIDES": {
         "JobStatusEnum": "annotation.models.Job.Status",
@@ -169,6 +211,15 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
+# Throttle counters and the login lockout live in this cache: Redis when CACHE_URL names one (shared by every
+# web process), else each process's memory (the embedded default: one process).
+if os.environ.get("CACHE_URL", "").startswith(("redis://", "rediss://")):
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": os.environ["CACHE_URL"]}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+from .limits import *  # noqa: E402,F401,F403  (input bounds, quotas, retention, jobs' fault tolerance)
+
 # Celery. The embedded default uses kombu's filesystem transport: a real worker process, no server.
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://")
 _broker_dir = VAR_DIR / "broker"
@@ -181,8 +232,18 @@ CELERY_BROKER_TRANSPORT_OPTIONS = (
         "store_processed": False,
     }
     if CELERY_BROKER_URL.startswith("filesystem")
-    else {"visibility_timeout": int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", str(6 * 3600)))}
+    else {
+        # How long a message a worker took (acks_late) stays invisible before the broker hands it to another
+        # worker. Set per queue (CELERY_VISIBILITY_TIMEOUTS in limits.py) and applied per worker: the longest
+        # of the queues the worker consumes (QEVAL_WORKER_QUEUES). Heart-beating jobs make a redelivery of
+        # work that is still running harmless; the sweep, not this timeout, is what recovers a dead worker.
+        "visibility_timeout": int(os.environ.get("CELERY_VISIBILITY_TIMEOUT") or worker_visibility_timeout()),
+        # A broker that does not answer must not hold a web request: fail fast, the outbox keeps the intent.
+        "socket_connect_timeout": float(os.environ.get("CELERY_BROKER_CONNECT_TIMEOUT", "2")),
+        "socket_timeout": float(os.environ.get("CELERY_BROKER_SOCKET_TIMEOUT", "10")),
+    }
 )
+CELERY_BROKER_CONNECTION_TIMEOUT = float(os.environ.get("CELERY_BROKER_CONNECT_TIMEOUT", "2"))
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_RESULT_BACKEND = None  # progress and results live in our own Job / TrainingRun rows
@@ -198,6 +259,12 @@ CELERY_BEAT_SCHEDULE = {
     # The closed loop: retraining rounds advance, and value-selection priorities follow scorer-human
     # disagreement and coverage (training/services/retraining.py, selection_refresh).
     "closed-loop": {"task": "training.closed_loop_tick", "schedule": 300.0},
+    # Fault tolerance (docs/operations.md): publish what the outbox holds, re-queue or fail jobs whose worker
+    # stopped heart-beating, scrutinize closed batches still pending, prune unused exports and versions.
+    "outbox-relay": {"task": "annotation.outbox_relay", "schedule": OUTBOX_RELAY_EVERY_S},
+    "sweep-stale-jobs": {"task": "annotation.jobs_sweep", "schedule": JOB_SWEEP_EVERY_S},
+    "sweep-pending-scrutiny": {"task": "annotation.scrutiny_sweep", "schedule": SCRUTINY_SWEEP_EVERY_S},
+    "retention": {"task": "annotation.retention_apply", "schedule": 24 * 3600.0},
 }
 CELERY_TIMEZONE = "UTC"
 

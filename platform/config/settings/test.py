@@ -31,3 +31,11 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+# Quotas and throttles sized for a test suite that makes hundreds of jobs and requests per user; the tests
+# of each bound set its own value (override_settings).
+QEVAL_MAX_ACTIVE_JOBS_PER_USER = 1000
+QEVAL_EXPORT_MIN_FREE_BYTES = 0
+REST_FRAMEWORK = {
+    **REST_FRAMEWORK,  # noqa: F405
+    "DEFAULT_THROTTLE_RATES": {"anon": "100000/min", "user": "100000/min", "job_start": "100000/min"},
+}

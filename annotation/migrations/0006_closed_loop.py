@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('annotation', '0004_qc_evidence_audit'),
+        ('annotation', '0005_fault_tolerance'),
     ]
 
     operations = [
