@@ -143,7 +143,8 @@ def ranking_tau(ranked: list[str] | None, truth: list[str]) -> float:
     return float(kendalltau(range(len(common)), [pos[g] for g in common]).statistic)
 
 
-def run_campaign(slug: str, world: World, settings: dict, *, check_every: int, settle_tau: float) -> dict:
+def run_campaign(slug: str, world: World, settings: dict, *, check_every: int, settle_tau: float,
+                 tick_every: int = 20) -> dict:
     import numpy as np
     from django.contrib.auth import get_user_model
 
@@ -153,6 +154,7 @@ def run_campaign(slug: str, world: World, settings: dict, *, check_every: int, s
     from annotation.services.ratings import rating_submit
     from annotation.services.scrutiny import batch_admin_decide
     from annotation.services.users import user_add
+    from training.services.retraining import closed_loop_tick
 
     campaign, index_of = seed_campaign(slug, world, **settings)
     admin = user_add(username=f"{slug}-admin", role="admin")
@@ -181,6 +183,8 @@ def run_campaign(slug: str, world: World, settings: dict, *, check_every: int, s
             if batch.decision == Batch.Decision.NEEDS_REVIEW:  # the desk's admin approves what waits
                 batch_admin_decide(batch_id=batch.pk, decision="approve", reason="", user=admin)
             batches += 1
+            if batches % tick_every == 0:  # the beat task's closed-loop tick, as on a deployment
+                closed_loop_tick()
             if batches % check_every == 0:
                 ranks = board_rankings(leaderboard(campaign=campaign, use_cache=False))
                 for key, truth in truths.items():

@@ -4,6 +4,7 @@ and the retraining policy with its rounds. Researchers and admins (item checks: 
 from __future__ import annotations
 
 from django.urls import path
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.pagination import LimitOffsetPagination
@@ -68,7 +69,7 @@ class ScreeningApi(APIView):
 class ScreeningRescoreApi(APIView):
     permission_classes = [IsResearcher]
 
-    @extend_schema(request=None, responses={202: serializers.DictField()},
+    @extend_schema(request=None, responses={202: OpenApiTypes.OBJECT},
                    summary="Queue every item the screening scorer has not scored yet")
     @service_errors
     def post(self, request, slug: str):
@@ -79,7 +80,7 @@ class ScreeningAgreementApi(APIView):
     permission_classes = [IsResearcher]
 
     @extend_schema(parameters=[OpenApiParameter("min_ratings", int, description="Items need this many approved ratings.")],
-                   responses=serializers.DictField(), summary="The screening scorer against the current human MOS")
+                   responses=OpenApiTypes.OBJECT, summary="The screening scorer against the current human MOS")
     @service_errors
     def get(self, request, slug: str):
         try:
@@ -140,7 +141,7 @@ class ItemCheckApi(APIView):
     class Input(serializers.Serializer):
         decision = serializers.ChoiceField(choices=["release", "broken"])
 
-    @extend_schema(request=Input, responses=serializers.DictField(),
+    @extend_schema(request=Input, responses=OpenApiTypes.OBJECT,
                    summary="An admin's quick check of a held item: release it to the pool, or confirm it broken")
     @service_errors
     def post(self, request, item_id: int):
@@ -178,12 +179,12 @@ class RetrainPolicyApi(APIView):
                         "created_at": r.created_at, "finished_at": r.finished_at} for r in rounds],
         }
 
-    @extend_schema(responses=serializers.DictField(), summary="The retraining policy and its rounds")
+    @extend_schema(responses=OpenApiTypes.OBJECT, summary="The retraining policy and its rounds")
     @service_errors
     def get(self, request, slug: str):
         return Response(self._out(campaign_get(slug=slug)))
 
-    @extend_schema(request=Input, responses=serializers.DictField(), summary="Set the retraining policy")
+    @extend_schema(request=Input, responses=OpenApiTypes.OBJECT, summary="Set the retraining policy")
     @service_errors
     def put(self, request, slug: str):
         campaign = campaign_get(slug=slug)
@@ -197,7 +198,7 @@ class RetrainPolicyApi(APIView):
 class RetrainTickApi(APIView):
     permission_classes = [IsResearcher]
 
-    @extend_schema(request=None, responses=serializers.DictField(),
+    @extend_schema(request=None, responses=OpenApiTypes.OBJECT,
                    summary="Move the retraining policy on now (start a round when due, or advance the open one)")
     @service_errors
     def post(self, request, slug: str):

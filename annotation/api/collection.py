@@ -3,6 +3,7 @@ and the live leaderboard of generators."""
 from __future__ import annotations
 
 from django.urls import path
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
@@ -37,12 +38,12 @@ class CollectionSettingsApi(APIView):
     def _out(self, campaign) -> dict:
         return {**{k: getattr(campaign, k) for k in COLLECTION_SETTINGS}, "items": overlap_summary(campaign=campaign)}
 
-    @extend_schema(responses=serializers.DictField(), summary="A campaign's overlap and selection policies")
+    @extend_schema(responses=OpenApiTypes.OBJECT, summary="A campaign's overlap and selection policies")
     @service_errors
     def get(self, request, slug: str):
         return Response(self._out(campaign_get(slug=slug)))
 
-    @extend_schema(request=Settings(partial=True), responses=serializers.DictField(),
+    @extend_schema(request=Settings(partial=True), responses=OpenApiTypes.OBJECT,
                    summary="Change the overlap or selection policy (items' targets follow at once)")
     @service_errors
     def patch(self, request, slug: str):
@@ -61,7 +62,7 @@ class CollectionSettingsApi(APIView):
 class LeaderboardApi(APIView):
     permission_classes = [IsResearcher]
 
-    @extend_schema(responses=serializers.DictField(),
+    @extend_schema(responses=OpenApiTypes.OBJECT,
                    summary="Generators ranked by MOS per dimension and media type, with intervals, live")
     @service_errors
     def get(self, request, slug: str):

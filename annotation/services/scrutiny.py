@@ -235,10 +235,11 @@ def _standing_changed(campaign: Campaign, before: float | None, after: float | N
 
 
 def _rescrutinize_others_on_commit(batch: Batch) -> None:
-    from ..tasks.scrutiny import rescrutinize_annotator
+    from .outbox import outbox_enqueue
 
-    campaign_id, annotator_id, batch_id = batch.campaign_id, batch.annotator_id, batch.pk
-    transaction.on_commit(lambda: rescrutinize_annotator.delay(campaign_id, annotator_id, batch_id), robust=True)
+    # Through the outbox: committed with the decision, published when the broker takes it.
+    outbox_enqueue(task="annotation.rescrutinize_annotator", args=[batch.campaign_id, batch.annotator_id, batch.pk],
+                   key=f"rescrutiny:{batch.campaign_id}:{batch.annotator_id}", robust=True)
 
 
 def annotator_rescrutinize(*, campaign_id: int, annotator_id: int, exclude: int | None = None) -> list[int]:

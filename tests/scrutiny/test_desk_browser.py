@@ -13,6 +13,11 @@ from tests.scrutiny.conftest import closed_batch, make_golden, with_media
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
+def keys_live(page):
+    """The page's keyboard script has run (desk.js marks the body): key presses now act."""
+    page.locator("body[data-desk-ready]").wait_for(state="attached")
+
+
 def review_batches(campaign, make_user, n=3):
     """n batches the calibrated method leaves to an admin (thin, loosely following evidence), each with
     regular items too; returns them riskiest first."""
@@ -41,6 +46,7 @@ def test_an_admin_reviews_the_queue_by_keyboard(page, live_server, make_user):
     page.goto(f"{live_server.url}/desk/")
     page.click("#start-review")
     expect(page.locator("h1")).to_contain_text(f"Batch #{first.pk}")  # the riskiest first
+    keys_live(page)
 
     # every rated item, with its media loaded, and the evidence plots
     expect(page.locator("#items tbody tr")).to_have_count(11)
@@ -60,6 +66,7 @@ def test_an_admin_reviews_the_queue_by_keyboard(page, live_server, make_user):
     with page.expect_navigation():
         page.keyboard.press("Enter")
     expect(page.locator("h1")).to_contain_text(f"Batch #{second.pk}")  # on to the next in the queue
+    keys_live(page)
     decided = Batch.objects.get(pk=first.pk)
     assert (decided.decision, decided.decision_source, decided.decided_by_id) == ("rejected", "admin", admin.pk)
     assert decided.public_reason == "Rejected by an admin: The scores do not follow the images."
@@ -68,14 +75,17 @@ def test_an_admin_reviews_the_queue_by_keyboard(page, live_server, make_user):
     with page.expect_navigation():
         page.keyboard.press("n")
     expect(page.locator("h1")).to_contain_text(f"Batch #{third.pk}")
+    keys_live(page)
     with page.expect_navigation():
         page.keyboard.press("p")
     expect(page.locator("h1")).to_contain_text(f"Batch #{second.pk}")
+    keys_live(page)
 
     # a approves and moves on; the audit trail keeps both decisions of the first batch
     with page.expect_navigation():
         page.keyboard.press("a")
     expect(page.locator("h1")).to_contain_text(f"Batch #{third.pk}")
+    keys_live(page)
     assert Batch.objects.get(pk=second.pk).decision == "approved"
     page.goto(f"{live_server.url}/desk/batches/{first.pk}/")
     audit = page.locator("#audit").inner_text()

@@ -47,6 +47,7 @@ def test_close_scrutinize_review_by_keyboard_mos_and_audit(celery_worker, page, 
     page.goto(f"{live_server.url}/desk/")
     page.click("#start-review")
     page.locator("h1", has_text=f"Batch #{batch.pk}").wait_for()
+    page.locator("body[data-desk-ready]").wait_for(state="attached")  # the keys are live
     page.keyboard.press("a")
     page.locator(".messages", has_text=f"Batch {batch.pk} approved").wait_for()
     assert Batch.objects.get(pk=batch.pk).decision == "approved"

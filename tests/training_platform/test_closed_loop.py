@@ -15,6 +15,15 @@ from training.services.retraining import retrain_policy_set, retrain_tick, stabl
 from training.services.scorers import scorer_register
 from training.services.screening import screening_set
 
+from tests.celery_worker import wait_for
+
+
+def finished(run):
+    """Wait for a training run queued through the outbox: eager Celery ran it already; with the suite's real
+    worker running (it is session-wide once a test started it), the worker runs it."""
+    return wait_for(lambda: run.__class__.objects.filter(pk=run.pk, status__in=run.FINISHED).first(), timeout=120,
+                    what=f"run {run.pk}")
+
 
 def imported(campaign, tmp_path, n=4):
     content = Content(tmp_path / "content")
@@ -28,9 +37,10 @@ def test_new_items_are_screened_and_a_broken_one_is_held_for_an_admin(tiny_model
     scorer = scorer_register(name=f"screen-{campaign.slug}", path=tiny_model_dir)
     # hold_probability 0: every item counts as "sure it is broken", so the hold path is exercised
     screening_set(campaign=campaign, scorer=scorer, hold_probability=0.0)
-    imported(campaign, tmp_path)  # the import's hook queues screening on commit (eager here)
+    imported(campaign, tmp_path)  # the import's hook queues screening on commit
     preds = ItemPrediction.objects.filter(item__campaign=campaign, scorer=scorer)
-    assert preds.count() == 8  # 4 items x 2 dimensions
+    wait_for(lambda: preds.count() == 8 and Item.objects.filter(campaign=campaign, is_held=True).count() == 4,
+             timeout=120, what="screening of the 4 new items")  # 4 items x 2 dimensions
     for p in preds:
         assert 1 <= p.prediction <= 5
         assert set(p.probs) == {"Excellent", "Good", "Fair", "Poor", "Bad"}
@@ -65,6 +75,8 @@ def test_the_scorer_against_the_mos_as_ratings_arrive(tiny_model_dir, tmp_path, 
     scorer = scorer_register(name=f"agree-{campaign.slug}", path=tiny_model_dir)
     screening_set(campaign=campaign, scorer=scorer, hold_probability=1.0)  # never hold
     imported(campaign, tmp_path, n=5)
+    wait_for(lambda: ItemPrediction.objects.filter(item__campaign=campaign).count() == 10, timeout=120,
+             what="screening of the 5 new items")
     assert not Item.objects.filter(campaign=campaign, is_held=True).exists()
     for a in range(2):
         user = UserFactory(role="annotator")
@@ -93,9 +105,10 @@ def test_a_retraining_round_trains_evaluates_and_promotes(tiny_config, campaign)
     policy = retrain_policy_set(campaign=campaign, config=tiny_config, growth=0.3, margin=0.0, min_ratings=60)
     rnd = retrain_tick(policy=policy)  # 120 approved ratings >= 60: a round starts (runs eagerly on commit)
     assert rnd.status == "training" and rnd.train_run is not None
+    assert finished(rnd.train_run).status == "succeeded"
     rnd = retrain_tick(policy=policy)
-    assert rnd.train_run.status == "succeeded", rnd.train_run.error
     assert rnd.status == "evaluating" and rnd.current_eval is None  # no current scorer yet
+    finished(rnd.candidate_eval)
     rnd = retrain_tick(policy=policy)
     assert rnd.status == "promoted" and "first scorer" in rnd.message
     policy.refresh_from_db()
@@ -111,6 +124,9 @@ def test_a_retraining_round_trains_evaluates_and_promotes(tiny_config, campaign)
                                 for i in Item.objects.filter(campaign=campaign)])
     second = retrain_tick(policy=policy)
     while second.status not in RetrainRound.FINISHED:
+        for run in (second.train_run, second.candidate_eval, second.current_eval):
+            if run is not None:
+                finished(run)
         second = retrain_tick(policy=policy)
     assert second.status in ("promoted", "kept") and second.current_eval is not None
     report = second.report

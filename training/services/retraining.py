@@ -220,15 +220,20 @@ def _close(rnd: RetrainRound, status: str, message: str) -> RetrainRound:
 
 
 def closed_loop_tick() -> dict:
-    """The periodic task: advance every active retraining policy, and refresh the value-selection
-    bonuses (scorer disagreement, coverage) of campaigns that select by value."""
+    """The periodic task: advance every active retraining policy; under adaptive overlap decide every
+    item again (raters' golden evidence grows: an item stopped on a rater later found careless reopens);
+    refresh the value-selection bonuses (scorer disagreement, coverage)."""
+    from annotation.services.overlap import overlap_refresh
     from annotation.services.selection import selection_refresh
 
     from .screening import screening_disagreement
 
     rounds = [retrain_tick(policy=p) for p in RetrainPolicy.objects.filter(Q(is_active=True) | Q(rounds__status__in=[
         RetrainRound.Status.TRAINING, RetrainRound.Status.EVALUATING])).distinct().select_related("campaign")]
-    refreshed = 0
+    refreshed = retargeted = 0
+    for campaign in Campaign.objects.filter(overlap_policy=Campaign.Overlap.ADAPTIVE, is_active=True):
+        with transaction.atomic():
+            retargeted += overlap_refresh(campaign=campaign)
     for campaign in Campaign.objects.filter(selection_policy=Campaign.Selection.VALUE, is_active=True):
         refreshed += selection_refresh(campaign=campaign, disagreement=screening_disagreement(campaign=campaign))
-    return {"rounds": [r.pk for r in rounds if r is not None], "priorities": refreshed}
+    return {"rounds": [r.pk for r in rounds if r is not None], "targets": retargeted, "priorities": refreshed}

@@ -46,11 +46,12 @@ def items_created(*, campaign_id: int, item_ids: list[int]) -> None:
     """Hook (settings.QEVAL_ITEMS_CREATED_HOOKS): new items are screened on the workers after commit."""
     if not ScreeningPolicy.objects.filter(campaign_id=campaign_id, is_active=True).exists():
         return
-    from ..tasks import screen_items
+    from annotation.services.outbox import outbox_enqueue
 
+    # Through the outbox, in the creating transaction: a broker outage loses no screening.
     for start in range(0, len(item_ids), SCREEN_CHUNK):
-        chunk = list(item_ids[start:start + SCREEN_CHUNK])
-        transaction.on_commit(lambda chunk=chunk: screen_items.delay(campaign_id, chunk), robust=True)
+        outbox_enqueue(task="training.screen_items", args=[campaign_id, list(item_ids[start:start + SCREEN_CHUNK])],
+                       robust=True)
 
 
 def screening_rescore(*, campaign: Campaign) -> int:
@@ -211,7 +212,7 @@ def predictions_list(*, campaign: Campaign, scorer: Scorer | None = None, dimens
     if scorer is None:
         policy = screening_get(campaign=campaign)
         if policy is None:
-            raise Conflict(f"campaign {campaign.slug!r} has no screening scorer: name one with ?scorer=")
+            raise InvalidInput(f"campaign {campaign.slug!r} has no screening scorer: name one with ?scorer=")
         scorer = policy.scorer
     qs = ItemPrediction.objects.filter(item__campaign=campaign, scorer=scorer, dimension=dimension)
     if held is not None:

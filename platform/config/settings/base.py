@@ -208,6 +208,8 @@ SPECTACULAR_SETTINGS = {
         "TrainingRunKindEnum": "training.models.TrainingRun.Kind",
         "GeneratorRegisterKindEnum": "generation.api.REGISTER_KINDS",
         "MediaTypeEnum": "annotation.models.MediaType",
+        "ItemCheckDecisionEnum": [("release", "release"), ("broken", "broken")],
+        "BatchDecisionInputEnum": [("approve", "approve"), ("reject", "reject")],
     },
 }
 
