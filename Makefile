@@ -42,6 +42,7 @@ benchmarks: setup services
 	$(PY) benchmarks/annotation_load.py
 	$(PY) benchmarks/aggregate_export.py
 	$(PY) benchmarks/qc_accuracy.py
+	$(PY) benchmarks/adaptive_overlap.py
 	$(PY) benchmarks/scorer_learns.py
 	$(PY) benchmarks/faults.py
 

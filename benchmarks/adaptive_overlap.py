@@ -238,6 +238,8 @@ def main() -> None:
     parser.add_argument("--videos", type=int, default=500)
     parser.add_argument("--raters", type=int, default=120)
     parser.add_argument("--ci-target", type=float, default=None, help="overlap_ci_target (default: the campaign's)")
+    parser.add_argument("--min-image", type=int, default=None, help="min_ratings_per_image (default: the campaign's)")
+    parser.add_argument("--min-video", type=int, default=None, help="min_ratings_per_video (default: the campaign's)")
     parser.add_argument("--check-every", type=int, default=10, help="Batches between leaderboard checks.")
     parser.add_argument("--settle-tau", type=float, default=0.8,
                         help="The ranking is settled once its Kendall tau against the true ranking stays at or above this.")
@@ -271,8 +273,10 @@ def run(args) -> None:
 
     call_command("migrate", verbosity=0, stdout=io.StringIO())
     adaptive = {"overlap_policy": "adaptive", "selection_policy": "value"}
-    if args.ci_target is not None:
-        adaptive["overlap_ci_target"] = args.ci_target
+    for arg, field in (("ci_target", "overlap_ci_target"), ("min_image", "min_ratings_per_image"),
+                       ("min_video", "min_ratings_per_video")):
+        if getattr(args, arg) is not None:
+            adaptive[field] = getattr(args, arg)
     results = {}
     for name, settings in (("fixed", {"ratings_per_image": 6, "ratings_per_video": 3}), ("adaptive", adaptive)):
         world = World(args.images, args.videos, args.raters, args.seed)  # the same world for both
