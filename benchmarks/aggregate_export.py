@@ -32,6 +32,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "platform")]
 FORMATS = ("mos-csv", "mos-jsonl", "mos-parquet", "sft")
+# Item columns with only a Django-side default: a raw COPY must give them (what Item() would).
+ITEM_EXTRA_COLUMNS = "shuffle_key, priority, priority_scale, priority_bonus, is_held, split"
+
+
+def item_extra(rng) -> tuple:
+    return int(rng.integers(0, 2**31)), 1.0, 1.0, 0.0, False, ""
 
 
 def maxrss_mb() -> float:
@@ -118,14 +124,14 @@ def seed(n_items: int, per_item: int, n_annotators: int, seed_: int = 0) -> dict
     with connection.cursor() as cur:
         with cur.cursor.copy(
             "COPY annotation_item (campaign_id, item_id, media, thumbnail, media_type, width, height, sha256, prompt_id, "
-            "generator_id, is_golden, target, active_count, created_at) FROM STDIN"
+            "generator_id, is_golden, target, active_count, created_at, " + ITEM_EXTRA_COLUMNS + ") FROM STDIN"
         ) as cp:
             for i in range(n_items):
                 is_img = i < n_img
                 sha = f"{i:064x}"
                 cp.write_row((campaign.pk, f"it-{i:07d}", f"media/{sha[:2]}/{sha}.{'png' if is_img else 'mp4'}", "",
                               "image" if is_img else "video", 512, 512, sha, int(item_prompt[i]), int(gen_ids[item_gen[i]]),
-                              False, per_item, per_item, stamp))
+                              False, per_item, per_item, stamp, *item_extra(rng)))
     item_ids = np.array(list(Item.objects.filter(campaign=campaign).order_by("id").values_list("id", flat=True)))
     User = get_user_model()
     User.objects.bulk_create([User(username=f"bench-ann-{k}", password="!") for k in range(n_annotators)])

@@ -135,11 +135,14 @@ def seed(args) -> dict:
         golden_every = max(1, round(1 / args.golden_fraction)) if args.golden_fraction > 0 else 0
         copy_rows(cur, "annotation_item",
                   ["campaign_id", "item_id", "media", "thumbnail", "media_type", "width", "height", "sha256",
-                   "prompt_id", "generator_id", "is_golden", "target", "active_count", "created_at"],
+                   "prompt_id", "generator_id", "is_golden", "target", "active_count", "created_at",
+                   # what Item() would give: these have no database default
+                   "shuffle_key", "priority", "priority_scale", "priority_bonus", "is_held", "split"],
                   ((campaign.pk, f"it-{i:07d}", f"bench/{i}.png", "", "image", 512, 512, f"{i:064x}",
                     p0 + i % n_prompts, gens[i % len(gens)].pk,
                     "t" if golden_every and i % golden_every == 7 % golden_every else "f",
-                    target, counts[i], now) for i in range(args.items)))
+                    target, counts[i], now, random.randrange(2**31), 1.0, 1.0, 0.0, "f", "")
+                   for i in range(args.items)))
         cur.execute("SELECT min(id) FROM annotation_item WHERE campaign_id = %s", [campaign.pk])
         i0 = cur.fetchone()[0]
 

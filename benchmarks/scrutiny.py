@@ -63,12 +63,14 @@ def seed_items(n_items: int):
     with connection.cursor() as cur:
         with cur.cursor.copy(
             "COPY annotation_item (campaign_id, item_id, media, thumbnail, media_type, width, height, sha256, prompt_id, "
-            "generator_id, is_golden, target, active_count, created_at) FROM STDIN"
+            "generator_id, is_golden, target, active_count, created_at, "
+            "shuffle_key, priority, priority_scale, priority_bonus, is_held, split) FROM STDIN"
         ) as cp:
             for i in range(n_items):
                 g = gens[gen_of[i]]
+                # (the last six: what Item() would give; they have no database default)
                 cp.write_row((campaign.pk, f"it-{i:07d}", f"media/{i}", "", g.media_type, 512, 512, f"{i:064x}",
-                              prompt.pk, g.pk, False, 6, 0, stamp))
+                              prompt.pk, g.pk, False, 6, 0, stamp, int(rng.integers(0, 2**31)), 1.0, 1.0, 0.0, False, ""))
         cur.execute("ANALYZE")
     return campaign, list(Item.objects.filter(campaign=campaign).order_by("pk").values_list("pk", flat=True))
 
