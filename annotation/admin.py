@@ -16,7 +16,7 @@ class CampaignForm(forms.ModelForm):
 
     def clean(self):
         from .services.campaigns import campaign_validate
-        from .services.errors import InvalidInput
+        from core.errors import InvalidInput
 
         cleaned = super().clean()
         if self.errors:

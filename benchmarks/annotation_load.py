@@ -100,7 +100,7 @@ def seed(args) -> dict:
     from django.utils import timezone
 
     from annotation.models import Batch, Campaign, Generator
-    from annotation.roles import roles_sync
+    from core.roles import roles_sync
 
     rng = random.Random(args.seed)
     t0 = time.perf_counter()

@@ -307,7 +307,7 @@ def connections_exhausted(env: dict, small, tokens: list[str]) -> None:
 
 def disk_full(env: dict, tmp: Path, version, researcher) -> None:
     from annotation.models import Job
-    from annotation.services.errors import InsufficientStorage
+    from core.errors import InsufficientStorage
     from annotation.services.jobs import job_create, job_enqueue
 
     small_root = tmp / "small-exports"
@@ -391,7 +391,7 @@ def main() -> None:
     try:
         t0 = time.monotonic()
         call_command("migrate", verbosity=0)
-        from annotation.roles import roles_sync
+        from core.roles import roles_sync
 
         roles_sync()
         big, small, tokens, researcher = seed(args.items)

@@ -79,7 +79,7 @@ def main(argv=None) -> None:
         call_command("migrate", verbosity=0)
         from annotation.models import Item
         from annotation.services.campaigns import campaign_create
-        from annotation.services.errors import InvalidInput
+        from core.errors import InvalidInput
         from annotation.services.imports import items_import
         from annotation.services.jobs import Progress, job_create
 

@@ -22,11 +22,10 @@ from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotation.api.errors import service_errors
 from annotation.models import MediaType
-from annotation.permissions import IsResearcher
+from core.permissions import IsResearcher
 from annotation.services.campaigns import campaign_get
-from annotation.services.errors import InvalidInput, NotFound, ServiceError
+from core.errors import InvalidInput, NotFound, ServiceError
 from annotation.services.jobs import job_create, job_enqueue
 
 from . import selectors
@@ -41,10 +40,6 @@ from .services.taxonomy import taxonomy_import, taxonomy_read
 
 MAX_PROMPT_FILE = 50 * 1024 * 1024
 REGISTER_KINDS = [("diffusers", "diffusers pipeline"), ("tiny", "tiny CPU pipeline"), ("external", "external (imported)")]
-
-
-def _errors(data) -> InvalidInput:
-    return InvalidInput("; ".join(f"{k}: {' '.join(map(str, v))}" for k, v in data.errors.items()))
 
 
 def _prompt_set(slug: str, set_slug: str) -> PromptSet:
@@ -79,21 +74,17 @@ class TaxonomyListApi(APIView):
         slug = serializers.CharField(required=False)
 
     @extend_schema(responses=TaxonomyOutput(many=True))
-    @service_errors
     def get(self, request, slug: str):
         """Taxonomies a campaign can use: the built-in ones and its own."""
         campaign = campaign_get(slug=slug)
-        qs = Taxonomy.objects.filter(campaign__isnull=True) | Taxonomy.objects.filter(campaign=campaign)
-        return Response(TaxonomyOutput(qs.select_related("campaign").prefetch_related("entries").order_by("slug"), many=True).data)
+        return Response(TaxonomyOutput(selectors.taxonomies_for(campaign=campaign), many=True).data)
 
     @extend_schema(request={"multipart/form-data": Input}, responses={201: TaxonomyOutput})
-    @service_errors
     def post(self, request, slug: str):
         """Bring the campaign's own taxonomy (replaces one of the same slug that no prompt set would lose leaves of)."""
         campaign = campaign_get(slug=slug)
         data = self.Input(data=request.data)
-        if not data.is_valid():
-            raise _errors(data)
+        data.is_valid(raise_exception=True)
         upload = data.validated_data["file"]
         try:
             text = upload.read().decode("utf-8-sig")
@@ -124,19 +115,16 @@ class PromptSetListApi(APIView):
                                            help_text="Classify prompts without a category by the rule set.")
 
     @extend_schema(responses=Output)
-    @service_errors
     def get(self, request, slug: str):
         """The campaign's prompt sets with their counts (prompts, long prompts, prompts without a category)."""
         return Response(selectors.prompt_set_list(campaign=campaign_get(slug=slug)))
 
     @extend_schema(request={"multipart/form-data": Input}, responses={202: JobStarted})
-    @service_errors
     def post(self, request, slug: str):
         """Import a prompt file into a set, as a job (all rows or none; bad rows fail the job with one line)."""
         campaign = campaign_get(slug=slug)
         data = self.Input(data=request.data)
-        if not data.is_valid():
-            raise _errors(data)
+        data.is_valid(raise_exception=True)
         upload = data.validated_data["file"]
         suffix = Path(upload.name).suffix.lower()
         if suffix not in (".csv", ".jsonl", ".ndjson"):
@@ -185,16 +173,10 @@ class PromptListApi(APIView):
 
     @extend_schema(responses=Output(many=True), parameters=[
         OpenApiParameter("category", str, required=False), OpenApiParameter("long", bool, required=False)])
-    @service_errors
     def get(self, request, slug: str, set_slug: str):
         """Prompts of a set (paginated), with category, how it was found, word count and the long-prompt mark."""
-        qs = selectors.prompt_entries(prompt_set=_prompt_set(slug, set_slug))
-        if category := request.query_params.get("category"):
-            qs = qs.filter(prompt__category__iexact=category)
-        if request.query_params.get("long") in ("1", "true"):
-            from .models import LONG_PROMPT_WORDS
-
-            qs = qs.filter(prompt__word_count__gt=LONG_PROMPT_WORDS)
+        qs = selectors.prompt_entries(prompt_set=_prompt_set(slug, set_slug), category=request.query_params.get("category"),
+                                      long_only=request.query_params.get("long") in ("1", "true"))
         paginator = LimitOffsetPagination()
         page = paginator.paginate_queryset(qs, request, view=self)
         return paginator.get_paginated_response(self.Output(page, many=True).data)
@@ -211,13 +193,11 @@ class PromptClassifyApi(APIView):
         overwrite = serializers.BooleanField(default=False, help_text="Also prompts that have a category.")
 
     @extend_schema(request=Input, responses={202: JobStarted})
-    @service_errors
     def post(self, request, slug: str, set_slug: str):
         """Classify the set's prompts without a category (a job; an LLM runs on a generation worker)."""
         prompt_set = _prompt_set(slug, set_slug)
         data = self.Input(data=request.data)
-        if not data.is_valid():
-            raise _errors(data)
+        data.is_valid(raise_exception=True)
         v = data.validated_data
         if v["method"] == "llm" and not (v["model"] or v["endpoint"]):
             raise InvalidInput("an LLM classification needs a model or an endpoint")
@@ -255,19 +235,16 @@ class GeneratorListApi(APIView):
                                        help_text="RunSpec keys (steps, guidance_scale, width, ...) or call.<argument>.")
 
     @extend_schema(responses=GeneratorSpecOutput(many=True))
-    @service_errors
     def get(self, request, slug: str):
         """Generators registered for the campaign, with their exact run parameters."""
         return Response(GeneratorSpecOutput(generator_specs(campaign=campaign_get(slug=slug)), many=True).data)
 
     @extend_schema(request=Input, responses={201: GeneratorSpecOutput})
-    @service_errors
     def post(self, request, slug: str):
         """Register a generator: a diffusers pipeline with its parameters, the tiny CPU pipeline, or external."""
         campaign = campaign_get(slug=slug)
         data = self.Input(data=request.data)
-        if not data.is_valid():
-            raise _errors(data)
+        data.is_valid(raise_exception=True)
         v = data.validated_data
         if v["kind"] == "tiny" and not v.get("tiny"):
             raise InvalidInput("kind tiny needs tiny: image or video")
@@ -324,7 +301,6 @@ class GenerationJobListApi(APIView):
         review = serializers.BooleanField(default=False, help_text="Outputs wait for approval before they become items.")
 
     @extend_schema(responses=GenerationJobOutput(many=True))
-    @service_errors
     def get(self, request, slug: str):
         """The campaign's generation jobs, newest first (limit/offset pagination)."""
         paginator = LimitOffsetPagination()
@@ -332,14 +308,12 @@ class GenerationJobListApi(APIView):
         return paginator.get_paginated_response(GenerationJobOutput(page, many=True).data)
 
     @extend_schema(request=Input, responses={202: GenerationJobDetailOutput})
-    @service_errors
     def post(self, request, slug: str):
         """Start a generation job: one output per (prompt, generator, seed) still missing, on the generation queue.
         A job whose outputs all exist finishes at once and says so."""
         campaign = campaign_get(slug=slug)
         data = self.Input(data=request.data)
-        if not data.is_valid():
-            raise _errors(data)
+        data.is_valid(raise_exception=True)
         v = data.validated_data
         prompt_set = prompt_set_get(campaign=campaign, slug=v["prompt_set"]) if v["prompt_set"] else None
         job = generation_job_create(campaign=campaign, generator_names=v["generators"], prompt_set=prompt_set,
@@ -354,7 +328,6 @@ class GenerationJobDetailApi(APIView):
     permission_classes = [IsResearcher]
 
     @extend_schema(responses=GenerationJobDetailOutput)
-    @service_errors
     def get(self, request, job_id: int):
         """A job with its progress per generator: outputs by status, throughput, latest failures."""
         return Response(GenerationJobDetailOutput(generation_job_get(job_id=job_id)).data)
@@ -364,7 +337,6 @@ class GenerationJobCancelApi(APIView):
     permission_classes = [IsResearcher]
 
     @extend_schema(request=None, responses=GenerationJobDetailOutput)
-    @service_errors
     def post(self, request, job_id: int):
         """Stop handing out batches (outputs not made stay pending for a later job). 409 when finished."""
         job = generation_job_cancel(job_id=job_id)
@@ -396,7 +368,6 @@ class GenerationOutputListApi(APIView):
 
     @extend_schema(responses=GenerationOutputOutput(many=True), parameters=[
         OpenApiParameter("status", enum=GenerationOutput.Status.values, required=False)])
-    @service_errors
     def get(self, request, job_id: int):
         """A job's outputs with their provenance (paginated); ?status=review lists those waiting for approval."""
         job = generation_job_get(job_id=job_id)
@@ -415,10 +386,9 @@ class GenerationOutputFileApi(APIView):
     @extend_schema(responses={(200, "*/*"): OpenApiTypes.BINARY, 404: OpenApiResponse(description="no such file")})
     def get(self, request, output_id: int):
         """The output's file (researchers review outputs before they become items)."""
-        output = GenerationOutput.objects.filter(pk=output_id).only("media", "thumbnail").first()
-        name = getattr(output, self.which, "") if output else ""
+        name = selectors.output_file_name(output_id=output_id, field=self.which)
         if not name or not default_storage.exists(name):
-            return Response({"detail": "no such output file"}, status=404)
+            raise NotFound("no such output file")
         return FileResponse(default_storage.open(name, "rb"), content_type=mimetypes.guess_type(name)[0] or "application/octet-stream")
 
 
@@ -439,13 +409,11 @@ class OutputReviewApi(APIView):
         "failed": serializers.IntegerField(required=False), "skipped": serializers.IntegerField()})
 
     @extend_schema(request=Input, responses=Output)
-    @service_errors
     def post(self, request, slug: str):
         """Approve outputs waiting for approval (they become items) or reject them; by ids or a whole job."""
         campaign = campaign_get(slug=slug)
         data = self.Input(data=request.data)
-        if not data.is_valid():
-            raise _errors(data)
+        data.is_valid(raise_exception=True)
         v = data.validated_data
         return Response(outputs_review(campaign=campaign, decision=v["decision"], output_ids=v["ids"], job_id=v["job"],
                                        user=request.user))
@@ -462,7 +430,6 @@ class CoverageApi(APIView):
                     OpenApiParameter("export", enum=["prompts", "items"], required=False,
                                      description="Answer with that table as CSV instead of JSON.")],
         responses={(200, "application/json"): OpenApiTypes.OBJECT, (200, "text/csv"): OpenApiTypes.STR})
-    @service_errors
     def get(self, request, slug: str):
         """Coverage: prompts x category x subcategory per prompt set, and items x generator x category, with gaps and
         the share of long prompts. `?export=items` (or prompts) downloads the table as CSV."""

@@ -5,7 +5,9 @@ from typing import Any
 
 from django.db.models import Count, Max, Min, Q, QuerySet, Sum
 
-from .models import GenerationJob, GenerationOutput, LONG_PROMPT_WORDS, PromptSet, PromptSetEntry
+from core.errors import InvalidInput
+
+from .models import LONG_PROMPT_WORDS, GenerationJob, GenerationOutput, PromptSet, PromptSetEntry, Taxonomy
 
 OStatus = GenerationOutput.Status
 FAILURES_SHOWN = 5
@@ -79,6 +81,14 @@ def output_list(*, job: GenerationJob | None = None, campaign=None, status: str 
     return qs.order_by("id")
 
 
+def prompt_set_get(*, campaign, slug: str) -> PromptSet:
+    """The campaign's prompt set with this slug, or InvalidInput naming both."""
+    found = PromptSet.objects.select_related("taxonomy").filter(campaign=campaign, slug=slug).first()
+    if found is None:
+        raise InvalidInput(f"campaign {campaign.slug!r} has no prompt set {slug!r}")
+    return found
+
+
 def prompt_set_list(*, campaign) -> list[dict[str, Any]]:
     sets = (PromptSet.objects.filter(campaign=campaign).select_related("taxonomy")
             .annotate(n=Count("entries"), n_long=Count("entries", filter=Q(entries__prompt__word_count__gt=LONG_PROMPT_WORDS)),
@@ -88,6 +98,25 @@ def prompt_set_list(*, campaign) -> list[dict[str, Any]]:
              "unclassified": s.n_unclassified, "created_at": s.created_at} for s in sets]
 
 
-def prompt_entries(*, prompt_set: PromptSet) -> QuerySet[PromptSetEntry]:
-    return (PromptSetEntry.objects.filter(prompt_set=prompt_set)
-            .select_related("prompt", "prompt__classification").order_by("id"))
+def prompt_entries(*, prompt_set: PromptSet, category: str | None = None,
+                   long_only: bool = False) -> QuerySet[PromptSetEntry]:
+    """A set's prompts in import order; of one category (any case) or only the long ones when asked."""
+    qs = (PromptSetEntry.objects.filter(prompt_set=prompt_set)
+          .select_related("prompt", "prompt__classification").order_by("id"))
+    if category:
+        qs = qs.filter(prompt__category__iexact=category)
+    if long_only:
+        qs = qs.filter(prompt__word_count__gt=LONG_PROMPT_WORDS)
+    return qs
+
+
+def taxonomies_for(*, campaign) -> QuerySet[Taxonomy]:
+    """The built-in taxonomies and the campaign's own, by slug, with their entries."""
+    return (Taxonomy.objects.filter(Q(campaign__isnull=True) | Q(campaign=campaign))
+            .select_related("campaign").prefetch_related("entries").order_by("slug"))
+
+
+def output_file_name(*, output_id: int, field: str) -> str:
+    """The stored name of an output's `field` ("media" or "thumbnail"); "" when there is none."""
+    output = GenerationOutput.objects.filter(pk=output_id).only("media", "thumbnail").first()
+    return (getattr(output, field) or "") if output else ""

@@ -10,7 +10,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 
 from annotation import models as m
-from annotation.roles import roles_sync
+from core.roles import roles_sync
 
 
 class UserFactory(factory.django.DjangoModelFactory):

@@ -13,9 +13,9 @@ from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotation.api.errors import service_errors
-from annotation.permissions import IsResearcher
-from annotation.services.errors import InvalidInput, NotFound
+from core.errors import InvalidInput, NotFound
+from core.jobs import redact_paths
+from core.permissions import IsResearcher
 
 from . import selectors
 from .models import Benchmark, Scorer, TrainingRun
@@ -60,8 +60,6 @@ class RunDetailOutput(RunListOutput):
     error = serializers.SerializerMethodField()
 
     def get_error(self, run) -> str:
-        from annotation.services.jobs import redact_paths
-
         return redact_paths(run.error)
 
     @extend_schema_field(inline_serializer("RegisteredScorer", {"id": serializers.IntegerField(),
@@ -93,7 +91,6 @@ class TrainingRunListApi(APIView):
         examples=[OpenApiExample("train", value={"kind": "train", "dataset_version": 3,
                                                  "config": {"epochs": 2, "learning_rate": 0.0002}})],
     )
-    @service_errors
     def post(self, request):
         """Launch a training run or an evaluation; it runs on the `training` queue. 202 with the run."""
         data = self.Input(data=request.data)
@@ -111,7 +108,6 @@ class TrainingRunDetailApi(APIView):
     permission_classes = [IsResearcher]
 
     @extend_schema(responses=RunDetailOutput)
-    @service_errors
     def get(self, request, run_id: int):
         """Status, progress, loss curve ({step, loss, lr} points) and metrics (report.json) of a run."""
         run = selectors.run_detail(run_id=run_id)
@@ -124,7 +120,6 @@ class TrainingRunCancelApi(APIView):
     permission_classes = [IsResearcher]
 
     @extend_schema(request=None, responses=RunDetailOutput)
-    @service_errors
     def post(self, request, run_id: int):
         """Cancel: a queued run at once, a running one at its next step (a checkpoint is kept). 409 if finished."""
         run_cancel(run_id=run_id)
@@ -157,7 +152,6 @@ class ScorerScoreApi(APIView):
             "quality": serializers.FloatField(), "alignment": serializers.FloatField(),
         }, many=True),
     )
-    @service_errors
     def post(self, request, scorer_id: int):
         """Score uploaded media against a prompt: quality and alignment on 1-5, per file (synchronous,
         a few files at most; use the training.score_batch task for big sets)."""
@@ -209,8 +203,7 @@ class BenchmarkListApi(APIView):
     def get(self, request):
         """Benchmarks, newest first (limit/offset pagination; the report itself is on the detail)."""
         paginator = LimitOffsetPagination()
-        qs = Benchmark.objects.select_related("campaign", "dataset_version", "created_by").defer("report")
-        page = paginator.paginate_queryset(qs.order_by("-created_at", "-id"), request, view=self)
+        page = paginator.paginate_queryset(selectors.benchmark_list(), request, view=self)
         return paginator.get_paginated_response(BenchmarkListOutput(page, many=True).data)
 
     @extend_schema(request=Input, responses={202: BenchmarkOutput},
@@ -218,13 +211,10 @@ class BenchmarkListApi(APIView):
                        "dataset_version": 3, "methods": [{"name": "Q-Eval-Score", "scorer": 5},
                                                          {"name": "CLIPScore", "kind": "clipscore",
                                                           "path": "/models/clip-vit-large-patch14"}]})])
-    @service_errors
     def post(self, request):
         """Start a benchmark on the training queue (202 with it); 400 names a bad method and creates nothing."""
         data = self.Input(data=request.data)
-        if not data.is_valid():
-            field, errors = next(iter(data.errors.items()))
-            raise InvalidInput(f"{field}: {errors[0]}")
+        data.is_valid(raise_exception=True)
         v = data.validated_data
         bench = benchmark_create(dataset_version_id=v["dataset_version"], methods=v["methods"], split=v["split"],
                                  bootstrap=v["bootstrap"], created_by=request.user)
@@ -236,7 +226,6 @@ class BenchmarkDetailApi(APIView):
     permission_classes = [IsResearcher]
 
     @extend_schema(responses=BenchmarkOutput)
-    @service_errors
     def get(self, request, benchmark_id: int):
         return Response(BenchmarkOutput(benchmark_get(benchmark_id=benchmark_id)).data)
 
@@ -245,7 +234,6 @@ class BenchmarkReportApi(APIView):
     permission_classes = [IsResearcher]
 
     @extend_schema(responses={(200, "text/html"): str})
-    @service_errors
     def get(self, request, benchmark_id: int):
         """The report file: ?type=html (default; tables and plots), md or json. 409 before it has finished."""
         from django.http import FileResponse

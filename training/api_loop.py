@@ -11,21 +11,15 @@ from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotation.api.errors import service_errors
-from annotation.models import Campaign
-from annotation.permissions import IsAdmin, IsResearcher
 from annotation.services.campaigns import campaign_get
-from annotation.services.errors import InvalidInput
+from core.errors import InvalidInput
+from core.permissions import IsAdmin, IsResearcher
 
-from .models import Scorer
-from .services.retraining import approved_ratings, retrain_policy_set, retrain_tick
+from .selectors import retrain_overview, scorer_find
+from .services.retraining import retrain_policy_set, retrain_tick
 from .services.screening import (
     item_check_decide, predictions_list, screening_agreement, screening_get, screening_rescore, screening_set,
 )
-
-
-def _errors(data) -> str:
-    return "; ".join(f"{k}: {' '.join(map(str, v))}" for k, v in data.errors.items())
 
 
 class ScreeningApi(APIView):
@@ -46,20 +40,17 @@ class ScreeningApi(APIView):
                 "hold_probability": policy.hold_probability if policy else None}
 
     @extend_schema(responses=Output, summary="A campaign's screening scorer")
-    @service_errors
     def get(self, request, slug: str):
         return Response(self._out(screening_get(campaign=campaign_get(slug=slug))))
 
     @extend_schema(request=Input, responses=Output, summary="Set (or turn off) the campaign's screening scorer")
-    @service_errors
     def put(self, request, slug: str):
         campaign = campaign_get(slug=slug)
         data = self.Input(data=request.data)
-        if not data.is_valid():
-            raise InvalidInput(_errors(data))
+        data.is_valid(raise_exception=True)
         scorer = None
         if data.validated_data["scorer"] is not None:
-            scorer = Scorer.objects.filter(pk=data.validated_data["scorer"], is_active=True).first()
+            scorer = scorer_find(scorer_id=data.validated_data["scorer"])
             if scorer is None:
                 raise InvalidInput(f"scorer {data.validated_data['scorer']} does not exist or is inactive")
         policy = screening_set(campaign=campaign, scorer=scorer, hold_probability=data.validated_data["hold_probability"])
@@ -71,7 +62,6 @@ class ScreeningRescoreApi(APIView):
 
     @extend_schema(request=None, responses={202: OpenApiTypes.OBJECT},
                    summary="Queue every item the screening scorer has not scored yet")
-    @service_errors
     def post(self, request, slug: str):
         return Response({"queued": screening_rescore(campaign=campaign_get(slug=slug))}, status=202)
 
@@ -81,7 +71,6 @@ class ScreeningAgreementApi(APIView):
 
     @extend_schema(parameters=[OpenApiParameter("min_ratings", int, description="Items need this many approved ratings.")],
                    responses=OpenApiTypes.OBJECT, summary="The screening scorer against the current human MOS")
-    @service_errors
     def get(self, request, slug: str):
         try:
             min_ratings = max(int(request.query_params.get("min_ratings", 2)), 1)
@@ -111,7 +100,6 @@ class PredictionListApi(APIView):
         OpenApiParameter("scorer", int, description="Default: the campaign's screening scorer."),
         OpenApiParameter("limit", int), OpenApiParameter("offset", int)],
         responses=PredictionOutput(many=True), summary="Items by the scorer's prediction (filter and sort)")
-    @service_errors
     def get(self, request, slug: str):
         campaign = campaign_get(slug=slug)
         q = request.query_params
@@ -125,7 +113,7 @@ class PredictionListApi(APIView):
             raise InvalidInput("held must be true or false")
         scorer = None
         if q.get("scorer"):
-            scorer = Scorer.objects.filter(pk=int(q["scorer"]) if q["scorer"].isdigit() else -1).first()
+            scorer = scorer_find(scorer_id=q["scorer"] if q["scorer"].isdigit() else None, active_only=False)
             if scorer is None:
                 raise InvalidInput(f"scorer {q['scorer']} does not exist")
         qs = predictions_list(campaign=campaign, scorer=scorer, dimension=q.get("dimension", "quality"),
@@ -143,11 +131,9 @@ class ItemCheckApi(APIView):
 
     @extend_schema(request=Input, responses=OpenApiTypes.OBJECT,
                    summary="An admin's quick check of a held item: release it to the pool, or confirm it broken")
-    @service_errors
     def post(self, request, item_id: int):
         data = self.Input(data=request.data)
-        if not data.is_valid():
-            raise InvalidInput(_errors(data))
+        data.is_valid(raise_exception=True)
         check = item_check_decide(item_id=item_id, decision=data.validated_data["decision"], user=request.user)
         return Response({"item": item_id, "status": check.status})
 
@@ -162,37 +148,17 @@ class RetrainPolicyApi(APIView):
         min_ratings = serializers.IntegerField(default=100, min_value=1)
         is_active = serializers.BooleanField(default=True)
 
-    @staticmethod
-    def _out(campaign: Campaign) -> dict:
-        policy = getattr(campaign, "retrain_policy", None)
-        rounds = list(policy.rounds.all()[:20]) if policy else []
-        return {
-            "policy": None if policy is None else {
-                "config": policy.config, "growth": policy.growth, "margin": policy.margin,
-                "min_ratings": policy.min_ratings, "is_active": policy.is_active,
-                "baseline_ratings": policy.baseline_ratings,
-                "current_scorer": policy.current_scorer_id, "current_scorer_name": getattr(policy.current_scorer, "name", None)},
-            "approved_ratings": approved_ratings(campaign=campaign),
-            "rounds": [{"id": r.pk, "status": r.status, "message": r.message, "dataset_version": r.dataset_version_id,
-                        "ratings": r.ratings, "train_run": r.train_run_id, "candidate_eval": r.candidate_eval_id,
-                        "current_eval": r.current_eval_id, "candidate": r.candidate_id, "report": r.report,
-                        "created_at": r.created_at, "finished_at": r.finished_at} for r in rounds],
-        }
-
     @extend_schema(responses=OpenApiTypes.OBJECT, summary="The retraining policy and its rounds")
-    @service_errors
     def get(self, request, slug: str):
-        return Response(self._out(campaign_get(slug=slug)))
+        return Response(retrain_overview(campaign=campaign_get(slug=slug)))
 
     @extend_schema(request=Input, responses=OpenApiTypes.OBJECT, summary="Set the retraining policy")
-    @service_errors
     def put(self, request, slug: str):
         campaign = campaign_get(slug=slug)
         data = self.Input(data=request.data)
-        if not data.is_valid():
-            raise InvalidInput(_errors(data))
+        data.is_valid(raise_exception=True)
         retrain_policy_set(campaign=campaign, **data.validated_data)
-        return Response(self._out(Campaign.objects.get(pk=campaign.pk)))
+        return Response(retrain_overview(campaign=campaign_get(slug=slug)))
 
 
 class RetrainTickApi(APIView):
@@ -200,7 +166,6 @@ class RetrainTickApi(APIView):
 
     @extend_schema(request=None, responses=OpenApiTypes.OBJECT,
                    summary="Move the retraining policy on now (start a round when due, or advance the open one)")
-    @service_errors
     def post(self, request, slug: str):
         campaign = campaign_get(slug=slug)
         policy = getattr(campaign, "retrain_policy", None)

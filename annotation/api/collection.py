@@ -9,12 +9,11 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from ..permissions import IsResearcher
+from core.permissions import IsResearcher
 from ..services.campaigns import campaign_get, campaign_update
-from ..services.errors import InvalidInput
+from core.errors import InvalidInput
 from ..services.leaderboard import leaderboard
 from ..services.overlap import overlap_summary
-from .errors import service_errors
 
 COLLECTION_SETTINGS = ("overlap_policy", "ratings_per_image", "ratings_per_video", "min_ratings_per_image",
                        "min_ratings_per_video", "max_ratings_per_item", "overlap_ci_target", "selection_policy")
@@ -39,13 +38,11 @@ class CollectionSettingsApi(APIView):
         return {**{k: getattr(campaign, k) for k in COLLECTION_SETTINGS}, "items": overlap_summary(campaign=campaign)}
 
     @extend_schema(responses=OpenApiTypes.OBJECT, summary="A campaign's overlap and selection policies")
-    @service_errors
     def get(self, request, slug: str):
         return Response(self._out(campaign_get(slug=slug)))
 
     @extend_schema(request=Settings(partial=True), responses=OpenApiTypes.OBJECT,
                    summary="Change the overlap or selection policy (items' targets follow at once)")
-    @service_errors
     def patch(self, request, slug: str):
         campaign = campaign_get(slug=slug)
         if not isinstance(request.data, dict) or not request.data:
@@ -54,8 +51,7 @@ class CollectionSettingsApi(APIView):
         if unknown:
             raise InvalidInput(f"not a collection setting: {', '.join(unknown)} (settings: {', '.join(COLLECTION_SETTINGS)})")
         data = self.Settings(data=request.data, partial=True)
-        if not data.is_valid():
-            raise InvalidInput("; ".join(f"{k}: {' '.join(map(str, v))}" for k, v in data.errors.items()))
+        data.is_valid(raise_exception=True)
         return Response(self._out(campaign_update(campaign=campaign, **data.validated_data)))
 
 
@@ -64,7 +60,6 @@ class LeaderboardApi(APIView):
 
     @extend_schema(responses=OpenApiTypes.OBJECT,
                    summary="Generators ranked by MOS per dimension and media type, with intervals, live")
-    @service_errors
     def get(self, request, slug: str):
         return Response(leaderboard(campaign=campaign_get(slug=slug)))
 

@@ -13,13 +13,14 @@ from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.errors import ServiceError
+from core.permissions import IsResearcher
+
 from ..models import Item, MediaType
-from ..permissions import IsResearcher
-from ..services.errors import InvalidInput, ServiceError
+from ..selectors.items import campaign_items
 from ..services.campaigns import campaign_get
 from ..services.imports import archive_check, archive_store, server_path_resolve
 from ..services.jobs import job_create, job_enqueue
-from .errors import service_errors
 
 
 class ImportStartApi(APIView):
@@ -44,15 +45,13 @@ class ImportStartApi(APIView):
         responses={202: Output},
         examples=[OpenApiExample("server folder", value={"server_path": "/data/imports/batch-07"}, request_only=True)],
     )
-    @service_errors
     def post(self, request, slug: str):
         """Import a manifest plus media into the campaign, as a job on the workers (all rows or none).
         Checks that can be made at once (not a zip, no manifest, zip-slip, path outside the import
         roots) answer 400/403 here; row problems fail the job with one line naming the row."""
         campaign = campaign_get(slug=slug)
         data = self.Input(data=request.data)
-        if not data.is_valid():
-            raise InvalidInput("; ".join(f"{k}: {' '.join(map(str, v))}" for k, v in data.errors.items()))
+        data.is_valid(raise_exception=True)
         archive, manifest = data.validated_data.get("archive"), data.validated_data.get("manifest")
         if archive is not None:
             member = archive_check(fileobj=archive, manifest=manifest)
@@ -104,15 +103,11 @@ class ItemListApi(APIView):
             "count": serializers.IntegerField(), "next": serializers.CharField(allow_null=True),
             "previous": serializers.CharField(allow_null=True), "results": Output(many=True)}),
     )
-    @service_errors
     def get(self, request, slug: str):
         """Paginated (limit/offset), in import order."""
         campaign = campaign_get(slug=slug)
-        items = Item.objects.filter(campaign=campaign).select_related("generator", "prompt").order_by("id")
-        if media_type := request.query_params.get("media_type"):
-            items = items.filter(media_type=media_type)
-        if generator := request.query_params.get("generator"):
-            items = items.filter(generator__name=generator)
+        items = campaign_items(campaign=campaign, media_type=request.query_params.get("media_type"),
+                               generator=request.query_params.get("generator"))
         paginator = LimitOffsetPagination()
         page = paginator.paginate_queryset(items, request, view=self)
         return paginator.get_paginated_response(self.Output(page, many=True).data)

@@ -46,7 +46,7 @@ from django.utils import timezone
 from ..models import AnnotatorProfile, Batch, Campaign, Item, Rating, Task
 from .batch_events import batch_closed_notify
 from .selection import priority_expression
-from .errors import Conflict, Forbidden, NotFound
+from core.errors import Conflict, Forbidden, NotFound
 
 EXPIRE_CHUNK = 5000
 

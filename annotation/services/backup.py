@@ -26,7 +26,7 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
-from .errors import Conflict, InvalidInput
+from core.errors import Conflict, InvalidInput
 
 FORMAT = "qeval-backup/1"
 

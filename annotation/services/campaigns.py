@@ -8,7 +8,7 @@ from django.db import transaction
 from django.db.models import Case, IntegerField, Value, When
 
 from ..models import Campaign, Item, MediaType
-from .errors import Conflict, InvalidInput, NotFound
+from core.errors import Conflict, InvalidInput, NotFound
 
 
 def campaign_get(*, slug: str) -> Campaign:

@@ -20,7 +20,7 @@ from django.db.models import F, Value
 from django.db.models.functions import Least
 
 from ..models import Campaign, DatasetVersion, Item, ItemScore
-from .errors import InvalidInput
+from core.errors import InvalidInput
 
 UPDATE_CHUNK = 10_000
 

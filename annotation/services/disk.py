@@ -7,7 +7,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-from .errors import InsufficientStorage
+from core.errors import InsufficientStorage
 
 
 def disk_free_bytes(path: Path) -> int:

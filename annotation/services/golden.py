@@ -22,8 +22,8 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from ..models import DIMENSIONS, SCORE_MAX, SCORE_MIN, Batch, Campaign, Generator, GoldenScore, Item, Rating, Task
-from ..roles import ADMIN, EXPERT, user_has_role
-from .errors import Conflict, Forbidden, InvalidInput
+from core.roles import ADMIN, EXPERT, user_has_role
+from core.errors import Conflict, Forbidden, InvalidInput
 
 CHUNK = 5000
 

@@ -51,7 +51,7 @@ from django.db import IntegrityError, connection, transaction
 from ..models import Campaign, Generator, Item, Job, MediaType, Prompt
 from .campaigns import campaign_get
 from .item_events import items_created
-from .errors import Conflict, Forbidden, InvalidInput
+from core.errors import Conflict, Forbidden, InvalidInput
 from .jobs import Progress
 from .media import (
     MediaError,

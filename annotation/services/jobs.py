@@ -16,25 +16,27 @@ Surviving faults (docs/operations.md):
 from __future__ import annotations
 
 import logging
-import threading
 import time
-import traceback
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
+from core import jobs as state
+from core.errors import ServiceError, TooManyRequests
+from core.jobs import Heartbeat, redact_paths
+
 from ..models import Job
-from .errors import ServiceError, TooManyRequests
 from .outbox import outbox_enqueue, outbox_pending
 
 log = logging.getLogger(__name__)
 RUN_JOB_TASK = "annotation.run_job"
-LIVE = (Job.Status.QUEUED, Job.Status.RUNNING)
+LIVE = state.LIVE
 
 # kind -> dotted path of `runner(*, job: Job, progress: Progress) -> dict` (the job's result).
 JOB_RUNNERS: dict[str, str] = {
@@ -83,7 +85,7 @@ class Progress:
 def job_visible_to(*, job: Job, user) -> bool:
     """Its creator and admins see a job; jobs started from the command line (no creator) are also
     visible to researchers."""
-    from ..roles import ADMIN, RESEARCHER, user_has_role
+    from core.roles import ADMIN, RESEARCHER, user_has_role
 
     if user_has_role(user, ADMIN) or job.created_by_id == user.pk:
         return True
@@ -112,7 +114,7 @@ def active_jobs_count(*, user) -> int:
 
 def active_jobs_check(*, user) -> None:
     """TooManyRequests (429) when `user` already has QEVAL_MAX_ACTIVE_JOBS_PER_USER jobs queued or running."""
-    limit = int(getattr(settings, "QEVAL_MAX_ACTIVE_JOBS_PER_USER", 10))
+    limit = settings.QEVAL_MAX_ACTIVE_JOBS_PER_USER
     if limit <= 0 or user is None or not getattr(user, "pk", None):
         return
     count = active_jobs_count(user=user)
@@ -129,18 +131,6 @@ def job_enqueue(*, job: Job) -> Job:
     return job
 
 
-def heartbeat_every_s() -> float:
-    return float(getattr(settings, "JOB_HEARTBEAT_S", 10))
-
-
-def heartbeat_stale_s() -> float:
-    return float(getattr(settings, "JOB_HEARTBEAT_STALE_S", 60))
-
-
-def max_attempts() -> int:
-    return int(getattr(settings, "JOB_MAX_ATTEMPTS", 3))
-
-
 def job_run(*, job_id: int, on_update: Callable[[int, int, str], None] | None = None) -> Job:
     """Run a job to completion in this process. A finished job is left as it is (idempotent), and so is
     a job another live worker is running (its heartbeat is fresh).
@@ -154,7 +144,7 @@ def job_run(*, job_id: int, on_update: Callable[[int, int, str], None] | None = 
         return job
     runner = import_string(JOB_RUNNERS[job.kind])
     beat = Heartbeat(lambda: Job.objects.filter(pk=job.pk, status=Job.Status.RUNNING).update(heartbeat_at=timezone.now()),
-                     every_s=heartbeat_every_s(), name=f"heartbeat-job-{job.pk}")
+                     every_s=settings.JOB_HEARTBEAT_S, name=f"heartbeat-job-{job.pk}")
     beat.start()
     try:
         result = runner(job=job, progress=Progress(job, on_update))
@@ -180,30 +170,31 @@ def _claim(job_id: int) -> Job:
     now = timezone.now()
     with transaction.atomic():
         job = Job.objects.select_for_update().get(pk=job_id)
-        if job.status in (Job.Status.SUCCEEDED, Job.Status.FAILED):
+        if job.status in state.FINISHED:
             return job
         if job.status == Job.Status.RUNNING:
             beat = job.heartbeat_at or job.started_at
-            if beat and (now - beat).total_seconds() < heartbeat_stale_s():
+            if beat and (now - beat).total_seconds() < settings.JOB_HEARTBEAT_STALE_S:
                 log.info("job %s is alive on another worker; this delivery does nothing", job.pk)
                 job._not_ours = True
                 return job
-            if job.attempts >= max_attempts():
+            if job.attempts >= settings.JOB_MAX_ATTEMPTS:
                 _fail_lost(job, now)
                 return job
-        job.status, job.attempts = Job.Status.RUNNING, job.attempts + 1
-        job.started_at, job.heartbeat_at, job.error = job.started_at or now, now, ""
+        fields = state.transition(job, Job.Status.RUNNING, now=now)
+        job.attempts, job.heartbeat_at, job.error = job.attempts + 1, now, ""
         job.progress = 0  # a re-run after a lost worker starts over (runners are idempotent)
-        job.save(update_fields=["status", "attempts", "started_at", "heartbeat_at", "error", "progress"])
+        job.save(update_fields=fields + ["attempts", "heartbeat_at", "error", "progress"])
     return job
 
 
 def _fail_lost(job: Job, now) -> None:
+    """Fail a job whose worker died JOB_MAX_ATTEMPTS times (the caller holds its row)."""
     beat = job.heartbeat_at or job.started_at
-    job.status, job.finished_at = Job.Status.FAILED, now
+    fields = state.transition(job, Job.Status.FAILED, now=now)
     job.error = (f"its worker stopped responding {job.attempts} time(s) (last heartbeat "
-                 f"{beat:%Y-%m-%d %H:%M:%S} UTC); gave up after {max_attempts()} attempts")
-    job.save(update_fields=["status", "finished_at", "error"])
+                 f"{beat:%Y-%m-%d %H:%M:%S} UTC); gave up after {settings.JOB_MAX_ATTEMPTS} attempts")
+    job.save(update_fields=fields + ["error"])
     log.warning("job %s failed: %s", job.pk, job.error)
 
 
@@ -212,23 +203,24 @@ def jobs_sweep(*, now=None) -> dict[str, list[int]]:
     after JOB_MAX_ATTEMPTS), and queued jobs whose message went out more than JOB_QUEUED_RESEND_S ago are
     published again. Returns {"requeued", "failed", "resent"} job ids. Safe to run anywhere, any time."""
     now = now or timezone.now()
-    stale = now - timedelta(seconds=heartbeat_stale_s())
+    stale = now - timedelta(seconds=settings.JOB_HEARTBEAT_STALE_S)
     requeued, failed = [], []
     with transaction.atomic():
         rows = (Job.objects.select_for_update(skip_locked=True).filter(status=Job.Status.RUNNING)
-                .filter(models_q_stale(stale)).order_by("id")[:1000])
+                .filter(Q(heartbeat_at__lt=stale) | Q(heartbeat_at__isnull=True, started_at__lt=stale))
+                .order_by("id")[:1000])
         for job in rows:
-            if job.attempts >= max_attempts():
+            if job.attempts >= settings.JOB_MAX_ATTEMPTS:
                 _fail_lost(job, now)
                 failed.append(job.pk)
                 continue
             beat = job.heartbeat_at or job.started_at
-            job.status = Job.Status.QUEUED
+            fields = state.transition(job, Job.Status.QUEUED, now=now)
             job.message = f"re-queued: its worker stopped responding (last heartbeat {beat:%H:%M:%S} UTC)"[:500]
-            job.save(update_fields=["status", "message"])
+            job.save(update_fields=fields + ["message"])
             job_enqueue(job=job)
             requeued.append(job.pk)
-    resend_before = now - timedelta(seconds=float(getattr(settings, "JOB_QUEUED_RESEND_S", 1800)))
+    resend_before = now - timedelta(seconds=settings.JOB_QUEUED_RESEND_S)
     resent = []
     for job_id in (Job.objects.filter(status=Job.Status.QUEUED, created_at__lt=resend_before)
                    .order_by("id").values_list("id", flat=True)[:1000]):
@@ -241,55 +233,14 @@ def jobs_sweep(*, now=None) -> dict[str, list[int]]:
     return {"requeued": requeued, "failed": failed, "resent": resent}
 
 
-def models_q_stale(stale):
-    from django.db.models import Q
-
-    return Q(heartbeat_at__lt=stale) | Q(heartbeat_at__isnull=True, started_at__lt=stale)
-
-
-class Heartbeat:
-    """Calls `beat()` every `every_s` seconds from a daemon thread until stopped (the work itself may sit in
-    one long query or a long computation without reporting progress)."""
-
-    def __init__(self, beat: Callable[[], Any], *, every_s: float, name: str = "heartbeat"):
-        self.beat, self.every_s = beat, every_s
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)
-
-    def _loop(self) -> None:
-        try:
-            while not self._stop.wait(self.every_s):
-                try:
-                    self.beat()
-                except Exception:  # a lost connection must not kill the work; the next beat retries
-                    log.warning("heartbeat failed", exc_info=True)
-                    connection.close()
-        finally:
-            connection.close()  # this thread's own connection
-
-
-def redact_paths(text: str) -> str:
-    """`text` with the folders of absolute paths left out (`/srv/data/exports/job-3/x.csv` -> `x.csv`): an
-    error shown through the API must not tell how the server's disks are laid out."""
-    import re
-
-    return re.sub(r"(?<![\w.:/])/(?:[^/\s'\"]+/)+", "", text or "")
-
-
 def _finish(job: Job, status: str, *, error: str = "", result: dict | None = None) -> None:
-    job.status, job.error, job.finished_at = status, error, timezone.now()
+    """The job's end (from running). A finished status is final: a job the sweep failed meanwhile stays failed."""
+    job.error = error
     if result is not None:
         job.result = result
     if status == Job.Status.SUCCEEDED:
         job.progress = max(job.progress, job.total)
-    job.save(update_fields=["status", "error", "finished_at", "result", "progress"])
+    state.transition_save(job, status, also=["error", "result", "progress"])
 
 
 def selfcheck_job(*, job: Job, progress: Progress) -> dict:

@@ -23,7 +23,7 @@ from django.db.models import Max
 
 from ..aggregation import METHODS, aggregate
 from ..models import AnnotatorStat, Batch, Campaign, DatasetVersion, ItemScore, Job, Rating
-from .errors import InvalidInput, NotFound
+from core.errors import InvalidInput, NotFound
 
 COUNTED_KINDS = (Batch.Kind.ANNOTATION, Batch.Kind.IMPORTED)
 CHUNK = 100_000

@@ -39,7 +39,7 @@ from django.db import transaction
 from scipy import stats
 
 from ..models import Campaign, DatasetVersion, Item
-from .errors import InvalidInput
+from core.errors import InvalidInput
 from .mos import _version_write, version_checksum
 
 LAYOUTS = ("generic", "agiqa3k", "t2vqa-db", "tifa160", "genai-bench")

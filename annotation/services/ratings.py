@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from ..models import SCORE_MAX, SCORE_MIN, Batch, Rating, Task
 from .assignment import _batch_close_if_done, _batch_expire_dead
-from .errors import Conflict, Gone, InvalidInput, NotFound
+from core.errors import Conflict, Gone, InvalidInput, NotFound
 
 MAX_DURATION_MS = 24 * 3600 * 1000
 

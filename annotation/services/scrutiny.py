@@ -27,7 +27,7 @@ from ..qc import agreement, decide, find_patterns
 from ..qc.decision import Verdict
 from .audit import audit_record
 from .campaigns import campaign_get
-from .errors import Conflict, InvalidInput, NotFound
+from core.errors import Conflict, InvalidInput, NotFound
 from .overlap import overlap_update
 from .selection import priority_expression
 from .qc_evidence import (

@@ -7,8 +7,8 @@ from django.db import transaction
 from rest_framework.authtoken.models import Token
 
 from ..models import AnnotatorProfile
-from ..roles import ROLES, roles_sync
-from .errors import InvalidInput
+from core.roles import ROLES, roles_sync
+from core.errors import InvalidInput
 
 User = get_user_model()
 

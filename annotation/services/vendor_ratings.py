@@ -19,7 +19,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from ..models import DIMENSIONS, AnnotatorProfile, Batch, Campaign, Item, Rating
-from .errors import InvalidInput
+from core.errors import InvalidInput
 from .golden import CHUNK, _item_pks, score_cell
 from .ratings import MAX_DURATION_MS
 from .scrutiny import batch_scrutinize

@@ -9,7 +9,7 @@ log = logging.getLogger(__name__)
 @shared_task(name="annotation.scrutinize_batch", acks_late=True)
 def scrutinize_batch(batch_id: int) -> None:
     """Idempotent: a repeat (redelivery after a lost worker) finds the batch unchanged and changes nothing."""
-    from ..services.errors import Conflict, NotFound
+    from core.errors import Conflict, NotFound
     from ..services.scrutiny import batch_scrutinize
 
     try:

@@ -16,7 +16,7 @@ from django.shortcuts import get_object_or_404, render
 from django.views.decorators.csrf import ensure_csrf_cookie
 
 from annotation.models import Batch, Campaign, Task
-from annotation.roles import ADMIN, EXPERT, user_has_role
+from core.roles import ADMIN, EXPERT, user_has_role
 
 LEVELS = {1: "Bad", 2: "Poor", 3: "Fair", 4: "Good", 5: "Excellent"}
 DIMENSION_LABELS = {"quality": "Visual quality", "alignment": "Alignment with the prompt"}
@@ -122,7 +122,7 @@ def my_batches(request):
         .order_by("-created_at", "-id")
     )
     page = Paginator(batches, BATCHES_PER_PAGE).get_page(request.GET.get("page"))
-    from annotation.api.batches import public_reason
+    from annotation.selectors.batches import public_reason
     from annotation.services.standing import annotator_standings
 
     for b in page.object_list:

@@ -18,8 +18,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from annotation.models import Campaign
-from annotation.roles import ADMIN, RESEARCHER, user_has_role
-from annotation.services.errors import InvalidInput, ServiceError
+from core.roles import ADMIN, RESEARCHER, user_has_role
+from core.errors import InvalidInput, ServiceError
 from annotation.services.jobs import job_create, job_enqueue
 from generation import selectors
 from generation.models import GenerationOutput, Taxonomy

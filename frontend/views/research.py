@@ -19,7 +19,7 @@ from django.utils.safestring import mark_safe
 
 from annotation.aggregation import METHODS, split_half_agreement
 from annotation.models import AnnotatorStat, Campaign, DatasetVersion, ItemScore
-from annotation.roles import ADMIN, RESEARCHER, user_has_role
+from core.roles import ADMIN, RESEARCHER, user_has_role
 from annotation.services.coverage import coverage_summary
 from annotation.services.exports import FORMATS
 from annotation.services.exports.media import MEDIA_MODES

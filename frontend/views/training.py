@@ -13,8 +13,8 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from annotation.models import DatasetVersion
-from annotation.roles import ADMIN, RESEARCHER, user_has_role
-from annotation.services.errors import ServiceError
+from core.roles import ADMIN, RESEARCHER, user_has_role
+from core.errors import ServiceError
 from training import selectors
 from training.services.configs import config_from_yaml, default_config_yaml
 from training.services.benchmarks import benchmark_create, benchmark_enqueue, benchmark_get

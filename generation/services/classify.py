@@ -22,10 +22,11 @@ from django.db import transaction
 
 from annotation.models import Job, Prompt
 from annotation.services.campaigns import campaign_get
-from annotation.services.errors import InvalidInput
-from annotation.services.jobs import Progress
+from core.errors import InvalidInput
+from annotation.services.jobs import Progress, job_enqueue
 
 from ..models import PromptClassification, PromptSet, PromptSetEntry, Taxonomy
+from ..selectors import prompt_set_get
 from .taxonomy import Leaves
 
 RULES_VERSION = "rules-v1"
@@ -164,8 +165,6 @@ def _classify_one(text, method, llm, name, leaves, rules, listing) -> tuple[str,
 def prompts_classify_job(*, job: Job, progress: Progress) -> dict[str, Any]:
     """Job runner for kind "prompts_classify". params: {"campaign", "prompt_set", "method", "model", "endpoint",
     "overwrite"}. Idempotent: a repeat classifies what is still without a category."""
-    from .prompts import prompt_set_get
-
     params = job.params
     campaign = job.campaign or campaign_get(slug=params["campaign"])
     prompt_set = prompt_set_get(campaign=campaign, slug=params["prompt_set"])
@@ -177,11 +176,7 @@ def prompts_classify_job(*, job: Job, progress: Progress) -> dict[str, Any]:
 def prompts_classify_enqueue(*, job: Job) -> Job:
     """Rules run on the default queue; an LLM needs a generation (GPU) worker: the job goes to that queue."""
     if job.params.get("method") != "llm":
-        from annotation.services.jobs import job_enqueue
-
         return job_enqueue(job=job)
-    from annotation.services.jobs import job_enqueue
-
     # Through the outbox like every job, on the generation queue's task (the sweep re-queues it there too).
     Job.objects.filter(pk=job.pk).update(params={**job.params, "_task": LLM_TASK})
     job.params = {**job.params, "_task": LLM_TASK}

@@ -19,7 +19,7 @@ from typing import Any
 from django.db import transaction
 
 from annotation.models import Campaign, Generator, Item
-from annotation.services.errors import Conflict, InvalidInput
+from core.errors import Conflict, InvalidInput
 from generation.pipelines.spec import SpecError, build_spec
 
 from ..models import GenerationOutput, GeneratorSpec

@@ -19,7 +19,10 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from annotation.models import Campaign, Generator
-from annotation.services.errors import Conflict, InvalidInput, NotFound
+from annotation.services.jobs import active_jobs_check
+from core import jobs as state
+from core.errors import Conflict, InvalidInput, NotFound
+from core.queue import task_named
 
 from ..models import GenerationJob, GenerationOutput, GeneratorSpec, PromptSet, PromptSetEntry
 from .prompts import prompt_set_entries
@@ -29,11 +32,7 @@ Status = GenerationJob.Status
 OStatus = GenerationOutput.Status
 MAX_SEEDS = 1000
 CHUNK = 5000
-
-
-def lease_seconds() -> float:
-    """A running output whose claim is older than this is taken to have lost its worker (settings)."""
-    return float(getattr(settings, "GENERATION_LEASE_S", 1800))
+BATCH_TASK = "generation.generate_batch"
 
 
 def _generators(campaign: Campaign, names: list[str]) -> list[tuple[Generator, GeneratorSpec]]:
@@ -63,8 +62,6 @@ def generation_job_create(*, campaign: Campaign, generator_names: list[str], pro
     if not 1 <= int(seeds) <= MAX_SEEDS:
         raise InvalidInput(f"seeds per prompt must be between 1 and {MAX_SEEDS}, got {seeds}")
     if created_by is not None:
-        from annotation.services.jobs import active_jobs_check
-
         active_jobs_check(user=created_by)  # 429 past QEVAL_MAX_ACTIVE_JOBS_PER_USER
     if int(seed_base) < 0:
         raise InvalidInput("the first seed must not be negative")
@@ -88,7 +85,8 @@ def generation_job_create(*, campaign: Campaign, generator_names: list[str], pro
         filters={k: v for k, v in (("category", category), ("subcategory", subcategory), ("tag", tag),
                                    ("long_only", long_only)) if v}, created_by=created_by, message="queued")
     job.generators.set([g for g, _ in generators])
-    stale = timezone.now() - timedelta(seconds=lease_seconds())
+    # A running output whose claim is older than GENERATION_LEASE_S has lost its worker.
+    stale = timezone.now() - timedelta(seconds=settings.GENERATION_LEASE_S)
     gen_ids = [g.pk for g, _ in generators]
     for start in range(0, len(prompt_ids), CHUNK):
         chunk = prompt_ids[start:start + CHUNK]
@@ -104,12 +102,13 @@ def generation_job_create(*, campaign: Campaign, generator_names: list[str], pro
     job.planned = len(prompt_ids) * len(seed_list) * len(gen_ids)
     job.to_make = GenerationOutput.objects.filter(job=job).count()
     job.existing = job.planned - job.to_make
+    fields = ["planned", "to_make", "existing", "message"]
     if job.to_make == 0:
-        job.status, job.finished_at = Status.SUCCEEDED, timezone.now()
+        fields += state.transition(job, Status.SUCCEEDED)
         job.message = f"nothing to make: all {job.planned} outputs exist already"
     else:
         job.message = (f"{job.to_make} to make" + (f"; {job.existing} of {job.planned} exist already" if job.existing else ""))
-    job.save(update_fields=["planned", "to_make", "existing", "status", "finished_at", "message"])
+    job.save(update_fields=fields)
     return job
 
 
@@ -131,19 +130,17 @@ def generation_job_enqueue(*, job: GenerationJob) -> GenerationJob:
         return job
 
     def _send() -> None:
-        from ..tasks import generate_batch
-
         fresh = GenerationJob.objects.get(pk=job_id)
         try:
             for generator_id, n in batches_needed(job=fresh).items():
                 for _ in range(n):
-                    generate_batch.apply_async(args=(job_id, generator_id))
+                    task_named(BATCH_TASK).apply_async(args=(job_id, generator_id))
         except Exception as exc:  # noqa: BLE001 - kombu raises many kinds when the broker is away
             if settings.CELERY_TASK_ALWAYS_EAGER:
                 raise
-            GenerationJob.objects.filter(pk=job_id, status=Status.QUEUED).update(
-                status=Status.FAILED, finished_at=timezone.now(), message="could not be queued",
-                error=f"could not send the job to the generation queue: {exc}")
+            state.transition_where(GenerationJob, job_id, Status.FAILED, sources=[Status.QUEUED],
+                                   message="could not be queued",
+                                   error=f"could not send the job to the generation queue: {exc}")
             log.exception("generation job %s could not be queued", job_id)
 
     transaction.on_commit(_send)

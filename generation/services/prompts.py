@@ -31,10 +31,12 @@ from django.utils.text import slugify
 
 from annotation.models import Campaign, Job, Prompt
 from annotation.services.campaigns import campaign_get
-from annotation.services.errors import InvalidInput
+from core.errors import InvalidInput
 from annotation.services.jobs import Progress
 
 from ..models import LONG_PROMPT_WORDS, PromptClassification, PromptSet, PromptSetEntry, Taxonomy
+from ..selectors import prompt_set_get
+from .classify import prompts_classify
 from .taxonomy import Leaves, taxonomy_get
 
 MAX_TEXT = 10_000  # the default bound; QEVAL_MAX_PROMPT_CHARS (settings) is the one applied
@@ -182,13 +184,6 @@ def prompts_read(*, path: Path, leaves: Leaves, label: str | None = None) -> lis
     return rows
 
 
-def prompt_set_get(*, campaign: Campaign, slug: str) -> PromptSet:
-    found = PromptSet.objects.select_related("taxonomy").filter(campaign=campaign, slug=slug).first()
-    if found is None:
-        raise InvalidInput(f"campaign {campaign.slug!r} has no prompt set {slug!r}")
-    return found
-
-
 def prompt_set_ensure(*, campaign: Campaign, name: str, taxonomy_slug: str | None = None, created_by=None) -> PromptSet:
     """The campaign's set named `name` (its slug), created with the taxonomy if new. An existing set keeps its
     taxonomy: naming a different one is an error."""
@@ -306,8 +301,6 @@ def prompts_import_job(*, job: Job, progress: Progress) -> dict[str, Any]:
             result = prompts_import(prompt_set=prompt_set, path=Path(params["path"]), progress=progress, job=job,
                                     label=params.get("label"))
         if params.get("classify"):
-            from .classify import prompts_classify
-
             result["classified"] = prompts_classify(prompt_set=prompt_set, method=params["classify"])
         return result
     finally:

@@ -28,13 +28,13 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from annotation.models import Item, MediaType
+from core import jobs as state
 from annotation.services.imports import media_remove_unused, media_write_lock
 from annotation.services.item_events import items_created
 from annotation.services.media import MediaError, media_name, probe_image, probe_video, storage_put, thumbnail_name
 from generation.pipelines.spec import spec_from_dict
 
 from ..models import GenerationJob, GenerationOutput, GeneratorSpec
-from .jobs import lease_seconds
 
 log = logging.getLogger(__name__)
 Status = GenerationJob.Status
@@ -64,7 +64,12 @@ def worker_name(celery_hostname: str | None = None) -> str:
 
 
 def models_root() -> Path:
-    return Path(getattr(settings, "GENERATION_ROOT", Path(settings.MEDIA_ROOT).parent / "generation")) / "models"
+    return Path(settings.GENERATION_ROOT) / "models"
+
+
+def lease_seconds() -> float:
+    """A running output whose claim is older than this (GENERATION_LEASE_S) has lost its worker."""
+    return float(settings.GENERATION_LEASE_S)
 
 
 def _claim(job: GenerationJob, generator_id: int, size: int, worker: str) -> list[GenerationOutput]:
@@ -80,8 +85,8 @@ def _claim(job: GenerationJob, generator_id: int, size: int, worker: str) -> lis
 
             GenerationOutput.objects.filter(pk__in=ids).update(
                 status=OStatus.RUNNING, worker=worker, claimed_at=now, attempts=F("attempts") + 1, error="")
-            GenerationJob.objects.filter(pk=job.pk, status=Status.QUEUED).update(
-                status=Status.RUNNING, started_at=now, message="generating")
+            state.transition_where(GenerationJob, job.pk, Status.RUNNING, sources=[Status.QUEUED], now=now,
+                                   message="generating")
     return list(GenerationOutput.objects.filter(pk__in=ids).select_related("prompt", "generator").order_by("id"))
 
 
@@ -251,8 +256,7 @@ def job_finalize(*, job_id: int) -> bool:
     else:
         status, message = Status.SUCCEEDED, f"{made} made" + (f", {counts.get(OStatus.REVIEW, 0)} waiting for approval"
                                                               if counts.get(OStatus.REVIEW) else "")
-    GenerationJob.objects.filter(pk=job_id, status__in=[Status.QUEUED, Status.RUNNING]).update(
-        status=status, message=message, finished_at=timezone.now())
+    state.transition_where(GenerationJob, job_id, status, message=message)
     return True
 
 

@@ -17,7 +17,7 @@ from django.db import transaction
 from django.utils.text import slugify
 
 from annotation.models import Campaign
-from annotation.services.errors import Conflict, InvalidInput, NotFound
+from core.errors import Conflict, InvalidInput, NotFound
 
 from ..models import Taxonomy, TaxonomyEntry
 

@@ -7,7 +7,7 @@ import pytest
 
 from annotation.models import AnnotatorProfile, Batch, Item, Task
 from annotation.services.assignment import batch_request
-from annotation.services.errors import Forbidden
+from core.errors import Forbidden
 from tests.assignment.conftest import make_pool, table_counts
 from tests.factories import CampaignFactory
 

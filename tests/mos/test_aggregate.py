@@ -7,7 +7,7 @@ from scipy import stats
 
 from annotation.aggregation import METHODS
 from annotation.models import AnnotatorStat, DatasetVersion, ItemScore
-from annotation.services.errors import InvalidInput
+from core.errors import InvalidInput
 from annotation.services.mos import mos_aggregate
 from tests.factories import UserFactory
 

@@ -7,7 +7,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from annotation.models import Item, Prompt
-from annotation.services.errors import InvalidInput
+from core.errors import InvalidInput
 from annotation.services.exports import dataset_export
 
 

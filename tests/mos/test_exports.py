@@ -157,7 +157,7 @@ def test_missing_media_fails_and_leaves_nothing(version, tmp_path):
 
     item = ItemScore.objects.filter(version=version).first().item
     default_storage.delete(item.media.name)
-    from annotation.services.errors import InvalidInput
+    from core.errors import InvalidInput
 
     with pytest.raises(InvalidInput, match="missing"):
         dataset_export(version=version, fmt="sft", out=tmp_path / "o", media="copy")
@@ -194,7 +194,7 @@ def test_the_real_command_line_exits_1_with_one_line(db, tmp_path):
 
 
 def test_a_version_of_another_campaign_is_refused(version, tmp_path):
-    from annotation.services.errors import NotFound
+    from core.errors import NotFound
     from annotation.services.jobs import job_create, job_run
     from tests.factories import CampaignFactory
 

@@ -66,7 +66,7 @@ def test_items_manifest_split_column(campaign, tmp_path):
     assert dict(Item.objects.filter(campaign=campaign).values_list("item_id", "split")) == {"x": "test", "y": ""}
     bad = tmp_path / "bad.csv"
     bad.write_text("item_id,media_path,media_type,prompt,generator,split\nz,x.png,image,a cat,gen,dev\n")
-    from annotation.services.errors import InvalidInput
+    from core.errors import InvalidInput
 
     with pytest.raises(InvalidInput, match="unknown split 'dev'"):
         items_import(campaign=campaign, manifest=bad)

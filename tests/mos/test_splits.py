@@ -5,7 +5,7 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from annotation.services.errors import InvalidInput
+from core.errors import InvalidInput
 from annotation.services.exports import dataset_export
 from annotation.services.exports.splits import assign_splits, parse_split
 

@@ -12,7 +12,7 @@ from django.test import Client, override_settings
 from django.utils import timezone
 
 from annotation.models import DatasetVersion, Job
-from annotation.services.errors import InvalidInput
+from core.errors import InvalidInput
 from tests.mos.conftest import rated, version  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.django_db
@@ -35,7 +35,7 @@ def test_repeated_wrong_passwords_lock_the_login_out_even_for_the_right_one(make
 
 
 def test_starting_jobs_is_throttled_per_user(client_as, monkeypatch, version):
-    from annotation.api.throttles import JobStartThrottle
+    from core.api.throttles import JobStartThrottle
 
     cache.clear()
     monkeypatch.setattr(JobStartThrottle, "rate", "2/hour", raising=False)

@@ -33,5 +33,5 @@ urlpatterns = [
     path("test/page-db-down/", _page_db_down),
     path("", include("config.urls")),
 ]
-handler404 = "annotation.api.exception_handler.page_not_found"
-handler500 = "annotation.api.exception_handler.server_error"
+handler404 = "core.api.exception_handler.page_not_found"
+handler500 = "core.api.exception_handler.server_error"

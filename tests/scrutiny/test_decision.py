@@ -137,7 +137,7 @@ def test_expert_batches_are_approved_without_scrutiny(scrutiny_campaign, make_us
 
 
 def test_an_open_batch_is_not_scrutinized(scrutiny_campaign, make_user):
-    from annotation.services.errors import Conflict
+    from core.errors import Conflict
 
     batch = Batch.objects.create(campaign=scrutiny_campaign, annotator=make_user())
     with pytest.raises(Conflict, match="still open"):

@@ -2,7 +2,7 @@
 import pytest
 
 from annotation.models import Batch, GoldenScore, Item
-from annotation.services.errors import Conflict, Forbidden
+from core.errors import Conflict, Forbidden
 from annotation.services.golden import expert_batch_request
 from annotation.services.ratings import rating_submit
 from tests.factories import CampaignFactory, ItemFactory

@@ -18,14 +18,16 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
-from django.utils import timezone
 
 from annotation.models import DatasetVersion
-from annotation.services.errors import InvalidInput, NotFound
+from core import jobs as state
+from core.errors import Conflict, InvalidInput, NotFound
+from core.queue import task_named
 
 from ..models import Benchmark, Scorer
 
 log = logging.getLogger(__name__)
+EXECUTE_TASK = "training.execute_benchmark"
 SPLITS = ("test", "val", "train", "all")
 MAX_BOOTSTRAP = 10_000
 
@@ -112,14 +114,12 @@ def benchmark_enqueue(*, benchmark: Benchmark) -> Benchmark:
     bench_id = benchmark.pk
 
     def _send() -> None:
-        from ..tasks import execute_benchmark
-
         try:
-            execute_benchmark.apply_async(args=(bench_id,))
+            task_named(EXECUTE_TASK).apply_async(args=(bench_id,))
         except Exception as exc:  # the broker is down: say so instead of leaving it queued forever
-            Benchmark.objects.filter(pk=bench_id, status=Benchmark.Status.QUEUED).update(
-                status=Benchmark.Status.FAILED, finished_at=timezone.now(), message="could not be queued",
-                error=f"could not send the benchmark to the training queue: {exc}")
+            state.transition_where(Benchmark, bench_id, Benchmark.Status.FAILED, sources=[Benchmark.Status.QUEUED],
+                                   message="could not be queued",
+                                   error=f"could not send the benchmark to the training queue: {exc}")
             log.exception("benchmark %s could not be queued", bench_id)
 
     transaction.on_commit(_send)
@@ -142,9 +142,9 @@ def benchmark_execute(*, benchmark_id: int, on_progress=None) -> Benchmark | Non
             return None
         if bench.is_finished:
             return bench
-        bench.status, bench.started_at, bench.error = Benchmark.Status.RUNNING, timezone.now(), ""
-        bench.message = "exporting the dataset version (sft)"
-        bench.save(update_fields=["status", "started_at", "error", "message"])
+        fields = state.transition(bench, Benchmark.Status.RUNNING)
+        bench.error, bench.message = "", "exporting the dataset version (sft)"
+        bench.save(update_fields=fields + ["error", "message"])
     try:
         report = _run(bench, on_progress)
         _finish(bench, Benchmark.Status.SUCCEEDED, message=f"done: {len(bench.methods)} methods", report=report)
@@ -182,16 +182,14 @@ def _run(bench: Benchmark, on_progress) -> dict:
 
 
 def _finish(bench: Benchmark, status: str, *, message: str, error: str = "", report: dict | None = None) -> None:
-    fields = dict(status=status, message=message[:500], error=error, finished_at=timezone.now())
+    fields: dict = dict(message=message[:500], error=error)
     if report is not None:
         fields.update(report=report, progress_step=len(bench.methods))
-    Benchmark.objects.filter(pk=bench.pk).update(**fields)
+    state.transition_where(Benchmark, bench.pk, status, **fields)
 
 
 def benchmark_file(*, benchmark: Benchmark, fmt: str) -> Path:
     """The report file of a finished benchmark (html, md or json)."""
-    from annotation.services.errors import Conflict
-
     if fmt not in ("html", "md", "json"):
         raise InvalidInput("format must be html, md or json")
     if benchmark.status != Benchmark.Status.SUCCEEDED:

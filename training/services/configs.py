@@ -10,7 +10,7 @@ from typing import Any
 import yaml
 from django.conf import settings
 
-from annotation.services.errors import InvalidInput
+from core.errors import InvalidInput
 
 # Set by the platform for every run: where the export is, where outputs go, and resuming.
 PLATFORM_KEYS = ("data_dir", "output_dir", "resume_from")

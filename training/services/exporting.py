@@ -18,7 +18,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-from annotation.services.errors import ServiceError
+from core.errors import ServiceError
 
 
 class ExporterMissing(ServiceError):

@@ -31,7 +31,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from annotation.models import Batch, Campaign, Item, Prompt, Rating
-from annotation.services.errors import InvalidInput
+from core.errors import InvalidInput
 
 from ..models import RetrainPolicy, RetrainRound, Scorer, ScreeningPolicy, TrainingRun
 from .configs import config_validate

@@ -16,7 +16,7 @@ from pathlib import Path
 from django.conf import settings
 from django.db import transaction
 
-from annotation.services.errors import InvalidInput, NotFound
+from core.errors import InvalidInput, NotFound
 
 from ..models import Scorer
 

@@ -17,7 +17,7 @@ from django.db.models import Avg, Count
 from django.utils import timezone
 
 from annotation.models import Batch, Campaign, Item, Rating
-from annotation.services.errors import Conflict, InvalidInput, NotFound
+from core.errors import Conflict, InvalidInput, NotFound
 
 from ..models import ItemCheck, ItemPrediction, Scorer, ScreeningPolicy
 

@@ -1,6 +1,6 @@
-from ...roles import ROLES
+from core.roles import ROLES
 from ...services.users import user_add, user_token
-from ..base import ServiceCommand
+from core.management.base import ServiceCommand
 
 
 class Command(ServiceCommand):

@@ -3,10 +3,10 @@ import json
 
 from ...aggregation import METHODS
 from ...services.coverage import coverage_extra_ratings, coverage_summary
-from ...services.errors import InvalidInput
+from core.errors import InvalidInput
 from ...services.campaigns import campaign_get
 from ...services.mos import mos_method_check, version_by_number, version_get
-from ..base import JobCommand
+from ..job_command import JobCommand
 
 
 class Command(JobCommand):

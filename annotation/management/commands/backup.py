@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ...services.backup import backup_create
-from ..base import ServiceCommand
+from core.management.base import ServiceCommand
 
 
 class Command(ServiceCommand):

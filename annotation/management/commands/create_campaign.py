@@ -1,5 +1,5 @@
 from ...services.campaigns import campaign_create
-from ..base import ServiceCommand
+from core.management.base import ServiceCommand
 
 
 class Command(ServiceCommand):

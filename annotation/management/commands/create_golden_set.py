@@ -1,6 +1,6 @@
 from ...services.golden import golden_set_create
 from ...services.campaigns import campaign_get
-from ..base import ServiceCommand
+from core.management.base import ServiceCommand
 
 
 class Command(ServiceCommand):

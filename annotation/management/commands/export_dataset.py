@@ -7,7 +7,7 @@ from ...services.exports.media import MEDIA_MODES
 from ...services.exports.splits import GOLDEN_MODES
 from ...services.campaigns import campaign_get
 from ...services.mos import version_by_number
-from ..base import JobCommand
+from ..job_command import JobCommand
 
 
 class Command(JobCommand):

@@ -1,8 +1,8 @@
 from pathlib import Path
 
-from ...services.errors import InvalidInput
+from core.errors import InvalidInput
 from ...services.campaigns import campaign_get
-from ..base import JobCommand
+from ..job_command import JobCommand
 
 
 class Command(JobCommand):

@@ -2,7 +2,7 @@ from ...models import Batch
 from ...services.campaigns import campaign_get
 from ...services.scrutiny import batch_rows, scrutiny_table
 from ...services.vendor_ratings import ratings_import
-from ..base import ServiceCommand
+from core.management.base import ServiceCommand
 
 
 class Command(ServiceCommand):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.core.management.base import CommandError
 
 from ...services.outbox import outbox_relay
-from ..base import ServiceCommand
+from core.management.base import ServiceCommand
 
 
 class Command(ServiceCommand):

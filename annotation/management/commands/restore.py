@@ -3,7 +3,7 @@ DATABASE_URL names) and the media folder; then run `manage.py migrate` if the co
 from __future__ import annotations
 
 from ...services.backup import backup_restore
-from ..base import ServiceCommand
+from core.management.base import ServiceCommand
 
 
 class Command(ServiceCommand):

@@ -2,9 +2,9 @@
 nobody uses (annotation/services/retention.py); --dry-run prints what would go and removes nothing."""
 from __future__ import annotations
 
-from ...services.errors import InvalidInput
+from core.errors import InvalidInput
 from ...services.retention import retention_apply
-from ..base import ServiceCommand
+from core.management.base import ServiceCommand
 
 
 class Command(ServiceCommand):

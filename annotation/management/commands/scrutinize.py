@@ -1,7 +1,7 @@
 from ...models import Batch
 from ...services.campaigns import campaign_get
 from ...services.scrutiny import batch_rows, scrutiny_table
-from ..base import JobCommand
+from ..job_command import JobCommand
 
 
 class Command(JobCommand):

@@ -10,7 +10,7 @@ from ...models import Campaign, Item
 from ...services.campaigns import campaign_create
 from ...services.jobs import job_create, job_run
 from ...services.users import user_add
-from ..base import ServiceCommand
+from core.management.base import ServiceCommand
 from ..demo_content import demo_content_write
 
 DEMO_PASSWORD = "demo-pass-1"

@@ -6,7 +6,7 @@ from training.services.runs import runs_sweep
 
 from ...services.batch_events import scrutiny_sweep
 from ...services.jobs import jobs_sweep
-from ..base import ServiceCommand
+from core.management.base import ServiceCommand
 
 
 class Command(ServiceCommand):

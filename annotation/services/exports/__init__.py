@@ -18,7 +18,7 @@ from pathlib import Path
 from django.conf import settings
 
 from ...models import DatasetVersion, Job
-from ..errors import InvalidInput
+from core.errors import InvalidInput
 from .manifest import manifest_write
 from .media import MEDIA_MODES, MediaPlacer
 from .mos_table import CsvWriter, JsonlWriter, ParquetWriter

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from django.core.files.storage import default_storage
 
-from ..errors import InvalidInput
+from core.errors import InvalidInput
 
 MEDIA_MODES = ("copy", "link", "none")
 

@@ -20,7 +20,7 @@ from collections import Counter, defaultdict
 
 import numpy as np
 
-from ..errors import InvalidInput
+from core.errors import InvalidInput
 
 SPLIT_NAMES = ("train", "val", "test")
 GIVEN = "given"  # keep the split each item was imported with (Item.split), exactly

@@ -1,7 +1,7 @@
 """classify_prompts --campaign SLUG --set SLUG [--method rules|llm] [--llm MODEL] [--endpoint URL] [--overwrite] [--enqueue]"""
-from annotation.management.base import JobCommand
+from annotation.management.job_command import JobCommand
 from annotation.services.campaigns import campaign_get
-from annotation.services.errors import InvalidInput
+from core.errors import InvalidInput
 from generation.services.prompts import prompt_set_get
 
 

@@ -1,9 +1,9 @@
 """coverage --campaign SLUG [--by category|subcategory] [--prompts] [--csv FILE]"""
 from pathlib import Path
 
-from annotation.management.base import ServiceCommand
+from core.management.base import ServiceCommand
 from annotation.services.campaigns import campaign_get
-from annotation.services.errors import InvalidInput
+from core.errors import InvalidInput
 from generation.services.coverage import coverage_compute, coverage_csv
 
 

@@ -1,7 +1,7 @@
 """import_prompts --campaign SLUG --file FILE [--set NAME] [--taxonomy SLUG] [--classify rules|llm] [--enqueue]"""
 from pathlib import Path
 
-from annotation.management.base import JobCommand
+from annotation.management.job_command import JobCommand
 from annotation.services.campaigns import campaign_get
 
 

@@ -1,5 +1,5 @@
 """import_taxonomy --campaign SLUG --file FILE [--slug SLUG]"""
-from annotation.management.base import ServiceCommand
+from core.management.base import ServiceCommand
 from annotation.services.campaigns import campaign_get
 from generation.services.taxonomy import taxonomy_import, taxonomy_read
 

@@ -1,5 +1,5 @@
 """review_outputs --campaign SLUG (--approve | --reject) (--job ID | --output ID ...)"""
-from annotation.management.base import ServiceCommand
+from core.management.base import ServiceCommand
 from annotation.services.campaigns import campaign_get
 from generation.services.review import outputs_review
 

@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "axes",  # login lockout after repeated failures (django-axes)
+    "core",  # what every app shares: errors, roles, the job state machine, the API's edges
     "annotation",
     "training",
     "generation",
@@ -52,8 +53,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "annotation.api.exception_handler.ApiErrorsMiddleware",  # JSON (and 503 + Retry-After) under /api/
-    "annotation.api.limits.RequestSizeLimitMiddleware",  # 413 before a too-large upload is read
+    "core.api.exception_handler.ApiErrorsMiddleware",  # JSON (and 503 + Retry-After) under /api/
+    "core.api.limits.RequestSizeLimitMiddleware",  # 413 before a too-large upload is read
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -65,7 +66,7 @@ MIDDLEWARE = [
 # django-axes checks the lockout before the password; the project's backend skips the check where there is
 # no request to attribute (management commands, the test client's login()).
 AUTHENTICATION_BACKENDS = [
-    "annotation.auth_backends.LockoutBackend",
+    "core.auth_backends.LockoutBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
 
@@ -173,17 +174,17 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_SCHEMA_CLASS": "annotation.api.schema.AutoSchema",  # names nested Input/Output per view
+    "DEFAULT_SCHEMA_CLASS": "core.api.schema.AutoSchema",  # names nested Input/Output per view
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 100,
-    "EXCEPTION_HANDLER": "annotation.api.exception_handler.api_exception_handler",
+    "EXCEPTION_HANDLER": "core.api.exception_handler.api_exception_handler",
     # JSON bodies by default; the views that take files name their multipart parsers themselves, so the
     # schema documents only the bodies a view really reads.
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_THROTTLE_CLASSES": [
         "rest_framework.throttling.AnonRateThrottle",
         "rest_framework.throttling.UserRateThrottle",
-        "annotation.api.throttles.JobStartThrottle",
+        "core.api.throttles.JobStartThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
         "anon": os.environ.get("QEVAL_THROTTLE_ANON", "60/min"),
@@ -197,7 +198,7 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     # Every error is {"detail": reason}: each operation documents the statuses it can answer (schema.py).
-    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "annotation.api.schema.document_errors"],
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "core.api.schema.document_errors"],
     # Two models have a `status` with different choices: name their enums instead of "Status398Enum".
     "ENUM_NAME_OVERRIDES": {
         "JobStatusEnum": "annotation.models.Job.Status",

@@ -50,7 +50,7 @@ AXES_FAILURE_LIMIT = _int("QEVAL_LOGIN_FAILURE_LIMIT", 10)
 AXES_COOLOFF_TIME = _float("QEVAL_LOGIN_COOLOFF_HOURS", 0.25)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
-AXES_LOCKOUT_CALLABLE = "annotation.auth_backends.lockout_response"
+AXES_LOCKOUT_CALLABLE = "core.auth_backends.lockout_response"
 AXES_VERBOSE = False
 
 # --- no leaks --------------------------------------------------------------------------------------------

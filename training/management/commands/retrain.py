@@ -1,6 +1,6 @@
 import json
 
-from annotation.management.base import ServiceCommand
+from core.management.base import ServiceCommand
 from annotation.services.campaigns import campaign_get
 
 from ...services.configs import config_from_yaml

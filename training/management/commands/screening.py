@@ -1,4 +1,4 @@
-from annotation.management.base import ServiceCommand
+from core.management.base import ServiceCommand
 from annotation.services.campaigns import campaign_get
 
 from ...models import Scorer

@@ -53,7 +53,7 @@ _ERRORS_WRITE = {
 
 def document_errors(result, generator, request, public):
     """drf-spectacular postprocessing hook: every error the platform answers is `{"detail": reason}`
-    (annotation/api/exception_handler.py), so each operation documents the error statuses it can answer
+    (core/api/exception_handler.py), so each operation documents the error statuses it can answer
     with that schema, beside the statuses its view declares. Media views answer errors as JSON too."""
     components = result.setdefault("components", {}).setdefault("schemas", {})
     components[ERROR_COMPONENT] = {

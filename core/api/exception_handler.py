@@ -1,6 +1,7 @@
 """Every API error is JSON: `{"detail": reason}` with a 4xx/5xx status, never Django's HTML page.
 
-Three pieces, registered in settings (a module of its own so that it can move into a `core` app as is):
+Three pieces, registered in settings; no API view catches errors itself (no decorator, no try/except around
+a service call, no hand-made 400 from serializer errors): views raise, and this answers.
 
 - `api_exception_handler` (REST_FRAMEWORK["EXCEPTION_HANDLER"]): errors raised inside DRF views.
   Service errors keep their status; a database that refuses or drops connections (PostgreSQL at
@@ -23,7 +24,7 @@ from django.http import HttpResponse, JsonResponse
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from ..services.errors import ServiceError
+from ..errors import ServiceError
 
 log = logging.getLogger(__name__)
 API_PREFIX = "/api/"
@@ -73,9 +74,11 @@ def api_exception_handler(exc, context):
         return Response({"detail": exc.message}, status=exc.status_code)
     response = drf_exception_handler(exc, context)
     if response is not None:
-        if not isinstance(response.data, dict) or "detail" not in response.data:
-            # ValidationError raised with a field dict or a list: one readable line under "detail".
-            response.data = {"detail": _flatten(response.data)}
+        data = response.data
+        if not (isinstance(data, dict) and set(data) == {"detail"} and isinstance(data["detail"], str)):
+            # A serializer's errors (`is_valid(raise_exception=True)`) or a ValidationError with a list: one
+            # readable line under "detail", "field: reason; other: reason".
+            response.data = {"detail": _flatten(data)}
         return response
     reason = unavailable_reason(exc)
     if reason:
