@@ -19,7 +19,8 @@ from core.roles import ADMIN, user_has_role
 
 from ..selectors.batches import PUBLIC_DECISION, public_reason  # noqa: F401  (moved: remove once every branch is merged)
 from ..selectors.batches import annotator_batches, batch_list_row, batch_payload
-from ..services.assignment import batch_finish, batch_get_for_user, batch_heartbeat, batch_request
+from ..services.assignment import batch_get_for_user, batch_request
+from ..services.leases import batch_finish, batch_heartbeat
 from ..services.campaigns import campaign_get
 from ..services.golden import expert_batch_request
 from ..services.ratings import rating_submit

@@ -21,7 +21,7 @@ def disk_free_bytes(path: Path) -> int:
 def export_disk_check(*, path: Path | None = None) -> None:
     """InsufficientStorage (507) when the export folder's disk has less than QEVAL_EXPORT_MIN_FREE_BYTES free."""
     path = Path(path or settings.EXPORT_ROOT)
-    need = int(getattr(settings, "QEVAL_EXPORT_MIN_FREE_BYTES", 0))
+    need = settings.QEVAL_EXPORT_MIN_FREE_BYTES
     free = disk_free_bytes(path)
     if free < need:
         raise InsufficientStorage(

@@ -25,6 +25,8 @@ from ..models import DIMENSIONS, SCORE_MAX, SCORE_MIN, Batch, Campaign, Generato
 from core.roles import ADMIN, EXPERT, user_has_role
 from core.errors import Conflict, Forbidden, InvalidInput
 
+from .leases import annotator_profile_lock, batch_close_if_done, batch_leases_expire
+
 CHUNK = 5000
 
 # ------------------------------------------------------------------------------------ the sample
@@ -247,11 +249,9 @@ def expert_batch_request(*, campaign: Campaign, user) -> tuple[Batch | None, boo
     profile row first) and counter rules: leases count in Item.active_count like any lease, so the
     shared lease-expiry, finish and rating code treats expert tasks the same way.
     """
-    from .assignment import _batch_close_if_done, _batch_expire_dead, _locked_profile
-
     if not user_has_role(user, EXPERT, ADMIN):
         raise Forbidden("expert mode is for experts")
-    profile = _locked_profile(user)  # one request per annotator at a time, as in batch_request
+    profile = annotator_profile_lock(user)  # one request per annotator at a time, as in batch_request
     if profile.is_paused:
         raise Forbidden("your account is paused and gets no new batches")
     # Lock the open batch before touching its tasks: the same order as batch_finish (no deadlock).
@@ -262,8 +262,8 @@ def expert_batch_request(*, campaign: Campaign, user) -> tuple[Batch | None, boo
     if open_batch is not None:
         if open_batch.kind != Batch.Kind.EXPERT:
             raise Conflict(f"you have an open {open_batch.kind} batch ({open_batch.pk}) in this campaign: finish it first")
-        _batch_expire_dead(batch=open_batch, now=timezone.now())
-        if not _batch_close_if_done(batch=open_batch, now=timezone.now()):
+        batch_leases_expire(batch=open_batch, now=timezone.now())
+        if not batch_close_if_done(batch=open_batch, now=timezone.now()):
             return open_batch, False
     if not campaign.is_active:
         return None, False

@@ -19,6 +19,7 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+from django.conf import settings
 from django.core.files import File
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
@@ -36,13 +37,6 @@ VIDEO_CONTAINERS = {
 }
 _HASH_CHUNK = 1 << 20
 logger = logging.getLogger(__name__)
-
-
-def _limit(name: str, default: float) -> float:
-    """A bound from settings (limits.py, settable from the environment), read at call time."""
-    from django.conf import settings
-
-    return getattr(settings, name, default)
 
 
 class MediaError(Exception):
@@ -92,7 +86,7 @@ def probe_image(path: Path, *, thumbnail_to: Path | None = None) -> MediaInfo:
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(path) as img:
                 fmt = img.format
-                pixels, max_pixels = img.size[0] * img.size[1], int(_limit("QEVAL_MAX_IMAGE_PIXELS", 40_000_000))
+                pixels, max_pixels = img.size[0] * img.size[1], settings.QEVAL_MAX_IMAGE_PIXELS
                 if pixels > max_pixels:  # from the header: nothing has been decoded yet
                     raise MediaError(f"image is {img.size[0]}x{img.size[1]} = {pixels} pixels, more than the limit of "
                                      f"{max_pixels} (QEVAL_MAX_IMAGE_PIXELS)")
@@ -170,8 +164,8 @@ def _video_bounds(stream, container) -> None:
     """Refuse a video past the duration, resolution or frame-count bounds, from its headers (before decoding)."""
     import av
 
-    max_side, max_s = int(_limit("QEVAL_MAX_VIDEO_SIDE", 4096)), float(_limit("QEVAL_MAX_VIDEO_SECONDS", 600))
-    max_frames = int(_limit("QEVAL_MAX_VIDEO_FRAMES", 36_000))
+    max_side, max_s = settings.QEVAL_MAX_VIDEO_SIDE, settings.QEVAL_MAX_VIDEO_SECONDS
+    max_frames = settings.QEVAL_MAX_VIDEO_FRAMES
     width, height = stream.codec_context.width or 0, stream.codec_context.height or 0
     if max(width, height) > max_side:
         raise MediaError(f"video is {width}x{height}, larger than {max_side} pixels on a side (QEVAL_MAX_VIDEO_SIDE)")

@@ -30,6 +30,8 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from core.queue import eager, task_named
+
 from ..models import OutboxMessage
 
 log = logging.getLogger(__name__)
@@ -50,12 +52,6 @@ def broker_errors() -> tuple[type[BaseException], ...]:
     return tuple(errors)
 
 
-def _eager() -> bool:
-    from config.celery import app
-
-    return bool(app.conf.task_always_eager)
-
-
 def outbox_enqueue(
     *, task: str, args: Iterable[Any] = (), kwargs: dict | None = None, queue: str = "", key: str = "",
     robust: bool = False, task_id: str | None = None,
@@ -68,7 +64,7 @@ def outbox_enqueue(
         task_id=task_id or uuid.uuid4().hex,
     )
     message_id = message.pk
-    if _eager():
+    if eager():
         transaction.on_commit(lambda: outbox_publish(message_id=message_id), robust=robust)
     else:
         transaction.on_commit(lambda: _PUBLISHER.submit(message_id))
@@ -119,14 +115,14 @@ _PUBLISHER = _Publisher()
 def outbox_publish(*, message_id: int) -> bool:
     """Publish one waiting message. True when the broker took it (or it was sent already); False when the
     broker is unavailable (the message stays for the relay). Never raises a broker error."""
-    if _eager():
+    if eager():
         claimed = OutboxMessage.objects.filter(pk=message_id, sent_at__isnull=True).update(
             sent_at=timezone.now(), attempts=F("attempts") + 1)
         if not claimed:
             return True
         message = OutboxMessage.objects.get(pk=message_id)
         try:
-            _task(message.task).apply_async(args=message.args, kwargs=message.kwargs, task_id=message.task_id,
+            task_named(message.task).apply_async(args=message.args, kwargs=message.kwargs, task_id=message.task_id,
                                             **({"queue": message.queue} if message.queue else {}))
         except Exception:  # the task failed, as it would have on a worker: recorded on its row, not the caller's error
             log.warning("eager task %s%s failed", message.task, tuple(message.args), exc_info=True)
@@ -177,7 +173,7 @@ def outbox_relay(*, limit: int = 10_000) -> dict[str, int]:
 
 
 def outbox_prune() -> int:
-    keep_days = int(getattr(settings, "OUTBOX_KEEP_SENT_DAYS", 7))
+    keep_days = settings.OUTBOX_KEEP_SENT_DAYS
     cutoff = timezone.now() - timedelta(days=keep_days)
     deleted, _ = OutboxMessage.objects.filter(sent_at__lt=cutoff).delete()
     return deleted
@@ -191,15 +187,8 @@ def outbox_pending(*, key: str, since) -> bool:
     return OutboxMessage.objects.filter(Q(sent_at__isnull=True) | Q(created_at__gte=since), key=key).exists()
 
 
-def _task(name: str):
-    from config.celery import app
-
-    app.loader.import_default_modules()  # autodiscovered task modules (a no-op once loaded)
-    return app.tasks[name]
-
-
 def _send(message: OutboxMessage) -> None:
     options: dict[str, Any] = {"task_id": message.task_id, "retry": False}
     if message.queue:
         options["queue"] = message.queue
-    _task(message.task).apply_async(args=message.args, kwargs=message.kwargs, **options)
+    task_named(message.task).apply_async(args=message.args, kwargs=message.kwargs, **options)

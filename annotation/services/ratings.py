@@ -7,7 +7,7 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from ..models import SCORE_MAX, SCORE_MIN, Batch, Rating, Task
-from .assignment import _batch_close_if_done, _batch_expire_dead
+from .leases import batch_close_if_done, batch_leases_expire
 from core.errors import Conflict, Gone, InvalidInput, NotFound
 
 MAX_DURATION_MS = 24 * 3600 * 1000
@@ -79,8 +79,8 @@ def rating_submit(*, task_id: int, user, scores: dict, duration_ms: int | None =
     if not counts["live"]:
         # The last live lease was this one: end the dead ones and close the batch (order: task, batch, items).
         batch = Batch.objects.select_for_update(no_key=True).get(pk=batch.pk)
-        _batch_expire_dead(batch=batch, now=now)
-        _batch_close_if_done(batch=batch, now=now)
+        batch_leases_expire(batch=batch, now=now)
+        batch_close_if_done(batch=batch, now=now)
         rating.batch = batch
     rating.batch_progress = {"rated": counts["rated"], "total": counts["total"]}  # for the API answer
     return rating

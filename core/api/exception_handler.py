@@ -31,7 +31,7 @@ API_PREFIX = "/api/"
 
 
 def retry_after_s() -> int:
-    return int(getattr(settings, "QEVAL_RETRY_AFTER_S", 5))
+    return settings.QEVAL_RETRY_AFTER_S
 
 
 def _broker_errors() -> tuple[type[BaseException], ...]:

@@ -100,7 +100,7 @@ def rate(request, slug: str):
         "requireFullVideo": campaign.require_full_video,
         "apiBase": "/api/v1",
         # How often the page extends its leases while the annotator is active (tests shorten it).
-        "heartbeatSeconds": getattr(settings, "QEVAL_HEARTBEAT_SECONDS", 60),
+        "heartbeatSeconds": settings.QEVAL_HEARTBEAT_SECONDS,
         "scales": campaign_anchors(campaign),
     }
     return render(request, "frontend/annotate/rate.html", {"campaign": campaign, "mode": mode, "config": config})

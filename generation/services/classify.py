@@ -12,7 +12,7 @@ the highest total wins, ties going to the earlier leaf in the taxonomy.
 from __future__ import annotations
 
 import json
-import os
+from django.conf import settings
 import re
 from collections.abc import Callable
 from functools import lru_cache
@@ -86,13 +86,14 @@ def parse_llm_answer(text: str, leaves: Leaves) -> tuple[str, str]:
     return leaves.resolve(category, subcategory)
 
 
-def llm_client(*, model: str, endpoint: str = "", api_key_env: str = "QEVAL_LLM_API_KEY") -> tuple[Callable[[str], str], str]:
+def llm_client(*, model: str, endpoint: str = "") -> tuple[Callable[[str], str], str]:
     """(instruction -> text, recorded name): an OpenAI-compatible endpoint when one is given, else a local
-    Hugging Face causal LM (path or hub id). The clients are V2S's (training/scorer/v2s.py)."""
+    Hugging Face causal LM (path or hub id). The clients are V2S's (training/scorer/v2s.py); the endpoint's key is
+    QEVAL_LLM_API_KEY (settings)."""
     from training.scorer.v2s import hf_causal_lm_client, openai_chat_client
 
     if endpoint:
-        return openai_chat_client(endpoint, model or "default", os.environ.get(api_key_env)), f"{model or 'default'}@{endpoint}"
+        return openai_chat_client(endpoint, model or "default", settings.QEVAL_LLM_API_KEY or None), f"{model or 'default'}@{endpoint}"
     if not model:
         raise InvalidInput("LLM classification needs a model (a local path or hub id) or an endpoint")
     return hf_causal_lm_client(model, max_new_tokens=64), model

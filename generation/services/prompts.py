@@ -2,7 +2,7 @@
 
 A file has a `text` column (or `prompt`), and optional `category`, `subcategory` and `tags` (separated by
 ';' or '|' in CSV; a list or a text in JSONL). Every row is checked before anything is written, and the
-first bad row stops the import with one line naming it: empty text, text over MAX_TEXT characters, a
+first bad row stops the import with one line naming it: empty text, text over QEVAL_MAX_PROMPT_CHARS, a
 category or subcategory not in the set's taxonomy, or a category that contradicts the one an existing
 prompt already has.
 
@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.utils.text import slugify
 
@@ -39,13 +40,6 @@ from ..selectors import prompt_set_get
 from .classify import prompts_classify
 from .taxonomy import Leaves, taxonomy_get
 
-MAX_TEXT = 10_000  # the default bound; QEVAL_MAX_PROMPT_CHARS (settings) is the one applied
-
-
-def max_prompt_chars() -> int:
-    from django.conf import settings
-
-    return int(getattr(settings, "QEVAL_MAX_PROMPT_CHARS", MAX_TEXT))
 MAX_TAGS = 50
 CHUNK = 2000
 TEXT_COLUMNS = ("text", "prompt")
@@ -170,8 +164,8 @@ def prompts_read(*, path: Path, leaves: Leaves, label: str | None = None) -> lis
                 raise ValueError("missing field 'text'")
             if not text:
                 raise ValueError("empty text")
-            if len(text) > max_prompt_chars():
-                raise ValueError(f"text is {len(text)} characters, more than the limit of {max_prompt_chars()} "
+            if len(text) > settings.QEVAL_MAX_PROMPT_CHARS:
+                raise ValueError(f"text is {len(text)} characters, more than the limit of {settings.QEVAL_MAX_PROMPT_CHARS} "
                                  "(QEVAL_MAX_PROMPT_CHARS)")
             category, subcategory = leaves.resolve(_text(record.get("category"), "category"),
                                                    _text(record.get("subcategory"), "subcategory"))

@@ -13,7 +13,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from annotation.models import Batch, Item, Rating, Task
-from annotation.services.assignment import leases_expire
+from annotation.services.leases import leases_expire
 from annotation.services.users import user_token
 from tests.assignment.conftest import make_pool
 from tests.factories import CampaignFactory, UserFactory

@@ -7,7 +7,7 @@ import pytest
 from django.utils import timezone
 
 from annotation.models import Batch, Item, Task
-from annotation.services.assignment import leases_expire
+from annotation.services.leases import leases_expire
 from annotation.tasks.assignment import expire_leases
 from tests.assignment.conftest import table_counts
 

@@ -4,7 +4,6 @@
 """
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import yaml
@@ -18,9 +17,7 @@ PLATFORM_KEYS = ("data_dir", "output_dir", "resume_from")
 
 def default_base_model() -> str:
     """Base model for training runs whose config names none (a local path or hub id)."""
-    return getattr(settings, "TRAINING_BASE_MODEL", None) or os.environ.get(
-        "QEVAL_SCORER_BASE_MODEL", "Qwen/Qwen2-VL-7B-Instruct"
-    )
+    return settings.TRAINING_BASE_MODEL
 
 
 def config_validate(*, config: Any) -> dict:

@@ -25,7 +25,7 @@ MEDIA_TYPES = ("image", "video")
 
 
 def score_sync_max_files() -> int:
-    return int(getattr(settings, "TRAINING_SCORE_SYNC_MAX_FILES", 8))
+    return settings.TRAINING_SCORE_SYNC_MAX_FILES
 
 
 def tiny_model_dir() -> Path:

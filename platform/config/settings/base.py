@@ -155,10 +155,25 @@ else:
 IMPORT_ROOTS = [Path(p) for p in env_list("QEVAL_IMPORT_ROOTS", str(VAR_DIR / "imports"))]
 EXPORT_ROOT = Path(os.environ.get("QEVAL_EXPORT_ROOT", VAR_DIR / "exports"))
 TRAINING_ROOT = Path(os.environ.get("QEVAL_TRAINING_ROOT", VAR_DIR / "training"))
+# Training runs: the base model when a run's config names none (a local folder or a hub id in the workers'
+# cache), and how a run exports its dataset version (sft): the split (by prompt, stratified by generator; or
+# "given"), its seed, the media (copy, or link: hard links when the export and the media share a filesystem) and
+# golden items (keep, exclude-train, exclude).
+TRAINING_BASE_MODEL = os.environ.get("QEVAL_SCORER_BASE_MODEL", "Qwen/Qwen2-VL-7B-Instruct")
+TRAINING_EXPORT_SPLIT = os.environ.get("QEVAL_TRAINING_EXPORT_SPLIT", "train=0.8,val=0.1,test=0.1")
+TRAINING_EXPORT_SEED = int(os.environ.get("QEVAL_TRAINING_EXPORT_SEED", "0"))
+TRAINING_EXPORT_MEDIA = os.environ.get("QEVAL_TRAINING_EXPORT_MEDIA", "copy")
+TRAINING_EXPORT_GOLDEN = os.environ.get("QEVAL_TRAINING_EXPORT_GOLDEN", "keep")
+# Scoring through the API is synchronous up to this many files; more go through the training.score_batch task.
+TRAINING_SCORE_SYNC_MAX_FILES = int(os.environ.get("QEVAL_SCORE_SYNC_MAX_FILES", "8"))
 # Generation workers: tiny pipelines are built under GENERATION_ROOT/models; a claimed output whose worker
 # has not written it within GENERATION_LEASE_S seconds is handed to another worker.
 GENERATION_ROOT = Path(os.environ.get("QEVAL_GENERATION_ROOT", VAR_DIR / "generation"))
 GENERATION_LEASE_S = int(os.environ.get("QEVAL_GENERATION_LEASE_S", "1800"))
+# The key of the OpenAI-compatible endpoint that classifies prompts (classify_prompts --endpoint); unset: none.
+QEVAL_LLM_API_KEY = os.environ.get("QEVAL_LLM_API_KEY", "")
+# How often the rating page extends its leases while the annotator is active (seconds).
+QEVAL_HEARTBEAT_SECONDS = int(os.environ.get("QEVAL_HEARTBEAT_SECONDS", "60"))
 # Who is told when new items enter a campaign (annotation/services/item_events.py): the scorer screens them.
 QEVAL_ITEMS_CREATED_HOOKS = ["training.services.screening.items_created"]
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024  # bodies that are not files
