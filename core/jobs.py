@@ -33,12 +33,14 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
+from django.apps import apps
+from django.conf import settings
 from django.db import connection
 from django.db.models import F, Model
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from .errors import Conflict
+from .errors import Conflict, TooManyRequests
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +119,24 @@ def transition_where(model: type[Model], pk: Any, target: str, *, sources: Itera
 
 def _name(obj: Any) -> str:
     return f"{type(obj).__name__.lower()} {getattr(obj, 'pk', '')}".strip()
+
+
+def active_jobs_count(*, user) -> int:
+    """Jobs of every kind `user` has queued or running: one index-backed count per model named in
+    QEVAL_JOB_MODELS (dataset jobs, training runs, generation jobs)."""
+    return sum(apps.get_model(label)._default_manager.filter(created_by=user, status__in=LIVE).count()
+               for label in settings.QEVAL_JOB_MODELS)
+
+
+def active_jobs_check(*, user) -> None:
+    """TooManyRequests (429) when `user` already has QEVAL_MAX_ACTIVE_JOBS_PER_USER jobs queued or running."""
+    limit = settings.QEVAL_MAX_ACTIVE_JOBS_PER_USER
+    if limit <= 0 or user is None or not getattr(user, "pk", None):
+        return
+    count = active_jobs_count(user=user)
+    if count >= limit:
+        raise TooManyRequests(f"you have {count} jobs queued or running, the limit is {limit} "
+                              "(QEVAL_MAX_ACTIVE_JOBS_PER_USER); start this one when one of them has finished")
 
 
 class Heartbeat:

@@ -28,8 +28,8 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from core import jobs as state
-from core.errors import ServiceError, TooManyRequests
-from core.jobs import Heartbeat, redact_paths
+from core.errors import ServiceError
+from core.jobs import Heartbeat, active_jobs_check, redact_paths
 
 from ..models import Job
 from .outbox import outbox_enqueue, outbox_pending
@@ -100,27 +100,6 @@ def job_create(*, kind: str, params: dict[str, Any], campaign=None, created_by=N
     if created_by is not None and quota:
         active_jobs_check(user=created_by)
     return Job.objects.create(kind=kind, params=params, campaign=campaign, created_by=created_by)
-
-
-def active_jobs_count(*, user) -> int:
-    """Jobs, training runs and generation jobs `user` has queued or running (index-backed counts)."""
-    from generation.models import GenerationJob
-    from training.models import TrainingRun
-
-    return (Job.objects.filter(created_by=user, status__in=LIVE).count()
-            + TrainingRun.objects.filter(created_by=user, status__in=("queued", "running")).count()
-            + GenerationJob.objects.filter(created_by=user, status__in=("queued", "running")).count())
-
-
-def active_jobs_check(*, user) -> None:
-    """TooManyRequests (429) when `user` already has QEVAL_MAX_ACTIVE_JOBS_PER_USER jobs queued or running."""
-    limit = settings.QEVAL_MAX_ACTIVE_JOBS_PER_USER
-    if limit <= 0 or user is None or not getattr(user, "pk", None):
-        return
-    count = active_jobs_count(user=user)
-    if count >= limit:
-        raise TooManyRequests(f"you have {count} jobs queued or running, the limit is {limit} "
-                              "(QEVAL_MAX_ACTIVE_JOBS_PER_USER); start this one when one of them has finished")
 
 
 def job_enqueue(*, job: Job) -> Job:

@@ -12,11 +12,11 @@ def outbox_relay() -> dict:
 
 @shared_task(name="annotation.jobs_sweep", acks_late=True, ignore_result=True)
 def jobs_sweep() -> dict:
-    from training.services.runs import runs_sweep
+    """Every kind of job's sweep (settings.QEVAL_JOB_SWEEPS): {"jobs": {...}, "training_runs": {...}}."""
+    from django.conf import settings
+    from django.utils.module_loading import import_string
 
-    from ..services.jobs import jobs_sweep as sweep
-
-    return {"jobs": sweep(), "training_runs": runs_sweep()}
+    return {name: import_string(path)() for name, path in settings.QEVAL_JOB_SWEEPS.items()}
 
 
 @shared_task(name="annotation.scrutiny_sweep", acks_late=True, ignore_result=True)

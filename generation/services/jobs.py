@@ -19,9 +19,9 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from annotation.models import Campaign, Generator
-from annotation.services.jobs import active_jobs_check
 from core import jobs as state
 from core.errors import Conflict, InvalidInput, NotFound
+from core.jobs import active_jobs_check
 from core.queue import task_named
 
 from ..models import GenerationJob, GenerationOutput, GeneratorSpec, PromptSet, PromptSetEntry

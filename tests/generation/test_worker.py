@@ -1,4 +1,4 @@
-"""THE path of the issue on the real parts: prompts imported through the API, a tiny generator registered, a
+"""The whole generation path on the real parts: prompts imported through the API, a tiny generator registered, a
 generation job queued through the API and run by a REAL Celery worker on the `generation` queue (real Redis,
 PostgreSQL), items written into the campaign, and an annotator who gets them in a batch and rates one."""
 from __future__ import annotations

@@ -62,7 +62,7 @@ def test_frame_count_rule_equals_qwen_vl_utils(qvu):
                 assert got == want, (total, video_fps, ele)
                 cases += 1
     assert cases > 200
-    # the example: a 10 s clip at 24 fps gives 80 frames at fps 8 (the old sampler gave 64)
+    # a 10 s clip at 24 fps gives 80 frames at fps 8, as qwen-vl-utils samples (this package's earlier sampler gave 64)
     assert qvu_nframes(240, 24.0, fps=8) == 80
     assert qvu_nframes(7, 8.0, fps=8) == 6  # odd: a frame is dropped, not padded
 

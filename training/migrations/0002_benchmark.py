@@ -1,4 +1,4 @@
-# Benchmark: several methods on a dataset version, the paper's tables (issue 16).
+# Benchmark: several methods on a dataset version, the paper's tables.
 
 import django.db.models.deletion
 from django.conf import settings

@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import torch
 from torch.utils.data import Dataset
@@ -145,9 +144,6 @@ class MediaSettings:
                    prompt_style=cfg.prompt_style, media_tag=cfg.media_tag)
 
 
-InputSettings = MediaSettings  # the name says what it is now; train.py keeps the old one
-
-
 class ScorerCollator:
     """List of records -> model inputs + ``index``, ``target_level`` and ``mos`` tensors."""
 
@@ -155,7 +151,6 @@ class ScorerCollator:
         self.processor = processor
         self.media = media or MediaSettings()
         self.factor = factor or getattr(processor, "resize_factor", 28)
-        self._cache: dict[str, Any] = {}
 
     def load_media(self, rec: dict):
         m = self.media

@@ -1,7 +1,8 @@
 """One interface over a model's processor: chat template + pixels + token ids, images and videos.
 
 Why an adapter: in transformers 5.x ``Qwen2VLProcessor`` needs torchvision (for its video processor), and
-torchvision cannot be installed beside this machine's CPU torch (see DESIGN.md, "Known pitfalls"). So:
+torchvision cannot be installed beside a CPU build of torch (PyPI's torchvision wheels pin their own torch, and
+mixing them breaks transformers' import of Qwen2-VL). So:
 
 * :class:`HFProcessorAdapter` wraps the model's real ``AutoProcessor`` whenever it loads (any
   image-text-to-text model; on a GPU box with torchvision this is what runs for Qwen2-VL too);

@@ -25,11 +25,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from annotation.models import DatasetVersion
-from annotation.services.jobs import active_jobs_check
 from annotation.services.outbox import outbox_enqueue, outbox_pending
 from core import jobs as state
 from core.errors import Conflict, InvalidInput, NotFound, ServiceError
-from core.jobs import Heartbeat
+from core.jobs import Heartbeat, active_jobs_check
 
 from ..models import LOSS_CURVE_MAX_POINTS, Scorer, TrainingRun
 from .configs import config_validate, default_base_model

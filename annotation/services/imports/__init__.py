@@ -19,7 +19,7 @@ cannot remove each other's files or collide on item_ids half-way.
 Nothing touches storage or the database before every row has passed A-C. If D or E fails, the files
 D created are removed again unless an item (of an earlier import) already uses them.
 
-Decisions where the issue left a choice:
+Decisions taken where several behaviours were possible:
 - a generator name belongs to one media type; a name used for images and videos is an error (the
   row names the clash), since model-level metrics group by generator;
 - a prompt is found by the sha256 of its stripped text; an existing prompt keeps its category (the

@@ -176,6 +176,10 @@ QEVAL_LLM_API_KEY = os.environ.get("QEVAL_LLM_API_KEY", "")
 QEVAL_HEARTBEAT_SECONDS = int(os.environ.get("QEVAL_HEARTBEAT_SECONDS", "60"))
 # Who is told when new items enter a campaign (annotation/services/item_events.py): the scorer screens them.
 QEVAL_ITEMS_CREATED_HOOKS = ["training.services.screening.items_created"]
+# Every kind of job (core/jobs.py's state machine): counted together for QEVAL_MAX_ACTIVE_JOBS_PER_USER ...
+QEVAL_JOB_MODELS = ["annotation.Job", "training.TrainingRun", "generation.GenerationJob"]
+# ... and swept for lost workers by the beat task annotation.jobs_sweep (and `manage.py sweep_jobs`), by name.
+QEVAL_JOB_SWEEPS = {"jobs": "annotation.services.jobs.jobs_sweep", "training_runs": "training.services.runs.runs_sweep"}
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024  # bodies that are not files
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 
