@@ -26,6 +26,8 @@ Usage:  .venv/bin/python benchmarks/adaptive_overlap.py [--images 1000] [--video
 """
 from __future__ import annotations
 
+from typing import Any
+
 import argparse
 import io
 import json
@@ -206,7 +208,7 @@ def evaluate(run: dict, world: World) -> dict:
 
     campaign, index_of = run["campaign"], run["index_of"]
     regular = Rating.objects.filter(item__campaign=campaign, item__is_golden=False, batch__decision=Batch.Decision.APPROVED)
-    out = {"ratings": regular.count(), "ratings_with_golden": Rating.objects.filter(
+    out: dict[str, Any] = {"ratings": regular.count(), "ratings_with_golden": Rating.objects.filter(
         item__campaign=campaign).exclude(batch__kind=Batch.Kind.EXPERT).count()}
     for method in ("mean", "mle"):
         version = mos_aggregate(campaign=campaign, method=method)

@@ -302,7 +302,7 @@ def main() -> None:
             total = time.perf_counter() - t0
             tm = version.counts["timings"]
             rejected = sum(d["rejected_annotators"] for d in version.counts["dimensions"].values())
-            print(f"{method:8} {tm['query_s']:8.2f} {tm['compute_s']:10.2f} {version.write_s:8.2f} {total:8.2f} {rejected:8d}")
+            print(f"{method:8} {tm['query_s']:8.2f} {tm['compute_s']:10.2f} {version.write_s:8.2f} {total:8.2f} {rejected:8d}")  # type: ignore[attr-defined]
             if method == "mean":
                 version_id = version.pk
         print(f"main process peak RSS: {maxrss_mb():.0f} MB")

@@ -15,6 +15,8 @@ threads run on the same machine as the server and PostgreSQL, so the figures inc
 """
 from __future__ import annotations
 
+from typing import Any
+
 import argparse
 import http.client
 import io
@@ -113,7 +115,7 @@ def seed(args) -> dict:
     # ratings per item: 4, 5 or 6 (full), scaled to the requested total (capped at target)
     per_item_mean = args.ratings / max(1, args.items)
     counts = []
-    for i in range(args.items):
+    for _ in range(args.items):
         k = int(per_item_mean) + (1 if rng.random() < per_item_mean - int(per_item_mean) else 0)
         k += rng.choice((-1, 0, 1)) if 0 < k < target else 0
         counts.append(max(0, min(target, k)))
@@ -172,7 +174,7 @@ def explain_assignment(campaign, user_pk: int) -> list[str]:
     with transaction.atomic():
         gens = _open_generators(campaign=campaign)
         with connection.cursor() as cur:
-            cur.execute("EXPLAIN (ANALYZE, COSTS OFF) " + CANDIDATES_SQL,
+            cur.execute("EXPLAIN (ANALYZE, COSTS OFF) " + CANDIDATES_SQL[campaign.selection_policy],
                         {"gens": gens, "c": campaign.pk, "u": user_pk, "k": 5, "exclude": []})
             lines = [r[0] for r in cur.fetchall()]
         transaction.set_rollback(True)
@@ -218,7 +220,7 @@ def start_gunicorn(args, db_url: str, port: int) -> subprocess.Popen:
                 return proc
         except OSError:
             if proc.poll() is not None:
-                raise SystemExit("gunicorn exited at start")
+                raise SystemExit("gunicorn exited at start") from None
             time.sleep(0.3)
     raise SystemExit("gunicorn did not start in 60 s")
 
@@ -358,7 +360,7 @@ def main(argv=None) -> int:
         print(f"gunicorn: {args.workers} gthread workers x {args.threads} threads on 127.0.0.1:{port}; "
               f"{args.annotators} annotators (starting within {args.ramp_s:.0f} s), think {args.think_ms:.0f} ms, "
               f"{args.seconds:.0f} s; load average before: {os.getloadavg()[0]:.1f}")
-        sink = {"batch_ms": [], "rating_ms": [], "errors": [], "no_work": 0, "batches_done": 0}
+        sink: dict[str, Any] = {"batch_ms": [], "rating_ms": [], "errors": [], "no_work": 0, "batches_done": 0}
         t0 = time.time()
         deadline = t0 + args.seconds
         workers = [Annotator(port=port, token=tok, slug=campaign.slug, deadline=deadline, args=args,

@@ -20,6 +20,8 @@ systemd) restarts killed workers; here the benchmark starts the replacement at o
 """
 from __future__ import annotations
 
+from typing import Any
+
 import argparse
 import json
 import os
@@ -116,7 +118,7 @@ def seed(n_items: int):
 
     big = Campaign.objects.create(slug="faults-big", name="faults big")
     rows = items(big, n_items, "big")
-    annotators = [user_add(username=f"rater{a}", role="annotator", password="faults-pass-1") for a in range(6)]
+    annotators: list[Any] = [user_add(username=f"rater{a}", role="annotator", password="faults-pass-1") for a in range(6)]
     for a, user in enumerate(annotators):
         batch = Batch.objects.create(campaign=big, annotator=user, status="closed", decision="approved",
                                      closed_at=timezone.now(), scrutinized_at=timezone.now())
@@ -133,7 +135,7 @@ def seed(n_items: int):
 # --- A and B: a worker killed whole mid-job -----------------------------------------------------------------
 
 
-def kill_mid_job(label: str, env: dict, tmp: Path, make_job, check, min_progress: int = 1) -> Worker:
+def kill_mid_job(label: str, env: dict, tmp: Path, make_job, check, min_progress: int = 1) -> Worker | None:
     from annotation.models import Job
     from annotation.services.jobs import job_enqueue
 

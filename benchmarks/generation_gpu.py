@@ -20,6 +20,8 @@ Without CUDA it says so and exits with status 2. ``--smoke`` runs every step of 
 """
 from __future__ import annotations
 
+from typing import Any
+
 import argparse
 import json
 import sys
@@ -62,6 +64,7 @@ def full_size_pipeline(kind: str, dtype):
     encoder = CLIPTextModel(CLIPTextConfig(vocab_size=len(tokenizer), max_position_embeddings=77, bos_token_id=0,
                                            eos_token_id=1, pad_token_id=1, **text))
     vae = AutoencoderKL(**SD_VAE)
+    pipe: Any
     if kind == "image":
         pipe = StableDiffusionPipeline(vae=vae, text_encoder=encoder, tokenizer=tokenizer, unet=UNet2DConditionModel(**SD15_UNET),
                                        scheduler=scheduler, safety_checker=None, feature_extractor=None,

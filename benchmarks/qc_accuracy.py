@@ -25,6 +25,8 @@ Usage:  .venv/bin/python benchmarks/qc_accuracy.py [--items 4000] [--genuine 40]
 """
 from __future__ import annotations
 
+from typing import Any
+
 import argparse
 import io
 import json
@@ -162,7 +164,7 @@ def outcomes(campaign, raters, slug: str) -> dict:
     for name, decision in (Batch.objects.filter(campaign=campaign).exclude(kind=Batch.Kind.EXPERT)
                            .order_by("pk").values_list("annotator__username", "decision")):
         by_rater.setdefault(name.removeprefix(f"{slug}-"), []).append(decision)
-    result = {"planted": 0, "planted_caught": 0, "missed": [], "genuine": Counter(), "genuine_batches": Counter(),
+    result: dict[str, Any] = {"planted": 0, "planted_caught": 0, "missed": [], "genuine": Counter(), "genuine_batches": Counter(),
               "planted_batches": Counter()}
     for r in raters:
         ds = by_rater.get(r.name, [])
@@ -288,7 +290,7 @@ def run(args, paths) -> None:
             summary[slug] = report(f"{path} / {method} ({time.perf_counter() - t0:.0f} s)", res, args.genuine)
     print()
     for path in paths:
-        cal, fix = summary.get(f"{path}-calibrated"), summary.get(f"{path}-fixed")
+        cal, fix = summary[f"{path}-calibrated"], summary[f"{path}-fixed"]
         caught_all = cal["planted_caught"].split("/")[0] == cal["planted_caught"].split("/")[1]
         cheaper = fix["golden_per_approved"] is None or (cal["golden_per_approved"] or 0) < fix["golden_per_approved"]
         goal = caught_all and cal["genuine_held_back"] <= 0.10 and cal["genuine_rejected"] <= 0.02 and cheaper

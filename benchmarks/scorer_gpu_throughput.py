@@ -154,7 +154,7 @@ def main(argv=None) -> int:
     n_single = min(args.score_items, 32)
     idx = torch.tensor(level_ids, device=device)
     with torch.no_grad():
-        t = None
+        t = None  # type: ignore[assignment]  # set once the first item has warmed up
         for k, rec in enumerate(records[: n_single + 1]):
             if k == 1:  # the first item warms up
                 sync()

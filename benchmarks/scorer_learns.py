@@ -116,7 +116,7 @@ def distort(im: Image.Image, kind: str, level: int, rng: np.random.Generator) ->
     if kind == "blur":
         return im.filter(ImageFilter.GaussianBlur(radius=(0.6, 1.2, 2.0, 3.2)[level - 1]))
     if kind == "noise":
-        arr = np.asarray(im, dtype=np.float32)
+        arr: np.ndarray = np.asarray(im, dtype=np.float32)
         arr = arr + rng.normal(0, (8, 18, 32, 55)[level - 1], arr.shape)
         return Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8))
     if kind == "jpeg":
@@ -140,7 +140,7 @@ def content_jitter(patch: Image.Image, rng: np.random.Generator, *, colour_jitte
         patch = Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8))
         patch = ImageEnhance.Color(patch).enhance(rng.uniform(0.3, 1.7))
     if tone_jitter and rng.random() < tone_jitter:
-        arr = 255.0 * (np.asarray(patch, dtype=np.float32) / 255.0) ** rng.uniform(0.6, 1.6)
+        arr = 255.0 * (np.asarray(patch, dtype=np.float32) / 255.0) ** rng.uniform(0.6, 1.6)  # type: ignore[assignment]
         m = arr.mean()
         arr = (arr - m) * rng.uniform(0.5, 1.4) + m + rng.uniform(-40, 40)
         patch = Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8))
@@ -167,15 +167,15 @@ def _random_items(photo: Image.Image, rng: np.random.Generator, *, size: int, mi
         lo = max(size, int(side * min_frac))
         s = int(rng.integers(lo, max(lo, int(side * max_frac)) + 1))
         x, y = int(rng.integers(0, w - s + 1)), int(rng.integers(0, h - s + 1))
-        patch = photo.crop((x, y, x + s, y + s)).resize((size, size), Image.BICUBIC)
+        patch = photo.crop((x, y, x + s, y + s)).resize((size, size), Image.Resampling.BICUBIC)
         if rng.random() < 0.5:
-            patch = patch.transpose(Image.FLIP_LEFT_RIGHT)
+            patch = patch.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
         if rng.random() < 0.5:
-            patch = patch.transpose(Image.FLIP_TOP_BOTTOM)
+            patch = patch.transpose(Image.Transpose.FLIP_TOP_BOTTOM)
         patch = content_jitter(patch, rng, colour_jitter=colour_jitter, tone_jitter=tone_jitter)
 
-        def visible(im: Image.Image) -> bool:
-            return not invisible_psnr or psnr(im, patch) < invisible_psnr
+        def visible(im: Image.Image, ref: Image.Image = patch) -> bool:
+            return not invisible_psnr or psnr(im, ref) < invisible_psnr
 
         if paired:
             versions = [(k, lvl, distort(patch, k, lvl, rng)) for k in KINDS for lvl in LEVELS]
@@ -198,7 +198,7 @@ def load_photo(name: str) -> Image.Image:
     elif name == "grace_hopper":
         from matplotlib.cbook import get_sample_data
 
-        return Image.open(get_sample_data("grace_hopper.jpg")).convert("RGB")
+        return Image.open(get_sample_data("grace_hopper.jpg")).convert("RGB")  # type: ignore[arg-type]  # a file object
     else:
         arr = getattr(skimage.data, name)()
     if arr.ndim == 2:
@@ -300,7 +300,7 @@ def main(argv=None) -> int:
     from training.scorer.train import train
 
     tmp = None if args.workdir else tempfile.TemporaryDirectory()
-    work = Path(args.workdir or tmp.name)
+    work = Path(args.workdir or tmp.name)  # type: ignore[union-attr]  # tmp is made when no workdir is given
     t0 = time.time()
     export, test_names = build_dataset(work, size=args.size, train_crops=args.train_crops, test_crops=args.test_crops,
                                        test_photos=args.test_photos, seed=args.seed, paired=args.paired,
@@ -333,6 +333,8 @@ def main(argv=None) -> int:
     result = train(cfg, on_progress=show)
     train_s = time.time() - t1
     ckpt = result.final_dir or result.checkpoint_dir
+    if ckpt is None:
+        raise SystemExit("training wrote no checkpoint")
     # stopped by the time bound: the last checkpoint holds the weights (adapter or full)
     res = evaluate_checkpoint(ckpt, export, split="test", out_dir=work / "eval", overrides={"eval_plots": False})
     inst = res.report["quality"]["all"]["instance"]

@@ -18,6 +18,8 @@ It decided the 4 px patch of the benchmark's tiny model and its content augmenta
 """
 from __future__ import annotations
 
+from typing import Any
+
 import argparse
 import sys
 import time
@@ -32,7 +34,7 @@ import scorer_learns as sl  # noqa: E402  (same photos, crops and distortions)
 
 
 def luminance_noise(im: Image.Image, level: int, rng: np.random.Generator) -> Image.Image:
-    arr = np.asarray(im, dtype=np.float32)
+    arr: np.ndarray = np.asarray(im, dtype=np.float32)
     arr = arr + rng.normal(0, (8, 18, 32, 55)[level - 1], arr.shape[:2])[..., None]
     return Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8))
 
@@ -86,8 +88,8 @@ def main(argv=None) -> int:
         colour_distort = sl.distort
         sl.distort = lambda im, k, lvl, r: luminance_noise(im, lvl, r) if k == "noise" else colour_distort(im, k, lvl, r)
     rng, order, test = sl.photo_split(args.seed, 4, args.extra_photos)
-    data = {"train": ([], []), "test": ([], [])}
-    photo_of = []
+    data: dict[str, tuple[list, list]] = {"train": ([], []), "test": ([], [])}
+    photo_of: Any = []
     for name in order:
         photo = sl.load_photo(name)
         if args.grey:

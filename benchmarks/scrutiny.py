@@ -17,6 +17,8 @@ Usage:  .venv/bin/python benchmarks/scrutiny.py [--items 100000] [--batches 1000
 """
 from __future__ import annotations
 
+from typing import Any
+
 import argparse
 import io
 import os
@@ -89,7 +91,7 @@ def seed_batches(campaign, n_batches: int, regular: list[int], golden: dict[int,
                                for u in users])
     batches = list(Batch.objects.filter(campaign=campaign).order_by("pk").values_list("pk", "annotator_id"))
     golden_ids = np.array(sorted(golden))
-    regular = np.array(regular)
+    regular_ids = np.array(regular)
     stamp = "2026-01-01 00:00:00+00"
     with connection.cursor() as cur:
         with cur.cursor.copy(
@@ -98,12 +100,12 @@ def seed_batches(campaign, n_batches: int, regular: list[int], golden: dict[int,
             for k, (batch_id, user_id) in enumerate(batches):
                 careless = k % 4 == 0
                 buf = io.StringIO()
-                for item in rng.choice(regular, 40, replace=False).tolist():
+                for item in rng.choice(regular_ids, 40, replace=False).tolist():
                     buf.write(f"{user_id}\t{item}\t{batch_id}\t{rng.integers(1, 6)}\t{rng.integers(1, 6)}\t{stamp}\n")
                 for item in rng.choice(golden_ids, 10, replace=False).tolist():
                     q, a = golden[item]
                     if careless:
-                        rq, ra = rng.integers(1, 6), rng.integers(1, 6)
+                        rq, ra = int(rng.integers(1, 6)), int(rng.integers(1, 6))
                     else:
                         rq = int(np.clip(round(q + rng.normal(0, 0.5)), 1, 5))
                         ra = int(np.clip(round(a + rng.normal(0, 0.5)), 1, 5))
@@ -187,7 +189,7 @@ def run(args) -> None:
     timed("expert pool: first 40 golden items needing experts",
           lambda: list(expert_pool(campaign=campaign, user=expert).order_by("pk").values_list("pk", flat=True)[:40]))
     admin = User.objects.create(username="bench-admin", is_superuser=True)
-    request = RequestFactory().get("/desk/")
+    request: Any = RequestFactory().get("/desk/")  # a page request as the desk view sees it
     request.user = admin
     request.session = {}
     request._messages = _NoMessages()

@@ -26,7 +26,7 @@ def lockout_response(request, original_response=None, credentials=None) -> HttpR
     reason = (f"too many failed logins for this account from this address; try again in {minutes} minutes "
               "or ask an admin to unlock it (manage.py axes_reset_username USERNAME)")
     if request.path.startswith("/api/") or "application/json" in request.headers.get("Accept", ""):
-        response = JsonResponse({"detail": reason}, status=429)
+        response: HttpResponse = JsonResponse({"detail": reason}, status=429)
     else:
         response = HttpResponse(f"<!doctype html><title>Locked out</title><h1>Locked out</h1><p>{reason}.</p>"
                                 '<p><a href="/login/">Back to the login page</a></p>', status=429)

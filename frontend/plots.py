@@ -126,11 +126,11 @@ def history_svg(points: dict[str, list[float | None]], *, approve: float, reject
     parts = [f'<svg class="history" viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" '
              f'aria-label="SRCC per batch over time"><title>SRCC per batch over time</title>',
              f'<rect x="{pad_l}" y="{pad_t}" width="{w}" height="{h}" fill="#fafbfc" stroke="#c5cbd3"/>']
-    for v in (-1, 0, 1):
-        parts.append(f'<text x="{pad_l - 5}" y="{sy(v) + 4:.1f}" text-anchor="end" font-size="11">{v}</text>')
-    for v, label in ((approve, "approve"), (reject, "reject")):
-        parts.append(f'<line x1="{pad_l}" x2="{pad_l + w}" y1="{sy(v):.1f}" y2="{sy(v):.1f}" stroke="#9aa3ad" '
-                     f'stroke-dasharray="4 3"><title>{label} threshold {v:g}</title></line>')
+    for tick in (-1, 0, 1):
+        parts.append(f'<text x="{pad_l - 5}" y="{sy(tick) + 4:.1f}" text-anchor="end" font-size="11">{tick}</text>')
+    for threshold, label in ((approve, "approve"), (reject, "reject")):
+        parts.append(f'<line x1="{pad_l}" x2="{pad_l + w}" y1="{sy(threshold):.1f}" y2="{sy(threshold):.1f}" '
+                     f'stroke="#9aa3ad" stroke-dasharray="4 3"><title>{label} threshold {threshold:g}</title></line>')
     for dim, values in points.items():
         color = DIMENSION_COLOURS.get(dim, "#555")
         segment: list[str] = []

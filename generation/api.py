@@ -265,7 +265,7 @@ class GenerationJobOutput(serializers.ModelSerializer):
 
     class Meta:
         model = GenerationJob
-        fields = ("id", "campaign", "status", "message", "generators", "params", "planned", "existing", "to_make",
+        fields: tuple[str, ...] = ("id", "campaign", "status", "message", "generators", "params", "planned", "existing", "to_make",
                   "cancel_requested", "error", "created_at", "started_at", "finished_at")
 
     def get_generators(self, job) -> list[str]:

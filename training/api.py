@@ -26,7 +26,7 @@ from .services.scorers import Upload, scorer_get, scorer_score_uploads
 
 
 class ScorerOutput(serializers.ModelSerializer):
-    training_run = serializers.PrimaryKeyRelatedField(read_only=True)
+    training_run: serializers.PrimaryKeyRelatedField = serializers.PrimaryKeyRelatedField(read_only=True)
 
     class Meta:
         model = Scorer
@@ -42,7 +42,7 @@ class RunListOutput(serializers.ModelSerializer):
 
     class Meta:
         model = TrainingRun
-        fields = ("id", "kind", "status", "message", "campaign", "dataset_version", "dataset_version_number",
+        fields: tuple[str, ...] = ("id", "kind", "status", "message", "campaign", "dataset_version", "dataset_version_number",
                   "scorer", "scorer_name", "base_model", "progress_step", "progress_total", "cancel_requested",
                   "created_by", "created_at", "started_at", "finished_at")
 
@@ -173,7 +173,7 @@ class BenchmarkOutput(serializers.ModelSerializer):
 
     class Meta:
         model = Benchmark
-        fields = ("id", "status", "message", "campaign", "dataset_version", "dataset_version_number", "split",
+        fields: tuple[str, ...] = ("id", "status", "message", "campaign", "dataset_version", "dataset_version_number", "split",
                   "methods", "bootstrap", "progress_step", "progress_total", "report", "output_dir", "error",
                   "created_by", "created_at", "started_at", "finished_at", "report_urls")
 

@@ -3,6 +3,8 @@ and sort by, admins' quick checks of held items, the agreement of scorer and hum
 and the retraining policy with its rounds. Researchers and admins (item checks: admins)."""
 from __future__ import annotations
 
+from typing import Any
+
 from django.urls import path
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -108,9 +110,10 @@ class PredictionListApi(APIView):
             hi = float(q["max"]) if q.get("max") else None
         except ValueError:
             raise InvalidInput("min and max must be numbers") from None
-        held = {"true": True, "false": False, None: None, "": None}.get(q.get("held"), "bad")
-        if held == "bad":
+        held_values: dict[str | None, bool | None] = {"true": True, "false": False, None: None, "": None}
+        if q.get("held") not in held_values:
             raise InvalidInput("held must be true or false")
+        held = held_values[q.get("held")]
         scorer = None
         if q.get("scorer"):
             scorer = scorer_find(scorer_id=q["scorer"] if q["scorer"].isdigit() else None, active_only=False)
@@ -119,7 +122,7 @@ class PredictionListApi(APIView):
         qs = predictions_list(campaign=campaign, scorer=scorer, dimension=q.get("dimension", "quality"),
                               order=q.get("order", "prediction"), held=held, lo=lo, hi=hi)
         paginator = LimitOffsetPagination()
-        page = paginator.paginate_queryset(qs, request, view=self)
+        page: Any = paginator.paginate_queryset(qs, request, view=self)
         return paginator.get_paginated_response(PredictionOutput(page, many=True).data)
 
 

@@ -114,7 +114,7 @@ class BatchListApi(APIView):
         """The caller's own batches, newest first (paginated: ?limit=&offset=)."""
         paginator = LimitOffsetPagination()
         page = paginator.paginate_queryset(annotator_batches(user=request.user), request, view=self)
-        rows = [batch_list_row(b) for b in page]
+        rows = [batch_list_row(b) for b in page or []]
         return paginator.get_paginated_response(BatchListItemOutput(rows, many=True).data)
 
 
@@ -175,8 +175,9 @@ class RatingSubmitApi(APIView):
         rating = rating_submit(task_id=task_id, user=request.user, scores=scores,
                                duration_ms=request.data.get("duration_ms"))
         batch = rating.batch
-        return Response({"id": rating.pk, "batch": {"id": batch.pk, "status": batch.status,
-                                                    "progress": rating.batch_progress}}, status=201)
+        progress = rating.batch_progress  # type: ignore[attr-defined]  # set by rating_submit for this answer
+        return Response({"id": rating.pk, "batch": {"id": batch.pk, "status": batch.status, "progress": progress}},
+                        status=201)
 
 
 class StandingOutput(serializers.Serializer):

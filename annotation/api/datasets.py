@@ -26,7 +26,7 @@ from .jobs import JobOutput
 
 
 class VersionOutput(serializers.ModelSerializer):
-    campaign = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    campaign: serializers.SlugRelatedField = serializers.SlugRelatedField(slug_field="slug", read_only=True)
 
     class Meta:
         model = DatasetVersion

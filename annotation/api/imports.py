@@ -55,7 +55,8 @@ class ImportStartApi(APIView):
         archive, manifest = data.validated_data.get("archive"), data.validated_data.get("manifest")
         if archive is not None:
             member = archive_check(fileobj=archive, manifest=manifest)
-            params = {"campaign": campaign.slug, "archive": archive_store(fileobj=archive), "manifest": member}
+            params: dict[str, str | None] = {"campaign": campaign.slug, "archive": archive_store(fileobj=archive),
+                                             "manifest": member}
         else:
             found = server_path_resolve(server_path=data.validated_data["server_path"], manifest=manifest)
             params = {"campaign": campaign.slug, "manifest": str(found), "media_root": None}

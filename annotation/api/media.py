@@ -15,6 +15,7 @@ import re
 
 from django.core.files.storage import default_storage
 from django.http import FileResponse, HttpResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.urls import path
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -56,7 +57,7 @@ def _ranged(fh, start: int, length: int):
         fh.close()
 
 
-def _serve(request, name: str) -> HttpResponse:
+def _serve(request, name: str) -> HttpResponseBase:
     if not name or not default_storage.exists(name):
         raise NotFound("the media file is missing from storage")
     content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
@@ -70,10 +71,10 @@ def _serve(request, name: str) -> HttpResponse:
         else:  # suffix range: the last N bytes
             start, end = max(0, size - int(last)), size - 1
         if start >= size or start > end:
-            resp = HttpResponse(status=416)
-            resp["Content-Range"] = f"bytes */{size}"
-            return resp
-        resp = StreamingHttpResponse(_ranged(default_storage.open(name, "rb"), start, end - start + 1),
+            refused = HttpResponse(status=416)
+            refused["Content-Range"] = f"bytes */{size}"
+            return refused
+        resp: HttpResponseBase = StreamingHttpResponse(_ranged(default_storage.open(name, "rb"), start, end - start + 1),
                                      status=206, content_type=content_type)
         resp["Content-Range"] = f"bytes {start}-{end}/{size}"
         resp["Content-Length"] = str(end - start + 1)

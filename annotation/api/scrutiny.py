@@ -4,6 +4,8 @@ templates, and the campaign's QC settings. Golden figures appear only here (admi
 annotator-facing responses."""
 from __future__ import annotations
 
+from typing import Any
+
 from django.http import StreamingHttpResponse
 from django.urls import path
 from drf_spectacular.types import OpenApiTypes
@@ -165,7 +167,7 @@ class AuditEventSerializer(serializers.Serializer):
     batch = serializers.IntegerField(allow_null=True)
     annotator = serializers.CharField()
     annotator_id = serializers.IntegerField()
-    source = serializers.CharField()
+    source = serializers.CharField()  # type: ignore[assignment]  # the event's field, not DRF's Field.source
     actor = serializers.CharField(allow_null=True)
     before = serializers.CharField()
     after = serializers.CharField()
@@ -190,7 +192,7 @@ AUDIT_FILTERS = [
 
 def _audit_filtered(request):
     params = request.query_params
-    filters = {}
+    filters: dict[str, Any] = {}
     if params.get("campaign"):
         filters["campaign"] = campaign_get(slug=params["campaign"])
     for key in ("batch", "annotator"):

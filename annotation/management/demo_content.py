@@ -124,7 +124,7 @@ def _write_video(path: Path, colour, shape: str, quality: Quality, seed: int) ->
     frames = VIDEO_FPS * VIDEO_SECONDS
     with av.open(str(path), mode="w", format="mp4") as container:
         codec = "libx264" if "libx264" in av.codecs_available else "mpeg4"
-        stream = container.add_stream(codec, rate=VIDEO_FPS)
+        stream: av.VideoStream = container.add_stream(codec, rate=VIDEO_FPS)  # type: ignore[assignment]  # video
         stream.width, stream.height = VIDEO_SIZE
         stream.pix_fmt = "yuv420p"
         if codec == "libx264":

@@ -13,6 +13,7 @@ its interval is undefined (None) and ``constant`` says which side was constant.
 from __future__ import annotations
 
 import math
+from typing import Any
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -104,7 +105,7 @@ def agreement_from_dict(data: dict | None) -> Agreement:
     """Inverse of :meth:`Agreement.as_dict` (figures stored as JSON)."""
     if not data:
         return Agreement(n_golden=0)
-    fields = {k: data.get(k) for k in Agreement.__dataclass_fields__}
+    fields: dict[str, Any] = {k: data.get(k) for k in Agreement.__dataclass_fields__}
     for key in ("srcc_ci", "plcc_ci"):
         if fields[key] is not None:
             fields[key] = tuple(fields[key])

@@ -21,7 +21,7 @@ no better than chance) are found by :mod:`.decision`, which holds the evidence.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -79,7 +79,7 @@ def _period(values: Sequence[int]) -> tuple[int, float] | None:
 
 
 def find_patterns(
-    ratings: dict[str, Sequence[int]],
+    ratings: Mapping[str, Sequence[int]],
     *,
     durations_ms: Sequence[int] = (),
     habits: CampaignHabits | None = None,

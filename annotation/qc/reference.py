@@ -26,6 +26,7 @@ median itself would be near chance, and chance must never count as genuine.
 from __future__ import annotations
 
 import math
+from typing import Any
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 
@@ -83,7 +84,7 @@ class Reference:
 
 
 def reference_from_dict(data: dict) -> Reference:
-    fields = {k: data.get(k) for k in Reference.__dataclass_fields__}
+    fields: dict[str, Any] = {k: data.get(k) for k in Reference.__dataclass_fields__}
     return Reference(**fields)
 
 

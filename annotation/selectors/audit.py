@@ -30,9 +30,9 @@ def audit_row(event: AuditEvent) -> dict:
     figures = event.figures or {}
     return {
         "id": event.pk, "created_at": event.created_at, "kind": event.kind,
-        "campaign": event.campaign.slug if event.campaign_id else None, "batch": event.batch_id,
+        "campaign": event.campaign.slug if event.campaign else None, "batch": event.batch_id,
         "annotator": event.subject.username, "annotator_id": event.subject_id, "source": event.source,
-        "actor": event.actor.username if event.actor_id else None, "before": event.before, "after": event.after,
+        "actor": event.actor.username if event.actor else None, "before": event.before, "after": event.after,
         "reason": event.reason, "p_genuine": (figures.get("evidence") or {}).get("p_genuine"), "figures": figures,
     }
 

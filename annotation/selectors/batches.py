@@ -11,7 +11,7 @@ from rest_framework.fields import DateTimeField
 from ..models import Batch, Task
 
 # What annotators may know of a decision: needs_review is still "pending" to them.
-PUBLIC_DECISION = {
+PUBLIC_DECISION: dict[str, str] = {
     Batch.Decision.PENDING: "pending",
     Batch.Decision.NEEDS_REVIEW: "pending",
     Batch.Decision.APPROVED: "approved",
@@ -81,5 +81,6 @@ def batch_list_row(batch: Batch) -> dict[str, Any]:
     return {
         "id": batch.pk, "campaign": batch.campaign.slug, "created_at": batch.created_at, "closed_at": batch.closed_at,
         "status": batch.status, "decision": PUBLIC_DECISION.get(batch.decision, "pending"),
-        "reason": public_reason(batch), "progress": {"rated": batch.n_rated, "total": batch.n_total},
+        "reason": public_reason(batch),
+        "progress": {"rated": batch.n_rated, "total": batch.n_total},  # type: ignore[attr-defined]  # annotated
     }

@@ -54,7 +54,7 @@ def review_items(*, batch: Batch) -> list[dict]:
     for r in ratings:
         item = r.item
         is_golden = any((item.pk, d) in golden for d in dims)
-        other = others.get(item.pk, {})
+        other: dict = dict(others.get(item.pk) or {})
         cells = []
         for d in dims:
             reference = golden.get((item.pk, d)) if is_golden else other.get(f"mos_{d}")

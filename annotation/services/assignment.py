@@ -175,7 +175,7 @@ def _lease_regular(*, campaign: Campaign, user, n: int) -> list[int]:
         per_gen = n - len(candidates)
     rank: Counter = Counter()
     ranked = []
-    for item_id, gen, value, key in sorted(candidates, key=lambda c: (c[1], -c[2], c[3])):
+    for item_id, gen, value, _key in sorted(candidates, key=lambda c: (c[1], -c[2], c[3])):
         ranked.append((rank[gen], -value, random.random(), item_id))
         rank[gen] += 1
     return [item_id for *_, item_id in sorted(ranked)[:n]]
@@ -218,7 +218,7 @@ def _open_pool(campaign: Campaign):
 
 # The column a generator's open items are taken by: one index per policy (item_open_pool_fullest,
 # item_open_pool_value), both ending in the random shuffle_key.
-RANK_COLUMN = {Campaign.Selection.FULLEST: "active_count", Campaign.Selection.VALUE: "priority"}
+RANK_COLUMN: dict[str, str] = {Campaign.Selection.FULLEST: "active_count", Campaign.Selection.VALUE: "priority"}
 
 
 def _candidates_sql(rank: str) -> str:
@@ -238,7 +238,7 @@ def _candidates_sql(rank: str) -> str:
       ) c"""
 
 
-CANDIDATES_SQL = {policy: _candidates_sql(column) for policy, column in RANK_COLUMN.items()}
+CANDIDATES_SQL: dict[str, str] = {policy: _candidates_sql(column) for policy, column in RANK_COLUMN.items()}
 
 
 def _locked_candidates(*, campaign: Campaign, user, generators: list[int], k: int, exclude: list[int]):

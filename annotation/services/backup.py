@@ -21,6 +21,7 @@ import subprocess
 import tarfile
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.db import connection
@@ -31,8 +32,8 @@ from core.errors import Conflict, InvalidInput
 FORMAT = "qeval-backup/1"
 
 
-def _db() -> dict:
-    return settings.DATABASES["default"]
+def _db() -> dict[str, Any]:
+    return dict(settings.DATABASES["default"])
 
 
 def _pg_env() -> dict:
@@ -45,7 +46,7 @@ def _pg_env() -> dict:
 
 
 def _media_root() -> Path | None:
-    backend = settings.STORAGES["default"]["BACKEND"]
+    backend = str(settings.STORAGES["default"]["BACKEND"])  # type: ignore[index]  # typed as object by the stubs
     return Path(settings.MEDIA_ROOT) if backend.endswith("FileSystemStorage") else None
 
 
@@ -56,7 +57,7 @@ def _summary() -> dict:
             "versions": {str(v.pk): v.checksum for v in DatasetVersion.objects.only("id", "checksum")}}
 
 
-def backup_create(*, out: Path, media: bool = True, progress=None) -> dict:
+def backup_create(*, out: str | Path, media: bool = True, progress=None) -> dict:
     """Dump the database (and media) into the tar file `out`; returns its manifest."""
     out = Path(out)
     if out.exists():
@@ -65,8 +66,8 @@ def backup_create(*, out: Path, media: bool = True, progress=None) -> dict:
         raise InvalidInput("media live on S3 and are not backed up here: pass --no-media and back the bucket up "
                            "with its own versioning or replication")
     out.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="qeval-backup-") as tmp:
-        tmp = Path(tmp)
+    with tempfile.TemporaryDirectory(prefix="qeval-backup-") as tmp_name:
+        tmp = Path(tmp_name)
         manifest = {"format": FORMAT, "engine": connection.vendor, "created_at": timezone.now().isoformat(),
                     "media": media, **_summary()}
         if connection.vendor == "postgresql":
@@ -110,7 +111,7 @@ def _database_is_empty() -> bool:
     return "annotation_item" not in connection.introspection.table_names()
 
 
-def backup_restore(*, source: Path, media: bool = True) -> dict:
+def backup_restore(*, source: str | Path, media: bool = True) -> dict:
     """Restore the tar file `source` into the (empty) configured database and the media folder."""
     source = Path(source)
     if not source.is_file():
@@ -119,10 +120,10 @@ def backup_restore(*, source: Path, media: bool = True) -> dict:
         tar = tarfile.open(source, "r")
     except tarfile.TarError as exc:
         raise InvalidInput(f"{source} is not a backup file ({exc})") from None
-    with tar, tempfile.TemporaryDirectory(prefix="qeval-restore-") as tmp:
-        tmp = Path(tmp)
+    with tar, tempfile.TemporaryDirectory(prefix="qeval-restore-") as tmp_name:
+        tmp = Path(tmp_name)
         try:
-            manifest = json.loads(tar.extractfile("manifest.json").read())
+            manifest = json.loads(tar.extractfile("manifest.json").read())  # type: ignore[union-attr]  # None: caught
         except (KeyError, ValueError, AttributeError):
             raise InvalidInput(f"{source} has no readable manifest.json: not a backup of this platform") from None
         if manifest.get("format") != FORMAT:
@@ -154,7 +155,7 @@ def backup_restore(*, source: Path, media: bool = True) -> dict:
                     if target.exists():
                         continue  # content-addressed: the same name holds the same bytes
                     target.parent.mkdir(parents=True, exist_ok=True)
-                    with tar.extractfile(member) as src, open(target, "wb") as dst:
+                    with tar.extractfile(member) as src, open(target, "wb") as dst:  # type: ignore[union-attr]  # a file
                         shutil.copyfileobj(src, dst)
                     copied += 1
     return {**manifest, "media_files_restored": copied}

@@ -14,6 +14,7 @@ import io
 import secrets
 from collections import defaultdict
 from datetime import timedelta
+from typing import Any
 
 import numpy as np
 from django.db import transaction
@@ -91,7 +92,7 @@ def golden_set_create(
     population = sum(len(ids) for ids in strata.values())
     if population == 0:
         raise InvalidInput(f"campaign {campaign.slug!r} has no items to sample from")
-    wanted = int(round(fraction * population)) if fraction is not None else size
+    wanted = int(round(fraction * population)) if fraction is not None else int(size or 0)
     if wanted > population:
         raise InvalidInput(f"--size {wanted} is larger than the campaign's {population} items")
     wanted = max(wanted, 1)
@@ -117,7 +118,7 @@ def golden_set_create(
     need = allocate(deficit, wanted - len(golden_ids))
 
     added: list[int] = []
-    summary = []
+    summary: list[dict[str, Any]] = []
     golden_arr = np.asarray(sorted(golden_ids), dtype=np.int64)
     for i, key in enumerate(keys):
         ids = strata[key]
@@ -216,7 +217,7 @@ def _item_pks(campaign: Campaign, item_ids: list[str]) -> dict[str, int]:
 # ------------------------------------------------------------------------------------- experts
 
 
-def _count(qs) -> Subquery:
+def _count(qs) -> Coalesce:
     return Coalesce(Subquery(qs.order_by().values("item").annotate(c=Count("pk")).values("c")[:1]),
                     Value(0), output_field=IntegerField())
 

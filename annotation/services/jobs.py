@@ -118,8 +118,8 @@ def job_run(*, job_id: int, on_update: Callable[[int, int, str], None] | None = 
     command line can print that one line; other exceptions are recorded (without server paths) and
     re-raised, their traceback goes to the log.
     """
-    job = _claim(job_id)
-    if job.status != Job.Status.RUNNING or getattr(job, "_not_ours", False):
+    job, ours = _claim(job_id)
+    if job.status != Job.Status.RUNNING or not ours:
         return job
     runner = import_string(JOB_RUNNERS[job.kind])
     beat = Heartbeat(lambda: Job.objects.filter(pk=job.pk, status=Job.Status.RUNNING).update(heartbeat_at=timezone.now()),
@@ -144,27 +144,27 @@ def job_run(*, job_id: int, on_update: Callable[[int, int, str], None] | None = 
     return job
 
 
-def _claim(job_id: int) -> Job:
-    """Mark the job running for this process (attempts + 1) unless it has finished or a live worker holds it."""
+def _claim(job_id: int) -> tuple[Job, bool]:
+    """Mark the job running for this process (attempts + 1) unless it has finished or a live worker holds it.
+    Returns the job and whether this process now runs it."""
     now = timezone.now()
     with transaction.atomic():
         job = Job.objects.select_for_update().get(pk=job_id)
         if job.status in state.FINISHED:
-            return job
+            return job, False
         if job.status == Job.Status.RUNNING:
             beat = job.heartbeat_at or job.started_at
             if beat and (now - beat).total_seconds() < settings.JOB_HEARTBEAT_STALE_S:
                 log.info("job %s is alive on another worker; this delivery does nothing", job.pk)
-                job._not_ours = True
-                return job
+                return job, False
             if job.attempts >= settings.JOB_MAX_ATTEMPTS:
                 _fail_lost(job, now)
-                return job
+                return job, False
         fields = state.transition(job, Job.Status.RUNNING, now=now)
         job.attempts, job.heartbeat_at, job.error = job.attempts + 1, now, ""
         job.progress = 0  # a re-run after a lost worker starts over (runners are idempotent)
         job.save(update_fields=fields + ["attempts", "heartbeat_at", "error", "progress"])
-    return job
+    return job, True
 
 
 def _fail_lost(job: Job, now) -> None:

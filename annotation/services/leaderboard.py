@@ -69,7 +69,7 @@ def _compute(campaign: Campaign) -> dict:
                                 "sd": None if se is None else round(float(r.sd), 4),
                                 "se": None if se is None else round(se, 4),
                                 "ci95": None if half is None else [round(r.mos - half, 4), round(r.mos + half, 4)]})
-            for rank, (a, b) in enumerate(zip(entries, entries[1:]), 1):
+            for a, b in zip(entries, entries[1:]):
                 a["next"] = _separation(a, b)
             out["boards"].append({"media_type": media_type, "dimension": dim, "generators": entries})
     return out

@@ -105,7 +105,7 @@ def probe_image(path: Path, *, thumbnail_to: Path | None = None) -> MediaInfo:
         raise MediaError(f"image format {fmt} is not supported (use {', '.join(sorted(IMAGE_FORMATS))})")
     if width < 1 or height < 1:
         raise MediaError(f"image has no pixels ({width}x{height})")
-    if thumb is not None:
+    if thumb is not None and thumbnail_to is not None:
         thumbnail_to.write_bytes(thumb)
     return MediaInfo(sha256=file_sha256(path), ext=IMAGE_FORMATS[fmt], width=width, height=height)
 
@@ -154,7 +154,7 @@ def probe_video(path: Path, *, thumbnail_to: Path | None = None) -> MediaInfo:
         raise MediaError(f"not a readable video ({_one_line(exc)})") from None
     if width < 1 or height < 1:
         raise MediaError(f"video has no pixels ({width}x{height})")
-    if poster is not None:
+    if poster is not None and thumbnail_to is not None:
         thumbnail_to.write_bytes(poster)
     return MediaInfo(sha256=file_sha256(path), ext=ext, width=width, height=height,
                      duration=round(duration, 3) if duration else None, fps=round(fps, 3) if fps else None)
@@ -190,7 +190,7 @@ def thumbnail_name(sha256: str) -> str:
     return f"thumbs/{sha256[:2]}/{sha256}.jpg"
 
 
-def storage_put(*, name: str, source: Path | bytes) -> bool:
+def storage_put(*, name: str, source: str | Path | bytes) -> bool:
     """Store `source` under exactly `name` unless that name exists already (content-addressed: same
     name, same bytes). Returns True when this call created the file (the caller may remove it again
     if its import fails)."""

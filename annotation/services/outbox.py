@@ -128,10 +128,11 @@ def outbox_publish(*, message_id: int) -> bool:
             log.warning("eager task %s%s failed", message.task, tuple(message.args), exc_info=True)
         return True
     with transaction.atomic():
-        message = (OutboxMessage.objects.select_for_update(skip_locked=True)
-                   .filter(pk=message_id, sent_at__isnull=True).first())
-        if message is None:
+        held = (OutboxMessage.objects.select_for_update(skip_locked=True)
+                .filter(pk=message_id, sent_at__isnull=True).first())
+        if held is None:
             return True  # sent already, or a relay holds it right now
+        message = held
         try:
             _send(message)
         except broker_errors() as exc:

@@ -125,10 +125,10 @@ def overlap_update(*, campaign: Campaign, item_ids: list[int]) -> int:
         for pk, _, _ in rows:
             target, scale = new[pk]
             groups.setdefault((target if adaptive else None, scale), []).append(pk)
-        for (target, scale), pks in groups.items():
-            fields = {"priority_scale": scale}
-            if target is not None:
-                fields["target"] = target
+        for (new_target, scale), pks in groups.items():
+            fields: dict[str, float] = {"priority_scale": scale}
+            if new_target is not None:
+                fields["target"] = new_target
             Item.objects.filter(pk__in=pks).update(**fields)
             changed += len(pks)
         Item.objects.filter(pk__in=[r[0] for r in rows]).update(priority=priority_expression())

@@ -37,6 +37,7 @@ from pathlib import Path
 
 from django.db import transaction
 from scipy import stats
+from typing import Any
 
 from ..models import Campaign, DatasetVersion, Item
 from core.errors import InvalidInput
@@ -66,7 +67,7 @@ def parse_mapping(pairs: list[str] | None) -> dict[str, str]:
     return mapping
 
 
-def _float(value: str, what: str, line: int) -> float | None:
+def _float(value: Any, what: str, line: int) -> float | None:
     if value is None or str(value).strip() == "":
         return None
     try:
@@ -175,7 +176,8 @@ def mos_table_import(
 
     path = Path(file)
     rows = _read_table(path, layout, mapping or {}, generator)
-    scale = tuple(float(x) for x in (scale or DEFAULT_SCALE[layout]))
+    lo, hi = (float(x) for x in (scale or DEFAULT_SCALE[layout]))
+    scale = (lo, hi)
     scores = _scores(rows, scale, path.name)
     seen: set[str] = set()
     for rec in rows:

@@ -42,7 +42,7 @@ def qc_settings(campaign: Campaign) -> Settings:
 class BatchEvidence:
     """Everything the decision needs about one batch."""
 
-    ratings: dict[str, list[int | None]]     # per dimension, in the order given
+    ratings: dict[str, list[int]]            # per dimension, in the order given (the campaign rates each)
     durations_ms: list[int]
     own: dict[str, Agreement]                # this batch's golden items
     cumulative: dict[str, Agreement]         # the annotator's golden items in all their batches so far
@@ -50,7 +50,7 @@ class BatchEvidence:
 
 
 def _pairs(rows, golden: dict[tuple[int, str], float], dims) -> dict[str, tuple[list[float], list[float]]]:
-    pairs = {d: ([], []) for d in dims}
+    pairs: dict[str, tuple[list[float], list[float]]] = {d: ([], []) for d in dims}
     for row in rows:
         for d in dims:
             g = golden.get((row["item_id"], d))
@@ -210,7 +210,7 @@ def campaign_prior_of(others: list[AnnotatorEvidence]) -> float:
     from ..qc.decision import campaign_prior
     from ..qc.reference import MIN_RATER_N
 
-    return campaign_prior([r.p_genuine for r in others if r.n_golden >= MIN_RATER_N])
+    return campaign_prior([r.p_genuine for r in others if r.n_golden >= MIN_RATER_N and r.p_genuine is not None])
 
 
 def evidence_get(*, campaign: Campaign, annotator_id: int) -> AnnotatorEvidence | None:

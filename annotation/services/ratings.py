@@ -82,7 +82,7 @@ def rating_submit(*, task_id: int, user, scores: dict, duration_ms: int | None =
         batch_leases_expire(batch=batch, now=now)
         batch_close_if_done(batch=batch, now=now)
         rating.batch = batch
-    rating.batch_progress = {"rated": counts["rated"], "total": counts["total"]}  # for the API answer
+    rating.batch_progress = {"rated": counts["rated"], "total": counts["total"]}  # type: ignore[attr-defined]  # API
     return rating
 
 

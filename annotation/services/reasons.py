@@ -5,7 +5,7 @@ from core.errors import InvalidInput
 
 from ..models import ReasonTemplate
 
-MAX_REASON = ReasonTemplate._meta.get_field("text").max_length
+MAX_REASON: int = ReasonTemplate._meta.get_field("text").max_length or 300
 
 
 def reason_template_add(*, text: str, user) -> ReasonTemplate:

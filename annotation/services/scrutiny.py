@@ -245,9 +245,11 @@ def _rescrutinize_others_on_commit(batch: Batch) -> None:
 def annotator_rescrutinize(*, campaign_id: int, annotator_id: int, exclude: int | None = None) -> list[int]:
     """Decide again the annotator's other closed batches in the campaign (each in its own transaction;
     admins' decisions stay as they are). Returns their ids."""
-    ids = list(Batch.objects.filter(campaign_id=campaign_id, annotator_id=annotator_id, status=Batch.Status.CLOSED,
-                                    kind__in=SCRUTINIZED_KINDS, scrutinized_at__isnull=False)
-               .exclude(pk=exclude).exclude(decision_source=ADMIN).order_by("pk").values_list("pk", flat=True))
+    batches = Batch.objects.filter(campaign_id=campaign_id, annotator_id=annotator_id, status=Batch.Status.CLOSED,
+                                   kind__in=SCRUTINIZED_KINDS, scrutinized_at__isnull=False).exclude(decision_source=ADMIN)
+    if exclude is not None:
+        batches = batches.exclude(pk=exclude)
+    ids = list(batches.order_by("pk").values_list("pk", flat=True))
     for batch_id in ids:
         batch_scrutinize(batch_id=batch_id)
     return ids
@@ -348,7 +350,7 @@ def batch_rows(*, batches: Iterable[Batch], dimensions: list[str]) -> list[dict]
             "reason": b.decision_reason,
             "auto_decision": b.auto_decision,
             "auto_reason": b.auto_reason,
-            "decided_by": b.decided_by.username if b.decided_by_id else None,
+            "decided_by": b.decided_by.username if b.decided_by else None,
             "decided_at": b.decided_at,
             "scrutinized_at": b.scrutinized_at,
             "closed_at": b.closed_at,

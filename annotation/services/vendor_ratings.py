@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 from collections import Counter, defaultdict
+from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
@@ -37,7 +38,8 @@ def _parse(campaign: Campaign, data: str) -> list[dict]:
     if missing or not set(columns) & set(DIMENSIONS):
         raise InvalidInput("line 1: the header needs annotator, item_id and at least one of quality, alignment")
     dims = [d for d in DIMENSIONS if d in columns]
-    rows, seen = [], {}
+    rows: list[dict] = []
+    seen: dict = {}
     for row in reader:
         line = reader.line_num
         annotator = (row.get("annotator") or "").strip()
@@ -86,7 +88,7 @@ def ratings_import(*, campaign: Campaign, data: str) -> list[int]:
         if r["item_id"] not in pks:
             raise InvalidInput(f"{r['where']}: no such item in campaign {campaign.slug!r}")
     names = sorted({r["annotator"] for r in rows})
-    users = {u.username: u for u in User.objects.filter(username__in=names)}
+    users: dict[str, Any] = {u.username: u for u in User.objects.filter(username__in=names)}
     vendors = set(
         AnnotatorProfile.objects.filter(user__in=users.values(), is_vendor=True).values_list("user__username", flat=True)
     )
@@ -94,7 +96,7 @@ def ratings_import(*, campaign: Campaign, data: str) -> list[int]:
         if r["annotator"] in users and r["annotator"] not in vendors:
             raise InvalidInput(f"{r['where']}: {r['annotator']!r} is an existing platform account, not a vendor account")
     if users:
-        done = set()
+        done: set[tuple[str, int]] = set()
         item_pks = sorted({pks[r["item_id"]] for r in rows if r["annotator"] in users})
         for start in range(0, len(item_pks), CHUNK):
             done.update(Rating.objects.filter(annotator__in=users.values(), item_id__in=item_pks[start:start + CHUNK])

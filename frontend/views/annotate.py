@@ -53,7 +53,7 @@ def campaign_anchors(campaign: Campaign) -> list[dict]:
     own = campaign.anchors if isinstance(campaign.anchors, dict) else {}
     scales = []
     for dim in campaign.dimensions:
-        dim_own = own.get(dim) if isinstance(own.get(dim), dict) else {}
+        dim_own: dict = own.get(dim) if isinstance(own.get(dim), dict) else {}  # type: ignore[assignment]
         levels = [
             {"score": n, "word": word, "anchor": str(dim_own.get(str(n)) or dim_own.get(n) or DEFAULT_ANCHORS[dim][n])}
             for n, word in LEVELS.items()
@@ -126,6 +126,6 @@ def my_batches(request):
     from annotation.services.standing import annotator_standings
 
     for b in page.object_list:
-        b.reason_text = public_reason(b)
+        b.reason_text = public_reason(b)  # type: ignore[attr-defined]  # for the template
     return render(request, "frontend/my_batches.html",
                   {"page": page, "standings": annotator_standings(user=request.user)})

@@ -196,7 +196,7 @@ def job_page(request, job_id: int):
     except ServiceError:
         from django.http import Http404
 
-        raise Http404("No such generation job.")
+        raise Http404("No such generation job.") from None
     waiting = list(selectors.output_list(job=job, status=GenerationOutput.Status.REVIEW)[:REVIEW_SHOWN])
     return render(request, "frontend/generation/job.html", {
         "job": job, "progress": selectors.job_progress(job=job), "waiting": waiting,

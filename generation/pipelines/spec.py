@@ -99,12 +99,12 @@ def _typed(key: str, value: Any) -> Any:
         return number
     if key in _FLOAT:
         try:
-            number = float(str(value).strip())
+            real = float(str(value).strip())
         except ValueError:
             raise SpecError(f"{key} must be a number, got {value!r}") from None
-        if not 0 <= number <= 100:
-            raise SpecError(f"{key} must be between 0 and 100, got {number}")
-        return number
+        if not 0 <= real <= 100:
+            raise SpecError(f"{key} must be between 0 and 100, got {real}")
+        return real
     return str(value).strip()
 
 

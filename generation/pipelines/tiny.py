@@ -85,14 +85,14 @@ def build_tiny_pipeline(kind: str, *, seed: int = 0):
     if kind == VIDEO:
         from diffusers import TextToVideoSDPipeline, UNet3DConditionModel
 
-        unet = UNet3DConditionModel(
+        video_unet = UNet3DConditionModel(
             block_out_channels=(8, 8), layers_per_block=1, sample_size=32, in_channels=4, out_channels=4,
             down_block_types=("CrossAttnDownBlock3D", "DownBlock3D"), up_block_types=("UpBlock3D", "CrossAttnUpBlock3D"),
             cross_attention_dim=8, attention_head_dim=4, norm_num_groups=2)
         vae = AutoencoderKL(block_out_channels=(8,), in_channels=3, out_channels=3, down_block_types=["DownEncoderBlock2D"],
                             up_block_types=["UpDecoderBlock2D"], latent_channels=4, sample_size=32, norm_num_groups=2)
         return TextToVideoSDPipeline(vae=vae, text_encoder=_text_encoder(8, 2, len(tokenizer)), tokenizer=tokenizer,
-                                     unet=unet, scheduler=_scheduler())
+                                     unet=video_unet, scheduler=_scheduler())
     raise ValueError(f"tiny pipelines are {IMAGE!r} or {VIDEO!r}, got {kind!r}")
 
 

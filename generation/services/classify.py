@@ -145,7 +145,7 @@ def _classify_one(text, method, llm, name, leaves, rules, listing) -> tuple[str,
     fallback = ""
     if method == "llm":
         instruction = INSTRUCTION.format(leaves=listing, prompt=text)
-        for attempt in range(2):
+        for _attempt in range(2):
             try:
                 answer = llm(instruction)
                 category, subcategory = parse_llm_answer(answer, leaves)

@@ -56,7 +56,7 @@ def coverage_compute(*, campaign: Campaign, taxonomy: Taxonomy | None = None, by
         return k if k in known else (UNCLASSIFIED, "")
 
     sets = list(PromptSet.objects.filter(campaign=campaign).order_by("slug").values_list("id", "slug"))
-    prompt_counts: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    prompt_counts: dict[tuple[str, str], dict[int, int]] = defaultdict(lambda: defaultdict(int))
     long_counts: dict[tuple[str, str], int] = defaultdict(int)
     for set_id, category, subcategory, n, n_long in (
             PromptSetEntry.objects.filter(prompt_set__campaign=campaign)
@@ -86,7 +86,8 @@ def coverage_compute(*, campaign: Campaign, taxonomy: Taxonomy | None = None, by
         rows.append((UNCLASSIFIED, ""))
     gen_names = sorted(generators)
 
-    prompt_rows, item_rows = [], []
+    prompt_rows: list[dict[str, Any]] = []
+    item_rows: list[dict[str, Any]] = []
     for k in rows:
         total = sum(prompt_counts[k].values())
         target = targets.get(k)

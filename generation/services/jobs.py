@@ -178,5 +178,5 @@ def generation_job_get(*, job_id, campaign: Campaign | None = None) -> Generatio
 
 
 def job_params(job: GenerationJob) -> dict[str, Any]:
-    return {"prompt_set": job.prompt_set.slug if job.prompt_set_id else None, "seeds": job.seeds_per_prompt,
+    return {"prompt_set": job.prompt_set.slug if job.prompt_set else None, "seeds": job.seeds_per_prompt,
             "seed_base": job.seed_base, "review": job.review, **job.filters}

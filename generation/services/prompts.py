@@ -228,7 +228,7 @@ def prompts_import(*, prompt_set: PromptSet, path: Path, progress: Progress | No
     with transaction.atomic():
         # Lock the set: two imports into one set must not both pass the "already in the set" check.
         PromptSet.objects.select_for_update().get(pk=prompt_set.pk)
-        in_set = set()
+        in_set: set[str] = set()
         nshas = [n for _, _, n in kept]
         for start in range(0, len(nshas), CHUNK):
             in_set.update(PromptSetEntry.objects.filter(prompt_set=prompt_set, normalized_sha256__in=nshas[start:start + CHUNK])

@@ -51,7 +51,8 @@ def outputs_review(*, campaign: Campaign, decision: str, output_ids: list[int] |
             items = Item.objects.bulk_create([
                 Item(campaign=campaign, item_id=_item_id(o), media_type=o.media_type, media=o.media, thumbnail=o.thumbnail,
                      width=o.width, height=o.height, duration=o.duration, fps=o.fps, sha256=o.sha256, prompt_id=o.prompt_id,
-                     generator_id=o.generator_id, target=campaign.target_for(o.media_type)) for o in fresh])
+                     generator_id=o.generator_id, target=campaign.target_for(o.media_type))  # type: ignore[misc]  # probed
+                for o in fresh])
             items_created(campaign=campaign, item_ids=[i.pk for i in items])
             for output, item in zip(fresh, items):
                 GenerationOutput.objects.filter(pk=output.pk).update(status=OStatus.DONE, item=item, reviewed_by=user,

@@ -45,7 +45,8 @@ def _keywords(value: Any, where: str) -> list[str]:
 
 
 def _entries(raw: list[Any], label: str) -> list[dict[str, Any]]:
-    entries, seen = [], {}
+    entries: list[dict[str, Any]] = []
+    seen: dict[tuple[str, str], int] = {}
     for n, entry in enumerate(raw, start=1):
         where = f"{label} entry {n}"
         if not isinstance(entry, dict):
@@ -83,7 +84,7 @@ def taxonomy_read(*, path: Path | str | None = None, text: str | None = None, na
     label = Path(name if path is None else path).name
     if text is None:
         try:
-            text = Path(path).read_text(encoding="utf-8-sig")
+            text = Path(path or "").read_text(encoding="utf-8-sig")
         except FileNotFoundError:
             raise InvalidInput(f"taxonomy file not found: {path}") from None
         except (OSError, UnicodeDecodeError) as exc:
@@ -168,8 +169,8 @@ class Leaves:
     def __init__(self, taxonomy: Taxonomy):
         self.taxonomy = taxonomy
         self.entries = list(taxonomy.entries.order_by("position", "id"))
-        self.categories = {}
-        self.pairs = {}
+        self.categories: dict[str, str] = {}
+        self.pairs: dict[tuple[str, str], TaxonomyEntry] = {}
         self.by_sub: dict[str, list[TaxonomyEntry]] = {}
         for e in self.entries:
             self.categories.setdefault(_key(e.category), e.category)

@@ -30,7 +30,7 @@ def test_concurrent_claims_are_disjoint_and_cover_the_job(prompt_files):
     def worker(name: str) -> None:
         try:
             barrier.wait()
-            mine = []
+            mine: list[int] = []
             while batch := _claim(job, generator_id, 4, name):
                 mine.extend(o.pk for o in batch)
             claimed[name] = mine

@@ -49,7 +49,7 @@ def test_expert_agreement_is_one_expert_against_the_mean_of_the_others():
     triples = [(i, e, float(np.clip(round(t + rng.normal(0, 0.5)), 1, 5))) for i, t in enumerate(truth) for e in range(3)]
     a = expert_agreement(triples)
     by_item = {}
-    for i, e, s in triples:
+    for i, _e, s in triples:
         by_item.setdefault(i, []).append(s)
     own = [s for i in by_item for s in by_item[i]]
     others = [(sum(by_item[i]) - s) / 2 for i in by_item for s in by_item[i]]

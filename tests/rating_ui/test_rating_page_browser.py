@@ -17,7 +17,9 @@ TASK_ID = re.compile(r"/tasks/(\d+)/media/")
 def shown_item_id(page) -> int:
     """The item on screen: its media URL names the task (never the item), the task names the item."""
     src = page.locator("#media img, #media video").first.get_attribute("src")
-    return Task.objects.get(pk=int(TASK_ID.search(src).group(1))).item_id
+    found = TASK_ID.search(src or "")
+    assert found, f"no task id in the media URL {src!r}"
+    return Task.objects.get(pk=int(found.group(1))).item_id
 
 
 def open_rating_page(page, live_server, user, campaign):

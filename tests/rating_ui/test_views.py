@@ -27,6 +27,7 @@ def logged_in(client, make_user):
 def rate_config(response) -> dict:
     html = response.content.decode()
     match = re.search(r'<script id="rate-config" type="application/json">(.*?)</script>', html, re.S)
+    assert match, "the rating page has no rate-config script"
     return json.loads(match.group(1))
 
 

@@ -61,7 +61,8 @@ def _real_ids(version, admin) -> dict[str, object]:
 
     campaign = version.campaign
     batch = Batch.objects.filter(campaign=campaign).first()
-    task = Task.objects.create(batch=batch, item=Item.objects.filter(campaign=campaign).first(),
+    assert batch is not None, "the fixture campaign has batches"
+    task = Task.objects.create(batch=batch, item=Item.objects.filter(campaign=campaign).first(),  # type: ignore[misc]
                                annotator=batch.annotator, lease_expires_at=batch.created_at)
     job = Job.objects.create(kind="selfcheck", created_by=admin, status="succeeded")
     taxonomy = Taxonomy.objects.create(slug="tax-1", name="tax 1", campaign=campaign)

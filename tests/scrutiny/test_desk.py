@@ -75,7 +75,7 @@ def test_an_admin_rejects_with_a_reason_and_the_decision_is_recorded(desk_batche
     admin = make_user("admin")
     client = logged_in(admin)
     response = client.post(f"/desk/batches/{approved.pk}/", {"decision": "reject", "reason": "copied answers"}, follow=True)
-    assert "Batch %d rejected." % approved.pk in response.content.decode()
+    assert f"Batch {approved.pk} rejected." in response.content.decode()
     approved.refresh_from_db()
     assert (approved.decision, approved.decision_source, approved.decided_by, approved.decision_reason) == (
         "rejected", "admin", admin, "copied answers")

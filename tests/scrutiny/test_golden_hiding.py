@@ -97,7 +97,7 @@ def test_the_median_attack_does_no_better_than_chance(make_user):
         truth = {i for i, t in enumerate(tasks) if t["id"] in golden_tasks}
         # everything numeric an annotator sees of a task: its id and the numbers in its URLs
         for task in tasks:
-            for key, value in task.items():
+            for key in task:
                 assert "item" not in key
             assert re.fullmatch(rf"/api/v1/tasks/{task['id']}/(media|thumbnail)/", task["media_url"])
         visible = [t["id"] for t in tasks]

@@ -3,6 +3,8 @@ dataset version (real PNGs in default storage, approved batches, aggregated by t
 small training config that runs in seconds on a CPU."""
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from tests.factories import GeneratorFactory, ItemFactory, PromptFactory, UserFactory, make_png
@@ -36,7 +38,7 @@ def make_rated_version(campaign, *, n_items: int = 10, n_annotators: int = 3):
     from annotation.services.mos import mos_aggregate
 
     gens = [GeneratorFactory(name=f"tp-gen-{k}") for k in range(3)]
-    items = []
+    items: list[Any] = []
     for i in range(n_items):
         shade = int(20 + 220 * i / max(1, n_items - 1))
         name = default_storage.save(f"tp/{campaign.slug}/img-{i}.png",
@@ -45,7 +47,7 @@ def make_rated_version(campaign, *, n_items: int = 10, n_annotators: int = 3):
         items.append(ItemFactory(campaign=campaign, media=name, generator=gens[i % 3], prompt=prompt,
                                  item_id=f"{campaign.slug}-img-{i}"))
     for a in range(n_annotators):
-        user = UserFactory(role="annotator")
+        user: Any = UserFactory(role="annotator")
         batch = Batch.objects.create(campaign=campaign, annotator=user, status=Batch.Status.CLOSED,
                                      decision=Batch.Decision.APPROVED)
         Rating.objects.bulk_create([

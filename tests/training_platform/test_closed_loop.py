@@ -78,7 +78,7 @@ def test_the_scorer_against_the_mos_as_ratings_arrive(tiny_model_dir, tmp_path, 
     wait_for(lambda: ItemPrediction.objects.filter(item__campaign=campaign).count() == 10, timeout=120,
              what="screening of the 5 new items")
     assert not Item.objects.filter(campaign=campaign, is_held=True).exists()
-    for a in range(2):
+    for _ in range(2):
         user = UserFactory(role="annotator")
         batch = Batch.objects.create(campaign=campaign, annotator=user, status="closed", decision="approved")
         Rating.objects.bulk_create([Rating(annotator=user, item=item, batch=batch, quality=1 + k, alignment=5 - k)

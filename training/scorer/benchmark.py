@@ -109,7 +109,7 @@ def cell(preds: dict[str, np.ndarray], mos: np.ndarray, *, groups: np.ndarray | 
                 boots[s][:, start:start + b] = _stat_rows(s, x[:, idx], np.broadcast_to(yb, (len(names), b, n)))
     for s in STATS:
         ranked = [m for m in names if points[s][m] is not None]
-        best = max(ranked, key=lambda m: points[s][m]) if ranked else None
+        best = max(ranked, key=lambda m: points[s][m] or 0.0) if ranked else None  # ranked: never None
         if s == "srcc":
             out.best["srcc"] = best
         else:
@@ -209,7 +209,7 @@ def benchmark_report(methods: dict[str, list[dict]], *, bootstrap: int = 1000, s
             continue
         table = {}
         for media in MEDIA:
-            preds, mos, gens = _aligned(scored, lambda r, media=media: r.get("media_type") == media)
+            preds, mos, gens = _aligned(scored, lambda r, media=media: r.get("media_type") == media)  # type: ignore[misc]
             if len(mos) == 0:
                 continue
             table[media] = {
@@ -235,7 +235,7 @@ def benchmark_report(methods: dict[str, list[dict]], *, bootstrap: int = 1000, s
         preds, mos, _ = _aligned(long_methods, keep, columns)
         if len(mos):
             report["long_prompt"][media] = cell(preds, mos, bootstrap=bootstrap, seed=seed + 2).to_dict()
-    notes = sorted({r.get("v2s_method") for rows in align.values() for r in rows
+    notes = sorted({str(r.get("v2s_method")) for rows in align.values() for r in rows
                     if str(r.get("v2s_method") or "").startswith("fallback")})
     report["_meta"] = {
         "methods": list(methods), "split": split, "source": source, "bootstrap": bootstrap, "seed": seed,
@@ -263,8 +263,9 @@ def _categories(scored: dict[str, list[dict]]) -> list[dict]:
                     keys.add((cat, str(r["subcategory"])))
     out = []
     for cat, sub in sorted(keys):
-        keep = (lambda r, c=cat, s=sub: str(r.get("category") or "") == c
-                and (not s or str(r.get("subcategory") or "") == s))
+        def keep(r: dict, c: str = cat, s: str = sub) -> bool:
+            return str(r.get("category") or "") == c and (not s or str(r.get("subcategory") or "") == s)
+
         preds, mos, _ = _aligned(scored, keep)
         out.append({"category": cat, "subcategory": sub or None, "n": int(len(mos)),
                     "srcc": {m: _point("srcc", p, mos) for m, p in preds.items()}})

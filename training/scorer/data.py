@@ -150,7 +150,7 @@ class ScorerCollator:
     def __init__(self, processor: ScorerProcessor, media: MediaSettings | None = None, *, factor: int | None = None):
         self.processor = processor
         self.media = media or MediaSettings()
-        self.factor = factor or getattr(processor, "resize_factor", 28)
+        self.factor: int = factor or int(getattr(processor, "resize_factor", 28))
 
     def load_media(self, rec: dict):
         m = self.media
@@ -176,7 +176,9 @@ class ScorerCollator:
         return rec["user_text"]
 
     def __call__(self, batch: list[dict]) -> dict[str, torch.Tensor]:
-        texts, images, videos = [], [], []
+        texts: list[str] = []
+        images: list = []
+        videos: list = []
         for rec in batch:
             texts.append(self.processor.render(self.user_text(rec), rec["media_type"], media_tag=self.media.media_tag))
             media = rec.get("media_obj")

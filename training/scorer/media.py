@@ -133,7 +133,7 @@ def qvu_video_max_pixels(nframes: int, *, factor: int, min_pixels: int, max_pixe
     total_pixels = _qvu_model_seq_len() * factor * factor * 0.9
     cap = max(min(QVU_VIDEO_MAX_TOKENS * factor * factor, total_pixels / nframes * QVU_FRAME_FACTOR),
               int(min_pixels * 1.05))
-    return cap if max_pixels is None else min(max_pixels, cap)
+    return cap if max_pixels is None else min(max_pixels, cap)  # type: ignore[return-value]  # a float, as qwen-vl-utils
 
 
 def smart_resize(height: int, width: int, *, factor: int = 28, min_pixels: int = 56 * 56, max_pixels: int = 100352):
@@ -186,7 +186,7 @@ def _decode_indices(path, indices: list[int], size_for) -> tuple[list[np.ndarray
                 img = frame.to_image()
                 if size is None:
                     size = size_for(img.width, img.height)
-                arr = np.asarray(img.resize(size, Image.BICUBIC) if size != img.size else img, dtype=np.uint8)
+                arr = np.asarray(img.resize(size, Image.Resampling.BICUBIC) if size != img.size else img, dtype=np.uint8)
                 frames.extend([arr] * wanted[i])
             if i >= last:
                 break
@@ -282,11 +282,11 @@ def load_video(
             if size is None:
                 h, w = smart_resize(img.height, img.width, factor=factor, min_pixels=min_pixels, max_pixels=max_pixels)
                 size = (w, h)
-            frames.append(np.asarray(img.resize(size, Image.BICUBIC), dtype=np.uint8))
+            frames.append(np.asarray(img.resize(size, Image.Resampling.BICUBIC), dtype=np.uint8))
         if not frames and last is not None:
             img = last.to_image()
             h, w = smart_resize(img.height, img.width, factor=factor, min_pixels=min_pixels, max_pixels=max_pixels)
-            frames.append(np.asarray(img.resize((w, h), Image.BICUBIC), dtype=np.uint8))
+            frames.append(np.asarray(img.resize((w, h), Image.Resampling.BICUBIC), dtype=np.uint8))
     if not frames:
         raise ValueError(f"no frames decoded from {path}")
     if len(frames) % 2:

@@ -95,7 +95,7 @@ def fit_logistic(pred: np.ndarray, mos: np.ndarray, params: int = 4) -> np.ndarr
     elif params == 5:
         p0 = [float(np.ptp(mos)) or 1.0, 1.0 / spread, float(np.mean(pred)), 0.0, float(np.mean(mos))]
         bounds = ([0.0, 0.0, -inf, 0.0, -inf], [inf, inf, inf, inf, inf])
-        fn = logistic5
+        fn = logistic5  # type: ignore[assignment]  # curve_fit takes any arity
     else:
         raise ValueError(f"logistic fit takes 4 or 5 parameters, not {params}")
     fitted_params, _ = curve_fit(fn, pred, mos, p0=p0, bounds=bounds, maxfev=20000)
@@ -180,7 +180,7 @@ def _is_num(v) -> bool:
 def _words(r: dict) -> int | None:
     w = r.get("prompt_words")
     if _is_num(w):
-        return int(float(w))
+        return int(float(w))  # type: ignore[arg-type]  # _is_num checked it
     if r.get("prompt"):
         return len(str(r["prompt"]).split())
     return None
@@ -202,7 +202,7 @@ def build_report(rows: list[dict], *, long_prompt_words: int = 25, v2s: dict | N
             if any(_is_num(r.get("prediction_raw")) and float(r["prediction_raw"]) != float(r["prediction"]) for r in long_rows):
                 entry["long_prompt_without_v2s"] = _by_media(long_rows, "prediction_raw", logistic)
         report[dim] = entry
-    meta = dict(META)
+    meta: dict[str, Any] = dict(META)
     meta["long_prompt"] = META["long_prompt"].format(n=long_prompt_words)
     meta["plcc_logistic"] = META["plcc_logistic"].format(k=logistic, formula=LOGISTIC_FORMULAS[logistic])
     meta["logistic_params"] = logistic
@@ -295,7 +295,7 @@ def write_report(rows: list[dict], out_dir: str | Path, *, long_prompt_words: in
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     if v2s is None and rows and rows[0].get("v2s_method"):
-        methods = sorted({r.get("v2s_method") for r in rows if r.get("v2s_method")})
+        methods = sorted({str(r["v2s_method"]) for r in rows if r.get("v2s_method")})
         v2s = {"used": any(m not in ("", "off", "none") for m in methods), "method": ",".join(methods)}
         if any(m.startswith("fallback") for m in methods):
             from .v2s import NOT_COMPARABLE

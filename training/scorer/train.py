@@ -68,7 +68,7 @@ import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -116,6 +116,11 @@ class ScorerRecipe:
     """One training run: ``setup()``, then ``train()`` (which ends with ``finish()``); torchtune's recipe shape.
     Everything set in ``setup`` stays fixed; what changes while training is ``state``, ``losses``, ``metrics``,
     ``last_checkpoint`` and ``stopped``."""
+
+    # Set in setup(), then wrapped by accelerate's prepare().
+    model: Any
+    optimizer: Any
+    scheduler: Any
 
     def __init__(self, cfg: ScorerConfig, *, on_progress: ProgressCallback | None = None,
                  should_stop: StopCallback | None = None):

@@ -226,7 +226,7 @@ def hf_causal_lm_client(model_name_or_path: str, *, max_new_tokens: int = 256, d
     tok = AutoTokenizer.from_pretrained(model_name_or_path)
     model = AutoModelForCausalLM.from_pretrained(
         model_name_or_path, dtype=torch.bfloat16 if device.startswith("cuda") else torch.float32
-    ).to(device).eval()
+    ).to(device).eval()  # type: ignore[arg-type]  # transformers' stub of .to() takes the model, not a device
 
     def call(instruction: str) -> str:
         messages = [{"role": "user", "content": instruction}]
@@ -238,7 +238,7 @@ def hf_causal_lm_client(model_name_or_path: str, *, max_new_tokens: int = 256, d
         with torch.no_grad():
             out = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False,
                                  pad_token_id=tok.pad_token_id or tok.eos_token_id)
-        return tok.decode(out[0, enc["input_ids"].shape[1]:], skip_special_tokens=True)
+        return str(tok.decode(out[0, enc["input_ids"].shape[1]:], skip_special_tokens=True))
 
     call.__name__ = model_name_or_path
     return call

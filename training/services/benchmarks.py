@@ -85,7 +85,7 @@ def methods_check(*, methods) -> list[dict]:
 
 
 @transaction.atomic
-def benchmark_create(*, dataset_version_id, methods, split: str = "test", bootstrap: int = 1000,
+def benchmark_create(*, dataset_version_id, methods, split: str = "test", bootstrap: int | str = 1000,
                      created_by=None) -> Benchmark:
     """A queued benchmark; InvalidInput (nothing written) for a missing version, a bad split or method."""
     try:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import math
 from pathlib import Path
 
 import numpy as np
@@ -115,9 +116,11 @@ def _advance(rnd: RetrainRound) -> RetrainRound:
     if failed:
         return _close(rnd, RetrainRound.Status.FAILED, f"run {failed[0].pk} {failed[0].status}: {failed[0].error[:300]}")
     if rnd.status == RetrainRound.Status.TRAINING:
-        if rnd.train_run.status != TrainingRun.Status.SUCCEEDED:
+        if rnd.train_run is None or rnd.train_run.status != TrainingRun.Status.SUCCEEDED:
             return rnd
         candidate = Scorer.objects.filter(training_run=rnd.train_run).order_by("-pk").first()
+        if candidate is None:
+            return _close(rnd, RetrainRound.Status.FAILED, f"run {rnd.train_run.pk} succeeded but registered no scorer")
         current = rnd.policy.current_scorer
         with transaction.atomic():
             rnd.candidate = candidate
@@ -191,6 +194,8 @@ def _srcc(x, y, default=None):
 
 
 def _decide(rnd: RetrainRound) -> RetrainRound:
+    if rnd.candidate_eval is None:
+        return rnd
     candidate = _predictions(rnd.candidate_eval)
     current = _predictions(rnd.current_eval) if rnd.current_eval is not None else None
     report = compare(candidate, current)
@@ -200,9 +205,10 @@ def _decide(rnd: RetrainRound) -> RetrainRound:
     else:
         diff = (report["difference"] or {}).get("mean_srcc")
         promote = diff is not None and diff >= policy.margin
-        ci = (report["difference"] or {}).get("ci95")
+        ci = (report["difference"] or {}).get("ci95") or (math.nan, math.nan)
+        current_name = getattr(policy.current_scorer, "name", "the current scorer")
         why = (f"mean SRCC {'+' if (diff or 0) >= 0 else ''}{diff:.3f} [{ci[0]:.3f}, {ci[1]:.3f}] against "
-               f"{policy.current_scorer.name}; margin {policy.margin:g}") if diff is not None else "no comparable items"
+               f"{current_name}; margin {policy.margin:g}") if diff is not None else "no comparable items"
     report["promoted"] = promote
     with transaction.atomic():
         rnd.report = report

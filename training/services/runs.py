@@ -19,6 +19,7 @@ import traceback
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -291,8 +292,11 @@ def _evaluate(run: TrainingRun, export_dir: Path, *, on_progress: ProgressCallba
 
     split = pick_eval_split(export_dir)
     recorder = _Recorder(run, on_progress, cancel_check=_StopFlag(run.pk))
-    _set(run, message=f"scoring split {split!r} with scorer {run.scorer.name}")
-    res = evaluate_checkpoint(run.scorer.path, export_dir, split=split, out_dir=Path(run.output_dir) / "eval",
+    scorer = run.scorer
+    if scorer is None:
+        raise InvalidInput(f"evaluation run {run.pk} has no scorer")
+    _set(run, message=f"scoring split {split!r} with scorer {scorer.name}")
+    res = evaluate_checkpoint(scorer.path, export_dir, split=split, out_dir=Path(run.output_dir) / "eval",
                               overrides=run.config or None, on_progress=recorder)
     recorder.flush()
     _finish(run, Status.SUCCEEDED, message=f"evaluated {len(res.rows)} predictions on split {split!r}",
@@ -406,7 +410,8 @@ class _StopFlag:
 
     def __init__(self, run_id: int, every_s: float = 1.0):
         self.run_id, self.every_s = run_id, every_s
-        self._last, self._value = None, False
+        self._last: float | None = None
+        self._value = False
 
     def __call__(self) -> bool:
         now = time.monotonic()
@@ -440,7 +445,7 @@ def _finish(run: TrainingRun, status: str, *, message: str = "", error: str = ""
             predictions_path: str | None = None, step: int | None = None, total: int | None = None) -> bool:
     """The run's end. A finished status is final: False (nothing written) when the run had finished already
     (the sweep gave up on it while this worker was still at it)."""
-    fields = dict(message=message[:500], error=error)
+    fields: dict[str, Any] = dict(message=message[:500], error=error)
     if metrics is not None:
         fields["metrics"] = metrics
     if predictions_path is not None:

@@ -12,6 +12,7 @@ import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -169,7 +170,8 @@ def scorer_score_uploads(*, scorer: Scorer, uploads: list[Upload], prompt: str,
         for i, up in enumerate(uploads):
             raw = Path(tmp) / f"upload-{i}"
             with open(raw, "wb") as out:
-                for chunk in (up.file.chunks() if hasattr(up.file, "chunks") else [up.file.read()]):
+                file: Any = up.file  # an UploadedFile (chunks) or any binary file object
+                for chunk in (file.chunks() if hasattr(file, "chunks") else [file.read()]):
                     out.write(chunk)
             kind = media_check(path=raw, name=up.name, media_type=media_type)
             path = raw.rename(raw.with_suffix(_suffix(up.name, kind)))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from django.core.files.storage import default_storage
 from django.db import transaction
@@ -98,7 +99,7 @@ def screening_run(*, campaign_id: int, item_ids: list[int]) -> dict:
                  .only("pk", "media", "media_type", "active_count", "prompt__text"))
     if not items:
         return {"scored": 0}
-    with _local_copies([i.media.name for i in items]) as paths:
+    with _local_copies([i.media.name or "" for i in items]) as paths:
         results = score_items(_loaded(policy.scorer.path),
                               [{"media": p, "prompt": i.prompt.text, "media_type": i.media_type}
                                for i, p in zip(items, paths)], batch_size=8)
@@ -164,7 +165,7 @@ def screening_agreement(*, campaign: Campaign, min_ratings: int = 2, top: int = 
         preds = dict(ItemPrediction.objects.filter(scorer=policy.scorer, dimension=dim, item_id__in=list(mos))
                      .values_list("item_id", "prediction"))
         ids = [i for i in mos if i in preds]
-        figures = {"n": len(ids), "srcc": None, "plcc": None}
+        figures: dict[str, Any] = {"n": len(ids), "srcc": None, "plcc": None}
         if len(ids) >= 3:
             h, p = np.array([mos[i] for i in ids]), np.array([preds[i] for i in ids])
             if h.std() > 0 and p.std() > 0:

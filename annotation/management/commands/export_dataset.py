@@ -36,12 +36,12 @@ class Command(JobCommand):
 
     def handle(self, *args, campaign, fmt, out, number, split, seed, media, golden, enqueue, **options):
         camp = campaign_get(slug=campaign)
-        args = export_check(fmt=fmt, split=split, seed=seed, media=media, out=out, golden=golden)
+        checked = export_check(fmt=fmt, split=split, seed=seed, media=media, out=out, golden=golden)
         version = version_by_number(campaign=camp, number=number)
         out = str(Path(out).resolve())
         result = self.run_job(
-            params={"version_id": version.pk, "format": fmt, "split": args["split"], "seed": args["seed"],
-                    "media": media, "golden": args["golden"], "out": out},
+            params={"version_id": version.pk, "format": fmt, "split": checked["split"], "seed": checked["seed"],
+                    "media": media, "golden": checked["golden"], "out": out},
             campaign=camp, enqueue=enqueue, label=f"export {fmt}",
         )
         if result is None:

@@ -78,8 +78,10 @@ def dataset_export(
 ) -> dict:
     """Export `version` to the folder `out` in format `fmt`; returns the manifest (a dict)."""
     args = export_check(fmt=fmt, split=split, seed=seed, media=media, out=out, golden=golden)
-    out, ratios, seed, golden = args["out"], args["split"], args["seed"], args["golden"]
+    out_dir: Path = args["out"]
+    ratios, seed, golden = args["split"], args["seed"], args["golden"]
     total = int(version.counts.get("items") or version.scores.values("item_id").distinct().count())
+    names: list[str] | None
     if ratios == GIVEN:
         names = _given_split_names(version)
         prompt_split: dict = {}
@@ -88,10 +90,10 @@ def dataset_export(
         prompt_split = assign_splits(version_item_keys(version=version), ratios, seed) if ratios else {}
     if progress:
         progress.set_total(total, f"exporting {fmt}")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    for stale in out.parent.glob(f".{out.name}.partial-*"):
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    for stale in out_dir.parent.glob(f".{out_dir.name}.partial-*"):
         shutil.rmtree(stale, ignore_errors=True)  # left by a worker killed half-way through this same export
-    work = out.parent / f".{out.name}.partial-{uuid.uuid4().hex[:8]}"
+    work = out_dir.parent / f".{out_dir.name}.partial-{uuid.uuid4().hex[:8]}"
     work.mkdir()
     try:
         placer = MediaPlacer(work, media)
@@ -122,9 +124,9 @@ def dataset_export(
             counts = {(f["split"] or "all"): f["rows"] for f in files if f["path"].endswith(".jsonl")}
         manifest = manifest_write(root=work, fmt=fmt, version=version, files=files, counts=counts, media=media,
                                   split=ratios, seed=seed, golden={"mode": golden, "items_left_out": skipped_golden})
-        if out.exists():
-            out.rmdir()  # empty (checked above); rename cannot replace a folder on every OS
-        os.replace(work, out)
+        if out_dir.exists():
+            out_dir.rmdir()  # empty (checked above); rename cannot replace a folder on every OS
+        os.replace(work, out_dir)
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise

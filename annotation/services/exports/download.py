@@ -59,7 +59,8 @@ def zip_stream(root: Path) -> Iterator[bytes]:
             return data
 
     sink = Sink()
-    with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
+    # The sink is a write-only stream (write, tell, flush): all ZipFile needs for writing, not what the stubs ask.
+    with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:  # type: ignore[call-overload]
         for dirpath, _dirs, files in os.walk(root, followlinks=False):
             for name in sorted(files):
                 full = Path(dirpath) / name

@@ -52,8 +52,8 @@ class MediaPlacer:
                 os.symlink(src.resolve(), dest)
         else:
             try:
-                with default_storage.open(media_name, "rb") as src, open(dest, "wb") as out:
-                    shutil.copyfileobj(src, out, 1024 * 1024)
+                with default_storage.open(media_name, "rb") as stored, open(dest, "wb") as out:
+                    shutil.copyfileobj(stored, out, 1024 * 1024)
             except FileNotFoundError:
                 raise InvalidInput(f"media file of item {item_id!r} is missing: {media_name}") from None
         self.placed += 1

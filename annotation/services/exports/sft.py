@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TextIO
 
 from training.scorer.prompts import context_prompt, level_from_mos
 
@@ -50,9 +51,9 @@ class _SplitFiles:
     def __init__(self, root: Path, splits: list[str] | None):
         self.root = root
         self.splits = splits
-        self._fh: dict[str | None, object] = {}
+        self._fh: dict[str | None, TextIO] = {}
         self.rows: dict[str | None, int] = {}
-        for s in (splits or [None]):  # every asked split gets its file, even if it ends up empty
+        for s in (list(splits) if splits else [None]):  # every asked split gets its file, even if it ends up empty
             self._open(s)
 
     def name(self, split: str | None) -> str:

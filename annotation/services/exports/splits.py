@@ -17,6 +17,7 @@ per-generator ratios come out within about one prompt's worth of items of the ta
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from typing import Any
 
 import numpy as np
 
@@ -92,8 +93,8 @@ def assign_splits(keys: list[tuple[int, int]], ratios: dict[str, float], seed: i
     rng = np.random.default_rng(seed)
     tie = rng.permutation(len(prompts))
     sizes = np.array([sum(per_prompt[p].values()) for p in prompts], dtype=np.int64)
-    order = np.lexsort((tie, -sizes)) if prompts else []
-    assigned = {s: Counter() for s in names}
+    order: Any = np.lexsort((tie, -sizes)) if prompts else []
+    assigned: dict[str, Counter] = {s: Counter() for s in names}
     assigned_total = dict.fromkeys(names, 0)
     result: dict[int, str] = {}
     for idx in order:

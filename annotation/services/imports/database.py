@@ -67,9 +67,9 @@ def write_rows(campaign: Campaign, rows: list[Row], job: Job | None, files_store
     for start in range(0, len(rows), WRITE_CHUNK):
         created_ids += [item.pk for item in Item.objects.bulk_create([
             Item(campaign=campaign, item_id=row.item_id, media_type=row.media_type,
-                 media=media_name(row.info.sha256, row.info.ext), thumbnail=thumbnail_name(row.info.sha256),
-                 width=row.info.width, height=row.info.height, duration=row.info.duration, fps=row.info.fps,
-                 sha256=row.info.sha256, prompt_id=prompt_ids[prompt_sha(row.prompt)], split=row.split,
+                 media=media_name(row.probed.sha256, row.probed.ext), thumbnail=thumbnail_name(row.probed.sha256),
+                 width=row.probed.width, height=row.probed.height, duration=row.probed.duration, fps=row.probed.fps,
+                 sha256=row.probed.sha256, prompt_id=prompt_ids[prompt_sha(row.prompt)], split=row.split,
                  generator=generators[row.generator], target=campaign.target_for(row.media_type))
             for row in rows[start:start + WRITE_CHUNK]
         ])]

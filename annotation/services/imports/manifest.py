@@ -41,6 +41,13 @@ class Row:
     split: str = ""
     info: MediaInfo | None = field(default=None, repr=False)
 
+    @property
+    def probed(self) -> MediaInfo:
+        """The file's probe (phase C); every row has one before anything is stored or written."""
+        if self.info is None:
+            raise RuntimeError(f"line {self.line} was not probed")
+        return self.info
+
 
 class RowProblem(Exception):
     """A problem with one row; turned into InvalidInput with the row's line and item_id."""

@@ -25,8 +25,8 @@ logger = logging.getLogger(__name__)
 def store_files(rows: list[Row], thumbs: dict[str, Path], created: list[str], progress: Progress | None) -> None:
     done: set[str] = set()  # storage names handled already (the same bytes may come with two extensions)
     for n, row in enumerate(rows, start=1):
-        sha = row.info.sha256
-        for name, source in ((media_name(sha, row.info.ext), row.path), (thumbnail_name(sha), thumbs[sha])):
+        sha = row.probed.sha256
+        for name, source in ((media_name(sha, row.probed.ext), row.path), (thumbnail_name(sha), thumbs[sha])):
             if name not in done:
                 if storage_put(name=name, source=source):
                     created.append(name)

@@ -26,7 +26,9 @@ class Command(ServiceCommand):
                 Path(opts["csv"]).write_text(coverage_csv(coverage=cov, table=table), encoding="utf-8")
             except OSError as exc:
                 raise InvalidInput(f"cannot write {opts['csv']}: {exc.strerror}") from None
-        label = (lambda r: r["category"] if opts["by"] == "category" else f"{r['category']} / {r['subcategory']}")
+        def label(r: dict) -> str:
+            return r["category"] if opts["by"] == "category" else f"{r['category']} / {r['subcategory']}"
+
         if table == "prompts":
             columns = cov["prompt_sets"] + ["total", "long"]
             rows = [(label(r), [*(r["by_set"][s] for s in cov["prompt_sets"]), r["prompts"], r["long"]], r["gap"])
@@ -43,7 +45,7 @@ class Command(ServiceCommand):
         width = max([len(r[0]) for r in rows] + [10])
         widths = [max(len(c), 5) for c in columns]
         self.stdout.write(f"{'taxonomy ' + cov['taxonomy']:<{width}}  " + "  ".join(f"{c:>{w}}" for c, w in zip(columns, widths)))
-        for name, values, gap in rows:
+        for name, values, _gap in rows:
             cells = []
             for i, (v, w) in enumerate(zip(values, widths)):
                 mark = "!" if (v == 0 and (table == "prompts" or i < len(values) - 2)) else " "

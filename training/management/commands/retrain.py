@@ -22,8 +22,8 @@ class Command(ServiceCommand):
     def handle(self, *args, campaign, config, growth, margin, min_ratings, tick, **options):
         camp = campaign_get(slug=campaign)
         if config:
-            policy = retrain_policy_set(campaign=camp, config=config_from_yaml(text=self.read_utf8(config)),
-                                        growth=growth, margin=margin, min_ratings=min_ratings)
+            retrain_policy_set(campaign=camp, config=config_from_yaml(text=self.read_utf8(config)),
+                               growth=growth, margin=margin, min_ratings=min_ratings)
             self.stdout.write(f"retraining policy of {camp.slug}: every +{growth:.0%} approved ratings "
                               f"(from {min_ratings}), promote at +{margin:g} SRCC")
         policy = getattr(camp, "retrain_policy", None)

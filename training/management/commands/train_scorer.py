@@ -63,9 +63,10 @@ class Command(ServiceCommand):
             bar.refresh()
 
         try:
-            run = run_execute(run_id=run.pk, on_progress=on_progress)
+            finished = run_execute(run_id=run.pk, on_progress=on_progress)
         finally:
             bar.close()
+        run = finished or run  # None: the run was finished already (nothing to do)
         if run.status != run.Status.SUCCEEDED:
             reason = (run.error.strip().splitlines() or [run.message])[-1]
             raise CommandError(f"run {run.pk} {run.status}: {reason}")

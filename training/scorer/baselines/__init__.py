@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from .base import Baseline, BaselineUnavailable
 
@@ -54,7 +54,7 @@ def load_baseline(name: str, model: str | Path | None, *, head: str | Path | Non
         raise ValueError(f"unknown baseline {name!r}; choose one of {', '.join(NAMES)}")
     if head and name not in CLIP_STYLE:
         raise ValueError(f"only the CLIP-style baselines ({', '.join(CLIP_STYLE)}) take a fitted head")
-    kwargs = {"device": device}
+    kwargs: dict[str, Any] = {"device": device}
     if head:
         kwargs["head"] = head
     return classes[name](model, **kwargs)
@@ -114,8 +114,8 @@ def finetune_baseline(name: str, model: str | Path, data_dir: str | Path, *, dim
     records = _items(data_dir, split, dimension)
     if len(records) < 2:
         raise ValueError(f"split {split!r} has {len(records)} {dimension} record(s); a head needs at least 2")
-    head = fit_head(baseline, records, [r["mos"] for r in records], dimension=dimension, alpha=alpha,
-                    batch_size=batch_size)
+    head = fit_head(baseline, records, [r["mos"] for r in records],  # type: ignore[arg-type]  # CLIP-style (checked)
+                    dimension=dimension, alpha=alpha, batch_size=batch_size)
     head["model"] = str(model)
     return save_head(head, out_dir)
 

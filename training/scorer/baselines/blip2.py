@@ -18,7 +18,7 @@ class Blip2Itm(Baseline):
 
         folder = local_dir(model_path, self.name)
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        self.model = Blip2ForImageTextRetrieval.from_pretrained(str(folder)).to(self.device).eval()
+        self.model = Blip2ForImageTextRetrieval.from_pretrained(str(folder)).to(self.device).eval()  # type: ignore[arg-type]
         self.tokenizer = AutoTokenizer.from_pretrained(str(folder))
         self.image_processor = BlipImageProcessorPil.from_pretrained(str(folder))
         self.max_text = int(getattr(self.model.config.qformer_config, "max_position_embeddings", 512))

@@ -38,7 +38,7 @@ class ClipBaseline(Baseline):
         if folder.is_file():
             raise BaselineUnavailable(f"{self.name}: {folder} is a file; give a transformers CLIPModel folder")
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        self.model = CLIPModel.from_pretrained(str(folder)).to(self.device).eval()
+        self.model = CLIPModel.from_pretrained(str(folder)).to(self.device).eval()  # type: ignore[arg-type]  # stub
         self.tokenizer = AutoTokenizer.from_pretrained(str(folder))
         self.image_processor = CLIPImageProcessorPil.from_pretrained(str(folder))
         self.max_text = int(self.model.config.text_config.max_position_embeddings)
@@ -71,16 +71,17 @@ class ClipBaseline(Baseline):
     def embed(self, items: list[dict], batch_size: int = 16) -> tuple[np.ndarray, np.ndarray]:
         """Per item: the normalised mean of its frames' image embeddings, and its prompt's text embedding."""
         image_rows = []
-        frames, owner = [], []
+        frames: list = []
+        owner: list[int] = []
         for i, item in enumerate(items):
             for f in item_frames(item, self.video_frames):
                 frames.append(f)
                 owner.append(i)
         feats = np.concatenate([self._image_embeds(frames[s:s + batch_size])
                                 for s in range(0, len(frames), batch_size)]) if frames else np.zeros((0, 1))
-        owner = np.asarray(owner)
+        owners = np.asarray(owner)
         for i in range(len(items)):
-            v = feats[owner == i].mean(axis=0)
+            v = feats[owners == i].mean(axis=0)
             image_rows.append(v / (np.linalg.norm(v) or 1.0))
         prompts = [str(it.get("prompt", "")) for it in items]
         texts = np.concatenate([self._text_embeds(prompts[s:s + batch_size]) for s in range(0, len(prompts), batch_size)])

@@ -66,7 +66,9 @@ class VlmBaseline(Baseline):
         out: list[float] = []
         for start in range(0, len(items), batch_size):
             chunk = items[start:start + batch_size]
-            texts, images, videos = [], [], []
+            texts: list[str] = []
+            images: list = []
+            videos: list = []
             for item in chunk:
                 texts.append(self.texts(item))
                 rec = {"media": str(item["media"]), "media_type": item.get("media_type", "image")}
