@@ -10,6 +10,7 @@ log = logging.getLogger(__name__)
 def scrutinize_batch(batch_id: int) -> None:
     """Idempotent: a repeat (redelivery after a lost worker) finds the batch unchanged and changes nothing."""
     from core.errors import Conflict, NotFound
+
     from ..services.scrutiny import batch_scrutinize
 
     try:
