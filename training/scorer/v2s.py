@@ -224,9 +224,10 @@ def hf_causal_lm_client(model_name_or_path: str, *, max_new_tokens: int = 256, d
 
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     tok = AutoTokenizer.from_pretrained(model_name_or_path)
-    model = AutoModelForCausalLM.from_pretrained(
+    loaded = AutoModelForCausalLM.from_pretrained(
         model_name_or_path, dtype=torch.bfloat16 if device.startswith("cuda") else torch.float32
-    ).to(device).eval()  # type: ignore[arg-type]  # transformers' stub of .to() takes the model, not a device
+    )
+    model = loaded.to(device).eval()  # type: ignore[arg-type]  # transformers' stub of .to() wants a model
 
     def call(instruction: str) -> str:
         messages = [{"role": "user", "content": instruction}]

@@ -114,8 +114,9 @@ def finetune_baseline(name: str, model: str | Path, data_dir: str | Path, *, dim
     records = _items(data_dir, split, dimension)
     if len(records) < 2:
         raise ValueError(f"split {split!r} has {len(records)} {dimension} record(s); a head needs at least 2")
-    head = fit_head(baseline, records, [r["mos"] for r in records],  # type: ignore[arg-type]  # CLIP-style (checked)
-                    dimension=dimension, alpha=alpha, batch_size=batch_size)
+    clip_style: Any = baseline  # a CLIP-style baseline (checked above)
+    head = fit_head(clip_style, records, [r["mos"] for r in records], dimension=dimension, alpha=alpha,
+                    batch_size=batch_size)
     head["model"] = str(model)
     return save_head(head, out_dir)
 
