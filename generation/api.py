@@ -320,8 +320,11 @@ class GenerationJobListApi(APIView):
                                     seeds=v["seeds"], seed_base=v["seed_base"], category=v["category"],
                                     subcategory=v["subcategory"], tag=v["tag"], long_only=v["long_only"],
                                     review=v["review"], created_by=request.user)
+        # The answer is the job as created: read before its batches go out, so a fast worker cannot make it "running"
+        # in one answer and "queued" in the next.
+        created = GenerationJobDetailOutput(generation_job_get(job_id=job.pk)).data
         generation_job_enqueue(job=job)
-        return Response(GenerationJobDetailOutput(generation_job_get(job_id=job.pk)).data, status=status.HTTP_202_ACCEPTED)
+        return Response(created, status=status.HTTP_202_ACCEPTED)
 
 
 class GenerationJobDetailApi(APIView):
