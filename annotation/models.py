@@ -98,7 +98,7 @@ class Campaign(models.Model):
     min_ratings_per_image = models.PositiveSmallIntegerField(default=3, help_text="Adaptive overlap: ratings every image gets.")
     min_ratings_per_video = models.PositiveSmallIntegerField(default=2, help_text="Adaptive overlap: ratings every video gets.")
     overlap_ci_target = models.FloatField(
-        default=1.2, help_text="Adaptive overlap: an item stops once its MOS 95% half-width (raters weighed by their "
+        default=1.5, help_text="Adaptive overlap: an item stops once its MOS 95% half-width (raters weighed by their "
         "golden evidence) is at most this on every dimension.")
     selection_policy = models.CharField(
         max_length=8, choices=Selection.choices, default=Selection.FULLEST,

@@ -248,7 +248,7 @@ def main() -> None:
     parser.add_argument("--db", default="qeval_bench_overlap")
     parser.add_argument("--keep", action="store_true")
     args = parser.parse_args()
-    admin_sql(args.admin_url, f'DROP DATABASE IF EXISTS "{args.db}"')
+    admin_sql(args.admin_url, f'DROP DATABASE IF EXISTS "{args.db}" WITH (FORCE)')
     admin_sql(args.admin_url, f'CREATE DATABASE "{args.db}"')
     os.environ["DATABASE_URL"] = args.admin_url.rsplit("/", 1)[0] + "/" + args.db
     os.environ["QEVAL_VAR_DIR"] = tempfile.mkdtemp(prefix="qeval-bench-overlap-")
@@ -265,7 +265,7 @@ def main() -> None:
 
         connections.close_all()
         if not args.keep:
-            admin_sql(args.admin_url, f'DROP DATABASE IF EXISTS "{args.db}"')
+            admin_sql(args.admin_url, f'DROP DATABASE IF EXISTS "{args.db}" WITH (FORCE)')
 
 
 def run(args) -> None:

@@ -277,7 +277,7 @@ def main() -> None:
         return None
 
     url = db_url(args.admin_url, args.db)
-    admin_sql(args.admin_url, f'DROP DATABASE IF EXISTS "{args.db}"')
+    admin_sql(args.admin_url, f'DROP DATABASE IF EXISTS "{args.db}" WITH (FORCE)')
     admin_sql(args.admin_url, f'CREATE DATABASE "{args.db}"')
     var_dir = tempfile.mkdtemp(prefix="qeval-bench-mos-")
     try:
@@ -339,7 +339,7 @@ def main() -> None:
 
         connections.close_all()
         if not args.keep:
-            admin_sql(args.admin_url, f'DROP DATABASE IF EXISTS "{args.db}"')
+            admin_sql(args.admin_url, f'DROP DATABASE IF EXISTS "{args.db}" WITH (FORCE)')
         import shutil
 
         shutil.rmtree(var_dir, ignore_errors=True)

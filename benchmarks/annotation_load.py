@@ -325,7 +325,7 @@ def main(argv=None) -> int:
     if args.reuse_db:
         args.keep_db = True
     else:
-        admin_exec(args.server, f"DROP DATABASE IF EXISTS {args.db}")
+        admin_exec(args.server, f"DROP DATABASE IF EXISTS {args.db} WITH (FORCE)")
         admin_exec(args.server, f"CREATE DATABASE {args.db}")
     gunicorn = None
     try:

@@ -68,7 +68,7 @@ def main(argv=None) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="qeval-bench-import-"))
     os.environ.update(DJANGO_SETTINGS_MODULE="config.settings.base", DATABASE_URL=f"{args.server}/{args.db}",
                       QEVAL_VAR_DIR=str(tmp / "var"), MEDIA_ROOT=str(tmp / "media"), DEBUG="false")
-    psql(args.server, f"DROP DATABASE IF EXISTS {args.db}")
+    psql(args.server, f"DROP DATABASE IF EXISTS {args.db} WITH (FORCE)")
     psql(args.server, f"CREATE DATABASE {args.db}")
     try:
         import django
@@ -113,7 +113,7 @@ def main(argv=None) -> None:
         from django.db import connections
 
         connections.close_all()
-        psql(args.server, f"DROP DATABASE IF EXISTS {args.db}")
+        psql(args.server, f"DROP DATABASE IF EXISTS {args.db} WITH (FORCE)")
         import shutil
 
         shutil.rmtree(tmp, ignore_errors=True)

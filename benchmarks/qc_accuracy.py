@@ -239,7 +239,7 @@ def main() -> None:
     if not set(paths) <= {"api", "vendor"} or not paths:
         parser.error("--paths takes api, vendor or both")
 
-    admin_sql(args.admin_url, f'DROP DATABASE IF EXISTS "{args.db}"')
+    admin_sql(args.admin_url, f'DROP DATABASE IF EXISTS "{args.db}" WITH (FORCE)')
     admin_sql(args.admin_url, f'CREATE DATABASE "{args.db}"')
     os.environ["DATABASE_URL"] = args.admin_url.rsplit("/", 1)[0] + "/" + args.db
     os.environ["QEVAL_VAR_DIR"] = tempfile.mkdtemp(prefix="qeval-bench-qc-")
@@ -257,7 +257,7 @@ def main() -> None:
 
         connections.close_all()
         if not args.keep:
-            admin_sql(args.admin_url, f'DROP DATABASE IF EXISTS "{args.db}"')
+            admin_sql(args.admin_url, f'DROP DATABASE IF EXISTS "{args.db}" WITH (FORCE)')
 
 
 def run(args, paths) -> None:

@@ -27,7 +27,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='campaign',
             name='overlap_ci_target',
-            field=models.FloatField(default=1.2, help_text='Adaptive overlap: an item stops once its MOS 95% half-width (raters weighed by their golden evidence) is at most this on every dimension.'),
+            field=models.FloatField(default=1.5, help_text='Adaptive overlap: an item stops once its MOS 95% half-width (raters weighed by their golden evidence) is at most this on every dimension.'),
         ),
         migrations.AddField(
             model_name='campaign',

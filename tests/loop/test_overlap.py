@@ -164,3 +164,40 @@ def test_rejecting_an_approved_batch_looks_at_its_items_again(make_user):
     batch_admin_decide(batch_id=batches[0].pk, decision="reject", reason="careless", user=admin)
     item.refresh_from_db()
     assert item.target == 3 and item.active_count == 2  # back in the pool for one rating
+
+
+def test_coverage_and_disagreement_raise_the_priority_of_what_is_under_rated(make_user):
+    from annotation.services.selection import W_COVERAGE, selection_refresh
+    from tests.factories import PromptFactory
+
+    campaign = CampaignFactory(selection_policy="value")
+    rated_cat = [ItemFactory(campaign=campaign, prompt=PromptFactory(category="Entity Generation")) for _ in range(3)]
+    starved = ItemFactory(campaign=campaign, prompt=PromptFactory(category="Interaction Ability"))
+    for item in rated_cat:
+        rate(campaign, item, make_user("annotator"), 3, 3)
+    selection_refresh(campaign=campaign, disagreement={rated_cat[0].pk: 0.4})
+    starved.refresh_from_db()
+    first = Item.objects.get(pk=rated_cat[0].pk)
+    second = Item.objects.get(pk=rated_cat[1].pk)
+    assert starved.priority_bonus == pytest.approx(W_COVERAGE)  # its category has no approved rating yet
+    assert first.priority_bonus == pytest.approx(0.4) and second.priority_bonus == 0.0
+    assert starved.priority > second.priority
+
+
+def test_the_closed_loop_tick_reopens_items_when_a_raters_evidence_turns(make_user):
+    from training.services.retraining import closed_loop_tick
+
+    campaign = adaptive()
+    item = ItemFactory(campaign=campaign)
+    raters = [make_user("annotator") for _ in range(3)]
+    for rater in raters:
+        rate(campaign, item, rater, 3, 3)
+    item.refresh_from_db()
+    assert item.target == 3
+    # golden evidence arrives: these three raters are very noisy
+    for rater in raters:
+        AnnotatorEvidence.objects.create(campaign=campaign, annotator=rater, n_golden=200,
+                                         figures={d: {"n_golden": 200, "resid_var": 3.0} for d in ("quality", "alignment")})
+    closed_loop_tick()
+    item.refresh_from_db()
+    assert item.target == 4

@@ -36,7 +36,7 @@ class Command(ServiceCommand):
         parser.add_argument("--min-ratings-per-video", type=int, help="Adaptive overlap: ratings every video gets (2).")
         parser.add_argument("--max-ratings-per-item", type=int, help="Cap on ratings per item (12).")
         parser.add_argument("--overlap-ci-target", type=float,
-                            help="Adaptive overlap: stop an item at this MOS 95%% half-width (1.2).")
+                            help="Adaptive overlap: stop an item at this MOS 95%% half-width (1.5).")
         parser.add_argument("--selection-policy", choices=["fullest", "value"],
                             help="Which open items batches take first: fullest (default) or by expected value.")
 
