@@ -15,8 +15,9 @@ class CampaignForm(forms.ModelForm):
         fields = "__all__"  # noqa: DJ007  (every field of the campaign is the admin's to set; clean() validates)
 
     def clean(self):
-        from .services.campaigns import campaign_validate
         from core.errors import InvalidInput
+
+        from .services.campaigns import campaign_validate
 
         cleaned = super().clean()
         if self.errors or cleaned is None:

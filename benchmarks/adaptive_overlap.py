@@ -26,8 +26,6 @@ Usage:  .venv/bin/python benchmarks/adaptive_overlap.py [--images 1000] [--video
 """
 from __future__ import annotations
 
-from typing import Any
-
 import argparse
 import io
 import json
@@ -36,6 +34,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "platform")]
@@ -148,7 +147,6 @@ def ranking_tau(ranked: list[str] | None, truth: list[str]) -> float:
 def run_campaign(slug: str, world: World, settings: dict, *, check_every: int, settle_tau: float,
                  tick_every: int = 20) -> dict:
     import numpy as np
-    from django.contrib.auth import get_user_model
 
     from annotation.models import Batch, Task
     from annotation.services.assignment import batch_request

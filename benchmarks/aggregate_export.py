@@ -211,8 +211,8 @@ def sureal_compare(n_subset: int) -> str:
     import pandas as pd
 
     from annotation.aggregation import aggregate
-    from annotation.services.mos import ratings_arrays
     from annotation.models import Campaign
+    from annotation.services.mos import ratings_arrays
 
     arrays = ratings_arrays(campaign=Campaign.objects.get(slug="bench"))
     keep_items = np.unique(arrays["item"])[:n_subset]

@@ -15,8 +15,6 @@ threads run on the same machine as the server and PostgreSQL, so the figures inc
 """
 from __future__ import annotations
 
-from typing import Any
-
 import argparse
 import http.client
 import io
@@ -31,6 +29,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -20,8 +20,6 @@ systemd) restarts killed workers; here the benchmark starts the replacement at o
 """
 from __future__ import annotations
 
-from typing import Any
-
 import argparse
 import json
 import os
@@ -31,6 +29,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "platform")]
@@ -87,6 +86,8 @@ class Worker:
 
 def seed(n_items: int):
     """A campaign of n_items images rated by 6 annotators (approved), and a small open campaign to rate."""
+    import hashlib
+
     from django.core.files.base import ContentFile
     from django.core.files.storage import default_storage
     from django.utils import timezone
@@ -95,8 +96,6 @@ def seed(n_items: int):
     from annotation.services.media import media_name
     from annotation.services.users import user_add, user_token
     from tests.factories import make_png
-
-    import hashlib
 
     files = []
     for k in range(50):
@@ -309,8 +308,8 @@ def connections_exhausted(env: dict, small, tokens: list[str]) -> None:
 
 def disk_full(env: dict, tmp: Path, version, researcher) -> None:
     from annotation.models import Job
-    from core.errors import InsufficientStorage
     from annotation.services.jobs import job_create, job_enqueue
+    from core.errors import InsufficientStorage
 
     small_root = tmp / "small-exports"
     small_root.mkdir()

@@ -20,13 +20,12 @@ Without CUDA it says so and exits with status 2. ``--smoke`` runs every step of 
 """
 from __future__ import annotations
 
-from typing import Any
-
 import argparse
 import json
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -50,8 +49,14 @@ OPENCLIP_H = dict(hidden_size=1024, intermediate_size=4096, num_attention_heads=
 def full_size_pipeline(kind: str, dtype):
     """A full-size pipeline with random weights, on the GPU."""
     import torch
-    from diffusers import AutoencoderKL, DDIMScheduler, StableDiffusionPipeline, TextToVideoSDPipeline
-    from diffusers import UNet2DConditionModel, UNet3DConditionModel
+    from diffusers import (
+        AutoencoderKL,
+        DDIMScheduler,
+        StableDiffusionPipeline,
+        TextToVideoSDPipeline,
+        UNet2DConditionModel,
+        UNet3DConditionModel,
+    )
     from transformers import CLIPTextConfig, CLIPTextModel
 
     from generation.pipelines.tiny import tiny_tokenizer

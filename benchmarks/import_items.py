@@ -79,9 +79,9 @@ def main(argv=None) -> None:
         call_command("migrate", verbosity=0)
         from annotation.models import Item
         from annotation.services.campaigns import campaign_create
-        from core.errors import InvalidInput
         from annotation.services.imports import items_import
         from annotation.services.jobs import Progress, job_create
+        from core.errors import InvalidInput
 
         t0 = time.perf_counter()
         manifest = write_content(tmp / "content", args.rows, args.files)

@@ -25,8 +25,6 @@ Usage:  .venv/bin/python benchmarks/qc_accuracy.py [--items 4000] [--genuine 40]
 """
 from __future__ import annotations
 
-from typing import Any
-
 import argparse
 import io
 import json
@@ -36,6 +34,7 @@ import tempfile
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "platform"), str(ROOT / "benchmarks")]

@@ -46,8 +46,8 @@ def missing_requirements(checkpoint: str | None, device: str) -> list[str]:
     except Exception as exc:  # noqa: BLE001 - it imports torchvision at module level
         problems.append(f"qwen_vl_utils does not import ({type(exc).__name__}: it needs torchvision)")
     try:
-        from transformers import Qwen2VLProcessor  # noqa: F401
         import torchvision  # noqa: F401
+        from transformers import Qwen2VLProcessor  # noqa: F401
     except Exception as exc:  # noqa: BLE001
         problems.append(f"Qwen2VLProcessor needs torchvision ({type(exc).__name__})")
     return problems

@@ -18,19 +18,17 @@ It decided the 4 px patch of the benchmark's tiny model and its content augmenta
 """
 from __future__ import annotations
 
-from typing import Any
-
 import argparse
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import scorer_learns as sl  # noqa: E402  (same photos, crops and distortions)
-
 
 
 def luminance_noise(im: Image.Image, level: int, rng: np.random.Generator) -> Image.Image:

@@ -17,8 +17,6 @@ Usage:  .venv/bin/python benchmarks/scrutiny.py [--items 100000] [--batches 1000
 """
 from __future__ import annotations
 
-from typing import Any
-
 import argparse
 import io
 import os
@@ -26,6 +24,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "platform")]

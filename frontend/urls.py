@@ -1,11 +1,8 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from .views import annotate, home, jobs
+from .views import annotate, desk, generation, home, jobs, live, research
 from .views import training as training_views
-from .views import research
-from .views import desk, live
-from .views import generation
 
 urlpatterns = [
     path("", home.home, name="home"),

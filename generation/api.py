@@ -18,22 +18,28 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.pagination import LimitOffsetPagination
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotation.models import MediaType
-from core.permissions import IsResearcher
 from annotation.services.campaigns import campaign_get
-from core.errors import InvalidInput, NotFound, ServiceError
 from annotation.services.jobs import job_create, job_enqueue
+from core.errors import InvalidInput, NotFound, ServiceError
+from core.permissions import IsResearcher
 
 from . import selectors
 from .models import GenerationJob, GenerationOutput, GeneratorSpec, PromptSet, PromptSetEntry, Taxonomy
 from .services.classify import prompts_classify_enqueue
 from .services.coverage import coverage_compute, coverage_csv
 from .services.generators import generator_register, generator_specs
-from .services.jobs import generation_job_cancel, generation_job_create, generation_job_enqueue, generation_job_get, job_params
+from .services.jobs import (
+    generation_job_cancel,
+    generation_job_create,
+    generation_job_enqueue,
+    generation_job_get,
+    job_params,
+)
 from .services.prompts import is_long, prompt_set_get
 from .services.review import outputs_review
 from .services.taxonomy import taxonomy_import, taxonomy_read

@@ -25,8 +25,8 @@ def generate_batch(self, job_id: int, generator_id: int) -> dict:
 @shared_task(name="generation.run_job", acks_late=True)
 def run_job(job_id: int) -> str:
     """A platform Job that needs a generation worker (prompt classification with a local LLM)."""
-    from core.errors import ServiceError
     from annotation.services.jobs import job_run
+    from core.errors import ServiceError
 
     try:
         return job_run(job_id=job_id).status

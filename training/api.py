@@ -19,9 +19,9 @@ from core.permissions import IsResearcher
 
 from . import selectors
 from .models import Benchmark, Scorer, TrainingRun
+from .services.benchmarks import benchmark_create, benchmark_enqueue, benchmark_file, benchmark_get
 from .services.configs import config_from_yaml
 from .services.runs import run_cancel, run_create, run_enqueue
-from .services.benchmarks import benchmark_create, benchmark_enqueue, benchmark_file, benchmark_get
 from .services.scorers import Upload, scorer_get, scorer_score_uploads
 
 

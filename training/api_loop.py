@@ -20,7 +20,12 @@ from core.permissions import IsAdmin, IsResearcher
 from .selectors import retrain_overview, scorer_find
 from .services.retraining import retrain_policy_set, retrain_tick
 from .services.screening import (
-    item_check_decide, predictions_list, screening_agreement, screening_get, screening_rescore, screening_set,
+    item_check_decide,
+    predictions_list,
+    screening_agreement,
+    screening_get,
+    screening_rescore,
+    screening_set,
 )
 
 

@@ -17,12 +17,11 @@ from core.errors import Forbidden, InvalidInput
 from core.permissions import IsAnnotator, IsExpert
 from core.roles import ADMIN, user_has_role
 
-from ..selectors.batches import PUBLIC_DECISION, public_reason  # noqa: F401  (moved: remove once every branch is merged)
-from ..selectors.batches import annotator_batches, batch_list_row, batch_payload
+from ..selectors.batches import PUBLIC_DECISION, annotator_batches, batch_list_row, batch_payload, public_reason  # noqa: F401  (moved: remove once every branch is merged)
 from ..services.assignment import batch_get_for_user, batch_request
-from ..services.leases import batch_finish, batch_heartbeat
 from ..services.campaigns import campaign_get
 from ..services.golden import expert_batch_request
+from ..services.leases import batch_finish, batch_heartbeat
 from ..services.ratings import rating_submit
 from ..services.standing import annotator_standing
 

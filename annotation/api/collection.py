@@ -9,9 +9,10 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.permissions import IsResearcher
-from ..services.campaigns import campaign_get, campaign_update
 from core.errors import InvalidInput
+from core.permissions import IsResearcher
+
+from ..services.campaigns import campaign_get, campaign_update
 from ..services.leaderboard import leaderboard
 from ..services.overlap import overlap_summary
 

@@ -19,12 +19,16 @@ from core.permissions import IsAdmin
 
 from ..models import Batch
 from ..selectors.audit import audit_csv, audit_events, audit_row
-from ..selectors.users import user_get
 from ..selectors.scrutiny import batch_for_scrutiny_row, campaign_closed_batches, reason_templates
+from ..selectors.users import user_get
 from ..services.campaigns import QC_SETTINGS, campaign_get, campaign_update
 from ..services.reasons import reason_template_add, reason_template_remove
 from ..services.scrutiny import (
-    annotator_pause, annotator_resume, batch_admin_decide, batch_rows, rescrutiny_enqueue,
+    annotator_pause,
+    annotator_resume,
+    batch_admin_decide,
+    batch_rows,
+    rescrutiny_enqueue,
 )
 
 PAGE_MAX = 500

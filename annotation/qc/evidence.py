@@ -13,8 +13,8 @@ its interval is undefined (None) and ``constant`` says which side was constant.
 from __future__ import annotations
 
 import math
-from typing import Any
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 

@@ -26,9 +26,9 @@ median itself would be near chance, and chance must never count as genuine.
 from __future__ import annotations
 
 import math
-from typing import Any
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 

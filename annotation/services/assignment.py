@@ -43,11 +43,18 @@ from django.db import connection, transaction
 from django.db.models import F, Max, Min, Q
 from django.utils import timezone
 
-from ..models import Batch, Campaign, Item, Rating, Task
 from core.errors import Conflict, Forbidden, NotFound
 
-from .leases import annotator_profile_lock, batch_close_if_done, batch_leases_expire
-from .leases import batch_finish, batch_heartbeat, leases_expire, leases_give_back  # noqa: F401  (moved to leases.py)
+from ..models import Batch, Campaign, Item, Rating, Task
+from .leases import (  # noqa: F401  (moved to leases.py)
+    annotator_profile_lock,
+    batch_close_if_done,
+    batch_finish,
+    batch_heartbeat,
+    batch_leases_expire,
+    leases_expire,
+    leases_give_back,
+)
 from .selection import priority_expression
 
 # Moved to leases.py under public names: remove once every branch is merged.

@@ -7,8 +7,9 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Case, IntegerField, Value, When
 
-from ..models import Campaign, Item, MediaType
 from core.errors import Conflict, InvalidInput, NotFound
+
+from ..models import Campaign, Item, MediaType
 
 
 def campaign_get(*, slug: str) -> Campaign:

@@ -19,8 +19,9 @@ from django.db import transaction
 from django.db.models import F, Value
 from django.db.models.functions import Least
 
-from ..models import Campaign, DatasetVersion, Item, ItemScore
 from core.errors import InvalidInput
+
+from ..models import Campaign, DatasetVersion, Item, ItemScore
 
 UPDATE_CHUNK = 10_000
 

@@ -22,10 +22,10 @@ from django.db.models import Avg, Count, Exists, F, IntegerField, OuterRef, Q, S
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from ..models import DIMENSIONS, SCORE_MAX, SCORE_MIN, Batch, Campaign, Generator, GoldenScore, Item, Rating, Task
-from core.roles import ADMIN, EXPERT, user_has_role
 from core.errors import Conflict, Forbidden, InvalidInput
+from core.roles import ADMIN, EXPERT, user_has_role
 
+from ..models import DIMENSIONS, SCORE_MAX, SCORE_MIN, Batch, Campaign, Generator, GoldenScore, Item, Rating, Task
 from .leases import annotator_profile_lock, batch_close_if_done, batch_leases_expire
 
 CHUNK = 5000

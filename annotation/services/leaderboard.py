@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import math
 
-
 from django.core.cache import cache
 from django.db.models import Avg, Count
 

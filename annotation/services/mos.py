@@ -21,9 +21,10 @@ import pandas as pd
 from django.db import connection, transaction
 from django.db.models import Max
 
+from core.errors import InvalidInput, NotFound
+
 from ..aggregation import METHODS, aggregate
 from ..models import AnnotatorStat, Batch, Campaign, DatasetVersion, ItemScore, Job, Rating
-from core.errors import InvalidInput, NotFound
 
 COUNTED_KINDS = (Batch.Kind.ANNOTATION, Batch.Kind.IMPORTED)
 CHUNK = 100_000

@@ -34,13 +34,14 @@ import hashlib
 import math
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from django.db import transaction
 from scipy import stats
-from typing import Any
+
+from core.errors import InvalidInput
 
 from ..models import Campaign, DatasetVersion, Item
-from core.errors import InvalidInput
 from .mos import _version_write, version_checksum
 
 LAYOUTS = ("generic", "agiqa3k", "t2vqa-db", "tifa160", "genai-bench")

@@ -6,9 +6,10 @@ from django.db import connection, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
+from core.errors import Conflict, Gone, InvalidInput, NotFound
+
 from ..models import SCORE_MAX, SCORE_MIN, Batch, Rating, Task
 from .leases import batch_close_if_done, batch_leases_expire
-from core.errors import Conflict, Gone, InvalidInput, NotFound
 
 MAX_DURATION_MS = 24 * 3600 * 1000
 

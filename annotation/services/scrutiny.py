@@ -22,18 +22,27 @@ from django.db.models import F
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
+from core.errors import Conflict, InvalidInput, NotFound
+
 from ..models import AuditEvent, Batch, Campaign, GoldenScore, Item, Rating
 from ..qc import agreement, decide, find_patterns
 from ..qc.decision import Verdict
 from .audit import audit_record
 from .campaigns import campaign_get
-from core.errors import Conflict, InvalidInput, NotFound
 from .overlap import overlap_update
-from .selection import priority_expression
 from .qc_evidence import (
-    SCRUTINIZED_KINDS, batch_evidence, campaign_habits, campaign_prior_of, evidence_get, evidence_update,
-    golden_source, other_evidence, qc_settings, references,
+    SCRUTINIZED_KINDS,
+    batch_evidence,
+    campaign_habits,
+    campaign_prior_of,
+    evidence_get,
+    evidence_update,
+    golden_source,
+    other_evidence,
+    qc_settings,
+    references,
 )
+from .selection import priority_expression
 
 AUTO, ADMIN = "auto", "admin"
 # Decisions under which a batch's ratings count in Item.active_count (and, once approved, in MOS).

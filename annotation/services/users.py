@@ -6,9 +6,10 @@ from django.contrib.auth.models import AbstractUser, Group
 from django.db import transaction
 from rest_framework.authtoken.models import Token
 
-from ..models import AnnotatorProfile
-from core.roles import ROLES, roles_sync
 from core.errors import InvalidInput
+from core.roles import ROLES, roles_sync
+
+from ..models import AnnotatorProfile
 
 User = get_user_model()
 

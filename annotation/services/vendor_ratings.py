@@ -19,8 +19,9 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from ..models import DIMENSIONS, AnnotatorProfile, Batch, Campaign, Item, Rating
 from core.errors import InvalidInput
+
+from ..models import DIMENSIONS, AnnotatorProfile, Batch, Campaign, Item, Rating
 from .golden import CHUNK, _item_pks, score_cell
 from .ratings import MAX_DURATION_MS
 from .scrutiny import batch_scrutinize

@@ -7,7 +7,6 @@ their view instead: `BatchRequestApi.Input` -> `BatchRequestInput`.
 """
 from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
 
-
 # Views that paginate by hand (LimitOffsetPagination inside get()) while declaring `responses=X(many=True)`:
 # the schema documents their answers as the {count, next, previous, results} page they really are.
 PAGINATED_BY_HAND = frozenset({"BatchListApi", "TrainingRunListApi", "ScorerListApi", "BenchmarkListApi",

@@ -20,12 +20,18 @@ from django.urls import reverse
 from django.utils.safestring import mark_safe
 
 from annotation.models import AnnotatorProfile, Batch, Campaign, GoldenScore, Rating, ReasonTemplate
-from core.roles import ADMIN, user_has_role
 from annotation.selectors.review import (
-    annotator_audit, annotator_evidence, batch_audit, evidence_history, review_items, review_neighbours, review_queue,
+    annotator_audit,
+    annotator_evidence,
+    batch_audit,
+    evidence_history,
+    review_items,
+    review_neighbours,
+    review_queue,
 )
-from core.errors import ServiceError
 from annotation.services.scrutiny import annotator_pause, annotator_resume, batch_admin_decide, batch_rows
+from core.errors import ServiceError
+from core.roles import ADMIN, user_has_role
 
 from ..plots import evidence_svg, history_svg, scatter_svg
 

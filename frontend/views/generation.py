@@ -18,16 +18,21 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from annotation.models import Campaign
-from core.roles import ADMIN, RESEARCHER, user_has_role
-from core.errors import InvalidInput, ServiceError
 from annotation.services.jobs import job_create, job_enqueue
+from core.errors import InvalidInput, ServiceError
+from core.roles import ADMIN, RESEARCHER, user_has_role
 from generation import selectors
 from generation.models import GenerationOutput, Taxonomy
 from generation.pipelines.spec import SpecError, parse_params
 from generation.services.classify import prompts_classify_enqueue
 from generation.services.coverage import coverage_compute
 from generation.services.generators import generator_register, generator_specs
-from generation.services.jobs import generation_job_cancel, generation_job_create, generation_job_enqueue, generation_job_get
+from generation.services.jobs import (
+    generation_job_cancel,
+    generation_job_create,
+    generation_job_enqueue,
+    generation_job_get,
+)
 from generation.services.prompts import prompt_set_get
 from generation.services.review import outputs_review
 

@@ -9,9 +9,9 @@ from django.shortcuts import get_object_or_404, render
 from django.utils.safestring import mark_safe
 
 from annotation.models import Campaign
-from core.roles import ADMIN, RESEARCHER, user_has_role
 from annotation.services.leaderboard import leaderboard
 from annotation.services.overlap import overlap_summary
+from core.roles import ADMIN, RESEARCHER, user_has_role
 
 from ..plots import leaderboard_svg
 

@@ -12,17 +12,17 @@ import math
 import numpy as np
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
-from django.db.models import F
 from django.core.exceptions import PermissionDenied
+from django.db.models import F
 from django.shortcuts import get_object_or_404, render
 from django.utils.safestring import mark_safe
 
 from annotation.aggregation import METHODS, split_half_agreement
 from annotation.models import AnnotatorStat, Campaign, DatasetVersion, ItemScore
-from core.roles import ADMIN, RESEARCHER, user_has_role
 from annotation.services.coverage import coverage_summary
 from annotation.services.exports import FORMATS
 from annotation.services.exports.media import MEDIA_MODES
+from core.roles import ADMIN, RESEARCHER, user_has_role
 
 CACHE_S = 24 * 3600
 MAX_ANNOTATOR_ROWS = 200

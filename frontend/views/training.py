@@ -13,11 +13,11 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from annotation.models import DatasetVersion
-from core.roles import ADMIN, RESEARCHER, user_has_role
 from core.errors import ServiceError
+from core.roles import ADMIN, RESEARCHER, user_has_role
 from training import selectors
-from training.services.configs import config_from_yaml, default_config_yaml
 from training.services.benchmarks import benchmark_create, benchmark_enqueue, benchmark_get
+from training.services.configs import config_from_yaml, default_config_yaml
 from training.services.runs import run_cancel, run_create, run_enqueue
 from training.services.scorers import Upload, scorer_get, scorer_score_uploads
 

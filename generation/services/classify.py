@@ -12,18 +12,18 @@ the highest total wins, ties going to the earlier leaf in the taxonomy.
 from __future__ import annotations
 
 import json
-from django.conf import settings
 import re
 from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 
 from annotation.models import Job, Prompt
 from annotation.services.campaigns import campaign_get
-from core.errors import InvalidInput
 from annotation.services.jobs import Progress, job_enqueue
+from core.errors import InvalidInput
 
 from ..models import PromptClassification, PromptSet, PromptSetEntry, Taxonomy
 from ..selectors import prompt_set_get

@@ -12,7 +12,6 @@ Prompts whose category is not in the taxonomy (or empty) are a row of their own 
 """
 from __future__ import annotations
 
-import csv
 import io
 from collections import defaultdict
 from typing import Any
@@ -20,10 +19,10 @@ from typing import Any
 from django.db.models import Count, Q
 
 from annotation.models import Campaign, Item
+from annotation.services import csv_safe
 
 from ..models import LONG_PROMPT_WORDS, GeneratorSpec, PromptSet, PromptSetEntry, Taxonomy
 from .taxonomy import taxonomy_get
-from annotation.services import csv_safe
 
 UNCLASSIFIED = "(unclassified)"
 

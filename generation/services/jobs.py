@@ -24,7 +24,7 @@ from core.errors import Conflict, InvalidInput, NotFound
 from core.jobs import active_jobs_check
 from core.queue import task_named
 
-from ..models import GenerationJob, GenerationOutput, GeneratorSpec, PromptSet, PromptSetEntry
+from ..models import GenerationJob, GenerationOutput, GeneratorSpec, PromptSet
 from .prompts import prompt_set_entries
 
 log = logging.getLogger(__name__)

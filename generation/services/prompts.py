@@ -32,8 +32,8 @@ from django.utils.text import slugify
 
 from annotation.models import Campaign, Job, Prompt
 from annotation.services.campaigns import campaign_get
-from core.errors import InvalidInput
 from annotation.services.jobs import Progress
+from core.errors import InvalidInput
 
 from ..models import LONG_PROMPT_WORDS, PromptClassification, PromptSet, PromptSetEntry, Taxonomy
 from ..selectors import prompt_set_get

@@ -9,9 +9,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from annotation.models import Campaign, Item
-from core.errors import InvalidInput
 from annotation.services.imports import media_remove_unused, media_write_lock
 from annotation.services.item_events import items_created
+from core.errors import InvalidInput
 
 from ..models import GenerationOutput
 from .running import _item_id

@@ -28,10 +28,10 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from annotation.models import Item, MediaType
-from core import jobs as state
 from annotation.services.imports import media_remove_unused, media_write_lock
 from annotation.services.item_events import items_created
 from annotation.services.media import MediaError, media_name, probe_image, probe_video, storage_put, thumbnail_name
+from core import jobs as state
 from generation.pipelines.spec import spec_from_dict
 
 from ..models import GenerationJob, GenerationOutput, GeneratorSpec

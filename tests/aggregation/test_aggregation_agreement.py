@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+
 from annotation.aggregation import split_half_agreement
 
 

@@ -42,8 +42,8 @@ def test_prompt_import_through_the_api_and_its_listing(client_as, campaign, prom
 
 @pytest.mark.django_db
 def test_a_bad_prompt_file_fails_its_job_with_the_row(client_as, campaign, prompt_files):
-    from core.errors import InvalidInput
     from annotation.services.jobs import job_run
+    from core.errors import InvalidInput
 
     client, _ = client_as("researcher")
     with open(prompt_files.csv([{"text": "ok", "category": "Nope"}]), "rb") as fh:

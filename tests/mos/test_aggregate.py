@@ -7,8 +7,8 @@ from scipy import stats
 
 from annotation.aggregation import METHODS
 from annotation.models import AnnotatorStat, DatasetVersion, ItemScore
-from core.errors import InvalidInput
 from annotation.services.mos import mos_aggregate
+from core.errors import InvalidInput
 from tests.factories import UserFactory
 
 from .conftest import rate

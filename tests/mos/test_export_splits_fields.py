@@ -7,8 +7,8 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from annotation.models import Item, Prompt
-from core.errors import InvalidInput
 from annotation.services.exports import dataset_export
+from core.errors import InvalidInput
 
 
 @pytest.fixture

@@ -194,8 +194,8 @@ def test_the_real_command_line_exits_1_with_one_line(db, tmp_path):
 
 
 def test_a_version_of_another_campaign_is_refused(version, tmp_path):
-    from core.errors import NotFound
     from annotation.services.jobs import job_create, job_run
+    from core.errors import NotFound
     from tests.factories import CampaignFactory
 
     other = CampaignFactory()

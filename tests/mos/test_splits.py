@@ -5,9 +5,9 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from core.errors import InvalidInput
 from annotation.services.exports import dataset_export
 from annotation.services.exports.splits import assign_splits, parse_split
+from core.errors import InvalidInput
 
 RATIOS = {"train": 0.8, "val": 0.1, "test": 0.1}
 

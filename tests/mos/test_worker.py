@@ -6,8 +6,8 @@ import pytest
 from django.db import transaction
 
 from annotation.models import Job
-from annotation.services.jobs import job_create, job_enqueue
 from annotation.services.exports.manifest import file_sha256
+from annotation.services.jobs import job_create, job_enqueue
 from tests.celery_worker import wait_for
 
 

@@ -6,7 +6,15 @@ import pytest
 
 from annotation.qc.allocation import LONG_RECORD, golden_for_next_batch
 from annotation.qc.decision import (
-    APPROVED, CALIBRATED, FIXED, NEEDS_REVIEW, REJECTED, Settings, campaign_prior, decide, log_likelihood_ratio,
+    APPROVED,
+    CALIBRATED,
+    FIXED,
+    NEEDS_REVIEW,
+    REJECTED,
+    Settings,
+    campaign_prior,
+    decide,
+    log_likelihood_ratio,
 )
 from annotation.qc.evidence import Agreement, agreement
 from annotation.qc.patterns import Pattern

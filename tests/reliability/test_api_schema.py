@@ -8,10 +8,9 @@ steps (default 60), derandomized, so a run takes about a minute and repeats exac
 from __future__ import annotations
 
 import os
-from collections import defaultdict
 
 import pytest
-from hypothesis import HealthCheck, Phase, given, settings, strategies as st
+from hypothesis import HealthCheck, Phase, given, settings
 
 pytestmark = pytest.mark.django_db(transaction=True)  # the WSGI app closes its connection after each request
 

@@ -5,12 +5,11 @@ import io
 import zipfile
 
 import pytest
-from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import override_settings
 
 from annotation.models import Item, Job
-from core.errors import InvalidInput
 from annotation.services.media import MediaError, probe_image, probe_video
+from core.errors import InvalidInput
 from tests.factories import make_mp4, make_png
 from tests.imports.test_import_api import manifest_csv, upload
 

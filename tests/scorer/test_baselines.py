@@ -11,7 +11,10 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from training.scorer.baselines import (  # noqa: E402
-    BaselineUnavailable, finetune_baseline, load_baseline, run_baseline,
+    BaselineUnavailable,
+    finetune_baseline,
+    load_baseline,
+    run_baseline,
 )
 from training.scorer.data import read_records  # noqa: E402
 

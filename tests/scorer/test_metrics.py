@@ -10,7 +10,12 @@ import pytest
 from scipy import stats
 
 from training.scorer.metrics import (
-    PREDICTION_COLUMNS, build_report, correlation_metrics, fit_logistic, model_level, write_predictions,
+    PREDICTION_COLUMNS,
+    build_report,
+    correlation_metrics,
+    fit_logistic,
+    model_level,
+    write_predictions,
 )
 
 REPO = Path(__file__).resolve().parents[2]

@@ -17,7 +17,13 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from training.scorer.media import (  # noqa: E402
-    load_image, load_video, qvu_frame_indices, qvu_nframes, qvu_smart_resize, qvu_video_max_pixels, write_test_video,
+    load_image,
+    load_video,
+    qvu_frame_indices,
+    qvu_nframes,
+    qvu_smart_resize,
+    qvu_video_max_pixels,
+    write_test_video,
 )
 
 PURE = {"round_by_factor", "ceil_by_factor", "floor_by_factor", "smart_resize", "smart_nframes"}

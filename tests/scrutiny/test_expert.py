@@ -2,9 +2,9 @@
 import pytest
 
 from annotation.models import Batch, GoldenScore, Item
-from core.errors import Conflict, Forbidden
 from annotation.services.golden import expert_batch_request
 from annotation.services.ratings import rating_submit
+from core.errors import Conflict, Forbidden
 from tests.factories import CampaignFactory, ItemFactory
 
 

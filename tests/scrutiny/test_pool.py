@@ -3,8 +3,8 @@ import pytest
 
 from annotation.models import Item, Rating
 from annotation.services.assignment import batch_request
-from core.errors import Conflict, InvalidInput
 from annotation.services.scrutiny import batch_admin_decide, batch_decide
+from core.errors import Conflict, InvalidInput
 from tests.factories import CampaignFactory, ItemFactory
 from tests.scrutiny.conftest import closed_batch
 

@@ -3,8 +3,6 @@ version and runs a registered tiny scorer and a tiny CLIP baseline, the report i
 and shown on the page; a baseline whose library is missing fails the benchmark with a reason."""
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from training.models import Benchmark, Scorer

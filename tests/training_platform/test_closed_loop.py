@@ -8,14 +8,13 @@ import pytest
 
 from annotation.models import Batch, Item, Rating
 from annotation.services.imports import items_import
+from tests.celery_worker import wait_for
 from tests.factories import CampaignFactory, UserFactory
 from tests.imports.conftest import Content
 from training.models import ItemCheck, ItemPrediction, RetrainRound
 from training.services.retraining import retrain_policy_set, retrain_tick, stable_split
 from training.services.scorers import scorer_register
 from training.services.screening import screening_set
-
-from tests.celery_worker import wait_for
 
 
 def finished(run):

@@ -29,9 +29,10 @@ import html
 import io
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -462,7 +463,7 @@ class MethodSpec:
     overrides: dict = field(default_factory=dict)
 
     @classmethod
-    def parse(cls, text: str) -> "MethodSpec":
+    def parse(cls, text: str) -> MethodSpec:
         """``NAME=KIND:PATH[:HEAD]``, e.g. ``ours=qeval:/ckpt``, ``clip=clipscore:/models/clip``,
         ``clip-ft=clipscore:/models/clip:fit``, ``old=predictions:run/predictions.csv``."""
         name, sep, rest = text.partition("=")

@@ -171,7 +171,7 @@ class ScorerConfig:
         return [f.name for f in dataclasses.fields(cls)]
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any] | None) -> "ScorerConfig":
+    def from_dict(cls, data: dict[str, Any] | None) -> ScorerConfig:
         data = dict(data or {})
         known = set(cls.field_names())
         unknown = sorted(set(data) - known)
@@ -190,7 +190,7 @@ class ScorerConfig:
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
-    def replace(self, **changes: Any) -> "ScorerConfig":
+    def replace(self, **changes: Any) -> ScorerConfig:
         """A copy with ``changes``; a ``preset`` among them overrides the fields it names, then the other
         changes apply (so ``replace(preset="image-quality")`` narrows an existing config to that task)."""
         base = self.to_dict()

@@ -136,7 +136,7 @@ class MediaSettings:
     media_tag: str = "strip"
 
     @classmethod
-    def from_config(cls, cfg) -> "MediaSettings":
+    def from_config(cls, cfg) -> MediaSettings:
         return cls(video_fps=cfg.video_fps, video_min_pixels=cfg.video_min_pixels, video_max_pixels=cfg.video_max_pixels,
                    video_max_frames=cfg.video_max_frames, video_min_frames=cfg.video_min_frames,
                    video_sampler=cfg.video_sampler, image_resize=cfg.image_resize,

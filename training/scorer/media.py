@@ -171,8 +171,9 @@ def _stream_info(container, stream) -> tuple[int, float]:
 
 def _decode_indices(path, indices: list[int], size_for) -> tuple[list[np.ndarray], int]:
     """Frames at ``indices`` (decode order), resized by ``size_for(width, height)``; also the frames decoded."""
-    import av
     from collections import Counter
+
+    import av
 
     wanted = Counter(indices)
     last = max(indices)

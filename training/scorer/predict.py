@@ -25,9 +25,9 @@ than ``long_prompt_words`` words are also scored with the V2S prompts and combin
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
 
 import torch
 from torch.utils.data import DataLoader

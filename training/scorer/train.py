@@ -66,16 +66,23 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Subset
 
-from .checkpoint import (TrainerState, checkpoint_load, checkpoint_save, gathered_state_dict, keep_only_trainable,
-                         latest_checkpoint)
+from .checkpoint import (
+    TrainerState,
+    checkpoint_load,
+    checkpoint_save,
+    gathered_state_dict,
+    keep_only_trainable,
+    latest_checkpoint,
+)
 from .config import ScorerConfig, save_config
 from .data import MediaSettings, RecordDataset, ScorerCollator, read_records, split_batch
 from .modeling import answer_logits, load_base_model, prepare_for_training, save_checkpoint_files

@@ -33,9 +33,9 @@ import hashlib
 import json
 import os
 import re
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable
 
 INSTRUCTION = (
     "A long text prompt was used to generate an image or a video. Rewrite it for evaluating how well the "

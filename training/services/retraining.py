@@ -157,7 +157,6 @@ def _predictions(run: TrainingRun) -> dict[tuple[str, str], tuple[float, float]]
 def compare(candidate: dict, current: dict | None, *, bootstrap: int = BOOTSTRAP, seed: int = 0) -> dict:
     """Per dimension SRCC of each scorer on the same items, and the paired bootstrap 95% interval of the
     mean (over dimensions) SRCC difference candidate - current."""
-    from scipy.stats import spearmanr
 
     dims = sorted({d for _, d in candidate})
     report: dict = {"dimensions": {}, "difference": None}

@@ -1,6 +1,7 @@
-from core.roles import ROLES
-from ...services.users import user_add, user_token
 from core.management.base import ServiceCommand
+from core.roles import ROLES
+
+from ...services.users import user_add, user_token
 
 
 class Command(ServiceCommand):

@@ -1,10 +1,11 @@
 """aggregate_mos --campaign SLUG [--method M] [--params JSON] [--extra-ratings [--step N]] [--enqueue]"""
 import json
 
-from ...aggregation import METHODS
-from ...services.coverage import coverage_extra_ratings, coverage_summary
 from core.errors import InvalidInput
+
+from ...aggregation import METHODS
 from ...services.campaigns import campaign_get
+from ...services.coverage import coverage_extra_ratings, coverage_summary
 from ...services.mos import mos_method_check, version_by_number, version_get
 from ..job_command import JobCommand
 

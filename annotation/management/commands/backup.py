@@ -2,8 +2,9 @@
 (annotation/services/backup.py; restore it with `manage.py restore`)."""
 from __future__ import annotations
 
-from ...services.backup import backup_create
 from core.management.base import ServiceCommand
+
+from ...services.backup import backup_create
 
 
 class Command(ServiceCommand):

@@ -1,5 +1,6 @@
-from ...services.campaigns import campaign_create
 from core.management.base import ServiceCommand
+
+from ...services.campaigns import campaign_create
 
 
 class Command(ServiceCommand):

@@ -2,10 +2,10 @@
 [--seed S] [--media copy|link|none] [--golden keep|exclude-train|exclude] [--enqueue]"""
 from pathlib import Path
 
+from ...services.campaigns import campaign_get
 from ...services.exports import FORMATS, export_check
 from ...services.exports.media import MEDIA_MODES
 from ...services.exports.splits import GOLDEN_MODES
-from ...services.campaigns import campaign_get
 from ...services.mos import version_by_number
 from ..job_command import JobCommand
 

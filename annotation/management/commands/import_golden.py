@@ -1,6 +1,7 @@
-from ...services.golden import golden_import
-from ...services.campaigns import campaign_get
 from core.management.base import ServiceCommand
+
+from ...services.campaigns import campaign_get
+from ...services.golden import golden_import
 
 
 class Command(ServiceCommand):

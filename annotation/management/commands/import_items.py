@@ -1,6 +1,7 @@
 from pathlib import Path
 
 from core.errors import InvalidInput
+
 from ...services.campaigns import campaign_get
 from ..job_command import JobCommand
 

@@ -1,9 +1,10 @@
 """import_mos_table --campaign SLUG --file FILE --layout {generic,agiqa3k,t2vqa-db,tifa160,genai-bench}
 [--media-root DIR] [--map col=field ...] [--scale LO,HI] [--generator NAME]"""
 from core.errors import InvalidInput
+from core.management.base import ServiceCommand
+
 from ...services.campaigns import campaign_get
 from ...services.public_mos import DEFAULT_SCALE, FIELDS, LAYOUTS, mos_table_import, parse_mapping
-from core.management.base import ServiceCommand
 
 
 class Command(ServiceCommand):

@@ -1,8 +1,9 @@
+from core.management.base import ServiceCommand
+
 from ...models import Batch
 from ...services.campaigns import campaign_get
 from ...services.scrutiny import batch_rows, scrutiny_table
 from ...services.vendor_ratings import ratings_import
-from core.management.base import ServiceCommand
 
 
 class Command(ServiceCommand):

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from django.core.management.base import CommandError
 
-from ...services.outbox import outbox_relay
 from core.management.base import ServiceCommand
+
+from ...services.outbox import outbox_relay
 
 
 class Command(ServiceCommand):

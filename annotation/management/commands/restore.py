@@ -2,8 +2,9 @@
 DATABASE_URL names) and the media folder; then run `manage.py migrate` if the code is newer."""
 from __future__ import annotations
 
-from ...services.backup import backup_restore
 from core.management.base import ServiceCommand
+
+from ...services.backup import backup_restore
 
 
 class Command(ServiceCommand):

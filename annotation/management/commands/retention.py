@@ -3,8 +3,9 @@ nobody uses (annotation/services/retention.py); --dry-run prints what would go a
 from __future__ import annotations
 
 from core.errors import InvalidInput
-from ...services.retention import retention_apply
 from core.management.base import ServiceCommand
+
+from ...services.retention import retention_apply
 
 
 class Command(ServiceCommand):

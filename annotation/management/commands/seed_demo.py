@@ -6,11 +6,12 @@ from pathlib import Path
 from django.conf import settings
 from django.db import transaction
 
+from core.management.base import ServiceCommand
+
 from ...models import Campaign, Item
 from ...services.campaigns import campaign_create
 from ...services.jobs import job_create, job_run
 from ...services.users import user_add
-from core.management.base import ServiceCommand
 from ..demo_content import demo_content_write
 
 DEMO_PASSWORD = "demo-pass-1"

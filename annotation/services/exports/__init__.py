@@ -17,8 +17,9 @@ from pathlib import Path
 
 from django.conf import settings
 
-from ...models import DatasetVersion, Job
 from core.errors import InvalidInput
+
+from ...models import DatasetVersion, Job
 from .manifest import manifest_write
 from .media import MEDIA_MODES, MediaPlacer
 from .mos_table import CsvWriter, JsonlWriter, ParquetWriter
@@ -146,9 +147,8 @@ def dataset_export_job(*, job: Job, progress) -> dict:
     """
     import json
 
-    from ..mos import version_get
-
     from ..disk import export_disk_check
+    from ..mos import version_get
 
     p = job.params
     version = version_get(version_id=p.get("version_id"), campaign=job.campaign if job.campaign_id else None)

@@ -1,9 +1,9 @@
 """MOS tables: one row per item (csv, jsonl, parquet), written as the rows stream in."""
 from __future__ import annotations
 
-import csv
 import json
 from pathlib import Path
+
 from .. import csv_safe
 
 COLUMNS = (

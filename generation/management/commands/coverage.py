@@ -1,9 +1,9 @@
 """coverage --campaign SLUG [--by category|subcategory] [--prompts] [--csv FILE]"""
 from pathlib import Path
 
-from core.management.base import ServiceCommand
 from annotation.services.campaigns import campaign_get
 from core.errors import InvalidInput
+from core.management.base import ServiceCommand
 from generation.services.coverage import coverage_compute, coverage_csv
 
 

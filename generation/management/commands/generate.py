@@ -2,8 +2,8 @@
 [--category C] [--subcategory S] [--tag T] [--long-only] [--review] [--enqueue]"""
 from tqdm import tqdm
 
-from core.management.base import ServiceCommand
 from annotation.services.campaigns import campaign_get
+from core.management.base import ServiceCommand
 from generation.services.jobs import generation_job_create, generation_job_enqueue
 from generation.services.prompts import prompt_set_get
 from generation.services.running import generation_job_run_here

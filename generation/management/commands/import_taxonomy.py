@@ -1,6 +1,6 @@
 """import_taxonomy --campaign SLUG --file FILE [--slug SLUG]"""
-from core.management.base import ServiceCommand
 from annotation.services.campaigns import campaign_get
+from core.management.base import ServiceCommand
 from generation.services.taxonomy import taxonomy_import, taxonomy_read
 
 

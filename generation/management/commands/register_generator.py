@@ -1,7 +1,7 @@
 """register_generator NAME --campaign SLUG (--tiny image|video | --diffusers PATH_OR_ID [--param KEY=VALUE ...] | --external image|video)"""
-from core.management.base import ServiceCommand
 from annotation.services.campaigns import campaign_get
 from core.errors import InvalidInput
+from core.management.base import ServiceCommand
 from generation.pipelines.spec import PARAM_NAMES, SpecError, parse_params
 from generation.services.generators import generator_register
 

@@ -1,6 +1,6 @@
 """review_outputs --campaign SLUG (--approve | --reject) (--job ID | --output ID ...)"""
-from core.management.base import ServiceCommand
 from annotation.services.campaigns import campaign_get
+from core.management.base import ServiceCommand
 from generation.services.review import outputs_review
 
 

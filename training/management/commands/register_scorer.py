@@ -5,8 +5,8 @@
 """
 from __future__ import annotations
 
-from core.management.base import ServiceCommand
 from core.errors import InvalidInput
+from core.management.base import ServiceCommand
 from training.services.scorers import TINY_DEMO_NAME, scorer_register, scorer_register_tiny
 
 

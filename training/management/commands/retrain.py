@@ -1,7 +1,7 @@
 import json
 
-from core.management.base import ServiceCommand
 from annotation.services.campaigns import campaign_get
+from core.management.base import ServiceCommand
 
 from ...services.configs import config_from_yaml
 from ...services.retraining import approved_ratings, retrain_policy_set, retrain_tick

@@ -1,5 +1,5 @@
-from core.management.base import ServiceCommand
 from annotation.services.campaigns import campaign_get
+from core.management.base import ServiceCommand
 
 from ...models import Scorer
 from ...services.screening import screening_rescore, screening_set

@@ -12,8 +12,8 @@ from pathlib import Path
 from django.db import transaction
 from tqdm import tqdm
 
-from core.management.base import CommandError, ServiceCommand
 from core.errors import InvalidInput
+from core.management.base import CommandError, ServiceCommand
 from training.services.configs import config_from_yaml
 from training.services.runs import run_create, run_enqueue, run_execute
 

@@ -25,9 +25,10 @@ MOS (``fit``; :mod:`.clip`). Command line::
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from .base import Baseline, BaselineUnavailable
 

@@ -54,9 +54,9 @@ def item_frames(item: dict, n_frames: int = VIDEO_FRAMES) -> list[Image.Image]:
     """The item's image, or ``n_frames`` frames spread evenly over its video."""
     path = Path(item["media"])
     if item.get("media_type") == "video":
-        from ..media import _decode_indices, _stream_info, qvu_frame_indices
-
         import av
+
+        from ..media import _decode_indices, _stream_info, qvu_frame_indices
 
         with av.open(str(path)) as container:
             total, _ = _stream_info(container, container.streams.video[0])
