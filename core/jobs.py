@@ -24,6 +24,7 @@ Three ways to move, for the ways the services write:
 Each model keeps its own `Status` choices (a subset of these values: dataset jobs are never cancelled,
 benchmarks neither); the machine works on the values.
 """
+
 from __future__ import annotations
 
 import logging
@@ -94,15 +95,25 @@ def transition_save(obj: Any, target: str, *, also: Iterable[str] = (), now: dat
     in the database still allowing the move. True when it landed; else the row is re-read (it had finished)."""
     fields = transition(obj, target, now=now)
     fields += [f for f in also if f not in fields]
-    moved = type(obj)._default_manager.filter(pk=obj.pk, status__in=sources_of(target)).update(
-        **{f: getattr(obj, f) for f in fields})
+    moved = (
+        type(obj)
+        ._default_manager.filter(pk=obj.pk, status__in=sources_of(target))
+        .update(**{f: getattr(obj, f) for f in fields})
+    )
     if not moved:
         obj.refresh_from_db()
     return bool(moved)
 
 
-def transition_where(model: type[Model], pk: Any, target: str, *, sources: Iterable[str] | None = None,
-                     now: datetime | None = None, **fields: Any) -> bool:
+def transition_where(
+    model: type[Model],
+    pk: Any,
+    target: str,
+    *,
+    sources: Iterable[str] | None = None,
+    now: datetime | None = None,
+    **fields: Any,
+) -> bool:
     """Move row `pk` of `model` to `target` with one conditional UPDATE (also writing `fields`), only from a
     status the move is allowed from (narrowed to `sources` when given). True when the row moved."""
     allowed_from = tuple(sources_of(target))
@@ -124,8 +135,10 @@ def _name(obj: Any) -> str:
 def active_jobs_count(*, user) -> int:
     """Jobs of every kind `user` has queued or running: one index-backed count per model named in
     QEVAL_JOB_MODELS (dataset jobs, training runs, generation jobs)."""
-    return sum(apps.get_model(label)._default_manager.filter(created_by=user, status__in=LIVE).count()
-               for label in settings.QEVAL_JOB_MODELS)
+    return sum(
+        apps.get_model(label)._default_manager.filter(created_by=user, status__in=LIVE).count()
+        for label in settings.QEVAL_JOB_MODELS
+    )
 
 
 def active_jobs_check(*, user) -> None:
@@ -135,8 +148,10 @@ def active_jobs_check(*, user) -> None:
         return
     count = active_jobs_count(user=user)
     if count >= limit:
-        raise TooManyRequests(f"you have {count} jobs queued or running, the limit is {limit} "
-                              "(QEVAL_MAX_ACTIVE_JOBS_PER_USER); start this one when one of them has finished")
+        raise TooManyRequests(
+            f"you have {count} jobs queued or running, the limit is {limit} "
+            "(QEVAL_MAX_ACTIVE_JOBS_PER_USER); start this one when one of them has finished"
+        )
 
 
 class Heartbeat:

@@ -1,4 +1,5 @@
 """DRF permission classes built on roles."""
+
 from __future__ import annotations
 
 from rest_framework.permissions import BasePermission

@@ -1,5 +1,6 @@
 """Celery tasks by name: services enqueue work by the task's registered name ("training.execute_run"), never by
 importing the tasks module, so tasks (which import services) and services do not import each other."""
+
 from __future__ import annotations
 
 from typing import Any

@@ -5,6 +5,7 @@
 - admin: approves/rejects batches, pauses annotators, sees golden scores and MOS.
 - researcher: imports content, aggregates MOS, exports data, launches training.
 """
+
 from __future__ import annotations
 
 from django.contrib.auth.models import Group, Permission
@@ -19,14 +20,37 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
     ANNOTATOR: ["view_campaign", "add_rating", "view_batch"],
     EXPERT: ["view_campaign", "add_rating", "view_batch", "view_item", "add_goldenscore", "view_goldenscore"],
     ADMIN: [
-        "view_campaign", "change_campaign", "view_item", "view_batch", "change_batch", "view_rating",
-        "view_goldenscore", "change_goldenscore", "view_annotatorprofile", "change_annotatorprofile",
-        "view_datasetversion", "view_itemscore", "view_annotatorstat", "view_job",
+        "view_campaign",
+        "change_campaign",
+        "view_item",
+        "view_batch",
+        "change_batch",
+        "view_rating",
+        "view_goldenscore",
+        "change_goldenscore",
+        "view_annotatorprofile",
+        "change_annotatorprofile",
+        "view_datasetversion",
+        "view_itemscore",
+        "view_annotatorstat",
+        "view_job",
     ],
     RESEARCHER: [
-        "view_campaign", "add_campaign", "change_campaign", "view_item", "add_item", "view_generator",
-        "view_prompt", "view_datasetversion", "add_datasetversion", "view_itemscore", "view_annotatorstat",
-        "view_goldenscore", "add_goldenscore", "view_job", "add_job",
+        "view_campaign",
+        "add_campaign",
+        "change_campaign",
+        "view_item",
+        "add_item",
+        "view_generator",
+        "view_prompt",
+        "view_datasetversion",
+        "add_datasetversion",
+        "view_itemscore",
+        "view_annotatorstat",
+        "view_goldenscore",
+        "add_goldenscore",
+        "view_job",
+        "add_job",
     ],
 }
 

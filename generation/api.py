@@ -5,6 +5,7 @@ that wait for approval, and coverage (JSON or CSV).
 Researchers and admins only (annotators and experts get 403). Thin views: validate, call one service,
 serialize. Long work (prompt imports, classification, generation) answers 202 with where to follow it.
 """
+
 from __future__ import annotations
 
 import mimetypes
@@ -45,14 +46,20 @@ from .services.review import outputs_review
 from .services.taxonomy import taxonomy_import, taxonomy_read
 
 MAX_PROMPT_FILE = 50 * 1024 * 1024
-REGISTER_KINDS = [("diffusers", "diffusers pipeline"), ("tiny", "tiny CPU pipeline"), ("external", "external (imported)")]
+REGISTER_KINDS = [
+    ("diffusers", "diffusers pipeline"),
+    ("tiny", "tiny CPU pipeline"),
+    ("external", "external (imported)"),
+]
 
 
 def _prompt_set(slug: str, set_slug: str) -> PromptSet:
     return prompt_set_get(campaign=campaign_get(slug=slug), slug=set_slug)
 
 
-JobStarted = inline_serializer("GenerationJobStarted", {"job_id": serializers.IntegerField(), "status_url": serializers.CharField()})
+JobStarted = inline_serializer(
+    "GenerationJobStarted", {"job_id": serializers.IntegerField(), "status_url": serializers.CharField()}
+)
 
 
 # --- taxonomies -------------------------------------------------------------------------------------------
@@ -67,8 +74,16 @@ class TaxonomyOutput(serializers.ModelSerializer):
         fields = ("slug", "name", "description", "campaign", "is_builtin", "entries")
 
     def get_entries(self, taxonomy) -> list[dict]:
-        return [{"category": e.category, "group": e.group, "subcategory": e.subcategory, "target": e.target,
-                 "keywords": e.keywords} for e in taxonomy.entries.all()]
+        return [
+            {
+                "category": e.category,
+                "group": e.group,
+                "subcategory": e.subcategory,
+                "target": e.target,
+                "keywords": e.keywords,
+            }
+            for e in taxonomy.entries.all()
+        ]
 
 
 class TaxonomyListApi(APIView):
@@ -96,8 +111,9 @@ class TaxonomyListApi(APIView):
             text = upload.read().decode("utf-8-sig")
         except UnicodeDecodeError:
             raise InvalidInput(f"{upload.name}: the file is not UTF-8 text") from None
-        taxonomy = taxonomy_import(campaign=campaign, data=taxonomy_read(text=text, name=upload.name,
-                                                                           slug=data.validated_data.get("slug")))
+        taxonomy = taxonomy_import(
+            campaign=campaign, data=taxonomy_read(text=text, name=upload.name, slug=data.validated_data.get("slug"))
+        )
         return Response(TaxonomyOutput(taxonomy).data, status=201)
 
 
@@ -108,17 +124,30 @@ class PromptSetListApi(APIView):
     permission_classes = [IsResearcher]
     parser_classes = [MultiPartParser, FormParser]
 
-    Output = inline_serializer("PromptSetSummary", many=True, fields={
-        "id": serializers.IntegerField(), "slug": serializers.CharField(), "name": serializers.CharField(),
-        "taxonomy": serializers.CharField(), "prompts": serializers.IntegerField(), "long": serializers.IntegerField(),
-        "unclassified": serializers.IntegerField(), "created_at": serializers.DateTimeField()})
+    Output = inline_serializer(
+        "PromptSetSummary",
+        many=True,
+        fields={
+            "id": serializers.IntegerField(),
+            "slug": serializers.CharField(),
+            "name": serializers.CharField(),
+            "taxonomy": serializers.CharField(),
+            "prompts": serializers.IntegerField(),
+            "long": serializers.IntegerField(),
+            "unclassified": serializers.IntegerField(),
+            "created_at": serializers.DateTimeField(),
+        },
+    )
 
     class Input(serializers.Serializer):
         file = serializers.FileField(help_text="CSV or JSONL: text, optional category, subcategory, tags.")
         name = serializers.CharField(required=False, help_text="Prompt set (created if new; default: the file's name).")
-        taxonomy = serializers.CharField(required=False, help_text="Taxonomy slug for a new set (default qeval-table7).")
-        classify = serializers.ChoiceField(choices=["rules"], required=False,
-                                           help_text="Classify prompts without a category by the rule set.")
+        taxonomy = serializers.CharField(
+            required=False, help_text="Taxonomy slug for a new set (default qeval-table7)."
+        )
+        classify = serializers.ChoiceField(
+            choices=["rules"], required=False, help_text="Classify prompts without a category by the rule set."
+        )
 
     @extend_schema(responses=Output)
     def get(self, request, slug: str):
@@ -140,12 +169,20 @@ class PromptSetListApi(APIView):
         # Kept on the shared volume until the job ends (the workers read it there).
         folder = Path(settings.GENERATION_ROOT) / "uploads"
         folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=folder, suffix=suffix, delete=False, prefix=Path(upload.name).stem[:40] + "-") as fh:
+        with tempfile.NamedTemporaryFile(
+            dir=folder, suffix=suffix, delete=False, prefix=Path(upload.name).stem[:40] + "-"
+        ) as fh:
             for chunk in upload.chunks():
                 fh.write(chunk)
-        params = {"campaign": campaign.slug, "prompt_set": data.validated_data.get("name") or Path(upload.name).stem,
-                  "taxonomy": data.validated_data.get("taxonomy"), "path": fh.name,
-                  "classify": data.validated_data.get("classify"), "remove_after": True, "label": upload.name}
+        params = {
+            "campaign": campaign.slug,
+            "prompt_set": data.validated_data.get("name") or Path(upload.name).stem,
+            "taxonomy": data.validated_data.get("taxonomy"),
+            "path": fh.name,
+            "classify": data.validated_data.get("classify"),
+            "remove_after": True,
+            "label": upload.name,
+        }
         job = job_create(kind="prompts_import", params=params, campaign=campaign, created_by=request.user)
         try:
             job_enqueue(job=job)
@@ -168,7 +205,17 @@ class PromptListApi(APIView):
 
         class Meta:
             model = PromptSetEntry
-            fields = ("prompt_id", "text", "category", "subcategory", "word_count", "is_long", "tags", "method", "source_line")
+            fields = (
+                "prompt_id",
+                "text",
+                "category",
+                "subcategory",
+                "word_count",
+                "is_long",
+                "tags",
+                "method",
+                "source_line",
+            )
 
         def get_is_long(self, entry) -> bool:
             return is_long(entry.prompt.word_count)
@@ -177,12 +224,17 @@ class PromptListApi(APIView):
             classification = getattr(entry.prompt, "classification", None)
             return classification.method if classification else None
 
-    @extend_schema(responses=Output(many=True), parameters=[
-        OpenApiParameter("category", str, required=False), OpenApiParameter("long", bool, required=False)])
+    @extend_schema(
+        responses=Output(many=True),
+        parameters=[OpenApiParameter("category", str, required=False), OpenApiParameter("long", bool, required=False)],
+    )
     def get(self, request, slug: str, set_slug: str):
         """Prompts of a set (paginated), with category, how it was found, word count and the long-prompt mark."""
-        qs = selectors.prompt_entries(prompt_set=_prompt_set(slug, set_slug), category=request.query_params.get("category"),
-                                      long_only=request.query_params.get("long") in ("1", "true"))
+        qs = selectors.prompt_entries(
+            prompt_set=_prompt_set(slug, set_slug),
+            category=request.query_params.get("category"),
+            long_only=request.query_params.get("long") in ("1", "true"),
+        )
         paginator = LimitOffsetPagination()
         page = paginator.paginate_queryset(qs, request, view=self)
         return paginator.get_paginated_response(self.Output(page, many=True).data)
@@ -193,9 +245,15 @@ class PromptClassifyApi(APIView):
 
     class Input(serializers.Serializer):
         method = serializers.ChoiceField(choices=["rules", "llm"], default="rules")
-        model = serializers.CharField(required=False, allow_blank=True, default="",
-                                      help_text="LLM: a local path or hub id on the worker, or the model name at the endpoint.")
-        endpoint = serializers.CharField(required=False, allow_blank=True, default="", help_text="OpenAI-compatible base URL.")
+        model = serializers.CharField(
+            required=False,
+            allow_blank=True,
+            default="",
+            help_text="LLM: a local path or hub id on the worker, or the model name at the endpoint.",
+        )
+        endpoint = serializers.CharField(
+            required=False, allow_blank=True, default="", help_text="OpenAI-compatible base URL."
+        )
         overwrite = serializers.BooleanField(default=False, help_text="Also prompts that have a category.")
 
     @extend_schema(request=Input, responses={202: JobStarted})
@@ -207,8 +265,12 @@ class PromptClassifyApi(APIView):
         v = data.validated_data
         if v["method"] == "llm" and not (v["model"] or v["endpoint"]):
             raise InvalidInput("an LLM classification needs a model or an endpoint")
-        job = job_create(kind="prompts_classify", campaign=prompt_set.campaign, created_by=request.user,
-                         params={"campaign": prompt_set.campaign.slug, "prompt_set": prompt_set.slug, **v})
+        job = job_create(
+            kind="prompts_classify",
+            campaign=prompt_set.campaign,
+            created_by=request.user,
+            params={"campaign": prompt_set.campaign.slug, "prompt_set": prompt_set.slug, **v},
+        )
         try:
             prompts_classify_enqueue(job=job)
         except ServiceError:
@@ -234,11 +296,18 @@ class GeneratorListApi(APIView):
     class Input(serializers.Serializer):
         name = serializers.CharField()
         kind = serializers.ChoiceField(choices=REGISTER_KINDS)
-        model = serializers.CharField(required=False, allow_blank=True, default="", help_text="diffusers: path or hub id.")
-        tiny = serializers.ChoiceField(choices=MediaType.choices, required=False, help_text="kind tiny: which pipeline.")
+        model = serializers.CharField(
+            required=False, allow_blank=True, default="", help_text="diffusers: path or hub id."
+        )
+        tiny = serializers.ChoiceField(
+            choices=MediaType.choices, required=False, help_text="kind tiny: which pipeline."
+        )
         media_type = serializers.ChoiceField(choices=MediaType.choices, required=False, help_text="kind external.")
-        params = serializers.DictField(required=False, default=dict,
-                                       help_text="RunSpec keys (steps, guidance_scale, width, ...) or call.<argument>.")
+        params = serializers.DictField(
+            required=False,
+            default=dict,
+            help_text="RunSpec keys (steps, guidance_scale, width, ...) or call.<argument>.",
+        )
 
     @extend_schema(responses=GeneratorSpecOutput(many=True))
     def get(self, request, slug: str):
@@ -255,9 +324,15 @@ class GeneratorListApi(APIView):
         if v["kind"] == "tiny" and not v.get("tiny"):
             raise InvalidInput("kind tiny needs tiny: image or video")
         spec = generator_register(
-            name=v["name"], campaign=campaign, kind="external" if v["kind"] == "external" else "diffusers",
-            model=v["model"], params=v["params"], tiny=v.get("tiny") if v["kind"] == "tiny" else None,
-            media_type=v.get("media_type"), created_by=request.user)
+            name=v["name"],
+            campaign=campaign,
+            kind="external" if v["kind"] == "external" else "diffusers",
+            model=v["model"],
+            params=v["params"],
+            tiny=v.get("tiny") if v["kind"] == "tiny" else None,
+            media_type=v.get("media_type"),
+            created_by=request.user,
+        )
         return Response(GeneratorSpecOutput(spec).data, status=201)
 
 
@@ -271,8 +346,22 @@ class GenerationJobOutput(serializers.ModelSerializer):
 
     class Meta:
         model = GenerationJob
-        fields: tuple[str, ...] = ("id", "campaign", "status", "message", "generators", "params", "planned", "existing", "to_make",
-                  "cancel_requested", "error", "created_at", "started_at", "finished_at")
+        fields: tuple[str, ...] = (
+            "id",
+            "campaign",
+            "status",
+            "message",
+            "generators",
+            "params",
+            "planned",
+            "existing",
+            "to_make",
+            "cancel_requested",
+            "error",
+            "created_at",
+            "started_at",
+            "finished_at",
+        )
 
     def get_generators(self, job) -> list[str]:
         return [g.name for g in job.generators.all()]
@@ -296,15 +385,21 @@ class GenerationJobListApi(APIView):
 
     class Input(serializers.Serializer):
         generators = serializers.ListField(child=serializers.CharField(), allow_empty=False)
-        prompt_set = serializers.CharField(required=False, allow_blank=True, default="",
-                                           help_text="Prompt set slug (default: every set of the campaign).")
+        prompt_set = serializers.CharField(
+            required=False,
+            allow_blank=True,
+            default="",
+            help_text="Prompt set slug (default: every set of the campaign).",
+        )
         seeds = serializers.IntegerField(default=1, min_value=1, max_value=1000, help_text="Seeds per prompt.")
         seed_base = serializers.IntegerField(default=0, min_value=0)
         category = serializers.CharField(required=False, allow_blank=True, default="")
         subcategory = serializers.CharField(required=False, allow_blank=True, default="")
         tag = serializers.CharField(required=False, allow_blank=True, default="")
         long_only = serializers.BooleanField(default=False)
-        review = serializers.BooleanField(default=False, help_text="Outputs wait for approval before they become items.")
+        review = serializers.BooleanField(
+            default=False, help_text="Outputs wait for approval before they become items."
+        )
 
     @extend_schema(responses=GenerationJobOutput(many=True))
     def get(self, request, slug: str):
@@ -322,10 +417,19 @@ class GenerationJobListApi(APIView):
         data.is_valid(raise_exception=True)
         v = data.validated_data
         prompt_set = prompt_set_get(campaign=campaign, slug=v["prompt_set"]) if v["prompt_set"] else None
-        job = generation_job_create(campaign=campaign, generator_names=v["generators"], prompt_set=prompt_set,
-                                    seeds=v["seeds"], seed_base=v["seed_base"], category=v["category"],
-                                    subcategory=v["subcategory"], tag=v["tag"], long_only=v["long_only"],
-                                    review=v["review"], created_by=request.user)
+        job = generation_job_create(
+            campaign=campaign,
+            generator_names=v["generators"],
+            prompt_set=prompt_set,
+            seeds=v["seeds"],
+            seed_base=v["seed_base"],
+            category=v["category"],
+            subcategory=v["subcategory"],
+            tag=v["tag"],
+            long_only=v["long_only"],
+            review=v["review"],
+            created_by=request.user,
+        )
         # The answer is the job as created: read before its batches go out, so a fast worker cannot make it "running"
         # in one answer and "queued" in the next.
         created = GenerationJobDetailOutput(generation_job_get(job_id=job.pk)).data
@@ -361,9 +465,31 @@ class GenerationOutputOutput(serializers.ModelSerializer):
 
     class Meta:
         model = GenerationOutput
-        fields = ("id", "job", "generator", "prompt", "prompt_id", "seed", "status", "item", "item_id", "media_type",
-                  "width", "height", "duration", "fps", "sha256", "provenance", "error", "attempts", "worker",
-                  "finished_at", "gen_seconds", "thumbnail_url", "media_url")
+        fields = (
+            "id",
+            "job",
+            "generator",
+            "prompt",
+            "prompt_id",
+            "seed",
+            "status",
+            "item",
+            "item_id",
+            "media_type",
+            "width",
+            "height",
+            "duration",
+            "fps",
+            "sha256",
+            "provenance",
+            "error",
+            "attempts",
+            "worker",
+            "finished_at",
+            "gen_seconds",
+            "thumbnail_url",
+            "media_url",
+        )
 
     def get_thumbnail_url(self, output) -> str | None:
         return f"/api/v1/generation-outputs/{output.pk}/thumbnail/" if output.thumbnail else None
@@ -375,8 +501,10 @@ class GenerationOutputOutput(serializers.ModelSerializer):
 class GenerationOutputListApi(APIView):
     permission_classes = [IsResearcher]
 
-    @extend_schema(responses=GenerationOutputOutput(many=True), parameters=[
-        OpenApiParameter("status", enum=GenerationOutput.Status.values, required=False)])
+    @extend_schema(
+        responses=GenerationOutputOutput(many=True),
+        parameters=[OpenApiParameter("status", enum=GenerationOutput.Status.values, required=False)],
+    )
     def get(self, request, job_id: int):
         """A job's outputs with their provenance (paginated); ?status=review lists those waiting for approval."""
         job = generation_job_get(job_id=job_id)
@@ -398,7 +526,9 @@ class GenerationOutputFileApi(APIView):
         name = selectors.output_file_name(output_id=output_id, field=self.which)
         if not name or not default_storage.exists(name):
             raise NotFound("no such output file")
-        return FileResponse(default_storage.open(name, "rb"), content_type=mimetypes.guess_type(name)[0] or "application/octet-stream")
+        return FileResponse(
+            default_storage.open(name, "rb"), content_type=mimetypes.guess_type(name)[0] or "application/octet-stream"
+        )
 
 
 class GenerationOutputThumbnailApi(GenerationOutputFileApi):
@@ -413,9 +543,15 @@ class OutputReviewApi(APIView):
         ids = serializers.ListField(child=serializers.IntegerField(), required=False, default=list)
         job = serializers.IntegerField(required=False, allow_null=True, default=None)
 
-    Output = inline_serializer("OutputReviewResult", {
-        "approved": serializers.IntegerField(required=False), "rejected": serializers.IntegerField(required=False),
-        "failed": serializers.IntegerField(required=False), "skipped": serializers.IntegerField()})
+    Output = inline_serializer(
+        "OutputReviewResult",
+        {
+            "approved": serializers.IntegerField(required=False),
+            "rejected": serializers.IntegerField(required=False),
+            "failed": serializers.IntegerField(required=False),
+            "skipped": serializers.IntegerField(),
+        },
+    )
 
     @extend_schema(request=Input, responses=Output)
     def post(self, request, slug: str):
@@ -424,8 +560,11 @@ class OutputReviewApi(APIView):
         data = self.Input(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
-        return Response(outputs_review(campaign=campaign, decision=v["decision"], output_ids=v["ids"], job_id=v["job"],
-                                       user=request.user))
+        return Response(
+            outputs_review(
+                campaign=campaign, decision=v["decision"], output_ids=v["ids"], job_id=v["job"], user=request.user
+            )
+        )
 
 
 # --- coverage -------------------------------------------------------------------------------------------------
@@ -435,10 +574,17 @@ class CoverageApi(APIView):
     permission_classes = [IsResearcher]
 
     @extend_schema(
-        parameters=[OpenApiParameter("by", enum=["subcategory", "category"], required=False),
-                    OpenApiParameter("export", enum=["prompts", "items"], required=False,
-                                     description="Answer with that table as CSV instead of JSON.")],
-        responses={(200, "application/json"): OpenApiTypes.OBJECT, (200, "text/csv"): OpenApiTypes.STR})
+        parameters=[
+            OpenApiParameter("by", enum=["subcategory", "category"], required=False),
+            OpenApiParameter(
+                "export",
+                enum=["prompts", "items"],
+                required=False,
+                description="Answer with that table as CSV instead of JSON.",
+            ),
+        ],
+        responses={(200, "application/json"): OpenApiTypes.OBJECT, (200, "text/csv"): OpenApiTypes.STR},
+    )
     def get(self, request, slug: str):
         """Coverage: prompts x category x subcategory per prompt set, and items x generator x category, with gaps and
         the share of long prompts. `?export=items` (or prompts) downloads the table as CSV."""

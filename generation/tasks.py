@@ -5,6 +5,7 @@ every write is conditional on still holding the claim).
 
 torch and diffusers are imported inside the services' functions, never here.
 """
+
 from __future__ import annotations
 
 from celery import shared_task
@@ -16,7 +17,9 @@ def generate_batch(self, job_id: int, generator_id: int) -> dict:
     from .services.running import StillWorking, generation_batch_run, worker_name
 
     try:
-        result = generation_batch_run(job_id=job_id, generator_id=generator_id, worker=worker_name(self.request.hostname))
+        result = generation_batch_run(
+            job_id=job_id, generator_id=generator_id, worker=worker_name(self.request.hostname)
+        )
     except StillWorking as exc:
         raise self.retry(countdown=int(exc.retry_in)) from None
     return {"claimed": result.claimed, "made": result.made, "failed": result.failed, "finished": result.finished}

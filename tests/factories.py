@@ -1,5 +1,6 @@
 """factory_boy factories for the platform's models. Items get a media path but no file: tests that
 serve media write a real file (see `make_png`)."""
+
 from __future__ import annotations
 
 import hashlib

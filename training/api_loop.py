@@ -1,6 +1,7 @@
 """API of the closed loop (training side): the screening scorer of a campaign, its predictions to filter
 and sort by, admins' quick checks of held items, the agreement of scorer and humans as ratings arrive,
 and the retraining policy with its rounds. Researchers and admins (item checks: admins)."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -33,7 +34,9 @@ class ScreeningApi(APIView):
     permission_classes = [IsResearcher]
 
     class Input(serializers.Serializer):
-        scorer = serializers.IntegerField(allow_null=True, help_text="A registered scorer's id; null turns screening off.")
+        scorer = serializers.IntegerField(
+            allow_null=True, help_text="A registered scorer's id; null turns screening off."
+        )
         hold_probability = serializers.FloatField(min_value=0, max_value=1, default=0.9)
 
     class Output(serializers.Serializer):
@@ -43,8 +46,11 @@ class ScreeningApi(APIView):
 
     @staticmethod
     def _out(policy) -> dict:
-        return {"scorer": policy.scorer_id if policy else None, "scorer_name": policy.scorer.name if policy else None,
-                "hold_probability": policy.hold_probability if policy else None}
+        return {
+            "scorer": policy.scorer_id if policy else None,
+            "scorer_name": policy.scorer.name if policy else None,
+            "hold_probability": policy.hold_probability if policy else None,
+        }
 
     @extend_schema(responses=Output, summary="A campaign's screening scorer")
     def get(self, request, slug: str):
@@ -60,15 +66,20 @@ class ScreeningApi(APIView):
             scorer = scorer_find(scorer_id=data.validated_data["scorer"])
             if scorer is None:
                 raise InvalidInput(f"scorer {data.validated_data['scorer']} does not exist or is inactive")
-        policy = screening_set(campaign=campaign, scorer=scorer, hold_probability=data.validated_data["hold_probability"])
+        policy = screening_set(
+            campaign=campaign, scorer=scorer, hold_probability=data.validated_data["hold_probability"]
+        )
         return Response(self._out(policy))
 
 
 class ScreeningRescoreApi(APIView):
     permission_classes = [IsResearcher]
 
-    @extend_schema(request=None, responses={202: OpenApiTypes.OBJECT},
-                   summary="Queue every item the screening scorer has not scored yet")
+    @extend_schema(
+        request=None,
+        responses={202: OpenApiTypes.OBJECT},
+        summary="Queue every item the screening scorer has not scored yet",
+    )
     def post(self, request, slug: str):
         return Response({"queued": screening_rescore(campaign=campaign_get(slug=slug))}, status=202)
 
@@ -76,8 +87,11 @@ class ScreeningRescoreApi(APIView):
 class ScreeningAgreementApi(APIView):
     permission_classes = [IsResearcher]
 
-    @extend_schema(parameters=[OpenApiParameter("min_ratings", int, description="Items need this many approved ratings.")],
-                   responses=OpenApiTypes.OBJECT, summary="The screening scorer against the current human MOS")
+    @extend_schema(
+        parameters=[OpenApiParameter("min_ratings", int, description="Items need this many approved ratings.")],
+        responses=OpenApiTypes.OBJECT,
+        summary="The screening scorer against the current human MOS",
+    )
     def get(self, request, slug: str):
         try:
             min_ratings = max(int(request.query_params.get("min_ratings", 2)), 1)
@@ -100,13 +114,20 @@ class PredictionOutput(serializers.Serializer):
 class PredictionListApi(APIView):
     permission_classes = [IsResearcher]
 
-    @extend_schema(parameters=[
-        OpenApiParameter("dimension", str, enum=["quality", "alignment"]),
-        OpenApiParameter("order", str, enum=["prediction", "-prediction"]),
-        OpenApiParameter("held", bool), OpenApiParameter("min", float), OpenApiParameter("max", float),
-        OpenApiParameter("scorer", int, description="Default: the campaign's screening scorer."),
-        OpenApiParameter("limit", int), OpenApiParameter("offset", int)],
-        responses=PredictionOutput(many=True), summary="Items by the scorer's prediction (filter and sort)")
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("dimension", str, enum=["quality", "alignment"]),
+            OpenApiParameter("order", str, enum=["prediction", "-prediction"]),
+            OpenApiParameter("held", bool),
+            OpenApiParameter("min", float),
+            OpenApiParameter("max", float),
+            OpenApiParameter("scorer", int, description="Default: the campaign's screening scorer."),
+            OpenApiParameter("limit", int),
+            OpenApiParameter("offset", int),
+        ],
+        responses=PredictionOutput(many=True),
+        summary="Items by the scorer's prediction (filter and sort)",
+    )
     def get(self, request, slug: str):
         campaign = campaign_get(slug=slug)
         q = request.query_params
@@ -124,8 +145,15 @@ class PredictionListApi(APIView):
             scorer = scorer_find(scorer_id=q["scorer"] if q["scorer"].isdigit() else None, active_only=False)
             if scorer is None:
                 raise InvalidInput(f"scorer {q['scorer']} does not exist")
-        qs = predictions_list(campaign=campaign, scorer=scorer, dimension=q.get("dimension", "quality"),
-                              order=q.get("order", "prediction"), held=held, lo=lo, hi=hi)
+        qs = predictions_list(
+            campaign=campaign,
+            scorer=scorer,
+            dimension=q.get("dimension", "quality"),
+            order=q.get("order", "prediction"),
+            held=held,
+            lo=lo,
+            hi=hi,
+        )
         paginator = LimitOffsetPagination()
         page: Any = paginator.paginate_queryset(qs, request, view=self)
         return paginator.get_paginated_response(PredictionOutput(page, many=True).data)
@@ -137,8 +165,11 @@ class ItemCheckApi(APIView):
     class Input(serializers.Serializer):
         decision = serializers.ChoiceField(choices=["release", "broken"])
 
-    @extend_schema(request=Input, responses=OpenApiTypes.OBJECT,
-                   summary="An admin's quick check of a held item: release it to the pool, or confirm it broken")
+    @extend_schema(
+        request=Input,
+        responses=OpenApiTypes.OBJECT,
+        summary="An admin's quick check of a held item: release it to the pool, or confirm it broken",
+    )
     def post(self, request, item_id: int):
         data = self.Input(data=request.data)
         data.is_valid(raise_exception=True)
@@ -172,15 +203,20 @@ class RetrainPolicyApi(APIView):
 class RetrainTickApi(APIView):
     permission_classes = [IsResearcher]
 
-    @extend_schema(request=None, responses=OpenApiTypes.OBJECT,
-                   summary="Move the retraining policy on now (start a round when due, or advance the open one)")
+    @extend_schema(
+        request=None,
+        responses=OpenApiTypes.OBJECT,
+        summary="Move the retraining policy on now (start a round when due, or advance the open one)",
+    )
     def post(self, request, slug: str):
         campaign = campaign_get(slug=slug)
         policy = getattr(campaign, "retrain_policy", None)
         if policy is None:
             raise InvalidInput(f"campaign {slug!r} has no retraining policy: PUT one first")
         rnd = retrain_tick(policy=policy)
-        return Response({"round": None if rnd is None else {"id": rnd.pk, "status": rnd.status, "message": rnd.message}})
+        return Response(
+            {"round": None if rnd is None else {"id": rnd.pk, "status": rnd.status, "message": rnd.message}}
+        )
 
 
 urlpatterns = [
@@ -192,5 +228,3 @@ urlpatterns = [
     path("campaigns/<slug:slug>/retrain-policy/", RetrainPolicyApi.as_view(), name="api-retrain-policy"),
     path("campaigns/<slug:slug>/retrain-policy/tick/", RetrainTickApi.as_view(), name="api-retrain-tick"),
 ]
-
-

@@ -1,4 +1,5 @@
 """Reads of the training app (lists for the API and the pages, without N+1 queries)."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -47,8 +48,11 @@ def scorer_find(*, scorer_id, active_only: bool = True) -> Scorer | None:
 
 def benchmark_list() -> QuerySet[Benchmark]:
     """Newest first, without the report (the detail has it)."""
-    return (Benchmark.objects.select_related("campaign", "dataset_version", "created_by").defer("report")
-            .order_by("-created_at", "-id"))
+    return (
+        Benchmark.objects.select_related("campaign", "dataset_version", "created_by")
+        .defer("report")
+        .order_by("-created_at", "-id")
+    )
 
 
 def retrain_overview(*, campaign, rounds: int = 20) -> dict[str, Any]:
@@ -58,14 +62,34 @@ def retrain_overview(*, campaign, rounds: int = 20) -> dict[str, Any]:
     policy = getattr(campaign, "retrain_policy", None)
     latest = list(policy.rounds.all()[:rounds]) if policy else []
     return {
-        "policy": None if policy is None else {
-            "config": policy.config, "growth": policy.growth, "margin": policy.margin,
-            "min_ratings": policy.min_ratings, "is_active": policy.is_active,
+        "policy": None
+        if policy is None
+        else {
+            "config": policy.config,
+            "growth": policy.growth,
+            "margin": policy.margin,
+            "min_ratings": policy.min_ratings,
+            "is_active": policy.is_active,
             "baseline_ratings": policy.baseline_ratings,
-            "current_scorer": policy.current_scorer_id, "current_scorer_name": getattr(policy.current_scorer, "name", None)},
+            "current_scorer": policy.current_scorer_id,
+            "current_scorer_name": getattr(policy.current_scorer, "name", None),
+        },
         "approved_ratings": approved_ratings(campaign=campaign),
-        "rounds": [{"id": r.pk, "status": r.status, "message": r.message, "dataset_version": r.dataset_version_id,
-                    "ratings": r.ratings, "train_run": r.train_run_id, "candidate_eval": r.candidate_eval_id,
-                    "current_eval": r.current_eval_id, "candidate": r.candidate_id, "report": r.report,
-                    "created_at": r.created_at, "finished_at": r.finished_at} for r in latest],
+        "rounds": [
+            {
+                "id": r.pk,
+                "status": r.status,
+                "message": r.message,
+                "dataset_version": r.dataset_version_id,
+                "ratings": r.ratings,
+                "train_run": r.train_run_id,
+                "candidate_eval": r.candidate_eval_id,
+                "current_eval": r.current_eval_id,
+                "candidate": r.candidate_id,
+                "report": r.report,
+                "created_at": r.created_at,
+                "finished_at": r.finished_at,
+            }
+            for r in latest
+        ],
     }

@@ -6,6 +6,7 @@ What an annotator receives never tells a golden item from a regular one: no flag
 of golden items. Decisions are shown as approved / rejected / pending with a reason in plain words,
 never with scrutiny figures, golden scores or which items were golden.
 """
+
 from django.urls import path
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers
@@ -83,9 +84,13 @@ class BatchRequestApi(APIView):
 
     @extend_schema(
         request=Input,
-        responses={201: BatchOutput, 200: BatchOutput, 204: OpenApiResponse(description="No work left for you."),
-                   403: OpenApiResponse(description="Paused annotator or inactive campaign."),
-                   404: OpenApiResponse(description="Unknown campaign.")},
+        responses={
+            201: BatchOutput,
+            200: BatchOutput,
+            204: OpenApiResponse(description="No work left for you."),
+            403: OpenApiResponse(description="Paused annotator or inactive campaign."),
+            404: OpenApiResponse(description="Unknown campaign."),
+        },
     )
     def post(self, request, slug: str):
         """Ask for a batch: 201 new, 200 your open batch (reload-safe), 204 nothing left for you."""
@@ -131,12 +136,18 @@ class BatchDetailApi(APIView):
 class BatchHeartbeatApi(APIView):
     permission_classes = [IsAnnotator]
 
-    @extend_schema(request=None, responses=inline_serializer(
-        "HeartbeatOutput", {"lease_expires_at": serializers.DateTimeField(allow_null=True)}))
+    @extend_schema(
+        request=None,
+        responses=inline_serializer(
+            "HeartbeatOutput", {"lease_expires_at": serializers.DateTimeField(allow_null=True)}
+        ),
+    )
     def post(self, request, batch_id: int):
         """Extend the live leases of your open batch (call it while the annotator is active)."""
         expires = batch_heartbeat(batch_id=batch_id, user=request.user)
-        return Response({"lease_expires_at": serializers.DateTimeField().to_representation(expires) if expires else None})
+        return Response(
+            {"lease_expires_at": serializers.DateTimeField().to_representation(expires) if expires else None}
+        )
 
 
 class BatchFinishApi(APIView):
@@ -153,30 +164,48 @@ class RatingSubmitApi(APIView):
     permission_classes = [IsAnnotator]
 
     @extend_schema(
-        request=inline_serializer("RatingInput", {
-            "quality": serializers.IntegerField(min_value=1, max_value=5, required=False),
-            "alignment": serializers.IntegerField(min_value=1, max_value=5, required=False),
-            "duration_ms": serializers.IntegerField(required=False)}),
-        responses={201: inline_serializer("RatingOutput", {
-            "id": serializers.IntegerField(),
-            "batch": inline_serializer("RatingBatch", {"id": serializers.IntegerField(), "status": serializers.CharField(),
-                                                       "progress": ProgressOutput()})}),
-                   400: OpenApiResponse(description="Missing, extra, non-integer or out-of-range score."),
-                   404: OpenApiResponse(description="Not your task."),
-                   409: OpenApiResponse(description="Already rated."),
-                   410: OpenApiResponse(description="Lease expired or returned.")},
+        request=inline_serializer(
+            "RatingInput",
+            {
+                "quality": serializers.IntegerField(min_value=1, max_value=5, required=False),
+                "alignment": serializers.IntegerField(min_value=1, max_value=5, required=False),
+                "duration_ms": serializers.IntegerField(required=False),
+            },
+        ),
+        responses={
+            201: inline_serializer(
+                "RatingOutput",
+                {
+                    "id": serializers.IntegerField(),
+                    "batch": inline_serializer(
+                        "RatingBatch",
+                        {
+                            "id": serializers.IntegerField(),
+                            "status": serializers.CharField(),
+                            "progress": ProgressOutput(),
+                        },
+                    ),
+                },
+            ),
+            400: OpenApiResponse(description="Missing, extra, non-integer or out-of-range score."),
+            404: OpenApiResponse(description="Not your task."),
+            409: OpenApiResponse(description="Already rated."),
+            410: OpenApiResponse(description="Lease expired or returned."),
+        },
     )
     def post(self, request, task_id: int):
         """Rate a task of your batch with exactly the campaign's dimensions (integers 1-5)."""
         if not isinstance(request.data, dict):
             raise InvalidInput('send a JSON object like {"quality": 4, "alignment": 3}')
         scores = {k: v for k, v in request.data.items() if k != "duration_ms"}
-        rating = rating_submit(task_id=task_id, user=request.user, scores=scores,
-                               duration_ms=request.data.get("duration_ms"))
+        rating = rating_submit(
+            task_id=task_id, user=request.user, scores=scores, duration_ms=request.data.get("duration_ms")
+        )
         batch = rating.batch
         progress = rating.batch_progress  # type: ignore[attr-defined]  # set by rating_submit for this answer
-        return Response({"id": rating.pk, "batch": {"id": batch.pk, "status": batch.status, "progress": progress}},
-                        status=201)
+        return Response(
+            {"id": rating.pk, "batch": {"id": batch.pk, "status": batch.status, "progress": progress}}, status=201
+        )
 
 
 class StandingOutput(serializers.Serializer):

@@ -1,4 +1,5 @@
 """Dataset versions (MOS aggregation), coverage, extra ratings and exports. Researchers and admins only."""
+
 from __future__ import annotations
 
 from django.http import FileResponse, StreamingHttpResponse
@@ -45,7 +46,9 @@ class VersionListApi(APIView):
 
     class Input(serializers.Serializer):
         method = serializers.ChoiceField(choices=METHODS, default="mean")
-        params = serializers.DictField(required=False, allow_null=True, help_text="Method parameters (see docs/mos.md).")
+        params = serializers.DictField(
+            required=False, allow_null=True, help_text="Method parameters (see docs/mos.md)."
+        )
 
     @extend_schema(responses=VersionOutput(many=True))
     def get(self, request, slug: str):
@@ -53,8 +56,11 @@ class VersionListApi(APIView):
         campaign = campaign_get(slug=slug)
         return Response(VersionOutput(campaign_versions(campaign=campaign), many=True).data)
 
-    @extend_schema(request=Input, responses={202: JobStarted},
-                   examples=[OpenApiExample("mle", value={"method": "mle", "params": {"v_min": 0.3}}, request_only=True)])
+    @extend_schema(
+        request=Input,
+        responses={202: JobStarted},
+        examples=[OpenApiExample("mle", value={"method": "mle", "params": {"v_min": 0.3}}, request_only=True)],
+    )
     def post(self, request, slug: str):
         """Aggregate the approved ratings into a new version, as a job on the workers (202 + job)."""
         campaign = campaign_get(slug=slug)
@@ -62,8 +68,12 @@ class VersionListApi(APIView):
         data.is_valid(raise_exception=True)
         method, params = data.validated_data["method"], data.validated_data.get("params")
         mos_method_check(method, params)
-        job = job_create(kind="mos_aggregate", params={"method": method, "params": params}, campaign=campaign,
-                         created_by=request.user)
+        job = job_create(
+            kind="mos_aggregate",
+            params={"method": method, "params": params},
+            campaign=campaign,
+            created_by=request.user,
+        )
         job_enqueue(job=job)
         return _started(job)
 
@@ -71,7 +81,9 @@ class VersionListApi(APIView):
 class VersionDetailApi(APIView):
     permission_classes = [IsResearcher]
 
-    @extend_schema(responses=inline_serializer("VersionDetail", {"version": VersionOutput(), "coverage": serializers.DictField()}))
+    @extend_schema(
+        responses=inline_serializer("VersionDetail", {"version": VersionOutput(), "coverage": serializers.DictField()})
+    )
     def get(self, request, version_id: int):
         """A version with its counts and coverage (complete, below target, uncertain items)."""
         version = version_get(version_id=version_id)
@@ -106,30 +118,52 @@ class ExportStartApi(APIView):
 
     class Input(serializers.Serializer):
         format = serializers.ChoiceField(choices=FORMATS)
-        split = serializers.CharField(required=False, allow_blank=True, default="",
-                                      help_text="e.g. train=0.8,val=0.1,test=0.1 (by prompt, stratified by generator), "
-                                                "or 'given' (the split imported with the items, kept exactly).")
+        split = serializers.CharField(
+            required=False,
+            allow_blank=True,
+            default="",
+            help_text="e.g. train=0.8,val=0.1,test=0.1 (by prompt, stratified by generator), "
+            "or 'given' (the split imported with the items, kept exactly).",
+        )
         seed = serializers.IntegerField(required=False, default=0)
         media = serializers.ChoiceField(choices=MEDIA_MODES, default="copy")
-        golden = serializers.CharField(required=False, default="keep",
-                                       help_text="Golden items: keep, exclude-train (not in the train split) or exclude.")
+        golden = serializers.CharField(
+            required=False,
+            default="keep",
+            help_text="Golden items: keep, exclude-train (not in the train split) or exclude.",
+        )
 
-    @extend_schema(request=Input, responses={202: JobStarted},
-                   examples=[OpenApiExample("sft", value={"format": "sft", "split": "train=0.8,val=0.1,test=0.1", "seed": 0},
-                                            request_only=True)])
+    @extend_schema(
+        request=Input,
+        responses={202: JobStarted},
+        examples=[
+            OpenApiExample(
+                "sft", value={"format": "sft", "split": "train=0.8,val=0.1,test=0.1", "seed": 0}, request_only=True
+            )
+        ],
+    )
     def post(self, request, version_id: int):
         """Export the version as a job on the workers (202 + job); download it when the job succeeded."""
         version = version_get(version_id=version_id)
         data = self.Input(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
-        args = export_check(fmt=v["format"], split=v["split"], seed=v["seed"], media=v["media"], out=None,
-                            golden=v["golden"])
+        args = export_check(
+            fmt=v["format"], split=v["split"], seed=v["seed"], media=v["media"], out=None, golden=v["golden"]
+        )
         export_disk_check()  # 507 with the free space, before a job is made
         job = job_create(
-            kind="dataset_export", campaign=version.campaign, created_by=request.user,
-            params={"version_id": version.pk, "format": v["format"], "split": args["split"], "seed": args["seed"],
-                    "media": v["media"], "golden": args["golden"]},
+            kind="dataset_export",
+            campaign=version.campaign,
+            created_by=request.user,
+            params={
+                "version_id": version.pk,
+                "format": v["format"],
+                "split": args["split"],
+                "seed": args["seed"],
+                "media": v["media"],
+                "golden": args["golden"],
+            },
         )
         job_enqueue(job=job)
         return _started(job)
@@ -138,8 +172,12 @@ class ExportStartApi(APIView):
 class ExportDownloadApi(APIView):
     permission_classes = [IsResearcher]
 
-    @extend_schema(parameters=[OpenApiParameter("file", str, description="One file of the export (e.g. manifest.json) instead of the zip.")],
-                   responses={(200, "application/zip"): bytes})
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("file", str, description="One file of the export (e.g. manifest.json) instead of the zip.")
+        ],
+        responses={(200, "application/zip"): bytes},
+    )
     def get(self, request, job_id: int):
         """The finished export: a zip streamed of its folder, or one file with ?file=."""
         job, root = export_download_start(job_id=job_id, user=request.user)

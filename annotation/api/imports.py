@@ -1,4 +1,5 @@
 """Content import for researchers (and admins): start an import job, list a campaign's items."""
+
 from django.urls import path
 from drf_spectacular.utils import (
     OpenApiExample,
@@ -29,8 +30,12 @@ class ImportStartApi(APIView):
 
     @extend_schema_serializer(component_name="ImportStartInput")
     class Input(serializers.Serializer):
-        archive = serializers.FileField(required=False, help_text="A zip: manifest.csv/.jsonl at its top level plus media.")
-        manifest = serializers.CharField(required=False, help_text="Manifest's name inside the zip or the server folder.")
+        archive = serializers.FileField(
+            required=False, help_text="A zip: manifest.csv/.jsonl at its top level plus media."
+        )
+        manifest = serializers.CharField(
+            required=False, help_text="Manifest's name inside the zip or the server folder."
+        )
         server_path = serializers.CharField(required=False, help_text="Absolute path inside QEVAL_IMPORT_ROOTS.")
 
         def validate(self, attrs):
@@ -38,7 +43,9 @@ class ImportStartApi(APIView):
                 raise serializers.ValidationError("send exactly one of 'archive' (multipart) or 'server_path' (JSON)")
             return attrs
 
-    Output = inline_serializer("ImportStarted", {"job_id": serializers.IntegerField(), "status_url": serializers.CharField()})
+    Output = inline_serializer(
+        "ImportStarted", {"job_id": serializers.IntegerField(), "status_url": serializers.CharField()}
+    )
 
     @extend_schema(
         request={"multipart/form-data": Input, "application/json": Input},
@@ -55,8 +62,11 @@ class ImportStartApi(APIView):
         archive, manifest = data.validated_data.get("archive"), data.validated_data.get("manifest")
         if archive is not None:
             member = archive_check(fileobj=archive, manifest=manifest)
-            params: dict[str, str | None] = {"campaign": campaign.slug, "archive": archive_store(fileobj=archive),
-                                             "manifest": member}
+            params: dict[str, str | None] = {
+                "campaign": campaign.slug,
+                "archive": archive_store(fileobj=archive),
+                "manifest": member,
+            }
         else:
             found = server_path_resolve(server_path=data.validated_data["server_path"], manifest=manifest)
             params = {"campaign": campaign.slug, "manifest": str(found), "media_root": None}
@@ -85,9 +95,24 @@ class ItemListApi(APIView):
 
         class Meta:
             model = Item
-            fields = ("id", "item_id", "media_type", "generator", "prompt", "category", "width", "height",
-                      "duration", "fps", "sha256", "is_golden", "target", "active_count", "media_url",
-                      "thumbnail_url")
+            fields = (
+                "id",
+                "item_id",
+                "media_type",
+                "generator",
+                "prompt",
+                "category",
+                "width",
+                "height",
+                "duration",
+                "fps",
+                "sha256",
+                "is_golden",
+                "target",
+                "active_count",
+                "media_url",
+                "thumbnail_url",
+            )
 
         def get_media_url(self, item) -> str:
             return f"/api/v1/items/{item.pk}/media/"  # the access-checked media view (api/media.py)
@@ -100,15 +125,24 @@ class ItemListApi(APIView):
             OpenApiParameter("media_type", enum=MediaType.values, required=False),
             OpenApiParameter("generator", str, required=False, description="Generator name."),
         ],
-        responses=inline_serializer("PaginatedCampaignItems", {
-            "count": serializers.IntegerField(), "next": serializers.CharField(allow_null=True),
-            "previous": serializers.CharField(allow_null=True), "results": Output(many=True)}),
+        responses=inline_serializer(
+            "PaginatedCampaignItems",
+            {
+                "count": serializers.IntegerField(),
+                "next": serializers.CharField(allow_null=True),
+                "previous": serializers.CharField(allow_null=True),
+                "results": Output(many=True),
+            },
+        ),
     )
     def get(self, request, slug: str):
         """Paginated (limit/offset), in import order."""
         campaign = campaign_get(slug=slug)
-        items = campaign_items(campaign=campaign, media_type=request.query_params.get("media_type"),
-                               generator=request.query_params.get("generator"))
+        items = campaign_items(
+            campaign=campaign,
+            media_type=request.query_params.get("media_type"),
+            generator=request.query_params.get("generator"),
+        )
         paginator = LimitOffsetPagination()
         page = paginator.paginate_queryset(items, request, view=self)
         return paginator.get_paginated_response(self.Output(page, many=True).data)

@@ -1,4 +1,5 @@
 """Job status: progress of imports, scrutiny, aggregation and exports (for the UI and scripts)."""
+
 from django.urls import path
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
@@ -23,8 +24,21 @@ class JobOutput(serializers.ModelSerializer):
 
     class Meta:
         model = Job
-        fields = ("id", "kind", "status", "progress", "total", "message", "result", "error", "created_at",
-                  "started_at", "finished_at", "attempts", "download_url")
+        fields = (
+            "id",
+            "kind",
+            "status",
+            "progress",
+            "total",
+            "message",
+            "result",
+            "error",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "attempts",
+            "download_url",
+        )
 
     def get_result(self, job) -> dict:
         result = job.result if isinstance(job.result, dict) else {}

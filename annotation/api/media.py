@@ -8,6 +8,7 @@
 
 Video answers single Range requests (206), which browsers use to seek and to start playing.
 """
+
 from __future__ import annotations
 
 import mimetypes
@@ -74,8 +75,9 @@ def _serve(request, name: str) -> HttpResponseBase:
             refused = HttpResponse(status=416)
             refused["Content-Range"] = f"bytes */{size}"
             return refused
-        resp: HttpResponseBase = StreamingHttpResponse(_ranged(default_storage.open(name, "rb"), start, end - start + 1),
-                                     status=206, content_type=content_type)
+        resp: HttpResponseBase = StreamingHttpResponse(
+            _ranged(default_storage.open(name, "rb"), start, end - start + 1), status=206, content_type=content_type
+        )
         resp["Content-Range"] = f"bytes {start}-{end}/{size}"
         resp["Content-Length"] = str(end - start + 1)
     else:
@@ -92,9 +94,14 @@ class _ItemFileApi(APIView):
     content_negotiation_class = AnyAccept
     field = "media"
 
-    @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY,
-                              404: OpenApiResponse(description="Unknown item, or not visible to you "
-                                                   "(annotators reach media through their tasks).")})
+    @extend_schema(
+        responses={
+            (200, "application/octet-stream"): OpenApiTypes.BINARY,
+            404: OpenApiResponse(
+                description="Unknown item, or not visible to you (annotators reach media through their tasks)."
+            ),
+        }
+    )
     def get(self, request, item_id: int):
         allowed = item_media_access(user=request.user, item_id=item_id)
         name = item_file_name(item_id=item_id, field=self.field) if allowed else None
@@ -120,9 +127,13 @@ class _TaskFileApi(APIView):
     content_negotiation_class = AnyAccept
     field = "media"
 
-    @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY,
-                              403: OpenApiResponse(description="The lease on this task has ended."),
-                              404: OpenApiResponse(description="Not your task.")})
+    @extend_schema(
+        responses={
+            (200, "application/octet-stream"): OpenApiTypes.BINARY,
+            403: OpenApiResponse(description="The lease on this task has ended."),
+            404: OpenApiResponse(description="Not your task."),
+        }
+    )
     def get(self, request, task_id: int):
         name, visible = task_file(task_id=task_id, user=request.user, field=self.field)
         if name is None:

@@ -2,6 +2,7 @@
 queue by risk), pause and resume annotators, read and export the audit trail, reusable reason
 templates, and the campaign's QC settings. Golden figures appear only here (admins), never in
 annotator-facing responses."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -88,8 +89,11 @@ class BatchDecisionApi(APIView):
         decision = serializers.ChoiceField(choices=["approve", "reject"])
         reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
 
-    @extend_schema(request=InputSerializer, responses=BatchScrutinySerializer,
-                   summary="Approve or reject a batch (admins); a rejection needs a reason")
+    @extend_schema(
+        request=InputSerializer,
+        responses=BatchScrutinySerializer,
+        summary="Approve or reject a batch (admins); a rejection needs a reason",
+    )
     def post(self, request, batch_id: int):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -106,8 +110,12 @@ class CampaignScrutinyApi(APIView):
         parameters=[
             OpenApiParameter("decision", str, description="pending, approved, rejected or needs_review"),
             OpenApiParameter("annotator", int, description="Only this annotator's batches (user id)."),
-            OpenApiParameter("order", str, enum=["closed", "risk"],
-                             description="closed: newest first (default); risk: the review order, riskiest first."),
+            OpenApiParameter(
+                "order",
+                str,
+                enum=["closed", "risk"],
+                description="closed: newest first (default); risk: the review order, riskiest first.",
+            ),
             OpenApiParameter("limit", int, description=f"Page size (default 100, at most {PAGE_MAX})."),
             OpenApiParameter("offset", int),
         ],
@@ -125,17 +133,19 @@ class CampaignScrutinyApi(APIView):
         annotator = request.query_params.get("annotator")
         if annotator and not annotator.isdigit():
             raise InvalidInput("annotator must be a user id")
-        qs = campaign_closed_batches(campaign=campaign, order=order, decision=decision,
-                                     annotator_id=int(annotator) if annotator else None)
+        qs = campaign_closed_batches(
+            campaign=campaign, order=order, decision=decision, annotator_id=int(annotator) if annotator else None
+        )
         try:
             limit = min(max(int(request.query_params.get("limit", 100)), 1), PAGE_MAX)
             offset = max(int(request.query_params.get("offset", 0)), 0)
         except ValueError:
             raise InvalidInput("limit and offset must be integers") from None
         count = qs.count()
-        rows = batch_rows(batches=qs[offset:offset + limit], dimensions=campaign.dimensions)
-        return Response({"count": count, "limit": limit, "offset": offset,
-                         "results": BatchScrutinySerializer(rows, many=True).data})
+        rows = batch_rows(batches=qs[offset : offset + limit], dimensions=campaign.dimensions)
+        return Response(
+            {"count": count, "limit": limit, "offset": offset, "results": BatchScrutinySerializer(rows, many=True).data}
+        )
 
 
 class AnnotatorPauseApi(APIView):
@@ -145,8 +155,11 @@ class AnnotatorPauseApi(APIView):
     class InputSerializer(serializers.Serializer):
         reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=300)
 
-    @extend_schema(request=InputSerializer, responses=PauseOutputSerializer,
-                   summary="Pause (no new batches) or resume an annotator (admins)")
+    @extend_schema(
+        request=InputSerializer,
+        responses=PauseOutputSerializer,
+        summary="Pause (no new batches) or resume an annotator (admins)",
+    )
     def post(self, request, user_id: int):
         user = user_get(user_id=user_id)
         if self.pause:
@@ -156,8 +169,14 @@ class AnnotatorPauseApi(APIView):
         else:
             annotator_resume(user=user, by=request.user)
         profile = user.annotator_profile
-        return Response({"annotator": user.username, "id": user.pk, "is_paused": profile.is_paused,
-                         "paused_reason": profile.paused_reason})
+        return Response(
+            {
+                "annotator": user.username,
+                "id": user.pk,
+                "is_paused": profile.is_paused,
+                "paused_reason": profile.paused_reason,
+            }
+        )
 
 
 # ------------------------------------------------------------------------------------ audit trail
@@ -211,8 +230,11 @@ def _audit_filtered(request):
 class AuditListApi(APIView):
     permission_classes = [IsAdmin]
 
-    @extend_schema(parameters=AUDIT_FILTERS + [OpenApiParameter("limit", int), OpenApiParameter("offset", int)],
-                   responses=AuditPageSerializer, summary="The audit trail: every decision and pause, oldest first")
+    @extend_schema(
+        parameters=AUDIT_FILTERS + [OpenApiParameter("limit", int), OpenApiParameter("offset", int)],
+        responses=AuditPageSerializer,
+        summary="The audit trail: every decision and pause, oldest first",
+    )
     def get(self, request):
         qs = _audit_filtered(request)
         try:
@@ -220,16 +242,25 @@ class AuditListApi(APIView):
             offset = max(int(request.query_params.get("offset", 0)), 0)
         except ValueError:
             raise InvalidInput("limit and offset must be integers") from None
-        rows = [audit_row(e) for e in qs[offset:offset + limit]]
-        return Response({"count": qs.count(), "limit": limit, "offset": offset,
-                         "results": AuditEventSerializer(rows, many=True).data})
+        rows = [audit_row(e) for e in qs[offset : offset + limit]]
+        return Response(
+            {
+                "count": qs.count(),
+                "limit": limit,
+                "offset": offset,
+                "results": AuditEventSerializer(rows, many=True).data,
+            }
+        )
 
 
 class AuditExportApi(APIView):
     permission_classes = [IsAdmin]
 
-    @extend_schema(parameters=AUDIT_FILTERS, responses={(200, "text/csv"): OpenApiTypes.STR},
-                   summary="The audit trail as CSV (streamed)")
+    @extend_schema(
+        parameters=AUDIT_FILTERS,
+        responses={(200, "text/csv"): OpenApiTypes.STR},
+        summary="The audit trail as CSV (streamed)",
+    )
     def get(self, request):
         qs = _audit_filtered(request)
         response = StreamingHttpResponse(audit_csv(qs), content_type="text/csv; charset=utf-8")
@@ -299,12 +330,15 @@ class QcSettingsApi(APIView):
         campaign = campaign_get(slug=slug)
         return Response({k: getattr(campaign, k) for k in QC_SETTINGS})
 
-    @extend_schema(request=Settings(partial=True), responses=Settings,
-                   summary="Change QC settings (any subset); batches are decided again on the workers")
+    @extend_schema(
+        request=Settings(partial=True),
+        responses=Settings,
+        summary="Change QC settings (any subset); batches are decided again on the workers",
+    )
     def patch(self, request, slug: str):
         campaign = campaign_get(slug=slug)
         if not isinstance(request.data, dict) or not request.data:
-            raise InvalidInput("send a JSON object with the settings to change, e.g. {\"scrutiny_method\": \"fixed\"}")
+            raise InvalidInput('send a JSON object with the settings to change, e.g. {"scrutiny_method": "fixed"}')
         unknown = sorted(set(request.data) - set(QC_SETTINGS))
         if unknown:
             raise InvalidInput(f"not a QC setting: {', '.join(unknown)} (settings: {', '.join(QC_SETTINGS)})")

@@ -1,4 +1,5 @@
 """Accounts, for admins: who exists, their roles, whether they are paused."""
+
 from django.urls import path
 from drf_spectacular.utils import extend_schema, extend_schema_serializer, inline_serializer
 from rest_framework import serializers
@@ -39,9 +40,17 @@ class UserListApi(APIView):
             profile = self._profile(user)
             return profile.paused_reason if profile else ""
 
-    @extend_schema(responses=inline_serializer("PaginatedUsers", {
-        "count": serializers.IntegerField(), "next": serializers.CharField(allow_null=True),
-        "previous": serializers.CharField(allow_null=True), "results": Output(many=True)}))
+    @extend_schema(
+        responses=inline_serializer(
+            "PaginatedUsers",
+            {
+                "count": serializers.IntegerField(),
+                "next": serializers.CharField(allow_null=True),
+                "previous": serializers.CharField(allow_null=True),
+                "results": Output(many=True),
+            },
+        )
+    )
     def get(self, request):
         """All accounts, paginated (limit/offset), by username."""
         paginator = LimitOffsetPagination()

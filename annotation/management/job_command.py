@@ -1,5 +1,6 @@
 """Commands that run one dataset job (annotation.Job): in the foreground with a progress bar, or `--enqueue`d to
 the workers. The same service runs the job either way (annotation/services/jobs.py)."""
+
 from __future__ import annotations
 
 from core.management.base import ServiceCommand
@@ -13,7 +14,9 @@ class JobCommand(ServiceCommand):
     job_kind: str = ""
 
     def add_arguments(self, parser):
-        parser.add_argument("--enqueue", action="store_true", help="Hand the job to the Celery workers and print its id.")
+        parser.add_argument(
+            "--enqueue", action="store_true", help="Hand the job to the Celery workers and print its id."
+        )
 
     def run_job(self, *, params: dict, campaign=None, enqueue: bool, label: str = "") -> dict | None:
         job = job_create(kind=self.job_kind, params=params, campaign=campaign)

@@ -19,181 +19,310 @@ def randomize_shuffle_keys(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('annotation', '0003_item_split'),
+        ("annotation", "0003_item_split"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='AnnotatorEvidence',
+            name="AnnotatorEvidence",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('figures', models.JSONField(blank=True, default=dict, help_text='Per dimension: n_golden, srcc and its interval, plcc, bias.')),
-                ('habits', models.JSONField(blank=True, default=dict, help_text='Modal share per dimension, same-score share, median ms.')),
-                ('n_golden', models.PositiveIntegerField(default=0, help_text='Golden ratings so far (most on any dimension).')),
-                ('p_genuine', models.FloatField(blank=True, help_text='Probability the annotator is genuine (calibrated).', null=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "figures",
+                    models.JSONField(
+                        blank=True,
+                        default=dict,
+                        help_text="Per dimension: n_golden, srcc and its interval, plcc, bias.",
+                    ),
+                ),
+                (
+                    "habits",
+                    models.JSONField(
+                        blank=True, default=dict, help_text="Modal share per dimension, same-score share, median ms."
+                    ),
+                ),
+                (
+                    "n_golden",
+                    models.PositiveIntegerField(default=0, help_text="Golden ratings so far (most on any dimension)."),
+                ),
+                (
+                    "p_genuine",
+                    models.FloatField(
+                        blank=True, help_text="Probability the annotator is genuine (calibrated).", null=True
+                    ),
+                ),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
         ),
         migrations.CreateModel(
-            name='AuditEvent',
+            name="AuditEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('batch_decision', 'Batch decision'), ('annotator_paused', 'Annotator paused'), ('annotator_resumed', 'Annotator resumed')], max_length=20)),
-                ('source', models.CharField(help_text="'auto' (scrutiny) or 'admin'.", max_length=5)),
-                ('before', models.CharField(blank=True, max_length=20)),
-                ('after', models.CharField(blank=True, max_length=20)),
-                ('reason', models.TextField(blank=True)),
-                ('figures', models.JSONField(blank=True, default=dict, help_text='The scrutiny figures when it happened.')),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("batch_decision", "Batch decision"),
+                            ("annotator_paused", "Annotator paused"),
+                            ("annotator_resumed", "Annotator resumed"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("source", models.CharField(help_text="'auto' (scrutiny) or 'admin'.", max_length=5)),
+                ("before", models.CharField(blank=True, max_length=20)),
+                ("after", models.CharField(blank=True, max_length=20)),
+                ("reason", models.TextField(blank=True)),
+                (
+                    "figures",
+                    models.JSONField(blank=True, default=dict, help_text="The scrutiny figures when it happened."),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
             ],
             options={
-                'ordering': ['created_at', 'pk'],
+                "ordering": ["created_at", "pk"],
             },
         ),
         migrations.CreateModel(
-            name='ReasonTemplate',
+            name="ReasonTemplate",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('text', models.CharField(max_length=300, unique=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("text", models.CharField(max_length=300, unique=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'ordering': ['text'],
+                "ordering": ["text"],
             },
         ),
         migrations.RemoveIndex(
-            model_name='item',
-            name='item_open_pool',
+            model_name="item",
+            name="item_open_pool",
         ),
         migrations.RemoveIndex(
-            model_name='item',
-            name='item_open_pool_generator',
+            model_name="item",
+            name="item_open_pool_generator",
         ),
         migrations.AddField(
-            model_name='batch',
-            name='public_reason',
-            field=models.TextField(blank=True, help_text='The decision in plain words for the annotator (no golden information).'),
+            model_name="batch",
+            name="public_reason",
+            field=models.TextField(
+                blank=True, help_text="The decision in plain words for the annotator (no golden information)."
+            ),
         ),
         migrations.AddField(
-            model_name='batch',
-            name='risk',
-            field=models.FloatField(blank=True, help_text='How likely the batch is careless work (0-1): orders the review queue.', null=True),
+            model_name="batch",
+            name="risk",
+            field=models.FloatField(
+                blank=True, help_text="How likely the batch is careless work (0-1): orders the review queue.", null=True
+            ),
         ),
         migrations.AddField(
-            model_name='campaign',
-            name='approve_probability',
-            field=models.FloatField(default=0.95, help_text='Calibrated method: approve when the probability that the annotator is genuine is at least this.', validators=[django.core.validators.MinValueValidator(0.0), django.core.validators.MaxValueValidator(1.0)]),
+            model_name="campaign",
+            name="approve_probability",
+            field=models.FloatField(
+                default=0.95,
+                help_text="Calibrated method: approve when the probability that the annotator is genuine is at least this.",
+                validators=[
+                    django.core.validators.MinValueValidator(0.0),
+                    django.core.validators.MaxValueValidator(1.0),
+                ],
+            ),
         ),
         migrations.AddField(
-            model_name='campaign',
-            name='golden_max_per_batch',
-            field=models.PositiveSmallIntegerField(default=20, help_text="Calibrated method: golden items per batch until an annotator's evidence is conclusive."),
+            model_name="campaign",
+            name="golden_max_per_batch",
+            field=models.PositiveSmallIntegerField(
+                default=20,
+                help_text="Calibrated method: golden items per batch until an annotator's evidence is conclusive.",
+            ),
         ),
         migrations.AddField(
-            model_name='campaign',
-            name='golden_min_per_batch',
-            field=models.PositiveSmallIntegerField(default=4, help_text='Calibrated method: golden items per batch for annotators with a long good record (never 0).'),
+            model_name="campaign",
+            name="golden_min_per_batch",
+            field=models.PositiveSmallIntegerField(
+                default=4,
+                help_text="Calibrated method: golden items per batch for annotators with a long good record (never 0).",
+            ),
         ),
         migrations.AddField(
-            model_name='campaign',
-            name='reject_probability',
-            field=models.FloatField(default=0.05, help_text='Calibrated method: reject when the probability that the annotator is genuine is at most this.', validators=[django.core.validators.MinValueValidator(0.0), django.core.validators.MaxValueValidator(1.0)]),
+            model_name="campaign",
+            name="reject_probability",
+            field=models.FloatField(
+                default=0.05,
+                help_text="Calibrated method: reject when the probability that the annotator is genuine is at most this.",
+                validators=[
+                    django.core.validators.MinValueValidator(0.0),
+                    django.core.validators.MaxValueValidator(1.0),
+                ],
+            ),
         ),
         migrations.AddField(
-            model_name='campaign',
-            name='scrutiny_method',
-            field=models.CharField(choices=[('calibrated', "Calibrated: all of the annotator's golden evidence, against the campaign's raters"), ('fixed', "Fixed: the batch's own correlations against two thresholds (the paper's protocol)")], default='calibrated', help_text="How batches are decided: 'calibrated' (default) or 'fixed' (the paper's literal protocol).", max_length=10),
+            model_name="campaign",
+            name="scrutiny_method",
+            field=models.CharField(
+                choices=[
+                    ("calibrated", "Calibrated: all of the annotator's golden evidence, against the campaign's raters"),
+                    ("fixed", "Fixed: the batch's own correlations against two thresholds (the paper's protocol)"),
+                ],
+                default="calibrated",
+                help_text="How batches are decided: 'calibrated' (default) or 'fixed' (the paper's literal protocol).",
+                max_length=10,
+            ),
         ),
         migrations.AddField(
-            model_name='item',
-            name='shuffle_key',
-            field=models.PositiveIntegerField(default=annotation.models.shuffle_key, help_text='Random order among equally full items.'),
+            model_name="item",
+            name="shuffle_key",
+            field=models.PositiveIntegerField(
+                default=annotation.models.shuffle_key, help_text="Random order among equally full items."
+            ),
         ),
         migrations.RunPython(randomize_shuffle_keys, migrations.RunPython.noop),
         migrations.AlterField(
-            model_name='campaign',
-            name='approve_threshold',
-            field=models.FloatField(default=0.7, help_text='Fixed method: approve when every correlation is at or above this (0-1).', validators=[django.core.validators.MinValueValidator(0.0), django.core.validators.MaxValueValidator(1.0)]),
+            model_name="campaign",
+            name="approve_threshold",
+            field=models.FloatField(
+                default=0.7,
+                help_text="Fixed method: approve when every correlation is at or above this (0-1).",
+                validators=[
+                    django.core.validators.MinValueValidator(0.0),
+                    django.core.validators.MaxValueValidator(1.0),
+                ],
+            ),
         ),
         migrations.AlterField(
-            model_name='campaign',
-            name='min_golden',
-            field=models.PositiveSmallIntegerField(default=8, help_text='Golden items per dimension needed for an automatic decision (fixed: in the batch; calibrated: so far).'),
+            model_name="campaign",
+            name="min_golden",
+            field=models.PositiveSmallIntegerField(
+                default=8,
+                help_text="Golden items per dimension needed for an automatic decision (fixed: in the batch; calibrated: so far).",
+            ),
         ),
         migrations.AlterField(
-            model_name='campaign',
-            name='reject_threshold',
-            field=models.FloatField(default=0.4, help_text='Fixed method: reject when any correlation is below this (0-1).', validators=[django.core.validators.MinValueValidator(0.0), django.core.validators.MaxValueValidator(1.0)]),
+            model_name="campaign",
+            name="reject_threshold",
+            field=models.FloatField(
+                default=0.4,
+                help_text="Fixed method: reject when any correlation is below this (0-1).",
+                validators=[
+                    django.core.validators.MinValueValidator(0.0),
+                    django.core.validators.MaxValueValidator(1.0),
+                ],
+            ),
         ),
         migrations.AlterField(
-            model_name='campaign',
-            name='scrutiny_measure',
-            field=models.CharField(choices=[('srcc_and_plcc', 'SRCC and PLCC both'), ('srcc', 'SRCC only'), ('plcc', 'PLCC only')], default='srcc_and_plcc', help_text='Fixed method: which correlations are compared.', max_length=16),
+            model_name="campaign",
+            name="scrutiny_measure",
+            field=models.CharField(
+                choices=[("srcc_and_plcc", "SRCC and PLCC both"), ("srcc", "SRCC only"), ("plcc", "PLCC only")],
+                default="srcc_and_plcc",
+                help_text="Fixed method: which correlations are compared.",
+                max_length=16,
+            ),
         ),
         migrations.AddIndex(
-            model_name='batch',
-            index=models.Index(fields=['decision', '-risk'], name='batch_decision_risk'),
+            model_name="batch",
+            index=models.Index(fields=["decision", "-risk"], name="batch_decision_risk"),
         ),
         migrations.AddIndex(
-            model_name='item',
-            index=models.Index(condition=models.Q(('active_count__lt', models.F('target')), ('is_golden', False)), fields=['campaign', 'generator', '-active_count', 'shuffle_key'], name='item_open_pool_shuffled'),
+            model_name="item",
+            index=models.Index(
+                condition=models.Q(("active_count__lt", models.F("target")), ("is_golden", False)),
+                fields=["campaign", "generator", "-active_count", "shuffle_key"],
+                name="item_open_pool_shuffled",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='campaign',
-            constraint=models.CheckConstraint(condition=models.Q(('approve_probability__gt', models.F('reject_probability'))), name='campaign_probabilities_ordered'),
+            model_name="campaign",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("approve_probability__gt", models.F("reject_probability"))),
+                name="campaign_probabilities_ordered",
+            ),
         ),
         migrations.AddField(
-            model_name='annotatorevidence',
-            name='annotator',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="annotatorevidence",
+            name="annotator",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, related_name="+", to=settings.AUTH_USER_MODEL
+            ),
         ),
         migrations.AddField(
-            model_name='annotatorevidence',
-            name='campaign',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='annotator_evidence', to='annotation.campaign'),
+            model_name="annotatorevidence",
+            name="campaign",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, related_name="annotator_evidence", to="annotation.campaign"
+            ),
         ),
         migrations.AddField(
-            model_name='auditevent',
-            name='actor',
-            field=models.ForeignKey(blank=True, help_text='The admin who acted; empty for automatic decisions.', null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="auditevent",
+            name="actor",
+            field=models.ForeignKey(
+                blank=True,
+                help_text="The admin who acted; empty for automatic decisions.",
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='auditevent',
-            name='batch',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='audit_events', to='annotation.batch'),
+            model_name="auditevent",
+            name="batch",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="audit_events",
+                to="annotation.batch",
+            ),
         ),
         migrations.AddField(
-            model_name='auditevent',
-            name='campaign',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='audit_events', to='annotation.campaign'),
+            model_name="auditevent",
+            name="campaign",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="audit_events",
+                to="annotation.campaign",
+            ),
         ),
         migrations.AddField(
-            model_name='auditevent',
-            name='subject',
-            field=models.ForeignKey(help_text='The annotator the event is about.', on_delete=django.db.models.deletion.CASCADE, related_name='audit_events', to=settings.AUTH_USER_MODEL),
+            model_name="auditevent",
+            name="subject",
+            field=models.ForeignKey(
+                help_text="The annotator the event is about.",
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="audit_events",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='reasontemplate',
-            name='created_by',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="reasontemplate",
+            name="created_by",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddConstraint(
-            model_name='annotatorevidence',
-            constraint=models.UniqueConstraint(fields=('campaign', 'annotator'), name='evidence_unique_annotator'),
+            model_name="annotatorevidence",
+            constraint=models.UniqueConstraint(fields=("campaign", "annotator"), name="evidence_unique_annotator"),
         ),
         migrations.AddIndex(
-            model_name='auditevent',
-            index=models.Index(fields=['batch', 'created_at'], name='audit_batch'),
+            model_name="auditevent",
+            index=models.Index(fields=["batch", "created_at"], name="audit_batch"),
         ),
         migrations.AddIndex(
-            model_name='auditevent',
-            index=models.Index(fields=['campaign', 'created_at'], name='audit_campaign'),
+            model_name="auditevent",
+            index=models.Index(fields=["campaign", "created_at"], name="audit_campaign"),
         ),
         migrations.AddIndex(
-            model_name='auditevent',
-            index=models.Index(fields=['subject', 'created_at'], name='audit_subject'),
+            model_name="auditevent",
+            index=models.Index(fields=["subject", "created_at"], name="audit_subject"),
         ),
     ]

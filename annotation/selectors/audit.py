@@ -1,4 +1,5 @@
 """Reads of the audit trail: per campaign, batch or annotator, oldest first, as rows or streamed as CSV."""
+
 from __future__ import annotations
 
 import csv
@@ -10,8 +11,21 @@ from django.db.models import QuerySet
 
 from ..models import AuditEvent
 
-CSV_COLUMNS = ["id", "created_at", "kind", "campaign", "batch", "annotator", "source", "actor", "before", "after",
-               "reason", "p_genuine", "figures"]
+CSV_COLUMNS = [
+    "id",
+    "created_at",
+    "kind",
+    "campaign",
+    "batch",
+    "annotator",
+    "source",
+    "actor",
+    "before",
+    "after",
+    "reason",
+    "p_genuine",
+    "figures",
+]
 
 
 def audit_events(*, campaign=None, batch=None, subject=None) -> QuerySet[AuditEvent]:
@@ -29,11 +43,20 @@ def audit_events(*, campaign=None, batch=None, subject=None) -> QuerySet[AuditEv
 def audit_row(event: AuditEvent) -> dict:
     figures = event.figures or {}
     return {
-        "id": event.pk, "created_at": event.created_at, "kind": event.kind,
-        "campaign": event.campaign.slug if event.campaign else None, "batch": event.batch_id,
-        "annotator": event.subject.username, "annotator_id": event.subject_id, "source": event.source,
-        "actor": event.actor.username if event.actor else None, "before": event.before, "after": event.after,
-        "reason": event.reason, "p_genuine": (figures.get("evidence") or {}).get("p_genuine"), "figures": figures,
+        "id": event.pk,
+        "created_at": event.created_at,
+        "kind": event.kind,
+        "campaign": event.campaign.slug if event.campaign else None,
+        "batch": event.batch_id,
+        "annotator": event.subject.username,
+        "annotator_id": event.subject_id,
+        "source": event.source,
+        "actor": event.actor.username if event.actor else None,
+        "before": event.before,
+        "after": event.after,
+        "reason": event.reason,
+        "p_genuine": (figures.get("evidence") or {}).get("p_genuine"),
+        "figures": figures,
     }
 
 
@@ -61,8 +84,21 @@ def audit_csv(events) -> Iterator[str]:
         row = audit_row(event)
         buf.seek(0)
         buf.truncate()
-        writer.writerow([row["id"], row["created_at"].isoformat(), row["kind"], row["campaign"] or "", row["batch"] or "",
-                         _csv_cell(row["annotator"]), row["source"], _csv_cell(row["actor"]), row["before"], row["after"],
-                         _csv_cell(row["reason"]), "" if row["p_genuine"] is None else row["p_genuine"],
-                         json.dumps(row["figures"], sort_keys=True)])
+        writer.writerow(
+            [
+                row["id"],
+                row["created_at"].isoformat(),
+                row["kind"],
+                row["campaign"] or "",
+                row["batch"] or "",
+                _csv_cell(row["annotator"]),
+                row["source"],
+                _csv_cell(row["actor"]),
+                row["before"],
+                row["after"],
+                _csv_cell(row["reason"]),
+                "" if row["p_genuine"] is None else row["p_genuine"],
+                json.dumps(row["figures"], sort_keys=True),
+            ]
+        )
         yield buf.getvalue()

@@ -1,6 +1,7 @@
 """Reads of an annotator's batches: the batch as the rating page needs it, and the caller's own batches with
 their progress. What an annotator reads never tells a golden item from a regular one, and a decision is only
 approved / rejected / pending with a reason in plain words."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -33,25 +34,39 @@ def batch_payload(batch: Batch) -> dict[str, Any]:
     batch (the API's BatchOutput documents the shape for the schema)."""
     campaign = batch.campaign
     dimensions = campaign.dimensions
-    tasks = (Task.objects.filter(batch=batch).select_related("item__prompt").order_by("position")
-             .only("id", "status", "lease_expires_at", "position", "item__id", "item__media_type",
-                   "item__thumbnail", "item__prompt__text"))
+    tasks = (
+        Task.objects.filter(batch=batch)
+        .select_related("item__prompt")
+        .order_by("position")
+        .only(
+            "id",
+            "status",
+            "lease_expires_at",
+            "position",
+            "item__id",
+            "item__media_type",
+            "item__thumbnail",
+            "item__prompt__text",
+        )
+    )
     task_rows = []
     rated = 0
     for task in tasks:
         item = task.item
         rated += task.status == Task.Status.RATED
-        task_rows.append({
-            "id": task.pk,
-            # Through the task (a lease), never the item: no item id reaches an annotator.
-            "media_url": f"/api/v1/tasks/{task.pk}/media/",
-            "thumbnail_url": f"/api/v1/tasks/{task.pk}/thumbnail/" if item.thumbnail else None,
-            "media_type": item.media_type,
-            "prompt": item.prompt.text,
-            "dimensions": dimensions,
-            "status": task.status,
-            "lease_expires_at": _iso(task.lease_expires_at),
-        })
+        task_rows.append(
+            {
+                "id": task.pk,
+                # Through the task (a lease), never the item: no item id reaches an annotator.
+                "media_url": f"/api/v1/tasks/{task.pk}/media/",
+                "thumbnail_url": f"/api/v1/tasks/{task.pk}/thumbnail/" if item.thumbnail else None,
+                "media_type": item.media_type,
+                "prompt": item.prompt.text,
+                "dimensions": dimensions,
+                "status": task.status,
+                "lease_expires_at": _iso(task.lease_expires_at),
+            }
+        )
     return {
         "id": batch.pk,
         "status": batch.status,
@@ -59,8 +74,12 @@ def batch_payload(batch: Batch) -> dict[str, Any]:
         "reason": public_reason(batch),
         "tasks": task_rows,
         "progress": {"rated": rated, "total": len(task_rows)},
-        "campaign": {"slug": campaign.slug, "name": campaign.name, "require_full_video": campaign.require_full_video,
-                     "lease_minutes": campaign.lease_minutes},
+        "campaign": {
+            "slug": campaign.slug,
+            "name": campaign.name,
+            "require_full_video": campaign.require_full_video,
+            "lease_minutes": campaign.lease_minutes,
+        },
     }
 
 
@@ -70,17 +89,24 @@ def _iso(value):
 
 def annotator_batches(*, user) -> QuerySet[Batch]:
     """The user's own batches, newest first, each with `n_total` and `n_rated` tasks (one query a page)."""
-    return (Batch.objects.filter(annotator=user).select_related("campaign")
-            .only("id", "created_at", "closed_at", "status", "decision", "public_reason", "campaign__slug")
-            .annotate(n_total=Count("tasks"), n_rated=Count("tasks", filter=Q(tasks__status=Task.Status.RATED)))
-            .order_by("-created_at", "-id"))
+    return (
+        Batch.objects.filter(annotator=user)
+        .select_related("campaign")
+        .only("id", "created_at", "closed_at", "status", "decision", "public_reason", "campaign__slug")
+        .annotate(n_total=Count("tasks"), n_rated=Count("tasks", filter=Q(tasks__status=Task.Status.RATED)))
+        .order_by("-created_at", "-id")
+    )
 
 
 def batch_list_row(batch: Batch) -> dict[str, Any]:
     """One row of the annotator's batch list (a batch from `annotator_batches`)."""
     return {
-        "id": batch.pk, "campaign": batch.campaign.slug, "created_at": batch.created_at, "closed_at": batch.closed_at,
-        "status": batch.status, "decision": PUBLIC_DECISION.get(batch.decision, "pending"),
+        "id": batch.pk,
+        "campaign": batch.campaign.slug,
+        "created_at": batch.created_at,
+        "closed_at": batch.closed_at,
+        "status": batch.status,
+        "decision": PUBLIC_DECISION.get(batch.decision, "pending"),
         "reason": public_reason(batch),
         "progress": {"rated": batch.n_rated, "total": batch.n_total},  # type: ignore[attr-defined]  # annotated
     }

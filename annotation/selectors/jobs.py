@@ -1,4 +1,5 @@
 """Reads of the job page: a job the person may see."""
+
 from __future__ import annotations
 
 from ..models import Job
@@ -6,9 +7,13 @@ from ..services.jobs import job_visible_to
 
 # What each kind of job is called on its page.
 KIND_TITLES = {
-    "import_items": "Import of content", "mos_aggregate": "Dataset version (aggregation)",
-    "dataset_export": "Export", "scrutinize": "Scrutiny sweep", "prompts_import": "Import of prompts",
-    "prompts_classify": "Prompt classification", "selfcheck": "Worker self-check",
+    "import_items": "Import of content",
+    "mos_aggregate": "Dataset version (aggregation)",
+    "dataset_export": "Export",
+    "scrutinize": "Scrutiny sweep",
+    "prompts_import": "Import of prompts",
+    "prompts_classify": "Prompt classification",
+    "selfcheck": "Worker self-check",
 }
 
 

@@ -1,5 +1,6 @@
 """Reads behind the media endpoints: which stored file an item or a task shows, and whether the caller may see
 it. An annotator reaches media only through their own task while its lease is live."""
+
 from __future__ import annotations
 
 from django.utils import timezone
@@ -24,8 +25,11 @@ def task_file(*, task_id: int, user, field: str) -> tuple[str | None, bool]:
     """(the stored name of the task's item's `field`, whether the caller may see it now). The name is None when
     the task does not exist or, for an annotator, is not theirs; an annotator's lease must still be live."""
     staff = user_has_role(user, *ABOVE_ANNOTATOR)
-    qs = Task.objects.filter(pk=task_id).select_related("item").only(
-        "id", "annotator_id", "status", "lease_expires_at", "item__media", "item__thumbnail")
+    qs = (
+        Task.objects.filter(pk=task_id)
+        .select_related("item")
+        .only("id", "annotator_id", "status", "lease_expires_at", "item__media", "item__thumbnail")
+    )
     if not staff:
         qs = qs.filter(annotator=user)
     task = qs.first()

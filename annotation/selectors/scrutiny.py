@@ -1,5 +1,6 @@
 """Reads of the scrutiny API for admins: a campaign's closed batches (newest first, or the review order by risk)
 with filters, a batch as its scrutiny row needs it, and the reusable reasons."""
+
 from __future__ import annotations
 
 from django.db.models import F, QuerySet
@@ -7,8 +8,9 @@ from django.db.models import F, QuerySet
 from ..models import Batch, Campaign, ReasonTemplate
 
 
-def campaign_closed_batches(*, campaign: Campaign, order: str = "closed", decision: str | None = None,
-                            annotator_id: int | None = None) -> QuerySet[Batch]:
+def campaign_closed_batches(
+    *, campaign: Campaign, order: str = "closed", decision: str | None = None, annotator_id: int | None = None
+) -> QuerySet[Batch]:
     """Closed batches of `campaign`: `order` "closed" is newest first, "risk" the review order (riskiest first).
     The caller has checked `order` and `decision`."""
     qs = Batch.objects.filter(campaign=campaign, status=Batch.Status.CLOSED).select_related("annotator", "decided_by")

@@ -1,4 +1,5 @@
 """Reads of accounts for admins: users with their roles and whether they are paused."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -14,9 +15,12 @@ from core.roles import ROLES
 def users_with_roles() -> QuerySet:
     """Every account by username, each with `role_groups` (its role groups) and its annotator profile loaded
     (three queries a page)."""
-    return (get_user_model().objects.select_related("annotator_profile")
-            .prefetch_related(Prefetch("groups", queryset=Group.objects.filter(name__in=ROLES), to_attr="role_groups"))
-            .order_by("username"))
+    return (
+        get_user_model()
+        .objects.select_related("annotator_profile")
+        .prefetch_related(Prefetch("groups", queryset=Group.objects.filter(name__in=ROLES), to_attr="role_groups"))
+        .order_by("username")
+    )
 
 
 def user_get(*, user_id) -> Any:

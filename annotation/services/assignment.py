@@ -31,6 +31,7 @@ fewer, annotation/qc/allocation.py); positions are shuffled; regular items equal
 target are taken in a random order (Item.shuffle_key), never in id order; and nothing an annotator
 receives names an item (media is served through the task, api/media.py).
 """
+
 from __future__ import annotations
 
 import math
@@ -93,11 +94,16 @@ def batch_request(*, campaign: Campaign, user) -> tuple[Batch | None, bool]:
         raise Forbidden(f"campaign {campaign.slug} is not active: it hands out no batches")
     now = timezone.now()
 
-    open_batch = (Batch.objects.select_for_update(no_key=True)
-                  .filter(annotator=user, campaign=campaign, status=Batch.Status.OPEN).first())
+    open_batch = (
+        Batch.objects.select_for_update(no_key=True)
+        .filter(annotator=user, campaign=campaign, status=Batch.Status.OPEN)
+        .first()
+    )
     if open_batch is not None:
         if open_batch.kind != Batch.Kind.ANNOTATION:
-            raise Conflict(f"you have an open {open_batch.kind} batch ({open_batch.pk}) in this campaign: finish it first")
+            raise Conflict(
+                f"you have an open {open_batch.kind} batch ({open_batch.pk}) in this campaign: finish it first"
+            )
         batch_leases_expire(batch=open_batch, now=now)
         if not batch_close_if_done(batch=open_batch, now=now):
             return open_batch, False
@@ -109,9 +115,11 @@ def batch_request(*, campaign: Campaign, user) -> tuple[Batch | None, bool]:
         return None, False  # nothing was written: the golden rows were only locked
     # One UPDATE for both kinds. The rows are ours (FOR UPDATE), so the recheck of active_count < target
     # always holds for regular items; it is the belt-and-braces guarantee against over-assignment.
-    updated = Item.objects.filter(pk__in=regular + golden).filter(
-        Q(is_golden=True) | Q(active_count__lt=F("target"))).update(
-        active_count=F("active_count") + 1, priority=priority_expression(F("active_count") + 1))
+    updated = (
+        Item.objects.filter(pk__in=regular + golden)
+        .filter(Q(is_golden=True) | Q(active_count__lt=F("target")))
+        .update(active_count=F("active_count") + 1, priority=priority_expression(F("active_count") + 1))
+    )
     if updated != len(regular) + len(golden):
         raise Conflict("assignment raced with another request: please ask again")
 
@@ -145,13 +153,20 @@ def golden_allocation(*, campaign: Campaign, user) -> int:
     evidence = evidence_get(campaign=campaign, annotator_id=user.pk)
     if evidence is None:  # a newcomer: the most golden items, and one query less
         return max(base, min(campaign.golden_max_per_batch, batch_total(campaign) - 1))
-    recent = list(Batch.objects.filter(annotator=user, campaign=campaign, status=Batch.Status.CLOSED)
-                  .exclude(kind=Batch.Kind.EXPERT).order_by("-created_at").values_list("decision", flat=True)[:3])
+    recent = list(
+        Batch.objects.filter(annotator=user, campaign=campaign, status=Batch.Status.CLOSED)
+        .exclude(kind=Batch.Kind.EXPERT)
+        .order_by("-created_at")
+        .values_list("decision", flat=True)[:3]
+    )
     return golden_for_next_batch(
-        base=base, golden_min=campaign.golden_min_per_batch,
+        base=base,
+        golden_min=campaign.golden_min_per_batch,
         golden_max=min(campaign.golden_max_per_batch, batch_total(campaign) - 1),
-        p_genuine=evidence.p_genuine, n_golden=evidence.n_golden,
-        recent_clean=all(d == Batch.Decision.APPROVED for d in recent), approve_probability=campaign.approve_probability,
+        p_genuine=evidence.p_genuine,
+        n_golden=evidence.n_golden,
+        recent_clean=all(d == Batch.Decision.APPROVED for d in recent),
+        approve_probability=campaign.approve_probability,
     )
 
 
@@ -170,8 +185,9 @@ def _lease_regular(*, campaign: Campaign, user, n: int) -> list[int]:
     candidates: list[tuple[int, int, float, int]] = []  # (item id, generator, rank value, shuffle_key), locked
     wanted = list(generators)
     for _ in range(3):  # refill from generators that still have items when others ran dry
-        found = _locked_candidates(campaign=campaign, user=user, generators=wanted, k=per_gen,
-                                   exclude=[c[0] for c in candidates])
+        found = _locked_candidates(
+            campaign=campaign, user=user, generators=wanted, k=per_gen, exclude=[c[0] for c in candidates]
+        )
         candidates += found
         if len(candidates) >= n:
             break
@@ -216,7 +232,8 @@ def _unseen(items, user):
     planner hashes the user's items once (an index scan on annotator) instead of choosing an anti join
     that may walk the whole task or rating table."""
     return items.exclude(pk__in=Task.objects.filter(annotator=user).values("item_id")).exclude(
-        pk__in=Rating.objects.filter(annotator=user).values("item_id"))
+        pk__in=Rating.objects.filter(annotator=user).values("item_id")
+    )
 
 
 def _open_pool(campaign: Campaign):
@@ -257,8 +274,12 @@ def _locked_candidates(*, campaign: Campaign, user, generators: list[int], k: in
         for gen in generators:
             qs = _unseen(_open_pool(campaign).filter(generator_id=gen).exclude(pk__in=exclude), user)
             qs = qs.order_by(f"-{rank}", "shuffle_key")
-            out += [(pk, g, float(v), key) for pk, g, v, key in qs.select_for_update(skip_locked=True, no_key=True)
-                    .values_list("pk", "generator_id", rank, "shuffle_key")[:k]]
+            out += [
+                (pk, g, float(v), key)
+                for pk, g, v, key in qs.select_for_update(skip_locked=True, no_key=True).values_list(
+                    "pk", "generator_id", rank, "shuffle_key"
+                )[:k]
+            ]
         return out
     # One statement: a LATERAL index range scan of the policy's pool index per generator.
     sql = CANDIDATES_SQL.get(campaign.selection_policy, CANDIDATES_SQL[Campaign.Selection.FULLEST])
@@ -279,11 +300,19 @@ def _lease_golden(*, campaign: Campaign, user, n: int) -> list[int]:
         return []
     pivot = random.randint(*bounds)
     unseen = _unseen(golden, user)
-    ids = list(unseen.filter(pk__gte=pivot).order_by("pk").select_for_update(skip_locked=True, no_key=True)
-               .values_list("pk", flat=True)[:n])
+    ids = list(
+        unseen.filter(pk__gte=pivot)
+        .order_by("pk")
+        .select_for_update(skip_locked=True, no_key=True)
+        .values_list("pk", flat=True)[:n]
+    )
     if len(ids) < n:  # wrap around the start of the sample
-        ids += list(unseen.filter(pk__lt=pivot).order_by("pk").select_for_update(skip_locked=True, no_key=True)
-                    .values_list("pk", flat=True)[:n - len(ids)])
+        ids += list(
+            unseen.filter(pk__lt=pivot)
+            .order_by("pk")
+            .select_for_update(skip_locked=True, no_key=True)
+            .values_list("pk", flat=True)[: n - len(ids)]
+        )
     return ids
 
 

@@ -1,5 +1,6 @@
 """The free-disk guard: work that writes big folders (exports) is refused while the disk it writes to is
 short of space, with a message that says how short, instead of failing half-way with ENOSPC."""
+
 from __future__ import annotations
 
 import shutil
@@ -26,4 +27,5 @@ def export_disk_check(*, path: Path | None = None) -> None:
     if free < need:
         raise InsufficientStorage(
             f"the export disk has {free / 1024**2:.0f} MiB free, less than the {need / 1024**2:.0f} MiB new exports "
-            "need (QEVAL_EXPORT_MIN_FREE_BYTES); remove old exports (manage.py retention) or free space, then try again")
+            "need (QEVAL_EXPORT_MIN_FREE_BYTES); remove old exports (manage.py retention) or free space, then try again"
+        )

@@ -13,6 +13,7 @@ Surviving faults (docs/operations.md):
   died whole: main process and children), re-queues them until JOB_MAX_ATTEMPTS starts, then fails them
   with the reason; it also republishes jobs still queued long after their message went out.
 """
+
 from __future__ import annotations
 
 import logging
@@ -76,7 +77,9 @@ class Progress:
         if force or now - self._last_write >= self.every_s or done >= self.job.total:
             # Outside any surrounding transaction's rows: a plain UPDATE of this job only.
             Job.objects.filter(pk=self.job.pk).update(
-                progress=self.job.progress, total=self.job.total, message=self.job.message,
+                progress=self.job.progress,
+                total=self.job.total,
+                message=self.job.message,
                 heartbeat_at=timezone.now(),
             )
             self._last_write = now
@@ -122,8 +125,11 @@ def job_run(*, job_id: int, on_update: Callable[[int, int, str], None] | None = 
     if job.status != Job.Status.RUNNING or not ours:
         return job
     runner = import_string(JOB_RUNNERS[job.kind])
-    beat = Heartbeat(lambda: Job.objects.filter(pk=job.pk, status=Job.Status.RUNNING).update(heartbeat_at=timezone.now()),
-                     every_s=settings.JOB_HEARTBEAT_S, name=f"heartbeat-job-{job.pk}")
+    beat = Heartbeat(
+        lambda: Job.objects.filter(pk=job.pk, status=Job.Status.RUNNING).update(heartbeat_at=timezone.now()),
+        every_s=settings.JOB_HEARTBEAT_S,
+        name=f"heartbeat-job-{job.pk}",
+    )
     beat.start()
     try:
         result = runner(job=job, progress=Progress(job, on_update))
@@ -135,8 +141,12 @@ def job_run(*, job_id: int, on_update: Callable[[int, int, str], None] | None = 
         raise
     except Exception as exc:
         log.exception("job %s (%s) failed", job.pk, job.kind)
-        _finish(job, Job.Status.FAILED, error=f"internal error ({type(exc).__name__}: {redact_paths(str(exc))[:300]}); "
-                                              "the traceback is in the worker's log")
+        _finish(
+            job,
+            Job.Status.FAILED,
+            error=f"internal error ({type(exc).__name__}: {redact_paths(str(exc))[:300]}); "
+            "the traceback is in the worker's log",
+        )
         raise
     finally:
         beat.stop()
@@ -171,8 +181,10 @@ def _fail_lost(job: Job, now) -> None:
     """Fail a job whose worker died JOB_MAX_ATTEMPTS times (the caller holds its row)."""
     beat = job.heartbeat_at or job.started_at
     fields = state.transition(job, Job.Status.FAILED, now=now)
-    job.error = (f"its worker stopped responding {job.attempts} time(s) (last heartbeat "
-                 f"{beat:%Y-%m-%d %H:%M:%S} UTC); gave up after {settings.JOB_MAX_ATTEMPTS} attempts")
+    job.error = (
+        f"its worker stopped responding {job.attempts} time(s) (last heartbeat "
+        f"{beat:%Y-%m-%d %H:%M:%S} UTC); gave up after {settings.JOB_MAX_ATTEMPTS} attempts"
+    )
     job.save(update_fields=fields + ["error"])
     log.warning("job %s failed: %s", job.pk, job.error)
 
@@ -185,9 +197,12 @@ def jobs_sweep(*, now=None) -> dict[str, list[int]]:
     stale = now - timedelta(seconds=settings.JOB_HEARTBEAT_STALE_S)
     requeued, failed = [], []
     with transaction.atomic():
-        rows = (Job.objects.select_for_update(skip_locked=True).filter(status=Job.Status.RUNNING)
-                .filter(Q(heartbeat_at__lt=stale) | Q(heartbeat_at__isnull=True, started_at__lt=stale))
-                .order_by("id")[:1000])
+        rows = (
+            Job.objects.select_for_update(skip_locked=True)
+            .filter(status=Job.Status.RUNNING)
+            .filter(Q(heartbeat_at__lt=stale) | Q(heartbeat_at__isnull=True, started_at__lt=stale))
+            .order_by("id")[:1000]
+        )
         for job in rows:
             if job.attempts >= settings.JOB_MAX_ATTEMPTS:
                 _fail_lost(job, now)
@@ -201,8 +216,11 @@ def jobs_sweep(*, now=None) -> dict[str, list[int]]:
             requeued.append(job.pk)
     resend_before = now - timedelta(seconds=settings.JOB_QUEUED_RESEND_S)
     resent = []
-    for job_id in (Job.objects.filter(status=Job.Status.QUEUED, created_at__lt=resend_before)
-                   .order_by("id").values_list("id", flat=True)[:1000]):
+    for job_id in (
+        Job.objects.filter(status=Job.Status.QUEUED, created_at__lt=resend_before)
+        .order_by("id")
+        .values_list("id", flat=True)[:1000]
+    ):
         if not outbox_pending(key=f"job:{job_id}", since=resend_before):
             with transaction.atomic():
                 job_enqueue(job=Job.objects.only("id", "params").get(pk=job_id))

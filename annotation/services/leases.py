@@ -6,6 +6,7 @@ Locks follow the order in assignment.py's docstring (annotator profile -> the ta
 other tasks (SKIP LOCKED) -> items in primary-key order): `leases_give_back` skips tasks locked by a rating in
 flight and then waits for item locks in primary-key order only; the periodic expiry commits one chunk at a time.
 """
+
 from __future__ import annotations
 
 from collections import Counter
@@ -38,15 +39,21 @@ def leases_give_back(*, tasks, status: str, now: datetime) -> tuple[set[int], in
     """Turn the given leased tasks (a queryset) into `status` (expired / returned) and take their leases
     off Item.active_count. Tasks locked by someone else (being rated right now) are skipped. Returns the
     ids of the batches touched and the number of leases ended. Call inside a transaction."""
-    rows = list(tasks.filter(status=Task.Status.LEASED).select_for_update(skip_locked=True, no_key=True)
-                .order_by("pk").values_list("pk", "item_id", "batch_id"))
+    rows = list(
+        tasks.filter(status=Task.Status.LEASED)
+        .select_for_update(skip_locked=True, no_key=True)
+        .order_by("pk")
+        .values_list("pk", "item_id", "batch_id")
+    )
     if not rows:
         return set(), 0
     Task.objects.filter(pk__in=[r[0] for r in rows]).update(status=status)
     per_item = Counter(r[1] for r in rows)
     item_ids = sorted(per_item)
     # Item locks in primary-key order, like every other path that waits for them.
-    list(Item.objects.select_for_update(no_key=True).filter(pk__in=item_ids).order_by("pk").values_list("pk", flat=True))
+    list(
+        Item.objects.select_for_update(no_key=True).filter(pk__in=item_ids).order_by("pk").values_list("pk", flat=True)
+    )
     by_delta: dict[int, list[int]] = {}
     for item_id, n in per_item.items():
         by_delta.setdefault(n, []).append(item_id)
@@ -58,8 +65,9 @@ def leases_give_back(*, tasks, status: str, now: datetime) -> tuple[set[int], in
 
 def batch_leases_expire(*, batch: Batch, now: datetime) -> int:
     """End the batch's leases that are past their time (call inside a transaction). Returns how many ended."""
-    _, n = leases_give_back(tasks=Task.objects.filter(batch=batch, lease_expires_at__lte=now),
-                      status=Task.Status.EXPIRED, now=now)
+    _, n = leases_give_back(
+        tasks=Task.objects.filter(batch=batch, lease_expires_at__lte=now), status=Task.Status.EXPIRED, now=now
+    )
     return n
 
 
@@ -69,7 +77,9 @@ def batch_close_if_done(*, batch: Batch, now: datetime) -> bool:
         return True
     if Task.objects.filter(batch=batch, status=Task.Status.LEASED).exists():
         return False
-    closed = Batch.objects.filter(pk=batch.pk, status=Batch.Status.OPEN).update(status=Batch.Status.CLOSED, closed_at=now)
+    closed = Batch.objects.filter(pk=batch.pk, status=Batch.Status.OPEN).update(
+        status=Batch.Status.CLOSED, closed_at=now
+    )
     batch.status, batch.closed_at = Batch.Status.CLOSED, now
     if closed:
         batch_closed_notify(batch=batch)
@@ -84,15 +94,24 @@ def leases_expire(*, now: datetime | None = None) -> int:
     while True:
         now_ = now or timezone.now()
         with transaction.atomic():
-            chunk = list(Task.objects.filter(status=Task.Status.LEASED, lease_expires_at__lte=now_)
-                         .order_by("lease_expires_at").values_list("pk", flat=True)[:EXPIRE_CHUNK])
+            chunk = list(
+                Task.objects.filter(status=Task.Status.LEASED, lease_expires_at__lte=now_)
+                .order_by("lease_expires_at")
+                .values_list("pk", flat=True)[:EXPIRE_CHUNK]
+            )
             if not chunk:
                 return total
-            batch_ids, n = leases_give_back(tasks=Task.objects.filter(pk__in=chunk, lease_expires_at__lte=now_),
-                                      status=Task.Status.EXPIRED, now=now_)
+            batch_ids, n = leases_give_back(
+                tasks=Task.objects.filter(pk__in=chunk, lease_expires_at__lte=now_),
+                status=Task.Status.EXPIRED,
+                now=now_,
+            )
             # skip_locked: a batch locked now is being finished or rated, and that path closes it.
-            for batch in (Batch.objects.select_for_update(skip_locked=True, no_key=True)
-                          .filter(pk__in=sorted(batch_ids), status=Batch.Status.OPEN).order_by("pk")):
+            for batch in (
+                Batch.objects.select_for_update(skip_locked=True, no_key=True)
+                .filter(pk__in=sorted(batch_ids), status=Batch.Status.OPEN)
+                .order_by("pk")
+            ):
                 batch_close_if_done(batch=batch, now=now_)
             total += n
         if len(chunk) < EXPIRE_CHUNK or n == 0:  # n == 0: the rest is locked by ratings in flight
@@ -100,8 +119,12 @@ def leases_expire(*, now: datetime | None = None) -> int:
 
 
 def _locked_open_batch(*, batch_id: int, user) -> Batch:
-    batch = (Batch.objects.select_for_update(of=("self",), no_key=True).select_related("campaign")
-             .filter(pk=batch_id, annotator=user).first())
+    batch = (
+        Batch.objects.select_for_update(of=("self",), no_key=True)
+        .select_related("campaign")
+        .filter(pk=batch_id, annotator=user)
+        .first()
+    )
     if batch is None:
         raise NotFound(f"batch {batch_id} not found")
     if batch.status != Batch.Status.OPEN:
@@ -122,7 +145,9 @@ def batch_heartbeat(*, batch_id: int, user) -> datetime | None:
         raise Conflict(f"batch {batch_id} is closed")
     now = timezone.now()
     expires = now + timedelta(minutes=batch.campaign.lease_minutes)
-    n = Task.objects.filter(batch=batch, status=Task.Status.LEASED, lease_expires_at__gt=now).update(lease_expires_at=expires)
+    n = Task.objects.filter(batch=batch, status=Task.Status.LEASED, lease_expires_at__gt=now).update(
+        lease_expires_at=expires
+    )
     return expires if n else None
 
 

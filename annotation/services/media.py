@@ -10,6 +10,7 @@ Layout in Django's default storage (a local folder / shared volume, or S3 throug
 Probing never writes to storage: the import validates every row first and stores files only when all
 rows are good (see services/imports.py).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -32,8 +33,13 @@ VIDEO_EXTENSIONS = {"mp4", "m4v", "webm", "mov", "mkv", "avi", "ogv"}
 # What each video extension's container must really be (PyAV's demuxer names): a PNG named .mp4 opens in
 # PyAV as a one-frame "png_pipe" video that browsers cannot play, so the demuxer is checked, not the name.
 VIDEO_CONTAINERS = {
-    "mp4": "mov,mp4,m4a,3gp,3g2,mj2", "m4v": "mov,mp4,m4a,3gp,3g2,mj2", "mov": "mov,mp4,m4a,3gp,3g2,mj2",
-    "webm": "matroska,webm", "mkv": "matroska,webm", "avi": "avi", "ogv": "ogg",
+    "mp4": "mov,mp4,m4a,3gp,3g2,mj2",
+    "m4v": "mov,mp4,m4a,3gp,3g2,mj2",
+    "mov": "mov,mp4,m4a,3gp,3g2,mj2",
+    "webm": "matroska,webm",
+    "mkv": "matroska,webm",
+    "avi": "avi",
+    "ogv": "ogg",
 }
 _HASH_CHUNK = 1 << 20
 logger = logging.getLogger(__name__)
@@ -88,8 +94,10 @@ def probe_image(path: Path, *, thumbnail_to: Path | None = None) -> MediaInfo:
                 fmt = img.format
                 pixels, max_pixels = img.size[0] * img.size[1], settings.QEVAL_MAX_IMAGE_PIXELS
                 if pixels > max_pixels:  # from the header: nothing has been decoded yet
-                    raise MediaError(f"image is {img.size[0]}x{img.size[1]} = {pixels} pixels, more than the limit of "
-                                     f"{max_pixels} (QEVAL_MAX_IMAGE_PIXELS)")
+                    raise MediaError(
+                        f"image is {img.size[0]}x{img.size[1]} = {pixels} pixels, more than the limit of "
+                        f"{max_pixels} (QEVAL_MAX_IMAGE_PIXELS)"
+                    )
                 img.verify()  # structure and checksums; the image object is unusable afterwards
             with Image.open(path) as img:
                 img.load()  # a full decode catches truncated pixel data that verify() misses
@@ -122,8 +130,10 @@ def probe_video(path: Path, *, thumbnail_to: Path | None = None) -> MediaInfo:
         with av.open(str(path)) as container:
             demuxer = container.format.name
             if demuxer != VIDEO_CONTAINERS[ext]:
-                raise MediaError(f"the file is a {demuxer.split(',')[0]} container, not a .{ext} video "
-                                 f"({VIDEO_CONTAINERS[ext].split(',')[0]})")
+                raise MediaError(
+                    f"the file is a {demuxer.split(',')[0]} container, not a .{ext} video "
+                    f"({VIDEO_CONTAINERS[ext].split(',')[0]})"
+                )
             if not container.streams.video:
                 raise MediaError("no video stream in the file")
             stream = container.streams.video[0]
@@ -156,8 +166,14 @@ def probe_video(path: Path, *, thumbnail_to: Path | None = None) -> MediaInfo:
         raise MediaError(f"video has no pixels ({width}x{height})")
     if poster is not None and thumbnail_to is not None:
         thumbnail_to.write_bytes(poster)
-    return MediaInfo(sha256=file_sha256(path), ext=ext, width=width, height=height,
-                     duration=round(duration, 3) if duration else None, fps=round(fps, 3) if fps else None)
+    return MediaInfo(
+        sha256=file_sha256(path),
+        ext=ext,
+        width=width,
+        height=height,
+        duration=round(duration, 3) if duration else None,
+        fps=round(fps, 3) if fps else None,
+    )
 
 
 def _video_bounds(stream, container) -> None:
@@ -175,7 +191,9 @@ def _video_bounds(stream, container) -> None:
     elif container.duration is not None:
         duration = container.duration / av.time_base
     if duration is not None and duration > max_s:
-        raise MediaError(f"video lasts {duration:.1f} s, longer than the limit of {max_s:g} s (QEVAL_MAX_VIDEO_SECONDS)")
+        raise MediaError(
+            f"video lasts {duration:.1f} s, longer than the limit of {max_s:g} s (QEVAL_MAX_VIDEO_SECONDS)"
+        )
     rate = stream.average_rate or stream.guessed_rate
     frames = stream.frames or (int(duration * float(rate)) if duration and rate else 0)
     if frames > max_frames:

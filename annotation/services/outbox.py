@@ -17,6 +17,7 @@ With eager Celery (tests), publishing runs the task in this process: the row is 
 the task runs outside any transaction, as it would on a worker; its failure is logged and recorded on its
 job, not raised into the request that enqueued it (a worker's failure never reaches that request either).
 """
+
 from __future__ import annotations
 
 import logging
@@ -53,14 +54,24 @@ def broker_errors() -> tuple[type[BaseException], ...]:
 
 
 def outbox_enqueue(
-    *, task: str, args: Iterable[Any] = (), kwargs: dict | None = None, queue: str = "", key: str = "",
-    robust: bool = False, task_id: str | None = None,
+    *,
+    task: str,
+    args: Iterable[Any] = (),
+    kwargs: dict | None = None,
+    queue: str = "",
+    key: str = "",
+    robust: bool = False,
+    task_id: str | None = None,
 ) -> OutboxMessage:
     """Record that `task(*args, **kwargs)` must run once the surrounding transaction commits, and try to
     publish it right after the commit. `robust`: an error from an eager task body (tests) is logged
     instead of raised to the caller. Returns the message (its `task_id` is the Celery task id)."""
     message = OutboxMessage.objects.create(
-        task=task, args=list(args), kwargs=kwargs or {}, queue=queue, key=key[:120],
+        task=task,
+        args=list(args),
+        kwargs=kwargs or {},
+        queue=queue,
+        key=key[:120],
         task_id=task_id or uuid.uuid4().hex,
     )
     message_id = message.pk
@@ -117,19 +128,27 @@ def outbox_publish(*, message_id: int) -> bool:
     broker is unavailable (the message stays for the relay). Never raises a broker error."""
     if eager():
         claimed = OutboxMessage.objects.filter(pk=message_id, sent_at__isnull=True).update(
-            sent_at=timezone.now(), attempts=F("attempts") + 1)
+            sent_at=timezone.now(), attempts=F("attempts") + 1
+        )
         if not claimed:
             return True
         message = OutboxMessage.objects.get(pk=message_id)
         try:
-            task_named(message.task).apply_async(args=message.args, kwargs=message.kwargs, task_id=message.task_id,
-                                            **({"queue": message.queue} if message.queue else {}))
+            task_named(message.task).apply_async(
+                args=message.args,
+                kwargs=message.kwargs,
+                task_id=message.task_id,
+                **({"queue": message.queue} if message.queue else {}),
+            )
         except Exception:  # the task failed, as it would have on a worker: recorded on its row, not the caller's error
             log.warning("eager task %s%s failed", message.task, tuple(message.args), exc_info=True)
         return True
     with transaction.atomic():
-        held = (OutboxMessage.objects.select_for_update(skip_locked=True)
-                .filter(pk=message_id, sent_at__isnull=True).first())
+        held = (
+            OutboxMessage.objects.select_for_update(skip_locked=True)
+            .filter(pk=message_id, sent_at__isnull=True)
+            .first()
+        )
         if held is None:
             return True  # sent already, or a relay holds it right now
         message = held
@@ -137,11 +156,13 @@ def outbox_publish(*, message_id: int) -> bool:
             _send(message)
         except broker_errors() as exc:
             OutboxMessage.objects.filter(pk=message.pk).update(
-                attempts=F("attempts") + 1, last_error=f"{type(exc).__name__}: {exc}"[:500])
+                attempts=F("attempts") + 1, last_error=f"{type(exc).__name__}: {exc}"[:500]
+            )
             log.warning("outbox message %s (%s) waits for the broker: %s", message.pk, message.task, exc)
             return False
-        OutboxMessage.objects.filter(pk=message.pk).update(sent_at=timezone.now(), attempts=F("attempts") + 1,
-                                                           last_error="")
+        OutboxMessage.objects.filter(pk=message.pk).update(
+            sent_at=timezone.now(), attempts=F("attempts") + 1, last_error=""
+        )
     return True
 
 
@@ -152,8 +173,11 @@ def outbox_relay(*, limit: int = 10_000) -> dict[str, int]:
     sent = 0
     broker_down = False
     while sent < limit and not broker_down:
-        ids = list(OutboxMessage.objects.filter(sent_at__isnull=True).order_by("id")
-                   .values_list("id", flat=True)[:min(RELAY_BATCH, limit - sent)])
+        ids = list(
+            OutboxMessage.objects.filter(sent_at__isnull=True)
+            .order_by("id")
+            .values_list("id", flat=True)[: min(RELAY_BATCH, limit - sent)]
+        )
         if not ids:
             break
         progressed = False

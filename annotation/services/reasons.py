@@ -1,4 +1,5 @@
 """Reusable reasons for the desk's decisions ("the scores ignore the prompt"): add and remove."""
+
 from __future__ import annotations
 
 from core.errors import InvalidInput

@@ -2,4 +2,5 @@
 
 Submodules hold the tasks of each area; importing them here lets Celery's autodiscovery find them.
 """
+
 from . import assignment, jobs, mos, reliability, scrutiny  # noqa: F401

@@ -1,4 +1,5 @@
 """Periodic lease expiry (celery beat runs it every 60 s: CELERY_BEAT_SCHEDULE["expire-leases"])."""
+
 from celery import shared_task
 
 

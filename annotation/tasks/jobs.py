@@ -1,4 +1,5 @@
 """The worker's entry to every dataset job (annotation.Job): load it by id and run it through its runner."""
+
 from celery import shared_task
 
 

@@ -1,5 +1,6 @@
 """Periodic fault-tolerance tasks (beat; in the embedded default the worker runs beat itself, `-B`):
 the outbox relay, the stale-job sweep, the pending-scrutiny sweep and retention. Thin: call the service."""
+
 from celery import shared_task
 
 

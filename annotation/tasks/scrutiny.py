@@ -1,4 +1,5 @@
 """Scrutiny on the workers: queued by batch_closed_notify when a batch closes (after commit)."""
+
 import logging
 
 from celery import shared_task

@@ -3,6 +3,7 @@ files are read as UTF-8 with one line saying why they cannot be, and long work d
 
 Commands that run a dataset job (annotation.Job) use annotation/management/job_command.py's JobCommand, built
 on this."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -5,6 +5,7 @@ everything it does after that goes through the REST API (annotation/api/batches.
 would. Nothing here ever shows golden scores, the golden flag, scrutiny figures or other people's
 ratings: "My batches" shows a batch's decision, never why scrutiny decided it.
 """
+
 from __future__ import annotations
 
 from django.conf import settings
@@ -58,9 +59,14 @@ def campaign_anchors(campaign: Campaign) -> list[dict]:
             {"score": n, "word": word, "anchor": str(dim_own.get(str(n)) or dim_own.get(n) or DEFAULT_ANCHORS[dim][n])}
             for n, word in LEVELS.items()
         ]
-        scales.append({
-            "dimension": dim, "label": DIMENSION_LABELS[dim], "question": DIMENSION_QUESTIONS[dim], "levels": levels,
-        })
+        scales.append(
+            {
+                "dimension": dim,
+                "label": DIMENSION_LABELS[dim],
+                "question": DIMENSION_QUESTIONS[dim],
+                "levels": levels,
+            }
+        )
     return scales
 
 
@@ -113,8 +119,17 @@ def my_batches(request):
         Batch.objects.filter(annotator=request.user)
         .exclude(kind=Batch.Kind.IMPORTED)
         .select_related("campaign")
-        .only("id", "kind", "status", "decision", "public_reason", "created_at", "closed_at", "campaign__slug",
-              "campaign__name")
+        .only(
+            "id",
+            "kind",
+            "status",
+            "decision",
+            "public_reason",
+            "created_at",
+            "closed_at",
+            "campaign__slug",
+            "campaign__name",
+        )
         .annotate(
             n_tasks=Count("tasks"),
             n_rated=Count("tasks", filter=Q(tasks__status=Task.Status.RATED)),
@@ -127,5 +142,6 @@ def my_batches(request):
 
     for b in page.object_list:
         b.reason_text = public_reason(b)  # type: ignore[attr-defined]  # for the template
-    return render(request, "frontend/my_batches.html",
-                  {"page": page, "standings": annotator_standings(user=request.user)})
+    return render(
+        request, "frontend/my_batches.html", {"page": page, "standings": annotator_standings(user=request.user)}
+    )

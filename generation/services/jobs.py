@@ -6,6 +6,7 @@ with the same selection creates rows only for what is missing, takes over output
 pending by an earlier job, and leaves made ones alone (the job's `existing` count says how many). Outputs a
 live worker holds right now stay with their job.
 """
+
 from __future__ import annotations
 
 import logging
@@ -42,21 +43,36 @@ def _generators(campaign: Campaign, names: list[str]) -> list[tuple[Generator, G
     for name in dict.fromkeys(n.strip() for n in names):
         spec = GeneratorSpec.objects.select_related("generator").filter(generator__name=name).first()
         if spec is None:
-            raise InvalidInput(f"generator {name!r} is not registered (register_generator {name} --campaign "
-                               f"{campaign.slug} --tiny image|video or --diffusers PATH_OR_ID)")
+            raise InvalidInput(
+                f"generator {name!r} is not registered (register_generator {name} --campaign "
+                f"{campaign.slug} --tiny image|video or --diffusers PATH_OR_ID)"
+            )
         if spec.kind != GeneratorSpec.Kind.DIFFUSERS:
             raise InvalidInput(f"generator {name!r} is external: its content arrives by import, it cannot be run")
         if not spec.campaigns.filter(pk=campaign.pk).exists():
-            raise InvalidInput(f"generator {name!r} is not registered for campaign {campaign.slug!r} "
-                               f"(register_generator {name} --campaign {campaign.slug} ...)")
+            raise InvalidInput(
+                f"generator {name!r} is not registered for campaign {campaign.slug!r} "
+                f"(register_generator {name} --campaign {campaign.slug} ...)"
+            )
         out.append((spec.generator, spec))
     return out
 
 
 @transaction.atomic
-def generation_job_create(*, campaign: Campaign, generator_names: list[str], prompt_set: PromptSet | None = None,
-                          seeds: int = 1, seed_base: int = 0, category: str = "", subcategory: str = "", tag: str = "",
-                          long_only: bool = False, review: bool = False, created_by=None) -> GenerationJob:
+def generation_job_create(
+    *,
+    campaign: Campaign,
+    generator_names: list[str],
+    prompt_set: PromptSet | None = None,
+    seeds: int = 1,
+    seed_base: int = 0,
+    category: str = "",
+    subcategory: str = "",
+    tag: str = "",
+    long_only: bool = False,
+    review: bool = False,
+    created_by=None,
+) -> GenerationJob:
     """A job over the selection; creates its missing outputs. InvalidInput (nothing written) for an empty
     selection, unknown or external generators, or seeds out of range."""
     if not 1 <= int(seeds) <= MAX_SEEDS:
@@ -70,35 +86,62 @@ def generation_job_create(*, campaign: Campaign, generator_names: list[str], pro
     generators = _generators(campaign, generator_names)
     sets = [prompt_set] if prompt_set else list(PromptSet.objects.filter(campaign=campaign))
     if not sets:
-        raise InvalidInput(f"campaign {campaign.slug!r} has no prompt sets (import_prompts --campaign {campaign.slug} --file ...)")
+        raise InvalidInput(
+            f"campaign {campaign.slug!r} has no prompt sets (import_prompts --campaign {campaign.slug} --file ...)"
+        )
     prompt_ids: list[int] = []
     for one in sets:
-        prompt_ids.extend(prompt_set_entries(prompt_set=one, category=category, subcategory=subcategory, tag=tag,
-                                             long_only=long_only).values_list("prompt_id", flat=True))
+        prompt_ids.extend(
+            prompt_set_entries(
+                prompt_set=one, category=category, subcategory=subcategory, tag=tag, long_only=long_only
+            ).values_list("prompt_id", flat=True)
+        )
     prompt_ids = sorted(set(prompt_ids))
     if not prompt_ids:
-        described = ", ".join(f"{k}={v!r}" for k, v in (("category", category), ("subcategory", subcategory), ("tag", tag)) if v)
-        raise InvalidInput("the selection has no prompts" + (f" ({described}{', long only' if long_only else ''})" if described or long_only else ""))
+        described = ", ".join(
+            f"{k}={v!r}" for k, v in (("category", category), ("subcategory", subcategory), ("tag", tag)) if v
+        )
+        raise InvalidInput(
+            "the selection has no prompts"
+            + (f" ({described}{', long only' if long_only else ''})" if described or long_only else "")
+        )
     seed_list = list(range(int(seed_base), int(seed_base) + int(seeds)))
     job = GenerationJob.objects.create(
-        campaign=campaign, prompt_set=prompt_set, seeds_per_prompt=seeds, seed_base=seed_base, review=review,
-        filters={k: v for k, v in (("category", category), ("subcategory", subcategory), ("tag", tag),
-                                   ("long_only", long_only)) if v}, created_by=created_by, message="queued")
+        campaign=campaign,
+        prompt_set=prompt_set,
+        seeds_per_prompt=seeds,
+        seed_base=seed_base,
+        review=review,
+        filters={
+            k: v
+            for k, v in (("category", category), ("subcategory", subcategory), ("tag", tag), ("long_only", long_only))
+            if v
+        },
+        created_by=created_by,
+        message="queued",
+    )
     job.generators.set([g for g, _ in generators])
     # A running output whose claim is older than GENERATION_LEASE_S has lost its worker.
     stale = timezone.now() - timedelta(seconds=settings.GENERATION_LEASE_S)
     gen_ids = [g.pk for g, _ in generators]
     for start in range(0, len(prompt_ids), CHUNK):
-        chunk = prompt_ids[start:start + CHUNK]
+        chunk = prompt_ids[start : start + CHUNK]
         # Take over what earlier jobs left missing: failed, never started, or held by a worker that died.
         GenerationOutput.objects.filter(
-            campaign=campaign, generator_id__in=gen_ids, seed__in=seed_list, prompt_id__in=chunk).filter(
+            campaign=campaign, generator_id__in=gen_ids, seed__in=seed_list, prompt_id__in=chunk
+        ).filter(
             Q(status__in=[OStatus.FAILED, OStatus.PENDING]) | Q(status=OStatus.RUNNING, claimed_at__lt=stale)
         ).update(job=job, status=OStatus.PENDING, error="", worker="", claimed_at=None)
         GenerationOutput.objects.bulk_create(
-            [GenerationOutput(job=job, campaign=campaign, prompt_id=p, generator_id=g, seed=s)
-             for g in gen_ids for p in chunk for s in seed_list],
-            batch_size=2000, ignore_conflicts=True)
+            [
+                GenerationOutput(job=job, campaign=campaign, prompt_id=p, generator_id=g, seed=s)
+                for g in gen_ids
+                for p in chunk
+                for s in seed_list
+            ],
+            batch_size=2000,
+            ignore_conflicts=True,
+        )
     job.planned = len(prompt_ids) * len(seed_list) * len(gen_ids)
     job.to_make = GenerationOutput.objects.filter(job=job).count()
     job.existing = job.planned - job.to_make
@@ -107,17 +150,25 @@ def generation_job_create(*, campaign: Campaign, generator_names: list[str], pro
         fields += state.transition(job, Status.SUCCEEDED)
         job.message = f"nothing to make: all {job.planned} outputs exist already"
     else:
-        job.message = (f"{job.to_make} to make" + (f"; {job.existing} of {job.planned} exist already" if job.existing else ""))
+        job.message = f"{job.to_make} to make" + (
+            f"; {job.existing} of {job.planned} exist already" if job.existing else ""
+        )
     job.save(update_fields=fields)
     return job
 
 
 def batches_needed(*, job: GenerationJob) -> dict[int, int]:
     """generator id -> number of batch tasks that cover its pending outputs."""
-    sizes = {spec.generator_id: int((spec.spec or {}).get("batch_size") or 1)
-             for spec in GeneratorSpec.objects.filter(generator__in=job.generators.all())}
-    pending = (GenerationOutput.objects.filter(job=job, status=OStatus.PENDING).values("generator_id")
-               .annotate(n=Count("id")).values_list("generator_id", "n"))
+    sizes = {
+        spec.generator_id: int((spec.spec or {}).get("batch_size") or 1)
+        for spec in GeneratorSpec.objects.filter(generator__in=job.generators.all())
+    }
+    pending = (
+        GenerationOutput.objects.filter(job=job, status=OStatus.PENDING)
+        .values("generator_id")
+        .annotate(n=Count("id"))
+        .values_list("generator_id", "n")
+    )
     return {g: math.ceil(n / max(1, sizes.get(g, 1))) for g, n in pending}
 
 
@@ -138,9 +189,14 @@ def generation_job_enqueue(*, job: GenerationJob) -> GenerationJob:
         except Exception as exc:  # noqa: BLE001 - kombu raises many kinds when the broker is away
             if settings.CELERY_TASK_ALWAYS_EAGER:
                 raise
-            state.transition_where(GenerationJob, job_id, Status.FAILED, sources=[Status.QUEUED],
-                                   message="could not be queued",
-                                   error=f"could not send the job to the generation queue: {exc}")
+            state.transition_where(
+                GenerationJob,
+                job_id,
+                Status.FAILED,
+                sources=[Status.QUEUED],
+                message="could not be queued",
+                error=f"could not send the job to the generation queue: {exc}",
+            )
             log.exception("generation job %s could not be queued", job_id)
 
     transaction.on_commit(_send)
@@ -178,5 +234,10 @@ def generation_job_get(*, job_id, campaign: Campaign | None = None) -> Generatio
 
 
 def job_params(job: GenerationJob) -> dict[str, Any]:
-    return {"prompt_set": job.prompt_set.slug if job.prompt_set else None, "seeds": job.seeds_per_prompt,
-            "seed_base": job.seed_base, "review": job.review, **job.filters}
+    return {
+        "prompt_set": job.prompt_set.slug if job.prompt_set else None,
+        "seeds": job.seeds_per_prompt,
+        "seed_base": job.seed_base,
+        "review": job.review,
+        **job.filters,
+    }

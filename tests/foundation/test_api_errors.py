@@ -1,5 +1,6 @@
 """One error path: views raise, the exception handler in core answers {"detail": ...} with the status; the old import
 paths kept for unmerged branches hand out the very same classes and a decorator that changes nothing."""
+
 from __future__ import annotations
 
 import pytest

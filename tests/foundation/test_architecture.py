@@ -1,5 +1,6 @@
 """The layering rules of docs/architecture.md, read from the code's own imports (every import statement, also the
 ones inside functions), so a change that breaks one fails here with the file and the line."""
+
 from __future__ import annotations
 
 import ast
@@ -13,13 +14,27 @@ ROOT = Path(__file__).resolve().parents[2]
 # Packages that run without Django: the scorer on any GPU box, the diffusers pipelines on generation workers, the
 # statistics of aggregation and quality control (pure functions the services call).
 DJANGO_FREE = ("training/scorer", "generation/pipelines", "annotation/aggregation", "annotation/qc")
-DJANGO_WORLD = ("django", "rest_framework", "drf_spectacular", "celery", "kombu", "config", "core", "annotation",
-                "generation", "training", "frontend")
+DJANGO_WORLD = (
+    "django",
+    "rest_framework",
+    "drf_spectacular",
+    "celery",
+    "kombu",
+    "config",
+    "core",
+    "annotation",
+    "generation",
+    "training",
+    "frontend",
+)
 # What a Django-free package may still import from the project: itself and the other Django-free packages.
 ALLOWED_PROJECT = tuple(p.replace("/", ".") for p in DJANGO_FREE)
 APPS = ("annotation", "generation", "training", "frontend", "webhooks")
-API_VIEWS = [*sorted((ROOT / "annotation" / "api").glob("*.py")), *sorted((ROOT / "training").glob("api*.py")),
-             ROOT / "generation" / "api.py"]
+API_VIEWS = [
+    *sorted((ROOT / "annotation" / "api").glob("*.py")),
+    *sorted((ROOT / "training").glob("api*.py")),
+    ROOT / "generation" / "api.py",
+]
 
 
 def imports_of(path: Path) -> list[tuple[int, str]]:
@@ -32,7 +47,7 @@ def imports_of(path: Path) -> list[tuple[int, str]]:
             found += [(node.lineno, alias.name) for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
             if node.level:
-                base = package[:len(package) - node.level + 1]
+                base = package[: len(package) - node.level + 1]
                 module = ".".join([*base, node.module] if node.module else base)
             else:
                 module = node.module or ""
@@ -62,17 +77,29 @@ def test_the_django_free_packages_import_no_django_and_no_app(package):
 def test_aggregation_and_qc_load_without_django_settings():
     """Importing them in a bare interpreter leaves Django unloaded (the scorer's own check is the import scan above:
     loading torch here would cost seconds for the same answer)."""
-    code = ("import sys, annotation.aggregation, annotation.qc; "
-            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('django', 'rest_framework', 'celery')))")
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120,
-                         env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)})
+    code = (
+        "import sys, annotation.aggregation, annotation.qc; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('django', 'rest_framework', 'celery')))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)},
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
 
 
 def test_core_imports_no_app():
-    offences = [f"{path.relative_to(ROOT)}:{line} imports {module}" for path in python_files("core")
-                for line, module in imports_of(path) if _top(module) in APPS]
+    offences = [
+        f"{path.relative_to(ROOT)}:{line} imports {module}"
+        for path in python_files("core")
+        for line, module in imports_of(path)
+        if _top(module) in APPS
+    ]
     assert offences == []
 
 
@@ -107,7 +134,7 @@ def test_no_api_view_catches_service_errors_itself():
     offences = []
     for path in API_VIEWS:
         text = path.read_text(encoding="utf-8")
-        for marker in ("@service_errors", "Response({\"detail\"", ".errors.items()"):
+        for marker in ("@service_errors", 'Response({"detail"', ".errors.items()"):
             if marker in text:
                 offences.append(f"{path.relative_to(ROOT)}: {marker}")
     assert offences == []

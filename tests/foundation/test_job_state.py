@@ -1,5 +1,6 @@
 """The one job state machine (core/jobs.py) that dataset jobs, training runs, benchmarks and generation jobs share:
 the moves it allows, the timestamps it sets, and that a finished status stays final."""
+
 from __future__ import annotations
 
 from datetime import timedelta

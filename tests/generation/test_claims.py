@@ -1,5 +1,6 @@
 """Many workers share one job: concurrent claims on PostgreSQL (SELECT ... FOR UPDATE SKIP LOCKED) never hand one
 output to two workers."""
+
 from __future__ import annotations
 
 import threading

@@ -1,4 +1,5 @@
 """The real URLs plus three views that fail the way production fails, for tests/reliability/test_errors.py."""
+
 from django.db import OperationalError
 from django.urls import include, path
 from rest_framework.response import Response

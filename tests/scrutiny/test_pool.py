@@ -1,4 +1,5 @@
 """A rejected batch's items go back to the assignment pool; approving the batch again restores them."""
+
 import pytest
 
 from annotation.models import Item, Rating

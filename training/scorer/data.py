@@ -14,6 +14,7 @@ fps and pixel budget), applies the model's chat template (the ``<image>``/``<vid
 model's own vision placeholder) and runs the processor. The answer is *not* appended: the loss and the
 score only need the logits at the first answer position, which is the last prompt position.
 """
+
 from __future__ import annotations
 
 import json
@@ -137,11 +138,19 @@ class MediaSettings:
 
     @classmethod
     def from_config(cls, cfg) -> MediaSettings:
-        return cls(video_fps=cfg.video_fps, video_min_pixels=cfg.video_min_pixels, video_max_pixels=cfg.video_max_pixels,
-                   video_max_frames=cfg.video_max_frames, video_min_frames=cfg.video_min_frames,
-                   video_sampler=cfg.video_sampler, image_resize=cfg.image_resize,
-                   image_min_pixels=cfg.image_min_pixels, image_max_pixels=cfg.image_max_pixels,
-                   prompt_style=cfg.prompt_style, media_tag=cfg.media_tag)
+        return cls(
+            video_fps=cfg.video_fps,
+            video_min_pixels=cfg.video_min_pixels,
+            video_max_pixels=cfg.video_max_pixels,
+            video_max_frames=cfg.video_max_frames,
+            video_min_frames=cfg.video_min_frames,
+            video_sampler=cfg.video_sampler,
+            image_resize=cfg.image_resize,
+            image_min_pixels=cfg.image_min_pixels,
+            image_max_pixels=cfg.image_max_pixels,
+            prompt_style=cfg.prompt_style,
+            media_tag=cfg.media_tag,
+        )
 
 
 class ScorerCollator:
@@ -165,14 +174,20 @@ class ScorerCollator:
                 factor=self.factor,
                 sampler=m.video_sampler,
             )
-        return load_image(rec["media"], resize=m.image_resize, factor=self.factor, min_pixels=m.image_min_pixels,
-                          max_pixels=m.image_max_pixels)
+        return load_image(
+            rec["media"],
+            resize=m.image_resize,
+            factor=self.factor,
+            min_pixels=m.image_min_pixels,
+            max_pixels=m.image_max_pixels,
+        )
 
     def user_text(self, rec: dict) -> str:
         """The record's own user turn (the export's context prompt), or the plain ablation prompt."""
         if self.media.prompt_style == "plain":
-            return context_prompt(media_type=rec["media_type"], dimension=rec["dimension"], prompt=rec["prompt"],
-                                  style="plain")
+            return context_prompt(
+                media_type=rec["media_type"], dimension=rec["dimension"], prompt=rec["prompt"], style="plain"
+            )
         return rec["user_text"]
 
     def __call__(self, batch: list[dict]) -> dict[str, torch.Tensor]:

@@ -15,6 +15,7 @@ mixing them breaks transformers' import of Qwen2-VL). So:
 Both pad on the LEFT, so the answer position is the last column for every row (the model then only needs
 ``logits_to_keep=1``).
 """
+
 from __future__ import annotations
 
 import re
@@ -33,7 +34,7 @@ def split_media_tag(text: str) -> tuple[str | None, str]:
     m = _TAG.match(text)
     if not m:
         return None, text
-    return m.group(1), text[m.end():]
+    return m.group(1), text[m.end() :]
 
 
 MEDIA_TAGS = ("strip", "keep")
@@ -74,7 +75,9 @@ class ScorerProcessor:
 
 
 class HFProcessorAdapter(ScorerProcessor):
-    def __init__(self, processor, *, image_min_pixels=None, image_max_pixels=None, video_min_pixels=None, video_max_pixels=None):
+    def __init__(
+        self, processor, *, image_min_pixels=None, image_max_pixels=None, video_min_pixels=None, video_max_pixels=None
+    ):
         self.processor = processor
         self.tokenizer = processor.tokenizer
         self.tokenizer.padding_side = "left"

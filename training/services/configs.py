@@ -2,6 +2,7 @@
 
 `training.scorer.config` imports only PyYAML, so validation works in the web process without torch.
 """
+
 from __future__ import annotations
 
 from typing import Any

@@ -9,6 +9,7 @@ the export's progress shows on the job like any other export.
 Settings (platform/config/settings/base.py): TRAINING_EXPORT_SPLIT, TRAINING_EXPORT_SEED, TRAINING_EXPORT_MEDIA,
 TRAINING_EXPORT_GOLDEN.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -41,9 +42,16 @@ def sft_export(*, version, out_dir: str | Path, created_by=None, split: str | No
     out = Path(out_dir)
     job = job_create(
         kind="dataset_export",
-        params={"version_id": version.pk, "format": "sft", "out": str(out),
-                **export_params(), **({"split": split} if split else {})},
-        campaign=version.campaign, created_by=created_by, quota=False,  # part of a run the quota counted already
+        params={
+            "version_id": version.pk,
+            "format": "sft",
+            "out": str(out),
+            **export_params(),
+            **({"split": split} if split else {}),
+        },
+        campaign=version.campaign,
+        created_by=created_by,
+        quota=False,  # part of a run the quota counted already
     )
     job_run(job_id=job.pk)
     if not (out / "manifest.json").exists():

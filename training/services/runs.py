@@ -11,6 +11,7 @@ Idempotent and safe to re-deliver (acks_late): a finished run is left alone; a r
 still heart-beating is retried later; a run whose worker died (stale heartbeat) is taken over and
 resumes from its last checkpoint (the scorer's `resume_from="latest"`).
 """
+
 from __future__ import annotations
 
 import logging
@@ -57,7 +58,12 @@ class _Cancelled(Exception):
 
 @transaction.atomic
 def run_create(
-    *, kind: str, dataset_version_id, config: dict | None = None, scorer_id=None, created_by=None,
+    *,
+    kind: str,
+    dataset_version_id,
+    config: dict | None = None,
+    scorer_id=None,
+    created_by=None,
     export_split: str = "",
 ) -> TrainingRun:
     """A queued run. InvalidInput (400) for an unknown kind, a missing version, a bad config or an
@@ -87,8 +93,15 @@ def run_create(
             raise InvalidInput("a training run takes no scorer (give the base model as config.model_name_or_path)")
         base_model = str(config.get("model_name_or_path") or default_base_model())
     run = TrainingRun.objects.create(
-        kind=kind, campaign=version.campaign, dataset_version=version, scorer=scorer, config=config,
-        base_model=base_model, created_by=created_by, message="queued", export_split=export_split,
+        kind=kind,
+        campaign=version.campaign,
+        dataset_version=version,
+        scorer=scorer,
+        config=config,
+        base_model=base_model,
+        created_by=created_by,
+        message="queued",
+        export_split=export_split,
     )
     run.output_dir = str(Path(settings.TRAINING_ROOT) / f"run-{run.pk:06d}")
     run.save(update_fields=["output_dir"])
@@ -116,14 +129,19 @@ def runs_sweep(*, now=None) -> dict[str, list[int]]:
     stale = now - timedelta(seconds=settings.TRAINING_HEARTBEAT_STALE_S)
     requeued, failed = [], []
     with transaction.atomic():
-        for run in (TrainingRun.objects.select_for_update(skip_locked=True)
-                    .filter(status=Status.RUNNING, heartbeat_at__lt=stale).order_by("id")[:100]):
+        for run in (
+            TrainingRun.objects.select_for_update(skip_locked=True)
+            .filter(status=Status.RUNNING, heartbeat_at__lt=stale)
+            .order_by("id")[:100]
+        ):
             if run.attempts >= settings.JOB_MAX_ATTEMPTS:
                 fields = state.transition(run, Status.FAILED, now=now)
                 run.message = "failed"
-                run.error = (f"its worker stopped responding {run.attempts} time(s) (last heartbeat "
-                             f"{run.heartbeat_at:%Y-%m-%d %H:%M:%S} UTC); gave up after {settings.JOB_MAX_ATTEMPTS} "
-                             "attempts")
+                run.error = (
+                    f"its worker stopped responding {run.attempts} time(s) (last heartbeat "
+                    f"{run.heartbeat_at:%Y-%m-%d %H:%M:%S} UTC); gave up after {settings.JOB_MAX_ATTEMPTS} "
+                    "attempts"
+                )
                 run.save(update_fields=fields + ["message", "error"])
                 failed.append(run.pk)
                 continue
@@ -134,8 +152,11 @@ def runs_sweep(*, now=None) -> dict[str, list[int]]:
             requeued.append(run.pk)
     resend_before = now - timedelta(seconds=settings.JOB_QUEUED_RESEND_S)
     resent = []
-    for run_id in (TrainingRun.objects.filter(status=Status.QUEUED, created_at__lt=resend_before)
-                   .order_by("id").values_list("id", flat=True)[:100]):
+    for run_id in (
+        TrainingRun.objects.filter(status=Status.QUEUED, created_at__lt=resend_before)
+        .order_by("id")
+        .values_list("id", flat=True)[:100]
+    ):
         if not outbox_pending(key=f"training:run:{run_id}", since=resend_before):
             run_enqueue(run=TrainingRun(pk=run_id))
             resent.append(run_id)
@@ -180,8 +201,11 @@ def run_execute(*, run_id: int, on_progress: ProgressCallback | None = None) -> 
     if claimed is None:
         return None
     run, resumed = claimed
-    beat = Heartbeat(lambda: TrainingRun.objects.filter(pk=run.pk, status=Status.RUNNING).update(heartbeat_at=timezone.now()),
-                     every_s=settings.TRAINING_HEARTBEAT_S, name=f"heartbeat-run-{run.pk}")
+    beat = Heartbeat(
+        lambda: TrainingRun.objects.filter(pk=run.pk, status=Status.RUNNING).update(heartbeat_at=timezone.now()),
+        every_s=settings.TRAINING_HEARTBEAT_S,
+        name=f"heartbeat-run-{run.pk}",
+    )
     beat.start()
     try:
         export_dir = _ensure_export(run)
@@ -224,8 +248,10 @@ def _claim(run_id: int) -> tuple[TrainingRun, bool] | None:
         if resumed and run.attempts >= settings.JOB_MAX_ATTEMPTS:
             fields = state.transition(run, Status.FAILED, now=now)
             run.message = "failed"
-            run.error = (f"its worker stopped responding {run.attempts} time(s); gave up after "
-                         f"{settings.JOB_MAX_ATTEMPTS} attempts")
+            run.error = (
+                f"its worker stopped responding {run.attempts} time(s); gave up after "
+                f"{settings.JOB_MAX_ATTEMPTS} attempts"
+            )
             run.save(update_fields=fields + ["message", "error"])
             return None
         fields = state.transition(run, Status.RUNNING, now=now)
@@ -244,8 +270,9 @@ def _ensure_export(run: TrainingRun) -> Path:
     export_dir = Path(run.output_dir) / "export"
     if not (export_dir / "manifest.json").exists():
         _set(run, message="exporting the dataset version (sft)")
-        info = sft_export(version=run.dataset_version, out_dir=export_dir, created_by=run.created_by,
-                          split=run.export_split or None)
+        info = sft_export(
+            version=run.dataset_version, out_dir=export_dir, created_by=run.created_by, split=run.export_split or None
+        )
         run.export_job_id = info.job_id
     run.export_dir = str(export_dir)
     TrainingRun.objects.filter(pk=run.pk).update(export_dir=run.export_dir, export_job_id=run.export_job_id)
@@ -271,19 +298,36 @@ def _train(run: TrainingRun, export_dir: Path, *, resumed: bool, on_progress: Pr
         if _cancel_requested(run.pk):
             _finish(run, Status.CANCELLED, message=f"cancelled at step {result.global_step}; checkpoint kept")
         else:
-            _finish(run, Status.FAILED, message="stopped early",
-                    error=f"training stopped at step {result.global_step} (max_train_seconds) before the final "
-                          f"export; the checkpoint is {result.checkpoint_dir}")
+            _finish(
+                run,
+                Status.FAILED,
+                message="stopped early",
+                error=f"training stopped at step {result.global_step} (max_train_seconds) before the final "
+                f"export; the checkpoint is {result.checkpoint_dir}",
+            )
         return
     metrics = result.metrics or recorder.metrics
     with transaction.atomic():
         # The scorer is registered only with the run's success (both or neither).
-        if _finish(run, Status.SUCCEEDED, message=f"done: {result.global_step} steps", metrics=metrics,
-                   predictions_path=recorder.predictions_path, step=result.global_step, total=result.total_steps):
+        if _finish(
+            run,
+            Status.SUCCEEDED,
+            message=f"done: {result.global_step} steps",
+            metrics=metrics,
+            predictions_path=recorder.predictions_path,
+            step=result.global_step,
+            total=result.total_steps,
+        ):
             Scorer.objects.update_or_create(
                 name=f"{run.campaign.slug}-v{run.dataset_version.number}-run{run.pk}",
-                defaults=dict(path=str(result.final_dir), base_model=str(cfg.model_name_or_path), training_run=run,
-                              metrics=metrics, created_by=run.created_by, is_active=True),
+                defaults=dict(
+                    path=str(result.final_dir),
+                    base_model=str(cfg.model_name_or_path),
+                    training_run=run,
+                    metrics=metrics,
+                    created_by=run.created_by,
+                    is_active=True,
+                ),
             )
 
 
@@ -296,11 +340,22 @@ def _evaluate(run: TrainingRun, export_dir: Path, *, on_progress: ProgressCallba
     if scorer is None:
         raise InvalidInput(f"evaluation run {run.pk} has no scorer")
     _set(run, message=f"scoring split {split!r} with scorer {scorer.name}")
-    res = evaluate_checkpoint(scorer.path, export_dir, split=split, out_dir=Path(run.output_dir) / "eval",
-                              overrides=run.config or None, on_progress=recorder)
+    res = evaluate_checkpoint(
+        scorer.path,
+        export_dir,
+        split=split,
+        out_dir=Path(run.output_dir) / "eval",
+        overrides=run.config or None,
+        on_progress=recorder,
+    )
     recorder.flush()
-    _finish(run, Status.SUCCEEDED, message=f"evaluated {len(res.rows)} predictions on split {split!r}",
-            metrics=res.report, predictions_path=str(res.predictions_path or ""))
+    _finish(
+        run,
+        Status.SUCCEEDED,
+        message=f"evaluated {len(res.rows)} predictions on split {split!r}",
+        metrics=res.report,
+        predictions_path=str(res.predictions_path or ""),
+    )
 
 
 def base_model_check(*, name: str) -> None:
@@ -316,7 +371,8 @@ def base_model_check(*, name: str) -> None:
         raise InvalidInput(
             f"base model {name!r} is not on this worker: it is no local folder and not in the Hugging Face cache, "
             "and downloads from the Hub are off (QEVAL_ALLOW_HUB_DOWNLOADS=false); give a local folder as "
-            "config.model_name_or_path, put the model in the workers' cache, or allow downloads") from None
+            "config.model_name_or_path, put the model in the workers' cache, or allow downloads"
+        ) from None
 
 
 def _nonempty_split(export_dir: Path, names: tuple[str, ...]) -> str | None:
@@ -331,8 +387,12 @@ def _nonempty_split(export_dir: Path, names: tuple[str, ...]) -> str | None:
 
 def pick_eval_split(export_dir: Path) -> str:
     """The test split when the export has a non-empty one; else the whole export (`all`); else val/train."""
-    for split, name in (("test", "sft_test.jsonl"), ("all", "sft.jsonl"), ("val", "sft_val.jsonl"),
-                        ("train", "sft_train.jsonl")):
+    for split, name in (
+        ("test", "sft_test.jsonl"),
+        ("all", "sft.jsonl"),
+        ("val", "sft_val.jsonl"),
+        ("train", "sft_train.jsonl"),
+    ):
         path = Path(export_dir) / name
         if path.exists() and path.stat().st_size > 0:
             return split
@@ -352,8 +412,14 @@ def thin_curve(points: list[dict], limit: int = LOSS_CURVE_MAX_POINTS) -> list[d
 class _Recorder:
     """on_progress for the scorer: loss points, progress and metrics to the run row (throttled)."""
 
-    def __init__(self, run: TrainingRun, forward: ProgressCallback | None, *, every_s: float = 1.0,
-                 cancel_check: Callable[[], bool] | None = None):
+    def __init__(
+        self,
+        run: TrainingRun,
+        forward: ProgressCallback | None,
+        *,
+        every_s: float = 1.0,
+        cancel_check: Callable[[], bool] | None = None,
+    ):
         self.run_id = run.pk
         self.forward = forward
         self.every_s = every_s
@@ -370,8 +436,14 @@ class _Recorder:
         force = False
         if kind == "step":
             self.step, self.total = int(event["step"]), int(event.get("total_steps") or self.total)
-            self.curve.append({"step": self.step, "loss": _num(event.get("loss")), "lr": _num(event.get("lr")),
-                               "epoch": event.get("epoch")})
+            self.curve.append(
+                {
+                    "step": self.step,
+                    "loss": _num(event.get("loss")),
+                    "lr": _num(event.get("lr")),
+                    "epoch": event.get("epoch"),
+                }
+            )
             self.curve = thin_curve(self.curve)
             self.message = f"training: step {self.step}/{self.total}"
         elif kind == "resumed":
@@ -399,8 +471,12 @@ class _Recorder:
 
     def flush(self) -> None:
         TrainingRun.objects.filter(pk=self.run_id).update(
-            progress_step=self.step, progress_total=self.total, loss_curve=self.curve, metrics=self.metrics,
-            message=self.message[:500], heartbeat_at=timezone.now(),
+            progress_step=self.step,
+            progress_total=self.total,
+            loss_curve=self.curve,
+            metrics=self.metrics,
+            message=self.message[:500],
+            heartbeat_at=timezone.now(),
         )
         self._last = time.monotonic()
 
@@ -441,8 +517,17 @@ def _set(run: TrainingRun, **fields) -> None:
     TrainingRun.objects.filter(pk=run.pk).update(heartbeat_at=timezone.now(), **fields)
 
 
-def _finish(run: TrainingRun, status: str, *, message: str = "", error: str = "", metrics: dict | None = None,
-            predictions_path: str | None = None, step: int | None = None, total: int | None = None) -> bool:
+def _finish(
+    run: TrainingRun,
+    status: str,
+    *,
+    message: str = "",
+    error: str = "",
+    metrics: dict | None = None,
+    predictions_path: str | None = None,
+    step: int | None = None,
+    total: int | None = None,
+) -> bool:
     """The run's end. A finished status is final: False (nothing written) when the run had finished already
     (the sweep gave up on it while this worker was still at it)."""
     fields: dict[str, Any] = dict(message=message[:500], error=error)

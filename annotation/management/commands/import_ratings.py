@@ -7,8 +7,10 @@ from ...services.vendor_ratings import ratings_import
 
 
 class Command(ServiceCommand):
-    help = ("Import vendor ratings from a CSV with columns annotator, item_id, quality, alignment and optional batch; "
-            "one imported batch per annotator and batch label, scrutinized at once. All or nothing.")
+    help = (
+        "Import vendor ratings from a CSV with columns annotator, item_id, quality, alignment and optional batch; "
+        "one imported batch per annotator and batch label, scrutinized at once. All or nothing."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--campaign", required=True, help="Campaign slug.")
@@ -19,6 +21,7 @@ class Command(ServiceCommand):
         data = self.read_utf8(file)
         ids = ratings_import(campaign=camp, data=data)
         batches = Batch.objects.filter(pk__in=ids).select_related("annotator", "decided_by").order_by("pk")
-        self.stdout.write(scrutiny_table(rows=batch_rows(batches=batches, dimensions=camp.dimensions),
-                                         dimensions=camp.dimensions))
+        self.stdout.write(
+            scrutiny_table(rows=batch_rows(batches=batches, dimensions=camp.dimensions), dimensions=camp.dimensions)
+        )
         self.stdout.write(f"imported {len(ids)} batches into {campaign}")

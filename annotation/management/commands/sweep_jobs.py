@@ -1,6 +1,7 @@
 """`manage.py sweep_jobs`: one pass of the fault-tolerance sweeps beat runs (stale jobs of every kind in
 QEVAL_JOB_SWEEPS: dataset jobs, training runs; closed batches still waiting for scrutiny), printing what it
 recovered."""
+
 from __future__ import annotations
 
 from django.conf import settings
@@ -17,6 +18,8 @@ class Command(ServiceCommand):
     def handle(self, *args, **options):
         for name, path in settings.QEVAL_JOB_SWEEPS.items():
             swept = import_string(path)()
-            self.stdout.write(f"{name.replace('_', ' ')}: re-queued {swept['requeued']}, failed {swept['failed']}, "
-                              f"republished {swept['resent']}")
+            self.stdout.write(
+                f"{name.replace('_', ' ')}: re-queued {swept['requeued']}, failed {swept['failed']}, "
+                f"republished {swept['resent']}"
+            )
         self.stdout.write(f"batches queued for scrutiny: {scrutiny_sweep()}")

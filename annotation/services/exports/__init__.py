@@ -8,6 +8,7 @@ generator, seeded), or are the split each item was imported with (`split="given"
 Golden items (the Sample-and-Scrutinize sample) are kept, left out of the train split
 (`golden="exclude-train"`) or left out altogether (`golden="exclude"`).
 """
+
 from __future__ import annotations
 
 import os
@@ -61,8 +62,10 @@ def _given_split_names(version: DatasetVersion) -> list[str]:
     """The splits present in the version's items (given at import); InvalidInput when some item has none."""
     counts = version_given_splits(version=version)
     if counts.get("", 0):
-        raise InvalidInput(f"split 'given': {counts['']} item(s) of version {version.number} have no imported split; "
-                           "import a split column with the items or the MOS table, or ask for ratios")
+        raise InvalidInput(
+            f"split 'given': {counts['']} item(s) of version {version.number} have no imported split; "
+            "import a split column with the items or the MOS table, or ask for ratios"
+        )
     return [s for s in SPLIT_NAMES if counts.get(s)]
 
 
@@ -74,8 +77,15 @@ def _golden_skipped(row: dict, split_name: str | None, golden: str) -> bool:
 
 
 def dataset_export(
-    *, version: DatasetVersion, fmt: str, out: str | Path, split=None, seed: int = 0, media: str = "copy",
-    golden: str = "keep", progress=None,
+    *,
+    version: DatasetVersion,
+    fmt: str,
+    out: str | Path,
+    split=None,
+    seed: int = 0,
+    media: str = "copy",
+    golden: str = "keep",
+    progress=None,
 ) -> dict:
     """Export `version` to the folder `out` in format `fmt`; returns the manifest (a dict)."""
     args = export_check(fmt=fmt, split=split, seed=seed, media=media, out=out, golden=golden)
@@ -123,8 +133,17 @@ def dataset_export(
             counts = table_counts
         else:
             counts = {(f["split"] or "all"): f["rows"] for f in files if f["path"].endswith(".jsonl")}
-        manifest = manifest_write(root=work, fmt=fmt, version=version, files=files, counts=counts, media=media,
-                                  split=ratios, seed=seed, golden={"mode": golden, "items_left_out": skipped_golden})
+        manifest = manifest_write(
+            root=work,
+            fmt=fmt,
+            version=version,
+            files=files,
+            counts=counts,
+            media=media,
+            split=ratios,
+            seed=seed,
+            golden={"mode": golden, "items_left_out": skipped_golden},
+        )
         if out_dir.exists():
             out_dir.rmdir()  # empty (checked above); rename cannot replace a folder on every OS
         os.replace(work, out_dir)
@@ -157,8 +176,20 @@ def dataset_export_job(*, job: Job, progress) -> dict:
         manifest = json.loads((out / "manifest.json").read_text())
     else:
         export_disk_check(path=out.parent)  # 507 before writing, not ENOSPC half-way
-        manifest = dataset_export(version=version, fmt=p.get("format", ""), out=out, split=p.get("split"),
-                                  seed=p.get("seed", 0), media=p.get("media", "copy"), golden=p.get("golden", "keep"),
-                                  progress=progress)
-    return {"out": str(out), "format": manifest["format"], "counts": manifest["counts"],
-            "files": [f["path"] for f in manifest["files"]], "version_id": version.pk}
+        manifest = dataset_export(
+            version=version,
+            fmt=p.get("format", ""),
+            out=out,
+            split=p.get("split"),
+            seed=p.get("seed", 0),
+            media=p.get("media", "copy"),
+            golden=p.get("golden", "keep"),
+            progress=progress,
+        )
+    return {
+        "out": str(out),
+        "format": manifest["format"],
+        "counts": manifest["counts"],
+        "files": [f["path"] for f in manifest["files"]],
+        "version_id": version.pk,
+    }

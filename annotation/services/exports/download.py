@@ -1,6 +1,7 @@
 """Downloading a finished export: the checks (the job is the caller's to see, finished, not removed by retention,
 its folder still there), the download's date kept on the job (retention counts from the last download), and the
 folder streamed as a zip while it is written."""
+
 from __future__ import annotations
 
 import os
@@ -25,8 +26,10 @@ def export_download_start(*, job_id: int, user) -> tuple[Job, Path]:
     if job.status != Job.Status.SUCCEEDED:
         raise Conflict(f"export job {job_id} is {job.status}, not finished")
     if job.result.get("pruned_at"):
-        raise Gone(f"export job {job_id} was removed by retention on {job.result['pruned_at'][:10]} "
-                   "(not downloaded for QEVAL_RETENTION_DAYS); export the version again")
+        raise Gone(
+            f"export job {job_id} was removed by retention on {job.result['pruned_at'][:10]} "
+            "(not downloaded for QEVAL_RETENTION_DAYS); export the version again"
+        )
     root = Path(job.result["out"])
     if not root.is_dir():
         raise Gone(f"the files of export job {job_id} are gone; export the version again")

@@ -5,6 +5,7 @@ source being moved), else a symbolic link to the absolute source path. `copy` st
 also works for non-filesystem storage (S3). `none` writes no media (the records keep the relative path;
 put the files there yourself).
 """
+
 from __future__ import annotations
 
 import os

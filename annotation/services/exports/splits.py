@@ -14,6 +14,7 @@ Algorithm (greedy iterative stratification):
 Large prompts are placed while every split still has room; small ones fill the remaining gaps, so the
 per-generator ratios come out within about one prompt's worth of items of the target.
 """
+
 from __future__ import annotations
 
 from collections import Counter, defaultdict
@@ -44,8 +45,10 @@ def parse_split(text: str | dict | None) -> dict[str, float] | str | None:
         pairs = []
         for part in text.split(","):
             if "=" not in part:
-                raise InvalidInput(f"malformed split {text!r}: expected name=ratio pairs like train=0.8,val=0.1,test=0.1, "
-                                   f"or 'given' (the split imported with the items)")
+                raise InvalidInput(
+                    f"malformed split {text!r}: expected name=ratio pairs like train=0.8,val=0.1,test=0.1, "
+                    f"or 'given' (the split imported with the items)"
+                )
             name, _, value = part.partition("=")
             pairs.append((name.strip(), value.strip()))
     else:

@@ -26,11 +26,25 @@ Decisions taken where several behaviours were possible:
   first import that names one sets it);
 - the same file under several item_ids is allowed and stored once.
 """
+
 from .intake import MANIFEST_NAMES, archive_check, archive_extract, archive_store, server_path_resolve
 from .manifest import REQUIRED_COLUMNS, Row, manifest_records, resolve_media_path
 from .pipeline import items_import, items_import_job
 from .storage import WRITE_LOCK_KEY, media_remove_unused, media_write_lock
 
-__all__ = ["MANIFEST_NAMES", "REQUIRED_COLUMNS", "WRITE_LOCK_KEY", "Row", "archive_check", "archive_extract",
-           "archive_store", "items_import", "items_import_job", "manifest_records", "media_remove_unused",
-           "media_write_lock", "resolve_media_path", "server_path_resolve"]
+__all__ = [
+    "MANIFEST_NAMES",
+    "REQUIRED_COLUMNS",
+    "WRITE_LOCK_KEY",
+    "Row",
+    "archive_check",
+    "archive_extract",
+    "archive_store",
+    "items_import",
+    "items_import_job",
+    "manifest_records",
+    "media_remove_unused",
+    "media_write_lock",
+    "resolve_media_path",
+    "server_path_resolve",
+]

@@ -1,6 +1,7 @@
 """Phases B and E of an import, the database's part: B looks up, in bulk, item_ids already in the campaign and
 generator names already used for the other media type; E writes generators, prompts and items in ONE
 transaction with bulk_create in chunks (the caller has checked every row)."""
+
 from __future__ import annotations
 
 import hashlib
@@ -19,8 +20,11 @@ def check_against_database(campaign: Campaign, rows: list[Row], label: str) -> N
     existing: set[str] = set()
     ids = [row.item_id for row in rows]
     for start in range(0, len(ids), LOOKUP_CHUNK):
-        existing.update(Item.objects.filter(campaign=campaign, item_id__in=ids[start:start + LOOKUP_CHUNK])
-                        .values_list("item_id", flat=True))
+        existing.update(
+            Item.objects.filter(campaign=campaign, item_id__in=ids[start : start + LOOKUP_CHUNK]).values_list(
+                "item_id", flat=True
+            )
+        )
     names = {row.generator for row in rows}
     known_types = dict(Generator.objects.filter(name__in=names).values_list("name", "media_type"))
     for row in rows:
@@ -28,9 +32,13 @@ def check_against_database(campaign: Campaign, rows: list[Row], label: str) -> N
             raise row_error(label, row.line, row.item_id, f"item_id is already in campaign {campaign.slug!r}")
         known = known_types.get(row.generator)
         if known and known != row.media_type:
-            raise row_error(label, row.line, row.item_id, f"generator {row.generator!r} already exists as a "
-                             f"{known} generator; a generator name must be used for one media type only")
-
+            raise row_error(
+                label,
+                row.line,
+                row.item_id,
+                f"generator {row.generator!r} already exists as a "
+                f"{known} generator; a generator name must be used for one media type only",
+            )
 
 
 def prompt_sha(text: str) -> str:
@@ -51,28 +59,52 @@ def write_rows(campaign: Campaign, rows: list[Row], job: Job | None, files_store
     shas = list(prompt_rows)
     prompt_ids: dict[str, int] = {}
     for start in range(0, len(shas), LOOKUP_CHUNK):
-        prompt_ids.update(Prompt.objects.filter(text_sha256__in=shas[start:start + LOOKUP_CHUNK])
-                          .values_list("text_sha256", "id"))
+        prompt_ids.update(
+            Prompt.objects.filter(text_sha256__in=shas[start : start + LOOKUP_CHUNK]).values_list("text_sha256", "id")
+        )
     missing = [sha for sha in shas if sha not in prompt_ids]
     for start in range(0, len(missing), WRITE_CHUNK):
-        chunk = missing[start:start + WRITE_CHUNK]
-        Prompt.objects.bulk_create([
-            Prompt(text=prompt_rows[sha].prompt, text_sha256=sha, category=prompt_rows[sha].category,
-                   subcategory=prompt_rows[sha].subcategory, word_count=len(prompt_rows[sha].prompt.split()))
-            for sha in chunk
-        ])
+        chunk = missing[start : start + WRITE_CHUNK]
+        Prompt.objects.bulk_create(
+            [
+                Prompt(
+                    text=prompt_rows[sha].prompt,
+                    text_sha256=sha,
+                    category=prompt_rows[sha].category,
+                    subcategory=prompt_rows[sha].subcategory,
+                    word_count=len(prompt_rows[sha].prompt.split()),
+                )
+                for sha in chunk
+            ]
+        )
         prompt_ids.update(Prompt.objects.filter(text_sha256__in=chunk).values_list("text_sha256", "id"))
 
     created_ids: list[int] = []
     for start in range(0, len(rows), WRITE_CHUNK):
-        created_ids += [item.pk for item in Item.objects.bulk_create([
-            Item(campaign=campaign, item_id=row.item_id, media_type=row.media_type,
-                 media=media_name(row.probed.sha256, row.probed.ext), thumbnail=thumbnail_name(row.probed.sha256),
-                 width=row.probed.width, height=row.probed.height, duration=row.probed.duration, fps=row.probed.fps,
-                 sha256=row.probed.sha256, prompt_id=prompt_ids[prompt_sha(row.prompt)], split=row.split,
-                 generator=generators[row.generator], target=campaign.target_for(row.media_type))
-            for row in rows[start:start + WRITE_CHUNK]
-        ])]
+        created_ids += [
+            item.pk
+            for item in Item.objects.bulk_create(
+                [
+                    Item(
+                        campaign=campaign,
+                        item_id=row.item_id,
+                        media_type=row.media_type,
+                        media=media_name(row.probed.sha256, row.probed.ext),
+                        thumbnail=thumbnail_name(row.probed.sha256),
+                        width=row.probed.width,
+                        height=row.probed.height,
+                        duration=row.probed.duration,
+                        fps=row.probed.fps,
+                        sha256=row.probed.sha256,
+                        prompt_id=prompt_ids[prompt_sha(row.prompt)],
+                        split=row.split,
+                        generator=generators[row.generator],
+                        target=campaign.target_for(row.media_type),
+                    )
+                    for row in rows[start : start + WRITE_CHUNK]
+                ]
+            )
+        ]
     items_created(campaign=campaign, item_ids=created_ids)
     result = {
         "campaign": campaign.slug,

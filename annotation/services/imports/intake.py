@@ -1,6 +1,7 @@
 """Where an import's files come from: an uploaded zip (checked at once from its central directory, then unpacked
 member by member on the worker within the size and ratio limits, refusing anything that would land outside its
 folder) or a folder on the server inside IMPORT_ROOTS."""
+
 from __future__ import annotations
 
 import os
@@ -26,8 +27,10 @@ RATIO_SLACK = 1 << 20  # members under 1 MiB unpacked are never refused for thei
 def _ratio_problem(info: zipfile.ZipInfo, size: int) -> str | None:
     """A member that expands more than IMPORT_MAX_MEMBER_RATIO times its compressed size (a zip bomb)."""
     if size > RATIO_SLACK and size > settings.IMPORT_MAX_MEMBER_RATIO * max(info.compress_size, 1):
-        return (f"archive member {info.filename!r} expands {size / max(info.compress_size, 1):.0f} times its "
-                f"compressed size, more than the limit of {settings.IMPORT_MAX_MEMBER_RATIO:g} (QEVAL_IMPORT_MAX_MEMBER_RATIO)")
+        return (
+            f"archive member {info.filename!r} expands {size / max(info.compress_size, 1):.0f} times its "
+            f"compressed size, more than the limit of {settings.IMPORT_MAX_MEMBER_RATIO:g} (QEVAL_IMPORT_MAX_MEMBER_RATIO)"
+        )
     return None
 
 
@@ -65,8 +68,10 @@ def archive_check(*, fileobj, manifest: str | None = None) -> str:
             raise InvalidInput(problem)
         total += info.file_size
     if total > settings.IMPORT_MAX_UNZIPPED_BYTES:
-        raise InvalidInput(f"archive unpacks to {total} bytes, more than the limit of {settings.IMPORT_MAX_UNZIPPED_BYTES} "
-                           "(QEVAL_IMPORT_MAX_UNZIPPED_BYTES)")
+        raise InvalidInput(
+            f"archive unpacks to {total} bytes, more than the limit of {settings.IMPORT_MAX_UNZIPPED_BYTES} "
+            "(QEVAL_IMPORT_MAX_UNZIPPED_BYTES)"
+        )
     names = {info.filename for info in infos if not info.is_dir()}
     if manifest:
         if manifest not in names:
@@ -124,8 +129,10 @@ def _extract_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, root: Path, budg
         while chunk := src.read(1 << 20):
             size += len(chunk)
             if size > budget:
-                raise InvalidInput(f"archive unpacks to more than the limit of {settings.IMPORT_MAX_UNZIPPED_BYTES} bytes "
-                                   "(QEVAL_IMPORT_MAX_UNZIPPED_BYTES)")
+                raise InvalidInput(
+                    f"archive unpacks to more than the limit of {settings.IMPORT_MAX_UNZIPPED_BYTES} bytes "
+                    "(QEVAL_IMPORT_MAX_UNZIPPED_BYTES)"
+                )
             problem = _ratio_problem(info, size)
             if problem:
                 raise InvalidInput(problem)

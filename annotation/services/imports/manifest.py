@@ -1,6 +1,7 @@
 """Phase A of an import: read the manifest (CSV or JSONL, streamed) and check every row's fields and media path,
 without opening any file. The first bad row stops the import with one line naming the manifest line, the
 item_id and the problem."""
+
 from __future__ import annotations
 
 import csv
@@ -82,16 +83,22 @@ def manifest_records(manifest: Path) -> Iterator[tuple[int, dict[str, Any]]]:
                 columns = [h.strip().lower() for h in header]
                 missing = [c for c in REQUIRED_COLUMNS if c not in columns]
                 if missing:
-                    raise InvalidInput(f"{label} line 1: missing column(s) {', '.join(missing)} "
-                                       f"(required: {', '.join(REQUIRED_COLUMNS)})")
+                    raise InvalidInput(
+                        f"{label} line 1: missing column(s) {', '.join(missing)} "
+                        f"(required: {', '.join(REQUIRED_COLUMNS)})"
+                    )
                 line = reader.line_num
                 for values in reader:
                     line, start = reader.line_num, line + 1  # a quoted field may span lines
                     if not any(v.strip() for v in values):
                         continue
                     if len(values) != len(columns):
-                        raise row_error(label, start, values[0] if values else None,
-                                         f"expected {len(columns)} fields, found {len(values)}")
+                        raise row_error(
+                            label,
+                            start,
+                            values[0] if values else None,
+                            f"expected {len(columns)} fields, found {len(values)}",
+                        )
                     yield start, dict(zip(columns, values))
             else:
                 for line, text in enumerate(fh, start=1):
@@ -106,8 +113,12 @@ def manifest_records(manifest: Path) -> Iterator[tuple[int, dict[str, Any]]]:
                     record = {str(k).strip().lower(): v for k, v in record.items()}
                     missing = [c for c in REQUIRED_COLUMNS if c not in record]
                     if missing:
-                        raise row_error(label, line, str(record.get("item_id") or "").strip() or None,
-                                         f"missing field(s) {', '.join(missing)}")
+                        raise row_error(
+                            label,
+                            line,
+                            str(record.get("item_id") or "").strip() or None,
+                            f"missing field(s) {', '.join(missing)}",
+                        )
                     yield line, record
     except UnicodeDecodeError:
         raise InvalidInput(f"{label} line {line + 1}: the manifest is not UTF-8 text") from None
@@ -170,8 +181,10 @@ def parse_row(root: str, line: int, record: dict[str, Any], dir_cache: dict) -> 
     if not values["prompt"]:
         raise RowProblem("empty prompt")
     if len(values["prompt"]) > settings.QEVAL_MAX_PROMPT_CHARS:
-        raise RowProblem(f"prompt is {len(values['prompt'])} characters, more than the limit of {settings.QEVAL_MAX_PROMPT_CHARS} "
-                       "(QEVAL_MAX_PROMPT_CHARS)")
+        raise RowProblem(
+            f"prompt is {len(values['prompt'])} characters, more than the limit of {settings.QEVAL_MAX_PROMPT_CHARS} "
+            "(QEVAL_MAX_PROMPT_CHARS)"
+        )
     for key, limit in MAX_LEN.items():
         if len(values[key]) > limit:
             raise RowProblem(f"{key} is longer than {limit} characters")
@@ -181,10 +194,18 @@ def parse_row(root: str, line: int, record: dict[str, Any], dir_cache: dict) -> 
     split = values["split"].lower()
     if split not in ("",) + SPLITS:
         raise RowProblem(f"unknown split {values['split']!r} (use train, val, test or leave it empty)")
-    return Row(line=line, item_id=values["item_id"], media_path=values["media_path"],
-               path=resolve_media_path(root, values["media_path"], dir_cache), media_type=media_type,
-               prompt=values["prompt"], generator=values["generator"], category=values["category"],
-               subcategory=values["subcategory"], split=split)
+    return Row(
+        line=line,
+        item_id=values["item_id"],
+        media_path=values["media_path"],
+        path=resolve_media_path(root, values["media_path"], dir_cache),
+        media_type=media_type,
+        prompt=values["prompt"],
+        generator=values["generator"],
+        category=values["category"],
+        subcategory=values["subcategory"],
+        split=split,
+    )
 
 
 def read_rows(manifest: Path, root: str) -> list[Row]:
@@ -204,8 +225,13 @@ def read_rows(manifest: Path, root: str) -> list[Row]:
         seen_ids[row.item_id] = line
         known = generator_types.setdefault(row.generator, (row.media_type, line))
         if known[0] != row.media_type:
-            raise row_error(label, line, row.item_id, f"generator {row.generator!r} is a {known[0]} generator "
-                             f"(line {known[1]}); a generator name must be used for one media type only")
+            raise row_error(
+                label,
+                line,
+                row.item_id,
+                f"generator {row.generator!r} is a {known[0]} generator "
+                f"(line {known[1]}); a generator name must be used for one media type only",
+            )
         rows.append(row)
     if not rows:
         raise InvalidInput(f"{label}: the manifest has no rows to import")

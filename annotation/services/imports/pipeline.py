@@ -1,5 +1,6 @@
 """An import from start to end: the phases in order (manifest.py, database.py, probing.py, storage.py), and the job
 runner that takes the files from an uploaded zip or a server folder (intake.py)."""
+
 from __future__ import annotations
 
 import os
@@ -22,8 +23,14 @@ from .probing import probe_rows
 from .storage import remove_unused, store_files, write_lock
 
 
-def items_import(*, campaign: Campaign, manifest: Path, media_root: Path | None = None,
-                 progress: Progress | None = None, job: Job | None = None) -> dict[str, Any]:
+def items_import(
+    *,
+    campaign: Campaign,
+    manifest: Path,
+    media_root: Path | None = None,
+    progress: Progress | None = None,
+    job: Job | None = None,
+) -> dict[str, Any]:
     """Import every row of `manifest` into `campaign`, or nothing (raises InvalidInput naming the
     first bad row). `media_root` defaults to the manifest's folder."""
     manifest = Path(manifest)
@@ -54,8 +61,10 @@ def items_import(*, campaign: Campaign, manifest: Path, media_root: Path | None 
                     result = write_rows(campaign, rows, job, files_stored=len(created))
             except IntegrityError:
                 remove_unused(created)
-                raise Conflict(f"{label}: another process wrote some of these items, prompts or generators at "
-                               "the same time; nothing was imported, run it again") from None
+                raise Conflict(
+                    f"{label}: another process wrote some of these items, prompts or generators at "
+                    "the same time; nothing was imported, run it again"
+                ) from None
             except BaseException:
                 remove_unused(created)
                 raise
@@ -79,5 +88,10 @@ def items_import_job(*, job: Job, progress: Progress) -> dict[str, Any]:
         finally:
             storage_delete([params["archive"]])
     media_root = params.get("media_root")
-    return items_import(campaign=campaign, manifest=Path(params["manifest"]),
-                        media_root=Path(media_root) if media_root else None, progress=progress, job=job)
+    return items_import(
+        campaign=campaign,
+        manifest=Path(params["manifest"]),
+        media_root=Path(media_root) if media_root else None,
+        progress=progress,
+        job=job,
+    )

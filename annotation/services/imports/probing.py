@@ -1,5 +1,6 @@
 """Phase C of an import: probe every file (Pillow verify and full decode, PyAV's first frame), hash it and make its
 thumbnail or poster frame in a local temp folder. A file used by several rows is probed once."""
+
 from __future__ import annotations
 
 from pathlib import Path

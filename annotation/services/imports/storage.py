@@ -2,6 +2,7 @@
 a time (a PostgreSQL advisory lock), and remove what an import stored when it fails, unless an item already
 uses it. Other writers of items (generation) use the same lock and clean-up through `media_write_lock` and
 `media_remove_unused`."""
+
 from __future__ import annotations
 
 import logging
@@ -41,8 +42,9 @@ def remove_unused(names: list[str]) -> None:
     shas = list({PurePosixPath(name).stem for name in names})
     used: set[str] = set()
     for start in range(0, len(shas), LOOKUP_CHUNK):
-        for media, thumb in Item.objects.filter(sha256__in=shas[start:start + LOOKUP_CHUNK]).values_list(
-                "media", "thumbnail"):
+        for media, thumb in Item.objects.filter(sha256__in=shas[start : start + LOOKUP_CHUNK]).values_list(
+            "media", "thumbnail"
+        ):
             used.update((media, thumb))
     storage_delete([name for name in names if name not in used])
 

@@ -5,6 +5,7 @@ in a local folder, Celery on a filesystem transport (a real worker process, no b
 Production sets DATABASE_URL (PostgreSQL), CELERY_BROKER_URL (Redis), SECRET_KEY, ALLOWED_HOSTS and
 either MEDIA_ROOT (a shared volume) or the S3 settings (django-storages).
 """
+
 from __future__ import annotations
 
 import os
@@ -236,7 +237,9 @@ SPECTACULAR_SETTINGS = {
 # Throttle counters and the login lockout live in this cache: Redis when CACHE_URL names one (shared by every
 # web process), else each process's memory (the embedded default: one process).
 if os.environ.get("CACHE_URL", "").startswith(("redis://", "rediss://")):
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": os.environ["CACHE_URL"]}}
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": os.environ["CACHE_URL"]}
+    }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
@@ -274,8 +277,11 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
 # The closed-loop tick is light bookkeeping: the default queue, never behind a GPU run.
-CELERY_TASK_ROUTES = {"training.closed_loop_tick": {"queue": "default"}, "training.*": {"queue": "training"},
-                      "generation.*": {"queue": "generation"}}
+CELERY_TASK_ROUTES = {
+    "training.closed_loop_tick": {"queue": "default"},
+    "training.*": {"queue": "training"},
+    "generation.*": {"queue": "generation"},
+}
 CELERY_BEAT_SCHEDULE = {
     "expire-leases": {"task": "annotation.expire_leases", "schedule": 60.0},
     # The closed loop: retraining rounds advance, and value-selection priorities follow scorer-human

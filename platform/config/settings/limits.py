@@ -3,6 +3,7 @@ defaults. Imported by base.py (so production and test inherit them; test.py lowe
 
 See docs/operations.md for what each one protects against and how they were chosen.
 """
+
 from __future__ import annotations
 
 import os
@@ -56,7 +57,12 @@ AXES_VERBOSE = False
 # --- no leaks --------------------------------------------------------------------------------------------
 # Workers load base models and pipelines from local folders or the Hugging Face cache only, unless this is
 # on (then they may download from the Hub at run time).
-QEVAL_ALLOW_HUB_DOWNLOADS = os.environ.get("QEVAL_ALLOW_HUB_DOWNLOADS", "false").strip().lower() in {"1", "true", "yes", "on"}
+QEVAL_ALLOW_HUB_DOWNLOADS = os.environ.get("QEVAL_ALLOW_HUB_DOWNLOADS", "false").strip().lower() in {
+    "1",
+    "true",
+    "yes",
+    "on",
+}
 if not QEVAL_ALLOW_HUB_DOWNLOADS:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")

@@ -1,5 +1,6 @@
 """Test profile: the real PostgreSQL and Redis of this machine (DATABASE_URL / CELERY_BROKER_URL
 override the defaults), eager Celery except in tests that start a real worker, media in a temp folder."""
+
 import os
 import tempfile
 from pathlib import Path

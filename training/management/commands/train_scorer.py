@@ -5,6 +5,7 @@
     manage.py train_scorer --version 3 --config scorer.yaml --enqueue  # prints the run id
     manage.py train_scorer --version 3 --kind evaluate --scorer 2      # evaluate a registered scorer
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -32,7 +33,9 @@ class Command(ServiceCommand):
         parser.add_argument("--config", help="YAML file of scorer settings (ScorerConfig fields).")
         parser.add_argument("--kind", choices=["train", "evaluate"], default="train")
         parser.add_argument("--scorer", type=int, help="Registered scorer id (evaluate).")
-        parser.add_argument("--enqueue", action="store_true", help="Hand the run to the training queue and print its id.")
+        parser.add_argument(
+            "--enqueue", action="store_true", help="Hand the run to the training queue and print its id."
+        )
 
     def handle(self, *args, version_id, config, kind, scorer, enqueue, **options):
         data = {}
@@ -71,5 +74,11 @@ class Command(ServiceCommand):
             reason = (run.error.strip().splitlines() or [run.message])[-1]
             raise CommandError(f"run {run.pk} {run.status}: {reason}")
         scorer_row = run.scorers.order_by("-id").first()
-        self.stdout.write(f"run {run.pk} succeeded" + (f"; scorer {scorer_row.pk} ({scorer_row.name}) at {scorer_row.path}"
-                                                        if scorer_row else f"; predictions at {run.predictions_path}"))
+        self.stdout.write(
+            f"run {run.pk} succeeded"
+            + (
+                f"; scorer {scorer_row.pk} ({scorer_row.name}) at {scorer_row.path}"
+                if scorer_row
+                else f"; predictions at {run.predictions_path}"
+            )
+        )
