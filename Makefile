@@ -27,6 +27,13 @@ test: setup services
 services:
 	bash platform/scripts/ensure_services.sh
 
+# Lint and types over the whole tree (docs/architecture.md#lint-and-types; the rules and the strictness are in
+# pyproject.toml): ruff's checks, ruff's format check, then mypy with the Django and DRF stubs.
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
 # A Celery worker for all queues against the configured broker (CELERY_BROKER_URL, DATABASE_URL).
 worker: setup
 	QEVAL_WORKER_QUEUES=default,training,generation $(VENV)/bin/celery -A config worker -Q default,training,generation --loglevel=INFO

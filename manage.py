@@ -1,6 +1,7 @@
 #!/usr/bin/env python
 """Django's command-line utility. `platform/` holds the `config` package but is itself a plain folder
 (never a package: it would shadow the standard library's `platform`), so it goes on the path here."""
+
 import os
 import sys
 from pathlib import Path

@@ -1,5 +1,6 @@
 """Every model in the Django admin, with list filters and search. Counters and scrutiny figures are
 read-only here: the services own them."""
+
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
@@ -12,14 +13,15 @@ class CampaignForm(forms.ModelForm):
 
     class Meta:
         model = m.Campaign
-        fields = "__all__"
+        fields = "__all__"  # noqa: DJ007  (every field of the campaign is the admin's to set; clean() validates)
 
     def clean(self):
+        from core.errors import InvalidInput
+
         from .services.campaigns import campaign_validate
-        from .services.errors import InvalidInput
 
         cleaned = super().clean()
-        if self.errors:
+        if self.errors or cleaned is None:
             return cleaned
         candidate = self.instance
         for field, value in cleaned.items():
@@ -34,8 +36,17 @@ class CampaignForm(forms.ModelForm):
 @admin.register(m.Campaign)
 class CampaignAdmin(admin.ModelAdmin):
     form = CampaignForm
-    list_display = ("slug", "name", "is_active", "ratings_per_image", "ratings_per_video", "batch_size",
-                    "golden_per_batch", "scrutiny_method", "min_golden")
+    list_display = (
+        "slug",
+        "name",
+        "is_active",
+        "ratings_per_image",
+        "ratings_per_video",
+        "batch_size",
+        "golden_per_batch",
+        "scrutiny_method",
+        "min_golden",
+    )
     list_filter = ("is_active", "rate_quality", "rate_alignment", "scrutiny_method", "scrutiny_measure")
     search_fields = ("slug", "name")
 
@@ -95,8 +106,17 @@ class BatchAdmin(admin.ModelAdmin):
     search_fields = ("annotator__username", "external_ref")
     # Decisions change only through batch_decide (the approval desk /desk/ or the API), which keeps
     # Item.active_count in step; editing them here would bypass it.
-    readonly_fields = ("scrutiny", "auto_decision", "auto_reason", "scrutinized_at", "decision", "decision_source",
-                       "decision_reason", "decided_by", "decided_at")
+    readonly_fields = (
+        "scrutiny",
+        "auto_decision",
+        "auto_reason",
+        "scrutinized_at",
+        "decision",
+        "decision_source",
+        "decision_reason",
+        "decided_by",
+        "decided_at",
+    )
     list_select_related = ("campaign", "annotator")
 
 

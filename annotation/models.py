@@ -5,6 +5,7 @@ needs are denormalised onto Item (kept right by the services under row locks), a
 that must never break (one rating per annotator and item, one open batch per annotator and campaign)
 are database constraints.
 """
+
 from __future__ import annotations
 
 import secrets
@@ -44,7 +45,10 @@ class Campaign(models.Model):
 
     class Overlap(models.TextChoices):
         FIXED = "fixed", "Fixed: ratings_per_image / ratings_per_video ratings per item (the paper's protocol)"
-        ADAPTIVE = "adaptive", "Adaptive: more ratings until the MOS interval is narrow enough, between a minimum and a maximum"
+        ADAPTIVE = (
+            "adaptive",
+            "Adaptive: more ratings until the MOS interval is narrow enough, between a minimum and a maximum",
+        )
 
     class Selection(models.TextChoices):
         FULLEST = "fullest", "Fullest first: items closest to their target"
@@ -54,7 +58,8 @@ class Campaign(models.Model):
     name = models.CharField(max_length=200)
     instructions = models.TextField(blank=True, help_text="Shown to annotators before they start (Markdown-free text).")
     anchors = models.JSONField(
-        default=dict, blank=True,
+        default=dict,
+        blank=True,
         help_text='Example anchors per level, e.g. {"quality": {"1": "heavy artefacts", ...}, "alignment": {...}}.',
     )
     rate_quality = models.BooleanField(default=True, help_text="Annotators rate visual quality (1-5).")
@@ -62,57 +67,106 @@ class Campaign(models.Model):
     ratings_per_image = models.PositiveSmallIntegerField(default=6, help_text="Target ratings per image (paper: ~6).")
     ratings_per_video = models.PositiveSmallIntegerField(default=3, help_text="Target ratings per video (paper: ~3).")
     batch_size = models.PositiveSmallIntegerField(default=40, help_text="Regular items leased per batch.")
-    golden_per_batch = models.PositiveSmallIntegerField(default=10, help_text="Hidden golden items added to each batch.")
+    golden_per_batch = models.PositiveSmallIntegerField(
+        default=10, help_text="Hidden golden items added to each batch."
+    )
     golden_min_per_batch = models.PositiveSmallIntegerField(
-        default=4, help_text="Calibrated method: golden items per batch for annotators with a long good record (never 0).")
+        default=4,
+        help_text="Calibrated method: golden items per batch for annotators with a long good record (never 0).",
+    )
     golden_max_per_batch = models.PositiveSmallIntegerField(
-        default=20, help_text="Calibrated method: golden items per batch until an annotator's evidence is conclusive.")
+        default=20, help_text="Calibrated method: golden items per batch until an annotator's evidence is conclusive."
+    )
     lease_minutes = models.PositiveSmallIntegerField(default=30, help_text="How long a leased task stays reserved.")
-    require_full_video = models.BooleanField(default=False, help_text="A video must play to its end before it can be rated.")
-    expert_ratings_per_golden = models.PositiveSmallIntegerField(default=3, help_text="Expert ratings each golden item needs.")
+    require_full_video = models.BooleanField(
+        default=False, help_text="A video must play to its end before it can be rated."
+    )
+    expert_ratings_per_golden = models.PositiveSmallIntegerField(
+        default=3, help_text="Expert ratings each golden item needs."
+    )
     # Sample-and-Scrutinize. The paper publishes neither the measure nor the threshold (docs/scrutiny.md).
     scrutiny_method = models.CharField(
-        max_length=10, choices=Method.choices, default=Method.CALIBRATED,
-        help_text="How batches are decided: 'calibrated' (default) or 'fixed' (the paper's literal protocol).")
-    scrutiny_measure = models.CharField(max_length=16, choices=Measure.choices, default=Measure.BOTH,
-                                        help_text="Fixed method: which correlations are compared.")
+        max_length=10,
+        choices=Method.choices,
+        default=Method.CALIBRATED,
+        help_text="How batches are decided: 'calibrated' (default) or 'fixed' (the paper's literal protocol).",
+    )
+    scrutiny_measure = models.CharField(
+        max_length=16,
+        choices=Measure.choices,
+        default=Measure.BOTH,
+        help_text="Fixed method: which correlations are compared.",
+    )
     min_golden = models.PositiveSmallIntegerField(
-        default=8, help_text="Golden items per dimension needed for an automatic decision (fixed: in the batch; "
-        "calibrated: so far).")
-    approve_threshold = models.FloatField(default=0.7, validators=UNIT_INTERVAL,
-                                          help_text="Fixed method: approve when every correlation is at or above this (0-1).")
-    reject_threshold = models.FloatField(default=0.4, validators=UNIT_INTERVAL,
-                                         help_text="Fixed method: reject when any correlation is below this (0-1).")
+        default=8,
+        help_text="Golden items per dimension needed for an automatic decision (fixed: in the batch; "
+        "calibrated: so far).",
+    )
+    approve_threshold = models.FloatField(
+        default=0.7,
+        validators=UNIT_INTERVAL,
+        help_text="Fixed method: approve when every correlation is at or above this (0-1).",
+    )
+    reject_threshold = models.FloatField(
+        default=0.4,
+        validators=UNIT_INTERVAL,
+        help_text="Fixed method: reject when any correlation is below this (0-1).",
+    )
     approve_probability = models.FloatField(
-        default=0.95, validators=UNIT_INTERVAL,
-        help_text="Calibrated method: approve when the probability that the annotator is genuine is at least this.")
+        default=0.95,
+        validators=UNIT_INTERVAL,
+        help_text="Calibrated method: approve when the probability that the annotator is genuine is at least this.",
+    )
     reject_probability = models.FloatField(
-        default=0.05, validators=UNIT_INTERVAL,
-        help_text="Calibrated method: reject when the probability that the annotator is genuine is at most this.")
+        default=0.05,
+        validators=UNIT_INTERVAL,
+        help_text="Calibrated method: reject when the probability that the annotator is genuine is at most this.",
+    )
     # Coverage: extra ratings for items whose MOS is still uncertain (by hand, or adaptively).
-    ci_width_threshold = models.FloatField(default=0.5, help_text="Items whose 95% CI half-width exceeds this are 'uncertain'.")
-    max_ratings_per_item = models.PositiveSmallIntegerField(default=12, help_text="Cap when extra ratings are given to uncertain items.")
+    ci_width_threshold = models.FloatField(
+        default=0.5, help_text="Items whose 95% CI half-width exceeds this are 'uncertain'."
+    )
+    max_ratings_per_item = models.PositiveSmallIntegerField(
+        default=12, help_text="Cap when extra ratings are given to uncertain items."
+    )
     overlap_policy = models.CharField(
-        max_length=8, choices=Overlap.choices, default=Overlap.FIXED,
-        help_text="How many ratings an item gets: 'fixed' (the paper's) or 'adaptive' (services/overlap.py).")
-    min_ratings_per_image = models.PositiveSmallIntegerField(default=3, help_text="Adaptive overlap: ratings every image gets.")
-    min_ratings_per_video = models.PositiveSmallIntegerField(default=2, help_text="Adaptive overlap: ratings every video gets.")
+        max_length=8,
+        choices=Overlap.choices,
+        default=Overlap.FIXED,
+        help_text="How many ratings an item gets: 'fixed' (the paper's) or 'adaptive' (services/overlap.py).",
+    )
+    min_ratings_per_image = models.PositiveSmallIntegerField(
+        default=3, help_text="Adaptive overlap: ratings every image gets."
+    )
+    min_ratings_per_video = models.PositiveSmallIntegerField(
+        default=2, help_text="Adaptive overlap: ratings every video gets."
+    )
     overlap_ci_target = models.FloatField(
-        default=1.5, help_text="Adaptive overlap: an item stops once its MOS 95% half-width (raters weighed by their "
-        "golden evidence) is at most this on every dimension.")
+        default=1.5,
+        help_text="Adaptive overlap: an item stops once its MOS 95% half-width (raters weighed by their "
+        "golden evidence) is at most this on every dimension.",
+    )
     selection_policy = models.CharField(
-        max_length=8, choices=Selection.choices, default=Selection.FULLEST,
-        help_text="Which open items a batch takes first within each generator (services/selection.py).")
+        max_length=8,
+        choices=Selection.choices,
+        default=Selection.FULLEST,
+        help_text="Which open items a batch takes first within each generator (services/selection.py).",
+    )
     is_active = models.BooleanField(default=True, help_text="Inactive campaigns hand out no batches.")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["slug"]
         constraints = [
-            models.CheckConstraint(condition=Q(rate_quality=True) | Q(rate_alignment=True), name="campaign_rates_something"),
-            models.CheckConstraint(condition=Q(approve_threshold__gte=F("reject_threshold")), name="campaign_thresholds_ordered"),
-            models.CheckConstraint(condition=Q(approve_probability__gt=F("reject_probability")),
-                                   name="campaign_probabilities_ordered"),
+            models.CheckConstraint(
+                condition=Q(rate_quality=True) | Q(rate_alignment=True), name="campaign_rates_something"
+            ),
+            models.CheckConstraint(
+                condition=Q(approve_threshold__gte=F("reject_threshold")), name="campaign_thresholds_ordered"
+            ),
+            models.CheckConstraint(
+                condition=Q(approve_probability__gt=F("reject_probability")), name="campaign_probabilities_ordered"
+            ),
             models.CheckConstraint(condition=Q(batch_size__gte=1), name="campaign_batch_size_positive"),
             models.CheckConstraint(condition=Q(lease_minutes__gte=1), name="campaign_lease_positive"),
         ]
@@ -149,9 +203,15 @@ class Prompt(models.Model):
     """A text prompt. Shared by every item generated from it (splits never separate a prompt)."""
 
     text = models.TextField()
-    text_sha256 = models.CharField(max_length=64, unique=True, help_text="sha256 of the text: unique lookup for long prompts.")
-    category = models.CharField(max_length=120, blank=True, help_text="Paper Table 7 top level, e.g. 'Entity Generation'.")
-    subcategory = models.CharField(max_length=120, blank=True, help_text="Paper Table 7 sub-level, e.g. 'spatial relationships'.")
+    text_sha256 = models.CharField(
+        max_length=64, unique=True, help_text="sha256 of the text: unique lookup for long prompts."
+    )
+    category = models.CharField(
+        max_length=120, blank=True, help_text="Paper Table 7 top level, e.g. 'Entity Generation'."
+    )
+    subcategory = models.CharField(
+        max_length=120, blank=True, help_text="Paper Table 7 sub-level, e.g. 'spatial relationships'."
+    )
     word_count = models.PositiveIntegerField(default=0, help_text="Prompts over 25 words are 'long' (V2S).")
 
     class Meta:
@@ -176,14 +236,21 @@ class Item(models.Model):
     sha256 = models.CharField(max_length=64, db_index=True)
     prompt = models.ForeignKey(Prompt, on_delete=models.PROTECT, related_name="items")
     generator = models.ForeignKey(Generator, on_delete=models.PROTECT, related_name="items")
-    is_golden = models.BooleanField(default=False, help_text="In the campaign's golden sample (never shown to annotators).")
+    is_golden = models.BooleanField(
+        default=False, help_text="In the campaign's golden sample (never shown to annotators)."
+    )
     split = models.CharField(
-        max_length=5, blank=True, default="", choices=[("train", "train"), ("val", "val"), ("test", "test")],
+        max_length=5,
+        blank=True,
+        default="",
+        choices=[("train", "train"), ("val", "val"), ("test", "test")],
         help_text="A given train/val/test split (imported with the items or a public MOS table); empty when none. "
-                  "Exports with split 'given' keep exactly this split.",
+        "Exports with split 'given' keep exactly this split.",
     )
     # Assignment counters, maintained by the services under row locks:
-    target = models.PositiveSmallIntegerField(help_text="Ratings wanted (campaign target for the media type, raised for extra ratings).")
+    target = models.PositiveSmallIntegerField(
+        help_text="Ratings wanted (campaign target for the media type, raised for extra ratings)."
+    )
     active_count = models.PositiveIntegerField(default=0, help_text="Approved + pending ratings + live leases.")
     shuffle_key = models.PositiveIntegerField(default=shuffle_key, help_text="Random order among equally full items.")
     # Selection by expected value (services/selection.py): priority = priority_bonus + priority_scale x
@@ -192,7 +259,9 @@ class Item(models.Model):
     priority_scale = models.FloatField(default=1.0, help_text="The item's rating spread relative to the campaign's.")
     priority_bonus = models.FloatField(default=0.0, help_text="Scorer-human disagreement and coverage of its category.")
     is_held = models.BooleanField(
-        default=False, help_text="Kept out of the pool: the screening scorer is sure it is broken, waiting for an admin.")
+        default=False,
+        help_text="Kept out of the pool: the screening scorer is sure it is broken, waiting for an admin.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -252,7 +321,9 @@ class GoldenScore(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["item", "dimension"], name="golden_unique_item_dimension"),
-            models.CheckConstraint(condition=Q(score__gte=SCORE_MIN) & Q(score__lte=SCORE_MAX), name="golden_score_range"),
+            models.CheckConstraint(
+                condition=Q(score__gte=SCORE_MIN) & Q(score__lte=SCORE_MAX), name="golden_score_range"
+            ),
         ]
 
 
@@ -279,13 +350,21 @@ class Batch(models.Model):
     decision = models.CharField(max_length=12, choices=Decision.choices, default=Decision.PENDING)
     decision_source = models.CharField(max_length=5, blank=True, help_text="'auto' (scrutiny) or 'admin'.")
     decision_reason = models.TextField(blank=True)
-    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     decided_at = models.DateTimeField(null=True, blank=True)
     scrutiny = models.JSONField(default=dict, blank=True, help_text="Per dimension: n_golden, srcc, plcc, bias.")
-    auto_decision = models.CharField(max_length=12, blank=True, help_text="What scrutiny decided, kept when an admin overrides.")
+    auto_decision = models.CharField(
+        max_length=12, blank=True, help_text="What scrutiny decided, kept when an admin overrides."
+    )
     auto_reason = models.TextField(blank=True)
-    public_reason = models.TextField(blank=True, help_text="The decision in plain words for the annotator (no golden information).")
-    risk = models.FloatField(null=True, blank=True, help_text="How likely the batch is careless work (0-1): orders the review queue.")
+    public_reason = models.TextField(
+        blank=True, help_text="The decision in plain words for the annotator (no golden information)."
+    )
+    risk = models.FloatField(
+        null=True, blank=True, help_text="How likely the batch is careless work (0-1): orders the review queue."
+    )
     scrutinized_at = models.DateTimeField(null=True, blank=True)
     external_ref = models.CharField(max_length=200, blank=True, help_text="Vendor batch label (import_ratings).")
     created_at = models.DateTimeField(auto_now_add=True)
@@ -376,8 +455,12 @@ class AnnotatorEvidence(models.Model):
 
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="annotator_evidence")
     annotator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
-    figures = models.JSONField(default=dict, blank=True, help_text="Per dimension: n_golden, srcc and its interval, plcc, bias.")
-    habits = models.JSONField(default=dict, blank=True, help_text="Modal share per dimension, same-score share, median ms.")
+    figures = models.JSONField(
+        default=dict, blank=True, help_text="Per dimension: n_golden, srcc and its interval, plcc, bias."
+    )
+    habits = models.JSONField(
+        default=dict, blank=True, help_text="Modal share per dimension, same-score share, median ms."
+    )
     n_golden = models.PositiveIntegerField(default=0, help_text="Golden ratings so far (most on any dimension).")
     p_genuine = models.FloatField(null=True, blank=True, help_text="Probability the annotator is genuine (calibrated).")
     updated_at = models.DateTimeField(auto_now=True)
@@ -398,10 +481,20 @@ class AuditEvent(models.Model):
     kind = models.CharField(max_length=20, choices=Kind.choices)
     campaign = models.ForeignKey(Campaign, null=True, blank=True, on_delete=models.CASCADE, related_name="audit_events")
     batch = models.ForeignKey(Batch, null=True, blank=True, on_delete=models.CASCADE, related_name="audit_events")
-    subject = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="audit_events",
-                                help_text="The annotator the event is about.")
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                              related_name="+", help_text="The admin who acted; empty for automatic decisions.")
+    subject = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="audit_events",
+        help_text="The annotator the event is about.",
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The admin who acted; empty for automatic decisions.",
+    )
     source = models.CharField(max_length=5, help_text="'auto' (scrutiny) or 'admin'.")
     before = models.CharField(max_length=20, blank=True)
     after = models.CharField(max_length=20, blank=True)
@@ -422,7 +515,9 @@ class ReasonTemplate(models.Model):
     """A reusable reason for admins' decisions on the desk (e.g. "ratings ignore the prompt")."""
 
     text = models.CharField(max_length=300, unique=True)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -441,8 +536,12 @@ class DatasetVersion(models.Model):
     params = models.JSONField(default=dict, blank=True)
     counts = models.JSONField(default=dict, blank=True, help_text="Items, ratings, annotators per dimension.")
     checksum = models.CharField(max_length=64, help_text="sha256 over the sorted (item, dimension, mos, n) rows.")
-    source = models.CharField(max_length=20, default="aggregation", help_text="'aggregation' or 'imported' (public MOS table).")
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    source = models.CharField(
+        max_length=20, default="aggregation", help_text="'aggregation' or 'imported' (public MOS table)."
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -504,20 +603,28 @@ class Job(models.Model):
     message = models.CharField(max_length=500, blank=True)
     result = models.JSONField(default=dict, blank=True)
     error = models.TextField(blank=True)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     # Fault tolerance (services/job_sweep.py): the worker running the job beats; a stale beat means it died.
-    heartbeat_at = models.DateTimeField(null=True, blank=True, help_text="Last sign of life from the worker running it.")
+    heartbeat_at = models.DateTimeField(
+        null=True, blank=True, help_text="Last sign of life from the worker running it."
+    )
     attempts = models.PositiveSmallIntegerField(default=0, help_text="Times a worker started (or took over) this job.")
 
     class Meta:
         ordering = ["-created_at"]
         indexes = [
             # The stale-job sweep and the per-user cap read only live jobs.
-            models.Index(fields=["status", "heartbeat_at"], condition=Q(status__in=["queued", "running"]), name="job_live"),
-            models.Index(fields=["created_by", "status"], condition=Q(status__in=["queued", "running"]), name="job_live_by_user"),
+            models.Index(
+                fields=["status", "heartbeat_at"], condition=Q(status__in=["queued", "running"]), name="job_live"
+            ),
+            models.Index(
+                fields=["created_by", "status"], condition=Q(status__in=["queued", "running"]), name="job_live_by_user"
+            ),
         ]
 
     def __str__(self) -> str:

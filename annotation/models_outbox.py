@@ -3,6 +3,7 @@ change that needs it (a closed batch, a new job, a training run). Data only; ser
 
 Imported by models.py, so the model belongs to the `annotation` app.
 """
+
 from __future__ import annotations
 
 from django.db import models
@@ -15,8 +16,12 @@ class OutboxMessage(models.Model):
     kwargs = models.JSONField(default=dict, blank=True)
     queue = models.CharField(max_length=40, blank=True, help_text="Empty: the task's route (CELERY_TASK_ROUTES).")
     task_id = models.CharField(max_length=64, help_text="The Celery task id the message is published with.")
-    key = models.CharField(max_length=120, blank=True, db_index=True,
-                           help_text="What the message is about (e.g. scrutiny:batch:17): sweeps skip keys already waiting.")
+    key = models.CharField(
+        max_length=120,
+        blank=True,
+        db_index=True,
+        help_text="What the message is about (e.g. scrutiny:batch:17): sweeps skip keys already waiting.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     sent_at = models.DateTimeField(null=True, blank=True, help_text="When the broker took it; empty while waiting.")
     attempts = models.PositiveIntegerField(default=0, help_text="Publish attempts that the broker refused.")

@@ -1,4 +1,5 @@
 """API v1 routes of the annotation app (mounted at /api/v1/). One module per area under api/."""
+
 from django.urls import include, path
 
 urlpatterns = [

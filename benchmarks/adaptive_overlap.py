@@ -24,6 +24,7 @@ settled sooner. The last line is one JSON object.
 Usage:  .venv/bin/python benchmarks/adaptive_overlap.py [--images 1000] [--videos 500] [--raters 120]
         [--ci-target 1.2] [--seed 0] [--keep]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,6 +35,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "platform")]
@@ -57,15 +59,19 @@ class World:
         n = images + videos
         self.media = np.array(["image"] * images + ["video"] * videos)
         self.generator = rng.integers(0, N_GENERATORS, n) + np.where(self.media == "video", N_GENERATORS, 0)
-        gen_quality = {"quality": rng.uniform(2.0, 4.2, 2 * N_GENERATORS),
-                       "alignment": rng.uniform(2.2, 4.3, 2 * N_GENERATORS)}
-        self.latent = {d: np.clip(gen_quality[d][self.generator] + rng.normal(0, 0.8, n), 0.8, 5.2)
-                       for d in ("quality", "alignment")}
+        gen_quality = {
+            "quality": rng.uniform(2.0, 4.2, 2 * N_GENERATORS),
+            "alignment": rng.uniform(2.2, 4.3, 2 * N_GENERATORS),
+        }
+        self.latent = {
+            d: np.clip(gen_quality[d][self.generator] + rng.normal(0, 0.8, n), 0.8, 5.2)
+            for d in ("quality", "alignment")
+        }
         self.truth = {d: np.clip(v, 1, 5) for d, v in self.latent.items()}
         self.ambiguity = rng.lognormal(0, 0.3, n)
         corr = rng.uniform(0.3, 0.9, raters)
         spread = float(np.std(self.latent["quality"]))
-        self.noise = spread * np.sqrt(1 / corr ** 2 - 1)
+        self.noise = spread * np.sqrt(1 / corr**2 - 1)
         self.bias = rng.normal(0, 0.35, raters)
         self.median_ms = rng.uniform(2500, 9000, raters)
         self.golden = rng.choice(n, size=max(20, n // 20), replace=False)
@@ -83,8 +89,12 @@ class World:
     def experts(self, items):
         import numpy as np
 
-        return {d: np.stack([np.clip(np.rint(self.latent[d][items] + self.rng.normal(0, 0.5, len(items))), 1, 5)
-                             for _ in range(3)]).astype(int) for d in ("quality", "alignment")}
+        return {
+            d: np.stack(
+                [np.clip(np.rint(self.latent[d][items] + self.rng.normal(0, 0.5, len(items))), 1, 5) for _ in range(3)]
+            ).astype(int)
+            for d in ("quality", "alignment")
+        }
 
 
 def seed_campaign(slug: str, world: World, **settings):
@@ -95,15 +105,31 @@ def seed_campaign(slug: str, world: World, **settings):
     from annotation.services.campaigns import campaign_create
 
     campaign = campaign_create(slug=slug, batch_size=30, golden_per_batch=5, **settings)
-    gens = {g: Generator.objects.get_or_create(
-        name=f"gen-{g:02d}", media_type="video" if g >= N_GENERATORS else "image")[0] for g in set(world.generator.tolist())}
+    gens = {
+        g: Generator.objects.get_or_create(name=f"gen-{g:02d}", media_type="video" if g >= N_GENERATORS else "image")[0]
+        for g in set(world.generator.tolist())
+    }
     prompt, _ = Prompt.objects.get_or_create(text_sha256="c" * 64, defaults={"text": "a bench prompt", "word_count": 3})
     golden = set(world.golden.tolist())
-    Item.objects.bulk_create([
-        Item(campaign=campaign, item_id=f"{slug}-{i:06d}", media=f"bench/{i}", media_type=str(world.media[i]),
-             width=64, height=64, sha256=f"{i:064x}", prompt=prompt, generator=gens[int(world.generator[i])],
-             is_golden=i in golden, target=campaign.target_for(str(world.media[i])))
-        for i in range(len(world.media))], batch_size=5000)
+    Item.objects.bulk_create(
+        [
+            Item(
+                campaign=campaign,
+                item_id=f"{slug}-{i:06d}",
+                media=f"bench/{i}",
+                media_type=str(world.media[i]),
+                width=64,
+                height=64,
+                sha256=f"{i:064x}",
+                prompt=prompt,
+                generator=gens[int(world.generator[i])],
+                is_golden=i in golden,
+                target=campaign.target_for(str(world.media[i])),
+            )
+            for i in range(len(world.media))
+        ],
+        batch_size=5000,
+    )
     pk_of = dict(Item.objects.filter(campaign=campaign).values_list("item_id", "pk"))
     idx = sorted(golden)
     scores = world.experts(idx)
@@ -111,14 +137,41 @@ def seed_campaign(slug: str, world: World, **settings):
     now = timezone.now()
     for e in range(3):
         expert, _ = User.objects.get_or_create(username=f"{slug}-expert-{e}")
-        batch = Batch.objects.create(campaign=campaign, annotator=expert, kind=Batch.Kind.EXPERT, status="closed",
-                                     decision="approved", decision_source="auto", closed_at=now, scrutinized_at=now)
-        Rating.objects.bulk_create([Rating(annotator=expert, batch=batch, item_id=pk_of[f"{slug}-{i:06d}"],
-                                           quality=int(scores["quality"][e, k]), alignment=int(scores["alignment"][e, k]))
-                                    for k, i in enumerate(idx)])
-    GoldenScore.objects.bulk_create([
-        GoldenScore(item_id=pk_of[f"{slug}-{i:06d}"], dimension=d, score=float(scores[d][:, k].mean()), n_experts=3,
-                    source=GoldenScore.Source.EXPERTS) for k, i in enumerate(idx) for d in ("quality", "alignment")])
+        batch = Batch.objects.create(
+            campaign=campaign,
+            annotator=expert,
+            kind=Batch.Kind.EXPERT,
+            status="closed",
+            decision="approved",
+            decision_source="auto",
+            closed_at=now,
+            scrutinized_at=now,
+        )
+        Rating.objects.bulk_create(
+            [
+                Rating(
+                    annotator=expert,
+                    batch=batch,
+                    item_id=pk_of[f"{slug}-{i:06d}"],
+                    quality=int(scores["quality"][e, k]),
+                    alignment=int(scores["alignment"][e, k]),
+                )
+                for k, i in enumerate(idx)
+            ]
+        )
+    GoldenScore.objects.bulk_create(
+        [
+            GoldenScore(
+                item_id=pk_of[f"{slug}-{i:06d}"],
+                dimension=d,
+                score=float(scores[d][:, k].mean()),
+                n_experts=3,
+                source=GoldenScore.Source.EXPERTS,
+            )
+            for k, i in enumerate(idx)
+            for d in ("quality", "alignment")
+        ]
+    )
     return campaign, {pk: int(item_id.rsplit("-", 1)[1]) for item_id, pk in pk_of.items()}
 
 
@@ -143,10 +196,10 @@ def ranking_tau(ranked: list[str] | None, truth: list[str]) -> float:
     return float(kendalltau(range(len(common)), [pos[g] for g in common]).statistic)
 
 
-def run_campaign(slug: str, world: World, settings: dict, *, check_every: int, settle_tau: float,
-                 tick_every: int = 20) -> dict:
+def run_campaign(
+    slug: str, world: World, settings: dict, *, check_every: int, settle_tau: float, tick_every: int = 20
+) -> dict:
     import numpy as np
-    from django.contrib.auth import get_user_model
 
     from annotation.models import Batch, Task
     from annotation.services.assignment import batch_request
@@ -176,8 +229,12 @@ def run_campaign(slug: str, world: World, settings: dict, *, check_every: int, s
             idx = np.array([index_of[i] for _, i in tasks])
             scores, ms = world.rate(r, idx)
             for j, (task_id, _) in enumerate(tasks):
-                rating_submit(task_id=task_id, user=users[r], duration_ms=int(ms[j]),
-                              scores={d: int(scores[d][j]) for d in ("quality", "alignment")})
+                rating_submit(
+                    task_id=task_id,
+                    user=users[r],
+                    duration_ms=int(ms[j]),
+                    scores={d: int(scores[d][j]) for d in ("quality", "alignment")},
+                )
             spent += len(tasks)
             batch.refresh_from_db()
             if batch.decision == Batch.Decision.NEEDS_REVIEW:  # the desk's admin approves what waits
@@ -205,9 +262,15 @@ def evaluate(run: dict, world: World) -> dict:
     from annotation.services.mos import mos_aggregate
 
     campaign, index_of = run["campaign"], run["index_of"]
-    regular = Rating.objects.filter(item__campaign=campaign, item__is_golden=False, batch__decision=Batch.Decision.APPROVED)
-    out = {"ratings": regular.count(), "ratings_with_golden": Rating.objects.filter(
-        item__campaign=campaign).exclude(batch__kind=Batch.Kind.EXPERT).count()}
+    regular = Rating.objects.filter(
+        item__campaign=campaign, item__is_golden=False, batch__decision=Batch.Decision.APPROVED
+    )
+    out: dict[str, Any] = {
+        "ratings": regular.count(),
+        "ratings_with_golden": Rating.objects.filter(item__campaign=campaign)
+        .exclude(batch__kind=Batch.Kind.EXPERT)
+        .count(),
+    }
     for method in ("mean", "mle"):
         version = mos_aggregate(campaign=campaign, method=method)
         per = {}
@@ -223,12 +286,18 @@ def evaluate(run: dict, world: World) -> dict:
                 est = [float(np.mean(mos[sel][world.generator[idx][sel] == g])) for g in gens]
                 tru = [float(np.mean(world.truth[dim][world.generator == g])) for g in gens]
                 tau.append(float(kendalltau(est, tru).statistic))
-            per[dim] = {"rmse": float(np.sqrt(np.mean((mos - truth) ** 2))), "srcc": float(spearmanr(mos, truth).statistic),
-                        "tau": float(np.mean(tau)), "items": len(rows)}
+            per[dim] = {
+                "rmse": float(np.sqrt(np.mean((mos - truth) ** 2))),
+                "srcc": float(spearmanr(mos, truth).statistic),
+                "tau": float(np.mean(tau)),
+                "items": len(rows),
+            }
         out[method] = {k: round(float(np.mean([per[d][k] for d in per])), 4) for k in ("rmse", "srcc", "tau")}
         out[method]["per_dimension"] = per
     settled = run["settled_at"]
-    out["settled_after"] = {f"{m} {d}": settled.get((m, d)) for m in ("image", "video") for d in ("quality", "alignment")}
+    out["settled_after"] = {
+        f"{m} {d}": settled.get((m, d)) for m in ("image", "video") for d in ("quality", "alignment")
+    }
     return out
 
 
@@ -241,8 +310,12 @@ def main() -> None:
     parser.add_argument("--min-image", type=int, default=None, help="min_ratings_per_image (default: the campaign's)")
     parser.add_argument("--min-video", type=int, default=None, help="min_ratings_per_video (default: the campaign's)")
     parser.add_argument("--check-every", type=int, default=10, help="Batches between leaderboard checks.")
-    parser.add_argument("--settle-tau", type=float, default=0.8,
-                        help="The ranking is settled once its Kendall tau against the true ranking stays at or above this.")
+    parser.add_argument(
+        "--settle-tau",
+        type=float,
+        default=0.8,
+        help="The ranking is settled once its Kendall tau against the true ranking stays at or above this.",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--admin-url", default="postgres://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--db", default="qeval_bench_overlap")
@@ -281,13 +354,17 @@ def run(args) -> None:
     for name, settings in (("fixed", {"ratings_per_image": 6, "ratings_per_video": 3}), ("adaptive", adaptive)):
         world = World(args.images, args.videos, args.raters, args.seed)  # the same world for both
         print(f"{name}: {args.images} images, {args.videos} videos, {args.raters} raters", flush=True)
-        results[name] = evaluate(run_campaign(name, world, settings, check_every=args.check_every,
-                                              settle_tau=args.settle_tau), world)
+        results[name] = evaluate(
+            run_campaign(name, world, settings, check_every=args.check_every, settle_tau=args.settle_tau), world
+        )
     f, a = results["fixed"], results["adaptive"]
     print()
     print(f"{'':30} {'fixed 6/3':>12} {'adaptive':>12}")
-    print(f"{'ratings (regular items)':30} {f['ratings']:>12} {a['ratings']:>12}   ({1 - a['ratings'] / f['ratings']:+.0%} fewer)"
-          .replace("+-", "-"))
+    print(
+        f"{'ratings (regular items)':30} {f['ratings']:>12} {a['ratings']:>12}   ({1 - a['ratings'] / f['ratings']:+.0%} fewer)".replace(
+            "+-", "-"
+        )
+    )
     for method in ("mean", "mle"):
         for k in ("rmse", "srcc", "tau"):
             print(f"{method + ' ' + k:30} {f[method][k]:>12.4f} {a[method][k]:>12.4f}")
@@ -296,17 +373,32 @@ def run(args) -> None:
         print(f"{'ranking settled, ' + key:30} {str(fs):>12} {str(as_):>12}  (ratings spent)")
     same_accuracy = a["mle"]["rmse"] <= f["mean"]["rmse"] and a["mle"]["srcc"] >= f["mean"]["srcc"]
     fewer = a["ratings"] <= 0.7 * f["ratings"]
-    print(f"goal (adaptive + mle at least as accurate as fixed 6/3 + mean, with >= 30% fewer ratings): "
-          f"{'MET' if same_accuracy and fewer else 'NOT MET'}")
-    print(json.dumps({
-        "ratings_fixed": f["ratings"], "ratings_adaptive": a["ratings"],
-        "rmse_fixed": f["mean"]["rmse"], "rmse_adaptive": a["mle"]["rmse"],
-        "srcc_fixed": f["mean"]["srcc"], "srcc_adaptive": a["mle"]["srcc"],
-        "tau_fixed": f["mean"]["tau"], "tau_adaptive": a["mle"]["tau"],
-        "rmse_fixed_mle": f["mle"]["rmse"], "srcc_fixed_mle": f["mle"]["srcc"],
-        "rmse_adaptive_mean": a["mean"]["rmse"], "srcc_adaptive_mean": a["mean"]["srcc"],
-        "settled_fixed": f["settled_after"], "settled_adaptive": a["settled_after"],
-        "goal_met": bool(same_accuracy and fewer)}, sort_keys=True))
+    print(
+        f"goal (adaptive + mle at least as accurate as fixed 6/3 + mean, with >= 30% fewer ratings): "
+        f"{'MET' if same_accuracy and fewer else 'NOT MET'}"
+    )
+    print(
+        json.dumps(
+            {
+                "ratings_fixed": f["ratings"],
+                "ratings_adaptive": a["ratings"],
+                "rmse_fixed": f["mean"]["rmse"],
+                "rmse_adaptive": a["mle"]["rmse"],
+                "srcc_fixed": f["mean"]["srcc"],
+                "srcc_adaptive": a["mle"]["srcc"],
+                "tau_fixed": f["mean"]["tau"],
+                "tau_adaptive": a["mle"]["tau"],
+                "rmse_fixed_mle": f["mle"]["rmse"],
+                "srcc_fixed_mle": f["mle"]["srcc"],
+                "rmse_adaptive_mean": a["mean"]["rmse"],
+                "srcc_adaptive_mean": a["mean"]["srcc"],
+                "settled_fixed": f["settled_after"],
+                "settled_adaptive": a["settled_after"],
+                "goal_met": bool(same_accuracy and fewer),
+            },
+            sort_keys=True,
+        )
+    )
 
 
 if __name__ == "__main__":

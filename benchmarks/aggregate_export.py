@@ -16,6 +16,7 @@ seeds 100K items (60K images, 40K videos, 20 generators, 25K prompts) and 1M rat
 Usage:  .venv/bin/python benchmarks/aggregate_export.py [--items 100000] [--ratings-per-item 10]
         [--admin-url postgres://postgres@127.0.0.1:5432/postgres] [--db qeval_bench_mos] [--keep]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -104,7 +105,9 @@ def seed(n_items: int, per_item: int, n_annotators: int, seed_: int = 0) -> dict
 
     rng = np.random.default_rng(seed_)
     t0 = time.perf_counter()
-    campaign = Campaign.objects.create(slug="bench", name="Bench", ratings_per_image=per_item, ratings_per_video=per_item)
+    campaign = Campaign.objects.create(
+        slug="bench", name="Bench", ratings_per_image=per_item, ratings_per_video=per_item
+    )
     n_img = int(n_items * 0.6)
     gens = [Generator.objects.create(name=f"img-gen-{k}", media_type="image") for k in range(10)]
     gens += [Generator.objects.create(name=f"vid-gen-{k}", media_type="video") for k in range(10)]
@@ -113,7 +116,9 @@ def seed(n_items: int, per_item: int, n_annotators: int, seed_: int = 0) -> dict
     n_prompts = max(1, n_items // 4)
     stamp = "2026-01-01 00:00:00+00"
     with connection.cursor() as cur:
-        with cur.cursor.copy("COPY annotation_prompt (text, text_sha256, category, subcategory, word_count) FROM STDIN") as cp:
+        with cur.cursor.copy(
+            "COPY annotation_prompt (text, text_sha256, category, subcategory, word_count) FROM STDIN"
+        ) as cp:
             for p in range(n_prompts):
                 text = f"benchmark prompt {p} with a red cube and a small dog on a table"
                 cp.write_row((text, f"{p:064x}", "Entity Generation", "", len(text.split())))
@@ -129,15 +134,34 @@ def seed(n_items: int, per_item: int, n_annotators: int, seed_: int = 0) -> dict
             for i in range(n_items):
                 is_img = i < n_img
                 sha = f"{i:064x}"
-                cp.write_row((campaign.pk, f"it-{i:07d}", f"media/{sha[:2]}/{sha}.{'png' if is_img else 'mp4'}", "",
-                              "image" if is_img else "video", 512, 512, sha, int(item_prompt[i]), int(gen_ids[item_gen[i]]),
-                              False, per_item, per_item, stamp, *item_extra(rng)))
+                cp.write_row(
+                    (
+                        campaign.pk,
+                        f"it-{i:07d}",
+                        f"media/{sha[:2]}/{sha}.{'png' if is_img else 'mp4'}",
+                        "",
+                        "image" if is_img else "video",
+                        512,
+                        512,
+                        sha,
+                        int(item_prompt[i]),
+                        int(gen_ids[item_gen[i]]),
+                        False,
+                        per_item,
+                        per_item,
+                        stamp,
+                        *item_extra(rng),
+                    )
+                )
     item_ids = np.array(list(Item.objects.filter(campaign=campaign).order_by("id").values_list("id", flat=True)))
     User = get_user_model()
     User.objects.bulk_create([User(username=f"bench-ann-{k}", password="!") for k in range(n_annotators)])
-    users = np.array(list(User.objects.filter(username__startswith="bench-ann-").order_by("id").values_list("id", flat=True)))
-    Batch.objects.bulk_create([Batch(campaign=campaign, annotator_id=int(u), status="closed", decision="approved")
-                               for u in users])
+    users = np.array(
+        list(User.objects.filter(username__startswith="bench-ann-").order_by("id").values_list("id", flat=True))
+    )
+    Batch.objects.bulk_create(
+        [Batch(campaign=campaign, annotator_id=int(u), status="closed", decision="approved") for u in users]
+    )
     batch_of = dict(Batch.objects.filter(campaign=campaign).values_list("annotator_id", "id"))
     # Planted annotator effects: bias ~ N(0, 0.4), inconsistency U(0.3, 1.0); 5% careless (sd 2).
     bias = rng.normal(0, 0.4, n_annotators)
@@ -165,8 +189,13 @@ def seed(n_items: int, per_item: int, n_annotators: int, seed_: int = 0) -> dict
                 n_ratings += len(idx)
     with connection.cursor() as cur:
         cur.execute("ANALYZE")
-    return {"campaign": campaign, "items": n_items, "ratings": n_ratings, "annotators": n_annotators,
-            "seconds": time.perf_counter() - t0}
+    return {
+        "campaign": campaign,
+        "items": n_items,
+        "ratings": n_ratings,
+        "annotators": n_annotators,
+        "seconds": time.perf_counter() - t0,
+    }
 
 
 # ---------------------------------------------------------------------------------------------- export child
@@ -184,12 +213,23 @@ def export_one(args) -> None:
     peak_reset()
     before = rss_mb()
     t0 = time.perf_counter()
-    manifest = dataset_export(version=version, fmt=args.export_one, out=args.out, media="none",
-                              split="train=0.8,val=0.1,test=0.1", seed=0)
+    manifest = dataset_export(
+        version=version, fmt=args.export_one, out=args.out, media="none", split="train=0.8,val=0.1,test=0.1", seed=0
+    )
     seconds = time.perf_counter() - t0
     size = sum(p.stat().st_size for p in Path(args.out).iterdir() if p.is_file())
-    print(json.dumps({"format": args.export_one, "seconds": seconds, "rss_before_mb": before,
-                      "rss_peak_mb": peak_mb(), "rows": sum(manifest["counts"].values()), "bytes": size}))
+    print(
+        json.dumps(
+            {
+                "format": args.export_one,
+                "seconds": seconds,
+                "rss_before_mb": before,
+                "rss_peak_mb": peak_mb(),
+                "rows": sum(manifest["counts"].values()),
+                "bytes": size,
+            }
+        )
+    )
 
 
 # ---------------------------------------------------------------------------------------------- sureal
@@ -217,14 +257,15 @@ def sureal_compare(n_subset: int) -> str:
     import pandas as pd
 
     from annotation.aggregation import aggregate
-    from annotation.services.mos import ratings_arrays
     from annotation.models import Campaign
+    from annotation.services.mos import ratings_arrays
 
     arrays = ratings_arrays(campaign=Campaign.objects.get(slug="bench"))
     keep_items = np.unique(arrays["item"])[:n_subset]
     mask = np.isin(arrays["item"], keep_items)
-    frame = pd.DataFrame({"item": arrays["item"][mask], "annotator": arrays["annotator"][mask],
-                          "score": arrays["quality"][mask]})
+    frame = pd.DataFrame(
+        {"item": arrays["item"][mask], "annotator": arrays["annotator"][mask], "score": arrays["quality"][mask]}
+    )
     t0 = time.perf_counter()
     ours = aggregate(frame, method="mle")
     ours_s = time.perf_counter() - t0
@@ -233,9 +274,14 @@ def sureal_compare(n_subset: int) -> str:
         os_by_item.setdefault(it, {})[f"s{an}"] = sc
     items = sorted(os_by_item)
     ds = types.SimpleNamespace(
-        dataset_name="bench", yuv_fmt="yuv420p", width=1, height=1,
+        dataset_name="bench",
+        yuv_fmt="yuv420p",
+        width=1,
+        height=1,
         ref_videos=[{"content_id": 0, "content_name": "c", "path": "r"}],
-        dis_videos=[{"content_id": 0, "asset_id": k, "os": os_by_item[it], "path": f"d{k}"} for k, it in enumerate(items)],
+        dis_videos=[
+            {"content_id": 0, "asset_id": k, "os": os_by_item[it], "path": f"d{k}"} for k, it in enumerate(items)
+        ],
     )
     t0 = time.perf_counter()
     with open(os.devnull, "w") as null, contextlib.redirect_stdout(null):
@@ -245,14 +291,20 @@ def sureal_compare(n_subset: int) -> str:
     theirs = np.array(result["quality_scores"])
     mine = ours.items.loc[items, "mos"].to_numpy()
     # Our pure ML variant (no dof correction; v_min only guards against v -> 0) is SUREAL's estimator.
-    pure = aggregate(frame, method="mle", params={"dof_correction": False, "v_min": 1e-3}).items.loc[items, "mos"].to_numpy()
+    pure = (
+        aggregate(frame, method="mle", params={"dof_correction": False, "v_min": 1e-3})
+        .items.loc[items, "mos"]
+        .to_numpy()
+    )
     from scipy.stats import spearmanr
 
-    return (f"sureal MLE_CO on {len(items)} items / {len(frame)} ratings (quality): {sureal_s:.2f} s; ours (mle): "
-            f"{ours_s:.3f} s; ratio {sureal_s / max(ours_s, 1e-9):.0f}x; largest |score difference| "
-            f"{np.nanmax(np.abs(mine - theirs)):.4f} ({int(np.isnan(theirs).sum())} NaN from sureal); SRCC "
-            f"{spearmanr(mine, theirs).statistic:.5f}; ours with dof_correction=False, v_min=1e-3: largest "
-            f"|difference| {np.nanmax(np.abs(pure - theirs)):.4f}, SRCC {spearmanr(pure, theirs).statistic:.5f}")
+    return (
+        f"sureal MLE_CO on {len(items)} items / {len(frame)} ratings (quality): {sureal_s:.2f} s; ours (mle): "
+        f"{ours_s:.3f} s; ratio {sureal_s / max(ours_s, 1e-9):.0f}x; largest |score difference| "
+        f"{np.nanmax(np.abs(mine - theirs)):.4f} ({int(np.isnan(theirs).sum())} NaN from sureal); SRCC "
+        f"{spearmanr(mine, theirs).statistic:.5f}; ours with dof_correction=False, v_min=1e-3: largest "
+        f"|difference| {np.nanmax(np.abs(pure - theirs)):.4f}, SRCC {spearmanr(pure, theirs).statistic:.5f}"
+    )
 
 
 # ---------------------------------------------------------------------------------------------- main
@@ -263,7 +315,9 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=100_000)
     parser.add_argument("--ratings-per-item", type=int, default=10)
     parser.add_argument("--annotators", type=int, default=400)
-    parser.add_argument("--admin-url", default=os.environ.get("BENCH_ADMIN_URL", "postgres://postgres@127.0.0.1:5432/postgres"))
+    parser.add_argument(
+        "--admin-url", default=os.environ.get("BENCH_ADMIN_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+    )
     parser.add_argument("--db", default="qeval_bench_mos")
     parser.add_argument("--keep", action="store_true", help="Keep the database afterwards.")
     parser.add_argument("--sureal-items", type=int, default=1000, help="Items in the SUREAL comparison subset.")
@@ -293,8 +347,10 @@ def main() -> None:
         call_command("migrate", verbosity=0)
         print(f"CPU: {os.cpu_count()} cores (shared with other jobs: timings are upper bounds)")
         s = seed(args.items, args.ratings_per_item, args.annotators)
-        print(f"seeded {s['items']:,} items, {s['ratings']:,} ratings, {s['annotators']} annotators "
-              f"in {s['seconds']:.1f} s (COPY)")
+        print(
+            f"seeded {s['items']:,} items, {s['ratings']:,} ratings, {s['annotators']} annotators "
+            f"in {s['seconds']:.1f} s (COPY)"
+        )
 
         from annotation.aggregation import METHODS
         from annotation.services.mos import mos_aggregate
@@ -307,38 +363,72 @@ def main() -> None:
             version = mos_aggregate(campaign=s["campaign"], method=method)
             total = time.perf_counter() - t0
             tm = version.counts["timings"]
+            write_s = version.write_s  # type: ignore[attr-defined]  # set by mos_aggregate for benchmarks
             rejected = sum(d["rejected_annotators"] for d in version.counts["dimensions"].values())
-            print(f"{method:8} {tm['query_s']:8.2f} {tm['compute_s']:10.2f} {version.write_s:8.2f} {total:8.2f} {rejected:8d}")
+            print(f"{method:8} {tm['query_s']:8.2f} {tm['compute_s']:10.2f} {write_s:8.2f} {total:8.2f} {rejected:8d}")
             if method == "mean":
                 version_id = version.pk
         print(f"main process peak RSS: {maxrss_mb():.0f} MB")
 
         print("\nexports of the mean version (split train=0.8,val=0.1,test=0.1, media=none), one subprocess each:")
-        print(f"{'format':12} {'seconds':>8} {'rows':>9} {'MB out':>8} {'RSS start MB':>12} {'RSS peak MB':>12} {'delta MB':>9}")
+        print(
+            f"{'format':12} {'seconds':>8} {'rows':>9} {'MB out':>8} {'RSS start MB':>12} {'RSS peak MB':>12} {'delta MB':>9}"
+        )
         for fmt in FORMATS:
             out = Path(var_dir) / f"export-{fmt}"
             proc = subprocess.run(
-                [sys.executable, __file__, "--export-one", fmt, "--version-id", str(version_id), "--out", str(out),
-                 "--url", url, "--var-dir", var_dir], capture_output=True, text=True, check=False,
+                [
+                    sys.executable,
+                    __file__,
+                    "--export-one",
+                    fmt,
+                    "--version-id",
+                    str(version_id),
+                    "--out",
+                    str(out),
+                    "--url",
+                    url,
+                    "--var-dir",
+                    var_dir,
+                ],
+                capture_output=True,
+                text=True,
+                check=False,
             )
             if proc.returncode:
                 print(f"{fmt:12} FAILED: {proc.stderr.strip()[-500:]}")
                 continue
             r = json.loads(proc.stdout.strip().splitlines()[-1])
-            print(f"{fmt:12} {r['seconds']:8.2f} {r['rows']:9,} {r['bytes'] / 1e6:8.1f} {r['rss_before_mb']:12.0f} "
-                  f"{r['rss_peak_mb']:12.0f} {r['rss_peak_mb'] - r['rss_before_mb']:9.0f}")
+            print(
+                f"{fmt:12} {r['seconds']:8.2f} {r['rows']:9,} {r['bytes'] / 1e6:8.1f} {r['rss_before_mb']:12.0f} "
+                f"{r['rss_peak_mb']:12.0f} {r['rss_peak_mb'] - r['rss_before_mb']:9.0f}"
+            )
 
         print("\nSUREAL (P.910 / MLE_CO reference implementation):")
         try:  # a child process, so a slow SUREAL run can be cut off
             proc = subprocess.run(
-                [sys.executable, __file__, "--sureal-child", str(args.sureal_items), "--url", url, "--var-dir", var_dir],
-                capture_output=True, text=True, timeout=args.sureal_timeout, check=False,
+                [
+                    sys.executable,
+                    __file__,
+                    "--sureal-child",
+                    str(args.sureal_items),
+                    "--url",
+                    url,
+                    "--var-dir",
+                    var_dir,
+                ],
+                capture_output=True,
+                text=True,
+                timeout=args.sureal_timeout,
+                check=False,
             )
             lines = proc.stdout.strip().splitlines()
             print(lines[-1] if lines else f"sureal run failed: {proc.stderr.strip()[-500:]}")
         except subprocess.TimeoutExpired:
-            print(f"sureal MLE_CO did not finish within {args.sureal_timeout} s on a {args.sureal_items}-item subset "
-                  "(ours: see the mle row above, for all 100K items)")
+            print(
+                f"sureal MLE_CO did not finish within {args.sureal_timeout} s on a {args.sureal_items}-item subset "
+                "(ours: see the mle row above, for all 100K items)"
+            )
     finally:
         from django.db import connections
 

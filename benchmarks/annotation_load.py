@@ -13,6 +13,7 @@ Then stops gunicorn and drops the database.
 Goals on a 2-core machine: rating p95 < 50 ms, batch p95 < 150 ms, zero over-assignment. The client
 threads run on the same machine as the server and PostgreSQL, so the figures include their CPU share.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,6 +30,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,20 +46,37 @@ def parse_args(argv=None):
     p.add_argument("--annotators", type=int, default=64)
     p.add_argument("--seconds", type=float, default=60.0, help="length of the load phase")
     p.add_argument("--max-batches", type=int, default=20, help="per simulated annotator")
-    p.add_argument("--think-ms", type=float, default=1000.0,
-                   help="pause before each rating (a real annotator takes seconds; 0 = flat out)")
+    p.add_argument(
+        "--think-ms",
+        type=float,
+        default=1000.0,
+        help="pause before each rating (a real annotator takes seconds; 0 = flat out)",
+    )
     p.add_argument("--workers", type=int, default=3, help="gunicorn workers (gthread)")
     p.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker")
-    p.add_argument("--server", default=os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432"),
-                   help="PostgreSQL server URL (without database)")
+    p.add_argument(
+        "--server",
+        default=os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432"),
+        help="PostgreSQL server URL (without database)",
+    )
     p.add_argument("--db", default="qeval_bench")
-    p.add_argument("--broker", default=os.environ.get("BENCH_BROKER", "redis://127.0.0.1:6379/3"),
-                   help="Celery broker the web server queues scrutiny on (no worker runs; purged at the end)")
+    p.add_argument(
+        "--broker",
+        default=os.environ.get("BENCH_BROKER", "redis://127.0.0.1:6379/3"),
+        help="Celery broker the web server queues scrutiny on (no worker runs; purged at the end)",
+    )
     p.add_argument("--keep-db", action="store_true", help="do not drop the database at the end")
-    p.add_argument("--reuse-db", action="store_true",
-                   help="reuse a database kept by --keep-db (skip seeding; new annotators; implies --keep-db)")
-    p.add_argument("--ramp-s", type=float, default=5.0,
-                   help="annotators start at random times within this many seconds (not all in one instant)")
+    p.add_argument(
+        "--reuse-db",
+        action="store_true",
+        help="reuse a database kept by --keep-db (skip seeding; new annotators; implies --keep-db)",
+    )
+    p.add_argument(
+        "--ramp-s",
+        type=float,
+        default=5.0,
+        help="annotators start at random times within this many seconds (not all in one instant)",
+    )
     p.add_argument("--seed", type=int, default=1)
     return p.parse_args(argv)
 
@@ -100,7 +119,7 @@ def seed(args) -> dict:
     from django.utils import timezone
 
     from annotation.models import Batch, Campaign, Generator
-    from annotation.roles import roles_sync
+    from core.roles import roles_sync
 
     rng = random.Random(args.seed)
     t0 = time.perf_counter()
@@ -113,36 +132,96 @@ def seed(args) -> dict:
     # ratings per item: 4, 5 or 6 (full), scaled to the requested total (capped at target)
     per_item_mean = args.ratings / max(1, args.items)
     counts = []
-    for i in range(args.items):
+    for _ in range(args.items):
         k = int(per_item_mean) + (1 if rng.random() < per_item_mean - int(per_item_mean) else 0)
         k += rng.choice((-1, 0, 1)) if 0 < k < target else 0
         counts.append(max(0, min(target, k)))
     n_seed_annotators = max(target + 2, 200)
     User = get_user_model()
     User.objects.bulk_create([User(username=f"bench-seed-{a}", password="!") for a in range(n_seed_annotators)])
-    seed_users = list(User.objects.filter(username__startswith="bench-seed-").order_by("pk").values_list("pk", flat=True))
-    Batch.objects.bulk_create([
-        Batch(campaign=campaign, annotator_id=u, kind=Batch.Kind.IMPORTED, status=Batch.Status.CLOSED,
-              decision=Batch.Decision.APPROVED, closed_at=timezone.now()) for u in seed_users])
+    seed_users = list(
+        User.objects.filter(username__startswith="bench-seed-").order_by("pk").values_list("pk", flat=True)
+    )
+    Batch.objects.bulk_create(
+        [
+            Batch(
+                campaign=campaign,
+                annotator_id=u,
+                kind=Batch.Kind.IMPORTED,
+                status=Batch.Status.CLOSED,
+                decision=Batch.Decision.APPROVED,
+                closed_at=timezone.now(),
+            )
+            for u in seed_users
+        ]
+    )
     batch_of = dict(Batch.objects.filter(campaign=campaign).values_list("annotator_id", "pk"))
     with connection.cursor() as django_cur:
         cur = django_cur.cursor  # the psycopg cursor underneath
-        copy_rows(cur, "annotation_prompt", ["text", "text_sha256", "category", "subcategory", "word_count"],
-                  ((f"benchmark prompt number {p} with a few words", f"{p:064x}", "Entity Generation", "", 7)
-                   for p in range(n_prompts)))
+        copy_rows(
+            cur,
+            "annotation_prompt",
+            ["text", "text_sha256", "category", "subcategory", "word_count"],
+            (
+                (f"benchmark prompt number {p} with a few words", f"{p:064x}", "Entity Generation", "", 7)
+                for p in range(n_prompts)
+            ),
+        )
         cur.execute("SELECT min(id) FROM annotation_prompt")
         p0 = cur.fetchone()[0]
         golden_every = max(1, round(1 / args.golden_fraction)) if args.golden_fraction > 0 else 0
-        copy_rows(cur, "annotation_item",
-                  ["campaign_id", "item_id", "media", "thumbnail", "media_type", "width", "height", "sha256",
-                   "prompt_id", "generator_id", "is_golden", "target", "active_count", "created_at",
-                   # what Item() would give: these have no database default
-                   "shuffle_key", "priority", "priority_scale", "priority_bonus", "is_held", "split"],
-                  ((campaign.pk, f"it-{i:07d}", f"bench/{i}.png", "", "image", 512, 512, f"{i:064x}",
-                    p0 + i % n_prompts, gens[i % len(gens)].pk,
+        copy_rows(
+            cur,
+            "annotation_item",
+            [
+                "campaign_id",
+                "item_id",
+                "media",
+                "thumbnail",
+                "media_type",
+                "width",
+                "height",
+                "sha256",
+                "prompt_id",
+                "generator_id",
+                "is_golden",
+                "target",
+                "active_count",
+                "created_at",
+                # what Item() would give: these have no database default
+                "shuffle_key",
+                "priority",
+                "priority_scale",
+                "priority_bonus",
+                "is_held",
+                "split",
+            ],
+            (
+                (
+                    campaign.pk,
+                    f"it-{i:07d}",
+                    f"bench/{i}.png",
+                    "",
+                    "image",
+                    512,
+                    512,
+                    f"{i:064x}",
+                    p0 + i % n_prompts,
+                    gens[i % len(gens)].pk,
                     "t" if golden_every and i % golden_every == 7 % golden_every else "f",
-                    target, counts[i], now, random.randrange(2**31), 1.0, 1.0, 0.0, "f", "")
-                   for i in range(args.items)))
+                    target,
+                    counts[i],
+                    now,
+                    random.randrange(2**31),
+                    1.0,
+                    1.0,
+                    0.0,
+                    "f",
+                    "",
+                )
+                for i in range(args.items)
+            ),
+        )
         cur.execute("SELECT min(id) FROM annotation_item WHERE campaign_id = %s", [campaign.pk])
         i0 = cur.fetchone()[0]
 
@@ -153,11 +232,19 @@ def seed(args) -> dict:
                     u = seed_users[(start + j) % n_seed_annotators]
                     yield (u, i0 + i, batch_of[u], 1 + (i + j) % 5, 1 + (i * 7 + j) % 5, now)
 
-        copy_rows(cur, "annotation_rating", ["annotator_id", "item_id", "batch_id", "quality", "alignment", "created_at"],
-                  rating_rows())
+        copy_rows(
+            cur,
+            "annotation_rating",
+            ["annotator_id", "item_id", "batch_id", "quality", "alignment", "created_at"],
+            rating_rows(),
+        )
         cur.execute("ANALYZE")
-    return {"campaign": campaign, "seconds": time.perf_counter() - t0, "ratings": sum(counts),
-            "open_slots": sum(target - c for c in counts)}
+    return {
+        "campaign": campaign,
+        "seconds": time.perf_counter() - t0,
+        "ratings": sum(counts),
+        "open_slots": sum(target - c for c in counts),
+    }
 
 
 def make_annotators(n: int, run: str) -> list[str]:
@@ -175,8 +262,10 @@ def explain_assignment(campaign, user_pk: int) -> list[str]:
     with transaction.atomic():
         gens = _open_generators(campaign=campaign)
         with connection.cursor() as cur:
-            cur.execute("EXPLAIN (ANALYZE, COSTS OFF) " + CANDIDATES_SQL,
-                        {"gens": gens, "c": campaign.pk, "u": user_pk, "k": 5, "exclude": []})
+            cur.execute(
+                "EXPLAIN (ANALYZE, COSTS OFF) " + CANDIDATES_SQL[campaign.selection_policy],
+                {"gens": gens, "c": campaign.pk, "u": user_pk, "k": 5, "exclude": []},
+            )
             lines = [r[0] for r in cur.fetchall()]
         transaction.set_rollback(True)
     return lines
@@ -207,12 +296,34 @@ def warm_up(port: int, token: str, n: int) -> None:
 
 
 def start_gunicorn(args, db_url: str, port: int) -> subprocess.Popen:
-    env = dict(os.environ, DATABASE_URL=db_url, DJANGO_SETTINGS_MODULE="config.settings.base", DEBUG="false",
-               ALLOWED_HOSTS="127.0.0.1,localhost", CELERY_BROKER_URL=args.broker, LOG_LEVEL="WARNING",
-               PYTHONPATH=f"{ROOT}:{ROOT / 'platform'}", DB_CONN_MAX_AGE="600")
-    cmd = [str(Path(sys.executable).parent / "gunicorn"), "config.wsgi", "--bind", f"127.0.0.1:{port}",
-           "--workers", str(args.workers), "--threads", str(args.threads), "--worker-class", "gthread",
-           "--keep-alive", "30", "--log-level", "warning", "--preload"]
+    env = dict(
+        os.environ,
+        DATABASE_URL=db_url,
+        DJANGO_SETTINGS_MODULE="config.settings.base",
+        DEBUG="false",
+        ALLOWED_HOSTS="127.0.0.1,localhost",
+        CELERY_BROKER_URL=args.broker,
+        LOG_LEVEL="WARNING",
+        PYTHONPATH=f"{ROOT}:{ROOT / 'platform'}",
+        DB_CONN_MAX_AGE="600",
+    )
+    cmd = [
+        str(Path(sys.executable).parent / "gunicorn"),
+        "config.wsgi",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        str(args.workers),
+        "--threads",
+        str(args.threads),
+        "--worker-class",
+        "gthread",
+        "--keep-alive",
+        "30",
+        "--log-level",
+        "warning",
+        "--preload",
+    ]
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True)
     deadline = time.time() + 60
     while time.time() < deadline:
@@ -221,7 +332,7 @@ def start_gunicorn(args, db_url: str, port: int) -> subprocess.Popen:
                 return proc
         except OSError:
             if proc.poll() is not None:
-                raise SystemExit("gunicorn exited at start")
+                raise SystemExit("gunicorn exited at start") from None
             time.sleep(0.3)
     raise SystemExit("gunicorn did not start in 60 s")
 
@@ -232,8 +343,15 @@ def start_gunicorn(args, db_url: str, port: int) -> subprocess.Popen:
 class Annotator(threading.Thread):
     def __init__(self, *, port, token, slug, deadline, args, rng, sink):
         super().__init__(daemon=True)
-        self.port, self.token, self.slug, self.deadline, self.args, self.rng, self.sink = \
-            port, token, slug, deadline, args, rng, sink
+        self.port, self.token, self.slug, self.deadline, self.args, self.rng, self.sink = (
+            port,
+            token,
+            slug,
+            deadline,
+            args,
+            rng,
+            sink,
+        )
         self.conn = None
 
     def call(self, method: str, path: str, body: dict | None = None):
@@ -243,8 +361,12 @@ class Annotator(threading.Thread):
             data = json.dumps(body).encode() if body is not None else b""
             t0 = time.perf_counter()
             try:
-                self.conn.request(method, path, body=data, headers={
-                    "Authorization": f"Token {self.token}", "Content-Type": "application/json"})
+                self.conn.request(
+                    method,
+                    path,
+                    body=data,
+                    headers={"Authorization": f"Token {self.token}", "Content-Type": "application/json"},
+                )
                 resp = self.conn.getresponse()
                 raw = resp.read()
             except (http.client.HTTPException, OSError):
@@ -279,9 +401,11 @@ class Annotator(threading.Thread):
                         time.sleep(self.rng.expovariate(1000.0 / self.args.think_ms))
                     if time.time() >= self.deadline:
                         return
-                    status, out, ms = self.call("POST", f"/api/v1/tasks/{task['id']}/rating/",
-                                                {"quality": self.rng.randint(1, 5), "alignment": self.rng.randint(1, 5),
-                                                 "duration_ms": 1000})
+                    status, out, ms = self.call(
+                        "POST",
+                        f"/api/v1/tasks/{task['id']}/rating/",
+                        {"quality": self.rng.randint(1, 5), "alignment": self.rng.randint(1, 5), "duration_ms": 1000},
+                    )
                     if status == 201:
                         sink["rating_ms"].append(ms)
                     else:
@@ -315,7 +439,9 @@ def checks(campaign) -> dict:
     with connection.cursor() as cur:
         cur.execute(sql, [campaign.pk])
         over, wrong = cur.fetchone()
-        cur.execute("SELECT count(*) FROM (SELECT 1 FROM annotation_rating GROUP BY annotator_id, item_id HAVING count(*) > 1) d")
+        cur.execute(
+            "SELECT count(*) FROM (SELECT 1 FROM annotation_rating GROUP BY annotator_id, item_id HAVING count(*) > 1) d"
+        )
         dup = cur.fetchone()[0]
     return {"over_target": over, "counter_mismatch": wrong, "duplicate_ratings": dup}
 
@@ -343,8 +469,10 @@ def main(argv=None) -> int:
             print(f"reusing {args.db}: {Item.objects.filter(campaign=campaign).count()} items")
         else:
             info = seed(args)
-            print(f"seeded {args.items} items ({args.generators} generators, golden {args.golden_fraction:.0%}), "
-                  f"{info['ratings']} ratings, {info['open_slots']} open rating slots in {info['seconds']:.1f} s")
+            print(
+                f"seeded {args.items} items ({args.generators} generators, golden {args.golden_fraction:.0%}), "
+                f"{info['ratings']} ratings, {info['open_slots']} open rating slots in {info['seconds']:.1f} s"
+            )
             campaign = info["campaign"]
         run = str(int(time.time()))
         tokens = make_annotators(args.annotators, run)
@@ -358,33 +486,53 @@ def main(argv=None) -> int:
         port = free_port()
         gunicorn = start_gunicorn(args, db_url, port)
         warm_up(port, tokens[0], 4 * args.workers * args.threads)
-        print(f"gunicorn: {args.workers} gthread workers x {args.threads} threads on 127.0.0.1:{port}; "
-              f"{args.annotators} annotators (starting within {args.ramp_s:.0f} s), think {args.think_ms:.0f} ms, "
-              f"{args.seconds:.0f} s; load average before: {os.getloadavg()[0]:.1f}")
-        sink = {"batch_ms": [], "rating_ms": [], "errors": [], "no_work": 0, "batches_done": 0}
+        print(
+            f"gunicorn: {args.workers} gthread workers x {args.threads} threads on 127.0.0.1:{port}; "
+            f"{args.annotators} annotators (starting within {args.ramp_s:.0f} s), think {args.think_ms:.0f} ms, "
+            f"{args.seconds:.0f} s; load average before: {os.getloadavg()[0]:.1f}"
+        )
+        sink: dict[str, Any] = {"batch_ms": [], "rating_ms": [], "errors": [], "no_work": 0, "batches_done": 0}
         t0 = time.time()
         deadline = t0 + args.seconds
-        workers = [Annotator(port=port, token=tok, slug=campaign.slug, deadline=deadline, args=args,
-                             rng=random.Random(args.seed * 1000 + i), sink=sink) for i, tok in enumerate(tokens)]
+        workers = [
+            Annotator(
+                port=port,
+                token=tok,
+                slug=campaign.slug,
+                deadline=deadline,
+                args=args,
+                rng=random.Random(args.seed * 1000 + i),
+                sink=sink,
+            )
+            for i, tok in enumerate(tokens)
+        ]
         for w in workers:
             w.start()
         for w in workers:
             w.join(timeout=args.seconds + 120)
         elapsed = time.time() - t0
         b, r = sink["batch_ms"], sink["rating_ms"]
-        print(f"batch requests: n={len(b)}  p50={pct(b, 50):.1f} ms  p95={pct(b, 95):.1f} ms  p99={pct(b, 99):.1f} ms"
-              f"  (goal p95 < 150 ms)")
-        print(f"ratings:        n={len(r)}  p50={pct(r, 50):.1f} ms  p95={pct(r, 95):.1f} ms  p99={pct(r, 99):.1f} ms"
-              f"  (goal p95 < 50 ms)")
-        print(f"throughput: {len(r) / elapsed:.1f} ratings/s over {elapsed:.1f} s; batches finished "
-              f"{sink['batches_done']}; annotators told 'no work' {sink['no_work']}")
+        print(
+            f"batch requests: n={len(b)}  p50={pct(b, 50):.1f} ms  p95={pct(b, 95):.1f} ms  p99={pct(b, 99):.1f} ms"
+            f"  (goal p95 < 150 ms)"
+        )
+        print(
+            f"ratings:        n={len(r)}  p50={pct(r, 50):.1f} ms  p95={pct(r, 95):.1f} ms  p99={pct(r, 99):.1f} ms"
+            f"  (goal p95 < 50 ms)"
+        )
+        print(
+            f"throughput: {len(r) / elapsed:.1f} ratings/s over {elapsed:.1f} s; batches finished "
+            f"{sink['batches_done']}; annotators told 'no work' {sink['no_work']}"
+        )
         if r:
             print(f"mean rating latency {statistics.mean(r):.1f} ms")
         print(f"errors: {len(sink['errors'])}" + (f" (first: {sink['errors'][:3]})" if sink["errors"] else ""))
         print(f"load average after: {os.getloadavg()[0]:.1f} (this machine's {os.cpu_count()} cores are shared)")
         result = checks(campaign)
-        print(f"over-assignment check: items over target {result['over_target']}, counter mismatches "
-              f"{result['counter_mismatch']}, duplicate (annotator, item) ratings {result['duplicate_ratings']}")
+        print(
+            f"over-assignment check: items over target {result['over_target']}, counter mismatches "
+            f"{result['counter_mismatch']}, duplicate (annotator, item) ratings {result['duplicate_ratings']}"
+        )
         ok = not any(result.values()) and not sink["errors"]
         print("RESULT:", "zero over-assignment" if ok else "PROBLEMS FOUND")
         return 0 if ok else 1

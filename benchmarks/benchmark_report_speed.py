@@ -6,6 +6,7 @@ the report (every cell's points, intervals and paired tests) and for writing Mar
 
     python benchmarks/benchmark_report_speed.py [--items 10000] [--methods 6] [--bootstrap 1000]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,10 +32,21 @@ def rows(items: int, methods: int, seed: int = 0) -> dict[str, list[dict]]:
         noise = 0.3 + 0.4 * m
         pred = mos + rng.normal(0, noise, mos.shape)
         out[f"method-{m}"] = [
-            {"item_id": f"it{i}", "dimension": dim, "media_type": media[i], "generator": f"g{gens[i]}",
-             "mos": mos[i, d], "prediction": pred[i, d], "prediction_raw": pred[i, d], "prompt_words": int(words[i]),
-             "category": f"cat{cats[i] // 3}", "subcategory": f"sub{cats[i]}"}
-            for i in range(items) for d, dim in enumerate(("quality", "alignment"))]
+            {
+                "item_id": f"it{i}",
+                "dimension": dim,
+                "media_type": media[i],
+                "generator": f"g{gens[i]}",
+                "mos": mos[i, d],
+                "prediction": pred[i, d],
+                "prediction_raw": pred[i, d],
+                "prompt_words": int(words[i]),
+                "category": f"cat{cats[i] // 3}",
+                "subcategory": f"sub{cats[i]}",
+            }
+            for i in range(items)
+            for d, dim in enumerate(("quality", "alignment"))
+        ]
     return out
 
 
@@ -53,8 +65,10 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         write_benchmark(report, tmp)
     t2 = time.perf_counter()
-    print(f"items {args.items}, methods {args.methods}, bootstrap {args.bootstrap}: report {t1 - t0:.1f} s, "
-          f"files (md, html with plots, json) {t2 - t1:.1f} s")
+    print(
+        f"items {args.items}, methods {args.methods}, bootstrap {args.bootstrap}: report {t1 - t0:.1f} s, "
+        f"files (md, html with plots, json) {t2 - t1:.1f} s"
+    )
     return 0
 
 

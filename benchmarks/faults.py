@@ -18,6 +18,7 @@ For each it prints: recovered or not, time to recover, jobs lost, ratings lost, 
 fault recovered within 2 minutes, nothing lost or duplicated. A supervisor (docker's restart policy,
 systemd) restarts killed workers; here the benchmark starts the replacement at once.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,6 +30,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "platform")]
@@ -39,12 +41,32 @@ GOAL_S = 120.0
 ROWS: list[dict] = []
 
 
-def report(fault: str, *, recovered: bool, seconds: float | None, jobs_lost: int = 0, ratings_lost: int = 0,
-           duplicates: int = 0, note: str = "") -> None:
-    ROWS.append(dict(fault=fault, recovered=recovered, seconds=seconds, jobs_lost=jobs_lost, ratings_lost=ratings_lost,
-                     duplicates=duplicates, note=note))
-    print(f"  -> {fault}: recovered={recovered} in {seconds if seconds is None else round(seconds, 1)} s, "
-          f"jobs lost {jobs_lost}, ratings lost {ratings_lost}, duplicates {duplicates}. {note}", flush=True)
+def report(
+    fault: str,
+    *,
+    recovered: bool,
+    seconds: float | None,
+    jobs_lost: int = 0,
+    ratings_lost: int = 0,
+    duplicates: int = 0,
+    note: str = "",
+) -> None:
+    ROWS.append(
+        dict(
+            fault=fault,
+            recovered=recovered,
+            seconds=seconds,
+            jobs_lost=jobs_lost,
+            ratings_lost=ratings_lost,
+            duplicates=duplicates,
+            note=note,
+        )
+    )
+    print(
+        f"  -> {fault}: recovered={recovered} in {seconds if seconds is None else round(seconds, 1)} s, "
+        f"jobs lost {jobs_lost}, ratings lost {ratings_lost}, duplicates {duplicates}. {note}",
+        flush=True,
+    )
 
 
 def wait(predicate, timeout: float, every: float = 0.1):
@@ -60,12 +82,35 @@ def wait(predicate, timeout: float, every: float = 0.1):
 class Worker:
     def __init__(self, env: dict, log: Path, extra: dict | None = None):
         self.log = log
-        cmd = [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", "default,training,generation",
-               "--pool=solo", "--loglevel=INFO", "--without-gossip", "--without-mingle", "--without-heartbeat",
-               "-B", f"--schedule={log.with_suffix('.beat')}"]
-        self.proc = subprocess.Popen(cmd, cwd=ROOT, env={**env, **(extra or {})}, stdout=open(log, "w"),
-                                     stderr=subprocess.STDOUT, start_new_session=True)
-        if not wait(lambda: "ready." in log.read_text() or self.proc.poll() is not None, 90, 0.2) or self.proc.poll() is not None:
+        cmd = [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "-Q",
+            "default,training,generation",
+            "--pool=solo",
+            "--loglevel=INFO",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            "-B",
+            f"--schedule={log.with_suffix('.beat')}",
+        ]
+        self.proc = subprocess.Popen(
+            cmd,
+            cwd=ROOT,
+            env={**env, **(extra or {})},
+            stdout=open(log, "w"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        if (
+            not wait(lambda: "ready." in log.read_text() or self.proc.poll() is not None, 90, 0.2)
+            or self.proc.poll() is not None
+        ):
             raise SystemExit(f"worker did not start:\n{log.read_text()[-2000:]}")
 
     def kill(self) -> None:
@@ -85,6 +130,8 @@ class Worker:
 
 def seed(n_items: int):
     """A campaign of n_items images rated by 6 annotators (approved), and a small open campaign to rate."""
+    import hashlib
+
     from django.core.files.base import ContentFile
     from django.core.files.storage import default_storage
     from django.utils import timezone
@@ -93,8 +140,6 @@ def seed(n_items: int):
     from annotation.services.media import media_name
     from annotation.services.users import user_add, user_token
     from tests.factories import make_png
-
-    import hashlib
 
     files = []
     for k in range(50):
@@ -107,23 +152,55 @@ def seed(n_items: int):
     gens = [Generator.objects.create(name=f"gen-{g}", media_type="image") for g in range(4)]
 
     def items(campaign, n, prefix):
-        prompts = Prompt.objects.bulk_create([Prompt(text=f"{prefix} prompt {p}", text_sha256=hashlib.sha256(f"{prefix} prompt {p}".encode()).hexdigest())
-                                              for p in range(max(1, n // 10))])
-        rows = [Item(campaign=campaign, item_id=f"{prefix}-{i}", media=files[i % 50][1], media_type="image", width=48,
-                     height=48, sha256=files[i % 50][0], prompt=prompts[i % len(prompts)], generator=gens[i % 4],
-                     target=campaign.ratings_per_image) for i in range(n)]
+        prompts = Prompt.objects.bulk_create(
+            [
+                Prompt(
+                    text=f"{prefix} prompt {p}", text_sha256=hashlib.sha256(f"{prefix} prompt {p}".encode()).hexdigest()
+                )
+                for p in range(max(1, n // 10))
+            ]
+        )
+        rows = [
+            Item(
+                campaign=campaign,
+                item_id=f"{prefix}-{i}",
+                media=files[i % 50][1],
+                media_type="image",
+                width=48,
+                height=48,
+                sha256=files[i % 50][0],
+                prompt=prompts[i % len(prompts)],
+                generator=gens[i % 4],
+                target=campaign.ratings_per_image,
+            )
+            for i in range(n)
+        ]
         return Item.objects.bulk_create(rows, batch_size=5000)
 
     big = Campaign.objects.create(slug="faults-big", name="faults big")
     rows = items(big, n_items, "big")
-    annotators = [user_add(username=f"rater{a}", role="annotator", password="faults-pass-1") for a in range(6)]
+    annotators: list[Any] = [
+        user_add(username=f"rater{a}", role="annotator", password="faults-pass-1") for a in range(6)
+    ]
     for a, user in enumerate(annotators):
-        batch = Batch.objects.create(campaign=big, annotator=user, status="closed", decision="approved",
-                                     closed_at=timezone.now(), scrutinized_at=timezone.now())
-        Rating.objects.bulk_create([Rating(annotator=user, item=item, batch=batch, quality=1 + (i + a) % 5,
-                                           alignment=1 + (i * 3 + a) % 5) for i, item in enumerate(rows)], batch_size=5000)
-    small = Campaign.objects.create(slug="faults-rate", name="faults rate", batch_size=6, golden_per_batch=0,
-                                    ratings_per_image=8)
+        batch = Batch.objects.create(
+            campaign=big,
+            annotator=user,
+            status="closed",
+            decision="approved",
+            closed_at=timezone.now(),
+            scrutinized_at=timezone.now(),
+        )
+        Rating.objects.bulk_create(
+            [
+                Rating(annotator=user, item=item, batch=batch, quality=1 + (i + a) % 5, alignment=1 + (i * 3 + a) % 5)
+                for i, item in enumerate(rows)
+            ],
+            batch_size=5000,
+        )
+    small = Campaign.objects.create(
+        slug="faults-rate", name="faults rate", batch_size=6, golden_per_batch=0, ratings_per_image=8
+    )
     items(small, 600, "rate")
     raters = [user_add(username=f"live{a}", role="annotator", password="faults-pass-1") for a in range(8)]
     researcher = user_add(username="faults-researcher", role="researcher", password="faults-pass-1")
@@ -133,19 +210,26 @@ def seed(n_items: int):
 # --- A and B: a worker killed whole mid-job -----------------------------------------------------------------
 
 
-def kill_mid_job(label: str, env: dict, tmp: Path, make_job, check, min_progress: int = 1) -> Worker:
+def kill_mid_job(label: str, env: dict, tmp: Path, make_job, check, min_progress: int = 1) -> Worker | None:
     from annotation.models import Job
     from annotation.services.jobs import job_enqueue
 
     worker = Worker(env, tmp / f"{label}-1.log")
     job = make_job()
     job_enqueue(job=job)
-    running = wait(lambda: Job.objects.filter(pk=job.pk, status="running", progress__gte=min_progress).exists(), 60, 0.01)
+    running = wait(
+        lambda: Job.objects.filter(pk=job.pk, status="running", progress__gte=min_progress).exists(), 60, 0.01
+    )
     if not running:
         worker.stop()
         job.refresh_from_db()
-        report(label, recovered=False, seconds=None, jobs_lost=1,
-               note=f"not seen running: {job.status} {job.error[:200]} {job.progress}/{job.total}")
+        report(
+            label,
+            recovered=False,
+            seconds=None,
+            jobs_lost=1,
+            note=f"not seen running: {job.status} {job.error[:200]} {job.progress}/{job.total}",
+        )
         return None
     if Job.objects.get(pk=job.pk).status != "running":
         worker.stop()
@@ -159,8 +243,14 @@ def kill_mid_job(label: str, env: dict, tmp: Path, make_job, check, min_progress
     job.refresh_from_db()
     ok = bool(done) and job.status == "succeeded"
     dups, note = check(job)
-    report(label, recovered=ok and seconds <= GOAL_S and dups == 0, seconds=seconds, jobs_lost=0 if ok else 1,
-           duplicates=dups, note=f"attempts {job.attempts}; {note}")
+    report(
+        label,
+        recovered=ok and seconds <= GOAL_S and dups == 0,
+        seconds=seconds,
+        jobs_lost=0 if ok else 1,
+        duplicates=dups,
+        note=f"attempts {job.attempts}; {note}",
+    )
     return worker
 
 
@@ -193,8 +283,11 @@ def broker_outage(redis: PrivateRedis, small, tokens: list[str], seconds: float 
                     if task["status"] != "leased":
                         continue
                     t0 = time.monotonic()
-                    answer = client.post(f"/api/v1/tasks/{task['id']}/rating/", {"quality": 3, "alignment": 4},
-                                         content_type="application/json")
+                    answer = client.post(
+                        f"/api/v1/tasks/{task['id']}/rating/",
+                        {"quality": 3, "alignment": 4},
+                        content_type="application/json",
+                    )
                     with lock:
                         codes.append(answer.status_code)
                         slow.append(time.monotonic() - t0)
@@ -222,11 +315,16 @@ def broker_outage(redis: PrivateRedis, small, tokens: list[str], seconds: float 
     lost = len(set(created) - set(stored.values_list("id", flat=True)))
     dups = stored.count() - stored.values("annotator", "item").distinct().count()
     errors = sum(1 for c in codes if c >= 500)
-    report("C broker away 10 s during rating", recovered=bool(done) and seconds <= GOAL_S and not errors,
-           seconds=seconds, ratings_lost=lost, duplicates=dups,
-           note=f"{len(created)} ratings accepted ({errors} 5xx), {closed.count()} batches closed and all scrutinized "
-                f"after the broker came back; slowest rating {max(slow) * 1000:.0f} ms "
-                f"(outage {back_at - down_at:.0f} s)")
+    report(
+        "C broker away 10 s during rating",
+        recovered=bool(done) and seconds <= GOAL_S and not errors,
+        seconds=seconds,
+        ratings_lost=lost,
+        duplicates=dups,
+        note=f"{len(created)} ratings accepted ({errors} 5xx), {closed.count()} batches closed and all scrutinized "
+        f"after the broker came back; slowest rating {max(slow) * 1000:.0f} ms "
+        f"(outage {back_at - down_at:.0f} s)",
+    )
 
 
 # --- D: database connections exhausted -------------------------------------------------------------------
@@ -284,9 +382,20 @@ def connections_exhausted(env: dict, small, tokens: list[str]) -> None:
 
     before = set(Rating.objects.filter(batch__campaign=small).values_list("id", flat=True))
     t0 = time.monotonic()
-    proc = subprocess.run([sys.executable, "-c", POOL_SCRIPT, json.dumps(tokens), small.slug], cwd=ROOT,
-                          env={**env, "DB_POOL_MAX_SIZE": "2", "DB_POOL_MIN_SIZE": "0", "DB_POOL_TIMEOUT": "0.5",
-                               "ALLOWED_HOSTS": "testserver"}, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-c", POOL_SCRIPT, json.dumps(tokens), small.slug],
+        cwd=ROOT,
+        env={
+            **env,
+            "DB_POOL_MAX_SIZE": "2",
+            "DB_POOL_MIN_SIZE": "0",
+            "DB_POOL_TIMEOUT": "0.5",
+            "ALLOWED_HOSTS": "testserver",
+        },
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     if proc.returncode != 0:
         report("D database connections exhausted", recovered=False, seconds=None, note=proc.stderr[-300:])
         return
@@ -296,10 +405,15 @@ def connections_exhausted(env: dict, small, tokens: list[str]) -> None:
     n503 = out["codes"].count(503)
     other5xx = sum(1 for c in out["codes"] if c >= 500 and c != 503)
     rec = out["first_ok_after_release"]
-    report("D database connections exhausted (pool of 2 held)", recovered=rec is not None and not other5xx and not out["html"],
-           seconds=rec, ratings_lost=lost, duplicates=0,
-           note=f"{n503} answers were 503 JSON with Retry-After, {out['html']} HTML pages, {other5xx} other 5xx; "
-                f"{len(out['ids'])} ratings stored after retries; run {time.monotonic() - t0:.0f} s")
+    report(
+        "D database connections exhausted (pool of 2 held)",
+        recovered=rec is not None and not other5xx and not out["html"],
+        seconds=rec,
+        ratings_lost=lost,
+        duplicates=0,
+        note=f"{n503} answers were 503 JSON with Retry-After, {out['html']} HTML pages, {other5xx} other 5xx; "
+        f"{len(out['ids'])} ratings stored after retries; run {time.monotonic() - t0:.0f} s",
+    )
 
 
 # --- E: the disk fills during an export ------------------------------------------------------------------
@@ -307,19 +421,27 @@ def connections_exhausted(env: dict, small, tokens: list[str]) -> None:
 
 def disk_full(env: dict, tmp: Path, version, researcher) -> None:
     from annotation.models import Job
-    from annotation.services.errors import InsufficientStorage
     from annotation.services.jobs import job_create, job_enqueue
+    from core.errors import InsufficientStorage
 
     small_root = tmp / "small-exports"
     small_root.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(small_root)], capture_output=True).returncode:
-        report("E disk full during an export", recovered=False, seconds=None, note="not run: mounting a tmpfs needs root")
+    if subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(small_root)], capture_output=True
+    ).returncode:
+        report(
+            "E disk full during an export", recovered=False, seconds=None, note="not run: mounting a tmpfs needs root"
+        )
         return
     worker = None
     try:
         worker = Worker(env, tmp / "E-1.log", {"QEVAL_EXPORT_ROOT": str(small_root)})
-        job = job_create(kind="dataset_export", campaign=version.campaign, created_by=researcher,
-                         params={"version_id": version.pk, "format": "mos-csv", "split": None, "seed": 0, "media": "copy"})
+        job = job_create(
+            kind="dataset_export",
+            campaign=version.campaign,
+            created_by=researcher,
+            params={"version_id": version.pk, "format": "mos-csv", "split": None, "seed": 0, "media": "copy"},
+        )
         job_enqueue(job=job)
         wait(lambda: Job.objects.filter(pk=job.pk, status__in=("succeeded", "failed")).exists(), 120, 0.2)
         job.refresh_from_db()
@@ -338,17 +460,25 @@ def disk_full(env: dict, tmp: Path, version, researcher) -> None:
                 guarded = True
         subprocess.run(["mount", "-o", "remount,size=1g", str(small_root)], check=True)  # the operator grows the disk
         grown_at = time.monotonic()
-        again = job_create(kind="dataset_export", campaign=version.campaign, created_by=researcher,
-                           params={"version_id": version.pk, "format": "mos-csv", "split": None, "seed": 0, "media": "copy"})
+        again = job_create(
+            kind="dataset_export",
+            campaign=version.campaign,
+            created_by=researcher,
+            params={"version_id": version.pk, "format": "mos-csv", "split": None, "seed": 0, "media": "copy"},
+        )
         job_enqueue(job=again)
         wait(lambda: Job.objects.filter(pk=again.pk, status__in=("succeeded", "failed")).exists(), 180, 0.2)
         again.refresh_from_db()
         seconds = time.monotonic() - grown_at
         ok = failed_cleanly and guarded and again.status == "succeeded"
-        report("E disk full during an export (4 MiB tmpfs)", recovered=ok and seconds <= GOAL_S, seconds=seconds,
-               jobs_lost=0 if again.status == "succeeded" else 1,
-               note=f"first export failed with '{job.error[:60]}...', leftovers {leftovers}; guard refused a new export: "
-                    f"{guarded}; re-export after growing the disk: {again.status}")
+        report(
+            "E disk full during an export (4 MiB tmpfs)",
+            recovered=ok and seconds <= GOAL_S,
+            seconds=seconds,
+            jobs_lost=0 if again.status == "succeeded" else 1,
+            note=f"first export failed with '{job.error[:60]}...', leftovers {leftovers}; guard refused a new export: "
+            f"{guarded}; re-export after growing the disk: {again.status}",
+        )
     finally:
         if worker:
             worker.stop()
@@ -360,7 +490,12 @@ def disk_full(env: dict, tmp: Path, version, researcher) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--items", type=int, default=40000, help="items x 6 ratings: enough that aggregation and export last long enough to be killed mid-way")
+    parser.add_argument(
+        "--items",
+        type=int,
+        default=40000,
+        help="items x 6 ratings: enough that aggregation and export last long enough to be killed mid-way",
+    )
     args = parser.parse_args()
     import psycopg
 
@@ -372,13 +507,27 @@ def main() -> None:
         conn.execute(f'CREATE DATABASE "{db_name}"')
     redis = PrivateRedis().start()
     tmp = Path(tempfile.mkdtemp(prefix="qeval-faults-"))
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.base", "DATABASE_URL": f"{server}/{db_name}",
-           "CELERY_BROKER_URL": redis.url, "QEVAL_VAR_DIR": str(tmp / "var"), "MEDIA_ROOT": str(tmp / "var/media"),
-           "QEVAL_EXPORT_ROOT": str(tmp / "var/exports"), "PYTHONPATH": f"{ROOT}:{ROOT / 'platform'}",
-           "QEVAL_JOB_HEARTBEAT_S": "1", "QEVAL_JOB_HEARTBEAT_STALE_S": "6", "QEVAL_JOB_SWEEP_EVERY_S": "2",
-           "QEVAL_OUTBOX_RELAY_EVERY_S": "2", "QEVAL_SCRUTINY_SWEEP_EVERY_S": "5", "QEVAL_SCRUTINY_SWEEP_AFTER_S": "10",
-           "QEVAL_EXPORT_MIN_FREE_BYTES": "0", "QEVAL_THROTTLE_USER": "100000/min", "DB_POOL_MAX_SIZE": "12",
-           "QEVAL_MAX_ACTIVE_JOBS_PER_USER": "100", "LOG_LEVEL": "WARNING"}
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings.base",
+        "DATABASE_URL": f"{server}/{db_name}",
+        "CELERY_BROKER_URL": redis.url,
+        "QEVAL_VAR_DIR": str(tmp / "var"),
+        "MEDIA_ROOT": str(tmp / "var/media"),
+        "QEVAL_EXPORT_ROOT": str(tmp / "var/exports"),
+        "PYTHONPATH": f"{ROOT}:{ROOT / 'platform'}",
+        "QEVAL_JOB_HEARTBEAT_S": "1",
+        "QEVAL_JOB_HEARTBEAT_STALE_S": "6",
+        "QEVAL_JOB_SWEEP_EVERY_S": "2",
+        "QEVAL_OUTBOX_RELAY_EVERY_S": "2",
+        "QEVAL_SCRUTINY_SWEEP_EVERY_S": "5",
+        "QEVAL_SCRUTINY_SWEEP_AFTER_S": "10",
+        "QEVAL_EXPORT_MIN_FREE_BYTES": "0",
+        "QEVAL_THROTTLE_USER": "100000/min",
+        "DB_POOL_MAX_SIZE": "12",
+        "QEVAL_MAX_ACTIVE_JOBS_PER_USER": "100",
+        "LOG_LEVEL": "WARNING",
+    }
     os.environ.update(env)
     import django
 
@@ -391,30 +540,38 @@ def main() -> None:
     try:
         t0 = time.monotonic()
         call_command("migrate", verbosity=0)
-        from annotation.roles import roles_sync
+        from core.roles import roles_sync
 
         roles_sync()
         big, small, tokens, researcher = seed(args.items)
-        print(f"set up: {args.items} items x 6 ratings, a campaign to rate, in {time.monotonic() - t0:.0f} s", flush=True)
+        print(
+            f"set up: {args.items} items x 6 ratings, a campaign to rate, in {time.monotonic() - t0:.0f} s", flush=True
+        )
 
         from annotation.models import DatasetVersion, Job
         from annotation.services.jobs import job_create
 
         def aggregation():
-            return job_create(kind="mos_aggregate", params={"method": "mean", "params": None}, campaign=big,
-                              created_by=researcher)
+            return job_create(
+                kind="mos_aggregate", params={"method": "mean", "params": None}, campaign=big, created_by=researcher
+            )
 
         def versions_made(job):
             n = DatasetVersion.objects.filter(campaign=big).count()
             return n - 1, f"{n} version(s) made"
 
-        worker = kill_mid_job("A worker killed whole mid-aggregation", env, tmp, aggregation, versions_made, min_progress=0)
+        worker = kill_mid_job(
+            "A worker killed whole mid-aggregation", env, tmp, aggregation, versions_made, min_progress=0
+        )
         version = DatasetVersion.objects.filter(campaign=big).order_by("-number").first()
 
         def export():
-            return job_create(kind="dataset_export", campaign=big, created_by=researcher,
-                              params={"version_id": version.pk, "format": "mos-csv", "split": None, "seed": 0,
-                                      "media": "copy"})
+            return job_create(
+                kind="dataset_export",
+                campaign=big,
+                created_by=researcher,
+                params={"version_id": version.pk, "format": "mos-csv", "split": None, "seed": 0, "media": "copy"},
+            )
 
         def one_export(job):
             out = Path(Job.objects.get(pk=job.pk).result.get("out", "/nonexistent"))
@@ -445,10 +602,14 @@ def main() -> None:
     print("| --- | --- | --- | --- | --- | --- | --- |")
     for r in ROWS:
         secs = "—" if r["seconds"] is None else f"{r['seconds']:.1f} s"
-        print(f"| {r['fault']} | {'yes' if r['recovered'] else 'NO'} | {secs} | {r['jobs_lost']} | {r['ratings_lost']} | "
-              f"{r['duplicates']} | {r['note']} |")
+        print(
+            f"| {r['fault']} | {'yes' if r['recovered'] else 'NO'} | {secs} | {r['jobs_lost']} | {r['ratings_lost']} | "
+            f"{r['duplicates']} | {r['note']} |"
+        )
     ok = all(r["recovered"] for r in ROWS)
-    print(f"\ngoal (every fault recovered within {GOAL_S:.0f} s, nothing lost or duplicated): {'MET' if ok else 'NOT MET'}")
+    print(
+        f"\ngoal (every fault recovered within {GOAL_S:.0f} s, nothing lost or duplicated): {'MET' if ok else 'NOT MET'}"
+    )
     sys.exit(0 if ok else 1)
 
 

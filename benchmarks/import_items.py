@@ -9,6 +9,7 @@ duplicate check (it must fail on the first row without writing), and drops the d
     .venv/bin/python benchmarks/import_items.py                    # 100K rows over 5K files
     .venv/bin/python benchmarks/import_items.py --rows 20000 --files 1000
 """
+
 from __future__ import annotations
 
 import argparse
@@ -58,16 +59,30 @@ def write_content(folder: Path, rows: int, files: int) -> Path:
         out.writerow(["item_id", "media_path", "media_type", "prompt", "generator", "category", "subcategory"])
         for r in range(rows):
             prompt = " ".join(rng.choice(words) for _ in range(rng.randint(4, 40))) + f" #{r % (rows // 2 + 1)}"
-            out.writerow([f"bench-{r:07d}", f"img/{r % files:06d}.png", "image", prompt, f"gen-{r % 12}",
-                          "Entity Generation", "object"])
+            out.writerow(
+                [
+                    f"bench-{r:07d}",
+                    f"img/{r % files:06d}.png",
+                    "image",
+                    prompt,
+                    f"gen-{r % 12}",
+                    "Entity Generation",
+                    "object",
+                ]
+            )
     return manifest
 
 
 def main(argv=None) -> None:
     args = parse_args(argv)
     tmp = Path(tempfile.mkdtemp(prefix="qeval-bench-import-"))
-    os.environ.update(DJANGO_SETTINGS_MODULE="config.settings.base", DATABASE_URL=f"{args.server}/{args.db}",
-                      QEVAL_VAR_DIR=str(tmp / "var"), MEDIA_ROOT=str(tmp / "media"), DEBUG="false")
+    os.environ.update(
+        DJANGO_SETTINGS_MODULE="config.settings.base",
+        DATABASE_URL=f"{args.server}/{args.db}",
+        QEVAL_VAR_DIR=str(tmp / "var"),
+        MEDIA_ROOT=str(tmp / "media"),
+        DEBUG="false",
+    )
     psql(args.server, f"DROP DATABASE IF EXISTS {args.db} WITH (FORCE)")
     psql(args.server, f"CREATE DATABASE {args.db}")
     try:
@@ -79,9 +94,9 @@ def main(argv=None) -> None:
         call_command("migrate", verbosity=0)
         from annotation.models import Item
         from annotation.services.campaigns import campaign_create
-        from annotation.services.errors import InvalidInput
         from annotation.services.imports import items_import
         from annotation.services.jobs import Progress, job_create
+        from core.errors import InvalidInput
 
         t0 = time.perf_counter()
         manifest = write_content(tmp / "content", args.rows, args.files)
@@ -98,8 +113,10 @@ def main(argv=None) -> None:
         result = items_import(campaign=campaign, manifest=manifest, progress=Progress(job, on_update), job=job)
         end = time.perf_counter()
         marks.append(("done", end))
-        print(f"import: {result['items_created']:,} items, {result['prompts_created']:,} prompts, "
-              f"{result['files_stored']:,} files in {end - start:.1f}s ({args.rows / (end - start):,.0f} rows/s)")
+        print(
+            f"import: {result['items_created']:,} items, {result['prompts_created']:,} prompts, "
+            f"{result['files_stored']:,} files in {end - start:.1f}s ({args.rows / (end - start):,.0f} rows/s)"
+        )
         for (name, at), (_, until) in zip(marks, marks[1:]):
             print(f"  {name:<20} {until - at:7.2f}s")
         assert Item.objects.filter(campaign=campaign).count() == args.rows

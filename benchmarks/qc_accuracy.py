@@ -23,6 +23,7 @@ fewer golden ratings per approved rating than `fixed`. The last line is one JSON
 Usage:  .venv/bin/python benchmarks/qc_accuracy.py [--items 4000] [--genuine 40] [--planted-each 2]
         [--batches 8] [--vendor-items 150] [--seed 0] [--paths api,vendor] [--keep]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,6 +35,7 @@ import tempfile
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "platform"), str(ROOT / "benchmarks")]
@@ -64,31 +66,77 @@ def seed_campaign(slug: str, method: str, world: R.World, golden_idx, *, batch_s
     from annotation.models import Batch, Generator, GoldenScore, Item, Prompt, Rating
     from annotation.services.campaigns import campaign_create
 
-    campaign = campaign_create(slug=slug, scrutiny_method=method, batch_size=batch_size,
-                               golden_per_batch=golden_per_batch, ratings_per_image=6)
+    campaign = campaign_create(
+        slug=slug, scrutiny_method=method, batch_size=batch_size, golden_per_batch=golden_per_batch, ratings_per_image=6
+    )
     n = len(world.true["quality"])
     with transaction.atomic():
         gens = [Generator.objects.get_or_create(name=f"bench-gen-{g}", media_type="image")[0] for g in range(4)]
-        prompt, _ = Prompt.objects.get_or_create(text_sha256="b" * 64, defaults={"text": "a bench prompt", "word_count": 3})
+        prompt, _ = Prompt.objects.get_or_create(
+            text_sha256="b" * 64, defaults={"text": "a bench prompt", "word_count": 3}
+        )
         golden_set = set(int(i) for i in golden_idx)
-        Item.objects.bulk_create([
-            Item(campaign=campaign, item_id=f"{slug}-{i:06d}", media=f"bench/{i}.png", media_type="image", width=64,
-                 height=64, sha256=f"{i:064x}", prompt=prompt, generator=gens[i % 4], is_golden=i in golden_set,
-                 target=6) for i in range(n)], batch_size=5000)
+        Item.objects.bulk_create(
+            [
+                Item(
+                    campaign=campaign,
+                    item_id=f"{slug}-{i:06d}",
+                    media=f"bench/{i}.png",
+                    media_type="image",
+                    width=64,
+                    height=64,
+                    sha256=f"{i:064x}",
+                    prompt=prompt,
+                    generator=gens[i % 4],
+                    is_golden=i in golden_set,
+                    target=6,
+                )
+                for i in range(n)
+            ],
+            batch_size=5000,
+        )
         pk_of = dict(Item.objects.filter(campaign=campaign).values_list("item_id", "pk"))
         User = get_user_model()
         now = timezone.now()
         for e in range(3):
             expert, _ = User.objects.get_or_create(username=f"{slug}-expert-{e}")
-            batch = Batch.objects.create(campaign=campaign, annotator=expert, kind=Batch.Kind.EXPERT, status="closed",
-                                         decision="approved", decision_source="auto", closed_at=now, scrutinized_at=now)
-            Rating.objects.bulk_create([
-                Rating(annotator=expert, batch=batch, item_id=pk_of[f"{slug}-{i:06d}"],
-                       quality=int(world.experts["quality"][e, i]), alignment=int(world.experts["alignment"][e, i]))
-                for i in golden_set], batch_size=5000)
-        GoldenScore.objects.bulk_create([
-            GoldenScore(item_id=pk_of[f"{slug}-{i:06d}"], dimension=d, score=float(world.golden[d][i]), n_experts=3,
-                        source=GoldenScore.Source.EXPERTS) for i in golden_set for d in R.DIMENSIONS], batch_size=5000)
+            batch = Batch.objects.create(
+                campaign=campaign,
+                annotator=expert,
+                kind=Batch.Kind.EXPERT,
+                status="closed",
+                decision="approved",
+                decision_source="auto",
+                closed_at=now,
+                scrutinized_at=now,
+            )
+            Rating.objects.bulk_create(
+                [
+                    Rating(
+                        annotator=expert,
+                        batch=batch,
+                        item_id=pk_of[f"{slug}-{i:06d}"],
+                        quality=int(world.experts["quality"][e, i]),
+                        alignment=int(world.experts["alignment"][e, i]),
+                    )
+                    for i in golden_set
+                ],
+                batch_size=5000,
+            )
+        GoldenScore.objects.bulk_create(
+            [
+                GoldenScore(
+                    item_id=pk_of[f"{slug}-{i:06d}"],
+                    dimension=d,
+                    score=float(world.golden[d][i]),
+                    n_experts=3,
+                    source=GoldenScore.Source.EXPERTS,
+                )
+                for i in golden_set
+                for d in R.DIMENSIONS
+            ],
+            batch_size=5000,
+        )
     index_of = {pk: int(item_id.rsplit("-", 1)[1]) for item_id, pk in pk_of.items()}
     return campaign, index_of, np.asarray(sorted(golden_set))
 
@@ -121,8 +169,9 @@ def run_api(campaign, index_of, world, raters, users, *, batches: int, rng) -> N
         idx = R.np.asarray([index_of[item_id] for _, item_id in tasks])
         scores, ms = R.rate(rater, idx, world)
         for j, (task_id, _) in enumerate(tasks):
-            rating_submit(task_id=task_id, user=user, duration_ms=int(ms[j]),
-                          scores={d: int(scores[d][j]) for d in R.DIMENSIONS})
+            rating_submit(
+                task_id=task_id, user=user, duration_ms=int(ms[j]), scores={d: int(scores[d][j]) for d in R.DIMENSIONS}
+            )
         if k % 50 == 0 or k == len(order):
             print(f"    {k}/{len(order)} batches rated ({time.perf_counter() - t0:.0f} s)", flush=True)
 
@@ -136,18 +185,27 @@ def run_vendor(campaign, index_of, world, raters, *, per_rater: int, golden_idx,
     lines = ["annotator,item_id,quality,alignment,duration_ms"]
     for rater in raters:
         n_golden = int(round(0.4 * per_rater))
-        idx = R.np.concatenate([rng.choice(golden_idx, size=n_golden, replace=False),
-                                rng.choice(regular, size=per_rater - n_golden, replace=False)])
+        idx = R.np.concatenate(
+            [
+                rng.choice(golden_idx, size=n_golden, replace=False),
+                rng.choice(regular, size=per_rater - n_golden, replace=False),
+            ]
+        )
         rng.shuffle(idx)
         R.new_batch(rater, rng)
         scores, ms = R.rate(rater, idx, world)
         for j, i in enumerate(idx):
-            lines.append(f"{campaign.slug}-{rater.name},{item_of[int(i)]},{scores['quality'][j]},"
-                         f"{scores['alignment'][j]},{ms[j]}")
+            lines.append(
+                f"{campaign.slug}-{rater.name},{item_of[int(i)]},{scores['quality'][j]},"
+                f"{scores['alignment'][j]},{ms[j]}"
+            )
     t0 = time.perf_counter()
     ratings_import(campaign=campaign, data="\n".join(lines) + "\n")
-    print(f"    {len(raters)} vendor files ({len(lines) - 1} ratings) imported and scrutinized in "
-          f"{time.perf_counter() - t0:.0f} s", flush=True)
+    print(
+        f"    {len(raters)} vendor files ({len(lines) - 1} ratings) imported and scrutinized in "
+        f"{time.perf_counter() - t0:.0f} s",
+        flush=True,
+    )
 
 
 # ------------------------------------------------------------------------------------------ scoring
@@ -159,11 +217,21 @@ def outcomes(campaign, raters, slug: str) -> dict:
     from annotation.models import Batch, Rating
 
     by_rater: dict[str, list[str]] = {}
-    for name, decision in (Batch.objects.filter(campaign=campaign).exclude(kind=Batch.Kind.EXPERT)
-                           .order_by("pk").values_list("annotator__username", "decision")):
+    for name, decision in (
+        Batch.objects.filter(campaign=campaign)
+        .exclude(kind=Batch.Kind.EXPERT)
+        .order_by("pk")
+        .values_list("annotator__username", "decision")
+    ):
         by_rater.setdefault(name.removeprefix(f"{slug}-"), []).append(decision)
-    result = {"planted": 0, "planted_caught": 0, "missed": [], "genuine": Counter(), "genuine_batches": Counter(),
-              "planted_batches": Counter()}
+    result: dict[str, Any] = {
+        "planted": 0,
+        "planted_caught": 0,
+        "missed": [],
+        "genuine": Counter(),
+        "genuine_batches": Counter(),
+        "planted_batches": Counter(),
+    }
     for r in raters:
         ds = by_rater.get(r.name, [])
         if r.planted:
@@ -175,12 +243,25 @@ def outcomes(campaign, raters, slug: str) -> dict:
                 result["missed"].append(f"{r.name} ({ds.count('approved')} of {len(ds)} approved)")
         else:
             result["genuine_batches"].update(ds)
-            outcome = "rejected" if "rejected" in ds else "held back" if "needs_review" in ds or "pending" in ds else "approved"
+            outcome = (
+                "rejected"
+                if "rejected" in ds
+                else "held back"
+                if "needs_review" in ds or "pending" in ds
+                else "approved"
+            )
             result["genuine"][outcome] += 1
-    counts = Rating.objects.filter(batch__campaign=campaign).exclude(batch__kind=Batch.Kind.EXPERT).aggregate(
-        golden=Count("pk", filter=Q(item__is_golden=True)),
-        approved_regular=Count("pk", filter=Q(item__is_golden=False, batch__decision=Batch.Decision.APPROVED)))
-    result["golden_per_approved"] = counts["golden"] / counts["approved_regular"] if counts["approved_regular"] else None
+    counts = (
+        Rating.objects.filter(batch__campaign=campaign)
+        .exclude(batch__kind=Batch.Kind.EXPERT)
+        .aggregate(
+            golden=Count("pk", filter=Q(item__is_golden=True)),
+            approved_regular=Count("pk", filter=Q(item__is_golden=False, batch__decision=Batch.Decision.APPROVED)),
+        )
+    )
+    result["golden_per_approved"] = (
+        counts["golden"] / counts["approved_regular"] if counts["approved_regular"] else None
+    )
     result["golden_ratings"], result["approved_regular_ratings"] = counts["golden"], counts["approved_regular"]
     return result
 
@@ -189,8 +270,12 @@ def explain(campaign, raters, slug: str) -> None:
     from annotation.models import Batch
 
     kinds = {f"{slug}-{r.name}": r for r in raters}
-    for name, decision, reason in (Batch.objects.filter(campaign=campaign).exclude(kind=Batch.Kind.EXPERT)
-                                   .order_by("pk").values_list("annotator__username", "decision", "decision_reason")):
+    for name, decision, reason in (
+        Batch.objects.filter(campaign=campaign)
+        .exclude(kind=Batch.Kind.EXPERT)
+        .order_by("pk")
+        .values_list("annotator__username", "decision", "decision_reason")
+    ):
         rater = kinds.get(name)
         if rater and ((rater.planted and decision == "approved") or (not rater.planted and decision != "approved")):
             target = ", ".join(f"{d} {v:.2f}" for d, v in rater.target.items())
@@ -203,18 +288,30 @@ def report(label: str, res: dict, n_genuine: int) -> dict:
     share = {k: g.get(k, 0) / n_genuine for k in ("approved", "held back", "rejected")}
     cost = res["golden_per_approved"]
     print(f"  {label}")
-    print(f"    planted caught       {res['planted_caught']}/{res['planted']}"
-          + (f"   missed: {', '.join(res['missed'])}" if res["missed"] else ""))
-    print(f"    genuine raters       approved {g.get('approved', 0)} ({share['approved']:.0%}), held back "
-          f"{g.get('held back', 0)} ({share['held back']:.0%}), rejected {g.get('rejected', 0)} ({share['rejected']:.0%})"
-          f" of {n_genuine}")
+    print(
+        f"    planted caught       {res['planted_caught']}/{res['planted']}"
+        + (f"   missed: {', '.join(res['missed'])}" if res["missed"] else "")
+    )
+    print(
+        f"    genuine raters       approved {g.get('approved', 0)} ({share['approved']:.0%}), held back "
+        f"{g.get('held back', 0)} ({share['held back']:.0%}), rejected {g.get('rejected', 0)} ({share['rejected']:.0%})"
+        f" of {n_genuine}"
+    )
     print(f"    genuine batches      {dict(gb)}")
     print(f"    planted batches      {dict(pb)}")
-    print(f"    golden cost          {res['golden_ratings']} golden ratings / {res['approved_regular_ratings']} approved "
-          f"regular = {cost:.3f} per approved rating" if cost is not None else "    golden cost          no approved rating")
-    return {"planted_caught": f"{res['planted_caught']}/{res['planted']}", "genuine_approved": share["approved"],
-            "genuine_held_back": share["held back"], "genuine_rejected": share["rejected"],
-            "golden_per_approved": None if cost is None else round(cost, 4)}
+    print(
+        f"    golden cost          {res['golden_ratings']} golden ratings / {res['approved_regular_ratings']} approved "
+        f"regular = {cost:.3f} per approved rating"
+        if cost is not None
+        else "    golden cost          no approved rating"
+    )
+    return {
+        "planted_caught": f"{res['planted_caught']}/{res['planted']}",
+        "genuine_approved": share["approved"],
+        "genuine_held_back": share["held back"],
+        "genuine_rejected": share["rejected"],
+        "golden_per_approved": None if cost is None else round(cost, 4),
+    }
 
 
 def main() -> None:
@@ -230,8 +327,11 @@ def main() -> None:
     parser.add_argument("--admin-url", default="postgres://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--db", default="qeval_bench_qc")
     parser.add_argument("--keep", action="store_true")
-    parser.add_argument("--verbose", action="store_true", help="Print the reasons of genuine raters' batches held "
-                        "or rejected and of planted raters' batches approved.")
+    parser.add_argument(
+        "--verbose",
+        action="store_true",
+        help="Print the reasons of genuine raters' batches held or rejected and of planted raters' batches approved.",
+    )
     args = parser.parse_args()
     paths = [p for p in args.paths.split(",") if p]
     if not set(paths) <= {"api", "vendor"} or not paths:
@@ -272,28 +372,36 @@ def run(args, paths) -> None:
             rng = np.random.default_rng(args.seed + 1)
             golden_idx = rng.choice(args.items, size=int(args.items * args.golden_fraction), replace=False)
             slug = f"{path}-{method}"
-            print(f"{path} path, {method}: {args.items} items, {len(golden_idx)} golden, {args.genuine} genuine + "
-                  f"{len(raters) - args.genuine} planted raters", flush=True)
+            print(
+                f"{path} path, {method}: {args.items} items, {len(golden_idx)} golden, {args.genuine} genuine + "
+                f"{len(raters) - args.genuine} planted raters",
+                flush=True,
+            )
             t0 = time.perf_counter()
-            campaign, index_of, golden_idx = seed_campaign(slug, method, world, golden_idx, batch_size=40,
-                                                           golden_per_batch=10)
+            campaign, index_of, golden_idx = seed_campaign(
+                slug, method, world, golden_idx, batch_size=40, golden_per_batch=10
+            )
             if path == "api":
                 users = make_users(slug, raters)
                 run_api(campaign, index_of, world, raters, users, batches=args.batches, rng=rng)
             else:
-                run_vendor(campaign, index_of, world, raters, per_rater=args.vendor_items, golden_idx=golden_idx, rng=rng)
+                run_vendor(
+                    campaign, index_of, world, raters, per_rater=args.vendor_items, golden_idx=golden_idx, rng=rng
+                )
             res = outcomes(campaign, raters, slug)
             if args.verbose:
                 explain(campaign, raters, slug)
             summary[slug] = report(f"{path} / {method} ({time.perf_counter() - t0:.0f} s)", res, args.genuine)
     print()
     for path in paths:
-        cal, fix = summary.get(f"{path}-calibrated"), summary.get(f"{path}-fixed")
+        cal, fix = summary[f"{path}-calibrated"], summary[f"{path}-fixed"]
         caught_all = cal["planted_caught"].split("/")[0] == cal["planted_caught"].split("/")[1]
         cheaper = fix["golden_per_approved"] is None or (cal["golden_per_approved"] or 0) < fix["golden_per_approved"]
         goal = caught_all and cal["genuine_held_back"] <= 0.10 and cal["genuine_rejected"] <= 0.02 and cheaper
-        print(f"{path}: goal (calibrated: all planted caught, <= 10% genuine held back, <= 2% rejected, fewer golden "
-              f"ratings per approved rating than fixed) {'MET' if goal else 'NOT MET'}")
+        print(
+            f"{path}: goal (calibrated: all planted caught, <= 10% genuine held back, <= 2% rejected, fewer golden "
+            f"ratings per approved rating than fixed) {'MET' if goal else 'NOT MET'}"
+        )
         summary[f"{path}-goal_met"] = goal
     print(json.dumps(summary, sort_keys=True))
 

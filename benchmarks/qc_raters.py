@@ -19,6 +19,7 @@ Planted raters:
 - too_fast: 0.3-0.6 s per item, a glance's worth of signal (SRCC about 0.2);
 - straight_liner: one value per batch for everything, a different value each batch.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -32,9 +33,9 @@ DIMENSIONS = ("quality", "alignment")
 
 @dataclass
 class World:
-    true: dict[str, np.ndarray]      # per dimension, per item: latent 1-5 score
-    golden: dict[str, np.ndarray]    # per dimension, per item: mean of three experts (used for golden items)
-    experts: dict[str, np.ndarray]   # per dimension: (3, n_items) expert ratings, 1-5
+    true: dict[str, np.ndarray]  # per dimension, per item: latent 1-5 score
+    golden: dict[str, np.ndarray]  # per dimension, per item: mean of three experts (used for golden items)
+    experts: dict[str, np.ndarray]  # per dimension: (3, n_items) expert ratings, 1-5
     rng: np.random.Generator
     sigma_for: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)  # srcc -> noise lookup
 
@@ -44,8 +45,10 @@ def make_world(n_items: int, seed: int) -> World:
     quality = np.clip(rng.normal(3.1, 0.9, n_items), 1, 5)
     alignment = np.clip(3.2 + 0.3 * (quality - 3.1) + rng.normal(0, 0.9, n_items), 1, 5)
     true = {"quality": quality, "alignment": alignment}
-    experts = {d: np.stack([np.clip(np.rint(true[d] + rng.normal(0, 0.6, n_items)), 1, 5) for _ in range(3)]).astype(int)
-               for d in DIMENSIONS}
+    experts = {
+        d: np.stack([np.clip(np.rint(true[d] + rng.normal(0, 0.6, n_items)), 1, 5) for _ in range(3)]).astype(int)
+        for d in DIMENSIONS
+    }
     golden = {d: experts[d].mean(axis=0) for d in DIMENSIONS}
     world = World(true=true, golden=golden, experts=experts, rng=rng)
     for d in DIMENSIONS:
@@ -59,8 +62,12 @@ def _noise_lookup(true: np.ndarray, golden: np.ndarray, rng) -> tuple[np.ndarray
 
     sigmas = np.linspace(0.05, 4.0, 60)
     idx = rng.choice(true.size, size=min(true.size, 4000), replace=False)
-    srcc = np.array([spearmanr(np.clip(np.rint(true[idx] + rng.normal(0, s, idx.size)), 1, 5), golden[idx]).statistic
-                     for s in sigmas])
+    srcc = np.array(
+        [
+            spearmanr(np.clip(np.rint(true[idx] + rng.normal(0, s, idx.size)), 1, 5), golden[idx]).statistic
+            for s in sigmas
+        ]
+    )
     srcc = np.minimum.accumulate(srcc)  # enforce monotone for interpolation
     return srcc[::-1], sigmas[::-1]
 
@@ -68,13 +75,13 @@ def _noise_lookup(true: np.ndarray, golden: np.ndarray, rng) -> tuple[np.ndarray
 @dataclass
 class Rater:
     name: str
-    kind: str                        # "genuine" or a planted kind
-    target: dict[str, float]         # target SRCC per dimension (genuine part)
+    kind: str  # "genuine" or a planted kind
+    target: dict[str, float]  # target SRCC per dimension (genuine part)
     sigma: dict[str, float]
     offset: dict[str, float]
     slope: dict[str, float]
     median_ms: float
-    batch_value: int = 3             # straight_liner's value for the current batch
+    batch_value: int = 3  # straight_liner's value for the current batch
 
     @property
     def planted(self) -> bool:
@@ -87,17 +94,23 @@ def make_raters(world: World, n_genuine: int, planted_each: int) -> list[Rater]:
 
     def build(name, kind, target):
         sigma = {d: float(np.interp(target[d], *world.sigma_for[d])) for d in DIMENSIONS}
-        return Rater(name=name, kind=kind, target=target, sigma=sigma,
-                     offset={d: float(rng.normal(0, 0.4)) for d in DIMENSIONS},
-                     slope={d: float(rng.uniform(0.6, 1.2)) for d in DIMENSIONS},
-                     median_ms=float(rng.uniform(2500, 9000)))
+        return Rater(
+            name=name,
+            kind=kind,
+            target=target,
+            sigma=sigma,
+            offset={d: float(rng.normal(0, 0.4)) for d in DIMENSIONS},
+            slope={d: float(rng.uniform(0.6, 1.2)) for d in DIMENSIONS},
+            median_ms=float(rng.uniform(2500, 9000)),
+        )
 
     for i in range(n_genuine):
         # One "care" level per person drives both scales (careful people are careful on both), with some
         # independent scatter per scale.
         care = rng.uniform(0.05, 0.95)
-        target = {d: lo + (hi - lo) * float(np.clip(care + rng.normal(0, 0.1), 0, 1))
-                  for d, (lo, hi) in GENUINE_RANGE.items()}
+        target = {
+            d: lo + (hi - lo) * float(np.clip(care + rng.normal(0, 0.1), 0, 1)) for d, (lo, hi) in GENUINE_RANGE.items()
+        }
         raters.append(build(f"genuine-{i:02d}", "genuine", target))
     typical = {d: (lo + hi) / 2 for d, (lo, hi) in GENUINE_RANGE.items()}
     for kind in PLANTED_KINDS:

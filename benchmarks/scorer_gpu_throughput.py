@@ -16,6 +16,7 @@ Without CUDA it says so and exits with status 2. ``--smoke`` runs every step of 
 (float32, small sizes) so the script itself is tested where no GPU is (tests/scorer/test_gpu_throughput_smoke.py);
 its figures then say nothing about a GPU, and the output says ``"smoke": true``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,14 +29,35 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 QWEN2_VL_7B_TEXT = dict(
-    vocab_size=152064, hidden_size=3584, intermediate_size=18944, num_hidden_layers=28, num_attention_heads=28,
-    num_key_value_heads=4, hidden_act="silu", max_position_embeddings=32768, rms_norm_eps=1e-6,
-    rope_theta=1000000.0, rope_scaling={"type": "mrope", "mrope_section": [16, 24, 24]}, use_sliding_window=False,
-    sliding_window=32768, max_window_layers=28, attention_dropout=0.0, bos_token_id=151643, eos_token_id=151645,
+    vocab_size=152064,
+    hidden_size=3584,
+    intermediate_size=18944,
+    num_hidden_layers=28,
+    num_attention_heads=28,
+    num_key_value_heads=4,
+    hidden_act="silu",
+    max_position_embeddings=32768,
+    rms_norm_eps=1e-6,
+    rope_theta=1000000.0,
+    rope_scaling={"type": "mrope", "mrope_section": [16, 24, 24]},
+    use_sliding_window=False,
+    sliding_window=32768,
+    max_window_layers=28,
+    attention_dropout=0.0,
+    bos_token_id=151643,
+    eos_token_id=151645,
 )
 QWEN2_VL_7B_VISION = dict(
-    depth=32, embed_dim=1280, hidden_size=3584, mlp_ratio=4, num_heads=16, in_channels=3, patch_size=14,
-    spatial_merge_size=2, temporal_patch_size=2, hidden_act="quick_gelu",
+    depth=32,
+    embed_dim=1280,
+    hidden_size=3584,
+    mlp_ratio=4,
+    num_heads=16,
+    in_channels=3,
+    patch_size=14,
+    spatial_merge_size=2,
+    temporal_patch_size=2,
+    hidden_act="quick_gelu",
 )
 
 
@@ -44,9 +66,12 @@ def build_model(tok_ids: dict, attn: str):
     from transformers import Qwen2VLConfig, Qwen2VLForConditionalGeneration
 
     config = Qwen2VLConfig(
-        text_config=dict(QWEN2_VL_7B_TEXT), vision_config=dict(QWEN2_VL_7B_VISION),
-        image_token_id=tok_ids["<|image_pad|>"], video_token_id=tok_ids["<|video_pad|>"],
-        vision_start_token_id=tok_ids["<|vision_start|>"], vision_end_token_id=tok_ids["<|vision_end|>"],
+        text_config=dict(QWEN2_VL_7B_TEXT),
+        vision_config=dict(QWEN2_VL_7B_VISION),
+        image_token_id=tok_ids["<|image_pad|>"],
+        video_token_id=tok_ids["<|video_pad|>"],
+        vision_start_token_id=tok_ids["<|vision_start|>"],
+        vision_end_token_id=tok_ids["<|vision_end|>"],
         tie_word_embeddings=False,
     )
     config._attn_implementation = attn
@@ -65,8 +90,11 @@ def main(argv=None) -> int:
     ap.add_argument("--image-side", type=int, default=448, help="448 -> 256 visual tokens per image")
     ap.add_argument("--attn", default="sdpa", choices=("sdpa", "flash_attention_2", "eager"))
     ap.add_argument("--no-gradient-checkpointing", action="store_true")
-    ap.add_argument("--smoke", action="store_true",
-                    help="the tiny model on the CPU in float32: checks the script, measures nothing about a GPU")
+    ap.add_argument(
+        "--smoke",
+        action="store_true",
+        help="the tiny model on the CPU in float32: checks the script, measures nothing about a GPU",
+    )
     args = ap.parse_args(argv)
     for name in ("train_batch", "train_steps", "score_batch", "score_items", "image_side"):
         if getattr(args, name) < 1:
@@ -75,8 +103,11 @@ def main(argv=None) -> int:
     import torch
 
     if not args.smoke and not torch.cuda.is_available():
-        print("scorer_gpu_throughput: no CUDA device here; this benchmark needs a GPU (it builds a 7B model). "
-              "Nothing was measured.", file=sys.stderr)
+        print(
+            "scorer_gpu_throughput: no CUDA device here; this benchmark needs a GPU (it builds a 7B model). "
+            "Nothing was measured.",
+            file=sys.stderr,
+        )
         return 2
 
     import numpy as np
@@ -94,9 +125,14 @@ def main(argv=None) -> int:
     work = Path(tmp.name)
     tiny = build_tiny_model(work / "tiny")
     side = args.image_side
-    cfg = ScorerConfig(model_name_or_path=str(tiny), bf16=not args.smoke, attn_implementation=args.attn,
-                       gradient_checkpointing=not args.no_gradient_checkpointing,
-                       image_min_pixels=side * side, image_max_pixels=side * side)
+    cfg = ScorerConfig(
+        model_name_or_path=str(tiny),
+        bf16=not args.smoke,
+        attn_implementation=args.attn,
+        gradient_checkpointing=not args.no_gradient_checkpointing,
+        image_min_pixels=side * side,
+        image_max_pixels=side * side,
+    )
     proc = load_processor(tiny, config=cfg)
     level_ids = level_token_ids(proc.tokenizer)
     tok_ids = {t: proc.tokenizer.convert_tokens_to_ids(t) for t in SPECIAL_TOKENS}
@@ -107,9 +143,16 @@ def main(argv=None) -> int:
     for i in range(n_img):
         path = work / f"img{i}.png"
         Image.fromarray(rng.integers(0, 255, (side, side, 3), dtype=np.uint8)).save(path)
-        rec = normalise_record({"item_id": str(i), "media": str(path), "media_type": "image",
-                                "dimension": "quality" if i % 2 else "alignment",
-                                "prompt": "a red cube on a wooden table next to a small green plant", "mos": 1 + 4 * rng.random()})
+        rec = normalise_record(
+            {
+                "item_id": str(i),
+                "media": str(path),
+                "media_type": "image",
+                "dimension": "quality" if i % 2 else "alignment",
+                "prompt": "a red cube on a wooden table next to a small green plant",
+                "mos": 1 + 4 * rng.random(),
+            }
+        )
         rec["index"] = i
         rec["media_obj"] = Image.open(path).convert("RGB")
         records.append(rec)
@@ -124,7 +167,10 @@ def main(argv=None) -> int:
         print(f"device: {device_name}; building Qwen2-VL-7B (random weights, bf16)...", flush=True)
         t = time.time()
         model = build_model(tok_ids, args.attn)
-        print(f"built in {time.time() - t:.0f}s, {sum(p.numel() for p in model.parameters()) / 1e9:.2f}B params", flush=True)
+        print(
+            f"built in {time.time() - t:.0f}s, {sum(p.numel() for p in model.parameters()) / 1e9:.2f}B params",
+            flush=True,
+        )
     results: dict = {"device": device_name, "smoke": args.smoke, "image_side": side, "attn": args.attn}
     on_gpu = device.type == "cuda"
 
@@ -137,7 +183,7 @@ def main(argv=None) -> int:
 
     # --- scoring: batched (this package) ---
     model.eval()
-    batches = [to_dev(collate(records[i:i + args.score_batch])) for i in range(0, args.score_items, args.score_batch)]
+    batches = [to_dev(collate(records[i : i + args.score_batch])) for i in range(0, args.score_items, args.score_batch)]
     with torch.no_grad():
         split_batch(batches[0])
         answer_logits(model, split_batch(batches[0])[0])
@@ -154,14 +200,20 @@ def main(argv=None) -> int:
     n_single = min(args.score_items, 32)
     idx = torch.tensor(level_ids, device=device)
     with torch.no_grad():
-        t = None
+        t = None  # type: ignore[assignment]  # set once the first item has warmed up
         for k, rec in enumerate(records[: n_single + 1]):
             if k == 1:  # the first item warms up
                 sync()
                 t = time.time()
             inputs, _ = split_batch(collate([rec]))
-            out = model.generate(**to_dev(inputs), max_new_tokens=1, do_sample=False, output_logits=True,
-                                 return_dict_in_generate=True, pad_token_id=tok_ids["<|endoftext|>"])
+            out = model.generate(
+                **to_dev(inputs),
+                max_new_tokens=1,
+                do_sample=False,
+                output_logits=True,
+                return_dict_in_generate=True,
+                pad_token_id=tok_ids["<|endoftext|>"],
+            )
             probs = torch.softmax(out.logits[0][0].float()[idx], -1)
             _ = 1 + 4 * float((probs * torch.tensor([1, 0.75, 0.5, 0.25, 0], device=device)).sum())
         sync()
@@ -172,7 +224,7 @@ def main(argv=None) -> int:
     model = prepare_for_training(model, cfg)
     model.train()
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
-    tb = [to_dev(collate(records[i:i + args.train_batch])) for i in range(0, args.train_batch * 2, args.train_batch)]
+    tb = [to_dev(collate(records[i : i + args.train_batch])) for i in range(0, args.train_batch * 2, args.train_batch)]
     if on_gpu:
         torch.cuda.reset_peak_memory_stats()
     for step in range(args.train_steps + 2):

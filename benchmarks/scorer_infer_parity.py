@@ -19,6 +19,7 @@ ms-swift vs what infer.py sends).
 It needs a CUDA GPU, the checkpoint on disk, torchvision and qwen-vl-utils: without any of them it says which
 and exits with status 2 (tests/scorer/test_infer_parity_script.py checks that it does).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -46,8 +47,8 @@ def missing_requirements(checkpoint: str | None, device: str) -> list[str]:
     except Exception as exc:  # noqa: BLE001 - it imports torchvision at module level
         problems.append(f"qwen_vl_utils does not import ({type(exc).__name__}: it needs torchvision)")
     try:
-        from transformers import Qwen2VLProcessor  # noqa: F401
         import torchvision  # noqa: F401
+        from transformers import Qwen2VLProcessor  # noqa: F401
     except Exception as exc:  # noqa: BLE001
         problems.append(f"Qwen2VLProcessor needs torchvision ({type(exc).__name__})")
     return problems
@@ -59,12 +60,17 @@ def released_score(model, processor, tokenizer, *, media: str, media_type: str, 
     import torch
     from qwen_vl_utils import process_vision_info
 
-    part = {"type": "image", "image": media} if media_type == "image" else \
-        {"type": "video", "video": media, "max_pixels": 100352, "fps": 8}
+    part = (
+        {"type": "image", "image": media}
+        if media_type == "image"
+        else {"type": "video", "video": media, "max_pixels": 100352, "fps": 8}
+    )
     messages = [{"role": "user", "content": [part, {"type": "text", "text": user_text}]}]
     text = processor.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
     image_inputs, video_inputs = process_vision_info(messages)
-    inputs = processor(text=[text], images=image_inputs, videos=video_inputs, padding=True, return_tensors="pt").to(device)
+    inputs = processor(text=[text], images=image_inputs, videos=video_inputs, padding=True, return_tensors="pt").to(
+        device
+    )
     toks = ["Good", "Poor", "Fair", "Excellent", "Bad"]
     ids_ = [id_[0] for id_ in tokenizer(toks)["input_ids"]]
     with torch.inference_mode():
@@ -78,7 +84,9 @@ def released_score(model, processor, tokenizer, *, media: str, media_type: str, 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--checkpoint", help="merged released checkpoint directory")
-    ap.add_argument("--processor", help="processor directory (infer.py loads Qwen2-VL-7B-Instruct's); default: the checkpoint")
+    ap.add_argument(
+        "--processor", help="processor directory (infer.py loads Qwen2-VL-7B-Instruct's); default: the checkpoint"
+    )
     ap.add_argument("--dimension", choices=("quality", "alignment"), default="alignment")
     ap.add_argument("--media", action="append", default=[])
     ap.add_argument("--prompt", action="append", default=[])
@@ -101,30 +109,51 @@ def main(argv=None) -> int:
     from training.scorer.predict import score_items
     from training.scorer.prompts import context_prompt
 
-    model = Qwen2VLForConditionalGeneration.from_pretrained(args.checkpoint, dtype=torch.float16,
-                                                            device_map=args.device).eval()
+    model = Qwen2VLForConditionalGeneration.from_pretrained(
+        args.checkpoint, dtype=torch.float16, device_map=args.device
+    ).eval()
     processor = Qwen2VLProcessor.from_pretrained(args.processor or args.checkpoint)
     tokenizer = AutoTokenizer.from_pretrained(args.checkpoint)
     ours = load_scorer(args.checkpoint, device=args.device, overrides={"bf16": False})
-    ours = LoadedScorer(model=model, processor=ours.processor, config=ours.config, level_ids=ours.level_ids, path=ours.path)
+    ours = LoadedScorer(
+        model=model, processor=ours.processor, config=ours.config, level_ids=ours.level_ids, path=ours.path
+    )
     prompts = args.prompt * len(args.media) if len(args.prompt) == 1 else args.prompt
     rows = []
     for media, prompt in zip(args.media, prompts):
         media_type = media_type_of(media)
         user = context_prompt(media_type=media_type, dimension=args.dimension, prompt=prompt)
-        row = {"media": media, "prompt": prompt, "media_type": media_type,
-               "released": released_score(model, processor, tokenizer, media=media, media_type=media_type,
-                                          user_text=user, device=args.device)}
+        row = {
+            "media": media,
+            "prompt": prompt,
+            "media_type": media_type,
+            "released": released_score(
+                model, processor, tokenizer, media=media, media_type=media_type, user_text=user, device=args.device
+            ),
+        }
         for tag in ("keep", "strip"):
-            res = score_items(ours, [{"media": media, "prompt": prompt, "media_type": media_type}], batch_size=1,
-                              dimensions=(args.dimension,), overrides={"media_tag": tag})[0]
+            res = score_items(
+                ours,
+                [{"media": media, "prompt": prompt, "media_type": media_type}],
+                batch_size=1,
+                dimensions=(args.dimension,),
+                overrides={"media_tag": tag},
+            )[0]
             row[f"ours_{tag}"] = res[args.dimension]
         rows.append(row)
         print(json.dumps(row), flush=True)
     keep_gap = max(abs(r["released"] - r["ours_keep"]) for r in rows)
     strip_shift = sum(r["ours_strip"] - r["ours_keep"] for r in rows) / len(rows)
-    print(json.dumps({"items": len(rows), "max_abs_released_minus_ours_keep": keep_gap,
-                      "mean_strip_minus_keep": strip_shift, "dimension": args.dimension}))
+    print(
+        json.dumps(
+            {
+                "items": len(rows),
+                "max_abs_released_minus_ours_keep": keep_gap,
+                "mean_strip_minus_keep": strip_shift,
+                "dimension": args.dimension,
+            }
+        )
+    )
     return 0
 
 

@@ -87,6 +87,7 @@ astronaut, chelsea, gravel, immunohistochemistry):
 * the data itself is learnable: six hand-made sharpness/noise/blockiness statistics with a quadratic least-
   squares fit on the 10-photo split reach held-out SRCC 0.87.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -104,8 +105,21 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 # scikit-image's photographs, all but ``clock``: that one was taken while moving the camera ("Motion blurred
 # clock", its docstring says), so its crops are not pristine and MOS = 5 - level would be wrong for them
-PHOTOS = ["astronaut", "coffee", "chelsea", "rocket", "camera", "hubble_deep_field", "immunohistochemistry",
-          "coins", "moon", "brick", "grass", "gravel", "retina"]
+PHOTOS = [
+    "astronaut",
+    "coffee",
+    "chelsea",
+    "rocket",
+    "camera",
+    "hubble_deep_field",
+    "immunohistochemistry",
+    "coins",
+    "moon",
+    "brick",
+    "grass",
+    "gravel",
+    "retina",
+]
 # training-only images, in the order --extra-photos takes them: scikit-image's stereo pair (left view),
 # matplotlib's sample portrait, then scikit-image's grey microscopy cell, scanned page and text sign
 EXTRA_TRAIN_PHOTOS = ("motorcycle", "grace_hopper", "cell", "page", "text")
@@ -116,7 +130,7 @@ def distort(im: Image.Image, kind: str, level: int, rng: np.random.Generator) ->
     if kind == "blur":
         return im.filter(ImageFilter.GaussianBlur(radius=(0.6, 1.2, 2.0, 3.2)[level - 1]))
     if kind == "noise":
-        arr = np.asarray(im, dtype=np.float32)
+        arr: np.ndarray = np.asarray(im, dtype=np.float32)
         arr = arr + rng.normal(0, (8, 18, 32, 55)[level - 1], arr.shape)
         return Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8))
     if kind == "jpeg":
@@ -130,8 +144,9 @@ def distort(im: Image.Image, kind: str, level: int, rng: np.random.Generator) ->
 KINDS = ("blur", "noise", "jpeg")
 
 
-def content_jitter(patch: Image.Image, rng: np.random.Generator, *, colour_jitter: float = 0.0,
-                   tone_jitter: float = 0.0) -> Image.Image:
+def content_jitter(
+    patch: Image.Image, rng: np.random.Generator, *, colour_jitter: float = 0.0, tone_jitter: float = 0.0
+) -> Image.Image:
     """Content augmentation before the distortion (the MOS is unaffected), each with its own probability, so that
     the few training photos' colour and exposure are no cue for quality: colour (per-channel gains, saturation)
     and tone (gamma, contrast about the crop's mean, brightness shift)."""
@@ -140,7 +155,7 @@ def content_jitter(patch: Image.Image, rng: np.random.Generator, *, colour_jitte
         patch = Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8))
         patch = ImageEnhance.Color(patch).enhance(rng.uniform(0.3, 1.7))
     if tone_jitter and rng.random() < tone_jitter:
-        arr = 255.0 * (np.asarray(patch, dtype=np.float32) / 255.0) ** rng.uniform(0.6, 1.6)
+        arr = 255.0 * (np.asarray(patch, dtype=np.float32) / 255.0) ** rng.uniform(0.6, 1.6)  # type: ignore[assignment]
         m = arr.mean()
         arr = (arr - m) * rng.uniform(0.5, 1.4) + m + rng.uniform(-40, 40)
         patch = Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8))
@@ -149,11 +164,21 @@ def content_jitter(patch: Image.Image, rng: np.random.Generator, *, colour_jitte
 
 def psnr(a: Image.Image, b: Image.Image) -> float:
     mse = float(np.mean((np.asarray(a, dtype=np.float32) - np.asarray(b, dtype=np.float32)) ** 2))
-    return float("inf") if mse == 0 else 10 * np.log10(255.0 ** 2 / mse)
+    return float("inf") if mse == 0 else 10 * np.log10(255.0**2 / mse)
 
 
-def _random_items(photo: Image.Image, rng: np.random.Generator, *, size: int, min_frac: float, max_frac: float,
-                  paired: bool, colour_jitter: float = 0.0, tone_jitter: float = 0.0, invisible_psnr: float = 0.0):
+def _random_items(
+    photo: Image.Image,
+    rng: np.random.Generator,
+    *,
+    size: int,
+    min_frac: float,
+    max_frac: float,
+    paired: bool,
+    colour_jitter: float = 0.0,
+    tone_jitter: float = 0.0,
+    invisible_psnr: float = 0.0,
+):
     """One random square crop (position, scale, mirror) of ``photo`` at ``size`` px, with either a random
     distortion (level 0 = pristine, MOS 5, .. 4, MOS 1, uniform; random kind) or, ``paired``, all 13 versions
     (pristine + 3 kinds x 4 levels) of the same crop.
@@ -167,15 +192,15 @@ def _random_items(photo: Image.Image, rng: np.random.Generator, *, size: int, mi
         lo = max(size, int(side * min_frac))
         s = int(rng.integers(lo, max(lo, int(side * max_frac)) + 1))
         x, y = int(rng.integers(0, w - s + 1)), int(rng.integers(0, h - s + 1))
-        patch = photo.crop((x, y, x + s, y + s)).resize((size, size), Image.BICUBIC)
+        patch = photo.crop((x, y, x + s, y + s)).resize((size, size), Image.Resampling.BICUBIC)
         if rng.random() < 0.5:
-            patch = patch.transpose(Image.FLIP_LEFT_RIGHT)
+            patch = patch.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
         if rng.random() < 0.5:
-            patch = patch.transpose(Image.FLIP_TOP_BOTTOM)
+            patch = patch.transpose(Image.Transpose.FLIP_TOP_BOTTOM)
         patch = content_jitter(patch, rng, colour_jitter=colour_jitter, tone_jitter=tone_jitter)
 
-        def visible(im: Image.Image) -> bool:
-            return not invisible_psnr or psnr(im, patch) < invisible_psnr
+        def visible(im: Image.Image, ref: Image.Image = patch) -> bool:
+            return not invisible_psnr or psnr(im, ref) < invisible_psnr
 
         if paired:
             versions = [(k, lvl, distort(patch, k, lvl, rng)) for k in KINDS for lvl in LEVELS]
@@ -198,7 +223,7 @@ def load_photo(name: str) -> Image.Image:
     elif name == "grace_hopper":
         from matplotlib.cbook import get_sample_data
 
-        return Image.open(get_sample_data("grace_hopper.jpg")).convert("RGB")
+        return Image.open(get_sample_data("grace_hopper.jpg")).convert("RGB")  # type: ignore[arg-type]  # a file object
     else:
         arr = getattr(skimage.data, name)()
     if arr.ndim == 2:
@@ -218,9 +243,22 @@ def photo_split(seed: int, test_photos: int, extra_photos: int) -> tuple[np.rand
     return rng, order + list(EXTRA_TRAIN_PHOTOS)[:extra_photos], test
 
 
-def build_dataset(out_dir: Path, *, size: int, train_crops: int, test_crops: int, test_photos: int, seed: int,
-                  min_frac: float = 0.15, max_frac: float = 0.9, paired: bool = False, colour_jitter: float = 0.0,
-                  tone_jitter: float = 0.0, extra_photos: int = 2, invisible_psnr: float = 0.0):
+def build_dataset(
+    out_dir: Path,
+    *,
+    size: int,
+    train_crops: int,
+    test_crops: int,
+    test_photos: int,
+    seed: int,
+    min_frac: float = 0.15,
+    max_frac: float = 0.9,
+    paired: bool = False,
+    colour_jitter: float = 0.0,
+    tone_jitter: float = 0.0,
+    extra_photos: int = 2,
+    invisible_psnr: float = 0.0,
+):
     from training.scorer.synthetic import write_sft_export
 
     rng, order, test = photo_split(seed, test_photos, extra_photos)
@@ -233,57 +271,112 @@ def build_dataset(out_dir: Path, *, size: int, train_crops: int, test_crops: int
         # (new crops of seen photos: how well the model fits the training photos, without scoring all of "train")
         plan = [("test", test_crops)] if name in test else [("train", train_crops), ("val", test_crops)]
         for split, c in ((split, c) for split, n in plan for c in range(n)):
-            versions = _random_items(photo, rng, size=size, min_frac=min_frac, max_frac=max_frac,
-                                     paired=paired and split == "train",
-                                     colour_jitter=colour_jitter if split == "train" else 0.0,
-                                     tone_jitter=tone_jitter if split == "train" else 0.0,
-                                     invisible_psnr=invisible_psnr)
+            versions = _random_items(
+                photo,
+                rng,
+                size=size,
+                min_frac=min_frac,
+                max_frac=max_frac,
+                paired=paired and split == "train",
+                colour_jitter=colour_jitter if split == "train" else 0.0,
+                tone_jitter=tone_jitter if split == "train" else 0.0,
+                invisible_psnr=invisible_psnr,
+            )
             for kind, lvl, im in versions:
                 path = raw / f"{name}_{split}{c}_{kind}_{lvl}.png"
                 im.save(path)
-                items.append({
-                    # the prompt carries no photo identity (it would only help memorising the training photos)
-                    "item_id": path.stem, "media": path, "media_type": "image", "generator": kind,
-                    "prompt": "a photograph", "split": split, "mos_quality": 5.0 - lvl,
-                })
+                items.append(
+                    {
+                        # the prompt carries no photo identity (it would only help memorising the training photos)
+                        "item_id": path.stem,
+                        "media": path,
+                        "media_type": "image",
+                        "generator": kind,
+                        "prompt": "a photograph",
+                        "split": split,
+                        "mos_quality": 5.0 - lvl,
+                    }
+                )
     return write_sft_export(out_dir / "export", items, dimensions=("quality",)), sorted(test)
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--steps", type=int, default=3400, help="optimizer steps")
-    ap.add_argument("--max-seconds", type=float, default=2400, help="training wall-time bound (a safety net; the steps bound the run)")
+    ap.add_argument(
+        "--max-seconds",
+        type=float,
+        default=2400,
+        help="training wall-time bound (a safety net; the steps bound the run)",
+    )
     ap.add_argument("--batch-size", type=int, default=16)
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--ce-over", choices=("vocab", "levels"), default="levels")
     ap.add_argument("--finetune", choices=("full", "lora"), default="full")
-    ap.add_argument("--size", type=int, default=56, help="crop side in pixels (56 px in 4 px patches: 196 patches, 49 visual tokens)")
+    ap.add_argument(
+        "--size",
+        type=int,
+        default=56,
+        help="crop side in pixels (56 px in 4 px patches: 196 patches, 49 visual tokens)",
+    )
     ap.add_argument("--train-crops", type=int, default=1500, help="random distorted crops per training photo")
-    ap.add_argument("--test-crops", type=int, default=100,
-                    help="random distorted crops per held-out photo (and per training photo for 'val')")
-    ap.add_argument("--paired", action="store_true",
-                    help="training crops in all 13 versions (pristine + 3 kinds x 4 levels) instead of one random one")
-    ap.add_argument("--colour-jitter", type=float, default=0.5,
-                    help="share of training crops tinted / re-saturated before distortion (0 = off)")
-    ap.add_argument("--tone-jitter", type=float, default=0.5,
-                    help="share of training crops given a random gamma, contrast and brightness before distortion (0 = off)")
-    ap.add_argument("--invisible-psnr", type=float, default=0.0,
-                    help="dB: a distorted crop closer than this to its pristine crop is drawn again, in every split (0 = off, the default; 40 was measured, see above)")
+    ap.add_argument(
+        "--test-crops",
+        type=int,
+        default=100,
+        help="random distorted crops per held-out photo (and per training photo for 'val')",
+    )
+    ap.add_argument(
+        "--paired",
+        action="store_true",
+        help="training crops in all 13 versions (pristine + 3 kinds x 4 levels) instead of one random one",
+    )
+    ap.add_argument(
+        "--colour-jitter",
+        type=float,
+        default=0.5,
+        help="share of training crops tinted / re-saturated before distortion (0 = off)",
+    )
+    ap.add_argument(
+        "--tone-jitter",
+        type=float,
+        default=0.5,
+        help="share of training crops given a random gamma, contrast and brightness before distortion (0 = off)",
+    )
+    ap.add_argument(
+        "--invisible-psnr",
+        type=float,
+        default=0.0,
+        help="dB: a distorted crop closer than this to its pristine crop is drawn again, in every split (0 = off, the default; 40 was measured, see above)",
+    )
     ap.add_argument("--warmup", type=float, default=0.05, help="warmup ratio")
     ap.add_argument("--mse-weight", type=float, default=1.0)
     ap.add_argument("--test-photos", type=int, default=4)
-    ap.add_argument("--extra-photos", type=int, default=2, choices=range(len(EXTRA_TRAIN_PHOTOS) + 1),
-                    help="extra training-only images, taken in this order: " + ", ".join(EXTRA_TRAIN_PHOTOS))
+    ap.add_argument(
+        "--extra-photos",
+        type=int,
+        default=2,
+        choices=range(len(EXTRA_TRAIN_PHOTOS) + 1),
+        help="extra training-only images, taken in this order: " + ", ".join(EXTRA_TRAIN_PHOTOS),
+    )
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--threads", type=int, default=1,
-                    help="torch threads (a seeded run repeats its figures only at the same thread count)")
+    ap.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch threads (a seeded run repeats its figures only at the same thread count)",
+    )
     ap.add_argument("--max-grad-norm", type=float, default=1.0, help="0 = no clipping")
     ap.add_argument("--hidden", type=int, default=64, help="tiny model text hidden size")
     ap.add_argument("--vision-depth", type=int, default=2)
     ap.add_argument("--vision-dim", type=int, default=64)
     ap.add_argument("--patch-size", type=int, default=4, help="vision patch side in px (Qwen2-VL: 14)")
-    ap.add_argument("--vision-init-std", type=float, default=0.2,
-                    help="initializer_range of the tiny vision tower (0.02 = the tiny builder's default)")
+    ap.add_argument(
+        "--vision-init-std",
+        type=float,
+        default=0.2,
+        help="initializer_range of the tiny vision tower (0.02 = the tiny builder's default)",
+    )
     ap.add_argument("--text-init-std", type=float, default=0.05, help="initializer_range of the tiny text model")
     ap.add_argument("--workdir", help="keep files here (default: a temporary directory)")
     args = ap.parse_args(argv)
@@ -300,52 +393,115 @@ def main(argv=None) -> int:
     from training.scorer.train import train
 
     tmp = None if args.workdir else tempfile.TemporaryDirectory()
-    work = Path(args.workdir or tmp.name)
+    work = Path(args.workdir or tmp.name)  # type: ignore[union-attr]  # tmp is made when no workdir is given
     t0 = time.time()
-    export, test_names = build_dataset(work, size=args.size, train_crops=args.train_crops, test_crops=args.test_crops,
-                                       test_photos=args.test_photos, seed=args.seed, paired=args.paired,
-                                       colour_jitter=args.colour_jitter, tone_jitter=args.tone_jitter,
-                                       extra_photos=args.extra_photos, invisible_psnr=args.invisible_psnr)
+    export, test_names = build_dataset(
+        work,
+        size=args.size,
+        train_crops=args.train_crops,
+        test_crops=args.test_crops,
+        test_photos=args.test_photos,
+        seed=args.seed,
+        paired=args.paired,
+        colour_jitter=args.colour_jitter,
+        tone_jitter=args.tone_jitter,
+        extra_photos=args.extra_photos,
+        invisible_psnr=args.invisible_psnr,
+    )
     counts = json.loads((export / "manifest.json").read_text())["counts"]
-    model_dir = build_tiny_model(work / "tiny", seed=args.seed, hidden_size=args.hidden,
-                                 vision_depth=args.vision_depth, vision_embed_dim=args.vision_dim,
-                                 patch_size=args.patch_size, vision_init_std=args.vision_init_std,
-                                 text_init_std=args.text_init_std)
+    model_dir = build_tiny_model(
+        work / "tiny",
+        seed=args.seed,
+        hidden_size=args.hidden,
+        vision_depth=args.vision_depth,
+        vision_embed_dim=args.vision_dim,
+        patch_size=args.patch_size,
+        vision_init_std=args.vision_init_std,
+        text_init_std=args.text_init_std,
+    )
     print(f"dataset {counts} (held-out photos: {', '.join(test_names)}) built in {time.time() - t0:.1f}s", flush=True)
 
     cfg = ScorerConfig(
-        model_name_or_path=str(model_dir), data_dir=str(export), output_dir=str(work / "run"),
-        dimensions=["quality"], media_types=["image"], eval_split=None, finetune=args.finetune,
-        freeze_vision=False, lora_target_modules=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj",
-                                                  "down_proj", "qkv", "proj", "fc1", "fc2"],
-        lora_r=8, lora_alpha=16, lora_dropout=0.0, learning_rate=args.lr, ce_over=args.ce_over, batch_size=args.batch_size,
-        epochs=1000, max_steps=args.steps, max_train_seconds=args.max_seconds, warmup_ratio=args.warmup, mse_weight=args.mse_weight,
-        logging_steps=20, max_grad_norm=args.max_grad_norm, save_total_limit=1, seed=args.seed, image_max_pixels=args.size * args.size,
+        model_name_or_path=str(model_dir),
+        data_dir=str(export),
+        output_dir=str(work / "run"),
+        dimensions=["quality"],
+        media_types=["image"],
+        eval_split=None,
+        finetune=args.finetune,
+        freeze_vision=False,
+        lora_target_modules=[
+            "q_proj",
+            "k_proj",
+            "v_proj",
+            "o_proj",
+            "gate_proj",
+            "up_proj",
+            "down_proj",
+            "qkv",
+            "proj",
+            "fc1",
+            "fc2",
+        ],
+        lora_r=8,
+        lora_alpha=16,
+        lora_dropout=0.0,
+        learning_rate=args.lr,
+        ce_over=args.ce_over,
+        batch_size=args.batch_size,
+        epochs=1000,
+        max_steps=args.steps,
+        max_train_seconds=args.max_seconds,
+        warmup_ratio=args.warmup,
+        mse_weight=args.mse_weight,
+        logging_steps=20,
+        max_grad_norm=args.max_grad_norm,
+        save_total_limit=1,
+        seed=args.seed,
+        image_max_pixels=args.size * args.size,
         eval_plots=False,
     )
     t1 = time.time()
 
     def show(ev):
         if ev["event"] == "step":
-            print(f"step {ev['step']:4d}/{ev['total_steps']} loss {ev['loss']:.3f} (ce {ev['ce']:.3f} "
-                  f"mse {ev['mse']:.3f}) {time.time() - t1:.0f}s", flush=True)
+            print(
+                f"step {ev['step']:4d}/{ev['total_steps']} loss {ev['loss']:.3f} (ce {ev['ce']:.3f} "
+                f"mse {ev['mse']:.3f}) {time.time() - t1:.0f}s",
+                flush=True,
+            )
 
     result = train(cfg, on_progress=show)
     train_s = time.time() - t1
     ckpt = result.final_dir or result.checkpoint_dir
+    if ckpt is None:
+        raise SystemExit("training wrote no checkpoint")
     # stopped by the time bound: the last checkpoint holds the weights (adapter or full)
     res = evaluate_checkpoint(ckpt, export, split="test", out_dir=work / "eval", overrides={"eval_plots": False})
     inst = res.report["quality"]["all"]["instance"]
-    fit = evaluate_checkpoint(ckpt, export, split="val", out_dir=work / "eval_val",
-                              overrides={"eval_plots": False}).report["quality"]["all"]["instance"]
-    print(json.dumps({
-        "held_out_photos": test_names, "n_train": counts.get("train"), "n_test": inst["n"], "train_steps": result.global_step,
-        "train_seconds": round(train_s, 1), "finetune": args.finetune,
-        "srcc": inst["srcc"], "plcc": inst["plcc"], "plcc_logistic": inst["plcc_logistic"], "rmse": inst["rmse"],
-        "seen_photos_srcc": fit["srcc"],  # new crops of the training photos: how well it fits the photos it saw
-        "goal_srcc_above_0.8": bool(inst["srcc"] is not None and inst["srcc"] > 0.8),
-        "settings": {k: v for k, v in vars(args).items() if k != "workdir"},
-    }, indent=1))
+    fit = evaluate_checkpoint(
+        ckpt, export, split="val", out_dir=work / "eval_val", overrides={"eval_plots": False}
+    ).report["quality"]["all"]["instance"]
+    print(
+        json.dumps(
+            {
+                "held_out_photos": test_names,
+                "n_train": counts.get("train"),
+                "n_test": inst["n"],
+                "train_steps": result.global_step,
+                "train_seconds": round(train_s, 1),
+                "finetune": args.finetune,
+                "srcc": inst["srcc"],
+                "plcc": inst["plcc"],
+                "plcc_logistic": inst["plcc_logistic"],
+                "rmse": inst["rmse"],
+                "seen_photos_srcc": fit["srcc"],  # new crops of the training photos: how well it fits the photos it saw
+                "goal_srcc_above_0.8": bool(inst["srcc"] is not None and inst["srcc"] > 0.8),
+                "settings": {k: v for k, v in vars(args).items() if k != "workdir"},
+            },
+            indent=1,
+        )
+    )
     if tmp:
         tmp.cleanup()
     return 0

@@ -16,12 +16,14 @@ It decided the 4 px patch of the benchmark's tiny model and its content augmenta
     .venv/bin/python $P --colour-jitter 0.5                                    # 0.818
     .venv/bin/python $P --colour-jitter 0.5 --tone-jitter 0.5                  # 0.877 (seed 1: 0.847 vs 0.793)
 """
+
 from __future__ import annotations
 
 import argparse
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -30,9 +32,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import scorer_learns as sl  # noqa: E402  (same photos, crops and distortions)
 
 
-
 def luminance_noise(im: Image.Image, level: int, rng: np.random.Generator) -> Image.Image:
-    arr = np.asarray(im, dtype=np.float32)
+    arr: np.ndarray = np.asarray(im, dtype=np.float32)
     arr = arr + rng.normal(0, (8, 18, 32, 55)[level - 1], arr.shape[:2])[..., None]
     return Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8))
 
@@ -43,8 +44,14 @@ def patchify(images: list[np.ndarray], p: int, merge: int = 2):
 
     from training.scorer.tiny import IMAGE_MEAN, IMAGE_STD  # the tiny builder's normalisation (CLIP's)
 
-    ip = Qwen2VLImageProcessorPil(patch_size=p, merge_size=merge, temporal_patch_size=2, do_resize=False,
-                                  image_mean=list(IMAGE_MEAN), image_std=list(IMAGE_STD))
+    ip = Qwen2VLImageProcessorPil(
+        patch_size=p,
+        merge_size=merge,
+        temporal_patch_size=2,
+        do_resize=False,
+        image_mean=list(IMAGE_MEAN),
+        image_std=list(IMAGE_STD),
+    )
     out = ip(images=images, return_tensors="pt")
     _, gh, gw = out["image_grid_thw"][0].tolist()
     return out["pixel_values"].reshape(len(images), gh * gw, -1), (gh, gw)
@@ -70,8 +77,12 @@ def main(argv=None) -> int:
     ap.add_argument("--tone-jitter", type=float, default=0.0, help="as scorer_learns.py's")
     ap.add_argument("--paired", action="store_true", help="as scorer_learns.py's")
     ap.add_argument("--extra-photos", type=int, default=0, help="as scorer_learns.py's")
-    ap.add_argument("--invisible-psnr", type=float, default=0.0,
-                    help="as scorer_learns.py's (0 = off, its default and as in the figures above)")
+    ap.add_argument(
+        "--invisible-psnr",
+        type=float,
+        default=0.0,
+        help="as scorer_learns.py's (0 = off, its default and as in the figures above)",
+    )
     ap.add_argument("--seed", type=int, default=0, help="held-out photo shuffle and crops")
     args = ap.parse_args(argv)
 
@@ -84,21 +95,29 @@ def main(argv=None) -> int:
     torch.manual_seed(0)
     if args.luminance_noise:
         colour_distort = sl.distort
-        sl.distort = lambda im, k, lvl, r: luminance_noise(im, lvl, r) if k == "noise" else colour_distort(im, k, lvl, r)
+        sl.distort = lambda im, k, lvl, r: (
+            luminance_noise(im, lvl, r) if k == "noise" else colour_distort(im, k, lvl, r)
+        )
     rng, order, test = sl.photo_split(args.seed, 4, args.extra_photos)
-    data = {"train": ([], []), "test": ([], [])}
-    photo_of = []
+    data: dict[str, tuple[list, list]] = {"train": ([], []), "test": ([], [])}
+    photo_of: Any = []
     for name in order:
         photo = sl.load_photo(name)
         if args.grey:
             photo = photo.convert("L").convert("RGB")
         split = "test" if name in test else "train"
         for _ in range(args.test_crops if split == "test" else args.crops):
-            for _kind, lvl, im in sl._random_items(photo, rng, size=args.size, min_frac=0.15, max_frac=0.9,
-                                                   paired=args.paired and split == "train",
-                                                   colour_jitter=args.colour_jitter if split == "train" else 0.0,
-                                                   tone_jitter=args.tone_jitter if split == "train" else 0.0,
-                                                   invisible_psnr=args.invisible_psnr):
+            for _kind, lvl, im in sl._random_items(
+                photo,
+                rng,
+                size=args.size,
+                min_frac=0.15,
+                max_frac=0.9,
+                paired=args.paired and split == "train",
+                colour_jitter=args.colour_jitter if split == "train" else 0.0,
+                tone_jitter=args.tone_jitter if split == "train" else 0.0,
+                invisible_psnr=args.invisible_psnr,
+            ):
                 data[split][0].append(np.asarray(im))
                 data[split][1].append(5.0 - lvl)
                 if split == "test":
@@ -108,9 +127,17 @@ def main(argv=None) -> int:
     yt, ys, photo_of = torch.tensor(data["train"][1]), np.array(data["test"][1]), np.array(photo_of)
     print(f"train {tuple(xt.shape)} test {tuple(xs.shape)} held-out {sorted(test)}", flush=True)
 
-    cfg = Qwen2VLVisionConfig(depth=args.depth, embed_dim=args.dim, hidden_size=64, mlp_ratio=2, num_heads=2,
-                              patch_size=args.patch, spatial_merge_size=2, temporal_patch_size=2,
-                              initializer_range=args.std)
+    cfg = Qwen2VLVisionConfig(
+        depth=args.depth,
+        embed_dim=args.dim,
+        hidden_size=64,
+        mlp_ratio=2,
+        num_heads=2,
+        patch_size=args.patch,
+        spatial_merge_size=2,
+        temporal_patch_size=2,
+        initializer_range=args.std,
+    )
     vision = Qwen2VisionTransformerPretrainedModel._from_config(cfg)
     head = torch.nn.Linear(64, 1)
     params = list(vision.parameters()) + list(head.parameters())
@@ -120,13 +147,17 @@ def main(argv=None) -> int:
     def forward(xb):
         n = xb.shape[0]
         out = vision(xb.reshape(-1, xb.shape[-1]), grid_thw=torch.tensor([[1, gh, gw]] * n))
-        out = out.pooler_output if getattr(out, "pooler_output", None) is not None else getattr(out, "last_hidden_state", out)
+        out = (
+            out.pooler_output
+            if getattr(out, "pooler_output", None) is not None
+            else getattr(out, "last_hidden_state", out)
+        )
         return head(out.reshape(n, -1, out.shape[-1]).mean(1)).squeeze(-1) + 3.0
 
     def held_out():
         vision.eval()
         with torch.no_grad():
-            pred = torch.cat([forward(xs[i:i + 64]) for i in range(0, len(xs), 64)]).numpy()
+            pred = torch.cat([forward(xs[i : i + 64]) for i in range(0, len(xs), 64)]).numpy()
         vision.train()
         per = {n: round(float(spearmanr(pred[photo_of == n], ys[photo_of == n])[0]), 2) for n in sorted(test)}
         return float(spearmanr(pred, ys)[0]), per
@@ -143,8 +174,10 @@ def main(argv=None) -> int:
         done = step == args.steps or time.time() - t0 > args.seconds
         if step % 250 == 0 or done:
             srcc, per = held_out()
-            print(f"step {step} loss {loss.item():.3f} held-out SRCC {srcc:.3f} per photo {per} {time.time() - t0:.0f}s",
-                  flush=True)
+            print(
+                f"step {step} loss {loss.item():.3f} held-out SRCC {srcc:.3f} per photo {per} {time.time() - t0:.0f}s",
+                flush=True,
+            )
         if done:
             break
     return 0

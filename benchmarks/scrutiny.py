@@ -15,6 +15,7 @@ Creates its own PostgreSQL database (qeval_bench_scrutiny; dropped at the end un
 Usage:  .venv/bin/python benchmarks/scrutiny.py [--items 100000] [--batches 1000]
         [--admin-url postgres://postgres@127.0.0.1:5432/postgres] [--db qeval_bench_scrutiny] [--keep]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -24,6 +25,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "platform")]
@@ -69,8 +71,30 @@ def seed_items(n_items: int):
             for i in range(n_items):
                 g = gens[gen_of[i]]
                 # (the last six: what Item() would give; they have no database default)
-                cp.write_row((campaign.pk, f"it-{i:07d}", f"media/{i}", "", g.media_type, 512, 512, f"{i:064x}",
-                              prompt.pk, g.pk, False, 6, 0, stamp, int(rng.integers(0, 2**31)), 1.0, 1.0, 0.0, False, ""))
+                cp.write_row(
+                    (
+                        campaign.pk,
+                        f"it-{i:07d}",
+                        f"media/{i}",
+                        "",
+                        g.media_type,
+                        512,
+                        512,
+                        f"{i:064x}",
+                        prompt.pk,
+                        g.pk,
+                        False,
+                        6,
+                        0,
+                        stamp,
+                        int(rng.integers(0, 2**31)),
+                        1.0,
+                        1.0,
+                        0.0,
+                        False,
+                        "",
+                    )
+                )
         cur.execute("ANALYZE")
     return campaign, list(Item.objects.filter(campaign=campaign).order_by("pk").values_list("pk", flat=True))
 
@@ -87,11 +111,12 @@ def seed_batches(campaign, n_batches: int, regular: list[int], golden: dict[int,
     User = get_user_model()
     User.objects.bulk_create([User(username=f"bench-ann-{k}", password="!") for k in range(n_batches)])
     users = list(User.objects.filter(username__startswith="bench-ann-").order_by("pk").values_list("pk", flat=True))
-    Batch.objects.bulk_create([Batch(campaign=campaign, annotator_id=u, status="closed", kind="annotation")
-                               for u in users])
+    Batch.objects.bulk_create(
+        [Batch(campaign=campaign, annotator_id=u, status="closed", kind="annotation") for u in users]
+    )
     batches = list(Batch.objects.filter(campaign=campaign).order_by("pk").values_list("pk", "annotator_id"))
     golden_ids = np.array(sorted(golden))
-    regular = np.array(regular)
+    regular_ids = np.array(regular)
     stamp = "2026-01-01 00:00:00+00"
     with connection.cursor() as cur:
         with cur.cursor.copy(
@@ -100,19 +125,21 @@ def seed_batches(campaign, n_batches: int, regular: list[int], golden: dict[int,
             for k, (batch_id, user_id) in enumerate(batches):
                 careless = k % 4 == 0
                 buf = io.StringIO()
-                for item in rng.choice(regular, 40, replace=False).tolist():
+                for item in rng.choice(regular_ids, 40, replace=False).tolist():
                     buf.write(f"{user_id}\t{item}\t{batch_id}\t{rng.integers(1, 6)}\t{rng.integers(1, 6)}\t{stamp}\n")
                 for item in rng.choice(golden_ids, 10, replace=False).tolist():
                     q, a = golden[item]
                     if careless:
-                        rq, ra = rng.integers(1, 6), rng.integers(1, 6)
+                        rq, ra = int(rng.integers(1, 6)), int(rng.integers(1, 6))
                     else:
                         rq = int(np.clip(round(q + rng.normal(0, 0.5)), 1, 5))
                         ra = int(np.clip(round(a + rng.normal(0, 0.5)), 1, 5))
                     buf.write(f"{user_id}\t{item}\t{batch_id}\t{rq}\t{ra}\t{stamp}\n")
                 cp.write(buf.getvalue())
-        cur.execute("UPDATE annotation_item SET active_count = sub.n FROM (SELECT item_id, count(*) n FROM "
-                    "annotation_rating GROUP BY item_id) sub WHERE sub.item_id = annotation_item.id")
+        cur.execute(
+            "UPDATE annotation_item SET active_count = sub.n FROM (SELECT item_id, count(*) n FROM "
+            "annotation_rating GROUP BY item_id) sub WHERE sub.item_id = annotation_item.id"
+        )
         cur.execute("ANALYZE")
     return [b for b, _ in batches]
 
@@ -158,38 +185,62 @@ def run(args) -> None:
     call_command("migrate", verbosity=0)
     print(f"scrutiny benchmark: {args.items} items, {args.batches} batches of 50 ratings (10 golden)")
     campaign, _ = timed(f"seed {args.items} items (COPY)", lambda: seed_items(args.items))
-    timed("create_golden_set --fraction 0.05 (stratified, 20 strata)",
-          lambda: golden_set_create(campaign=campaign, fraction=0.05, seed=1))
+    timed(
+        "create_golden_set --fraction 0.05 (stratified, 20 strata)",
+        lambda: golden_set_create(campaign=campaign, fraction=0.05, seed=1),
+    )
     rng = np.random.default_rng(2)
-    golden_ids = list(Item.objects.filter(campaign=campaign, is_golden=True).order_by("pk").values_list("pk", "item_id"))
+    golden_ids = list(
+        Item.objects.filter(campaign=campaign, is_golden=True).order_by("pk").values_list("pk", "item_id")
+    )
     scores = {pk: (round(float(rng.uniform(1, 5)), 2), round(float(rng.uniform(1, 5)), 2)) for pk, _ in golden_ids}
     csv = "item_id,quality,alignment\n" + "".join(f"{iid},{scores[pk][0]},{scores[pk][1]}\n" for pk, iid in golden_ids)
     timed(f"import_golden ({len(golden_ids)} items, 2 dimensions)", lambda: golden_import(campaign=campaign, data=csv))
     regular = list(Item.objects.filter(campaign=campaign, is_golden=False).order_by("pk").values_list("pk", flat=True))
-    timed(f"seed {args.batches} closed batches ({args.batches * 50} ratings, COPY)",
-          lambda: seed_batches(campaign, args.batches, regular, scores))
-    timed(f"scrutinize {args.batches} batches", lambda: batches_scrutinize(campaign=campaign), per=args.batches,
-          unit="batch")
-    decided = dict(Batch.objects.filter(campaign=campaign).values_list("decision").annotate(
-        n=django_count()).values_list("decision", "n"))
+    timed(
+        f"seed {args.batches} closed batches ({args.batches * 50} ratings, COPY)",
+        lambda: seed_batches(campaign, args.batches, regular, scores),
+    )
+    timed(
+        f"scrutinize {args.batches} batches",
+        lambda: batches_scrutinize(campaign=campaign),
+        per=args.batches,
+        unit="batch",
+    )
+    decided = dict(
+        Batch.objects.filter(campaign=campaign)
+        .values_list("decision")
+        .annotate(n=django_count())
+        .values_list("decision", "n")
+    )
     print(f"{'  decisions':<58} {decided}")
     before = list(Batch.objects.filter(campaign=campaign).order_by("pk").values_list("scrutinized_at", "decision"))
-    timed(f"re-scrutinize the {args.batches} unchanged batches (--all)",
-          lambda: batches_scrutinize(campaign=campaign, rescrutinize=True), per=args.batches, unit="batch")
+    timed(
+        f"re-scrutinize the {args.batches} unchanged batches (--all)",
+        lambda: batches_scrutinize(campaign=campaign, rescrutinize=True),
+        per=args.batches,
+        unit="batch",
+    )
     after = list(Batch.objects.filter(campaign=campaign).order_by("pk").values_list("scrutinized_at", "decision"))
     print(f"{'  unchanged after re-scrutiny':<58} {before == after}")
     batch = Batch.objects.filter(campaign=campaign, decision="approved").first()
     if batch:
-        timed("batch_decide: reject one batch (50 items -1)",
-              lambda: batch_decide(batch=batch, decision="rejected", source="auto", reason="bench"))
-        timed("batch_decide: approve it again (50 items +1)",
-              lambda: batch_decide(batch=batch, decision="approved", source="auto", reason="bench"))
+        timed(
+            "batch_decide: reject one batch (50 items -1)",
+            lambda: batch_decide(batch=batch, decision="rejected", source="auto", reason="bench"),
+        )
+        timed(
+            "batch_decide: approve it again (50 items +1)",
+            lambda: batch_decide(batch=batch, decision="approved", source="auto", reason="bench"),
+        )
     User = get_user_model()
     expert = User.objects.create(username="bench-expert")
-    timed("expert pool: first 40 golden items needing experts",
-          lambda: list(expert_pool(campaign=campaign, user=expert).order_by("pk").values_list("pk", flat=True)[:40]))
+    timed(
+        "expert pool: first 40 golden items needing experts",
+        lambda: list(expert_pool(campaign=campaign, user=expert).order_by("pk").values_list("pk", flat=True)[:40]),
+    )
     admin = User.objects.create(username="bench-admin", is_superuser=True)
-    request = RequestFactory().get("/desk/")
+    request: Any = RequestFactory().get("/desk/")  # a page request as the desk view sees it
     request.user = admin
     request.session = {}
     request._messages = _NoMessages()

@@ -1,5 +1,6 @@
 """Small inline SVG plots for the server-rendered pages (no JavaScript, no plotting library at request
 time). Views pass plain data; the drawing lives here."""
+
 from __future__ import annotations
 
 from html import escape
@@ -22,27 +23,36 @@ def scatter_svg(pairs: list[tuple[float, int]], *, title: str, seed: int, size: 
     def sy(v: float) -> float:
         return 8 + inner - (v - 1) / 4 * inner
 
-    parts = [f'<svg class="scatter" viewBox="0 0 {size} {size}" width="{size}" height="{size}" role="img" '
-             f'aria-label="{escape(title)}"><title>{escape(title)}</title>']
+    parts = [
+        f'<svg class="scatter" viewBox="0 0 {size} {size}" width="{size}" height="{size}" role="img" '
+        f'aria-label="{escape(title)}"><title>{escape(title)}</title>'
+    ]
     parts.append(f'<rect x="{pad}" y="8" width="{inner}" height="{inner}" fill="#fafbfc" stroke="#c5cbd3"/>')
     for v in range(1, 6):
-        parts.append(f'<line x1="{sx(v):.1f}" y1="{8 + inner}" x2="{sx(v):.1f}" y2="{8 + inner + 4}" stroke="#5d6670"/>'
-                     f'<text x="{sx(v):.1f}" y="{8 + inner + 16}" text-anchor="middle" font-size="11">{v}</text>'
-                     f'<line x1="{pad - 4}" y1="{sy(v):.1f}" x2="{pad}" y2="{sy(v):.1f}" stroke="#5d6670"/>'
-                     f'<text x="{pad - 7}" y="{sy(v) + 4:.1f}" text-anchor="end" font-size="11">{v}</text>')
+        parts.append(
+            f'<line x1="{sx(v):.1f}" y1="{8 + inner}" x2="{sx(v):.1f}" y2="{8 + inner + 4}" stroke="#5d6670"/>'
+            f'<text x="{sx(v):.1f}" y="{8 + inner + 16}" text-anchor="middle" font-size="11">{v}</text>'
+            f'<line x1="{pad - 4}" y1="{sy(v):.1f}" x2="{pad}" y2="{sy(v):.1f}" stroke="#5d6670"/>'
+            f'<text x="{pad - 7}" y="{sy(v) + 4:.1f}" text-anchor="end" font-size="11">{v}</text>'
+        )
     parts.append(f'<line x1="{sx(1)}" y1="{sy(1)}" x2="{sx(5)}" y2="{sy(5)}" stroke="#9aa3ad" stroke-dasharray="4 3"/>')
     jitter = rng.uniform(-0.15, 0.15, size=(len(pairs), 2))
     for (g, r), (jx, jy) in zip(pairs, jitter):
-        parts.append(f'<circle class="pt" cx="{sx(g + jx * 0.3):.1f}" cy="{sy(r + jy):.1f}" r="4" '
-                     f'fill="#2457d6" fill-opacity=".6"><title>golden {g:.2f}, rating {r}</title></circle>')
-    parts.append(f'<text x="{pad + inner / 2}" y="{size - 4}" text-anchor="middle" font-size="11">golden score</text>'
-                 f'<text x="10" y="{8 + inner / 2}" text-anchor="middle" font-size="11" '
-                 f'transform="rotate(-90 10 {8 + inner / 2})">rating</text></svg>')
+        parts.append(
+            f'<circle class="pt" cx="{sx(g + jx * 0.3):.1f}" cy="{sy(r + jy):.1f}" r="4" '
+            f'fill="#2457d6" fill-opacity=".6"><title>golden {g:.2f}, rating {r}</title></circle>'
+        )
+    parts.append(
+        f'<text x="{pad + inner / 2}" y="{size - 4}" text-anchor="middle" font-size="11">golden score</text>'
+        f'<text x="10" y="{8 + inner / 2}" text-anchor="middle" font-size="11" '
+        f'transform="rotate(-90 10 {8 + inner / 2})">rating</text></svg>'
+    )
     return "".join(parts)
 
 
-def evidence_svg(history: list[dict], *, dimension: str, current: int | None = None,
-                 width: int = 420, height: int = 220) -> str:
+def evidence_svg(
+    history: list[dict], *, dimension: str, current: int | None = None, width: int = 420, height: int = 220
+) -> str:
     """One dimension of an annotator's evidence over their batches (oldest left): the cumulative SRCC
     against the golden scores with its 95% interval (filled dot, bar), the batch's own SRCC (ring),
     coloured by the batch's decision, over the campaign's typical range of genuine raters (band)."""
@@ -60,23 +70,31 @@ def evidence_svg(history: list[dict], *, dimension: str, current: int | None = N
         return pad_t + h - (v - y_min) / (1 - y_min) * h
 
     title = f"{dimension}: SRCC against the golden scores, batch by batch"
-    parts = [f'<svg class="evidence" viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" '
-             f'aria-label="{escape(title)}"><title>{escape(title)}</title>',
-             f'<rect x="{pad_l}" y="{pad_t}" width="{w}" height="{h}" fill="#fafbfc" stroke="#c5cbd3"/>']
+    parts = [
+        f'<svg class="evidence" viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" '
+        f'aria-label="{escape(title)}"><title>{escape(title)}</title>',
+        f'<rect x="{pad_l}" y="{pad_t}" width="{w}" height="{h}" fill="#fafbfc" stroke="#c5cbd3"/>',
+    ]
     reference = (history[-1]["reference"].get(dimension) if history else None) or {}
     band = reference.get("typical_range")
     if band:
         lo, hi = max(band[0], y_min), min(band[1], 1.0)
-        parts.append(f'<rect x="{pad_l}" y="{sy(hi):.1f}" width="{w}" height="{max(sy(lo) - sy(hi), 0):.1f}" '
-                     f'fill="#dfe9fb" opacity=".7"><title>campaign raters, typical {band[0]:.2f}-{band[1]:.2f}</title></rect>')
+        parts.append(
+            f'<rect x="{pad_l}" y="{sy(hi):.1f}" width="{w}" height="{max(sy(lo) - sy(hi), 0):.1f}" '
+            f'fill="#dfe9fb" opacity=".7"><title>campaign raters, typical {band[0]:.2f}-{band[1]:.2f}</title></rect>'
+        )
         if reference.get("centre") is not None:
             c = reference["centre"]
-            parts.append(f'<line x1="{pad_l}" x2="{pad_l + w}" y1="{sy(c):.1f}" y2="{sy(c):.1f}" stroke="#2457d6" '
-                         f'stroke-dasharray="5 3"><title>campaign reference {c:.2f}</title></line>')
+            parts.append(
+                f'<line x1="{pad_l}" x2="{pad_l + w}" y1="{sy(c):.1f}" y2="{sy(c):.1f}" stroke="#2457d6" '
+                f'stroke-dasharray="5 3"><title>campaign reference {c:.2f}</title></line>'
+            )
     tick = y_min
     while tick <= 1.0001:
-        parts.append(f'<line x1="{pad_l - 4}" x2="{pad_l}" y1="{sy(tick):.1f}" y2="{sy(tick):.1f}" stroke="#5d6670"/>'
-                     f'<text x="{pad_l - 7}" y="{sy(tick) + 4:.1f}" text-anchor="end" font-size="11">{tick:.1f}</text>')
+        parts.append(
+            f'<line x1="{pad_l - 4}" x2="{pad_l}" y1="{sy(tick):.1f}" y2="{sy(tick):.1f}" stroke="#5d6670"/>'
+            f'<text x="{pad_l - 7}" y="{sy(tick) + 4:.1f}" text-anchor="end" font-size="11">{tick:.1f}</text>'
+        )
         if abs(tick) < 1e-9:
             parts.append(f'<line x1="{pad_l}" x2="{pad_l + w}" y1="{sy(0):.1f}" y2="{sy(0):.1f}" stroke="#9aa3ad"/>')
         tick = round(tick + 0.2, 10)
@@ -87,31 +105,44 @@ def evidence_svg(history: list[dict], *, dimension: str, current: int | None = N
         x = sx(i)
         if cum.get("srcc_ci"):
             lo, hi = cum["srcc_ci"]
-            parts.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{sy(hi):.1f}" y2="{sy(max(lo, y_min)):.1f}" '
-                         f'stroke="{colour}" stroke-width="2"/>')
+            parts.append(
+                f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{sy(hi):.1f}" y2="{sy(max(lo, y_min)):.1f}" '
+                f'stroke="{colour}" stroke-width="2"/>'
+            )
         if cum.get("srcc") is not None:
-            label = (f"batch {point['batch']} ({point['decision']}): SRCC {cum['srcc']:.2f} over {cum.get('n_golden', 0)} "
-                     f"golden items so far")
+            label = (
+                f"batch {point['batch']} ({point['decision']}): SRCC {cum['srcc']:.2f} over {cum.get('n_golden', 0)} "
+                f"golden items so far"
+            )
             if cum.get("srcc_ci"):
                 label += f" [{cum['srcc_ci'][0]:.2f}, {cum['srcc_ci'][1]:.2f}]"
-            parts.append(f'<circle class="cum" cx="{x:.1f}" cy="{sy(cum["srcc"]):.1f}" r="4" fill="{colour}">'
-                         f'<title>{escape(label)}</title></circle>')
+            parts.append(
+                f'<circle class="cum" cx="{x:.1f}" cy="{sy(cum["srcc"]):.1f}" r="4" fill="{colour}">'
+                f"<title>{escape(label)}</title></circle>"
+            )
         if own.get("srcc") is not None:
-            parts.append(f'<circle class="own" cx="{x:.1f}" cy="{sy(max(own["srcc"], y_min)):.1f}" r="3" fill="none" '
-                         f'stroke="{colour}"><title>batch {point["batch"]} alone: SRCC {own["srcc"]:.2f} over '
-                         f'{own.get("n_golden", 0)}</title></circle>')
+            parts.append(
+                f'<circle class="own" cx="{x:.1f}" cy="{sy(max(own["srcc"], y_min)):.1f}" r="3" fill="none" '
+                f'stroke="{colour}"><title>batch {point["batch"]} alone: SRCC {own["srcc"]:.2f} over '
+                f"{own.get('n_golden', 0)}</title></circle>"
+            )
         if current is not None and point["batch"] == current:
-            parts.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{pad_t}" y2="{pad_t + h}" stroke="#1b1f24" '
-                         f'stroke-dasharray="2 2"><title>this batch</title></line>')
-    parts.append(f'<text x="{pad_l + w / 2}" y="{height - 6}" text-anchor="middle" font-size="11">'
-                 f'{escape(dimension)}: batches, oldest left (dot: all golden items so far; ring: this batch alone)</text>'
-                 f'<text x="11" y="{pad_t + h / 2}" text-anchor="middle" font-size="11" '
-                 f'transform="rotate(-90 11 {pad_t + h / 2})">SRCC</text></svg>')
+            parts.append(
+                f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{pad_t}" y2="{pad_t + h}" stroke="#1b1f24" '
+                f'stroke-dasharray="2 2"><title>this batch</title></line>'
+            )
+    parts.append(
+        f'<text x="{pad_l + w / 2}" y="{height - 6}" text-anchor="middle" font-size="11">'
+        f"{escape(dimension)}: batches, oldest left (dot: all golden items so far; ring: this batch alone)</text>"
+        f'<text x="11" y="{pad_t + h / 2}" text-anchor="middle" font-size="11" '
+        f'transform="rotate(-90 11 {pad_t + h / 2})">SRCC</text></svg>'
+    )
     return "".join(parts)
 
 
-def history_svg(points: dict[str, list[float | None]], *, approve: float, reject: float,
-                width: int = 560, height: int = 180) -> str:
+def history_svg(
+    points: dict[str, list[float | None]], *, approve: float, reject: float, width: int = 560, height: int = 180
+) -> str:
     """SRCC per dimension over the annotator's batches (oldest left), with the two fixed thresholds dashed."""
     pad_l, pad_r, pad_t, pad_b = 36, 10, 10, 22
     w, h = width - pad_l - pad_r, height - pad_t - pad_b
@@ -123,30 +154,40 @@ def history_svg(points: dict[str, list[float | None]], *, approve: float, reject
     def sy(v: float) -> float:
         return pad_t + h - (v + 1) / 2 * h
 
-    parts = [f'<svg class="history" viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" '
-             f'aria-label="SRCC per batch over time"><title>SRCC per batch over time</title>',
-             f'<rect x="{pad_l}" y="{pad_t}" width="{w}" height="{h}" fill="#fafbfc" stroke="#c5cbd3"/>']
-    for v in (-1, 0, 1):
-        parts.append(f'<text x="{pad_l - 5}" y="{sy(v) + 4:.1f}" text-anchor="end" font-size="11">{v}</text>')
-    for v, label in ((approve, "approve"), (reject, "reject")):
-        parts.append(f'<line x1="{pad_l}" x2="{pad_l + w}" y1="{sy(v):.1f}" y2="{sy(v):.1f}" stroke="#9aa3ad" '
-                     f'stroke-dasharray="4 3"><title>{label} threshold {v:g}</title></line>')
+    parts = [
+        f'<svg class="history" viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" '
+        f'aria-label="SRCC per batch over time"><title>SRCC per batch over time</title>',
+        f'<rect x="{pad_l}" y="{pad_t}" width="{w}" height="{h}" fill="#fafbfc" stroke="#c5cbd3"/>',
+    ]
+    for tick in (-1, 0, 1):
+        parts.append(f'<text x="{pad_l - 5}" y="{sy(tick) + 4:.1f}" text-anchor="end" font-size="11">{tick}</text>')
+    for threshold, label in ((approve, "approve"), (reject, "reject")):
+        parts.append(
+            f'<line x1="{pad_l}" x2="{pad_l + w}" y1="{sy(threshold):.1f}" y2="{sy(threshold):.1f}" '
+            f'stroke="#9aa3ad" stroke-dasharray="4 3"><title>{label} threshold {threshold:g}</title></line>'
+        )
     for dim, values in points.items():
         color = DIMENSION_COLOURS.get(dim, "#555")
         segment: list[str] = []
         for i, v in enumerate(values + [None]):
             if v is None:
                 if len(segment) > 1:
-                    parts.append(f'<polyline fill="none" stroke="{color}" stroke-width="2" points="{" ".join(segment)}"/>')
+                    parts.append(
+                        f'<polyline fill="none" stroke="{color}" stroke-width="2" points="{" ".join(segment)}"/>'
+                    )
                 segment = []
                 continue
             segment.append(f"{sx(i):.1f},{sy(v):.1f}")
-            parts.append(f'<circle cx="{sx(i):.1f}" cy="{sy(v):.1f}" r="3" fill="{color}">'
-                         f'<title>{escape(dim)} SRCC {v:.2f}</title></circle>')
+            parts.append(
+                f'<circle cx="{sx(i):.1f}" cy="{sy(v):.1f}" r="3" fill="{color}">'
+                f"<title>{escape(dim)} SRCC {v:.2f}</title></circle>"
+            )
     legend_x = pad_l
     for dim in points:
-        parts.append(f'<text x="{legend_x}" y="{height - 5}" font-size="11" fill="{DIMENSION_COLOURS.get(dim, "#555")}">'
-                     f'{escape(dim)}</text>')
+        parts.append(
+            f'<text x="{legend_x}" y="{height - 5}" font-size="11" fill="{DIMENSION_COLOURS.get(dim, "#555")}">'
+            f"{escape(dim)}</text>"
+        )
         legend_x += 80
     parts.append("</svg>")
     return "".join(parts)
@@ -167,27 +208,39 @@ def leaderboard_svg(board: dict, *, width: int = 520, row: int = 26) -> str:
         return pad_l + (v - lo) / (hi - lo) * w
 
     title = f"{board['media_type']} {board['dimension']}: MOS per generator with 95% intervals"
-    parts = [f'<svg class="leaderboard" viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" '
-             f'aria-label="{escape(title)}"><title>{escape(title)}</title>']
+    parts = [
+        f'<svg class="leaderboard" viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" '
+        f'aria-label="{escape(title)}"><title>{escape(title)}</title>'
+    ]
     for v in range(1, 6):
         if lo <= v <= hi:
-            parts.append(f'<line x1="{sx(v):.1f}" x2="{sx(v):.1f}" y1="{pad_t}" y2="{height - pad_b}" stroke="#e3e6ea"/>'
-                         f'<text x="{sx(v):.1f}" y="{height - pad_b + 14}" text-anchor="middle" font-size="11">{v}</text>')
+            parts.append(
+                f'<line x1="{sx(v):.1f}" x2="{sx(v):.1f}" y1="{pad_t}" y2="{height - pad_b}" stroke="#e3e6ea"/>'
+                f'<text x="{sx(v):.1f}" y="{height - pad_b + 14}" text-anchor="middle" font-size="11">{v}</text>'
+            )
     parts.append(f'<text x="{pad_l + w / 2}" y="{height - 4}" text-anchor="middle" font-size="11">MOS</text>')
     for i, g in enumerate(gens):
         y = pad_t + row * i + row / 2
-        parts.append(f'<text x="{pad_l - 8}" y="{y + 4:.1f}" text-anchor="end" font-size="12">{escape(g["generator"])}</text>')
+        parts.append(
+            f'<text x="{pad_l - 8}" y="{y + 4:.1f}" text-anchor="end" font-size="12">{escape(g["generator"])}</text>'
+        )
         if g["ci95"]:
-            parts.append(f'<line x1="{sx(g["ci95"][0]):.1f}" x2="{sx(g["ci95"][1]):.1f}" y1="{y:.1f}" y2="{y:.1f}" '
-                         f'stroke="#2457d6" stroke-width="2"/>')
-        label = f'{g["generator"]}: MOS {g["mos"]:.2f} over {g["items"]} items, {g["ratings"]} ratings'
+            parts.append(
+                f'<line x1="{sx(g["ci95"][0]):.1f}" x2="{sx(g["ci95"][1]):.1f}" y1="{y:.1f}" y2="{y:.1f}" '
+                f'stroke="#2457d6" stroke-width="2"/>'
+            )
+        label = f"{g['generator']}: MOS {g['mos']:.2f} over {g['items']} items, {g['ratings']} ratings"
         if g["ci95"]:
-            label += f' [{g["ci95"][0]:.2f}, {g["ci95"][1]:.2f}]'
-        parts.append(f'<circle cx="{sx(g["mos"]):.1f}" cy="{y:.1f}" r="4.5" fill="#2457d6"><title>{escape(label)}</title></circle>')
+            label += f" [{g['ci95'][0]:.2f}, {g['ci95'][1]:.2f}]"
+        parts.append(
+            f'<circle cx="{sx(g["mos"]):.1f}" cy="{y:.1f}" r="4.5" fill="#2457d6"><title>{escape(label)}</title></circle>'
+        )
         nxt = g.get("next")
         if nxt and not nxt["separated"]:
             yb = y + row / 2
-            parts.append(f'<line x1="{pad_l}" x2="{pad_l + w}" y1="{yb:.1f}" y2="{yb:.1f}" stroke="#b07d00" '
-                         f'stroke-dasharray="4 3"><title>not yet separated from the next</title></line>')
+            parts.append(
+                f'<line x1="{pad_l}" x2="{pad_l + w}" y1="{yb:.1f}" y2="{yb:.1f}" stroke="#b07d00" '
+                f'stroke-dasharray="4 3"><title>not yet separated from the next</title></line>'
+            )
     parts.append("</svg>")
     return "".join(parts)

@@ -1,11 +1,8 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from .views import annotate, home, jobs
+from .views import annotate, desk, generation, home, jobs, live, research
 from .views import training as training_views
-from .views import research
-from .views import desk, live
-from .views import generation
 
 urlpatterns = [
     path("", home.home, name="home"),
@@ -41,8 +38,13 @@ urlpatterns = [
     path("generation/jobs/<int:job_id>/review/", generation.job_review_view, name="generation-job-review"),
     path("generation/<slug:slug>/", generation.campaign_page, name="generation-campaign"),
     path("generation/<slug:slug>/prompts/", generation.prompts_import_view, name="generation-prompts-import"),
-    path("generation/<slug:slug>/prompts/<slug:set_slug>/classify/", generation.prompts_classify_view,
-         name="generation-prompts-classify"),
-    path("generation/<slug:slug>/generators/", generation.generator_register_view, name="generation-generator-register"),
+    path(
+        "generation/<slug:slug>/prompts/<slug:set_slug>/classify/",
+        generation.prompts_classify_view,
+        name="generation-prompts-classify",
+    ),
+    path(
+        "generation/<slug:slug>/generators/", generation.generator_register_view, name="generation-generator-register"
+    ),
     path("generation/<slug:slug>/jobs/", generation.job_start_view, name="generation-job-start"),
 ]

@@ -10,6 +10,7 @@ Sized for 100K prompts and outputs: the work queue of a job is a partial index o
 is one GROUP BY on an index, and the uniqueness of (campaign, prompt, generator, seed) is what makes a
 re-run make only what is missing.
 """
+
 from __future__ import annotations
 
 from django.conf import settings
@@ -25,8 +26,14 @@ class Taxonomy(models.Model):
     slug = models.SlugField(max_length=80, unique=True)
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True)
-    campaign = models.ForeignKey("annotation.Campaign", null=True, blank=True, on_delete=models.CASCADE,
-                                 related_name="taxonomies", help_text="The campaign that brought it; empty for built-in ones.")
+    campaign = models.ForeignKey(
+        "annotation.Campaign",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="taxonomies",
+        help_text="The campaign that brought it; empty for built-in ones.",
+    )
     is_builtin = models.BooleanField(default=False, help_text="Shipped with the platform (generation/taxonomies/).")
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -47,11 +54,15 @@ class TaxonomyEntry(models.Model):
     subcategory = models.CharField(max_length=120, help_text="Leaf, e.g. 'human' or 'spatial' (Prompt.subcategory).")
     position = models.PositiveIntegerField(default=0, help_text="Order in tables (the taxonomy file's order).")
     keywords = models.JSONField(default=list, blank=True, help_text="Words the rule classifier looks for (lower case).")
-    target = models.PositiveIntegerField(null=True, blank=True, help_text="Prompts wanted in this leaf (coverage shows gaps).")
+    target = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Prompts wanted in this leaf (coverage shows gaps)."
+    )
 
     class Meta:
         ordering = ["taxonomy", "position", "id"]
-        constraints = [models.UniqueConstraint(fields=["taxonomy", "category", "subcategory"], name="taxonomyentry_unique_leaf")]
+        constraints = [
+            models.UniqueConstraint(fields=["taxonomy", "category", "subcategory"], name="taxonomyentry_unique_leaf")
+        ]
 
     def __str__(self) -> str:
         return f"{self.category} / {self.subcategory}"
@@ -64,7 +75,9 @@ class PromptSet(models.Model):
     slug = models.SlugField(max_length=80, help_text="Unique within the campaign.")
     name = models.CharField(max_length=200)
     taxonomy = models.ForeignKey(Taxonomy, on_delete=models.PROTECT, related_name="prompt_sets")
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -80,7 +93,9 @@ class PromptSetEntry(models.Model):
 
     prompt_set = models.ForeignKey(PromptSet, on_delete=models.CASCADE, related_name="entries")
     prompt = models.ForeignKey("annotation.Prompt", on_delete=models.PROTECT, related_name="set_entries")
-    normalized_sha256 = models.CharField(max_length=64, help_text="sha256 of the normalised text (case, spaces, punctuation).")
+    normalized_sha256 = models.CharField(
+        max_length=64, help_text="sha256 of the normalised text (case, spaces, punctuation)."
+    )
     tags = models.JSONField(default=list, blank=True)
     source_line = models.PositiveIntegerField(default=0, help_text="Line of the imported file it came from.")
     added_at = models.DateTimeField(auto_now_add=True)
@@ -88,7 +103,9 @@ class PromptSetEntry(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["prompt_set", "prompt"], name="promptsetentry_unique_prompt"),
-            models.UniqueConstraint(fields=["prompt_set", "normalized_sha256"], name="promptsetentry_unique_normalized"),
+            models.UniqueConstraint(
+                fields=["prompt_set", "normalized_sha256"], name="promptsetentry_unique_normalized"
+            ),
         ]
         indexes = [models.Index(fields=["prompt_set", "id"], name="promptsetentry_set_order")]
 
@@ -102,11 +119,17 @@ class PromptClassification(models.Model):
         LLM = "llm", "Language model"
         NONE = "none", "Not classified (no rule matched)"
 
-    prompt = models.OneToOneField("annotation.Prompt", on_delete=models.CASCADE, primary_key=True, related_name="classification")
+    prompt = models.OneToOneField(
+        "annotation.Prompt", on_delete=models.CASCADE, primary_key=True, related_name="classification"
+    )
     method = models.CharField(max_length=8, choices=Method.choices)
-    model = models.CharField(max_length=300, blank=True, help_text="The LLM (name@endpoint or path), or the rule set's version.")
+    model = models.CharField(
+        max_length=300, blank=True, help_text="The LLM (name@endpoint or path), or the rule set's version."
+    )
     taxonomy = models.ForeignKey(Taxonomy, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    detail = models.JSONField(default=dict, blank=True, help_text="Matched keywords, the LLM's answer, a fallback's reason.")
+    detail = models.JSONField(
+        default=dict, blank=True, help_text="Matched keywords, the LLM's answer, a fallback's reason."
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
 
@@ -117,13 +140,21 @@ class GeneratorSpec(models.Model):
         DIFFUSERS = "diffusers", "diffusers pipeline"
         EXTERNAL = "external", "External (content arrives by import)"
 
-    generator = models.OneToOneField("annotation.Generator", on_delete=models.CASCADE, primary_key=True, related_name="spec")
+    generator = models.OneToOneField(
+        "annotation.Generator", on_delete=models.CASCADE, primary_key=True, related_name="spec"
+    )
     kind = models.CharField(max_length=9, choices=Kind.choices)
-    spec = models.JSONField(default=dict, blank=True,
-                            help_text="generation.pipelines.spec.RunSpec fields, defaults resolved (empty for external).")
-    campaigns = models.ManyToManyField("annotation.Campaign", related_name="generator_specs", blank=True,
-                                       help_text="Campaigns it was registered for.")
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    spec = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="generation.pipelines.spec.RunSpec fields, defaults resolved (empty for external).",
+    )
+    campaigns = models.ManyToManyField(
+        "annotation.Campaign", related_name="generator_specs", blank=True, help_text="Campaigns it was registered for."
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -144,12 +175,20 @@ class GenerationJob(models.Model):
     FINISHED = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED)
 
     campaign = models.ForeignKey("annotation.Campaign", on_delete=models.CASCADE, related_name="generation_jobs")
-    prompt_set = models.ForeignKey(PromptSet, null=True, blank=True, on_delete=models.PROTECT, related_name="jobs",
-                                   help_text="Empty: every prompt of the campaign's prompt sets.")
+    prompt_set = models.ForeignKey(
+        PromptSet,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="jobs",
+        help_text="Empty: every prompt of the campaign's prompt sets.",
+    )
     generators = models.ManyToManyField("annotation.Generator", related_name="generation_jobs")
     filters = models.JSONField(default=dict, blank=True, help_text="{category, subcategory, tag, long_only} as given.")
     seeds_per_prompt = models.PositiveSmallIntegerField(default=1)
-    seed_base = models.PositiveIntegerField(default=0, help_text="Seeds are seed_base .. seed_base + seeds_per_prompt - 1.")
+    seed_base = models.PositiveIntegerField(
+        default=0, help_text="Seeds are seed_base .. seed_base + seeds_per_prompt - 1."
+    )
     review = models.BooleanField(default=False, help_text="Outputs wait for approval before they become items.")
     status = models.CharField(max_length=9, choices=Status.choices, default=Status.QUEUED)
     message = models.CharField(max_length=500, blank=True)
@@ -158,7 +197,9 @@ class GenerationJob(models.Model):
     to_make = models.PositiveIntegerField(default=0, help_text="Outputs this job makes.")
     error = models.TextField(blank=True)
     cancel_requested = models.BooleanField(default=False)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -188,14 +229,20 @@ class GenerationOutput(models.Model):
 
     MADE = (Status.REVIEW, Status.DONE, Status.REJECTED)
 
-    job = models.ForeignKey(GenerationJob, on_delete=models.CASCADE, related_name="outputs",
-                            help_text="The job that makes (or made) it; a re-run takes over outputs still missing.")
+    job = models.ForeignKey(
+        GenerationJob,
+        on_delete=models.CASCADE,
+        related_name="outputs",
+        help_text="The job that makes (or made) it; a re-run takes over outputs still missing.",
+    )
     campaign = models.ForeignKey("annotation.Campaign", on_delete=models.CASCADE, related_name="generation_outputs")
     prompt = models.ForeignKey("annotation.Prompt", on_delete=models.PROTECT, related_name="generation_outputs")
     generator = models.ForeignKey("annotation.Generator", on_delete=models.PROTECT, related_name="generation_outputs")
     seed = models.PositiveIntegerField()
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
-    item = models.OneToOneField("annotation.Item", null=True, blank=True, on_delete=models.SET_NULL, related_name="generation")
+    item = models.OneToOneField(
+        "annotation.Item", null=True, blank=True, on_delete=models.SET_NULL, related_name="generation"
+    )
     media = models.CharField(max_length=300, blank=True, help_text="Content-addressed name in media storage.")
     thumbnail = models.CharField(max_length=300, blank=True)
     media_type = models.CharField(max_length=5, blank=True)
@@ -204,15 +251,22 @@ class GenerationOutput(models.Model):
     height = models.PositiveIntegerField(null=True, blank=True)
     duration = models.FloatField(null=True, blank=True)
     fps = models.FloatField(null=True, blank=True)
-    provenance = models.JSONField(default=dict, blank=True,
-                                  help_text="Model, revision, every parameter, seed, times, worker, library versions.")
+    provenance = models.JSONField(
+        default=dict, blank=True, help_text="Model, revision, every parameter, seed, times, worker, library versions."
+    )
     error = models.TextField(blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     worker = models.CharField(max_length=200, blank=True, help_text="The worker that holds or made it (host:pid).")
-    claimed_at = models.DateTimeField(null=True, blank=True, help_text="A running output whose claim is older than the lease is taken over.")
+    claimed_at = models.DateTimeField(
+        null=True, blank=True, help_text="A running output whose claim is older than the lease is taken over."
+    )
     finished_at = models.DateTimeField(null=True, blank=True)
-    gen_seconds = models.FloatField(null=True, blank=True, help_text="This output's share of its batch's pipeline time.")
-    reviewed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    gen_seconds = models.FloatField(
+        null=True, blank=True, help_text="This output's share of its batch's pipeline time."
+    )
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         constraints = [
@@ -220,8 +274,11 @@ class GenerationOutput(models.Model):
         ]
         indexes = [
             # The work queue: a worker claims the next pending outputs of one generator of a job.
-            models.Index(fields=["job", "generator", "id"], condition=Q(status__in=["pending", "running"]),
-                         name="genoutput_open_work"),
+            models.Index(
+                fields=["job", "generator", "id"],
+                condition=Q(status__in=["pending", "running"]),
+                name="genoutput_open_work",
+            ),
             models.Index(fields=["job", "generator", "status"], name="genoutput_job_progress"),
             models.Index(fields=["campaign", "status"], name="genoutput_campaign_status"),
             models.Index(fields=["sha256"], name="genoutput_sha256"),

@@ -5,6 +5,7 @@ every write is conditional on still holding the claim).
 
 torch and diffusers are imported inside the services' functions, never here.
 """
+
 from __future__ import annotations
 
 from celery import shared_task
@@ -16,7 +17,9 @@ def generate_batch(self, job_id: int, generator_id: int) -> dict:
     from .services.running import StillWorking, generation_batch_run, worker_name
 
     try:
-        result = generation_batch_run(job_id=job_id, generator_id=generator_id, worker=worker_name(self.request.hostname))
+        result = generation_batch_run(
+            job_id=job_id, generator_id=generator_id, worker=worker_name(self.request.hostname)
+        )
     except StillWorking as exc:
         raise self.retry(countdown=int(exc.retry_in)) from None
     return {"claimed": result.claimed, "made": result.made, "failed": result.failed, "finished": result.finished}
@@ -25,8 +28,8 @@ def generate_batch(self, job_id: int, generator_id: int) -> dict:
 @shared_task(name="generation.run_job", acks_late=True)
 def run_job(job_id: int) -> str:
     """A platform Job that needs a generation worker (prompt classification with a local LLM)."""
-    from annotation.services.errors import ServiceError
     from annotation.services.jobs import job_run
+    from core.errors import ServiceError
 
     try:
         return job_run(job_id=job_id).status

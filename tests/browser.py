@@ -37,6 +37,7 @@ Why it is built this way:
 - Each test gets a fresh browser context (cookies, storage, routes), viewport 1280x800 by default.
   Ask for another size with `new_page(browser, width=820, height=1180)`.
 """
+
 from __future__ import annotations
 
 import os

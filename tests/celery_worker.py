@@ -5,6 +5,7 @@ a separate process, so it only sees committed rows. It runs with the test settin
 database, the same media folder, and a Redis database of its own (QEVAL_TEST_REDIS_DB, default 9)
 that is flushed first.
 """
+
 from __future__ import annotations
 
 import os
@@ -52,9 +53,26 @@ def celery_worker(django_db_setup, django_db_blocker, tmp_path_factory):
         PYTHONPATH=f"{ROOT}{os.pathsep}{ROOT / 'platform'}",
     )
     proc = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", "default,training,generation", "--pool=solo",
-         "--concurrency=1", "--loglevel=INFO", "--without-gossip", "--without-mingle", "--without-heartbeat"],
-        cwd=ROOT, env=env, stdout=open(log, "w"), stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "-Q",
+            "default,training,generation",
+            "--pool=solo",
+            "--concurrency=1",
+            "--loglevel=INFO",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=open(log, "w"),
+        stderr=subprocess.STDOUT,
     )
     previous = app.conf.task_always_eager
     app.conf.task_always_eager = False

@@ -3,6 +3,7 @@
 Django-dependent imports stay inside the fixtures, so that the Django-free test folders
 (tests/scorer, tests/aggregation) also run with `-p no:django`.
 """
+
 from __future__ import annotations
 
 import pytest
@@ -48,5 +49,6 @@ def campaign(db):
     from tests.factories import CampaignFactory
 
     return CampaignFactory()
+
 
 from tests.browser import browser, page  # noqa: E402,F401  (real-Chromium fixtures, see tests/browser.py)

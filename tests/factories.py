@@ -1,5 +1,6 @@
 """factory_boy factories for the platform's models. Items get a media path but no file: tests that
 serve media write a real file (see `make_png`)."""
+
 from __future__ import annotations
 
 import hashlib
@@ -10,7 +11,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 
 from annotation import models as m
-from annotation.roles import roles_sync
+from core.roles import roles_sync
 
 
 class UserFactory(factory.django.DjangoModelFactory):

@@ -1,7 +1,10 @@
 """API of the closed loop (training side): the screening scorer of a campaign, its predictions to filter
 and sort by, admins' quick checks of held items, the agreement of scorer and humans as ratings arrive,
 and the retraining policy with its rounds. Researchers and admins (item checks: admins)."""
+
 from __future__ import annotations
+
+from typing import Any
 
 from django.urls import path
 from drf_spectacular.types import OpenApiTypes
@@ -11,28 +14,29 @@ from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotation.api.errors import service_errors
-from annotation.models import Campaign
-from annotation.permissions import IsAdmin, IsResearcher
 from annotation.services.campaigns import campaign_get
-from annotation.services.errors import InvalidInput
+from core.errors import InvalidInput
+from core.permissions import IsAdmin, IsResearcher
 
-from .models import Scorer
-from .services.retraining import approved_ratings, retrain_policy_set, retrain_tick
+from .selectors import retrain_overview, scorer_find
+from .services.retraining import retrain_policy_set, retrain_tick
 from .services.screening import (
-    item_check_decide, predictions_list, screening_agreement, screening_get, screening_rescore, screening_set,
+    item_check_decide,
+    predictions_list,
+    screening_agreement,
+    screening_get,
+    screening_rescore,
+    screening_set,
 )
-
-
-def _errors(data) -> str:
-    return "; ".join(f"{k}: {' '.join(map(str, v))}" for k, v in data.errors.items())
 
 
 class ScreeningApi(APIView):
     permission_classes = [IsResearcher]
 
     class Input(serializers.Serializer):
-        scorer = serializers.IntegerField(allow_null=True, help_text="A registered scorer's id; null turns screening off.")
+        scorer = serializers.IntegerField(
+            allow_null=True, help_text="A registered scorer's id; null turns screening off."
+        )
         hold_probability = serializers.FloatField(min_value=0, max_value=1, default=0.9)
 
     class Output(serializers.Serializer):
@@ -42,36 +46,40 @@ class ScreeningApi(APIView):
 
     @staticmethod
     def _out(policy) -> dict:
-        return {"scorer": policy.scorer_id if policy else None, "scorer_name": policy.scorer.name if policy else None,
-                "hold_probability": policy.hold_probability if policy else None}
+        return {
+            "scorer": policy.scorer_id if policy else None,
+            "scorer_name": policy.scorer.name if policy else None,
+            "hold_probability": policy.hold_probability if policy else None,
+        }
 
     @extend_schema(responses=Output, summary="A campaign's screening scorer")
-    @service_errors
     def get(self, request, slug: str):
         return Response(self._out(screening_get(campaign=campaign_get(slug=slug))))
 
     @extend_schema(request=Input, responses=Output, summary="Set (or turn off) the campaign's screening scorer")
-    @service_errors
     def put(self, request, slug: str):
         campaign = campaign_get(slug=slug)
         data = self.Input(data=request.data)
-        if not data.is_valid():
-            raise InvalidInput(_errors(data))
+        data.is_valid(raise_exception=True)
         scorer = None
         if data.validated_data["scorer"] is not None:
-            scorer = Scorer.objects.filter(pk=data.validated_data["scorer"], is_active=True).first()
+            scorer = scorer_find(scorer_id=data.validated_data["scorer"])
             if scorer is None:
                 raise InvalidInput(f"scorer {data.validated_data['scorer']} does not exist or is inactive")
-        policy = screening_set(campaign=campaign, scorer=scorer, hold_probability=data.validated_data["hold_probability"])
+        policy = screening_set(
+            campaign=campaign, scorer=scorer, hold_probability=data.validated_data["hold_probability"]
+        )
         return Response(self._out(policy))
 
 
 class ScreeningRescoreApi(APIView):
     permission_classes = [IsResearcher]
 
-    @extend_schema(request=None, responses={202: OpenApiTypes.OBJECT},
-                   summary="Queue every item the screening scorer has not scored yet")
-    @service_errors
+    @extend_schema(
+        request=None,
+        responses={202: OpenApiTypes.OBJECT},
+        summary="Queue every item the screening scorer has not scored yet",
+    )
     def post(self, request, slug: str):
         return Response({"queued": screening_rescore(campaign=campaign_get(slug=slug))}, status=202)
 
@@ -79,9 +87,11 @@ class ScreeningRescoreApi(APIView):
 class ScreeningAgreementApi(APIView):
     permission_classes = [IsResearcher]
 
-    @extend_schema(parameters=[OpenApiParameter("min_ratings", int, description="Items need this many approved ratings.")],
-                   responses=OpenApiTypes.OBJECT, summary="The screening scorer against the current human MOS")
-    @service_errors
+    @extend_schema(
+        parameters=[OpenApiParameter("min_ratings", int, description="Items need this many approved ratings.")],
+        responses=OpenApiTypes.OBJECT,
+        summary="The screening scorer against the current human MOS",
+    )
     def get(self, request, slug: str):
         try:
             min_ratings = max(int(request.query_params.get("min_ratings", 2)), 1)
@@ -104,14 +114,20 @@ class PredictionOutput(serializers.Serializer):
 class PredictionListApi(APIView):
     permission_classes = [IsResearcher]
 
-    @extend_schema(parameters=[
-        OpenApiParameter("dimension", str, enum=["quality", "alignment"]),
-        OpenApiParameter("order", str, enum=["prediction", "-prediction"]),
-        OpenApiParameter("held", bool), OpenApiParameter("min", float), OpenApiParameter("max", float),
-        OpenApiParameter("scorer", int, description="Default: the campaign's screening scorer."),
-        OpenApiParameter("limit", int), OpenApiParameter("offset", int)],
-        responses=PredictionOutput(many=True), summary="Items by the scorer's prediction (filter and sort)")
-    @service_errors
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("dimension", str, enum=["quality", "alignment"]),
+            OpenApiParameter("order", str, enum=["prediction", "-prediction"]),
+            OpenApiParameter("held", bool),
+            OpenApiParameter("min", float),
+            OpenApiParameter("max", float),
+            OpenApiParameter("scorer", int, description="Default: the campaign's screening scorer."),
+            OpenApiParameter("limit", int),
+            OpenApiParameter("offset", int),
+        ],
+        responses=PredictionOutput(many=True),
+        summary="Items by the scorer's prediction (filter and sort)",
+    )
     def get(self, request, slug: str):
         campaign = campaign_get(slug=slug)
         q = request.query_params
@@ -120,18 +136,26 @@ class PredictionListApi(APIView):
             hi = float(q["max"]) if q.get("max") else None
         except ValueError:
             raise InvalidInput("min and max must be numbers") from None
-        held = {"true": True, "false": False, None: None, "": None}.get(q.get("held"), "bad")
-        if held == "bad":
+        held_values: dict[str | None, bool | None] = {"true": True, "false": False, None: None, "": None}
+        if q.get("held") not in held_values:
             raise InvalidInput("held must be true or false")
+        held = held_values[q.get("held")]
         scorer = None
         if q.get("scorer"):
-            scorer = Scorer.objects.filter(pk=int(q["scorer"]) if q["scorer"].isdigit() else -1).first()
+            scorer = scorer_find(scorer_id=q["scorer"] if q["scorer"].isdigit() else None, active_only=False)
             if scorer is None:
                 raise InvalidInput(f"scorer {q['scorer']} does not exist")
-        qs = predictions_list(campaign=campaign, scorer=scorer, dimension=q.get("dimension", "quality"),
-                              order=q.get("order", "prediction"), held=held, lo=lo, hi=hi)
+        qs = predictions_list(
+            campaign=campaign,
+            scorer=scorer,
+            dimension=q.get("dimension", "quality"),
+            order=q.get("order", "prediction"),
+            held=held,
+            lo=lo,
+            hi=hi,
+        )
         paginator = LimitOffsetPagination()
-        page = paginator.paginate_queryset(qs, request, view=self)
+        page: Any = paginator.paginate_queryset(qs, request, view=self)
         return paginator.get_paginated_response(PredictionOutput(page, many=True).data)
 
 
@@ -141,13 +165,14 @@ class ItemCheckApi(APIView):
     class Input(serializers.Serializer):
         decision = serializers.ChoiceField(choices=["release", "broken"])
 
-    @extend_schema(request=Input, responses=OpenApiTypes.OBJECT,
-                   summary="An admin's quick check of a held item: release it to the pool, or confirm it broken")
-    @service_errors
+    @extend_schema(
+        request=Input,
+        responses=OpenApiTypes.OBJECT,
+        summary="An admin's quick check of a held item: release it to the pool, or confirm it broken",
+    )
     def post(self, request, item_id: int):
         data = self.Input(data=request.data)
-        if not data.is_valid():
-            raise InvalidInput(_errors(data))
+        data.is_valid(raise_exception=True)
         check = item_check_decide(item_id=item_id, decision=data.validated_data["decision"], user=request.user)
         return Response({"item": item_id, "status": check.status})
 
@@ -162,52 +187,36 @@ class RetrainPolicyApi(APIView):
         min_ratings = serializers.IntegerField(default=100, min_value=1)
         is_active = serializers.BooleanField(default=True)
 
-    @staticmethod
-    def _out(campaign: Campaign) -> dict:
-        policy = getattr(campaign, "retrain_policy", None)
-        rounds = list(policy.rounds.all()[:20]) if policy else []
-        return {
-            "policy": None if policy is None else {
-                "config": policy.config, "growth": policy.growth, "margin": policy.margin,
-                "min_ratings": policy.min_ratings, "is_active": policy.is_active,
-                "baseline_ratings": policy.baseline_ratings,
-                "current_scorer": policy.current_scorer_id, "current_scorer_name": getattr(policy.current_scorer, "name", None)},
-            "approved_ratings": approved_ratings(campaign=campaign),
-            "rounds": [{"id": r.pk, "status": r.status, "message": r.message, "dataset_version": r.dataset_version_id,
-                        "ratings": r.ratings, "train_run": r.train_run_id, "candidate_eval": r.candidate_eval_id,
-                        "current_eval": r.current_eval_id, "candidate": r.candidate_id, "report": r.report,
-                        "created_at": r.created_at, "finished_at": r.finished_at} for r in rounds],
-        }
-
     @extend_schema(responses=OpenApiTypes.OBJECT, summary="The retraining policy and its rounds")
-    @service_errors
     def get(self, request, slug: str):
-        return Response(self._out(campaign_get(slug=slug)))
+        return Response(retrain_overview(campaign=campaign_get(slug=slug)))
 
     @extend_schema(request=Input, responses=OpenApiTypes.OBJECT, summary="Set the retraining policy")
-    @service_errors
     def put(self, request, slug: str):
         campaign = campaign_get(slug=slug)
         data = self.Input(data=request.data)
-        if not data.is_valid():
-            raise InvalidInput(_errors(data))
+        data.is_valid(raise_exception=True)
         retrain_policy_set(campaign=campaign, **data.validated_data)
-        return Response(self._out(Campaign.objects.get(pk=campaign.pk)))
+        return Response(retrain_overview(campaign=campaign_get(slug=slug)))
 
 
 class RetrainTickApi(APIView):
     permission_classes = [IsResearcher]
 
-    @extend_schema(request=None, responses=OpenApiTypes.OBJECT,
-                   summary="Move the retraining policy on now (start a round when due, or advance the open one)")
-    @service_errors
+    @extend_schema(
+        request=None,
+        responses=OpenApiTypes.OBJECT,
+        summary="Move the retraining policy on now (start a round when due, or advance the open one)",
+    )
     def post(self, request, slug: str):
         campaign = campaign_get(slug=slug)
         policy = getattr(campaign, "retrain_policy", None)
         if policy is None:
             raise InvalidInput(f"campaign {slug!r} has no retraining policy: PUT one first")
         rnd = retrain_tick(policy=policy)
-        return Response({"round": None if rnd is None else {"id": rnd.pk, "status": rnd.status, "message": rnd.message}})
+        return Response(
+            {"round": None if rnd is None else {"id": rnd.pk, "status": rnd.status, "message": rnd.message}}
+        )
 
 
 urlpatterns = [
@@ -219,5 +228,3 @@ urlpatterns = [
     path("campaigns/<slug:slug>/retrain-policy/", RetrainPolicyApi.as_view(), name="api-retrain-policy"),
     path("campaigns/<slug:slug>/retrain-policy/tick/", RetrainTickApi.as_view(), name="api-retrain-tick"),
 ]
-
-

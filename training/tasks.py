@@ -5,6 +5,7 @@ its last checkpoint, a run still alive elsewhere is retried later).
 
 torch/transformers are imported inside the services' functions, never here.
 """
+
 from __future__ import annotations
 
 from celery import shared_task

@@ -1,4 +1,5 @@
 """API v1 routes of the training app (mounted at /api/v1/)."""
+
 from django.urls import include, path
 
 from . import api

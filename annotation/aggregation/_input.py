@@ -54,20 +54,20 @@ def code_ratings(ratings: pd.DataFrame) -> CodedRatings:
     """
     if not isinstance(ratings, pd.DataFrame):
         raise ValueError(
-            f"ratings must be a pandas DataFrame with columns {list(REQUIRED_COLUMNS)}, "
-            f"got {type(ratings).__name__}"
+            f"ratings must be a pandas DataFrame with columns {list(REQUIRED_COLUMNS)}, got {type(ratings).__name__}"
         )
     if len(ratings) == 0:
         empty = np.empty(0, dtype=np.intp)
         return CodedRatings(
-            empty, empty.copy(), np.empty(0, dtype=np.float64),
-            _empty_index("item"), _empty_index("annotator"),
+            empty,
+            empty.copy(),
+            np.empty(0, dtype=np.float64),
+            _empty_index("item"),
+            _empty_index("annotator"),
         )
     missing = [c for c in REQUIRED_COLUMNS if c not in ratings.columns]
     if missing:
-        raise ValueError(
-            f"ratings is missing column(s) {missing}; expected {list(REQUIRED_COLUMNS)}"
-        )
+        raise ValueError(f"ratings is missing column(s) {missing}; expected {list(REQUIRED_COLUMNS)}")
     for col in ("item", "annotator"):
         if ratings[col].isna().any():
             raise ValueError(f"ratings column {col!r} contains missing ids")

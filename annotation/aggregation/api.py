@@ -21,7 +21,9 @@ METHODS: tuple[str, ...] = tuple(_MODULES)
 DEFAULT_PARAMS: dict[str, dict[str, Any]] = {name: dict(m.DEFAULT_PARAMS) for name, m in _MODULES.items()}
 
 
-def aggregate(ratings: pd.DataFrame, method: str = "mean", params: Mapping[str, Any] | None = None) -> AggregationResult:
+def aggregate(
+    ratings: pd.DataFrame, method: str = "mean", params: Mapping[str, Any] | None = None
+) -> AggregationResult:
     """Aggregate the ratings of ONE dimension into per-item scores and per-annotator diagnostics.
 
     Raises ``ValueError`` for an unknown method, unknown or invalid params, or malformed ratings.
@@ -40,8 +42,6 @@ def aggregate(ratings: pd.DataFrame, method: str = "mean", params: Mapping[str, 
         )
     else:
         result = module.run(data, used)
-    result.info.update(
-        n_ratings=data.n_ratings, n_items=data.n_items, n_annotators=data.n_annotators
-    )
+    result.info.update(n_ratings=data.n_ratings, n_items=data.n_items, n_annotators=data.n_annotators)
     result.info = jsonable(result.info)
     return result

@@ -21,8 +21,9 @@ def resolve(method: str, defaults: Mapping[str, Any], params: Mapping[str, Any] 
     return out
 
 
-def number(method: str, name: str, value: Any, *, low: float | None = None, high: float | None = None,
-           low_open: bool = False) -> float:
+def number(
+    method: str, name: str, value: Any, *, low: float | None = None, high: float | None = None, low_open: bool = False
+) -> float:
     """A finite real within ``[low, high]`` (``(low, high]`` when ``low_open``)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise ValueError(f"{method}: parameter {name!r} must be a finite number, got {value!r}")

@@ -6,30 +6,25 @@ What an annotator receives never tells a golden item from a regular one: no flag
 of golden items. Decisions are shown as approved / rejected / pending with a reason in plain words,
 never with scrutiny figures, golden scores or which items were golden.
 """
-from django.db.models import Count, Q
-from django.shortcuts import get_object_or_404
+
 from django.urls import path
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers
+from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from ..models import Batch, Campaign, Task
-from ..permissions import IsAnnotator
-from ..roles import ADMIN, user_has_role
-from ..services.assignment import batch_finish, batch_get_for_user, batch_heartbeat, batch_request
-from ..services.errors import InvalidInput
+from core.errors import Forbidden, InvalidInput
+from core.permissions import IsAnnotator, IsExpert
+from core.roles import ADMIN, user_has_role
+
+from ..selectors.batches import PUBLIC_DECISION, annotator_batches, batch_list_row, batch_payload, public_reason  # noqa: F401  (moved: remove once every branch is merged)
+from ..services.assignment import batch_get_for_user, batch_request
+from ..services.campaigns import campaign_get
+from ..services.golden import expert_batch_request
+from ..services.leases import batch_finish, batch_heartbeat
 from ..services.ratings import rating_submit
-from .errors import service_errors
-
-# What annotators may know of a decision: needs_review is still "pending" to them.
-PUBLIC_DECISION = {
-    Batch.Decision.PENDING: "pending",
-    Batch.Decision.NEEDS_REVIEW: "pending",
-    Batch.Decision.APPROVED: "approved",
-    Batch.Decision.REJECTED: "rejected",
-}
-
+from ..services.standing import annotator_standing
 
 # ------------------------------------------------------------------------------------- serializers
 
@@ -78,59 +73,6 @@ class BatchListItemOutput(serializers.Serializer):
     progress = ProgressOutput()
 
 
-def public_reason(batch: Batch) -> str:
-    """What the annotator may read about a decision: nothing while the batch is open or undecided."""
-    if batch.status != Batch.Status.CLOSED or PUBLIC_DECISION.get(batch.decision) == "pending":
-        return "An admin will look at this batch." if batch.decision == Batch.Decision.NEEDS_REVIEW else ""
-    return batch.public_reason
-
-
-def batch_payload(batch: Batch) -> dict:
-    """The batch as the rating page needs it (two queries: the batch's campaign is already loaded)."""
-    campaign = batch.campaign
-    dimensions = campaign.dimensions
-    tasks = (Task.objects.filter(batch=batch).select_related("item__prompt").order_by("position")
-             .only("id", "status", "lease_expires_at", "position", "item__id", "item__media_type",
-                   "item__thumbnail", "item__prompt__text"))
-    task_rows = []
-    rated = 0
-    for task in tasks:
-        item = task.item
-        rated += task.status == Task.Status.RATED
-        task_rows.append({
-            "id": task.pk,
-            # Through the task (a lease), never the item: no item id reaches an annotator.
-            "media_url": f"/api/v1/tasks/{task.pk}/media/",
-            "thumbnail_url": f"/api/v1/tasks/{task.pk}/thumbnail/" if item.thumbnail else None,
-            "media_type": item.media_type,
-            "prompt": item.prompt.text,
-            "dimensions": dimensions,
-            "status": task.status,
-            "lease_expires_at": task.lease_expires_at,
-        })
-    # Plain dicts, not BatchOutput(...).data: a DRF serializer per task costs more CPU than the whole
-    # query at 50 tasks a batch (BatchOutput documents the shape for the schema).
-    for row in task_rows:
-        row["lease_expires_at"] = _iso(row["lease_expires_at"])
-    return {
-        "id": batch.pk,
-        "status": batch.status,
-        "decision": PUBLIC_DECISION.get(batch.decision, "pending"),
-        "reason": public_reason(batch),
-        "tasks": task_rows,
-        "progress": {"rated": rated, "total": len(task_rows)},
-        "campaign": {"slug": campaign.slug, "name": campaign.name, "require_full_video": campaign.require_full_video,
-                     "lease_minutes": campaign.lease_minutes},
-    }
-
-
-def _iso(value):
-    return _DATETIME.to_representation(value) if value is not None else None
-
-
-_DATETIME = serializers.DateTimeField()
-
-
 # ------------------------------------------------------------------------------------------- views
 
 
@@ -142,23 +84,23 @@ class BatchRequestApi(APIView):
 
     @extend_schema(
         request=Input,
-        responses={201: BatchOutput, 200: BatchOutput, 204: OpenApiResponse(description="No work left for you."),
-                   403: OpenApiResponse(description="Paused annotator or inactive campaign."),
-                   404: OpenApiResponse(description="Unknown campaign.")},
+        responses={
+            201: BatchOutput,
+            200: BatchOutput,
+            204: OpenApiResponse(description="No work left for you."),
+            403: OpenApiResponse(description="Paused annotator or inactive campaign."),
+            404: OpenApiResponse(description="Unknown campaign."),
+        },
     )
-    @service_errors
     def post(self, request, slug: str):
         """Ask for a batch: 201 new, 200 your open batch (reload-safe), 204 nothing left for you."""
-        campaign = get_object_or_404(Campaign, slug=slug)
+        campaign = campaign_get(slug=slug)
         data = self.Input(data=request.data if isinstance(request.data, dict) else {})
         if not data.is_valid():
             raise InvalidInput("mode must be 'annotate' or 'expert'")
         if data.validated_data["mode"] == "expert":
-            from ..permissions import IsExpert
-            from ..services.golden import expert_batch_request
-
             if not IsExpert().has_permission(request, self):
-                return Response({"detail": "expert mode needs the expert role"}, status=403)
+                raise Forbidden("expert mode needs the expert role")
             batch, created = expert_batch_request(campaign=campaign, user=request.user)
         else:
             batch, created = batch_request(campaign=campaign, user=request.user)
@@ -174,19 +116,9 @@ class BatchListApi(APIView):
     @extend_schema(responses=BatchListItemOutput(many=True))
     def get(self, request):
         """The caller's own batches, newest first (paginated: ?limit=&offset=)."""
-        from rest_framework.pagination import LimitOffsetPagination
-
-        qs = (Batch.objects.filter(annotator=request.user).select_related("campaign")
-              .only("id", "created_at", "closed_at", "status", "decision", "public_reason", "campaign__slug")
-              .annotate(n_total=Count("tasks"), n_rated=Count("tasks", filter=Q(tasks__status=Task.Status.RATED)))
-              .order_by("-created_at", "-id"))
         paginator = LimitOffsetPagination()
-        page = paginator.paginate_queryset(qs, request, view=self)
-        rows = [{
-            "id": b.pk, "campaign": b.campaign.slug, "created_at": b.created_at, "closed_at": b.closed_at,
-            "status": b.status, "decision": PUBLIC_DECISION.get(b.decision, "pending"), "reason": public_reason(b),
-            "progress": {"rated": b.n_rated, "total": b.n_total},
-        } for b in page]
+        page = paginator.paginate_queryset(annotator_batches(user=request.user), request, view=self)
+        rows = [batch_list_row(b) for b in page or []]
         return paginator.get_paginated_response(BatchListItemOutput(rows, many=True).data)
 
 
@@ -194,7 +126,6 @@ class BatchDetailApi(APIView):
     permission_classes = [IsAnnotator]
 
     @extend_schema(responses=BatchOutput)
-    @service_errors
     def get(self, request, batch_id: int):
         """A batch: status, decision (approved / rejected / pending), progress and tasks. Only your own
         (admins may see every batch)."""
@@ -205,20 +136,24 @@ class BatchDetailApi(APIView):
 class BatchHeartbeatApi(APIView):
     permission_classes = [IsAnnotator]
 
-    @extend_schema(request=None, responses=inline_serializer(
-        "HeartbeatOutput", {"lease_expires_at": serializers.DateTimeField(allow_null=True)}))
-    @service_errors
+    @extend_schema(
+        request=None,
+        responses=inline_serializer(
+            "HeartbeatOutput", {"lease_expires_at": serializers.DateTimeField(allow_null=True)}
+        ),
+    )
     def post(self, request, batch_id: int):
         """Extend the live leases of your open batch (call it while the annotator is active)."""
         expires = batch_heartbeat(batch_id=batch_id, user=request.user)
-        return Response({"lease_expires_at": serializers.DateTimeField().to_representation(expires) if expires else None})
+        return Response(
+            {"lease_expires_at": serializers.DateTimeField().to_representation(expires) if expires else None}
+        )
 
 
 class BatchFinishApi(APIView):
     permission_classes = [IsAnnotator]
 
     @extend_schema(request=None, responses=BatchOutput)
-    @service_errors
     def post(self, request, batch_id: int):
         """Finish your open batch early: its unrated tasks go back to the pool and the batch closes."""
         batch = batch_finish(batch_id=batch_id, user=request.user)
@@ -229,30 +164,48 @@ class RatingSubmitApi(APIView):
     permission_classes = [IsAnnotator]
 
     @extend_schema(
-        request=inline_serializer("RatingInput", {
-            "quality": serializers.IntegerField(min_value=1, max_value=5, required=False),
-            "alignment": serializers.IntegerField(min_value=1, max_value=5, required=False),
-            "duration_ms": serializers.IntegerField(required=False)}),
-        responses={201: inline_serializer("RatingOutput", {
-            "id": serializers.IntegerField(),
-            "batch": inline_serializer("RatingBatch", {"id": serializers.IntegerField(), "status": serializers.CharField(),
-                                                       "progress": ProgressOutput()})}),
-                   400: OpenApiResponse(description="Missing, extra, non-integer or out-of-range score."),
-                   404: OpenApiResponse(description="Not your task."),
-                   409: OpenApiResponse(description="Already rated."),
-                   410: OpenApiResponse(description="Lease expired or returned.")},
+        request=inline_serializer(
+            "RatingInput",
+            {
+                "quality": serializers.IntegerField(min_value=1, max_value=5, required=False),
+                "alignment": serializers.IntegerField(min_value=1, max_value=5, required=False),
+                "duration_ms": serializers.IntegerField(required=False),
+            },
+        ),
+        responses={
+            201: inline_serializer(
+                "RatingOutput",
+                {
+                    "id": serializers.IntegerField(),
+                    "batch": inline_serializer(
+                        "RatingBatch",
+                        {
+                            "id": serializers.IntegerField(),
+                            "status": serializers.CharField(),
+                            "progress": ProgressOutput(),
+                        },
+                    ),
+                },
+            ),
+            400: OpenApiResponse(description="Missing, extra, non-integer or out-of-range score."),
+            404: OpenApiResponse(description="Not your task."),
+            409: OpenApiResponse(description="Already rated."),
+            410: OpenApiResponse(description="Lease expired or returned."),
+        },
     )
-    @service_errors
     def post(self, request, task_id: int):
         """Rate a task of your batch with exactly the campaign's dimensions (integers 1-5)."""
         if not isinstance(request.data, dict):
             raise InvalidInput('send a JSON object like {"quality": 4, "alignment": 3}')
         scores = {k: v for k, v in request.data.items() if k != "duration_ms"}
-        rating = rating_submit(task_id=task_id, user=request.user, scores=scores,
-                               duration_ms=request.data.get("duration_ms"))
+        rating = rating_submit(
+            task_id=task_id, user=request.user, scores=scores, duration_ms=request.data.get("duration_ms")
+        )
         batch = rating.batch
-        return Response({"id": rating.pk, "batch": {"id": batch.pk, "status": batch.status,
-                                                    "progress": rating.batch_progress}}, status=201)
+        progress = rating.batch_progress  # type: ignore[attr-defined]  # set by rating_submit for this answer
+        return Response(
+            {"id": rating.pk, "batch": {"id": batch.pk, "status": batch.status, "progress": progress}}, status=201
+        )
 
 
 class StandingOutput(serializers.Serializer):
@@ -268,13 +221,9 @@ class StandingApi(APIView):
     permission_classes = [IsAnnotator]
 
     @extend_schema(responses={200: StandingOutput, 404: OpenApiResponse(description="Unknown campaign.")})
-    @service_errors
     def get(self, request, slug: str):
         """Your standing in a campaign: how many of your closed batches were approved, rejected, pending."""
-        from ..services.standing import annotator_standing
-
-        campaign = get_object_or_404(Campaign, slug=slug)
-        return Response(annotator_standing(campaign=campaign, user=request.user))
+        return Response(annotator_standing(campaign=campaign_get(slug=slug), user=request.user))
 
 
 urlpatterns = [

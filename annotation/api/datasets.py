@@ -1,39 +1,33 @@
 """Dataset versions (MOS aggregation), coverage, extra ratings and exports. Researchers and admins only."""
-from __future__ import annotations
 
-import os
-import zipfile
-from pathlib import Path
+from __future__ import annotations
 
 from django.http import FileResponse, StreamingHttpResponse
 from django.urls import path
-from django.utils import timezone
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.errors import NotFound
+from core.permissions import IsResearcher
+
 from ..aggregation import METHODS
 from ..models import DatasetVersion, Job
-from ..permissions import IsResearcher
+from ..selectors.versions import campaign_versions
+from ..services.campaigns import campaign_get
 from ..services.coverage import coverage_extra_ratings, coverage_summary
-from ..services.errors import Conflict, Gone, InvalidInput, NotFound
 from ..services.disk import export_disk_check
 from ..services.exports import FORMATS, export_check
+from ..services.exports.download import export_download_start, zip_stream
 from ..services.exports.media import MEDIA_MODES
-from ..services.jobs import job_create, job_enqueue, job_visible_to
-from ..services.campaigns import campaign_get
+from ..services.jobs import job_create, job_enqueue
 from ..services.mos import mos_method_check, version_get
-from .errors import service_errors
 from .jobs import JobOutput
 
 
-def _invalid(serializer) -> InvalidInput:
-    return InvalidInput("; ".join(f"{k}: {' '.join(map(str, v))}" for k, v in serializer.errors.items()))
-
-
 class VersionOutput(serializers.ModelSerializer):
-    campaign = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    campaign: serializers.SlugRelatedField = serializers.SlugRelatedField(slug_field="slug", read_only=True)
 
     class Meta:
         model = DatasetVersion
@@ -52,29 +46,34 @@ class VersionListApi(APIView):
 
     class Input(serializers.Serializer):
         method = serializers.ChoiceField(choices=METHODS, default="mean")
-        params = serializers.DictField(required=False, allow_null=True, help_text="Method parameters (see docs/mos.md).")
+        params = serializers.DictField(
+            required=False, allow_null=True, help_text="Method parameters (see docs/mos.md)."
+        )
 
     @extend_schema(responses=VersionOutput(many=True))
-    @service_errors
     def get(self, request, slug: str):
         """The campaign's dataset versions, newest first."""
         campaign = campaign_get(slug=slug)
-        versions = DatasetVersion.objects.filter(campaign=campaign).select_related("campaign").order_by("-number")
-        return Response(VersionOutput(versions, many=True).data)
+        return Response(VersionOutput(campaign_versions(campaign=campaign), many=True).data)
 
-    @extend_schema(request=Input, responses={202: JobStarted},
-                   examples=[OpenApiExample("mle", value={"method": "mle", "params": {"v_min": 0.3}}, request_only=True)])
-    @service_errors
+    @extend_schema(
+        request=Input,
+        responses={202: JobStarted},
+        examples=[OpenApiExample("mle", value={"method": "mle", "params": {"v_min": 0.3}}, request_only=True)],
+    )
     def post(self, request, slug: str):
         """Aggregate the approved ratings into a new version, as a job on the workers (202 + job)."""
         campaign = campaign_get(slug=slug)
         data = self.Input(data=request.data)
-        if not data.is_valid():
-            raise _invalid(data)
+        data.is_valid(raise_exception=True)
         method, params = data.validated_data["method"], data.validated_data.get("params")
         mos_method_check(method, params)
-        job = job_create(kind="mos_aggregate", params={"method": method, "params": params}, campaign=campaign,
-                         created_by=request.user)
+        job = job_create(
+            kind="mos_aggregate",
+            params={"method": method, "params": params},
+            campaign=campaign,
+            created_by=request.user,
+        )
         job_enqueue(job=job)
         return _started(job)
 
@@ -82,8 +81,9 @@ class VersionListApi(APIView):
 class VersionDetailApi(APIView):
     permission_classes = [IsResearcher]
 
-    @extend_schema(responses=inline_serializer("VersionDetail", {"version": VersionOutput(), "coverage": serializers.DictField()}))
-    @service_errors
+    @extend_schema(
+        responses=inline_serializer("VersionDetail", {"version": VersionOutput(), "coverage": serializers.DictField()})
+    )
     def get(self, request, version_id: int):
         """A version with its counts and coverage (complete, below target, uncertain items)."""
         version = version_get(version_id=version_id)
@@ -104,14 +104,12 @@ class ExtraRatingsApi(APIView):
         step = serializers.IntegerField()
 
     @extend_schema(request=Input, responses=Output)
-    @service_errors
     def post(self, request, version_id: int):
         """Give the version's uncertain items (CI wider than the campaign threshold) extra ratings:
         raise their target by `step`, up to the campaign's max_ratings_per_item."""
         version = version_get(version_id=version_id)
         data = self.Input(data=request.data)
-        if not data.is_valid():
-            raise _invalid(data)
+        data.is_valid(raise_exception=True)
         return Response(coverage_extra_ratings(version=version, step=data.validated_data["step"]))
 
 
@@ -120,103 +118,76 @@ class ExportStartApi(APIView):
 
     class Input(serializers.Serializer):
         format = serializers.ChoiceField(choices=FORMATS)
-        split = serializers.CharField(required=False, allow_blank=True, default="",
-                                      help_text="e.g. train=0.8,val=0.1,test=0.1 (by prompt, stratified by generator), "
-                                                "or 'given' (the split imported with the items, kept exactly).")
+        split = serializers.CharField(
+            required=False,
+            allow_blank=True,
+            default="",
+            help_text="e.g. train=0.8,val=0.1,test=0.1 (by prompt, stratified by generator), "
+            "or 'given' (the split imported with the items, kept exactly).",
+        )
         seed = serializers.IntegerField(required=False, default=0)
         media = serializers.ChoiceField(choices=MEDIA_MODES, default="copy")
-        golden = serializers.CharField(required=False, default="keep",
-                                       help_text="Golden items: keep, exclude-train (not in the train split) or exclude.")
+        golden = serializers.CharField(
+            required=False,
+            default="keep",
+            help_text="Golden items: keep, exclude-train (not in the train split) or exclude.",
+        )
 
-    @extend_schema(request=Input, responses={202: JobStarted},
-                   examples=[OpenApiExample("sft", value={"format": "sft", "split": "train=0.8,val=0.1,test=0.1", "seed": 0},
-                                            request_only=True)])
-    @service_errors
+    @extend_schema(
+        request=Input,
+        responses={202: JobStarted},
+        examples=[
+            OpenApiExample(
+                "sft", value={"format": "sft", "split": "train=0.8,val=0.1,test=0.1", "seed": 0}, request_only=True
+            )
+        ],
+    )
     def post(self, request, version_id: int):
         """Export the version as a job on the workers (202 + job); download it when the job succeeded."""
         version = version_get(version_id=version_id)
         data = self.Input(data=request.data)
-        if not data.is_valid():
-            raise _invalid(data)
+        data.is_valid(raise_exception=True)
         v = data.validated_data
-        args = export_check(fmt=v["format"], split=v["split"], seed=v["seed"], media=v["media"], out=None,
-                            golden=v["golden"])
+        args = export_check(
+            fmt=v["format"], split=v["split"], seed=v["seed"], media=v["media"], out=None, golden=v["golden"]
+        )
         export_disk_check()  # 507 with the free space, before a job is made
         job = job_create(
-            kind="dataset_export", campaign=version.campaign, created_by=request.user,
-            params={"version_id": version.pk, "format": v["format"], "split": args["split"], "seed": args["seed"],
-                    "media": v["media"], "golden": args["golden"]},
+            kind="dataset_export",
+            campaign=version.campaign,
+            created_by=request.user,
+            params={
+                "version_id": version.pk,
+                "format": v["format"],
+                "split": args["split"],
+                "seed": args["seed"],
+                "media": v["media"],
+                "golden": args["golden"],
+            },
         )
         job_enqueue(job=job)
         return _started(job)
 
 
-def _zip_stream(root: Path):
-    """Yield a zip of `root` as it is written (stored, not deflated: media are compressed already)."""
-
-    class Sink:
-        def __init__(self):
-            self.parts: list[bytes] = []
-            self.pos = 0
-
-        def write(self, data):
-            self.parts.append(bytes(data))
-            self.pos += len(data)
-            return len(data)
-
-        def tell(self):
-            return self.pos
-
-        def flush(self):
-            pass
-
-        def take(self) -> bytes:
-            data, self.parts = b"".join(self.parts), []
-            return data
-
-    sink = Sink()
-    with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
-        for dirpath, _dirs, files in os.walk(root, followlinks=False):
-            for name in sorted(files):
-                full = Path(dirpath) / name
-                arc = str(full.relative_to(root))
-                with open(full, "rb") as src, zf.open(arc, "w", force_zip64=True) as dst:
-                    for block in iter(lambda: src.read(1024 * 1024), b""):
-                        dst.write(block)
-                        yield sink.take()
-                yield sink.take()
-    yield sink.take()
-
-
 class ExportDownloadApi(APIView):
     permission_classes = [IsResearcher]
 
-    @extend_schema(parameters=[OpenApiParameter("file", str, description="One file of the export (e.g. manifest.json) instead of the zip.")],
-                   responses={(200, "application/zip"): bytes})
-    @service_errors
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("file", str, description="One file of the export (e.g. manifest.json) instead of the zip.")
+        ],
+        responses={(200, "application/zip"): bytes},
+    )
     def get(self, request, job_id: int):
         """The finished export: a zip streamed of its folder, or one file with ?file=."""
-        job = Job.objects.filter(pk=job_id, kind="dataset_export").first()
-        # Scoped like the job itself (api/jobs.py): someone who may not see the job gets the same 404.
-        if job is None or not job_visible_to(job=job, user=request.user):
-            raise NotFound(f"export job {job_id} not found")
-        if job.status != Job.Status.SUCCEEDED:
-            raise Conflict(f"export job {job_id} is {job.status}, not finished")
-        if job.result.get("pruned_at"):
-            raise Gone(f"export job {job_id} was removed by retention on {job.result['pruned_at'][:10]} "
-                       "(not downloaded for QEVAL_RETENTION_DAYS); export the version again")
-        root = Path(job.result["out"])
-        if not root.is_dir():
-            raise Gone(f"the files of export job {job_id} are gone; export the version again")
-        # Retention counts from the last download.
-        Job.objects.filter(pk=job.pk).update(result={**job.result, "downloaded_at": timezone.now().isoformat()})
+        job, root = export_download_start(job_id=job_id, user=request.user)
         name = request.query_params.get("file")
         if name:
             target = (root / name).resolve()
             if root.resolve() not in target.parents or not target.is_file():
                 raise NotFound(f"export job {job_id} has no file {name!r}")
             return FileResponse(open(target, "rb"), as_attachment=True, filename=target.name)
-        response = StreamingHttpResponse(_zip_stream(root), content_type="application/zip")
+        response = StreamingHttpResponse(zip_stream(root), content_type="application/zip")
         response["Content-Disposition"] = f'attachment; filename="export-{job_id}-{job.result.get("format", "")}.zip"'
         return response
 

@@ -1,19 +1,7 @@
-"""Map service errors to HTTP answers with a reason."""
-from functools import wraps
-
-from rest_framework.response import Response
-
-from ..services.errors import ServiceError
+# moved to core: remove once every branch is merged. Every API error is answered by the one exception handler
+# (core/api/exception_handler.py, registered in settings); this decorator is left only for branches that still
+# put it on views, and changes nothing.
 
 
 def service_errors(view_method):
-    """Decorator for APIView methods: a ServiceError becomes {"detail": message} with its status."""
-
-    @wraps(view_method)
-    def wrapper(self, request, *args, **kwargs):
-        try:
-            return view_method(self, request, *args, **kwargs)
-        except ServiceError as exc:
-            return Response({"detail": exc.message}, status=exc.status_code)
-
-    return wrapper
+    return view_method

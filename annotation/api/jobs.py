@@ -1,12 +1,16 @@
 """Job status: progress of imports, scrutiny, aggregation and exports (for the UI and scripts)."""
+
 from django.urls import path
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.errors import NotFound
+from core.jobs import redact_paths
+
 from ..models import Job
-from ..services.jobs import job_visible_to, redact_paths
+from ..selectors.jobs import job_for_page
 
 # Keys of a job's result that name folders on the server: kept in the database, never shown.
 SERVER_PATH_KEYS = frozenset({"out", "path", "manifest", "archive", "media_root", "output_dir"})
@@ -20,8 +24,21 @@ class JobOutput(serializers.ModelSerializer):
 
     class Meta:
         model = Job
-        fields = ("id", "kind", "status", "progress", "total", "message", "result", "error", "created_at",
-                  "started_at", "finished_at", "attempts", "download_url")
+        fields = (
+            "id",
+            "kind",
+            "status",
+            "progress",
+            "total",
+            "message",
+            "result",
+            "error",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "attempts",
+            "download_url",
+        )
 
     def get_result(self, job) -> dict:
         result = job.result if isinstance(job.result, dict) else {}
@@ -45,9 +62,9 @@ class JobDetailApi(APIView):
     def get(self, request, job_id: int):
         """A job's status and progress (its creator, admins, and researchers for command-line jobs); 404
         alike for a job that does not exist and one the caller may not see."""
-        job = Job.objects.filter(pk=job_id).first()
-        if job is None or not job_visible_to(job=job, user=request.user):
-            return Response({"detail": f"job {job_id} not found"}, status=404)
+        job = job_for_page(job_id=job_id, user=request.user)
+        if job is None:
+            raise NotFound(f"job {job_id} not found")
         return Response(JobOutput(job).data)
 
 

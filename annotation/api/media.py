@@ -8,6 +8,7 @@
 
 Video answers single Range requests (206), which browsers use to seek and to start playing.
 """
+
 from __future__ import annotations
 
 import mimetypes
@@ -15,17 +16,18 @@ import re
 
 from django.core.files.storage import default_storage
 from django.http import FileResponse, HttpResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.urls import path
-from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.negotiation import BaseContentNegotiation
-from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from ..models import Item, Task
-from ..permissions import role_permission
-from ..roles import ABOVE_ANNOTATOR, ROLES, user_has_role
+from core.errors import Forbidden, NotFound
+from core.permissions import role_permission
+from core.roles import ROLES
+
+from ..selectors.media import item_file_name, item_media_access, task_file
 
 RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")
 CHUNK = 64 * 1024
@@ -42,11 +44,6 @@ class AnyAccept(BaseContentNegotiation):
         return renderers[0], renderers[0].media_type
 
 
-def item_media_access(*, user, item_id: int) -> bool:
-    """True when `user` may see an item's media by its id: a role above annotator."""
-    return user_has_role(user, *ABOVE_ANNOTATOR)
-
-
 def _ranged(fh, start: int, length: int):
     fh.seek(start)
     left = length
@@ -61,9 +58,9 @@ def _ranged(fh, start: int, length: int):
         fh.close()
 
 
-def _serve(request, name: str) -> HttpResponse:
+def _serve(request, name: str) -> HttpResponseBase:
     if not name or not default_storage.exists(name):
-        return Response({"detail": "the media file is missing from storage"}, status=404)
+        raise NotFound("the media file is missing from storage")
     content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
     size = default_storage.size(name)
     match = RANGE_RE.match(request.headers.get("Range", "").strip())
@@ -75,11 +72,12 @@ def _serve(request, name: str) -> HttpResponse:
         else:  # suffix range: the last N bytes
             start, end = max(0, size - int(last)), size - 1
         if start >= size or start > end:
-            resp = HttpResponse(status=416)
-            resp["Content-Range"] = f"bytes */{size}"
-            return resp
-        resp = StreamingHttpResponse(_ranged(default_storage.open(name, "rb"), start, end - start + 1),
-                                     status=206, content_type=content_type)
+            refused = HttpResponse(status=416)
+            refused["Content-Range"] = f"bytes */{size}"
+            return refused
+        resp: HttpResponseBase = StreamingHttpResponse(
+            _ranged(default_storage.open(name, "rb"), start, end - start + 1), status=206, content_type=content_type
+        )
         resp["Content-Range"] = f"bytes {start}-{end}/{size}"
         resp["Content-Length"] = str(end - start + 1)
     else:
@@ -96,16 +94,20 @@ class _ItemFileApi(APIView):
     content_negotiation_class = AnyAccept
     field = "media"
 
-    @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY,
-                              404: OpenApiResponse(description="Unknown item, or not visible to you "
-                                                   "(annotators reach media through their tasks).")})
+    @extend_schema(
+        responses={
+            (200, "application/octet-stream"): OpenApiTypes.BINARY,
+            404: OpenApiResponse(
+                description="Unknown item, or not visible to you (annotators reach media through their tasks)."
+            ),
+        }
+    )
     def get(self, request, item_id: int):
-        if not item_media_access(user=request.user, item_id=item_id):
-            return Response({"detail": f"item {item_id} not found"}, status=404)
-        item = Item.objects.filter(pk=item_id).only("id", "media", "thumbnail").first()
-        if item is None:
-            return Response({"detail": f"item {item_id} not found"}, status=404)
-        return _serve(request, getattr(item, self.field).name)
+        allowed = item_media_access(user=request.user, item_id=item_id)
+        name = item_file_name(item_id=item_id, field=self.field) if allowed else None
+        if name is None:  # the same 404 for a missing item and one the caller may not see
+            raise NotFound(f"item {item_id} not found")
+        return _serve(request, name)
 
 
 class ItemMediaApi(_ItemFileApi):
@@ -125,22 +127,20 @@ class _TaskFileApi(APIView):
     content_negotiation_class = AnyAccept
     field = "media"
 
-    @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY,
-                              403: OpenApiResponse(description="The lease on this task has ended."),
-                              404: OpenApiResponse(description="Not your task.")})
+    @extend_schema(
+        responses={
+            (200, "application/octet-stream"): OpenApiTypes.BINARY,
+            403: OpenApiResponse(description="The lease on this task has ended."),
+            404: OpenApiResponse(description="Not your task."),
+        }
+    )
     def get(self, request, task_id: int):
-        staff = user_has_role(request.user, *ABOVE_ANNOTATOR)
-        qs = Task.objects.filter(pk=task_id).select_related("item").only(
-            "id", "annotator_id", "status", "lease_expires_at", "item__media", "item__thumbnail")
-        if not staff:
-            qs = qs.filter(annotator=request.user)
-        task = qs.first()
-        if task is None:
-            return Response({"detail": f"task {task_id} not found"}, status=404)
-        live = task.status == Task.Status.LEASED and task.lease_expires_at > timezone.now()
-        if not staff and not live:
-            return Response({"detail": "the lease on this task has ended: ask for a new batch"}, status=403)
-        return _serve(request, getattr(task.item, self.field).name)
+        name, visible = task_file(task_id=task_id, user=request.user, field=self.field)
+        if name is None:
+            raise NotFound(f"task {task_id} not found")
+        if not visible:
+            raise Forbidden("the lease on this task has ended: ask for a new batch")
+        return _serve(request, name)
 
 
 class TaskMediaApi(_TaskFileApi):

@@ -2,10 +2,12 @@
 queue by risk), pause and resume annotators, read and export the audit trail, reusable reason
 templates, and the campaign's QC settings. Golden figures appear only here (admins), never in
 annotator-facing responses."""
+
 from __future__ import annotations
 
-from django.contrib.auth import get_user_model
-from django.shortcuts import get_object_or_404
+from typing import Any
+
+from django.http import StreamingHttpResponse
 from django.urls import path
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -13,18 +15,23 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from django.db.models import F
-from django.http import StreamingHttpResponse
+from core.errors import InvalidInput, NotFound
+from core.permissions import IsAdmin
 
-from ..models import Batch, ReasonTemplate
-from ..permissions import IsAdmin
-from ..services.audit import audit_csv, audit_events, audit_row
+from ..models import Batch
+from ..selectors.audit import audit_csv, audit_events, audit_row
+from ..selectors.scrutiny import batch_for_scrutiny_row, campaign_closed_batches, reason_templates
+from ..selectors.users import user_get
 from ..services.campaigns import QC_SETTINGS, campaign_get, campaign_update
-from ..services.errors import InvalidInput, NotFound
-from ..services.scrutiny import annotator_pause, annotator_resume, batch_admin_decide, batch_rows
-from .errors import service_errors
+from ..services.reasons import reason_template_add, reason_template_remove
+from ..services.scrutiny import (
+    annotator_pause,
+    annotator_resume,
+    batch_admin_decide,
+    batch_rows,
+    rescrutiny_enqueue,
+)
 
-User = get_user_model()
 PAGE_MAX = 500
 
 
@@ -82,15 +89,16 @@ class BatchDecisionApi(APIView):
         decision = serializers.ChoiceField(choices=["approve", "reject"])
         reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
 
-    @extend_schema(request=InputSerializer, responses=BatchScrutinySerializer,
-                   summary="Approve or reject a batch (admins); a rejection needs a reason")
-    @service_errors
+    @extend_schema(
+        request=InputSerializer,
+        responses=BatchScrutinySerializer,
+        summary="Approve or reject a batch (admins); a rejection needs a reason",
+    )
     def post(self, request, batch_id: int):
         data = self.InputSerializer(data=request.data)
-        if not data.is_valid():
-            raise InvalidInput("; ".join(f"{k}: {' '.join(map(str, v))}" for k, v in data.errors.items()))
+        data.is_valid(raise_exception=True)
         batch = batch_admin_decide(batch_id=batch_id, user=request.user, **data.validated_data)
-        batch = Batch.objects.select_related("annotator", "decided_by", "campaign").get(pk=batch.pk)
+        batch = batch_for_scrutiny_row(batch_id=batch.pk)
         row = batch_rows(batches=[batch], dimensions=batch.campaign.dimensions)[0]
         return Response(BatchScrutinySerializer(row).data)
 
@@ -102,42 +110,42 @@ class CampaignScrutinyApi(APIView):
         parameters=[
             OpenApiParameter("decision", str, description="pending, approved, rejected or needs_review"),
             OpenApiParameter("annotator", int, description="Only this annotator's batches (user id)."),
-            OpenApiParameter("order", str, enum=["closed", "risk"],
-                             description="closed: newest first (default); risk: the review order, riskiest first."),
+            OpenApiParameter(
+                "order",
+                str,
+                enum=["closed", "risk"],
+                description="closed: newest first (default); risk: the review order, riskiest first.",
+            ),
             OpenApiParameter("limit", int, description=f"Page size (default 100, at most {PAGE_MAX})."),
             OpenApiParameter("offset", int),
         ],
         responses=ScrutinyPageSerializer,
         summary="Closed batches of a campaign with their scrutiny figures (admins)",
     )
-    @service_errors
     def get(self, request, slug: str):
         campaign = campaign_get(slug=slug)
         order = request.query_params.get("order", "closed")
         if order not in ("closed", "risk"):
             raise InvalidInput("order must be 'closed' or 'risk'")
-        qs = (Batch.objects.filter(campaign=campaign, status=Batch.Status.CLOSED)
-              .select_related("annotator", "decided_by"))
-        qs = qs.order_by(F("risk").desc(nulls_last=True), "pk") if order == "risk" else qs.order_by("-closed_at", "-pk")
         decision = request.query_params.get("decision")
-        if decision:
-            if decision not in Batch.Decision.values:
-                raise InvalidInput(f"decision must be one of {', '.join(Batch.Decision.values)}")
-            qs = qs.filter(decision=decision)
+        if decision and decision not in Batch.Decision.values:
+            raise InvalidInput(f"decision must be one of {', '.join(Batch.Decision.values)}")
         annotator = request.query_params.get("annotator")
-        if annotator:
-            if not annotator.isdigit():
-                raise InvalidInput("annotator must be a user id")
-            qs = qs.filter(annotator_id=int(annotator))
+        if annotator and not annotator.isdigit():
+            raise InvalidInput("annotator must be a user id")
+        qs = campaign_closed_batches(
+            campaign=campaign, order=order, decision=decision, annotator_id=int(annotator) if annotator else None
+        )
         try:
             limit = min(max(int(request.query_params.get("limit", 100)), 1), PAGE_MAX)
             offset = max(int(request.query_params.get("offset", 0)), 0)
         except ValueError:
             raise InvalidInput("limit and offset must be integers") from None
         count = qs.count()
-        rows = batch_rows(batches=qs[offset:offset + limit], dimensions=campaign.dimensions)
-        return Response({"count": count, "limit": limit, "offset": offset,
-                         "results": BatchScrutinySerializer(rows, many=True).data})
+        rows = batch_rows(batches=qs[offset : offset + limit], dimensions=campaign.dimensions)
+        return Response(
+            {"count": count, "limit": limit, "offset": offset, "results": BatchScrutinySerializer(rows, many=True).data}
+        )
 
 
 class AnnotatorPauseApi(APIView):
@@ -147,21 +155,28 @@ class AnnotatorPauseApi(APIView):
     class InputSerializer(serializers.Serializer):
         reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=300)
 
-    @extend_schema(request=InputSerializer, responses=PauseOutputSerializer,
-                   summary="Pause (no new batches) or resume an annotator (admins)")
-    @service_errors
+    @extend_schema(
+        request=InputSerializer,
+        responses=PauseOutputSerializer,
+        summary="Pause (no new batches) or resume an annotator (admins)",
+    )
     def post(self, request, user_id: int):
-        user = get_object_or_404(User, pk=user_id)
+        user = user_get(user_id=user_id)
         if self.pause:
             data = self.InputSerializer(data=request.data)
-            if not data.is_valid():
-                raise InvalidInput("; ".join(f"{k}: {' '.join(map(str, v))}" for k, v in data.errors.items()))
+            data.is_valid(raise_exception=True)
             annotator_pause(user=user, reason=data.validated_data["reason"], by=request.user)
         else:
             annotator_resume(user=user, by=request.user)
         profile = user.annotator_profile
-        return Response({"annotator": user.username, "id": user.pk, "is_paused": profile.is_paused,
-                         "paused_reason": profile.paused_reason})
+        return Response(
+            {
+                "annotator": user.username,
+                "id": user.pk,
+                "is_paused": profile.is_paused,
+                "paused_reason": profile.paused_reason,
+            }
+        )
 
 
 # ------------------------------------------------------------------------------------ audit trail
@@ -175,7 +190,7 @@ class AuditEventSerializer(serializers.Serializer):
     batch = serializers.IntegerField(allow_null=True)
     annotator = serializers.CharField()
     annotator_id = serializers.IntegerField()
-    source = serializers.CharField()
+    source = serializers.CharField()  # type: ignore[assignment]  # the event's field, not DRF's Field.source
     actor = serializers.CharField(allow_null=True)
     before = serializers.CharField()
     after = serializers.CharField()
@@ -200,7 +215,7 @@ AUDIT_FILTERS = [
 
 def _audit_filtered(request):
     params = request.query_params
-    filters = {}
+    filters: dict[str, Any] = {}
     if params.get("campaign"):
         filters["campaign"] = campaign_get(slug=params["campaign"])
     for key in ("batch", "annotator"):
@@ -209,20 +224,17 @@ def _audit_filtered(request):
             if not value.isdigit():
                 raise InvalidInput(f"{key} must be an id (a whole number)")
             filters["batch" if key == "batch" else "subject"] = int(value)
-    qs = audit_events(campaign=filters.get("campaign"))
-    if "batch" in filters:
-        qs = qs.filter(batch_id=filters["batch"])
-    if "subject" in filters:
-        qs = qs.filter(subject_id=filters["subject"])
-    return qs
+    return audit_events(campaign=filters.get("campaign"), batch=filters.get("batch"), subject=filters.get("subject"))
 
 
 class AuditListApi(APIView):
     permission_classes = [IsAdmin]
 
-    @extend_schema(parameters=AUDIT_FILTERS + [OpenApiParameter("limit", int), OpenApiParameter("offset", int)],
-                   responses=AuditPageSerializer, summary="The audit trail: every decision and pause, oldest first")
-    @service_errors
+    @extend_schema(
+        parameters=AUDIT_FILTERS + [OpenApiParameter("limit", int), OpenApiParameter("offset", int)],
+        responses=AuditPageSerializer,
+        summary="The audit trail: every decision and pause, oldest first",
+    )
     def get(self, request):
         qs = _audit_filtered(request)
         try:
@@ -230,17 +242,25 @@ class AuditListApi(APIView):
             offset = max(int(request.query_params.get("offset", 0)), 0)
         except ValueError:
             raise InvalidInput("limit and offset must be integers") from None
-        rows = [audit_row(e) for e in qs[offset:offset + limit]]
-        return Response({"count": qs.count(), "limit": limit, "offset": offset,
-                         "results": AuditEventSerializer(rows, many=True).data})
+        rows = [audit_row(e) for e in qs[offset : offset + limit]]
+        return Response(
+            {
+                "count": qs.count(),
+                "limit": limit,
+                "offset": offset,
+                "results": AuditEventSerializer(rows, many=True).data,
+            }
+        )
 
 
 class AuditExportApi(APIView):
     permission_classes = [IsAdmin]
 
-    @extend_schema(parameters=AUDIT_FILTERS, responses={(200, "text/csv"): OpenApiTypes.STR},
-                   summary="The audit trail as CSV (streamed)")
-    @service_errors
+    @extend_schema(
+        parameters=AUDIT_FILTERS,
+        responses={(200, "text/csv"): OpenApiTypes.STR},
+        summary="The audit trail as CSV (streamed)",
+    )
     def get(self, request):
         qs = _audit_filtered(request)
         response = StreamingHttpResponse(audit_csv(qs), content_type="text/csv; charset=utf-8")
@@ -263,18 +283,13 @@ class ReasonTemplateApi(APIView):
 
     @extend_schema(responses=Output(many=True), summary="Reusable reasons for decisions on the desk")
     def get(self, request):
-        return Response(self.Output(ReasonTemplate.objects.all(), many=True).data)
+        return Response(self.Output(reason_templates(), many=True).data)
 
     @extend_schema(request=Input, responses={201: Output}, summary="Add a reusable reason")
-    @service_errors
     def post(self, request):
         data = self.Input(data=request.data)
-        if not data.is_valid():
-            raise InvalidInput("; ".join(f"{k}: {' '.join(map(str, v))}" for k, v in data.errors.items()))
-        text = data.validated_data["text"].strip()
-        if not text:
-            raise InvalidInput("text: a reason cannot be blank")
-        template, _ = ReasonTemplate.objects.get_or_create(text=text, defaults={"created_by": request.user})
+        data.is_valid(raise_exception=True)
+        template = reason_template_add(text=data.validated_data["text"], user=request.user)
         return Response(self.Output(template).data, status=201)
 
 
@@ -282,10 +297,8 @@ class ReasonTemplateDeleteApi(APIView):
     permission_classes = [IsAdmin]
 
     @extend_schema(responses={204: None}, summary="Remove a reusable reason")
-    @service_errors
     def delete(self, request, template_id: int):
-        deleted, _ = ReasonTemplate.objects.filter(pk=template_id).delete()
-        if not deleted:
+        if not reason_template_remove(template_id=template_id):
             raise NotFound(f"reason template {template_id} not found")
         return Response(status=204)
 
@@ -313,26 +326,24 @@ class QcSettingsApi(APIView):
         expert_ratings_per_golden = serializers.IntegerField(min_value=1)
 
     @extend_schema(responses=Settings, summary="A campaign's QC settings")
-    @service_errors
     def get(self, request, slug: str):
         campaign = campaign_get(slug=slug)
         return Response({k: getattr(campaign, k) for k in QC_SETTINGS})
 
-    @extend_schema(request=Settings(partial=True), responses=Settings,
-                   summary="Change QC settings (any subset); batches are decided again on the workers")
-    @service_errors
+    @extend_schema(
+        request=Settings(partial=True),
+        responses=Settings,
+        summary="Change QC settings (any subset); batches are decided again on the workers",
+    )
     def patch(self, request, slug: str):
         campaign = campaign_get(slug=slug)
         if not isinstance(request.data, dict) or not request.data:
-            raise InvalidInput("send a JSON object with the settings to change, e.g. {\"scrutiny_method\": \"fixed\"}")
+            raise InvalidInput('send a JSON object with the settings to change, e.g. {"scrutiny_method": "fixed"}')
         unknown = sorted(set(request.data) - set(QC_SETTINGS))
         if unknown:
             raise InvalidInput(f"not a QC setting: {', '.join(unknown)} (settings: {', '.join(QC_SETTINGS)})")
         data = self.Settings(data=request.data, partial=True)
-        if not data.is_valid():
-            raise InvalidInput("; ".join(f"{k}: {' '.join(map(str, v))}" for k, v in data.errors.items()))
-        from ..services.scrutiny import rescrutiny_enqueue
-
+        data.is_valid(raise_exception=True)
         campaign = campaign_update(campaign=campaign, **data.validated_data)
         rescrutiny_enqueue(campaign=campaign, why="QC settings changed")
         return Response({k: getattr(campaign, k) for k in QC_SETTINGS})

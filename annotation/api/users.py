@@ -1,15 +1,15 @@
 """Accounts, for admins: who exists, their roles, whether they are paused."""
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
-from django.db.models import Prefetch
+
 from django.urls import path
 from drf_spectacular.utils import extend_schema, extend_schema_serializer, inline_serializer
 from rest_framework import serializers
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.views import APIView
 
-from ..permissions import IsAdmin
-from ..roles import ROLES
+from core.permissions import IsAdmin
+from core.roles import ROLES
+
+from ..selectors.users import users_with_roles
 
 
 class UserListApi(APIView):
@@ -40,18 +40,21 @@ class UserListApi(APIView):
             profile = self._profile(user)
             return profile.paused_reason if profile else ""
 
-    @extend_schema(responses=inline_serializer("PaginatedUsers", {
-        "count": serializers.IntegerField(), "next": serializers.CharField(allow_null=True),
-        "previous": serializers.CharField(allow_null=True), "results": Output(many=True)}))
+    @extend_schema(
+        responses=inline_serializer(
+            "PaginatedUsers",
+            {
+                "count": serializers.IntegerField(),
+                "next": serializers.CharField(allow_null=True),
+                "previous": serializers.CharField(allow_null=True),
+                "results": Output(many=True),
+            },
+        )
+    )
     def get(self, request):
         """All accounts, paginated (limit/offset), by username."""
-        users = (
-            get_user_model().objects.select_related("annotator_profile")
-            .prefetch_related(Prefetch("groups", queryset=Group.objects.filter(name__in=ROLES), to_attr="role_groups"))
-            .order_by("username")
-        )
         paginator = LimitOffsetPagination()
-        page = paginator.paginate_queryset(users, request, view=self)
+        page = paginator.paginate_queryset(users_with_roles(), request, view=self)
         return paginator.get_paginated_response(self.Output(page, many=True).data)
 
 

@@ -4,6 +4,7 @@ manifest, all deterministic (same bytes every run, so content-addressed storage 
 Nothing here is real generated content: the generator names are made up, and each stands for one
 quality level, so a demo campaign's ratings, MOS and model-level metrics show clear differences.
 """
+
 from __future__ import annotations
 
 import csv
@@ -47,20 +48,45 @@ VIDEO_QUALITIES = (
 PROMPTS = (
     ("a red ball on green grass", "Entity Generation", "object", (210, 40, 40), "ball"),
     ("a yellow sun above blue mountains at noon", "Entity Attribute Generation", "color", (245, 200, 40), "sun"),
-    ("a small wooden house to the left of a tall tree", "Interaction Ability", "spatial relationships",
-     (150, 95, 50), "house"),
-    ("a calm lake at sunset, soft lighting, high contrast, shallow depth of field",
-     "Entity Attribute Generation", "lighting", (250, 140, 60), "sun"),
-    ("a watercolour painting of a quiet village street early in the morning, with a red door, three blue "
-     "windows, a cat sleeping on the steps and warm light falling across the old stones", "Entity Attribute "
-     "Generation", "style", (200, 40, 60), "house"),
-    ("a purple balloon floating over a city park while children below point at it and a dog runs after "
-     "its string, seen from a low camera angle on a bright and windy spring afternoon", "Interaction Ability",
-     "causal relationships", (140, 60, 190), "ball"),
+    (
+        "a small wooden house to the left of a tall tree",
+        "Interaction Ability",
+        "spatial relationships",
+        (150, 95, 50),
+        "house",
+    ),
+    (
+        "a calm lake at sunset, soft lighting, high contrast, shallow depth of field",
+        "Entity Attribute Generation",
+        "lighting",
+        (250, 140, 60),
+        "sun",
+    ),
+    (
+        "a watercolour painting of a quiet village street early in the morning, with a red door, three blue "
+        "windows, a cat sleeping on the steps and warm light falling across the old stones",
+        "Entity Attribute Generation",
+        "style",
+        (200, 40, 60),
+        "house",
+    ),
+    (
+        "a purple balloon floating over a city park while children below point at it and a dog runs after "
+        "its string, seen from a low camera angle on a bright and windy spring afternoon",
+        "Interaction Ability",
+        "causal relationships",
+        (140, 60, 190),
+        "ball",
+    ),
 )
 VIDEO_PROMPTS = (
-    ("a red ball rolling from left to right across a green field", "Entity Attribute Generation", "action",
-     (210, 40, 40), "ball"),
+    (
+        "a red ball rolling from left to right across a green field",
+        "Entity Attribute Generation",
+        "action",
+        (210, 40, 40),
+        "ball",
+    ),
     ("a blue kite rising slowly into a clear sky", "Entity Generation", "object", (40, 90, 220), "ball"),
 )
 
@@ -124,7 +150,7 @@ def _write_video(path: Path, colour, shape: str, quality: Quality, seed: int) ->
     frames = VIDEO_FPS * VIDEO_SECONDS
     with av.open(str(path), mode="w", format="mp4") as container:
         codec = "libx264" if "libx264" in av.codecs_available else "mpeg4"
-        stream = container.add_stream(codec, rate=VIDEO_FPS)
+        stream: av.VideoStream = container.add_stream(codec, rate=VIDEO_FPS)  # type: ignore[assignment]  # video
         stream.width, stream.height = VIDEO_SIZE
         stream.pix_fmt = "yuv420p"
         if codec == "libx264":
@@ -132,8 +158,11 @@ def _write_video(path: Path, colour, shape: str, quality: Quality, seed: int) ->
         for i in range(frames):
             # The weak generator's object jumps about instead of moving smoothly.
             offset = i / (frames - 1) if not quality.wrong_colour else random.Random(seed * 100 + i).random()
-            frame = _degrade(_scene(colour, shape, seed, VIDEO_SIZE, offset=offset, wrong=quality.wrong_colour),
-                             quality, seed * 100 + i)
+            frame = _degrade(
+                _scene(colour, shape, seed, VIDEO_SIZE, offset=offset, wrong=quality.wrong_colour),
+                quality,
+                seed * 100 + i,
+            )
             for packet in stream.encode(av.VideoFrame.from_image(frame)):
                 container.mux(packet)
         for packet in stream.encode():

@@ -6,7 +6,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -15,315 +14,703 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='Generator',
+            name="Generator",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=120, unique=True)),
-                ('media_type', models.CharField(choices=[('image', 'Image'), ('video', 'Video')], max_length=5)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=120, unique=True)),
+                ("media_type", models.CharField(choices=[("image", "Image"), ("video", "Video")], max_length=5)),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='AnnotatorProfile',
+            name="AnnotatorProfile",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('is_paused', models.BooleanField(default=False, help_text='A paused annotator gets no new batches.')),
-                ('paused_reason', models.CharField(blank=True, max_length=300)),
-                ('is_vendor', models.BooleanField(default=False, help_text='Created by import_ratings; cannot log in.')),
-                ('user', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='annotator_profile', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("is_paused", models.BooleanField(default=False, help_text="A paused annotator gets no new batches.")),
+                ("paused_reason", models.CharField(blank=True, max_length=300)),
+                (
+                    "is_vendor",
+                    models.BooleanField(default=False, help_text="Created by import_ratings; cannot log in."),
+                ),
+                (
+                    "user",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="annotator_profile",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Campaign',
+            name="Campaign",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('slug', models.SlugField(help_text='Short name used in URLs and on the command line.', unique=True)),
-                ('name', models.CharField(max_length=200)),
-                ('instructions', models.TextField(blank=True, help_text='Shown to annotators before they start (Markdown-free text).')),
-                ('anchors', models.JSONField(blank=True, default=dict, help_text='Example anchors per level, e.g. {"quality": {"1": "heavy artefacts", ...}, "alignment": {...}}.')),
-                ('rate_quality', models.BooleanField(default=True, help_text='Annotators rate visual quality (1-5).')),
-                ('rate_alignment', models.BooleanField(default=True, help_text='Annotators rate text alignment (1-5).')),
-                ('ratings_per_image', models.PositiveSmallIntegerField(default=6, help_text='Target ratings per image (paper: ~6).')),
-                ('ratings_per_video', models.PositiveSmallIntegerField(default=3, help_text='Target ratings per video (paper: ~3).')),
-                ('batch_size', models.PositiveSmallIntegerField(default=40, help_text='Regular items leased per batch.')),
-                ('golden_per_batch', models.PositiveSmallIntegerField(default=10, help_text='Hidden golden items added to each batch.')),
-                ('lease_minutes', models.PositiveSmallIntegerField(default=30, help_text='How long a leased task stays reserved.')),
-                ('require_full_video', models.BooleanField(default=False, help_text='A video must play to its end before it can be rated.')),
-                ('expert_ratings_per_golden', models.PositiveSmallIntegerField(default=3, help_text='Expert ratings each golden item needs.')),
-                ('scrutiny_measure', models.CharField(choices=[('srcc_and_plcc', 'SRCC and PLCC both'), ('srcc', 'SRCC only'), ('plcc', 'PLCC only')], default='srcc_and_plcc', max_length=16)),
-                ('min_golden', models.PositiveSmallIntegerField(default=8, help_text='Golden items per dimension a batch needs for an automatic decision.')),
-                ('approve_threshold', models.FloatField(default=0.7, help_text="Approve when every dimension's correlation is at or above this.")),
-                ('reject_threshold', models.FloatField(default=0.4, help_text="Reject when any dimension's correlation is below this.")),
-                ('ci_width_threshold', models.FloatField(default=0.5, help_text="Items whose 95% CI half-width exceeds this are 'uncertain'.")),
-                ('max_ratings_per_item', models.PositiveSmallIntegerField(default=12, help_text='Cap when extra ratings are given to uncertain items.')),
-                ('is_active', models.BooleanField(default=True, help_text='Inactive campaigns hand out no batches.')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("slug", models.SlugField(help_text="Short name used in URLs and on the command line.", unique=True)),
+                ("name", models.CharField(max_length=200)),
+                (
+                    "instructions",
+                    models.TextField(
+                        blank=True, help_text="Shown to annotators before they start (Markdown-free text)."
+                    ),
+                ),
+                (
+                    "anchors",
+                    models.JSONField(
+                        blank=True,
+                        default=dict,
+                        help_text='Example anchors per level, e.g. {"quality": {"1": "heavy artefacts", ...}, "alignment": {...}}.',
+                    ),
+                ),
+                ("rate_quality", models.BooleanField(default=True, help_text="Annotators rate visual quality (1-5).")),
+                (
+                    "rate_alignment",
+                    models.BooleanField(default=True, help_text="Annotators rate text alignment (1-5)."),
+                ),
+                (
+                    "ratings_per_image",
+                    models.PositiveSmallIntegerField(default=6, help_text="Target ratings per image (paper: ~6)."),
+                ),
+                (
+                    "ratings_per_video",
+                    models.PositiveSmallIntegerField(default=3, help_text="Target ratings per video (paper: ~3)."),
+                ),
+                (
+                    "batch_size",
+                    models.PositiveSmallIntegerField(default=40, help_text="Regular items leased per batch."),
+                ),
+                (
+                    "golden_per_batch",
+                    models.PositiveSmallIntegerField(default=10, help_text="Hidden golden items added to each batch."),
+                ),
+                (
+                    "lease_minutes",
+                    models.PositiveSmallIntegerField(default=30, help_text="How long a leased task stays reserved."),
+                ),
+                (
+                    "require_full_video",
+                    models.BooleanField(
+                        default=False, help_text="A video must play to its end before it can be rated."
+                    ),
+                ),
+                (
+                    "expert_ratings_per_golden",
+                    models.PositiveSmallIntegerField(default=3, help_text="Expert ratings each golden item needs."),
+                ),
+                (
+                    "scrutiny_measure",
+                    models.CharField(
+                        choices=[("srcc_and_plcc", "SRCC and PLCC both"), ("srcc", "SRCC only"), ("plcc", "PLCC only")],
+                        default="srcc_and_plcc",
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "min_golden",
+                    models.PositiveSmallIntegerField(
+                        default=8, help_text="Golden items per dimension a batch needs for an automatic decision."
+                    ),
+                ),
+                (
+                    "approve_threshold",
+                    models.FloatField(
+                        default=0.7, help_text="Approve when every dimension's correlation is at or above this."
+                    ),
+                ),
+                (
+                    "reject_threshold",
+                    models.FloatField(default=0.4, help_text="Reject when any dimension's correlation is below this."),
+                ),
+                (
+                    "ci_width_threshold",
+                    models.FloatField(
+                        default=0.5, help_text="Items whose 95% CI half-width exceeds this are 'uncertain'."
+                    ),
+                ),
+                (
+                    "max_ratings_per_item",
+                    models.PositiveSmallIntegerField(
+                        default=12, help_text="Cap when extra ratings are given to uncertain items."
+                    ),
+                ),
+                ("is_active", models.BooleanField(default=True, help_text="Inactive campaigns hand out no batches.")),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'ordering': ['slug'],
-                'constraints': [models.CheckConstraint(condition=models.Q(('rate_quality', True), ('rate_alignment', True), _connector='OR'), name='campaign_rates_something'), models.CheckConstraint(condition=models.Q(('approve_threshold__gte', models.F('reject_threshold'))), name='campaign_thresholds_ordered'), models.CheckConstraint(condition=models.Q(('batch_size__gte', 1)), name='campaign_batch_size_positive'), models.CheckConstraint(condition=models.Q(('lease_minutes__gte', 1)), name='campaign_lease_positive')],
+                "ordering": ["slug"],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(("rate_quality", True), ("rate_alignment", True), _connector="OR"),
+                        name="campaign_rates_something",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("approve_threshold__gte", models.F("reject_threshold"))),
+                        name="campaign_thresholds_ordered",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("batch_size__gte", 1)), name="campaign_batch_size_positive"
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("lease_minutes__gte", 1)), name="campaign_lease_positive"
+                    ),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Batch',
+            name="Batch",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('annotation', 'Annotation'), ('expert', 'Expert (golden scores)'), ('imported', 'Imported vendor work')], default='annotation', max_length=10)),
-                ('status', models.CharField(choices=[('open', 'Open'), ('closed', 'Closed')], default='open', max_length=6)),
-                ('decision', models.CharField(choices=[('pending', 'Pending scrutiny'), ('approved', 'Approved'), ('rejected', 'Rejected'), ('needs_review', 'Needs review')], default='pending', max_length=12)),
-                ('decision_source', models.CharField(blank=True, help_text="'auto' (scrutiny) or 'admin'.", max_length=5)),
-                ('decision_reason', models.TextField(blank=True)),
-                ('decided_at', models.DateTimeField(blank=True, null=True)),
-                ('scrutiny', models.JSONField(blank=True, default=dict, help_text='Per dimension: n_golden, srcc, plcc, bias.')),
-                ('auto_decision', models.CharField(blank=True, help_text='What scrutiny decided, kept when an admin overrides.', max_length=12)),
-                ('auto_reason', models.TextField(blank=True)),
-                ('scrutinized_at', models.DateTimeField(blank=True, null=True)),
-                ('external_ref', models.CharField(blank=True, help_text='Vendor batch label (import_ratings).', max_length=200)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('closed_at', models.DateTimeField(blank=True, null=True)),
-                ('annotator', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='batches', to=settings.AUTH_USER_MODEL)),
-                ('decided_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('campaign', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='batches', to='annotation.campaign')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("annotation", "Annotation"),
+                            ("expert", "Expert (golden scores)"),
+                            ("imported", "Imported vendor work"),
+                        ],
+                        default="annotation",
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(choices=[("open", "Open"), ("closed", "Closed")], default="open", max_length=6),
+                ),
+                (
+                    "decision",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Pending scrutiny"),
+                            ("approved", "Approved"),
+                            ("rejected", "Rejected"),
+                            ("needs_review", "Needs review"),
+                        ],
+                        default="pending",
+                        max_length=12,
+                    ),
+                ),
+                (
+                    "decision_source",
+                    models.CharField(blank=True, help_text="'auto' (scrutiny) or 'admin'.", max_length=5),
+                ),
+                ("decision_reason", models.TextField(blank=True)),
+                ("decided_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "scrutiny",
+                    models.JSONField(blank=True, default=dict, help_text="Per dimension: n_golden, srcc, plcc, bias."),
+                ),
+                (
+                    "auto_decision",
+                    models.CharField(
+                        blank=True, help_text="What scrutiny decided, kept when an admin overrides.", max_length=12
+                    ),
+                ),
+                ("auto_reason", models.TextField(blank=True)),
+                ("scrutinized_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "external_ref",
+                    models.CharField(blank=True, help_text="Vendor batch label (import_ratings).", max_length=200),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("closed_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "annotator",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="batches", to=settings.AUTH_USER_MODEL
+                    ),
+                ),
+                (
+                    "decided_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "campaign",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="batches", to="annotation.campaign"
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='DatasetVersion',
+            name="DatasetVersion",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('number', models.PositiveIntegerField()),
-                ('method', models.CharField(max_length=10)),
-                ('params', models.JSONField(blank=True, default=dict)),
-                ('counts', models.JSONField(blank=True, default=dict, help_text='Items, ratings, annotators per dimension.')),
-                ('checksum', models.CharField(help_text='sha256 over the sorted (item, dimension, mos, n) rows.', max_length=64)),
-                ('source', models.CharField(default='aggregation', help_text="'aggregation' or 'imported' (public MOS table).", max_length=20)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('campaign', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='versions', to='annotation.campaign')),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("number", models.PositiveIntegerField()),
+                ("method", models.CharField(max_length=10)),
+                ("params", models.JSONField(blank=True, default=dict)),
+                (
+                    "counts",
+                    models.JSONField(blank=True, default=dict, help_text="Items, ratings, annotators per dimension."),
+                ),
+                (
+                    "checksum",
+                    models.CharField(help_text="sha256 over the sorted (item, dimension, mos, n) rows.", max_length=64),
+                ),
+                (
+                    "source",
+                    models.CharField(
+                        default="aggregation",
+                        help_text="'aggregation' or 'imported' (public MOS table).",
+                        max_length=20,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "campaign",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="versions", to="annotation.campaign"
+                    ),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['campaign', '-number'],
+                "ordering": ["campaign", "-number"],
             },
         ),
         migrations.CreateModel(
-            name='AnnotatorStat',
+            name="AnnotatorStat",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('dimension', models.CharField(choices=[('quality', 'quality'), ('alignment', 'alignment')], max_length=10)),
-                ('bias', models.FloatField(null=True)),
-                ('inconsistency', models.FloatField(null=True)),
-                ('n', models.PositiveIntegerField()),
-                ('rejected', models.BooleanField(default=False, help_text='Screened out (BT.500).')),
-                ('annotator', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('version', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='annotator_stats', to='annotation.datasetversion')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "dimension",
+                    models.CharField(choices=[("quality", "quality"), ("alignment", "alignment")], max_length=10),
+                ),
+                ("bias", models.FloatField(null=True)),
+                ("inconsistency", models.FloatField(null=True)),
+                ("n", models.PositiveIntegerField()),
+                ("rejected", models.BooleanField(default=False, help_text="Screened out (BT.500).")),
+                (
+                    "annotator",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to=settings.AUTH_USER_MODEL
+                    ),
+                ),
+                (
+                    "version",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="annotator_stats",
+                        to="annotation.datasetversion",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Item',
+            name="Item",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('item_id', models.CharField(help_text='External id, unique within the campaign.', max_length=200)),
-                ('media', models.FileField(help_text='Content-addressed path in media storage.', max_length=300, upload_to='')),
-                ('thumbnail', models.FileField(blank=True, help_text='Thumbnail (image) or poster frame (video).', max_length=300, upload_to='')),
-                ('media_type', models.CharField(choices=[('image', 'Image'), ('video', 'Video')], max_length=5)),
-                ('width', models.PositiveIntegerField()),
-                ('height', models.PositiveIntegerField()),
-                ('duration', models.FloatField(blank=True, help_text='Seconds (video only).', null=True)),
-                ('fps', models.FloatField(blank=True, help_text='Frames per second (video only).', null=True)),
-                ('sha256', models.CharField(db_index=True, max_length=64)),
-                ('is_golden', models.BooleanField(default=False, help_text="In the campaign's golden sample (never shown to annotators).")),
-                ('target', models.PositiveSmallIntegerField(help_text='Ratings wanted (campaign target for the media type, raised for extra ratings).')),
-                ('active_count', models.PositiveIntegerField(default=0, help_text='Approved + pending ratings + live leases.')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('campaign', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='items', to='annotation.campaign')),
-                ('generator', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='items', to='annotation.generator')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("item_id", models.CharField(help_text="External id, unique within the campaign.", max_length=200)),
+                (
+                    "media",
+                    models.FileField(
+                        help_text="Content-addressed path in media storage.", max_length=300, upload_to=""
+                    ),
+                ),
+                (
+                    "thumbnail",
+                    models.FileField(
+                        blank=True, help_text="Thumbnail (image) or poster frame (video).", max_length=300, upload_to=""
+                    ),
+                ),
+                ("media_type", models.CharField(choices=[("image", "Image"), ("video", "Video")], max_length=5)),
+                ("width", models.PositiveIntegerField()),
+                ("height", models.PositiveIntegerField()),
+                ("duration", models.FloatField(blank=True, help_text="Seconds (video only).", null=True)),
+                ("fps", models.FloatField(blank=True, help_text="Frames per second (video only).", null=True)),
+                ("sha256", models.CharField(db_index=True, max_length=64)),
+                (
+                    "is_golden",
+                    models.BooleanField(
+                        default=False, help_text="In the campaign's golden sample (never shown to annotators)."
+                    ),
+                ),
+                (
+                    "target",
+                    models.PositiveSmallIntegerField(
+                        help_text="Ratings wanted (campaign target for the media type, raised for extra ratings)."
+                    ),
+                ),
+                (
+                    "active_count",
+                    models.PositiveIntegerField(default=0, help_text="Approved + pending ratings + live leases."),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "campaign",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="items", to="annotation.campaign"
+                    ),
+                ),
+                (
+                    "generator",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="items", to="annotation.generator"
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='GoldenScore',
+            name="GoldenScore",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('dimension', models.CharField(choices=[('quality', 'quality'), ('alignment', 'alignment')], max_length=10)),
-                ('score', models.FloatField()),
-                ('n_experts', models.PositiveSmallIntegerField(default=0)),
-                ('source', models.CharField(choices=[('experts', 'Mean of expert ratings'), ('imported', 'Imported')], max_length=8)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('item', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='golden_scores', to='annotation.item')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "dimension",
+                    models.CharField(choices=[("quality", "quality"), ("alignment", "alignment")], max_length=10),
+                ),
+                ("score", models.FloatField()),
+                ("n_experts", models.PositiveSmallIntegerField(default=0)),
+                (
+                    "source",
+                    models.CharField(
+                        choices=[("experts", "Mean of expert ratings"), ("imported", "Imported")], max_length=8
+                    ),
+                ),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "item",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="golden_scores", to="annotation.item"
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='ItemScore',
+            name="ItemScore",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('dimension', models.CharField(choices=[('quality', 'quality'), ('alignment', 'alignment')], max_length=10)),
-                ('mos', models.FloatField()),
-                ('std', models.FloatField(blank=True, null=True)),
-                ('n', models.PositiveIntegerField()),
-                ('ci95', models.FloatField(blank=True, null=True)),
-                ('item', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='scores', to='annotation.item')),
-                ('version', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='scores', to='annotation.datasetversion')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "dimension",
+                    models.CharField(choices=[("quality", "quality"), ("alignment", "alignment")], max_length=10),
+                ),
+                ("mos", models.FloatField()),
+                ("std", models.FloatField(blank=True, null=True)),
+                ("n", models.PositiveIntegerField()),
+                ("ci95", models.FloatField(blank=True, null=True)),
+                (
+                    "item",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="scores", to="annotation.item"
+                    ),
+                ),
+                (
+                    "version",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="scores",
+                        to="annotation.datasetversion",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Job',
+            name="Job",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(db_index=True, max_length=40)),
-                ('params', models.JSONField(blank=True, default=dict)),
-                ('status', models.CharField(choices=[('queued', 'Queued'), ('running', 'Running'), ('succeeded', 'Succeeded'), ('failed', 'Failed')], default='queued', max_length=9)),
-                ('progress', models.PositiveIntegerField(default=0)),
-                ('total', models.PositiveIntegerField(default=0)),
-                ('message', models.CharField(blank=True, max_length=500)),
-                ('result', models.JSONField(blank=True, default=dict)),
-                ('error', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('campaign', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='jobs', to='annotation.campaign')),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("kind", models.CharField(db_index=True, max_length=40)),
+                ("params", models.JSONField(blank=True, default=dict)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("queued", "Queued"),
+                            ("running", "Running"),
+                            ("succeeded", "Succeeded"),
+                            ("failed", "Failed"),
+                        ],
+                        default="queued",
+                        max_length=9,
+                    ),
+                ),
+                ("progress", models.PositiveIntegerField(default=0)),
+                ("total", models.PositiveIntegerField(default=0)),
+                ("message", models.CharField(blank=True, max_length=500)),
+                ("result", models.JSONField(blank=True, default=dict)),
+                ("error", models.TextField(blank=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "campaign",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="jobs",
+                        to="annotation.campaign",
+                    ),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at'],
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='Prompt',
+            name="Prompt",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('text', models.TextField()),
-                ('text_sha256', models.CharField(help_text='sha256 of the text: unique lookup for long prompts.', max_length=64, unique=True)),
-                ('category', models.CharField(blank=True, help_text="Paper Table 7 top level, e.g. 'Entity Generation'.", max_length=120)),
-                ('subcategory', models.CharField(blank=True, help_text="Paper Table 7 sub-level, e.g. 'spatial relationships'.", max_length=120)),
-                ('word_count', models.PositiveIntegerField(default=0, help_text="Prompts over 25 words are 'long' (V2S).")),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("text", models.TextField()),
+                (
+                    "text_sha256",
+                    models.CharField(
+                        help_text="sha256 of the text: unique lookup for long prompts.", max_length=64, unique=True
+                    ),
+                ),
+                (
+                    "category",
+                    models.CharField(
+                        blank=True, help_text="Paper Table 7 top level, e.g. 'Entity Generation'.", max_length=120
+                    ),
+                ),
+                (
+                    "subcategory",
+                    models.CharField(
+                        blank=True, help_text="Paper Table 7 sub-level, e.g. 'spatial relationships'.", max_length=120
+                    ),
+                ),
+                (
+                    "word_count",
+                    models.PositiveIntegerField(default=0, help_text="Prompts over 25 words are 'long' (V2S)."),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['category'], name='annotation__categor_52c07b_idx')],
+                "indexes": [models.Index(fields=["category"], name="annotation__categor_52c07b_idx")],
             },
         ),
         migrations.AddField(
-            model_name='item',
-            name='prompt',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='items', to='annotation.prompt'),
+            model_name="item",
+            name="prompt",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT, related_name="items", to="annotation.prompt"
+            ),
         ),
         migrations.CreateModel(
-            name='Task',
+            name="Task",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('position', models.PositiveSmallIntegerField(default=0)),
-                ('is_golden', models.BooleanField(default=False)),
-                ('status', models.CharField(choices=[('leased', 'Leased'), ('rated', 'Rated'), ('expired', 'Lease expired'), ('returned', 'Returned (batch finished early)')], default='leased', max_length=8)),
-                ('lease_expires_at', models.DateTimeField()),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('annotator', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='tasks', to=settings.AUTH_USER_MODEL)),
-                ('batch', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='tasks', to='annotation.batch')),
-                ('item', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='tasks', to='annotation.item')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("position", models.PositiveSmallIntegerField(default=0)),
+                ("is_golden", models.BooleanField(default=False)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("leased", "Leased"),
+                            ("rated", "Rated"),
+                            ("expired", "Lease expired"),
+                            ("returned", "Returned (batch finished early)"),
+                        ],
+                        default="leased",
+                        max_length=8,
+                    ),
+                ),
+                ("lease_expires_at", models.DateTimeField()),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "annotator",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="tasks", to=settings.AUTH_USER_MODEL
+                    ),
+                ),
+                (
+                    "batch",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="tasks", to="annotation.batch"
+                    ),
+                ),
+                (
+                    "item",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="tasks", to="annotation.item"
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Rating',
+            name="Rating",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('quality', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('alignment', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('duration_ms', models.PositiveIntegerField(blank=True, help_text='Time the annotator took.', null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('annotator', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='ratings', to=settings.AUTH_USER_MODEL)),
-                ('batch', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='ratings', to='annotation.batch')),
-                ('item', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='ratings', to='annotation.item')),
-                ('task', models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='rating', to='annotation.task')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("quality", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("alignment", models.PositiveSmallIntegerField(blank=True, null=True)),
+                (
+                    "duration_ms",
+                    models.PositiveIntegerField(blank=True, help_text="Time the annotator took.", null=True),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "annotator",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="ratings", to=settings.AUTH_USER_MODEL
+                    ),
+                ),
+                (
+                    "batch",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="ratings", to="annotation.batch"
+                    ),
+                ),
+                (
+                    "item",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="ratings", to="annotation.item"
+                    ),
+                ),
+                (
+                    "task",
+                    models.OneToOneField(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="rating",
+                        to="annotation.task",
+                    ),
+                ),
             ],
         ),
         migrations.AddIndex(
-            model_name='batch',
-            index=models.Index(fields=['campaign', 'decision', 'status'], name='batch_campaign_decision'),
+            model_name="batch",
+            index=models.Index(fields=["campaign", "decision", "status"], name="batch_campaign_decision"),
         ),
         migrations.AddIndex(
-            model_name='batch',
-            index=models.Index(fields=['annotator', 'created_at'], name='batch_annotator_created'),
+            model_name="batch",
+            index=models.Index(fields=["annotator", "created_at"], name="batch_annotator_created"),
         ),
         migrations.AddConstraint(
-            model_name='batch',
-            constraint=models.UniqueConstraint(condition=models.Q(('status', 'open')), fields=('annotator', 'campaign'), name='batch_one_open_per_annotator'),
+            model_name="batch",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("status", "open")),
+                fields=("annotator", "campaign"),
+                name="batch_one_open_per_annotator",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='datasetversion',
-            constraint=models.UniqueConstraint(fields=('campaign', 'number'), name='version_unique_number'),
+            model_name="datasetversion",
+            constraint=models.UniqueConstraint(fields=("campaign", "number"), name="version_unique_number"),
         ),
         migrations.AddConstraint(
-            model_name='annotatorstat',
-            constraint=models.UniqueConstraint(fields=('version', 'annotator', 'dimension'), name='annotatorstat_unique'),
+            model_name="annotatorstat",
+            constraint=models.UniqueConstraint(
+                fields=("version", "annotator", "dimension"), name="annotatorstat_unique"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='goldenscore',
-            constraint=models.UniqueConstraint(fields=('item', 'dimension'), name='golden_unique_item_dimension'),
+            model_name="goldenscore",
+            constraint=models.UniqueConstraint(fields=("item", "dimension"), name="golden_unique_item_dimension"),
         ),
         migrations.AddConstraint(
-            model_name='goldenscore',
-            constraint=models.CheckConstraint(condition=models.Q(('score__gte', 1), ('score__lte', 5)), name='golden_score_range'),
+            model_name="goldenscore",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("score__gte", 1), ("score__lte", 5)), name="golden_score_range"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='itemscore',
-            constraint=models.UniqueConstraint(fields=('version', 'item', 'dimension'), name='score_unique'),
+            model_name="itemscore",
+            constraint=models.UniqueConstraint(fields=("version", "item", "dimension"), name="score_unique"),
         ),
         migrations.AddIndex(
-            model_name='item',
-            index=models.Index(condition=models.Q(('active_count__lt', models.F('target'))), fields=['campaign', '-active_count', 'generator', 'id'], name='item_open_pool'),
+            model_name="item",
+            index=models.Index(
+                condition=models.Q(("active_count__lt", models.F("target"))),
+                fields=["campaign", "-active_count", "generator", "id"],
+                name="item_open_pool",
+            ),
         ),
         migrations.AddIndex(
-            model_name='item',
-            index=models.Index(fields=['campaign', 'is_golden'], name='item_campaign_golden'),
+            model_name="item",
+            index=models.Index(fields=["campaign", "is_golden"], name="item_campaign_golden"),
         ),
         migrations.AddIndex(
-            model_name='item',
-            index=models.Index(fields=['campaign', 'generator'], name='item_campaign_generator'),
+            model_name="item",
+            index=models.Index(fields=["campaign", "generator"], name="item_campaign_generator"),
         ),
         migrations.AddConstraint(
-            model_name='item',
-            constraint=models.UniqueConstraint(fields=('campaign', 'item_id'), name='item_unique_external_id'),
+            model_name="item",
+            constraint=models.UniqueConstraint(fields=("campaign", "item_id"), name="item_unique_external_id"),
         ),
         migrations.AddConstraint(
-            model_name='item',
-            constraint=models.CheckConstraint(condition=models.Q(('width__gte', 1), ('height__gte', 1)), name='item_positive_size'),
+            model_name="item",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("width__gte", 1), ("height__gte", 1)), name="item_positive_size"
+            ),
         ),
         migrations.AddIndex(
-            model_name='task',
-            index=models.Index(condition=models.Q(('status', 'leased')), fields=['lease_expires_at'], name='task_live_leases'),
+            model_name="task",
+            index=models.Index(
+                condition=models.Q(("status", "leased")), fields=["lease_expires_at"], name="task_live_leases"
+            ),
         ),
         migrations.AddIndex(
-            model_name='task',
-            index=models.Index(fields=['batch', 'position'], name='task_batch_position'),
+            model_name="task",
+            index=models.Index(fields=["batch", "position"], name="task_batch_position"),
         ),
         migrations.AddIndex(
-            model_name='task',
-            index=models.Index(fields=['item', 'status'], name='task_item_status'),
+            model_name="task",
+            index=models.Index(fields=["item", "status"], name="task_item_status"),
         ),
         migrations.AddConstraint(
-            model_name='task',
-            constraint=models.UniqueConstraint(fields=('annotator', 'item'), name='task_unique_annotator_item'),
+            model_name="task",
+            constraint=models.UniqueConstraint(fields=("annotator", "item"), name="task_unique_annotator_item"),
         ),
         migrations.AddIndex(
-            model_name='rating',
-            index=models.Index(fields=['item'], name='rating_item'),
+            model_name="rating",
+            index=models.Index(fields=["item"], name="rating_item"),
         ),
         migrations.AddIndex(
-            model_name='rating',
-            index=models.Index(fields=['batch'], name='rating_batch'),
+            model_name="rating",
+            index=models.Index(fields=["batch"], name="rating_batch"),
         ),
         migrations.AddConstraint(
-            model_name='rating',
-            constraint=models.UniqueConstraint(fields=('annotator', 'item'), name='rating_unique_annotator_item'),
+            model_name="rating",
+            constraint=models.UniqueConstraint(fields=("annotator", "item"), name="rating_unique_annotator_item"),
         ),
         migrations.AddConstraint(
-            model_name='rating',
-            constraint=models.CheckConstraint(condition=models.Q(('quality__isnull', True), models.Q(('quality__gte', 1), ('quality__lte', 5)), _connector='OR'), name='rating_quality_range'),
+            model_name="rating",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("quality__isnull", True), models.Q(("quality__gte", 1), ("quality__lte", 5)), _connector="OR"
+                ),
+                name="rating_quality_range",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='rating',
-            constraint=models.CheckConstraint(condition=models.Q(('alignment__isnull', True), models.Q(('alignment__gte', 1), ('alignment__lte', 5)), _connector='OR'), name='rating_alignment_range'),
+            model_name="rating",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("alignment__isnull", True), models.Q(("alignment__gte", 1), ("alignment__lte", 5)), _connector="OR"
+                ),
+                name="rating_alignment_range",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='rating',
-            constraint=models.CheckConstraint(condition=models.Q(('quality__isnull', False), ('alignment__isnull', False), _connector='OR'), name='rating_has_a_score'),
+            model_name="rating",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("quality__isnull", False), ("alignment__isnull", False), _connector="OR"),
+                name="rating_has_a_score",
+            ),
         ),
     ]

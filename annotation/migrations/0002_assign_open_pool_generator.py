@@ -4,14 +4,17 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('annotation', '0001_initial'),
+        ("annotation", "0001_initial"),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='item',
-            index=models.Index(condition=models.Q(('active_count__lt', models.F('target')), ('is_golden', False)), fields=['campaign', 'generator', '-active_count', 'id'], name='item_open_pool_generator'),
+            model_name="item",
+            index=models.Index(
+                condition=models.Q(("active_count__lt", models.F("target")), ("is_golden", False)),
+                fields=["campaign", "generator", "-active_count", "id"],
+                name="item_open_pool_generator",
+            ),
         ),
     ]

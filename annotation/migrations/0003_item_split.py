@@ -13,9 +13,11 @@ class Migration(migrations.Migration):
             model_name="item",
             name="split",
             field=models.CharField(
-                blank=True, choices=[("train", "train"), ("val", "val"), ("test", "test")], default="",
+                blank=True,
+                choices=[("train", "train"), ("val", "val"), ("test", "test")],
+                default="",
                 help_text="A given train/val/test split (imported with the items or a public MOS table); empty when "
-                          "none. Exports with split 'given' keep exactly this split.",
+                "none. Exports with split 'given' keep exactly this split.",
                 max_length=5,
             ),
         ),

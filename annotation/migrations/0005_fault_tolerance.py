@@ -5,53 +5,90 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('annotation', '0004_qc_evidence_audit'),
+        ("annotation", "0004_qc_evidence_audit"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='OutboxMessage',
+            name="OutboxMessage",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('task', models.CharField(help_text='Celery task name, e.g. annotation.run_job.', max_length=120)),
-                ('args', models.JSONField(blank=True, default=list)),
-                ('kwargs', models.JSONField(blank=True, default=dict)),
-                ('queue', models.CharField(blank=True, help_text="Empty: the task's route (CELERY_TASK_ROUTES).", max_length=40)),
-                ('task_id', models.CharField(help_text='The Celery task id the message is published with.', max_length=64)),
-                ('key', models.CharField(blank=True, db_index=True, help_text='What the message is about (e.g. scrutiny:batch:17): sweeps skip keys already waiting.', max_length=120)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('sent_at', models.DateTimeField(blank=True, help_text='When the broker took it; empty while waiting.', null=True)),
-                ('attempts', models.PositiveIntegerField(default=0, help_text='Publish attempts that the broker refused.')),
-                ('last_error', models.CharField(blank=True, max_length=500)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("task", models.CharField(help_text="Celery task name, e.g. annotation.run_job.", max_length=120)),
+                ("args", models.JSONField(blank=True, default=list)),
+                ("kwargs", models.JSONField(blank=True, default=dict)),
+                (
+                    "queue",
+                    models.CharField(
+                        blank=True, help_text="Empty: the task's route (CELERY_TASK_ROUTES).", max_length=40
+                    ),
+                ),
+                (
+                    "task_id",
+                    models.CharField(help_text="The Celery task id the message is published with.", max_length=64),
+                ),
+                (
+                    "key",
+                    models.CharField(
+                        blank=True,
+                        db_index=True,
+                        help_text="What the message is about (e.g. scrutiny:batch:17): sweeps skip keys already waiting.",
+                        max_length=120,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "sent_at",
+                    models.DateTimeField(
+                        blank=True, help_text="When the broker took it; empty while waiting.", null=True
+                    ),
+                ),
+                (
+                    "attempts",
+                    models.PositiveIntegerField(default=0, help_text="Publish attempts that the broker refused."),
+                ),
+                ("last_error", models.CharField(blank=True, max_length=500)),
             ],
         ),
         migrations.AddField(
-            model_name='job',
-            name='attempts',
-            field=models.PositiveSmallIntegerField(default=0, help_text='Times a worker started (or took over) this job.'),
+            model_name="job",
+            name="attempts",
+            field=models.PositiveSmallIntegerField(
+                default=0, help_text="Times a worker started (or took over) this job."
+            ),
         ),
         migrations.AddField(
-            model_name='job',
-            name='heartbeat_at',
-            field=models.DateTimeField(blank=True, help_text='Last sign of life from the worker running it.', null=True),
+            model_name="job",
+            name="heartbeat_at",
+            field=models.DateTimeField(
+                blank=True, help_text="Last sign of life from the worker running it.", null=True
+            ),
         ),
         migrations.AddIndex(
-            model_name='job',
-            index=models.Index(condition=models.Q(('status__in', ['queued', 'running'])), fields=['status', 'heartbeat_at'], name='job_live'),
+            model_name="job",
+            index=models.Index(
+                condition=models.Q(("status__in", ["queued", "running"])),
+                fields=["status", "heartbeat_at"],
+                name="job_live",
+            ),
         ),
         migrations.AddIndex(
-            model_name='job',
-            index=models.Index(condition=models.Q(('status__in', ['queued', 'running'])), fields=['created_by', 'status'], name='job_live_by_user'),
+            model_name="job",
+            index=models.Index(
+                condition=models.Q(("status__in", ["queued", "running"])),
+                fields=["created_by", "status"],
+                name="job_live_by_user",
+            ),
         ),
         migrations.AddIndex(
-            model_name='outboxmessage',
-            index=models.Index(condition=models.Q(('sent_at__isnull', True)), fields=['id'], name='outbox_unsent'),
+            model_name="outboxmessage",
+            index=models.Index(condition=models.Q(("sent_at__isnull", True)), fields=["id"], name="outbox_unsent"),
         ),
         migrations.AddIndex(
-            model_name='outboxmessage',
-            index=models.Index(condition=models.Q(('sent_at__isnull', False)), fields=['sent_at'], name='outbox_sent_at'),
+            model_name="outboxmessage",
+            index=models.Index(
+                condition=models.Q(("sent_at__isnull", False)), fields=["sent_at"], name="outbox_sent_at"
+            ),
         ),
     ]

@@ -4,71 +4,105 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('annotation', '0005_fault_tolerance'),
+        ("annotation", "0005_fault_tolerance"),
     ]
 
     operations = [
         migrations.RemoveIndex(
-            model_name='item',
-            name='item_open_pool_shuffled',
+            model_name="item",
+            name="item_open_pool_shuffled",
         ),
         migrations.AddField(
-            model_name='campaign',
-            name='min_ratings_per_image',
-            field=models.PositiveSmallIntegerField(default=3, help_text='Adaptive overlap: ratings every image gets.'),
+            model_name="campaign",
+            name="min_ratings_per_image",
+            field=models.PositiveSmallIntegerField(default=3, help_text="Adaptive overlap: ratings every image gets."),
         ),
         migrations.AddField(
-            model_name='campaign',
-            name='min_ratings_per_video',
-            field=models.PositiveSmallIntegerField(default=2, help_text='Adaptive overlap: ratings every video gets.'),
+            model_name="campaign",
+            name="min_ratings_per_video",
+            field=models.PositiveSmallIntegerField(default=2, help_text="Adaptive overlap: ratings every video gets."),
         ),
         migrations.AddField(
-            model_name='campaign',
-            name='overlap_ci_target',
-            field=models.FloatField(default=1.5, help_text='Adaptive overlap: an item stops once its MOS 95% half-width (raters weighed by their golden evidence) is at most this on every dimension.'),
+            model_name="campaign",
+            name="overlap_ci_target",
+            field=models.FloatField(
+                default=1.5,
+                help_text="Adaptive overlap: an item stops once its MOS 95% half-width (raters weighed by their golden evidence) is at most this on every dimension.",
+            ),
         ),
         migrations.AddField(
-            model_name='campaign',
-            name='overlap_policy',
-            field=models.CharField(choices=[('fixed', "Fixed: ratings_per_image / ratings_per_video ratings per item (the paper's protocol)"), ('adaptive', 'Adaptive: more ratings until the MOS interval is narrow enough, between a minimum and a maximum')], default='fixed', help_text="How many ratings an item gets: 'fixed' (the paper's) or 'adaptive' (services/overlap.py).", max_length=8),
+            model_name="campaign",
+            name="overlap_policy",
+            field=models.CharField(
+                choices=[
+                    ("fixed", "Fixed: ratings_per_image / ratings_per_video ratings per item (the paper's protocol)"),
+                    (
+                        "adaptive",
+                        "Adaptive: more ratings until the MOS interval is narrow enough, between a minimum and a maximum",
+                    ),
+                ],
+                default="fixed",
+                help_text="How many ratings an item gets: 'fixed' (the paper's) or 'adaptive' (services/overlap.py).",
+                max_length=8,
+            ),
         ),
         migrations.AddField(
-            model_name='campaign',
-            name='selection_policy',
-            field=models.CharField(choices=[('fullest', 'Fullest first: items closest to their target'), ('value', 'By expected value: interval width, scorer-human disagreement, coverage')], default='fullest', help_text='Which open items a batch takes first within each generator (services/selection.py).', max_length=8),
+            model_name="campaign",
+            name="selection_policy",
+            field=models.CharField(
+                choices=[
+                    ("fullest", "Fullest first: items closest to their target"),
+                    ("value", "By expected value: interval width, scorer-human disagreement, coverage"),
+                ],
+                default="fullest",
+                help_text="Which open items a batch takes first within each generator (services/selection.py).",
+                max_length=8,
+            ),
         ),
         migrations.AddField(
-            model_name='item',
-            name='is_held',
-            field=models.BooleanField(default=False, help_text='Kept out of the pool: the screening scorer is sure it is broken, waiting for an admin.'),
+            model_name="item",
+            name="is_held",
+            field=models.BooleanField(
+                default=False,
+                help_text="Kept out of the pool: the screening scorer is sure it is broken, waiting for an admin.",
+            ),
         ),
         migrations.AddField(
-            model_name='item',
-            name='priority',
-            field=models.FloatField(default=1.0, help_text="Expected value of one more rating (selection_policy 'value')."),
+            model_name="item",
+            name="priority",
+            field=models.FloatField(
+                default=1.0, help_text="Expected value of one more rating (selection_policy 'value')."
+            ),
         ),
         migrations.AddField(
-            model_name='item',
-            name='priority_bonus',
-            field=models.FloatField(default=0.0, help_text='Scorer-human disagreement and coverage of its category.'),
+            model_name="item",
+            name="priority_bonus",
+            field=models.FloatField(default=0.0, help_text="Scorer-human disagreement and coverage of its category."),
         ),
         migrations.AddField(
-            model_name='item',
-            name='priority_scale',
+            model_name="item",
+            name="priority_scale",
             field=models.FloatField(default=1.0, help_text="The item's rating spread relative to the campaign's."),
         ),
         migrations.AddIndex(
-            model_name='item',
-            index=models.Index(condition=models.Q(('active_count__lt', models.F('target')), ('is_golden', False), ('is_held', False)), fields=['campaign', 'generator', '-active_count', 'shuffle_key'], name='item_open_pool_fullest'),
+            model_name="item",
+            index=models.Index(
+                condition=models.Q(("active_count__lt", models.F("target")), ("is_golden", False), ("is_held", False)),
+                fields=["campaign", "generator", "-active_count", "shuffle_key"],
+                name="item_open_pool_fullest",
+            ),
         ),
         migrations.AddIndex(
-            model_name='item',
-            index=models.Index(condition=models.Q(('active_count__lt', models.F('target')), ('is_golden', False), ('is_held', False)), fields=['campaign', 'generator', '-priority', 'shuffle_key'], name='item_open_pool_value'),
+            model_name="item",
+            index=models.Index(
+                condition=models.Q(("active_count__lt", models.F("target")), ("is_golden", False), ("is_held", False)),
+                fields=["campaign", "generator", "-priority", "shuffle_key"],
+                name="item_open_pool_value",
+            ),
         ),
         migrations.AddIndex(
-            model_name='item',
-            index=models.Index(condition=models.Q(('is_held', True)), fields=['campaign'], name='item_held'),
+            model_name="item",
+            index=models.Index(condition=models.Q(("is_held", True)), fields=["campaign"], name="item_held"),
         ),
     ]

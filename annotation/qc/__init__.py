@@ -14,6 +14,7 @@ benchmarked without a database (docs/scrutiny.md explains the statistics).
   pair on the batch's own correlations) and ``calibrated`` (the default).
 - :mod:`.allocation`: how many hidden golden items an annotator's next batch carries.
 """
+
 from .allocation import golden_for_next_batch
 from .decision import METHODS, Verdict, decide
 from .evidence import Agreement, agreement
@@ -21,6 +22,15 @@ from .patterns import Pattern, find_patterns
 from .reference import Reference, campaign_reference, expert_agreement
 
 __all__ = [
-    "METHODS", "Agreement", "Pattern", "Reference", "Verdict", "agreement", "campaign_reference", "decide",
-    "expert_agreement", "find_patterns", "golden_for_next_batch",
+    "METHODS",
+    "Agreement",
+    "Pattern",
+    "Reference",
+    "Verdict",
+    "agreement",
+    "campaign_reference",
+    "decide",
+    "expert_agreement",
+    "find_patterns",
+    "golden_for_next_batch",
 ]

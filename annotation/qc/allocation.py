@@ -10,14 +10,21 @@ zero, so a rater who turns careless is still caught; everyone else gets the camp
 The batch's total size never changes (regular items make up the rest), so annotators cannot count
 their way to the golden items.
 """
+
 from __future__ import annotations
 
 LONG_RECORD = 60
 
 
 def golden_for_next_batch(
-    *, base: int, golden_min: int, golden_max: int, p_genuine: float | None, n_golden: int,
-    recent_clean: bool, approve_probability: float = 0.95,
+    *,
+    base: int,
+    golden_min: int,
+    golden_max: int,
+    p_genuine: float | None,
+    n_golden: int,
+    recent_clean: bool,
+    approve_probability: float = 0.95,
 ) -> int:
     """Golden items for the next batch. ``p_genuine``/``n_golden``: the annotator's current evidence
     (None/0 for a newcomer); ``recent_clean``: none of their latest batches was rejected or held."""

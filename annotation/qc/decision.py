@@ -34,6 +34,7 @@ Every reason names the dimension, the figure, its interval, the reference it was
 rule that fired, in words an admin can act on; a separate plain-words reason is what the annotator
 reads (never a golden score, nor which items were golden).
 """
+
 from __future__ import annotations
 
 import math
@@ -50,7 +51,7 @@ METHODS = (FIXED, CALIBRATED)
 APPROVED, REJECTED, NEEDS_REVIEW = "approved", "rejected", "needs_review"
 
 PRIOR_GENUINE = 0.9
-BATCH_ALARM = 0.05    # the batch alone says careless with probability >= 0.95: review
+BATCH_ALARM = 0.05  # the batch alone says careless with probability >= 0.95: review
 REJECT_EVIDENCE_FACTOR = 3  # rejection for disagreement needs 3 x min_golden golden items so far
 
 
@@ -59,21 +60,21 @@ class Settings:
     """The campaign's QC settings (the decision reads only these)."""
 
     method: str = CALIBRATED
-    measures: tuple[str, ...] = ("srcc", "plcc")   # fixed: which correlations are compared
-    approve_threshold: float = 0.7                 # fixed
-    reject_threshold: float = 0.4                  # fixed
+    measures: tuple[str, ...] = ("srcc", "plcc")  # fixed: which correlations are compared
+    approve_threshold: float = 0.7  # fixed
+    reject_threshold: float = 0.4  # fixed
     min_golden: int = 8
-    approve_probability: float = 0.95              # calibrated
-    reject_probability: float = 0.05               # calibrated
+    approve_probability: float = 0.95  # calibrated
+    reject_probability: float = 0.05  # calibrated
 
 
 @dataclass(frozen=True)
 class Verdict:
     decision: str
-    reason: str                    # for admins: figures, intervals, reference, rule
-    public_reason: str = ""        # for the annotator: plain words
+    reason: str  # for admins: figures, intervals, reference, rule
+    public_reason: str = ""  # for the annotator: plain words
     p_genuine: float | None = None  # posterior from the cumulative evidence (both methods compute it)
-    risk: float = 0.5              # how likely the batch is bad work: orders the review queue
+    risk: float = 0.5  # how likely the batch is bad work: orders the review queue
     patterns: list[Pattern] = field(default_factory=list)
 
 
@@ -109,7 +110,7 @@ def posterior(evidence: dict[str, Agreement], refs: dict[str, Reference], *, pri
     return _sigmoid(_logit(prior) + total), per_dim
 
 
-PRIOR_WEIGHT = 5      # pseudo-raters behind PRIOR_GENUINE while the campaign has few raters
+PRIOR_WEIGHT = 5  # pseudo-raters behind PRIOR_GENUINE while the campaign has few raters
 PRIOR_RANGE = (0.5, 0.95)
 
 
@@ -153,8 +154,10 @@ PUBLIC_REVIEW = "An admin will look at this batch."
 
 def _public_careless(dims: Sequence[str]) -> str:
     which = " and ".join(dims)
-    return (f"Rejected: your {which} scores did not follow the items closely enough. "
-            "Look at each item carefully and use the whole scale.")
+    return (
+        f"Rejected: your {which} scores did not follow the items closely enough. "
+        "Look at each item carefully and use the whole scale."
+    )
 
 
 def decide(
@@ -179,8 +182,9 @@ def decide(
     if settings.method == FIXED:
         verdict = _fixed(settings, dimensions, batch)
         return Verdict(verdict[0], verdict[1], _public_for(verdict[0], [], dimensions), p_cum, risk, list(patterns))
-    return _calibrated(settings, dimensions, batch, cumulative, references, list(patterns), golden_source,
-                       p_cum, per_dim, p_own, risk)
+    return _calibrated(
+        settings, dimensions, batch, cumulative, references, list(patterns), golden_source, p_cum, per_dim, p_own, risk
+    )
 
 
 def _public_for(decision: str, patterns: Sequence[Pattern], careless_dims: Sequence[str]) -> str:
@@ -201,14 +205,25 @@ def _calibrated(settings, dimensions, batch, cumulative, refs, patterns, golden_
     for dim in dimensions:
         cum = cumulative[dim]
         if cum.srcc_ci is not None and cum.n_golden >= settings.min_golden and cum.srcc_ci[1] < 0:
-            patterns.append(Pattern(
-                "inverted", dim, f"{dim}: the scale is inverted (SRCC {cum.srcc:.2f}{_interval(cum)})",
-                f"your {dim} scores run the wrong way round (5 is best, 1 is worst)"))
+            patterns.append(
+                Pattern(
+                    "inverted",
+                    dim,
+                    f"{dim}: the scale is inverted (SRCC {cum.srcc:.2f}{_interval(cum)})",
+                    f"your {dim} scores run the wrong way round (5 is best, 1 is worst)",
+                )
+            )
     p_text = f"P(genuine) {p_cum:.2f}" if p_cum is not None else "P(genuine) unknown"
     if patterns:
         found = "; ".join(p.text for p in patterns)
-        return Verdict(REJECTED, f"spam pattern: {found} ({p_text}; {evidence})",
-                       _public_for(REJECTED, patterns, dimensions), p_cum, max(risk, 0.99), patterns)
+        return Verdict(
+            REJECTED,
+            f"spam pattern: {found} ({p_text}; {evidence})",
+            _public_for(REJECTED, patterns, dimensions),
+            p_cum,
+            max(risk, 0.99),
+            patterns,
+        )
     enough = [d for d in dimensions if cumulative[d].n_golden >= settings.min_golden and cumulative[d].srcc is not None]
     if p_cum is None:
         return Verdict(NEEDS_REVIEW, f"no golden evidence to judge by: {evidence}", PUBLIC_REVIEW, None, risk, [])
@@ -217,20 +232,38 @@ def _calibrated(settings, dimensions, batch, cumulative, refs, patterns, golden_
     conclusive = [d for d in enough if cumulative[d].n_golden >= REJECT_EVIDENCE_FACTOR * settings.min_golden]
     if p_cum <= settings.reject_probability and conclusive:
         careless = [d for d in dimensions if per_dim.get(d, 1) < 0.5] or list(per_dim)
-        chance = all(cumulative[d].srcc_ci is not None and cumulative[d].srcc_ci[0] <= 0 <= cumulative[d].srcc_ci[1]
-                     for d in careless)
+        chance = all(
+            cumulative[d].srcc_ci is not None and cumulative[d].srcc_ci[0] <= 0 <= cumulative[d].srcc_ci[1]
+            for d in careless
+        )
         what = "no better than chance (random ratings)" if chance else "far below the campaign's raters"
         pattern = [Pattern("random", None, what, "")] if chance else []
-        return Verdict(REJECTED, f"{what}: {p_text} <= {settings.reject_probability:g}; {evidence}",
-                       _public_careless(careless), p_cum, risk, pattern)
+        return Verdict(
+            REJECTED,
+            f"{what}: {p_text} <= {settings.reject_probability:g}; {evidence}",
+            _public_careless(careless),
+            p_cum,
+            risk,
+            pattern,
+        )
     if p_own is not None and p_own <= BATCH_ALARM:
-        return Verdict(NEEDS_REVIEW, f"this batch's own golden ratings look careless (P(genuine) {p_own:.2f} from this "
-                       f"batch alone) though the record is better ({p_text}); {evidence}", PUBLIC_REVIEW, p_cum, risk, [])
-    too_few = [d for d in dimensions if cumulative[d].n_golden < settings.min_golden and cumulative[d].constant != "golden"]
+        return Verdict(
+            NEEDS_REVIEW,
+            f"this batch's own golden ratings look careless (P(genuine) {p_own:.2f} from this "
+            f"batch alone) though the record is better ({p_text}); {evidence}",
+            PUBLIC_REVIEW,
+            p_cum,
+            risk,
+            [],
+        )
+    too_few = [
+        d for d in dimensions if cumulative[d].n_golden < settings.min_golden and cumulative[d].constant != "golden"
+    ]
     leaning = [d for d, p in per_dim.items() if p < 0.5]
     if p_cum >= settings.approve_probability and not too_few and not leaning:
-        return Verdict(APPROVED, f"{p_text} >= {settings.approve_probability:g}: {evidence}", PUBLIC_APPROVED,
-                       p_cum, risk, [])
+        return Verdict(
+            APPROVED, f"{p_text} >= {settings.approve_probability:g}: {evidence}", PUBLIC_APPROVED, p_cum, risk, []
+        )
     why = []
     if too_few:
         why.append(f"too few golden items so far on {', '.join(too_few)} (< {settings.min_golden})")
@@ -269,6 +302,7 @@ def _fixed(settings: Settings, dimensions: Sequence[str], batch: dict[str, Agree
     if reviews:
         return NEEDS_REVIEW, "; ".join(reviews)
     summary = ", ".join(
-        f"{dim} " + "/".join(f"{m.upper()} {getattr(batch[dim], m):.2f}" for m in settings.measures) for dim in dimensions
+        f"{dim} " + "/".join(f"{m.upper()} {getattr(batch[dim], m):.2f}" for m in settings.measures)
+        for dim in dimensions
     )
     return APPROVED, f"{summary} >= {approve_at:g}"

@@ -10,10 +10,12 @@ sampling distribution is close to normal:
 The interval is tanh(z +- 1.96 se). With fewer than 4 pairs, or a constant side, the correlation or
 its interval is undefined (None) and ``constant`` says which side was constant.
 """
+
 from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 
@@ -45,7 +47,7 @@ class Agreement:
     plcc: float | None = None
     plcc_ci: tuple[float, float] | None = None
     bias: float | None = None  # mean(rating - golden): the annotator's offset
-    mae: float | None = None   # mean |rating - golden|
+    mae: float | None = None  # mean |rating - golden|
     resid_var: float | None = None  # variance of (rating - golden): the rater's noise once their offset is removed
     constant: str | None = None  # "ratings" or "golden" when that side is constant
 
@@ -96,15 +98,23 @@ def agreement(ratings, golden) -> Agreement:
         srcc, plcc = round(srcc, 4), round(plcc, 4)
         srcc_ci = _interval(srcc, se_srcc(srcc, n))
         plcc_ci = _interval(plcc, se_plcc(n))
-    return Agreement(n_golden=n, srcc=round(srcc, 4), srcc_ci=srcc_ci, plcc=round(plcc, 4), plcc_ci=plcc_ci,
-                     bias=bias, mae=mae, resid_var=resid_var)
+    return Agreement(
+        n_golden=n,
+        srcc=round(srcc, 4),
+        srcc_ci=srcc_ci,
+        plcc=round(plcc, 4),
+        plcc_ci=plcc_ci,
+        bias=bias,
+        mae=mae,
+        resid_var=resid_var,
+    )
 
 
 def agreement_from_dict(data: dict | None) -> Agreement:
     """Inverse of :meth:`Agreement.as_dict` (figures stored as JSON)."""
     if not data:
         return Agreement(n_golden=0)
-    fields = {k: data.get(k) for k in Agreement.__dataclass_fields__}
+    fields: dict[str, Any] = {k: data.get(k) for k in Agreement.__dataclass_fields__}
     for key in ("srcc_ci", "plcc_ci"):
         if fields[key] is not None:
             fields[key] = tuple(fields[key])

@@ -7,6 +7,7 @@ by the fit of the campaign's reference, so both speak of the same careless rater
 
 An observed estimate with standard error `se` widens each by `se`.
 """
+
 from __future__ import annotations
 
 import math

@@ -18,10 +18,11 @@ how often they give both scales the same score), a pattern fires only if the bat
 The evidence-based patterns (``inverted``: agreement conclusively negative; ``random``: conclusively
 no better than chance) are found by :mod:`.decision`, which holds the evidence.
 """
+
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -45,10 +46,10 @@ REFERENCE_MARGIN = 0.75
 
 @dataclass(frozen=True)
 class Pattern:
-    code: str        # constant, near_constant, same_both, repeating, too_fast, inverted, random
+    code: str  # constant, near_constant, same_both, repeating, too_fast, inverted, random
     dimension: str | None
-    text: str        # for admins: the figure that shows it
-    public: str      # for the annotator: plain words, nothing about golden items
+    text: str  # for admins: the figure that shows it
+    public: str  # for the annotator: plain words, nothing about golden items
 
     def as_dict(self) -> dict:
         return {"code": self.code, "dimension": self.dimension, "text": self.text}
@@ -59,8 +60,8 @@ class CampaignHabits:
     """How the campaign's raters usually rate (None: not known yet, defaults apply)."""
 
     modal_share: dict[str, float] | None = None  # per dimension: median share of a rater's most used value
-    same_both_share: float | None = None         # median share of items given the same score on both scales
-    median_duration_ms: float | None = None      # typical time per item
+    same_both_share: float | None = None  # median share of items given the same score on both scales
+    median_duration_ms: float | None = None  # typical time per item
 
 
 def _modal(values: Sequence[int]) -> tuple[int, int]:
@@ -79,7 +80,7 @@ def _period(values: Sequence[int]) -> tuple[int, float] | None:
 
 
 def find_patterns(
-    ratings: dict[str, Sequence[int]],
+    ratings: Mapping[str, Sequence[int]],
     *,
     durations_ms: Sequence[int] = (),
     habits: CampaignHabits | None = None,
@@ -98,26 +99,41 @@ def find_patterns(
         n = len(values)
         if count == n:
             flat.add(dim)
-            found.append(Pattern("constant", dim, f"{dim}: all {n} ratings are {value}",
-                                 f"every item got the same {dim} score ({value})"))
+            found.append(
+                Pattern(
+                    "constant",
+                    dim,
+                    f"{dim}: all {n} ratings are {value}",
+                    f"every item got the same {dim} score ({value})",
+                )
+            )
             continue
         share = count / n
         usual = (habits.modal_share or {}).get(dim, DEFAULT_MODAL_SHARE)
         if n >= MIN_PATTERN_RATINGS and share >= NEAR_CONSTANT_SHARE and usual <= REFERENCE_MARGIN:
             flat.add(dim)
-            found.append(Pattern(
-                "near_constant", dim,
-                f"{dim}: {count} of {n} ratings ({share:.0%}) are {value}; the campaign's raters use one value "
-                f"for {usual:.0%} of items",
-                f"almost every item got the same {dim} score ({value})"))
+            found.append(
+                Pattern(
+                    "near_constant",
+                    dim,
+                    f"{dim}: {count} of {n} ratings ({share:.0%}) are {value}; the campaign's raters use one value "
+                    f"for {usual:.0%} of items",
+                    f"almost every item got the same {dim} score ({value})",
+                )
+            )
             continue
         if n >= MIN_PATTERN_RATINGS and share <= REPEAT_MAX_MODAL:  # one dominant value repeats trivially
             period = _period(values)
             if period is not None:
                 p, rep = period
-                found.append(Pattern(
-                    "repeating", dim, f"{dim}: the ratings repeat every {p} items ({rep:.0%} match)",
-                    f"the {dim} scores follow a repeating sequence rather than the items"))
+                found.append(
+                    Pattern(
+                        "repeating",
+                        dim,
+                        f"{dim}: the ratings repeat every {p} items ({rep:.0%} match)",
+                        f"the {dim} scores follow a repeating sequence rather than the items",
+                    )
+                )
     q, a = ratings.get("quality"), ratings.get("alignment")
     if q is not None and a is not None and not {"quality", "alignment"} & flat:
         pairs = [(x, y) for x, y in zip(q, a) if x is not None and y is not None]
@@ -125,18 +141,26 @@ def find_patterns(
             same = sum(x == y for x, y in pairs) / len(pairs)
             usual = habits.same_both_share if habits.same_both_share is not None else DEFAULT_SAME_BOTH
             if same >= SAME_BOTH_SHARE and usual <= REFERENCE_MARGIN:
-                found.append(Pattern(
-                    "same_both", None,
-                    f"quality and alignment are the same on {same:.0%} of {len(pairs)} items; the campaign's raters: "
-                    f"{usual:.0%}",
-                    "quality and alignment got the same score on almost every item: they are different questions"))
+                found.append(
+                    Pattern(
+                        "same_both",
+                        None,
+                        f"quality and alignment are the same on {same:.0%} of {len(pairs)} items; the campaign's raters: "
+                        f"{usual:.0%}",
+                        "quality and alignment got the same score on almost every item: they are different questions",
+                    )
+                )
     timed = [d for d in durations_ms if d is not None]
     typical = habits.median_duration_ms
     if typical and len(timed) >= MIN_TIMED:
         median = float(np.median(timed))
         if median < TOO_FAST_FRACTION * typical:
-            found.append(Pattern(
-                "too_fast", None,
-                f"median {median / 1000:.1f} s per item; the campaign's typical is {typical / 1000:.1f} s",
-                f"items were rated in {median / 1000:.1f} s each, far faster than they can be looked at"))
+            found.append(
+                Pattern(
+                    "too_fast",
+                    None,
+                    f"median {median / 1000:.1f} s per item; the campaign's typical is {typical / 1000:.1f} s",
+                    f"items were rated in {median / 1000:.1f} s each, far faster than they can be looked at",
+                )
+            )
     return found

@@ -23,11 +23,13 @@ reference's centre never exceeds it.
 **The floor.** The centre is never taken below FLOOR_R: in a campaign overrun by careless raters the
 median itself would be near chance, and chance must never count as genuine.
 """
+
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 
@@ -37,10 +39,10 @@ from .hypotheses import careless_logpdf, genuine_logpdf
 PRIOR_R = 0.6
 PRIOR_SD_Z = 0.25
 PRIOR_WEIGHT = 5
-MIN_RATER_N = 30     # golden ratings a rater needs before their estimate enters the reference (fewer: too noisy)
-FLOOR_R = 0.3        # the reference centre never goes below this SRCC
-SD_MIN_Z = 0.10      # nor its spread below this (z scale) ...
-SD_MAX_Z = 0.35      # ... nor above this: genuine raters spanning SRCC 0.3-0.9 evenly have a spread of 0.35
+MIN_RATER_N = 30  # golden ratings a rater needs before their estimate enters the reference (fewer: too noisy)
+FLOOR_R = 0.3  # the reference centre never goes below this SRCC
+SD_MIN_Z = 0.10  # nor its spread below this (z scale) ...
+SD_MAX_Z = 0.35  # ... nor above this: genuine raters spanning SRCC 0.3-0.9 evenly have a spread of 0.35
 MAD_TO_SD = 1.4826
 EM_ITERATIONS = 100
 
@@ -50,10 +52,10 @@ class Reference:
     """The genuine raters of a campaign on one dimension, on Fisher's z scale."""
 
     dimension: str
-    n_raters: int             # raters whose estimate entered the median
+    n_raters: int  # raters whose estimate entered the median
     median_srcc: float | None  # the campaign's own median (None without raters)
-    centre_z: float           # what the decision uses: shrunk towards the prior, floored, capped
-    spread_z: float           # spread of true agreement among genuine raters
+    centre_z: float  # what the decision uses: shrunk towards the prior, floored, capped
+    spread_z: float  # spread of true agreement among genuine raters
     ceiling: float | None = None  # expert agreement (SRCC), None when unknown
     ceiling_n: int = 0
 
@@ -76,14 +78,17 @@ class Reference:
 
     def describe(self) -> str:
         lo, hi = self.typical_range()
-        own = (f"median of {self.n_raters} raters {self.median_srcc:.2f}" if self.n_raters
-               else "no raters with enough golden items yet")
+        own = (
+            f"median of {self.n_raters} raters {self.median_srcc:.2f}"
+            if self.n_raters
+            else "no raters with enough golden items yet"
+        )
         ceiling = f"; experts agree {self.ceiling:.2f}" if self.ceiling is not None else ""
         return f"campaign reference {self.centre:.2f} (typical {lo:.2f}-{hi:.2f}; {own}{ceiling})"
 
 
 def reference_from_dict(data: dict) -> Reference:
-    fields = {k: data.get(k) for k in Reference.__dataclass_fields__}
+    fields: dict[str, Any] = {k: data.get(k) for k in Reference.__dataclass_fields__}
     return Reference(**fields)
 
 
@@ -109,8 +114,12 @@ def campaign_reference(dimension: str, raters: Iterable[Agreement], *, ceiling: 
     if ceiling_r is not None:
         centre = min(centre, fisher_z(max(ceiling_r, FLOOR_R)))
     return Reference(
-        dimension=dimension, n_raters=k, median_srcc=None if median is None else math.tanh(median),
-        centre_z=centre, spread_z=min(max(spread, SD_MIN_Z), SD_MAX_Z), ceiling=ceiling_r,
+        dimension=dimension,
+        n_raters=k,
+        median_srcc=None if median is None else math.tanh(median),
+        centre_z=centre,
+        spread_z=min(max(spread, SD_MIN_Z), SD_MAX_Z),
+        ceiling=ceiling_r,
         ceiling_n=ceiling.n_golden if ceiling is not None else 0,
     )
 
@@ -128,9 +137,9 @@ def _fit_genuine(z: np.ndarray, se: np.ndarray) -> tuple[float, float]:
         weight = 1 / (1 + np.exp(np.clip(careless - genuine, -700, 700)))
         if weight.sum() < 1e-9:
             break
-        precision = weight / (spread ** 2 + se ** 2)
+        precision = weight / (spread**2 + se**2)
         new_centre = float(np.sum(precision * z) / np.sum(precision))
-        new_spread = math.sqrt(max(float(np.sum(weight * ((z - new_centre) ** 2 - se ** 2)) / weight.sum()), 0.0))
+        new_spread = math.sqrt(max(float(np.sum(weight * ((z - new_centre) ** 2 - se**2)) / weight.sum()), 0.0))
         new_spread = min(max(new_spread, SD_MIN_Z), SD_MAX_Z)
         share = float(min(max(weight.mean(), 0.05), 0.999))
         done = abs(new_centre - centre) < 1e-6 and abs(new_spread - spread) < 1e-6

@@ -2,16 +2,17 @@
 
 The counter that makes this safe and fast is `Item.active_count` = approved + pending ratings + live
 leases; an item is in the assignment pool while `active_count < target`. Every change of that counter
-happens here (lease +1, expiry / return -1), in scrutiny (a rejection -n, a re-approval +n) and never
-anywhere else.
+happens here (lease +1), in leases.py (expiry / return -1), in scrutiny (a rejection -n, a re-approval +n)
+and never anywhere else. Leases end and are extended in leases.py (expiry, early finish, heartbeat), which
+ratings and golden use too.
 
 Locking rules (why nothing deadlocks and nothing is over-assigned). Lock order everywhere:
 annotator profile -> the task being rated -> batch -> other tasks (SKIP LOCKED) -> items (pk order).
 - `batch_request` locks the annotator's profile row first (one request per annotator at a time), then
   takes item rows with `FOR NO KEY UPDATE SKIP LOCKED`: it never waits for an item lock, it skips the row and
   takes the next candidate. A row it holds is incremented with `active_count < target` rechecked.
-- Paths that give leases back (expiry, early finish) wait for item locks, but always take them in
-  primary-key order, as scrutiny does, and the periodic sweep commits one chunk at a time.
+- Paths that give leases back (leases.py: expiry, early finish) wait for item locks, but always take them
+  in primary-key order, as scrutiny does, and the periodic sweep commits one chunk at a time.
 - Row locks are `FOR NO KEY UPDATE`, not `FOR UPDATE`: inserting a rating or a task takes a
   `FOR KEY SHARE` lock on the item and batch it references (the foreign key check), which `FOR UPDATE`
   would block: a rating would wait for another annotator's batch request that merely looked at the item.
@@ -30,36 +31,39 @@ fewer, annotation/qc/allocation.py); positions are shuffled; regular items equal
 target are taken in a random order (Item.shuffle_key), never in id order; and nothing an annotator
 receives names an item (media is served through the task, api/media.py).
 """
+
 from __future__ import annotations
 
 import math
 import random
 import time
 from collections import Counter
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from django.db import connection, transaction
-from django.db.models import Count, F, Max, Min, Q
-from django.db.models.functions import Greatest
+from django.db.models import F, Max, Min, Q
 from django.utils import timezone
 
-from ..models import AnnotatorProfile, Batch, Campaign, Item, Rating, Task
-from .batch_events import batch_closed_notify
-from .selection import priority_expression
-from .errors import Conflict, Forbidden, NotFound
+from core.errors import Conflict, Forbidden, NotFound
 
-EXPIRE_CHUNK = 5000
+from ..models import Batch, Campaign, Item, Rating, Task
+from .leases import (  # noqa: F401  (moved to leases.py)
+    annotator_profile_lock,
+    batch_close_if_done,
+    batch_finish,
+    batch_heartbeat,
+    batch_leases_expire,
+    leases_expire,
+    leases_give_back,
+)
+from .selection import priority_expression
+
+# Moved to leases.py under public names: remove once every branch is merged.
+_batch_close_if_done, _batch_expire_dead, _give_back = batch_close_if_done, batch_leases_expire, leases_give_back
+_locked_profile = annotator_profile_lock
 
 
 # ------------------------------------------------------------------------------------------ reads
-
-
-def batch_progress(*, batch: Batch) -> dict:
-    """{"rated", "total"} of a batch's tasks (one query)."""
-    agg = Task.objects.filter(batch=batch).aggregate(
-        total=Count("pk"), rated=Count("pk", filter=Q(status=Task.Status.RATED))
-    )
-    return {"rated": agg["rated"], "total": agg["total"]}
 
 
 def batch_get_for_user(*, batch_id: int, user, see_all: bool = False) -> Batch:
@@ -82,7 +86,7 @@ def batch_request(*, campaign: Campaign, user) -> tuple[Batch | None, bool]:
     batch of `batch_size + golden_per_batch` tasks, the golden ones as many as `golden_allocation` says
     and regular items for the rest, shuffled together (created True), or (None, False) when no regular
     item is left for them."""
-    profile = _locked_profile(user)
+    profile = annotator_profile_lock(user)
     if profile.is_paused:
         reason = f": {profile.paused_reason}" if profile.paused_reason else ""
         raise Forbidden(f"your account is paused and gets no new batches{reason}")
@@ -90,13 +94,18 @@ def batch_request(*, campaign: Campaign, user) -> tuple[Batch | None, bool]:
         raise Forbidden(f"campaign {campaign.slug} is not active: it hands out no batches")
     now = timezone.now()
 
-    open_batch = (Batch.objects.select_for_update(no_key=True)
-                  .filter(annotator=user, campaign=campaign, status=Batch.Status.OPEN).first())
+    open_batch = (
+        Batch.objects.select_for_update(no_key=True)
+        .filter(annotator=user, campaign=campaign, status=Batch.Status.OPEN)
+        .first()
+    )
     if open_batch is not None:
         if open_batch.kind != Batch.Kind.ANNOTATION:
-            raise Conflict(f"you have an open {open_batch.kind} batch ({open_batch.pk}) in this campaign: finish it first")
-        _batch_expire_dead(batch=open_batch, now=now)
-        if not _batch_close_if_done(batch=open_batch, now=now):
+            raise Conflict(
+                f"you have an open {open_batch.kind} batch ({open_batch.pk}) in this campaign: finish it first"
+            )
+        batch_leases_expire(batch=open_batch, now=now)
+        if not batch_close_if_done(batch=open_batch, now=now):
             return open_batch, False
 
     golden = _lease_golden(campaign=campaign, user=user, n=golden_allocation(campaign=campaign, user=user))
@@ -106,9 +115,11 @@ def batch_request(*, campaign: Campaign, user) -> tuple[Batch | None, bool]:
         return None, False  # nothing was written: the golden rows were only locked
     # One UPDATE for both kinds. The rows are ours (FOR UPDATE), so the recheck of active_count < target
     # always holds for regular items; it is the belt-and-braces guarantee against over-assignment.
-    updated = Item.objects.filter(pk__in=regular + golden).filter(
-        Q(is_golden=True) | Q(active_count__lt=F("target"))).update(
-        active_count=F("active_count") + 1, priority=priority_expression(F("active_count") + 1))
+    updated = (
+        Item.objects.filter(pk__in=regular + golden)
+        .filter(Q(is_golden=True) | Q(active_count__lt=F("target")))
+        .update(active_count=F("active_count") + 1, priority=priority_expression(F("active_count") + 1))
+    )
     if updated != len(regular) + len(golden):
         raise Conflict("assignment raced with another request: please ask again")
 
@@ -142,23 +153,21 @@ def golden_allocation(*, campaign: Campaign, user) -> int:
     evidence = evidence_get(campaign=campaign, annotator_id=user.pk)
     if evidence is None:  # a newcomer: the most golden items, and one query less
         return max(base, min(campaign.golden_max_per_batch, batch_total(campaign) - 1))
-    recent = list(Batch.objects.filter(annotator=user, campaign=campaign, status=Batch.Status.CLOSED)
-                  .exclude(kind=Batch.Kind.EXPERT).order_by("-created_at").values_list("decision", flat=True)[:3])
-    return golden_for_next_batch(
-        base=base, golden_min=campaign.golden_min_per_batch,
-        golden_max=min(campaign.golden_max_per_batch, batch_total(campaign) - 1),
-        p_genuine=evidence.p_genuine, n_golden=evidence.n_golden,
-        recent_clean=all(d == Batch.Decision.APPROVED for d in recent), approve_probability=campaign.approve_probability,
+    recent = list(
+        Batch.objects.filter(annotator=user, campaign=campaign, status=Batch.Status.CLOSED)
+        .exclude(kind=Batch.Kind.EXPERT)
+        .order_by("-created_at")
+        .values_list("decision", flat=True)[:3]
     )
-
-
-def _locked_profile(user) -> AnnotatorProfile:
-    """Lock the annotator's profile row: serialises one annotator's batch requests (no double batch)."""
-    profile = AnnotatorProfile.objects.select_for_update(no_key=True).filter(user=user).first()
-    if profile is None:
-        AnnotatorProfile.objects.get_or_create(user=user)
-        profile = AnnotatorProfile.objects.select_for_update(no_key=True).get(user=user)
-    return profile
+    return golden_for_next_batch(
+        base=base,
+        golden_min=campaign.golden_min_per_batch,
+        golden_max=min(campaign.golden_max_per_batch, batch_total(campaign) - 1),
+        p_genuine=evidence.p_genuine,
+        n_golden=evidence.n_golden,
+        recent_clean=all(d == Batch.Decision.APPROVED for d in recent),
+        approve_probability=campaign.approve_probability,
+    )
 
 
 def _lease_regular(*, campaign: Campaign, user, n: int) -> list[int]:
@@ -176,8 +185,9 @@ def _lease_regular(*, campaign: Campaign, user, n: int) -> list[int]:
     candidates: list[tuple[int, int, float, int]] = []  # (item id, generator, rank value, shuffle_key), locked
     wanted = list(generators)
     for _ in range(3):  # refill from generators that still have items when others ran dry
-        found = _locked_candidates(campaign=campaign, user=user, generators=wanted, k=per_gen,
-                                   exclude=[c[0] for c in candidates])
+        found = _locked_candidates(
+            campaign=campaign, user=user, generators=wanted, k=per_gen, exclude=[c[0] for c in candidates]
+        )
         candidates += found
         if len(candidates) >= n:
             break
@@ -188,7 +198,7 @@ def _lease_regular(*, campaign: Campaign, user, n: int) -> list[int]:
         per_gen = n - len(candidates)
     rank: Counter = Counter()
     ranked = []
-    for item_id, gen, value, key in sorted(candidates, key=lambda c: (c[1], -c[2], c[3])):
+    for item_id, gen, value, _key in sorted(candidates, key=lambda c: (c[1], -c[2], c[3])):
         ranked.append((rank[gen], -value, random.random(), item_id))
         rank[gen] += 1
     return [item_id for *_, item_id in sorted(ranked)[:n]]
@@ -222,7 +232,8 @@ def _unseen(items, user):
     planner hashes the user's items once (an index scan on annotator) instead of choosing an anti join
     that may walk the whole task or rating table."""
     return items.exclude(pk__in=Task.objects.filter(annotator=user).values("item_id")).exclude(
-        pk__in=Rating.objects.filter(annotator=user).values("item_id"))
+        pk__in=Rating.objects.filter(annotator=user).values("item_id")
+    )
 
 
 def _open_pool(campaign: Campaign):
@@ -231,7 +242,7 @@ def _open_pool(campaign: Campaign):
 
 # The column a generator's open items are taken by: one index per policy (item_open_pool_fullest,
 # item_open_pool_value), both ending in the random shuffle_key.
-RANK_COLUMN = {Campaign.Selection.FULLEST: "active_count", Campaign.Selection.VALUE: "priority"}
+RANK_COLUMN: dict[str, str] = {Campaign.Selection.FULLEST: "active_count", Campaign.Selection.VALUE: "priority"}
 
 
 def _candidates_sql(rank: str) -> str:
@@ -251,7 +262,7 @@ def _candidates_sql(rank: str) -> str:
       ) c"""
 
 
-CANDIDATES_SQL = {policy: _candidates_sql(column) for policy, column in RANK_COLUMN.items()}
+CANDIDATES_SQL: dict[str, str] = {policy: _candidates_sql(column) for policy, column in RANK_COLUMN.items()}
 
 
 def _locked_candidates(*, campaign: Campaign, user, generators: list[int], k: int, exclude: list[int]):
@@ -263,8 +274,12 @@ def _locked_candidates(*, campaign: Campaign, user, generators: list[int], k: in
         for gen in generators:
             qs = _unseen(_open_pool(campaign).filter(generator_id=gen).exclude(pk__in=exclude), user)
             qs = qs.order_by(f"-{rank}", "shuffle_key")
-            out += [(pk, g, float(v), key) for pk, g, v, key in qs.select_for_update(skip_locked=True, no_key=True)
-                    .values_list("pk", "generator_id", rank, "shuffle_key")[:k]]
+            out += [
+                (pk, g, float(v), key)
+                for pk, g, v, key in qs.select_for_update(skip_locked=True, no_key=True).values_list(
+                    "pk", "generator_id", rank, "shuffle_key"
+                )[:k]
+            ]
         return out
     # One statement: a LATERAL index range scan of the policy's pool index per generator.
     sql = CANDIDATES_SQL.get(campaign.selection_policy, CANDIDATES_SQL[Campaign.Selection.FULLEST])
@@ -285,11 +300,19 @@ def _lease_golden(*, campaign: Campaign, user, n: int) -> list[int]:
         return []
     pivot = random.randint(*bounds)
     unseen = _unseen(golden, user)
-    ids = list(unseen.filter(pk__gte=pivot).order_by("pk").select_for_update(skip_locked=True, no_key=True)
-               .values_list("pk", flat=True)[:n])
+    ids = list(
+        unseen.filter(pk__gte=pivot)
+        .order_by("pk")
+        .select_for_update(skip_locked=True, no_key=True)
+        .values_list("pk", flat=True)[:n]
+    )
     if len(ids) < n:  # wrap around the start of the sample
-        ids += list(unseen.filter(pk__lt=pivot).order_by("pk").select_for_update(skip_locked=True, no_key=True)
-                    .values_list("pk", flat=True)[:n - len(ids)])
+        ids += list(
+            unseen.filter(pk__lt=pivot)
+            .order_by("pk")
+            .select_for_update(skip_locked=True, no_key=True)
+            .values_list("pk", flat=True)[: n - len(ids)]
+        )
     return ids
 
 
@@ -309,110 +332,3 @@ def _golden_bounds(campaign_id: int) -> tuple[int, int] | None:
         return None  # not cached: a golden sample drawn later must be used at once
     _GOLDEN_BOUNDS[campaign_id] = (now, (agg["lo"], agg["hi"]))
     return agg["lo"], agg["hi"]
-
-
-# --------------------------------------------------------------------------- leases: end and extend
-
-
-def _give_back(*, tasks, status: str, now: datetime) -> tuple[set[int], int]:
-    """Turn the given leased tasks (a queryset) into `status` (expired / returned) and take their leases
-    off Item.active_count. Tasks locked by someone else (being rated right now) are skipped. Returns the
-    ids of the batches touched and the number of leases ended. Call inside a transaction."""
-    rows = list(tasks.filter(status=Task.Status.LEASED).select_for_update(skip_locked=True, no_key=True)
-                .order_by("pk").values_list("pk", "item_id", "batch_id"))
-    if not rows:
-        return set(), 0
-    Task.objects.filter(pk__in=[r[0] for r in rows]).update(status=status)
-    per_item = Counter(r[1] for r in rows)
-    item_ids = sorted(per_item)
-    # Item locks in primary-key order, like every other path that waits for them.
-    list(Item.objects.select_for_update(no_key=True).filter(pk__in=item_ids).order_by("pk").values_list("pk", flat=True))
-    by_delta: dict[int, list[int]] = {}
-    for item_id, n in per_item.items():
-        by_delta.setdefault(n, []).append(item_id)
-    for n, ids in by_delta.items():
-        after = Greatest(F("active_count") - n, 0)
-        Item.objects.filter(pk__in=ids).update(active_count=after, priority=priority_expression(after))
-    return {r[2] for r in rows}, len(rows)
-
-
-def _batch_expire_dead(*, batch: Batch, now: datetime) -> int:
-    _, n = _give_back(tasks=Task.objects.filter(batch=batch, lease_expires_at__lte=now),
-                      status=Task.Status.EXPIRED, now=now)
-    return n
-
-
-def _batch_close_if_done(*, batch: Batch, now: datetime) -> bool:
-    """Close an open batch that has no leased task left; queue its scrutiny. True when it is closed."""
-    if batch.status != Batch.Status.OPEN:
-        return True
-    if Task.objects.filter(batch=batch, status=Task.Status.LEASED).exists():
-        return False
-    closed = Batch.objects.filter(pk=batch.pk, status=Batch.Status.OPEN).update(status=Batch.Status.CLOSED, closed_at=now)
-    batch.status, batch.closed_at = Batch.Status.CLOSED, now
-    if closed:
-        batch_closed_notify(batch=batch)
-    return True
-
-
-def leases_expire(*, now: datetime | None = None) -> int:
-    """Expire every lease past its time, in chunks (one transaction each, found through the
-    task_live_leases partial index), and close the batches left with nothing leased. Returns the
-    number of leases expired. Safe to run concurrently with itself and with rating."""
-    total = 0
-    while True:
-        now_ = now or timezone.now()
-        with transaction.atomic():
-            chunk = list(Task.objects.filter(status=Task.Status.LEASED, lease_expires_at__lte=now_)
-                         .order_by("lease_expires_at").values_list("pk", flat=True)[:EXPIRE_CHUNK])
-            if not chunk:
-                return total
-            batch_ids, n = _give_back(tasks=Task.objects.filter(pk__in=chunk, lease_expires_at__lte=now_),
-                                      status=Task.Status.EXPIRED, now=now_)
-            # skip_locked: a batch locked now is being finished or rated, and that path closes it.
-            for batch in (Batch.objects.select_for_update(skip_locked=True, no_key=True)
-                          .filter(pk__in=sorted(batch_ids), status=Batch.Status.OPEN).order_by("pk")):
-                _batch_close_if_done(batch=batch, now=now_)
-            total += n
-        if len(chunk) < EXPIRE_CHUNK or n == 0:  # n == 0: the rest is locked by ratings in flight
-            return total
-
-
-def _locked_open_batch(*, batch_id: int, user) -> Batch:
-    batch = (Batch.objects.select_for_update(of=("self",), no_key=True).select_related("campaign")
-             .filter(pk=batch_id, annotator=user).first())
-    if batch is None:
-        raise NotFound(f"batch {batch_id} not found")
-    if batch.status != Batch.Status.OPEN:
-        raise Conflict(f"batch {batch_id} is closed")
-    return batch
-
-
-@transaction.atomic
-def batch_heartbeat(*, batch_id: int, user) -> datetime | None:
-    """Extend the live leases of the caller's open batch by the campaign's lease_minutes. Returns the new
-    expiry, or None when no lease was live (expired leases stay expired)."""
-    # No batch row lock here: a rating holds its task and then locks the batch, so locking the batch and
-    # then the tasks would be the opposite order.
-    batch = Batch.objects.select_related("campaign").filter(pk=batch_id, annotator=user).first()
-    if batch is None:
-        raise NotFound(f"batch {batch_id} not found")
-    if batch.status != Batch.Status.OPEN:
-        raise Conflict(f"batch {batch_id} is closed")
-    now = timezone.now()
-    expires = now + timedelta(minutes=batch.campaign.lease_minutes)
-    n = Task.objects.filter(batch=batch, status=Task.Status.LEASED, lease_expires_at__gt=now).update(lease_expires_at=expires)
-    return expires if n else None
-
-
-@transaction.atomic
-def batch_finish(*, batch_id: int, user) -> Batch:
-    """Finish the caller's open batch early: unrated tasks are returned to the pool and the batch closes."""
-    batch = _locked_open_batch(batch_id=batch_id, user=user)
-    now = timezone.now()
-    _batch_expire_dead(batch=batch, now=now)
-    _give_back(tasks=Task.objects.filter(batch=batch), status=Task.Status.RETURNED, now=now)
-    if not _batch_close_if_done(batch=batch, now=now):
-        # a task of this batch is being rated this very moment (locked): let that rating land first
-        raise Conflict(f"batch {batch_id} has a rating in flight: try again")
-    return batch

@@ -11,6 +11,7 @@ an empty database (create it, point DATABASE_URL at it, restore, then migrate fo
 the media into MEDIA_ROOT. Media on S3 are not in the file (say `--no-media`; back the bucket up with its
 own versioning or replication).
 """
+
 from __future__ import annotations
 
 import json
@@ -21,60 +22,82 @@ import subprocess
 import tarfile
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
-from .errors import Conflict, InvalidInput
+from core.errors import Conflict, InvalidInput
 
 FORMAT = "qeval-backup/1"
 
 
-def _db() -> dict:
-    return settings.DATABASES["default"]
+def _db() -> dict[str, Any]:
+    return dict(settings.DATABASES["default"])
 
 
 def _pg_env() -> dict:
     db = _db()
-    env = dict(os.environ, PGHOST=str(db.get("HOST") or "127.0.0.1"), PGPORT=str(db.get("PORT") or 5432),
-               PGUSER=str(db.get("USER") or "postgres"), PGDATABASE=str(db["NAME"]))
+    env = dict(
+        os.environ,
+        PGHOST=str(db.get("HOST") or "127.0.0.1"),
+        PGPORT=str(db.get("PORT") or 5432),
+        PGUSER=str(db.get("USER") or "postgres"),
+        PGDATABASE=str(db["NAME"]),
+    )
     if db.get("PASSWORD"):
         env["PGPASSWORD"] = str(db["PASSWORD"])
     return env
 
 
 def _media_root() -> Path | None:
-    backend = settings.STORAGES["default"]["BACKEND"]
+    backend = str(settings.STORAGES["default"]["BACKEND"])  # type: ignore[index]  # typed as object by the stubs
     return Path(settings.MEDIA_ROOT) if backend.endswith("FileSystemStorage") else None
 
 
 def _summary() -> dict:
     from ..models import DatasetVersion, Item, Rating
 
-    return {"items": Item.objects.count(), "ratings": Rating.objects.count(),
-            "versions": {str(v.pk): v.checksum for v in DatasetVersion.objects.only("id", "checksum")}}
+    return {
+        "items": Item.objects.count(),
+        "ratings": Rating.objects.count(),
+        "versions": {str(v.pk): v.checksum for v in DatasetVersion.objects.only("id", "checksum")},
+    }
 
 
-def backup_create(*, out: Path, media: bool = True, progress=None) -> dict:
+def backup_create(*, out: str | Path, media: bool = True, progress=None) -> dict:
     """Dump the database (and media) into the tar file `out`; returns its manifest."""
     out = Path(out)
     if out.exists():
         raise InvalidInput(f"{out} exists already; name a new file")
     if media and _media_root() is None:
-        raise InvalidInput("media live on S3 and are not backed up here: pass --no-media and back the bucket up "
-                           "with its own versioning or replication")
+        raise InvalidInput(
+            "media live on S3 and are not backed up here: pass --no-media and back the bucket up "
+            "with its own versioning or replication"
+        )
     out.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="qeval-backup-") as tmp:
-        tmp = Path(tmp)
-        manifest = {"format": FORMAT, "engine": connection.vendor, "created_at": timezone.now().isoformat(),
-                    "media": media, **_summary()}
+    with tempfile.TemporaryDirectory(prefix="qeval-backup-") as tmp_name:
+        tmp = Path(tmp_name)
+        manifest = {
+            "format": FORMAT,
+            "engine": connection.vendor,
+            "created_at": timezone.now().isoformat(),
+            "media": media,
+            **_summary(),
+        }
         if connection.vendor == "postgresql":
             dump = tmp / "database.dump"
-            result = subprocess.run(["pg_dump", "--format=custom", "--no-owner", "--no-privileges", f"--file={dump}"],
-                                    env=_pg_env(), capture_output=True, text=True)
+            result = subprocess.run(
+                ["pg_dump", "--format=custom", "--no-owner", "--no-privileges", f"--file={dump}"],
+                env=_pg_env(),
+                capture_output=True,
+                text=True,
+            )
             if result.returncode != 0:
-                raise InvalidInput(f"pg_dump failed: {result.stderr.strip().splitlines()[-1] if result.stderr else result.returncode}")
+                raise InvalidInput(
+                    f"pg_dump failed: {result.stderr.strip().splitlines()[-1] if result.stderr else result.returncode}"
+                )
             names = [dump]
         elif connection.vendor == "sqlite":
             dump = tmp / "database.sqlite3"
@@ -110,7 +133,7 @@ def _database_is_empty() -> bool:
     return "annotation_item" not in connection.introspection.table_names()
 
 
-def backup_restore(*, source: Path, media: bool = True) -> dict:
+def backup_restore(*, source: str | Path, media: bool = True) -> dict:
     """Restore the tar file `source` into the (empty) configured database and the media folder."""
     source = Path(source)
     if not source.is_file():
@@ -119,27 +142,43 @@ def backup_restore(*, source: Path, media: bool = True) -> dict:
         tar = tarfile.open(source, "r")
     except tarfile.TarError as exc:
         raise InvalidInput(f"{source} is not a backup file ({exc})") from None
-    with tar, tempfile.TemporaryDirectory(prefix="qeval-restore-") as tmp:
-        tmp = Path(tmp)
+    with tar, tempfile.TemporaryDirectory(prefix="qeval-restore-") as tmp_name:
+        tmp = Path(tmp_name)
         try:
-            manifest = json.loads(tar.extractfile("manifest.json").read())
+            manifest = json.loads(tar.extractfile("manifest.json").read())  # type: ignore[union-attr]  # None: caught
         except (KeyError, ValueError, AttributeError):
             raise InvalidInput(f"{source} has no readable manifest.json: not a backup of this platform") from None
         if manifest.get("format") != FORMAT:
             raise InvalidInput(f"{source} is a {manifest.get('format')!r} backup; this platform reads {FORMAT}")
         if manifest["engine"] != connection.vendor:
-            raise InvalidInput(f"the backup is of a {manifest['engine']} database; DATABASE_URL names a {connection.vendor} one")
+            raise InvalidInput(
+                f"the backup is of a {manifest['engine']} database; DATABASE_URL names a {connection.vendor} one"
+            )
         if not _database_is_empty():
-            raise Conflict("the database already holds the platform's tables: restore into an empty database "
-                           "(create one and point DATABASE_URL at it)")
+            raise Conflict(
+                "the database already holds the platform's tables: restore into an empty database "
+                "(create one and point DATABASE_URL at it)"
+            )
         if connection.vendor == "postgresql":
             tar.extract("database.dump", tmp, filter="data")
             connection.close()
-            result = subprocess.run(["pg_restore", "--no-owner", "--no-privileges", "--exit-on-error",
-                                     f"--dbname={_pg_env()['PGDATABASE']}", str(tmp / "database.dump")],
-                                    env=_pg_env(), capture_output=True, text=True)
+            result = subprocess.run(
+                [
+                    "pg_restore",
+                    "--no-owner",
+                    "--no-privileges",
+                    "--exit-on-error",
+                    f"--dbname={_pg_env()['PGDATABASE']}",
+                    str(tmp / "database.dump"),
+                ],
+                env=_pg_env(),
+                capture_output=True,
+                text=True,
+            )
             if result.returncode != 0:
-                raise InvalidInput(f"pg_restore failed: {result.stderr.strip().splitlines()[-1] if result.stderr else result.returncode}")
+                raise InvalidInput(
+                    f"pg_restore failed: {result.stderr.strip().splitlines()[-1] if result.stderr else result.returncode}"
+                )
         else:
             tar.extract("database.sqlite3", tmp, filter="data")
             connection.close()
@@ -154,7 +193,7 @@ def backup_restore(*, source: Path, media: bool = True) -> dict:
                     if target.exists():
                         continue  # content-addressed: the same name holds the same bytes
                     target.parent.mkdir(parents=True, exist_ok=True)
-                    with tar.extractfile(member) as src, open(target, "wb") as dst:
+                    with tar.extractfile(member) as src, open(target, "wb") as dst:  # type: ignore[union-attr]  # a file
                         shutil.copyfileobj(src, dst)
                     copied += 1
     return {**manifest, "media_files_restored": copied}

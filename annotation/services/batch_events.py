@@ -1,6 +1,7 @@
 """What happens when a batch closes: its scrutiny is queued through the outbox (services/outbox.py), in the
 closing transaction, so a broker outage neither fails the annotator's request nor loses the scrutiny.
 `scrutiny_sweep` (beat, every SCRUTINY_SWEEP_EVERY_S) catches any closed batch still not scrutinized."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -31,8 +32,11 @@ def scrutiny_sweep(*, older_than_s: float | None = None, limit: int = SWEEP_LIMI
     waiting in the outbox or made within that time. Returns the batch ids queued. Idempotent: scrutiny of a batch is."""
     after = float(settings.SCRUTINY_SWEEP_AFTER_S if older_than_s is None else older_than_s)
     cutoff = timezone.now() - timedelta(seconds=after)
-    ids = list(Batch.objects.filter(status=Batch.Status.CLOSED, scrutinized_at__isnull=True, closed_at__lte=cutoff)
-               .order_by("closed_at").values_list("id", flat=True)[:limit])
+    ids = list(
+        Batch.objects.filter(status=Batch.Status.CLOSED, scrutinized_at__isnull=True, closed_at__lte=cutoff)
+        .order_by("closed_at")
+        .values_list("id", flat=True)[:limit]
+    )
     queued = []
     for batch_id in ids:
         if not outbox_pending(key=_key(batch_id), since=cutoff):

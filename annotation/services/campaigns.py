@@ -1,4 +1,5 @@
 """Campaigns: creation and settings changes (which keep item targets in step)."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -7,8 +8,9 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Case, IntegerField, Value, When
 
+from core.errors import Conflict, InvalidInput, NotFound
+
 from ..models import Campaign, Item, MediaType
-from .errors import Conflict, InvalidInput, NotFound
 
 
 def campaign_get(*, slug: str) -> Campaign:
@@ -20,17 +22,48 @@ def campaign_get(*, slug: str) -> Campaign:
 
 
 SETTABLE = {
-    "name", "instructions", "anchors", "rate_quality", "rate_alignment", "ratings_per_image",
-    "ratings_per_video", "batch_size", "golden_per_batch", "lease_minutes", "require_full_video",
-    "expert_ratings_per_golden", "scrutiny_measure", "min_golden", "approve_threshold", "reject_threshold",
-    "ci_width_threshold", "max_ratings_per_item", "is_active", "scrutiny_method", "golden_min_per_batch",
-    "golden_max_per_batch", "approve_probability", "reject_probability", "overlap_policy", "min_ratings_per_image",
-    "min_ratings_per_video", "selection_policy", "overlap_ci_target",
+    "name",
+    "instructions",
+    "anchors",
+    "rate_quality",
+    "rate_alignment",
+    "ratings_per_image",
+    "ratings_per_video",
+    "batch_size",
+    "golden_per_batch",
+    "lease_minutes",
+    "require_full_video",
+    "expert_ratings_per_golden",
+    "scrutiny_measure",
+    "min_golden",
+    "approve_threshold",
+    "reject_threshold",
+    "ci_width_threshold",
+    "max_ratings_per_item",
+    "is_active",
+    "scrutiny_method",
+    "golden_min_per_batch",
+    "golden_max_per_batch",
+    "approve_probability",
+    "reject_probability",
+    "overlap_policy",
+    "min_ratings_per_image",
+    "min_ratings_per_video",
+    "selection_policy",
+    "overlap_ci_target",
 }
 # The settings that decide batches (the admin QC endpoint shows and changes these).
 QC_SETTINGS = (
-    "scrutiny_method", "scrutiny_measure", "min_golden", "approve_threshold", "reject_threshold",
-    "approve_probability", "reject_probability", "golden_per_batch", "golden_min_per_batch", "golden_max_per_batch",
+    "scrutiny_method",
+    "scrutiny_measure",
+    "min_golden",
+    "approve_threshold",
+    "reject_threshold",
+    "approve_probability",
+    "reject_probability",
+    "golden_per_batch",
+    "golden_min_per_batch",
+    "golden_max_per_batch",
     "expert_ratings_per_golden",
 )
 
@@ -65,11 +98,13 @@ def campaign_validate(campaign: Campaign) -> None:
         if campaign.golden_min_per_batch < 1:
             raise InvalidInput("golden_min_per_batch must be at least 1: every batch keeps some golden items")
         if not campaign.golden_min_per_batch <= campaign.golden_per_batch <= campaign.golden_max_per_batch:
-            raise InvalidInput("golden items per batch must satisfy golden_min_per_batch <= golden_per_batch <= "
-                               "golden_max_per_batch")
+            raise InvalidInput(
+                "golden items per batch must satisfy golden_min_per_batch <= golden_per_batch <= golden_max_per_batch"
+            )
         if campaign.golden_max_per_batch >= campaign.batch_size + campaign.golden_per_batch:
-            raise InvalidInput("golden_max_per_batch must leave room for regular items: it must be below "
-                               "batch_size + golden_per_batch")
+            raise InvalidInput(
+                "golden_max_per_batch must leave room for regular items: it must be below batch_size + golden_per_batch"
+            )
 
 
 @transaction.atomic
@@ -109,8 +144,16 @@ def campaign_update(*, campaign: Campaign, **fields: Any) -> Campaign:
     return campaign
 
 
-TARGET_FIELDS = {"ratings_per_image", "ratings_per_video", "overlap_policy", "min_ratings_per_image",
-                 "min_ratings_per_video", "overlap_ci_target", "max_ratings_per_item", "selection_policy"}
+TARGET_FIELDS = {
+    "ratings_per_image",
+    "ratings_per_video",
+    "overlap_policy",
+    "min_ratings_per_image",
+    "min_ratings_per_video",
+    "overlap_ci_target",
+    "max_ratings_per_item",
+    "selection_policy",
+}
 
 
 def campaign_targets_refresh(*, campaign: Campaign, changed: set[str]) -> None:

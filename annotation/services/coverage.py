@@ -12,6 +12,7 @@ ratings for the uncertain ones.
 Everything is computed with numpy over two flat queries (items, scores of the version): no per-item
 queries, fine for 100K items.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -19,8 +20,9 @@ from django.db import transaction
 from django.db.models import F, Value
 from django.db.models.functions import Least
 
+from core.errors import InvalidInput
+
 from ..models import Campaign, DatasetVersion, Item, ItemScore
-from .errors import InvalidInput
 
 UPDATE_CHUNK = 10_000
 
@@ -89,6 +91,6 @@ def coverage_extra_ratings(*, version: DatasetVersion, step: int = 2) -> dict:
     ids = coverage_uncertain_ids(version=version)
     raised = 0
     for start in range(0, len(ids), UPDATE_CHUNK):
-        chunk = ids[start:start + UPDATE_CHUNK]
+        chunk = ids[start : start + UPDATE_CHUNK]
         raised += Item.objects.filter(pk__in=chunk, target__lt=cap).update(target=Least(F("target") + step, Value(cap)))
     return {"uncertain": len(ids), "raised": raised, "at_cap": len(ids) - raised, "cap": cap, "step": step}

@@ -2,6 +2,7 @@
 return would be run as a formula by Excel, LibreOffice or Google Sheets (CSV injection), so it gets a
 leading apostrophe, as OWASP recommends. Numbers are written as they are (a negative MOS stays a number).
 """
+
 from __future__ import annotations
 
 import csv

@@ -1,5 +1,6 @@
 """The free-disk guard: work that writes big folders (exports) is refused while the disk it writes to is
 short of space, with a message that says how short, instead of failing half-way with ENOSPC."""
+
 from __future__ import annotations
 
 import shutil
@@ -7,7 +8,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-from .errors import InsufficientStorage
+from core.errors import InsufficientStorage
 
 
 def disk_free_bytes(path: Path) -> int:
@@ -21,9 +22,10 @@ def disk_free_bytes(path: Path) -> int:
 def export_disk_check(*, path: Path | None = None) -> None:
     """InsufficientStorage (507) when the export folder's disk has less than QEVAL_EXPORT_MIN_FREE_BYTES free."""
     path = Path(path or settings.EXPORT_ROOT)
-    need = int(getattr(settings, "QEVAL_EXPORT_MIN_FREE_BYTES", 0))
+    need = settings.QEVAL_EXPORT_MIN_FREE_BYTES
     free = disk_free_bytes(path)
     if free < need:
         raise InsufficientStorage(
             f"the export disk has {free / 1024**2:.0f} MiB free, less than the {need / 1024**2:.0f} MiB new exports "
-            "need (QEVAL_EXPORT_MIN_FREE_BYTES); remove old exports (manage.py retention) or free space, then try again")
+            "need (QEVAL_EXPORT_MIN_FREE_BYTES); remove old exports (manage.py retention) or free space, then try again"
+        )

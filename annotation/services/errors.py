@@ -1,46 +1,12 @@
-"""Errors services raise for bad input. Each carries a message a person can act on; the API maps them
-to HTTP statuses and the command line to an exit code and one line."""
-
-
-class ServiceError(Exception):
-    status_code = 400
-
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
-
-
-class InvalidInput(ServiceError):
-    status_code = 400
-
-
-class NotFound(ServiceError):
-    status_code = 404
-
-
-class Conflict(ServiceError):
-    status_code = 409
-
-
-class Gone(ServiceError):
-    status_code = 410
-
-
-class Forbidden(ServiceError):
-    status_code = 403
-
-
-class TooManyRequests(ServiceError):
-    """A quota is used up (jobs running per user); the message says which and when to try again."""
-
-    status_code = 429
-
-
-class InsufficientStorage(ServiceError):
-    """The disk a job would write to has too little free space (507)."""
-
-    status_code = 507
-
-
-class PayloadTooLarge(ServiceError):
-    status_code = 413
+# moved to core: remove once every branch is merged (core/errors.py)
+from core.errors import (  # noqa: F401,E501
+    Conflict,
+    Forbidden,
+    Gone,
+    InsufficientStorage,
+    InvalidInput,
+    NotFound,
+    PayloadTooLarge,
+    ServiceError,
+    TooManyRequests,
+)

@@ -7,6 +7,7 @@
 - `expert_batch_request` / `golden_scores_update`: experts rate golden items in the rating page's
   expert mode; the golden score of an item on a dimension is the mean of its expert ratings.
 """
+
 from __future__ import annotations
 
 import csv
@@ -14,6 +15,7 @@ import io
 import secrets
 from collections import defaultdict
 from datetime import timedelta
+from typing import Any
 
 import numpy as np
 from django.db import transaction
@@ -21,9 +23,11 @@ from django.db.models import Avg, Count, Exists, F, IntegerField, OuterRef, Q, S
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from core.errors import Conflict, Forbidden, InvalidInput
+from core.roles import ADMIN, EXPERT, user_has_role
+
 from ..models import DIMENSIONS, SCORE_MAX, SCORE_MIN, Batch, Campaign, Generator, GoldenScore, Item, Rating, Task
-from ..roles import ADMIN, EXPERT, user_has_role
-from .errors import Conflict, Forbidden, InvalidInput
+from .leases import annotator_profile_lock, batch_close_if_done, batch_leases_expire
 
 CHUNK = 5000
 
@@ -65,7 +69,7 @@ def _strata(campaign: Campaign) -> dict[tuple[int, str], np.ndarray]:
 def _mark(ids, value: bool) -> None:
     ids = [int(i) for i in ids]
     for start in range(0, len(ids), CHUNK):
-        Item.objects.filter(pk__in=ids[start:start + CHUNK]).update(is_golden=value)
+        Item.objects.filter(pk__in=ids[start : start + CHUNK]).update(is_golden=value)
 
 
 @transaction.atomic
@@ -89,7 +93,7 @@ def golden_set_create(
     population = sum(len(ids) for ids in strata.values())
     if population == 0:
         raise InvalidInput(f"campaign {campaign.slug!r} has no items to sample from")
-    wanted = int(round(fraction * population)) if fraction is not None else size
+    wanted = int(round(fraction * population)) if fraction is not None else int(size or 0)
     if wanted > population:
         raise InvalidInput(f"--size {wanted} is larger than the campaign's {population} items")
     wanted = max(wanted, 1)
@@ -115,15 +119,22 @@ def golden_set_create(
     need = allocate(deficit, wanted - len(golden_ids))
 
     added: list[int] = []
-    summary = []
+    summary: list[dict[str, Any]] = []
     golden_arr = np.asarray(sorted(golden_ids), dtype=np.int64)
     for i, key in enumerate(keys):
         ids = strata[key]
         if need[i]:
             free = ids[~np.isin(ids, golden_arr)] if golden_arr.size else ids
             added.extend(rng.choice(free, size=need[i], replace=False).tolist())
-        summary.append({"generator_id": key[0], "media_type": key[1], "items": int(len(ids)),
-                        "golden_before": before[i], "golden": before[i] + need[i]})
+        summary.append(
+            {
+                "generator_id": key[0],
+                "media_type": key[1],
+                "items": int(len(ids)),
+                "golden_before": before[i],
+                "golden": before[i] + need[i],
+            }
+        )
     _mark(added, True)
     names = dict(Generator.objects.filter(pk__in=[k[0] for k in keys]).values_list("pk", "name"))
     for row in summary:
@@ -190,10 +201,14 @@ def golden_import(*, campaign: Campaign, data: str) -> dict:
             raise InvalidInput(f"line {line} (item_id {item_id!r}): no such item in campaign {campaign.slug!r}")
     objs = [
         GoldenScore(item_id=pks[item_id], dimension=dim, score=value, n_experts=0, source=GoldenScore.Source.IMPORTED)
-        for _, item_id, scores in rows for dim, value in scores.items()
+        for _, item_id, scores in rows
+        for dim, value in scores.items()
     ]
     GoldenScore.objects.bulk_create(
-        objs, batch_size=CHUNK, update_conflicts=True, unique_fields=["item", "dimension"],
+        objs,
+        batch_size=CHUNK,
+        update_conflicts=True,
+        unique_fields=["item", "dimension"],
         update_fields=["score", "n_experts", "source", "updated_at"],
     )
     _mark(pks.values(), True)
@@ -206,7 +221,7 @@ def golden_import(*, campaign: Campaign, data: str) -> dict:
 def _item_pks(campaign: Campaign, item_ids: list[str]) -> dict[str, int]:
     out: dict[str, int] = {}
     for start in range(0, len(item_ids), CHUNK):
-        chunk = item_ids[start:start + CHUNK]
+        chunk = item_ids[start : start + CHUNK]
         out.update(Item.objects.filter(campaign=campaign, item_id__in=chunk).values_list("item_id", "pk"))
     return out
 
@@ -214,9 +229,12 @@ def _item_pks(campaign: Campaign, item_ids: list[str]) -> dict[str, int]:
 # ------------------------------------------------------------------------------------- experts
 
 
-def _count(qs) -> Subquery:
-    return Coalesce(Subquery(qs.order_by().values("item").annotate(c=Count("pk")).values("c")[:1]),
-                    Value(0), output_field=IntegerField())
+def _count(qs) -> Coalesce:
+    return Coalesce(
+        Subquery(qs.order_by().values("item").annotate(c=Count("pk")).values("c")[:1]),
+        Value(0),
+        output_field=IntegerField(),
+    )
 
 
 def expert_pool(*, campaign: Campaign, user, now=None):
@@ -247,40 +265,44 @@ def expert_batch_request(*, campaign: Campaign, user) -> tuple[Batch | None, boo
     profile row first) and counter rules: leases count in Item.active_count like any lease, so the
     shared lease-expiry, finish and rating code treats expert tasks the same way.
     """
-    from .assignment import _batch_close_if_done, _batch_expire_dead, _locked_profile
-
     if not user_has_role(user, EXPERT, ADMIN):
         raise Forbidden("expert mode is for experts")
-    profile = _locked_profile(user)  # one request per annotator at a time, as in batch_request
+    profile = annotator_profile_lock(user)  # one request per annotator at a time, as in batch_request
     if profile.is_paused:
         raise Forbidden("your account is paused and gets no new batches")
     # Lock the open batch before touching its tasks: the same order as batch_finish (no deadlock).
     open_batch = (
         Batch.objects.select_for_update(no_key=True)
-        .filter(campaign=campaign, annotator=user, status=Batch.Status.OPEN).first()
+        .filter(campaign=campaign, annotator=user, status=Batch.Status.OPEN)
+        .first()
     )
     if open_batch is not None:
         if open_batch.kind != Batch.Kind.EXPERT:
-            raise Conflict(f"you have an open {open_batch.kind} batch ({open_batch.pk}) in this campaign: finish it first")
-        _batch_expire_dead(batch=open_batch, now=timezone.now())
-        if not _batch_close_if_done(batch=open_batch, now=timezone.now()):
+            raise Conflict(
+                f"you have an open {open_batch.kind} batch ({open_batch.pk}) in this campaign: finish it first"
+            )
+        batch_leases_expire(batch=open_batch, now=timezone.now())
+        if not batch_close_if_done(batch=open_batch, now=timezone.now()):
             return open_batch, False
     if not campaign.is_active:
         return None, False
     now = timezone.now()
     items = list(
         expert_pool(campaign=campaign, user=user, now=now)
-        .order_by("pk").select_for_update(skip_locked=True, of=("self",))
+        .order_by("pk")
+        .select_for_update(skip_locked=True, of=("self",))
         .values_list("pk", flat=True)[: campaign.batch_size]
     )
     if not items:
         return None, False
     batch = Batch.objects.create(campaign=campaign, annotator=user, kind=Batch.Kind.EXPERT)
     expires = now + timedelta(minutes=campaign.lease_minutes)
-    Task.objects.bulk_create([
-        Task(batch=batch, item_id=pk, annotator=user, position=i, is_golden=True, lease_expires_at=expires)
-        for i, pk in enumerate(items)
-    ])
+    Task.objects.bulk_create(
+        [
+            Task(batch=batch, item_id=pk, annotator=user, position=i, is_golden=True, lease_expires_at=expires)
+            for i, pk in enumerate(items)
+        ]
+    )
     Item.objects.filter(pk__in=items).update(active_count=F("active_count") + 1)
     return batch, True
 
@@ -293,21 +315,30 @@ def golden_scores_update(*, item) -> None:
     item_pk = item.pk if isinstance(item, Item) else int(item)
     campaign = Campaign.objects.get(items__pk=item_pk)
     ratings = Rating.objects.filter(item_id=item_pk, batch__kind=Batch.Kind.EXPERT)
-    figures = ratings.aggregate(**{
-        f"{d}_{k}": fn(d, filter=Q(**{f"{d}__isnull": False}))
-        for d in campaign.dimensions for k, fn in (("mean", Avg), ("n", Count))
-    })
+    figures = ratings.aggregate(
+        **{
+            f"{d}_{k}": fn(d, filter=Q(**{f"{d}__isnull": False}))
+            for d in campaign.dimensions
+            for k, fn in (("mean", Avg), ("n", Count))
+        }
+    )
     imported = set(
-        GoldenScore.objects.filter(item_id=item_pk, source=GoldenScore.Source.IMPORTED).values_list("dimension", flat=True)
+        GoldenScore.objects.filter(item_id=item_pk, source=GoldenScore.Source.IMPORTED).values_list(
+            "dimension", flat=True
+        )
     )
     changed = False
     for dim in campaign.dimensions:
         if dim in imported or not figures[f"{dim}_n"]:
             continue
         GoldenScore.objects.update_or_create(
-            item_id=item_pk, dimension=dim,
-            defaults={"score": float(figures[f"{dim}_mean"]), "n_experts": figures[f"{dim}_n"],
-                      "source": GoldenScore.Source.EXPERTS},
+            item_id=item_pk,
+            dimension=dim,
+            defaults={
+                "score": float(figures[f"{dim}_mean"]),
+                "n_experts": figures[f"{dim}_n"],
+                "source": GoldenScore.Source.EXPERTS,
+            },
         )
         changed = True
     if changed:

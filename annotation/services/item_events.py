@@ -4,6 +4,7 @@ that act on new items are told, in the creating transaction (they enqueue their 
 The listeners are named in settings (QEVAL_ITEMS_CREATED_HOOKS: dotted paths of functions
 `hook(*, campaign_id, item_ids)`), so annotation never imports the apps built on it (training screens
 new items with a scorer: training/services/screening.py)."""
+
 from __future__ import annotations
 
 from django.conf import settings

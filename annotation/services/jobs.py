@@ -13,28 +13,31 @@ Surviving faults (docs/operations.md):
   died whole: main process and children), re-queues them until JOB_MAX_ATTEMPTS starts, then fails them
   with the reason; it also republishes jobs still queued long after their message went out.
 """
+
 from __future__ import annotations
 
 import logging
-import threading
 import time
-import traceback
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
+from core import jobs as state
+from core.errors import ServiceError
+from core.jobs import Heartbeat, active_jobs_check, redact_paths
+
 from ..models import Job
-from .errors import ServiceError, TooManyRequests
 from .outbox import outbox_enqueue, outbox_pending
 
 log = logging.getLogger(__name__)
 RUN_JOB_TASK = "annotation.run_job"
-LIVE = (Job.Status.QUEUED, Job.Status.RUNNING)
+LIVE = state.LIVE
 
 # kind -> dotted path of `runner(*, job: Job, progress: Progress) -> dict` (the job's result).
 JOB_RUNNERS: dict[str, str] = {
@@ -74,7 +77,9 @@ class Progress:
         if force or now - self._last_write >= self.every_s or done >= self.job.total:
             # Outside any surrounding transaction's rows: a plain UPDATE of this job only.
             Job.objects.filter(pk=self.job.pk).update(
-                progress=self.job.progress, total=self.job.total, message=self.job.message,
+                progress=self.job.progress,
+                total=self.job.total,
+                message=self.job.message,
                 heartbeat_at=timezone.now(),
             )
             self._last_write = now
@@ -83,7 +88,7 @@ class Progress:
 def job_visible_to(*, job: Job, user) -> bool:
     """Its creator and admins see a job; jobs started from the command line (no creator) are also
     visible to researchers."""
-    from ..roles import ADMIN, RESEARCHER, user_has_role
+    from core.roles import ADMIN, RESEARCHER, user_has_role
 
     if user_has_role(user, ADMIN) or job.created_by_id == user.pk:
         return True
@@ -100,45 +105,12 @@ def job_create(*, kind: str, params: dict[str, Any], campaign=None, created_by=N
     return Job.objects.create(kind=kind, params=params, campaign=campaign, created_by=created_by)
 
 
-def active_jobs_count(*, user) -> int:
-    """Jobs, training runs and generation jobs `user` has queued or running (index-backed counts)."""
-    from generation.models import GenerationJob
-    from training.models import TrainingRun
-
-    return (Job.objects.filter(created_by=user, status__in=LIVE).count()
-            + TrainingRun.objects.filter(created_by=user, status__in=("queued", "running")).count()
-            + GenerationJob.objects.filter(created_by=user, status__in=("queued", "running")).count())
-
-
-def active_jobs_check(*, user) -> None:
-    """TooManyRequests (429) when `user` already has QEVAL_MAX_ACTIVE_JOBS_PER_USER jobs queued or running."""
-    limit = int(getattr(settings, "QEVAL_MAX_ACTIVE_JOBS_PER_USER", 10))
-    if limit <= 0 or user is None or not getattr(user, "pk", None):
-        return
-    count = active_jobs_count(user=user)
-    if count >= limit:
-        raise TooManyRequests(f"you have {count} jobs queued or running, the limit is {limit} "
-                              "(QEVAL_MAX_ACTIVE_JOBS_PER_USER); start this one when one of them has finished")
-
-
 def job_enqueue(*, job: Job) -> Job:
     """Hand the job to the Celery workers once the surrounding transaction commits (through the outbox: a
     broker that is down delays the job, the relay publishes it when the broker is back)."""
     task = (job.params or {}).get("_task") or RUN_JOB_TASK  # a job for GPU workers names its queue's task
     outbox_enqueue(task=task, args=[job.pk], key=f"job:{job.pk}")
     return job
-
-
-def heartbeat_every_s() -> float:
-    return float(getattr(settings, "JOB_HEARTBEAT_S", 10))
-
-
-def heartbeat_stale_s() -> float:
-    return float(getattr(settings, "JOB_HEARTBEAT_STALE_S", 60))
-
-
-def max_attempts() -> int:
-    return int(getattr(settings, "JOB_MAX_ATTEMPTS", 3))
 
 
 def job_run(*, job_id: int, on_update: Callable[[int, int, str], None] | None = None) -> Job:
@@ -149,12 +121,15 @@ def job_run(*, job_id: int, on_update: Callable[[int, int, str], None] | None = 
     command line can print that one line; other exceptions are recorded (without server paths) and
     re-raised, their traceback goes to the log.
     """
-    job = _claim(job_id)
-    if job.status != Job.Status.RUNNING or getattr(job, "_not_ours", False):
+    job, ours = _claim(job_id)
+    if job.status != Job.Status.RUNNING or not ours:
         return job
     runner = import_string(JOB_RUNNERS[job.kind])
-    beat = Heartbeat(lambda: Job.objects.filter(pk=job.pk, status=Job.Status.RUNNING).update(heartbeat_at=timezone.now()),
-                     every_s=heartbeat_every_s(), name=f"heartbeat-job-{job.pk}")
+    beat = Heartbeat(
+        lambda: Job.objects.filter(pk=job.pk, status=Job.Status.RUNNING).update(heartbeat_at=timezone.now()),
+        every_s=settings.JOB_HEARTBEAT_S,
+        name=f"heartbeat-job-{job.pk}",
+    )
     beat.start()
     try:
         result = runner(job=job, progress=Progress(job, on_update))
@@ -166,8 +141,12 @@ def job_run(*, job_id: int, on_update: Callable[[int, int, str], None] | None = 
         raise
     except Exception as exc:
         log.exception("job %s (%s) failed", job.pk, job.kind)
-        _finish(job, Job.Status.FAILED, error=f"internal error ({type(exc).__name__}: {redact_paths(str(exc))[:300]}); "
-                                              "the traceback is in the worker's log")
+        _finish(
+            job,
+            Job.Status.FAILED,
+            error=f"internal error ({type(exc).__name__}: {redact_paths(str(exc))[:300]}); "
+            "the traceback is in the worker's log",
+        )
         raise
     finally:
         beat.stop()
@@ -175,35 +154,38 @@ def job_run(*, job_id: int, on_update: Callable[[int, int, str], None] | None = 
     return job
 
 
-def _claim(job_id: int) -> Job:
-    """Mark the job running for this process (attempts + 1) unless it has finished or a live worker holds it."""
+def _claim(job_id: int) -> tuple[Job, bool]:
+    """Mark the job running for this process (attempts + 1) unless it has finished or a live worker holds it.
+    Returns the job and whether this process now runs it."""
     now = timezone.now()
     with transaction.atomic():
         job = Job.objects.select_for_update().get(pk=job_id)
-        if job.status in (Job.Status.SUCCEEDED, Job.Status.FAILED):
-            return job
+        if job.status in state.FINISHED:
+            return job, False
         if job.status == Job.Status.RUNNING:
             beat = job.heartbeat_at or job.started_at
-            if beat and (now - beat).total_seconds() < heartbeat_stale_s():
+            if beat and (now - beat).total_seconds() < settings.JOB_HEARTBEAT_STALE_S:
                 log.info("job %s is alive on another worker; this delivery does nothing", job.pk)
-                job._not_ours = True
-                return job
-            if job.attempts >= max_attempts():
+                return job, False
+            if job.attempts >= settings.JOB_MAX_ATTEMPTS:
                 _fail_lost(job, now)
-                return job
-        job.status, job.attempts = Job.Status.RUNNING, job.attempts + 1
-        job.started_at, job.heartbeat_at, job.error = job.started_at or now, now, ""
+                return job, False
+        fields = state.transition(job, Job.Status.RUNNING, now=now)
+        job.attempts, job.heartbeat_at, job.error = job.attempts + 1, now, ""
         job.progress = 0  # a re-run after a lost worker starts over (runners are idempotent)
-        job.save(update_fields=["status", "attempts", "started_at", "heartbeat_at", "error", "progress"])
-    return job
+        job.save(update_fields=fields + ["attempts", "heartbeat_at", "error", "progress"])
+    return job, True
 
 
 def _fail_lost(job: Job, now) -> None:
+    """Fail a job whose worker died JOB_MAX_ATTEMPTS times (the caller holds its row)."""
     beat = job.heartbeat_at or job.started_at
-    job.status, job.finished_at = Job.Status.FAILED, now
-    job.error = (f"its worker stopped responding {job.attempts} time(s) (last heartbeat "
-                 f"{beat:%Y-%m-%d %H:%M:%S} UTC); gave up after {max_attempts()} attempts")
-    job.save(update_fields=["status", "finished_at", "error"])
+    fields = state.transition(job, Job.Status.FAILED, now=now)
+    job.error = (
+        f"its worker stopped responding {job.attempts} time(s) (last heartbeat "
+        f"{beat:%Y-%m-%d %H:%M:%S} UTC); gave up after {settings.JOB_MAX_ATTEMPTS} attempts"
+    )
+    job.save(update_fields=fields + ["error"])
     log.warning("job %s failed: %s", job.pk, job.error)
 
 
@@ -212,26 +194,33 @@ def jobs_sweep(*, now=None) -> dict[str, list[int]]:
     after JOB_MAX_ATTEMPTS), and queued jobs whose message went out more than JOB_QUEUED_RESEND_S ago are
     published again. Returns {"requeued", "failed", "resent"} job ids. Safe to run anywhere, any time."""
     now = now or timezone.now()
-    stale = now - timedelta(seconds=heartbeat_stale_s())
+    stale = now - timedelta(seconds=settings.JOB_HEARTBEAT_STALE_S)
     requeued, failed = [], []
     with transaction.atomic():
-        rows = (Job.objects.select_for_update(skip_locked=True).filter(status=Job.Status.RUNNING)
-                .filter(models_q_stale(stale)).order_by("id")[:1000])
+        rows = (
+            Job.objects.select_for_update(skip_locked=True)
+            .filter(status=Job.Status.RUNNING)
+            .filter(Q(heartbeat_at__lt=stale) | Q(heartbeat_at__isnull=True, started_at__lt=stale))
+            .order_by("id")[:1000]
+        )
         for job in rows:
-            if job.attempts >= max_attempts():
+            if job.attempts >= settings.JOB_MAX_ATTEMPTS:
                 _fail_lost(job, now)
                 failed.append(job.pk)
                 continue
             beat = job.heartbeat_at or job.started_at
-            job.status = Job.Status.QUEUED
+            fields = state.transition(job, Job.Status.QUEUED, now=now)
             job.message = f"re-queued: its worker stopped responding (last heartbeat {beat:%H:%M:%S} UTC)"[:500]
-            job.save(update_fields=["status", "message"])
+            job.save(update_fields=fields + ["message"])
             job_enqueue(job=job)
             requeued.append(job.pk)
-    resend_before = now - timedelta(seconds=float(getattr(settings, "JOB_QUEUED_RESEND_S", 1800)))
+    resend_before = now - timedelta(seconds=settings.JOB_QUEUED_RESEND_S)
     resent = []
-    for job_id in (Job.objects.filter(status=Job.Status.QUEUED, created_at__lt=resend_before)
-                   .order_by("id").values_list("id", flat=True)[:1000]):
+    for job_id in (
+        Job.objects.filter(status=Job.Status.QUEUED, created_at__lt=resend_before)
+        .order_by("id")
+        .values_list("id", flat=True)[:1000]
+    ):
         if not outbox_pending(key=f"job:{job_id}", since=resend_before):
             with transaction.atomic():
                 job_enqueue(job=Job.objects.only("id", "params").get(pk=job_id))
@@ -241,55 +230,14 @@ def jobs_sweep(*, now=None) -> dict[str, list[int]]:
     return {"requeued": requeued, "failed": failed, "resent": resent}
 
 
-def models_q_stale(stale):
-    from django.db.models import Q
-
-    return Q(heartbeat_at__lt=stale) | Q(heartbeat_at__isnull=True, started_at__lt=stale)
-
-
-class Heartbeat:
-    """Calls `beat()` every `every_s` seconds from a daemon thread until stopped (the work itself may sit in
-    one long query or a long computation without reporting progress)."""
-
-    def __init__(self, beat: Callable[[], Any], *, every_s: float, name: str = "heartbeat"):
-        self.beat, self.every_s = beat, every_s
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)
-
-    def _loop(self) -> None:
-        try:
-            while not self._stop.wait(self.every_s):
-                try:
-                    self.beat()
-                except Exception:  # a lost connection must not kill the work; the next beat retries
-                    log.warning("heartbeat failed", exc_info=True)
-                    connection.close()
-        finally:
-            connection.close()  # this thread's own connection
-
-
-def redact_paths(text: str) -> str:
-    """`text` with the folders of absolute paths left out (`/srv/data/exports/job-3/x.csv` -> `x.csv`): an
-    error shown through the API must not tell how the server's disks are laid out."""
-    import re
-
-    return re.sub(r"(?<![\w.:/])/(?:[^/\s'\"]+/)+", "", text or "")
-
-
 def _finish(job: Job, status: str, *, error: str = "", result: dict | None = None) -> None:
-    job.status, job.error, job.finished_at = status, error, timezone.now()
+    """The job's end (from running). A finished status is final: a job the sweep failed meanwhile stays failed."""
+    job.error = error
     if result is not None:
         job.result = result
     if status == Job.Status.SUCCEEDED:
         job.progress = max(job.progress, job.total)
-    job.save(update_fields=["status", "error", "finished_at", "result", "progress"])
+    state.transition_save(job, status, also=["error", "result", "progress"])
 
 
 def selfcheck_job(*, job: Job, progress: Progress) -> dict:

@@ -11,10 +11,10 @@ would not do.
 
 One query (approved ratings grouped by item), then pandas; cached for CACHE_SECONDS per campaign.
 """
+
 from __future__ import annotations
 
 import math
-
 
 from django.core.cache import cache
 from django.db.models import Avg, Count
@@ -41,13 +41,22 @@ def _compute(campaign: Campaign) -> dict:
     from scipy.stats import t
 
     dims = campaign.dimensions
-    rows = list(Rating.objects.filter(item__campaign=campaign, item__is_golden=False,
-                                      batch__decision=Batch.Decision.APPROVED,
-                                      batch__kind__in=(Batch.Kind.ANNOTATION, Batch.Kind.IMPORTED))
-                .values("item_id", "item__generator__name", "item__media_type")
-                .annotate(n=Count("pk"), **{f"mos_{d}": Avg(d) for d in dims}))
-    totals = dict(Item.objects.filter(campaign=campaign, is_golden=False).values_list("generator__name")
-                  .annotate(n=Count("pk")).values_list("generator__name", "n"))
+    rows = list(
+        Rating.objects.filter(
+            item__campaign=campaign,
+            item__is_golden=False,
+            batch__decision=Batch.Decision.APPROVED,
+            batch__kind__in=(Batch.Kind.ANNOTATION, Batch.Kind.IMPORTED),
+        )
+        .values("item_id", "item__generator__name", "item__media_type")
+        .annotate(n=Count("pk"), **{f"mos_{d}": Avg(d) for d in dims})
+    )
+    totals = dict(
+        Item.objects.filter(campaign=campaign, is_golden=False)
+        .values_list("generator__name")
+        .annotate(n=Count("pk"))
+        .values_list("generator__name", "n")
+    )
     out: dict = {"campaign": campaign.slug, "ratings": int(sum(r["n"] for r in rows)), "boards": []}
     if not rows:
         return out
@@ -56,20 +65,31 @@ def _compute(campaign: Campaign) -> dict:
         for dim in dims:
             col = f"mos_{dim}"
             g = part.dropna(subset=[col]).groupby("generator")
-            stats = pd.DataFrame({"mos": g[col].mean(), "sd": g[col].std(ddof=1), "items": g[col].count(),
-                                  "ratings": g["n"].sum()}).reset_index().sort_values(["mos", "generator"],
-                                                                                      ascending=[False, True])
+            stats = (
+                pd.DataFrame(
+                    {"mos": g[col].mean(), "sd": g[col].std(ddof=1), "items": g[col].count(), "ratings": g["n"].sum()}
+                )
+                .reset_index()
+                .sort_values(["mos", "generator"], ascending=[False, True])
+            )
             entries = []
             for r in stats.itertuples(index=False):
                 n = int(r.items)
                 se = float(r.sd) / math.sqrt(n) if n >= 2 and not math.isnan(r.sd) else None
                 half = float(t.ppf(0.975, n - 1)) * se if se is not None else None
-                entries.append({"generator": r.generator, "mos": round(float(r.mos), 4), "items": n,
-                                "items_total": int(totals.get(r.generator, n)), "ratings": int(r.ratings),
-                                "sd": None if se is None else round(float(r.sd), 4),
-                                "se": None if se is None else round(se, 4),
-                                "ci95": None if half is None else [round(r.mos - half, 4), round(r.mos + half, 4)]})
-            for rank, (a, b) in enumerate(zip(entries, entries[1:]), 1):
+                entries.append(
+                    {
+                        "generator": r.generator,
+                        "mos": round(float(r.mos), 4),
+                        "items": n,
+                        "items_total": int(totals.get(r.generator, n)),
+                        "ratings": int(r.ratings),
+                        "sd": None if se is None else round(float(r.sd), 4),
+                        "se": None if se is None else round(se, 4),
+                        "ci95": None if half is None else [round(r.mos - half, 4), round(r.mos + half, 4)],
+                    }
+                )
+            for a, b in zip(entries, entries[1:]):
                 a["next"] = _separation(a, b)
             out["boards"].append({"media_type": media_type, "dimension": dim, "generators": entries})
     return out
@@ -87,7 +107,7 @@ def _separation(a: dict, b: dict) -> dict:
     if diff <= 0:
         return {"separated": False, "z": round(z, 2), "more_ratings": None, "why": "no difference yet"}
     # Items each would need for z = 1.96 with their item-to-item spread as now.
-    need = math.ceil(Z ** 2 * (a["sd"] ** 2 + b["sd"] ** 2) / diff ** 2)
+    need = math.ceil(Z**2 * (a["sd"] ** 2 + b["sd"] ** 2) / diff**2)
     if need > min(a["items_total"], b["items_total"]):
         return {"separated": False, "z": round(z, 2), "more_ratings": None, "why": "not with these items"}
     more = sum(max(0, need - x["items"]) * (x["ratings"] / max(x["items"], 1)) for x in (a, b))

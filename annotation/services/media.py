@@ -10,6 +10,7 @@ Layout in Django's default storage (a local folder / shared volume, or S3 throug
 Probing never writes to storage: the import validates every row first and stores files only when all
 rows are good (see services/imports.py).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -19,6 +20,7 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+from django.conf import settings
 from django.core.files import File
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
@@ -31,18 +33,16 @@ VIDEO_EXTENSIONS = {"mp4", "m4v", "webm", "mov", "mkv", "avi", "ogv"}
 # What each video extension's container must really be (PyAV's demuxer names): a PNG named .mp4 opens in
 # PyAV as a one-frame "png_pipe" video that browsers cannot play, so the demuxer is checked, not the name.
 VIDEO_CONTAINERS = {
-    "mp4": "mov,mp4,m4a,3gp,3g2,mj2", "m4v": "mov,mp4,m4a,3gp,3g2,mj2", "mov": "mov,mp4,m4a,3gp,3g2,mj2",
-    "webm": "matroska,webm", "mkv": "matroska,webm", "avi": "avi", "ogv": "ogg",
+    "mp4": "mov,mp4,m4a,3gp,3g2,mj2",
+    "m4v": "mov,mp4,m4a,3gp,3g2,mj2",
+    "mov": "mov,mp4,m4a,3gp,3g2,mj2",
+    "webm": "matroska,webm",
+    "mkv": "matroska,webm",
+    "avi": "avi",
+    "ogv": "ogg",
 }
 _HASH_CHUNK = 1 << 20
 logger = logging.getLogger(__name__)
-
-
-def _limit(name: str, default: float) -> float:
-    """A bound from settings (limits.py, settable from the environment), read at call time."""
-    from django.conf import settings
-
-    return getattr(settings, name, default)
 
 
 class MediaError(Exception):
@@ -92,10 +92,12 @@ def probe_image(path: Path, *, thumbnail_to: Path | None = None) -> MediaInfo:
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(path) as img:
                 fmt = img.format
-                pixels, max_pixels = img.size[0] * img.size[1], int(_limit("QEVAL_MAX_IMAGE_PIXELS", 40_000_000))
+                pixels, max_pixels = img.size[0] * img.size[1], settings.QEVAL_MAX_IMAGE_PIXELS
                 if pixels > max_pixels:  # from the header: nothing has been decoded yet
-                    raise MediaError(f"image is {img.size[0]}x{img.size[1]} = {pixels} pixels, more than the limit of "
-                                     f"{max_pixels} (QEVAL_MAX_IMAGE_PIXELS)")
+                    raise MediaError(
+                        f"image is {img.size[0]}x{img.size[1]} = {pixels} pixels, more than the limit of "
+                        f"{max_pixels} (QEVAL_MAX_IMAGE_PIXELS)"
+                    )
                 img.verify()  # structure and checksums; the image object is unusable afterwards
             with Image.open(path) as img:
                 img.load()  # a full decode catches truncated pixel data that verify() misses
@@ -111,7 +113,7 @@ def probe_image(path: Path, *, thumbnail_to: Path | None = None) -> MediaInfo:
         raise MediaError(f"image format {fmt} is not supported (use {', '.join(sorted(IMAGE_FORMATS))})")
     if width < 1 or height < 1:
         raise MediaError(f"image has no pixels ({width}x{height})")
-    if thumb is not None:
+    if thumb is not None and thumbnail_to is not None:
         thumbnail_to.write_bytes(thumb)
     return MediaInfo(sha256=file_sha256(path), ext=IMAGE_FORMATS[fmt], width=width, height=height)
 
@@ -128,8 +130,10 @@ def probe_video(path: Path, *, thumbnail_to: Path | None = None) -> MediaInfo:
         with av.open(str(path)) as container:
             demuxer = container.format.name
             if demuxer != VIDEO_CONTAINERS[ext]:
-                raise MediaError(f"the file is a {demuxer.split(',')[0]} container, not a .{ext} video "
-                                 f"({VIDEO_CONTAINERS[ext].split(',')[0]})")
+                raise MediaError(
+                    f"the file is a {demuxer.split(',')[0]} container, not a .{ext} video "
+                    f"({VIDEO_CONTAINERS[ext].split(',')[0]})"
+                )
             if not container.streams.video:
                 raise MediaError("no video stream in the file")
             stream = container.streams.video[0]
@@ -160,18 +164,24 @@ def probe_video(path: Path, *, thumbnail_to: Path | None = None) -> MediaInfo:
         raise MediaError(f"not a readable video ({_one_line(exc)})") from None
     if width < 1 or height < 1:
         raise MediaError(f"video has no pixels ({width}x{height})")
-    if poster is not None:
+    if poster is not None and thumbnail_to is not None:
         thumbnail_to.write_bytes(poster)
-    return MediaInfo(sha256=file_sha256(path), ext=ext, width=width, height=height,
-                     duration=round(duration, 3) if duration else None, fps=round(fps, 3) if fps else None)
+    return MediaInfo(
+        sha256=file_sha256(path),
+        ext=ext,
+        width=width,
+        height=height,
+        duration=round(duration, 3) if duration else None,
+        fps=round(fps, 3) if fps else None,
+    )
 
 
 def _video_bounds(stream, container) -> None:
     """Refuse a video past the duration, resolution or frame-count bounds, from its headers (before decoding)."""
     import av
 
-    max_side, max_s = int(_limit("QEVAL_MAX_VIDEO_SIDE", 4096)), float(_limit("QEVAL_MAX_VIDEO_SECONDS", 600))
-    max_frames = int(_limit("QEVAL_MAX_VIDEO_FRAMES", 36_000))
+    max_side, max_s = settings.QEVAL_MAX_VIDEO_SIDE, settings.QEVAL_MAX_VIDEO_SECONDS
+    max_frames = settings.QEVAL_MAX_VIDEO_FRAMES
     width, height = stream.codec_context.width or 0, stream.codec_context.height or 0
     if max(width, height) > max_side:
         raise MediaError(f"video is {width}x{height}, larger than {max_side} pixels on a side (QEVAL_MAX_VIDEO_SIDE)")
@@ -181,7 +191,9 @@ def _video_bounds(stream, container) -> None:
     elif container.duration is not None:
         duration = container.duration / av.time_base
     if duration is not None and duration > max_s:
-        raise MediaError(f"video lasts {duration:.1f} s, longer than the limit of {max_s:g} s (QEVAL_MAX_VIDEO_SECONDS)")
+        raise MediaError(
+            f"video lasts {duration:.1f} s, longer than the limit of {max_s:g} s (QEVAL_MAX_VIDEO_SECONDS)"
+        )
     rate = stream.average_rate or stream.guessed_rate
     frames = stream.frames or (int(duration * float(rate)) if duration and rate else 0)
     if frames > max_frames:
@@ -196,7 +208,7 @@ def thumbnail_name(sha256: str) -> str:
     return f"thumbs/{sha256[:2]}/{sha256}.jpg"
 
 
-def storage_put(*, name: str, source: Path | bytes) -> bool:
+def storage_put(*, name: str, source: str | Path | bytes) -> bool:
     """Store `source` under exactly `name` unless that name exists already (content-addressed: same
     name, same bytes). Returns True when this call created the file (the caller may remove it again
     if its import fails)."""

@@ -8,6 +8,7 @@ Sized for 100K items x 1M ratings: one streamed query into numpy arrays, the vec
 writes its rows (COPY on PostgreSQL, big bulk_creates elsewhere). Nothing is written before the
 computation has finished, so a failed or killed run leaves nothing behind (a repeat is safe).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -21,9 +22,10 @@ import pandas as pd
 from django.db import connection, transaction
 from django.db.models import Max
 
+from core.errors import InvalidInput, NotFound
+
 from ..aggregation import METHODS, aggregate
 from ..models import AnnotatorStat, Batch, Campaign, DatasetVersion, ItemScore, Job, Rating
-from .errors import InvalidInput, NotFound
 
 COUNTED_KINDS = (Batch.Kind.ANNOTATION, Batch.Kind.IMPORTED)
 CHUNK = 100_000
@@ -96,9 +98,16 @@ def frame_checksum(scores: pd.DataFrame) -> str:
     if scores.empty:
         return hashlib.sha256(b"").hexdigest()
     df = scores.sort_values(["item_id", "dimension"], kind="stable")
-    lines = (df["item_id"].astype(np.int64).astype(str) + "\t" + df["dimension"] + "\t"
-             + pd.Series(np.char.mod("%.6f", df["mos"].to_numpy(dtype=np.float64)), index=df.index) + "\t"
-             + df["n"].astype(np.int64).astype(str) + "\n")
+    lines = (
+        df["item_id"].astype(np.int64).astype(str)
+        + "\t"
+        + df["dimension"]
+        + "\t"
+        + pd.Series(np.char.mod("%.6f", df["mos"].to_numpy(dtype=np.float64)), index=df.index)
+        + "\t"
+        + df["n"].astype(np.int64).astype(str)
+        + "\n"
+    )
     return hashlib.sha256("".join(lines.tolist()).encode()).hexdigest()
 
 
@@ -108,7 +117,9 @@ def mos_compute(*, arrays: dict[str, np.ndarray], dimensions: list[str], method:
     for dim in dimensions:
         score = arrays[dim]
         keep = np.isfinite(score)
-        frame = pd.DataFrame({"item": arrays["item"][keep], "annotator": arrays["annotator"][keep], "score": score[keep]})
+        frame = pd.DataFrame(
+            {"item": arrays["item"][keep], "annotator": arrays["annotator"][keep], "score": score[keep]}
+        )
         try:
             results[dim] = aggregate(frame, method=method, params=params)
         except ValueError as exc:
@@ -132,7 +143,12 @@ def mos_method_check(method: str, params: Any) -> dict:
 
 
 def mos_aggregate(
-    *, campaign: Campaign, method: str = "mean", params: dict | None = None, created_by=None, progress=None,
+    *,
+    campaign: Campaign,
+    method: str = "mean",
+    params: dict | None = None,
+    created_by=None,
+    progress=None,
     job: Job | None = None,
 ) -> DatasetVersion:
     """Aggregate the campaign's counted ratings into a new DatasetVersion (number = next per campaign)."""
@@ -155,17 +171,31 @@ def mos_aggregate(
     used_params: dict = {}
     for dim, res in results.items():
         items = res.items[np.isfinite(res.items["mos"].to_numpy())]
-        score_frames.append(pd.DataFrame({
-            "item_id": items.index.to_numpy(dtype=np.int64), "dimension": dim, "mos": items["mos"].to_numpy(dtype=float),
-            "std": items["std"].to_numpy(dtype=float), "n": items["n"].to_numpy(dtype=np.int64),
-            "ci95": items["ci95"].to_numpy(dtype=float),
-        }))
+        score_frames.append(
+            pd.DataFrame(
+                {
+                    "item_id": items.index.to_numpy(dtype=np.int64),
+                    "dimension": dim,
+                    "mos": items["mos"].to_numpy(dtype=float),
+                    "std": items["std"].to_numpy(dtype=float),
+                    "n": items["n"].to_numpy(dtype=np.int64),
+                    "ci95": items["ci95"].to_numpy(dtype=float),
+                }
+            )
+        )
         ann = res.annotators
-        stat_frames.append(pd.DataFrame({
-            "annotator_id": ann.index.to_numpy(dtype=np.int64), "dimension": dim,
-            "bias": ann["bias"].to_numpy(dtype=float), "inconsistency": ann["inconsistency"].to_numpy(dtype=float),
-            "n": ann["n"].to_numpy(dtype=np.int64), "rejected": ann["rejected"].to_numpy(dtype=bool),
-        }))
+        stat_frames.append(
+            pd.DataFrame(
+                {
+                    "annotator_id": ann.index.to_numpy(dtype=np.int64),
+                    "dimension": dim,
+                    "bias": ann["bias"].to_numpy(dtype=float),
+                    "inconsistency": ann["inconsistency"].to_numpy(dtype=float),
+                    "n": ann["n"].to_numpy(dtype=np.int64),
+                    "rejected": ann["rejected"].to_numpy(dtype=bool),
+                }
+            )
+        )
         info = res.info
         used_params = info.get("params", used_params)
         per_dim[dim] = {
@@ -191,10 +221,18 @@ def mos_aggregate(
         progress.update(2, "writing the version")
     t0 = time.perf_counter()
     version = _version_write(
-        campaign=campaign, method=method, params=used_params or params, counts=counts, checksum=checksum,
-        created_by=created_by, score_rows=scores, stat_rows=stat_rows, source="aggregation", job=job,
+        campaign=campaign,
+        method=method,
+        params=used_params or params,
+        counts=counts,
+        checksum=checksum,
+        created_by=created_by,
+        score_rows=scores,
+        stat_rows=stat_rows,
+        source="aggregation",
+        job=job,
     )
-    version.write_s = round(time.perf_counter() - t0, 3)  # not stored: the version row is immutable
+    version.write_s = round(time.perf_counter() - t0, 3)  # type: ignore[attr-defined]  # for benchmarks; not stored
     if progress:
         progress.update(3, f"version {version.number} written")
     return version
@@ -206,8 +244,17 @@ STAT_COLUMNS = ("annotator_id", "dimension", "bias", "inconsistency", "n", "reje
 
 @transaction.atomic
 def _version_write(
-    *, campaign: Campaign, method: str, params: dict, counts: dict, checksum: str, created_by, source: str,
-    score_rows, stat_rows, job: Job | None = None,
+    *,
+    campaign: Campaign,
+    method: str,
+    params: dict,
+    counts: dict,
+    checksum: str,
+    created_by,
+    source: str,
+    score_rows,
+    stat_rows,
+    job: Job | None = None,
 ) -> DatasetVersion:
     """Create the version and all its rows in ONE transaction (call with the computation finished).
 
@@ -217,14 +264,26 @@ def _version_write(
     Campaign.objects.select_for_update().filter(pk=campaign.pk).first()
     number = (DatasetVersion.objects.filter(campaign=campaign).aggregate(m=Max("number"))["m"] or 0) + 1
     version = DatasetVersion.objects.create(
-        campaign=campaign, number=number, method=method, params=params, counts=counts, checksum=checksum,
-        source=source, created_by=created_by,
+        campaign=campaign,
+        number=number,
+        method=method,
+        params=params,
+        counts=counts,
+        checksum=checksum,
+        source=source,
+        created_by=created_by,
     )
     _frame_write(ItemScore, version, _as_frame(score_rows, SCORE_COLUMNS))
     _frame_write(AnnotatorStat, version, _as_frame(stat_rows, STAT_COLUMNS))
     if job is not None:  # in this transaction: a job re-run after a lost worker finds its version, makes no second
-        Job.objects.filter(pk=job.pk).update(result={"version_id": version.pk, "number": version.number,
-                                                     "checksum": version.checksum, "counts": version.counts})
+        Job.objects.filter(pk=job.pk).update(
+            result={
+                "version_id": version.pk,
+                "number": version.number,
+                "checksum": version.checksum,
+                "counts": version.counts,
+            }
+        )
     return version
 
 
@@ -244,8 +303,10 @@ def _frame_write(model, version: DatasetVersion, frame: pd.DataFrame) -> None:
     if connection.vendor == "postgresql":
         # Binary COPY: no float -> text -> float round trip (about 6x faster than text COPY here).
         fields = [model._meta.get_field(c.removesuffix("_id") if c.endswith("_id") else c) for c in columns]
-        types = [f.db_type(connection).split("(")[0] if not f.is_relation else f.target_field.rel_db_type(connection)
-                 for f in fields]
+        types = [
+            f.db_type(connection).split("(")[0] if not f.is_relation else f.target_field.rel_db_type(connection)
+            for f in fields
+        ]
         cols = ", ".join(f.column for f in fields)
         rows = frame[columns].astype(object).where(frame[columns].notna(), None).itertuples(index=False, name=None)
         with connection.cursor() as cursor:
@@ -272,7 +333,9 @@ def version_get(*, version_id: int, campaign: Campaign | None = None) -> Dataset
     except (DatasetVersion.DoesNotExist, ValueError, TypeError):
         raise NotFound(f"dataset version {version_id} does not exist") from None
     if campaign is not None and version.campaign_id != campaign.pk:
-        raise NotFound(f"dataset version {version_id} belongs to campaign {version.campaign.slug!r}, not {campaign.slug!r}")
+        raise NotFound(
+            f"dataset version {version_id} belongs to campaign {version.campaign.slug!r}, not {campaign.slug!r}"
+        )
     return version
 
 
@@ -289,14 +352,19 @@ def version_by_number(*, campaign: Campaign, number: int | None) -> DatasetVersi
 
 def mos_aggregate_job(*, job: Job, progress) -> dict:
     """Job runner (kind `mos_aggregate`): params {method, params}; job.campaign is the campaign."""
-    if job.campaign_id is None:
+    campaign = job.campaign
+    if campaign is None:
         raise InvalidInput("an aggregation job needs a campaign")
     done = Job.objects.filter(pk=job.pk).values_list("result", flat=True).first() or {}
     if done.get("version_id") and DatasetVersion.objects.filter(pk=done["version_id"]).exists():
         return done  # a re-run after a worker died between the commit and the job's end: no second version
     # The version and the job's result commit together (in _version_write), so a re-run sees the version it made.
-    version = mos_aggregate(
-        campaign=job.campaign, method=job.params.get("method", "mean"), params=job.params.get("params"),
-        created_by=job.created_by, progress=progress, job=job,
+    mos_aggregate(
+        campaign=campaign,
+        method=job.params.get("method", "mean"),
+        params=job.params.get("params"),
+        created_by=job.created_by,
+        progress=progress,
+        job=job,
     )
     return Job.objects.get(pk=job.pk).result

@@ -17,6 +17,7 @@ With eager Celery (tests), publishing runs the task in this process: the row is 
 the task runs outside any transaction, as it would on a worker; its failure is logged and recorded on its
 job, not raised into the request that enqueued it (a worker's failure never reaches that request either).
 """
+
 from __future__ import annotations
 
 import logging
@@ -29,6 +30,8 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
+
+from core.queue import eager, task_named
 
 from ..models import OutboxMessage
 
@@ -50,25 +53,29 @@ def broker_errors() -> tuple[type[BaseException], ...]:
     return tuple(errors)
 
 
-def _eager() -> bool:
-    from config.celery import app
-
-    return bool(app.conf.task_always_eager)
-
-
 def outbox_enqueue(
-    *, task: str, args: Iterable[Any] = (), kwargs: dict | None = None, queue: str = "", key: str = "",
-    robust: bool = False, task_id: str | None = None,
+    *,
+    task: str,
+    args: Iterable[Any] = (),
+    kwargs: dict | None = None,
+    queue: str = "",
+    key: str = "",
+    robust: bool = False,
+    task_id: str | None = None,
 ) -> OutboxMessage:
     """Record that `task(*args, **kwargs)` must run once the surrounding transaction commits, and try to
     publish it right after the commit. `robust`: an error from an eager task body (tests) is logged
     instead of raised to the caller. Returns the message (its `task_id` is the Celery task id)."""
     message = OutboxMessage.objects.create(
-        task=task, args=list(args), kwargs=kwargs or {}, queue=queue, key=key[:120],
+        task=task,
+        args=list(args),
+        kwargs=kwargs or {},
+        queue=queue,
+        key=key[:120],
         task_id=task_id or uuid.uuid4().hex,
     )
     message_id = message.pk
-    if _eager():
+    if eager():
         transaction.on_commit(lambda: outbox_publish(message_id=message_id), robust=robust)
     else:
         transaction.on_commit(lambda: _PUBLISHER.submit(message_id))
@@ -119,32 +126,43 @@ _PUBLISHER = _Publisher()
 def outbox_publish(*, message_id: int) -> bool:
     """Publish one waiting message. True when the broker took it (or it was sent already); False when the
     broker is unavailable (the message stays for the relay). Never raises a broker error."""
-    if _eager():
+    if eager():
         claimed = OutboxMessage.objects.filter(pk=message_id, sent_at__isnull=True).update(
-            sent_at=timezone.now(), attempts=F("attempts") + 1)
+            sent_at=timezone.now(), attempts=F("attempts") + 1
+        )
         if not claimed:
             return True
         message = OutboxMessage.objects.get(pk=message_id)
         try:
-            _task(message.task).apply_async(args=message.args, kwargs=message.kwargs, task_id=message.task_id,
-                                            **({"queue": message.queue} if message.queue else {}))
+            task_named(message.task).apply_async(
+                args=message.args,
+                kwargs=message.kwargs,
+                task_id=message.task_id,
+                **({"queue": message.queue} if message.queue else {}),
+            )
         except Exception:  # the task failed, as it would have on a worker: recorded on its row, not the caller's error
             log.warning("eager task %s%s failed", message.task, tuple(message.args), exc_info=True)
         return True
     with transaction.atomic():
-        message = (OutboxMessage.objects.select_for_update(skip_locked=True)
-                   .filter(pk=message_id, sent_at__isnull=True).first())
-        if message is None:
+        held = (
+            OutboxMessage.objects.select_for_update(skip_locked=True)
+            .filter(pk=message_id, sent_at__isnull=True)
+            .first()
+        )
+        if held is None:
             return True  # sent already, or a relay holds it right now
+        message = held
         try:
             _send(message)
         except broker_errors() as exc:
             OutboxMessage.objects.filter(pk=message.pk).update(
-                attempts=F("attempts") + 1, last_error=f"{type(exc).__name__}: {exc}"[:500])
+                attempts=F("attempts") + 1, last_error=f"{type(exc).__name__}: {exc}"[:500]
+            )
             log.warning("outbox message %s (%s) waits for the broker: %s", message.pk, message.task, exc)
             return False
-        OutboxMessage.objects.filter(pk=message.pk).update(sent_at=timezone.now(), attempts=F("attempts") + 1,
-                                                           last_error="")
+        OutboxMessage.objects.filter(pk=message.pk).update(
+            sent_at=timezone.now(), attempts=F("attempts") + 1, last_error=""
+        )
     return True
 
 
@@ -155,8 +173,11 @@ def outbox_relay(*, limit: int = 10_000) -> dict[str, int]:
     sent = 0
     broker_down = False
     while sent < limit and not broker_down:
-        ids = list(OutboxMessage.objects.filter(sent_at__isnull=True).order_by("id")
-                   .values_list("id", flat=True)[:min(RELAY_BATCH, limit - sent)])
+        ids = list(
+            OutboxMessage.objects.filter(sent_at__isnull=True)
+            .order_by("id")
+            .values_list("id", flat=True)[: min(RELAY_BATCH, limit - sent)]
+        )
         if not ids:
             break
         progressed = False
@@ -177,7 +198,7 @@ def outbox_relay(*, limit: int = 10_000) -> dict[str, int]:
 
 
 def outbox_prune() -> int:
-    keep_days = int(getattr(settings, "OUTBOX_KEEP_SENT_DAYS", 7))
+    keep_days = settings.OUTBOX_KEEP_SENT_DAYS
     cutoff = timezone.now() - timedelta(days=keep_days)
     deleted, _ = OutboxMessage.objects.filter(sent_at__lt=cutoff).delete()
     return deleted
@@ -191,15 +212,8 @@ def outbox_pending(*, key: str, since) -> bool:
     return OutboxMessage.objects.filter(Q(sent_at__isnull=True) | Q(created_at__gte=since), key=key).exists()
 
 
-def _task(name: str):
-    from config.celery import app
-
-    app.loader.import_default_modules()  # autodiscovered task modules (a no-op once loaded)
-    return app.tasks[name]
-
-
 def _send(message: OutboxMessage) -> None:
     options: dict[str, Any] = {"task_id": message.task_id, "retry": False}
     if message.queue:
         options["queue"] = message.queue
-    _task(message.task).apply_async(args=message.args, kwargs=message.kwargs, **options)
+    task_named(message.task).apply_async(args=message.args, kwargs=message.kwargs, **options)

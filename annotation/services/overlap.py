@@ -27,6 +27,7 @@ mean with a shrunk spread.
 
 Every change of targets happens under the item row locks, taken in primary-key order (as everywhere).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -35,10 +36,10 @@ from django.db.models import Count, F, Q
 from ..models import AnnotatorEvidence, Batch, Campaign, Item, MediaType, Rating
 from .selection import priority_expression
 
-PRIOR_DOF = 2          # the ambiguity ratio's prior, worth 2 degrees of freedom at 1 (raters as noisy as usual)
-RATER_PRIOR_N = 10     # a rater's noise is shrunk towards the median rater's by 10 golden items' worth
-DEFAULT_NOISE = 0.8    # rating noise variance of a rater when the campaign knows none
-NOISE_FLOOR = 0.1      # no rater is taken for better than this (golden scores are noisy too)
+PRIOR_DOF = 2  # the ambiguity ratio's prior, worth 2 degrees of freedom at 1 (raters as noisy as usual)
+RATER_PRIOR_N = 10  # a rater's noise is shrunk towards the median rater's by 10 golden items' worth
+DEFAULT_NOISE = 0.8  # rating noise variance of a rater when the campaign knows none
+NOISE_FLOOR = 0.1  # no rater is taken for better than this (golden scores are noisy too)
 COUNTED_KINDS = (Batch.Kind.ANNOTATION, Batch.Kind.IMPORTED)
 CHUNK = 2000
 Z95 = 1.96
@@ -49,8 +50,11 @@ def rater_noise(*, campaign: Campaign) -> dict[tuple[int, str], float]:
     rows = list(AnnotatorEvidence.objects.filter(campaign=campaign).values_list("annotator_id", "figures"))
     out: dict[tuple[int, str], float] = {}
     for dim in campaign.dimensions:
-        known = [(a, f[dim]["resid_var"], f[dim]["n_golden"]) for a, f in rows
-                 if (f.get(dim) or {}).get("resid_var") is not None and (f.get(dim) or {}).get("n_golden", 0) >= 2]
+        known = [
+            (a, f[dim]["resid_var"], f[dim]["n_golden"])
+            for a, f in rows
+            if (f.get(dim) or {}).get("resid_var") is not None and (f.get(dim) or {}).get("n_golden", 0) >= 2
+        ]
         median = float(np.median([v for _, v, _ in known])) if known else DEFAULT_NOISE
         out[(-1, dim)] = max(median, NOISE_FLOOR)  # anyone without evidence
         for annotator, value, n in known:
@@ -74,16 +78,21 @@ def half_width(values: np.ndarray, weights: np.ndarray) -> float:
 def approved_ratings_of(*, item_ids: list[int], dimensions: list[str]) -> dict[int, list[tuple]]:
     """item id -> [(annotator id, score per dimension...)] of its approved ratings (one query)."""
     out: dict[int, list[tuple]] = {}
-    rows = (Rating.objects.filter(item_id__in=item_ids, batch__decision=Batch.Decision.APPROVED,
-                                  batch__kind__in=COUNTED_KINDS)
-            .values_list("item_id", "annotator_id", *dimensions))
+    rows = Rating.objects.filter(
+        item_id__in=item_ids, batch__decision=Batch.Decision.APPROVED, batch__kind__in=COUNTED_KINDS
+    ).values_list("item_id", "annotator_id", *dimensions)
     for item_id, annotator_id, *scores in rows:
         out.setdefault(item_id, []).append((annotator_id, *scores))
     return out
 
 
-def adaptive_targets(*, campaign: Campaign, items: list[tuple[int, str, int]], ratings: dict[int, list[tuple]],
-                     noise: dict[tuple[int, str], float]) -> dict[int, tuple[int, float]]:
+def adaptive_targets(
+    *,
+    campaign: Campaign,
+    items: list[tuple[int, str, int]],
+    ratings: dict[int, list[tuple]],
+    noise: dict[tuple[int, str], float],
+) -> dict[int, tuple[int, float]]:
     """New (target, priority_scale) per item. `items`: (id, media_type, target)."""
     dims = campaign.dimensions
     hi = campaign.max_ratings_per_item
@@ -116,19 +125,27 @@ def overlap_update(*, campaign: Campaign, item_ids: list[int]) -> int:
     noise = rater_noise(campaign=campaign)
     changed = 0
     for start in range(0, len(item_ids), CHUNK):
-        chunk = item_ids[start:start + CHUNK]
-        rows = list(Item.objects.select_for_update(no_key=True).filter(pk__in=chunk, is_golden=False).order_by("pk")
-                    .values_list("pk", "media_type", "target"))
-        new = adaptive_targets(campaign=campaign, items=rows, noise=noise,
-                               ratings=approved_ratings_of(item_ids=[r[0] for r in rows], dimensions=campaign.dimensions))
+        chunk = item_ids[start : start + CHUNK]
+        rows = list(
+            Item.objects.select_for_update(no_key=True)
+            .filter(pk__in=chunk, is_golden=False)
+            .order_by("pk")
+            .values_list("pk", "media_type", "target")
+        )
+        new = adaptive_targets(
+            campaign=campaign,
+            items=rows,
+            noise=noise,
+            ratings=approved_ratings_of(item_ids=[r[0] for r in rows], dimensions=campaign.dimensions),
+        )
         groups: dict[tuple[int | None, float], list[int]] = {}
         for pk, _, _ in rows:
             target, scale = new[pk]
             groups.setdefault((target if adaptive else None, scale), []).append(pk)
-        for (target, scale), pks in groups.items():
-            fields = {"priority_scale": scale}
-            if target is not None:
-                fields["target"] = target
+        for (new_target, scale), pks in groups.items():
+            fields: dict[str, float] = {"priority_scale": scale}
+            if new_target is not None:
+                fields["target"] = new_target
             Item.objects.filter(pk__in=pks).update(**fields)
             changed += len(pks)
         Item.objects.filter(pk__in=[r[0] for r in rows]).update(priority=priority_expression())
@@ -147,7 +164,12 @@ def overlap_summary(*, campaign: Campaign) -> dict:
     return base.aggregate(
         items=Count("pk"),
         open=Count("pk", filter=Q(active_count__lt=F("target"), is_held=False)),
-        raised=Count("pk", filter=(Q(media_type=MediaType.IMAGE, target__gt=campaign.min_ratings_per_image)
-                                   | Q(media_type=MediaType.VIDEO, target__gt=campaign.min_ratings_per_video))),
+        raised=Count(
+            "pk",
+            filter=(
+                Q(media_type=MediaType.IMAGE, target__gt=campaign.min_ratings_per_image)
+                | Q(media_type=MediaType.VIDEO, target__gt=campaign.min_ratings_per_video)
+            ),
+        ),
         at_cap=Count("pk", filter=Q(target__gte=campaign.max_ratings_per_item)),
     )

@@ -27,6 +27,7 @@ Items go through the content import service (annotation/services/imports.py: med
 stored content-addressed); items whose item_id already exists in the campaign are reused, so a table
 can be re-imported as a new version. Everything (items and version) is one transaction.
 """
+
 from __future__ import annotations
 
 import csv
@@ -34,22 +35,49 @@ import hashlib
 import math
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from django.db import transaction
 from scipy import stats
 
+from core.errors import InvalidInput
+
 from ..models import Campaign, DatasetVersion, Item
-from .errors import InvalidInput
 from .mos import _version_write, version_checksum
 
 LAYOUTS = ("generic", "agiqa3k", "t2vqa-db", "tifa160", "genai-bench")
-FIELDS = ("item_id", "media_path", "media_type", "prompt", "generator", "category", "subcategory", "split",
-          "quality_mos", "quality_std", "quality_n", "alignment_mos", "alignment_std", "alignment_n")
+FIELDS = (
+    "item_id",
+    "media_path",
+    "media_type",
+    "prompt",
+    "generator",
+    "category",
+    "subcategory",
+    "split",
+    "quality_mos",
+    "quality_std",
+    "quality_n",
+    "alignment_mos",
+    "alignment_std",
+    "alignment_n",
+)
 SPLITS = ("train", "val", "test")
-AGIQA3K_MAP = {"name": "item_id", "prompt": "prompt", "mos_quality": "quality_mos", "std_quality": "quality_std",
-               "mos_align": "alignment_mos", "std_align": "alignment_std"}
-DEFAULT_SCALE = {"agiqa3k": (0.0, 5.0), "generic": (1.0, 5.0), "t2vqa-db": (0.0, 100.0), "tifa160": (1.0, 5.0),
-                 "genai-bench": (1.0, 5.0)}
+AGIQA3K_MAP = {
+    "name": "item_id",
+    "prompt": "prompt",
+    "mos_quality": "quality_mos",
+    "std_quality": "quality_std",
+    "mos_align": "alignment_mos",
+    "std_align": "alignment_std",
+}
+DEFAULT_SCALE = {
+    "agiqa3k": (0.0, 5.0),
+    "generic": (1.0, 5.0),
+    "t2vqa-db": (0.0, 100.0),
+    "tifa160": (1.0, 5.0),
+    "genai-bench": (1.0, 5.0),
+}
 
 
 def parse_mapping(pairs: list[str] | None) -> dict[str, str]:
@@ -66,7 +94,7 @@ def parse_mapping(pairs: list[str] | None) -> dict[str, str]:
     return mapping
 
 
-def _float(value: str, what: str, line: int) -> float | None:
+def _float(value: Any, what: str, line: int) -> float | None:
     if value is None or str(value).strip() == "":
         return None
     try:
@@ -114,8 +142,9 @@ def _read_table(path: Path, layout: str, mapping: dict[str, str], generator: str
             rec["media_type"] = (rec.get("media_type") or "image").lower()
             rec["split"] = (rec.get("split") or "").lower()
             if rec["split"] not in ("",) + SPLITS:
-                raise InvalidInput(f"{path.name} line {line}: unknown split {rec['split']!r} (use train, val, test or "
-                                   "leave it empty)")
+                raise InvalidInput(
+                    f"{path.name} line {line}: unknown split {rec['split']!r} (use train, val, test or leave it empty)"
+                )
             if not rec.get("generator"):
                 rec["generator"] = generator or (rec["item_id"].split("_")[0] if layout == "agiqa3k" else "")
             if not rec["generator"]:
@@ -127,7 +156,9 @@ def _read_table(path: Path, layout: str, mapping: dict[str, str], generator: str
     return rows
 
 
-def _scores(rows: list[dict], scale: tuple[float, float], name: str) -> list[tuple[str, str, float, float | None, int, float | None]]:
+def _scores(
+    rows: list[dict], scale: tuple[float, float], name: str
+) -> list[tuple[str, str, float, float | None, int, float | None]]:
     lo, hi = scale
     if not hi > lo:
         raise InvalidInput(f"scale must be two numbers lo,hi with hi > lo (got {lo},{hi})")
@@ -138,8 +169,10 @@ def _scores(rows: list[dict], scale: tuple[float, float], name: str) -> list[tup
             if mos is None:
                 continue
             if not lo - 1e-9 <= mos <= hi + 1e-9:
-                raise InvalidInput(f"{name} line {rec['line']}: {dim} MOS {mos} is outside the declared scale "
-                                   f"{lo:g}-{hi:g}; pass the table's scale")
+                raise InvalidInput(
+                    f"{name} line {rec['line']}: {dim} MOS {mos} is outside the declared scale "
+                    f"{lo:g}-{hi:g}; pass the table's scale"
+                )
             std = _float(rec.get(f"{dim}_std"), f"{dim} std", rec["line"])
             n_raw = _float(rec.get(f"{dim}_n"), f"{dim} n", rec["line"])
             n = int(n_raw) if n_raw is not None else 0
@@ -162,20 +195,30 @@ def _splits_update(campaign: Campaign, rows: list[dict]) -> None:
             by_split.setdefault(r["split"], []).append(r["item_id"])
     for split, ids in by_split.items():
         for start in range(0, len(ids), 10_000):
-            Item.objects.filter(campaign=campaign, item_id__in=ids[start:start + 10_000]).exclude(split=split).update(split=split)
+            Item.objects.filter(campaign=campaign, item_id__in=ids[start : start + 10_000]).exclude(split=split).update(
+                split=split
+            )
 
 
 def mos_table_import(
-    *, campaign: Campaign, file: str | Path, layout: str = "generic", media_root: str | Path | None = None,
-    mapping: dict[str, str] | None = None, scale: tuple[float, float] | None = None, generator: str | None = None,
-    created_by=None, progress=None,
+    *,
+    campaign: Campaign,
+    file: str | Path,
+    layout: str = "generic",
+    media_root: str | Path | None = None,
+    mapping: dict[str, str] | None = None,
+    scale: tuple[float, float] | None = None,
+    generator: str | None = None,
+    created_by=None,
+    progress=None,
 ) -> DatasetVersion:
     """Import the table's items (new ones through the content import) and its MOS as a new version."""
     from .imports import items_import
 
     path = Path(file)
     rows = _read_table(path, layout, mapping or {}, generator)
-    scale = tuple(float(x) for x in (scale or DEFAULT_SCALE[layout]))
+    lo, hi = (float(x) for x in (scale or DEFAULT_SCALE[layout]))
+    scale = (lo, hi)
     scores = _scores(rows, scale, path.name)
     seen: set[str] = set()
     for rec in rows:
@@ -189,8 +232,19 @@ def mos_table_import(
         if new_rows:
             manifest = Path(tmp) / "manifest.csv"
             with open(manifest, "w", newline="", encoding="utf-8") as fh:
-                w = csv.DictWriter(fh, fieldnames=["item_id", "media_path", "media_type", "prompt", "generator", "category",
-                                                   "subcategory", "split"])
+                w = csv.DictWriter(
+                    fh,
+                    fieldnames=[
+                        "item_id",
+                        "media_path",
+                        "media_type",
+                        "prompt",
+                        "generator",
+                        "category",
+                        "subcategory",
+                        "split",
+                    ],
+                )
                 w.writeheader()
                 for r in new_rows:
                     w.writerow({k: r.get(k, "") for k in w.fieldnames})
@@ -199,21 +253,36 @@ def mos_table_import(
         pk_of = dict(Item.objects.filter(campaign=campaign, item_id__in=list(seen)).values_list("item_id", "pk"))
         score_rows = [(pk_of[item_id], dim, mos, std, n, ci) for item_id, dim, mos, std, n, ci in scores]
         counts = {
-            "items": len(seen), "ratings": None, "annotators": None, "items_created": len(new_rows),
+            "items": len(seen),
+            "ratings": None,
+            "annotators": None,
+            "items_created": len(new_rows),
             "campaign_items": campaign.items.count(),
             "dimensions": {d: {"items": sum(1 for s in scores if s[1] == d)} for d in ("quality", "alignment")},
         }
-        params = {"file": path.name, "file_sha256": hashlib.sha256(path.read_bytes()).hexdigest(), "layout": layout,
-                  "scale": list(scale), "mapping": mapping or {}}
+        params = {
+            "file": path.name,
+            "file_sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+            "layout": layout,
+            "scale": list(scale),
+            "mapping": mapping or {},
+        }
         return _version_write(
-            campaign=campaign, method="imported", params=params, counts=counts, source="imported",
-            checksum=version_checksum((r[0], r[1], r[2], r[4]) for r in score_rows), created_by=created_by,
-            score_rows=score_rows, stat_rows=[],
+            campaign=campaign,
+            method="imported",
+            params=params,
+            counts=counts,
+            source="imported",
+            checksum=version_checksum((r[0], r[1], r[2], r[4]) for r in score_rows),
+            created_by=created_by,
+            score_rows=score_rows,
+            stat_rows=[],
         )
 
 
 # --- cross-dataset layouts (the paper's Tables 6 and 8) -------------------------------------------------
 # Each reader returns rows in the generic fields (strings or numbers) with a "line" for error messages.
+
 
 def _ratings(values, where: str) -> tuple[float, float | None, int]:
     """Mean, std (ddof 1) and n of a list of individual ratings."""
@@ -251,8 +320,18 @@ def _read_t2vqa_db(path: Path, generator: str | None) -> list[dict]:
         if len(parts) < 3:
             raise InvalidInput(f"{path.name} line {n}: expected filename|prompt|mos")
         name, prompt, mos = parts[0].strip(), parts[1].strip(), parts[2].strip()
-        rows.append({"item_id": name, "media_path": name, "media_type": "video", "prompt": prompt,
-                     "generator": generator or "t2vqa-db", "quality_mos": mos, "line": n, "split": ""})
+        rows.append(
+            {
+                "item_id": name,
+                "media_path": name,
+                "media_type": "video",
+                "prompt": prompt,
+                "generator": generator or "t2vqa-db",
+                "quality_mos": mos,
+                "line": n,
+                "split": "",
+            }
+        )
     return rows
 
 
@@ -263,8 +342,13 @@ def _maybe_number(text: str) -> float | None:
         return None
 
 
-TIFA_MODEL_NAMES = {"mini-dalle": "mini_dalle", "vq-diffusion": "vq_diffusion", "sd1dot5": "stable_diffusion_v1_5",
-                    "sd2dot1": "stable_diffusion_v2_1", "sd1dot1": "stable_diffusion_v1_1"}
+TIFA_MODEL_NAMES = {
+    "mini-dalle": "mini_dalle",
+    "vq-diffusion": "vq_diffusion",
+    "sd1dot5": "stable_diffusion_v1_5",
+    "sd2dot1": "stable_diffusion_v2_1",
+    "sd1dot1": "stable_diffusion_v1_1",
+}
 
 
 def _read_tifa160(path: Path, generator: str | None) -> list[dict]:
@@ -284,8 +368,10 @@ def _read_tifa160(path: Path, generator: str | None) -> list[dict]:
         reader = csv.DictReader(fh)
         missing = [c for c in ("source_id", "model_type", "answer") if c not in (reader.fieldnames or [])]
         if missing:
-            raise InvalidInput(f"{path.name}: column(s) {missing} missing (a DSG TIFA160 annotation file has "
-                               "source_id, model_type, answer)")
+            raise InvalidInput(
+                f"{path.name}: column(s) {missing} missing (a DSG TIFA160 annotation file has "
+                "source_id, model_type, answer)"
+            )
         for n, raw in enumerate(reader, 2):
             model = TIFA_MODEL_NAMES.get(raw["model_type"].strip(), raw["model_type"].strip())
             key = f"{raw['source_id'].strip()}_{model}"
@@ -297,11 +383,21 @@ def _read_tifa160(path: Path, generator: str | None) -> list[dict]:
     for key, answers in ratings.items():
         mean, std, count = _ratings(answers, f"{path.name} line {first_line[key]}")
         entry = meta[key]
-        model = key[len(str(entry.get("text_id", key.split("_")[0]))) + 1:] or key
-        rows.append({"item_id": key, "media_path": entry.get("image_path") or f"{key}.jpg", "media_type": "image",
-                     "prompt": entry["text"], "generator": generator or model, "alignment_mos": mean,
-                     "alignment_std": "" if std is None else std, "alignment_n": count, "line": first_line[key],
-                     "split": ""})
+        model = key[len(str(entry.get("text_id", key.split("_")[0]))) + 1 :] or key
+        rows.append(
+            {
+                "item_id": key,
+                "media_path": entry.get("image_path") or f"{key}.jpg",
+                "media_type": "image",
+                "prompt": entry["text"],
+                "generator": generator or model,
+                "alignment_mos": mean,
+                "alignment_std": "" if std is None else std,
+                "alignment_n": count,
+                "line": first_line[key],
+                "split": "",
+            }
+        )
     return rows
 
 
@@ -330,12 +426,22 @@ def _read_genai_bench(path: Path, generator: str | None) -> list[dict]:
         category = "advanced" if skills_adv else ("basic" if skills_basic else "")
         for model, scores in entry["models"].items():
             mean, std, count = _ratings(scores if isinstance(scores, list) else [scores], f"{where}, {model}")
-            rows.append({"item_id": f"{model}/{pid}", "media_path": f"{model}/{pid}.{'mp4' if video else 'jpeg'}",
-                         "media_type": "video" if video else "image", "prompt": entry["prompt"],
-                         "generator": generator or model, "category": category,
-                         "subcategory": ", ".join(map(str, skills_adv or skills_basic)),
-                         "alignment_mos": mean, "alignment_std": "" if std is None else std, "alignment_n": count,
-                         "line": n, "split": ""})
+            rows.append(
+                {
+                    "item_id": f"{model}/{pid}",
+                    "media_path": f"{model}/{pid}.{'mp4' if video else 'jpeg'}",
+                    "media_type": "video" if video else "image",
+                    "prompt": entry["prompt"],
+                    "generator": generator or model,
+                    "category": category,
+                    "subcategory": ", ".join(map(str, skills_adv or skills_basic)),
+                    "alignment_mos": mean,
+                    "alignment_std": "" if std is None else std,
+                    "alignment_n": count,
+                    "line": n,
+                    "split": "",
+                }
+            )
     return rows
 
 

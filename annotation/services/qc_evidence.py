@@ -8,6 +8,7 @@ Per batch, the queries are bounded by one annotator's work, never by the campaig
 - the other annotators' evidence rows (one row per annotator: the campaign's reference and habits);
 - the experts' agreement (the ceiling), cached per process until the campaign's golden scores change.
 """
+
 from __future__ import annotations
 
 import math
@@ -32,9 +33,13 @@ HABIT_WINDOW = 500  # an annotator's habits are read from their latest ratings
 def qc_settings(campaign: Campaign) -> Settings:
     measures = {"srcc": ("srcc",), "plcc": ("plcc",)}.get(campaign.scrutiny_measure, ("srcc", "plcc"))
     return Settings(
-        method=campaign.scrutiny_method, measures=measures, approve_threshold=campaign.approve_threshold,
-        reject_threshold=campaign.reject_threshold, min_golden=campaign.min_golden,
-        approve_probability=campaign.approve_probability, reject_probability=campaign.reject_probability,
+        method=campaign.scrutiny_method,
+        measures=measures,
+        approve_threshold=campaign.approve_threshold,
+        reject_threshold=campaign.reject_threshold,
+        min_golden=campaign.min_golden,
+        approve_probability=campaign.approve_probability,
+        reject_probability=campaign.reject_probability,
     )
 
 
@@ -42,15 +47,15 @@ def qc_settings(campaign: Campaign) -> Settings:
 class BatchEvidence:
     """Everything the decision needs about one batch."""
 
-    ratings: dict[str, list[int | None]]     # per dimension, in the order given
+    ratings: dict[str, list[int]]  # per dimension, in the order given (the campaign rates each)
     durations_ms: list[int]
-    own: dict[str, Agreement]                # this batch's golden items
-    cumulative: dict[str, Agreement]         # the annotator's golden items in all their batches so far
-    habits: dict                             # this annotator's habits (for the campaign's reference)
+    own: dict[str, Agreement]  # this batch's golden items
+    cumulative: dict[str, Agreement]  # the annotator's golden items in all their batches so far
+    habits: dict  # this annotator's habits (for the campaign's reference)
 
 
 def _pairs(rows, golden: dict[tuple[int, str], float], dims) -> dict[str, tuple[list[float], list[float]]]:
-    pairs = {d: ([], []) for d in dims}
+    pairs: dict[str, tuple[list[float], list[float]]] = {d: ([], []) for d in dims}
     for row in rows:
         for d in dims:
             g = golden.get((row["item_id"], d))
@@ -64,21 +69,29 @@ def _golden_of(item_ids, dims) -> dict[tuple[int, str], float]:
     out: dict[tuple[int, str], float] = {}
     ids = sorted(set(item_ids))
     for start in range(0, len(ids), 5000):
-        out.update({(i, d): s for i, d, s in GoldenScore.objects.filter(item_id__in=ids[start:start + 5000],
-                                                                            dimension__in=dims)
-                    .values_list("item_id", "dimension", "score")})
+        out.update(
+            {
+                (i, d): s
+                for i, d, s in GoldenScore.objects.filter(
+                    item_id__in=ids[start : start + 5000], dimension__in=dims
+                ).values_list("item_id", "dimension", "score")
+            }
+        )
     return out
 
 
 def batch_evidence(*, batch: Batch) -> BatchEvidence:
     campaign = batch.campaign
     dims = campaign.dimensions
-    rows = list(Rating.objects.filter(batch=batch).order_by("created_at", "pk")
-                .values("item_id", "duration_ms", *dims))
+    rows = list(Rating.objects.filter(batch=batch).order_by("created_at", "pk").values("item_id", "duration_ms", *dims))
     golden_rows = list(
-        Rating.objects.filter(annotator_id=batch.annotator_id, batch__campaign=campaign,
-                              batch__kind__in=SCRUTINIZED_KINDS, item__is_golden=True)
-        .values("item_id", *dims))
+        Rating.objects.filter(
+            annotator_id=batch.annotator_id,
+            batch__campaign=campaign,
+            batch__kind__in=SCRUTINIZED_KINDS,
+            item__is_golden=True,
+        ).values("item_id", *dims)
+    )
     golden = _golden_of([r["item_id"] for r in rows] + [r["item_id"] for r in golden_rows], dims)
     own = _pairs(rows, golden, dims)
     cumulative = _pairs(golden_rows, golden, dims)
@@ -94,9 +107,11 @@ def batch_evidence(*, batch: Batch) -> BatchEvidence:
 def annotator_habits(*, campaign: Campaign, annotator_id: int) -> dict:
     """How this annotator rates (their latest HABIT_WINDOW ratings in the campaign)."""
     dims = campaign.dimensions
-    rows = list(Rating.objects.filter(annotator_id=annotator_id, batch__campaign=campaign,
-                                      batch__kind__in=SCRUTINIZED_KINDS)
-                .order_by("-pk").values("duration_ms", *dims)[:HABIT_WINDOW])
+    rows = list(
+        Rating.objects.filter(annotator_id=annotator_id, batch__campaign=campaign, batch__kind__in=SCRUTINIZED_KINDS)
+        .order_by("-pk")
+        .values("duration_ms", *dims)[:HABIT_WINDOW]
+    )
     if not rows:
         return {}
     out: dict = {"n": len(rows), "modal_share": {}}
@@ -139,8 +154,11 @@ def campaign_habits(rows: list[AnnotatorEvidence]) -> CampaignHabits:
 
 
 def other_evidence(*, campaign: Campaign, annotator_id: int) -> list[AnnotatorEvidence]:
-    return list(AnnotatorEvidence.objects.filter(campaign=campaign).exclude(annotator_id=annotator_id)
-                .only("figures", "habits", "p_genuine", "n_golden"))
+    return list(
+        AnnotatorEvidence.objects.filter(campaign=campaign)
+        .exclude(annotator_id=annotator_id)
+        .only("figures", "habits", "p_genuine", "n_golden")
+    )
 
 
 def references(*, campaign: Campaign, others: list[AnnotatorEvidence]) -> dict[str, Reference]:
@@ -164,8 +182,9 @@ def golden_ceiling(*, campaign: Campaign) -> dict[str, Agreement | None]:
     if cached and cached[0] == key:
         return cached[1]
     triples: dict[str, list[tuple[int, int, float]]] = {d: [] for d in campaign.dimensions}
-    rows = (Rating.objects.filter(batch__campaign=campaign, batch__kind=Batch.Kind.EXPERT)
-            .values_list("item_id", "annotator_id", *campaign.dimensions))
+    rows = Rating.objects.filter(batch__campaign=campaign, batch__kind=Batch.Kind.EXPERT).values_list(
+        "item_id", "annotator_id", *campaign.dimensions
+    )
     for item_id, expert_id, *scores in rows.iterator(chunk_size=5000):
         for d, s in zip(campaign.dimensions, scores):
             if s is not None:
@@ -178,8 +197,10 @@ def golden_ceiling(*, campaign: Campaign) -> dict[str, Agreement | None]:
 def golden_source(*, campaign: Campaign) -> str:
     """What the golden scores are, in words (the reference a decision was held against)."""
     agg = GoldenScore.objects.filter(item__campaign=campaign).aggregate(
-        n=Count("item", distinct=True), experts=Count("pk", filter=Q(source=GoldenScore.Source.EXPERTS)),
-        imported=Count("pk", filter=Q(source=GoldenScore.Source.IMPORTED)))
+        n=Count("item", distinct=True),
+        experts=Count("pk", filter=Q(source=GoldenScore.Source.EXPERTS)),
+        imported=Count("pk", filter=Q(source=GoldenScore.Source.IMPORTED)),
+    )
     if not agg["n"]:
         return "no golden scores"
     kinds = []
@@ -193,13 +214,18 @@ def golden_source(*, campaign: Campaign) -> str:
 # ------------------------------------------------------------------------------ the evidence row
 
 
-def evidence_update(*, campaign: Campaign, annotator_id: int, cumulative: dict[str, Agreement], habits: dict,
-                    p_genuine: float | None) -> AnnotatorEvidence:
+def evidence_update(
+    *, campaign: Campaign, annotator_id: int, cumulative: dict[str, Agreement], habits: dict, p_genuine: float | None
+) -> AnnotatorEvidence:
     row, _ = AnnotatorEvidence.objects.update_or_create(
-        campaign=campaign, annotator_id=annotator_id,
-        defaults={"figures": {d: a.as_dict() for d, a in cumulative.items()}, "habits": habits,
-                  "n_golden": max((a.n_golden for a in cumulative.values()), default=0),
-                  "p_genuine": None if p_genuine is None or math.isnan(p_genuine) else round(p_genuine, 4)},
+        campaign=campaign,
+        annotator_id=annotator_id,
+        defaults={
+            "figures": {d: a.as_dict() for d, a in cumulative.items()},
+            "habits": habits,
+            "n_golden": max((a.n_golden for a in cumulative.values()), default=0),
+            "p_genuine": None if p_genuine is None or math.isnan(p_genuine) else round(p_genuine, 4),
+        },
     )
     return row
 
@@ -210,7 +236,7 @@ def campaign_prior_of(others: list[AnnotatorEvidence]) -> float:
     from ..qc.decision import campaign_prior
     from ..qc.reference import MIN_RATER_N
 
-    return campaign_prior([r.p_genuine for r in others if r.n_golden >= MIN_RATER_N])
+    return campaign_prior([r.p_genuine for r in others if r.n_golden >= MIN_RATER_N and r.p_genuine is not None])
 
 
 def evidence_get(*, campaign: Campaign, annotator_id: int) -> AnnotatorEvidence | None:

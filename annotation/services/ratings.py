@@ -1,14 +1,16 @@
 """Ratings: an annotator's scores for a leased task. A rating turns the lease into a pending rating, so
 Item.active_count does not change; the batch closes (and its scrutiny is queued) with its last rating."""
+
 from __future__ import annotations
 
 from django.db import connection, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
+from core.errors import Conflict, Gone, InvalidInput, NotFound
+
 from ..models import SCORE_MAX, SCORE_MIN, Batch, Rating, Task
-from .assignment import _batch_close_if_done, _batch_expire_dead
-from .errors import Conflict, Gone, InvalidInput, NotFound
+from .leases import batch_close_if_done, batch_leases_expire
 
 MAX_DURATION_MS = 24 * 3600 * 1000
 
@@ -16,13 +18,15 @@ MAX_DURATION_MS = 24 * 3600 * 1000
 def rating_scores_clean(*, scores: dict, dimensions: list[str]) -> dict[str, int]:
     """Exactly the campaign's dimensions, each an integer 1..5 (booleans and floats are refused)."""
     if not isinstance(scores, dict):
-        raise InvalidInput("scores must be an object like {\"quality\": 4, \"alignment\": 3}")
+        raise InvalidInput('scores must be an object like {"quality": 4, "alignment": 3}')
     missing = [d for d in dimensions if d not in scores]
     extra = sorted(k for k in scores if k not in dimensions)
     if missing:
         raise InvalidInput(f"missing score for {', '.join(missing)} (this campaign rates {', '.join(dimensions)})")
     if extra:
-        raise InvalidInput(f"unexpected field {', '.join(map(str, extra))} (this campaign rates {', '.join(dimensions)})")
+        raise InvalidInput(
+            f"unexpected field {', '.join(map(str, extra))} (this campaign rates {', '.join(dimensions)})"
+        )
     clean = {}
     for dim in dimensions:
         value = scores[dim]
@@ -47,8 +51,12 @@ def rating_submit(*, task_id: int, user, scores: dict, duration_ms: int | None =
     """Rate the caller's leased task. NotFound: not the caller's task; InvalidInput: bad scores;
     Conflict: already rated; Gone: the lease expired or was returned. Nothing changes on an error.
     The returned rating carries `batch_progress` ({"rated", "total"} of its batch, this rating included)."""
-    task = (Task.objects.select_for_update(of=("self",), no_key=True).select_related("batch__campaign")
-            .filter(pk=task_id, annotator=user).first())
+    task = (
+        Task.objects.select_for_update(of=("self",), no_key=True)
+        .select_related("batch__campaign")
+        .filter(pk=task_id, annotator=user)
+        .first()
+    )
     if task is None:
         raise NotFound(f"task {task_id} not found")
     batch = task.batch
@@ -58,10 +66,19 @@ def rating_submit(*, task_id: int, user, scores: dict, duration_ms: int | None =
     if task.status == Task.Status.RATED:
         raise Conflict(f"task {task_id} is already rated")
     if task.status != Task.Status.LEASED or task.lease_expires_at <= now:
-        raise Gone(f"the lease on task {task_id} has {'expired' if task.status != Task.Status.RETURNED else 'been returned'}: "
-                   "ask for a new batch")
-    rating = Rating(annotator=user, item_id=task.item_id, batch=batch, task=task, duration_ms=duration,
-                    quality=clean.get("quality"), alignment=clean.get("alignment"))
+        raise Gone(
+            f"the lease on task {task_id} has {'expired' if task.status != Task.Status.RETURNED else 'been returned'}: "
+            "ask for a new batch"
+        )
+    rating = Rating(
+        annotator=user,
+        item_id=task.item_id,
+        batch=batch,
+        task=task,
+        duration_ms=duration,
+        quality=clean.get("quality"),
+        alignment=clean.get("alignment"),
+    )
     if connection.vendor == "postgresql":
         counts = _store_postgresql(rating=rating, task=task, now=now)
     else:
@@ -69,8 +86,10 @@ def rating_submit(*, task_id: int, user, scores: dict, duration_ms: int | None =
         Task.objects.filter(pk=task.pk).update(status=Task.Status.RATED)
         # One query for both the progress the page shows and whether a live lease is left.
         counts = Task.objects.filter(batch=batch).aggregate(
-            total=Count("pk"), rated=Count("pk", filter=Q(status=Task.Status.RATED)),
-            live=Count("pk", filter=Q(status=Task.Status.LEASED, lease_expires_at__gt=now)))
+            total=Count("pk"),
+            rated=Count("pk", filter=Q(status=Task.Status.RATED)),
+            live=Count("pk", filter=Q(status=Task.Status.LEASED, lease_expires_at__gt=now)),
+        )
     task.status = Task.Status.RATED
     if batch.kind == Batch.Kind.EXPERT:
         from .golden import golden_scores_update
@@ -79,10 +98,10 @@ def rating_submit(*, task_id: int, user, scores: dict, duration_ms: int | None =
     if not counts["live"]:
         # The last live lease was this one: end the dead ones and close the batch (order: task, batch, items).
         batch = Batch.objects.select_for_update(no_key=True).get(pk=batch.pk)
-        _batch_expire_dead(batch=batch, now=now)
-        _batch_close_if_done(batch=batch, now=now)
+        batch_leases_expire(batch=batch, now=now)
+        batch_close_if_done(batch=batch, now=now)
         rating.batch = batch
-    rating.batch_progress = {"rated": counts["rated"], "total": counts["total"]}  # for the API answer
+    rating.batch_progress = {"rated": counts["rated"], "total": counts["total"]}  # type: ignore[attr-defined]  # API
     return rating
 
 
@@ -107,9 +126,19 @@ def _store_postgresql(*, rating: Rating, task: Task, now) -> dict:
     the rating page). The count reads the snapshot from before the UPDATE: this task still shows as
     leased there, hence the +1 and the `id <>`."""
     with connection.cursor() as cur:
-        cur.execute(_STORE_SQL, {
-            "user": rating.annotator_id, "item": rating.item_id, "batch": rating.batch_id, "task": task.pk,
-            "quality": rating.quality, "alignment": rating.alignment, "duration": rating.duration_ms, "now": now})
+        cur.execute(
+            _STORE_SQL,
+            {
+                "user": rating.annotator_id,
+                "item": rating.item_id,
+                "batch": rating.batch_id,
+                "task": task.pk,
+                "quality": rating.quality,
+                "alignment": rating.alignment,
+                "duration": rating.duration_ms,
+                "now": now,
+            },
+        )
         rating_id, updated, total, rated, live = cur.fetchone()
     if updated != 1:  # cannot happen: the task row is locked by this transaction
         raise Conflict(f"task {task.pk} changed while it was being rated: try again")

@@ -12,6 +12,7 @@
 `retention_plan` only looks; `retention_apply(dry_run=False)` removes. `manage.py retention --dry-run`
 prints the plan; beat runs it daily. QEVAL_RETENTION_DAYS=0 switches it off.
 """
+
 from __future__ import annotations
 
 import logging
@@ -60,8 +61,13 @@ class RetentionPlan:
         return sum(e.bytes for e in self.exports)
 
     def summary(self) -> dict:
-        return {"days": self.days, "applied": self.applied, "exports": [e.job_id for e in self.exports],
-                "export_bytes": self.bytes, "versions": [v.version_id for v in self.versions]}
+        return {
+            "days": self.days,
+            "applied": self.applied,
+            "exports": [e.job_id for e in self.exports],
+            "export_bytes": self.bytes,
+            "versions": [v.version_id for v in self.versions],
+        }
 
 
 def _folder_bytes(folder: Path) -> int:
@@ -73,7 +79,9 @@ def export_last_used(job: Job) -> datetime:
     return max(filter(None, [used, job.finished_at, job.created_at]))
 
 
-def retention_plan(*, now: datetime | None = None, days: int | None = None, keep_versions: int | None = None) -> RetentionPlan:
+def retention_plan(
+    *, now: datetime | None = None, days: int | None = None, keep_versions: int | None = None
+) -> RetentionPlan:
     now = now or timezone.now()
     days = int(settings.QEVAL_RETENTION_DAYS if days is None else days)
     keep_versions = int(settings.QEVAL_RETENTION_KEEP_VERSIONS if keep_versions is None else keep_versions)
@@ -94,23 +102,43 @@ def retention_plan(*, now: datetime | None = None, days: int | None = None, keep
             continue
         last_used = export_last_used(job)
         if last_used < cutoff:
-            plan.exports.append(ExportToPrune(job_id=job.pk, version_id=version_id, folder=folder,
-                                              bytes=_folder_bytes(folder), last_used=last_used))
+            plan.exports.append(
+                ExportToPrune(
+                    job_id=job.pk,
+                    version_id=version_id,
+                    folder=folder,
+                    bytes=_folder_bytes(folder),
+                    last_used=last_used,
+                )
+            )
         elif version_id:
             kept_versions.add(int(version_id))
     newest: dict[int, list[int]] = {}
-    for version_id, campaign_id in DatasetVersion.objects.order_by("campaign_id", "-number").values_list("id", "campaign_id"):
+    for version_id, campaign_id in DatasetVersion.objects.order_by("campaign_id", "-number").values_list(
+        "id", "campaign_id"
+    ):
         newest.setdefault(campaign_id, []).append(version_id)
     protected = {v for ids in newest.values() for v in ids[:keep_versions]} | kept_versions
-    for version in (DatasetVersion.objects.filter(created_at__lt=cutoff, training_runs__isnull=True, benchmarks__isnull=True)
-                    .exclude(pk__in=protected).select_related("campaign").order_by("id")):
-        plan.versions.append(VersionToPrune(version_id=version.pk, campaign=version.campaign.slug,
-                                            number=version.number, created_at=version.created_at))
+    for version in (
+        DatasetVersion.objects.filter(created_at__lt=cutoff, training_runs__isnull=True, benchmarks__isnull=True)
+        .exclude(pk__in=protected)
+        .select_related("campaign")
+        .order_by("id")
+    ):
+        plan.versions.append(
+            VersionToPrune(
+                version_id=version.pk,
+                campaign=version.campaign.slug,
+                number=version.number,
+                created_at=version.created_at,
+            )
+        )
     return plan
 
 
-def retention_apply(*, dry_run: bool, now: datetime | None = None, days: int | None = None,
-                    keep_versions: int | None = None) -> RetentionPlan:
+def retention_apply(
+    *, dry_run: bool, now: datetime | None = None, days: int | None = None, keep_versions: int | None = None
+) -> RetentionPlan:
     """Make the plan and, unless `dry_run`, carry it out. A version something started to use meanwhile
     (a training run, a benchmark: PROTECT) is left and dropped from the plan."""
     plan = retention_plan(now=now, days=days, keep_versions=keep_versions)
@@ -131,6 +159,7 @@ def retention_apply(*, dry_run: bool, now: datetime | None = None, days: int | N
             log.info("retention: version %s is in use now; kept", version.version_id)
     plan.versions = kept
     plan.applied = True
-    log.warning("retention: removed %d exports (%d bytes) and %d versions", len(plan.exports), plan.bytes,
-                len(plan.versions))
+    log.warning(
+        "retention: removed %d exports (%d bytes) and %d versions", len(plan.exports), plan.bytes, len(plan.versions)
+    )
     return plan

@@ -12,6 +12,7 @@ so far), the campaign reference each dimension was held against, the spam patter
 the method and what the golden scores are. When an annotator's P(genuine) crosses a decision line,
 their other batches are decided again on all the evidence (see `_standing_changed`).
 """
+
 from __future__ import annotations
 
 import math
@@ -22,18 +23,27 @@ from django.db.models import F
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
+from core.errors import Conflict, InvalidInput, NotFound
+
 from ..models import AuditEvent, Batch, Campaign, GoldenScore, Item, Rating
 from ..qc import agreement, decide, find_patterns
 from ..qc.decision import Verdict
 from .audit import audit_record
 from .campaigns import campaign_get
-from .errors import Conflict, InvalidInput, NotFound
 from .overlap import overlap_update
-from .selection import priority_expression
 from .qc_evidence import (
-    SCRUTINIZED_KINDS, batch_evidence, campaign_habits, campaign_prior_of, evidence_get, evidence_update,
-    golden_source, other_evidence, qc_settings, references,
+    SCRUTINIZED_KINDS,
+    batch_evidence,
+    campaign_habits,
+    campaign_prior_of,
+    evidence_get,
+    evidence_update,
+    golden_source,
+    other_evidence,
+    qc_settings,
+    references,
 )
+from .selection import priority_expression
 
 AUTO, ADMIN = "auto", "admin"
 # Decisions under which a batch's ratings count in Item.active_count (and, once approved, in MOS).
@@ -52,8 +62,12 @@ def correlation_figures(ratings: Iterable[float], golden: Iterable[float]) -> di
 def batch_figures(*, batch: Batch) -> dict:
     """The batch's own figures per campaign dimension (its ratings of golden items)."""
     dims = batch.campaign.dimensions
-    golden = {(i, d): s for i, d, s in GoldenScore.objects.filter(item__ratings__batch=batch, dimension__in=dims)
-              .values_list("item_id", "dimension", "score")}
+    golden = {
+        (i, d): s
+        for i, d, s in GoldenScore.objects.filter(item__ratings__batch=batch, dimension__in=dims).values_list(
+            "item_id", "dimension", "score"
+        )
+    }
     pairs: dict[str, tuple[list[float], list[float]]] = {d: ([], []) for d in dims}
     for row in Rating.objects.filter(batch=batch).order_by("item_id").values("item_id", *dims):
         for dim in dims:
@@ -95,11 +109,24 @@ def batch_verdict(*, batch: Batch) -> tuple[dict, Verdict, float | None]:
     refs = references(campaign=campaign, others=others)
     patterns = find_patterns(ev.ratings, durations_ms=ev.durations_ms, habits=campaign_habits(others))
     source = golden_source(campaign=campaign)
-    verdict = decide(settings=qc_settings(campaign), dimensions=dims, batch=ev.own, cumulative=ev.cumulative,
-                     references=refs, patterns=patterns, golden_source=source, prior=campaign_prior_of(others))
+    verdict = decide(
+        settings=qc_settings(campaign),
+        dimensions=dims,
+        batch=ev.own,
+        cumulative=ev.cumulative,
+        references=refs,
+        patterns=patterns,
+        golden_source=source,
+        prior=campaign_prior_of(others),
+    )
     before = evidence_get(campaign=campaign, annotator_id=batch.annotator_id)
-    evidence_update(campaign=campaign, annotator_id=batch.annotator_id, cumulative=ev.cumulative, habits=ev.habits,
-                    p_genuine=verdict.p_genuine)
+    evidence_update(
+        campaign=campaign,
+        annotator_id=batch.annotator_id,
+        cumulative=ev.cumulative,
+        habits=ev.habits,
+        p_genuine=verdict.p_genuine,
+    )
     figures = {d: ev.own[d].as_dict() for d in dims}
     figures["evidence"] = {
         "method": campaign.scrutiny_method,
@@ -127,7 +154,7 @@ def _move_counts(*, batch: Batch, delta: int) -> int:
     (taken in primary-key order, as assignment takes them, so concurrent lockers cannot deadlock)."""
     item_ids = list(Rating.objects.filter(batch=batch).order_by("item_id").values_list("item_id", flat=True))
     for start in range(0, len(item_ids), 5000):
-        chunk = item_ids[start:start + 5000]
+        chunk = item_ids[start : start + 5000]
         list(Item.objects.select_for_update().filter(pk__in=chunk).order_by("pk").values_list("pk", flat=True))
         # One rating per annotator and item, and one annotator per batch: each item moves by exactly delta.
         after = Greatest(F("active_count") + delta, 0)
@@ -136,8 +163,9 @@ def _move_counts(*, batch: Batch, delta: int) -> int:
 
 
 @transaction.atomic
-def batch_decide(*, batch: Batch | int, decision: str, source: str, reason: str = "", by=None,
-                 public_reason: str | None = None) -> Batch:
+def batch_decide(
+    *, batch: Batch | int, decision: str, source: str, reason: str = "", by=None, public_reason: str | None = None
+) -> Batch:
     """Set a closed batch's decision: the only code path that changes Batch.decision.
 
     Moving between counted (pending / approved / needs_review) and not counted (rejected) adds or
@@ -175,16 +203,27 @@ def batch_decide(*, batch: Batch | int, decision: str, source: str, reason: str 
         batch.public_reason = _admin_public_reason(decision, batch.decision_reason)
     elif public_reason is not None:
         batch.public_reason = public_reason
-    batch.save(update_fields=["decision", "decision_source", "decision_reason", "decided_by", "decided_at",
-                              "public_reason"])
+    batch.save(
+        update_fields=["decision", "decision_source", "decision_reason", "decided_by", "decided_at", "public_reason"]
+    )
     if (before == Batch.Decision.APPROVED) != (decision == Batch.Decision.APPROVED):
         # The items' approved ratings changed: adaptive overlap and selection look at them again.
-        overlap_update(campaign=batch.campaign, item_ids=list(Rating.objects.filter(batch=batch)
-                                                              .values_list("item_id", flat=True)))
+        overlap_update(
+            campaign=batch.campaign, item_ids=list(Rating.objects.filter(batch=batch).values_list("item_id", flat=True))
+        )
     if source == ADMIN or before != decision:
-        audit_record(kind=AuditEvent.Kind.BATCH_DECISION, campaign=batch.campaign, batch=batch,
-                     subject=batch.annotator, actor=batch.decided_by, source=source, before=before, after=decision,
-                     reason=batch.decision_reason, figures=batch.scrutiny)
+        audit_record(
+            kind=AuditEvent.Kind.BATCH_DECISION,
+            campaign=batch.campaign,
+            batch=batch,
+            subject=batch.annotator,
+            actor=batch.decided_by,
+            source=source,
+            before=before,
+            after=decision,
+            reason=batch.decision_reason,
+            figures=batch.scrutiny,
+        )
     return batch
 
 
@@ -208,8 +247,11 @@ def batch_scrutinize(*, batch_id: int) -> Batch:
         _rescrutinize_others_on_commit(batch)
     risk = _round(verdict.risk)
     unchanged = (
-        batch.scrutinized_at is not None and batch.scrutiny == figures and batch.risk == risk
-        and batch.auto_decision == verdict.decision and batch.auto_reason == verdict.reason
+        batch.scrutinized_at is not None
+        and batch.scrutiny == figures
+        and batch.risk == risk
+        and batch.auto_decision == verdict.decision
+        and batch.auto_reason == verdict.reason
     )
     if unchanged:
         return batch
@@ -218,8 +260,13 @@ def batch_scrutinize(*, batch_id: int) -> Batch:
     batch.scrutinized_at = timezone.now()
     batch.save(update_fields=["scrutiny", "auto_decision", "auto_reason", "risk", "scrutinized_at"])
     if batch.decision_source != ADMIN:
-        batch = batch_decide(batch=batch, decision=verdict.decision, source=AUTO, reason=verdict.reason,
-                             public_reason=verdict.public_reason)
+        batch = batch_decide(
+            batch=batch,
+            decision=verdict.decision,
+            source=AUTO,
+            reason=verdict.reason,
+            public_reason=verdict.public_reason,
+        )
     return batch
 
 
@@ -238,16 +285,27 @@ def _rescrutinize_others_on_commit(batch: Batch) -> None:
     from .outbox import outbox_enqueue
 
     # Through the outbox: committed with the decision, published when the broker takes it.
-    outbox_enqueue(task="annotation.rescrutinize_annotator", args=[batch.campaign_id, batch.annotator_id, batch.pk],
-                   key=f"rescrutiny:{batch.campaign_id}:{batch.annotator_id}", robust=True)
+    outbox_enqueue(
+        task="annotation.rescrutinize_annotator",
+        args=[batch.campaign_id, batch.annotator_id, batch.pk],
+        key=f"rescrutiny:{batch.campaign_id}:{batch.annotator_id}",
+        robust=True,
+    )
 
 
 def annotator_rescrutinize(*, campaign_id: int, annotator_id: int, exclude: int | None = None) -> list[int]:
     """Decide again the annotator's other closed batches in the campaign (each in its own transaction;
     admins' decisions stay as they are). Returns their ids."""
-    ids = list(Batch.objects.filter(campaign_id=campaign_id, annotator_id=annotator_id, status=Batch.Status.CLOSED,
-                                    kind__in=SCRUTINIZED_KINDS, scrutinized_at__isnull=False)
-               .exclude(pk=exclude).exclude(decision_source=ADMIN).order_by("pk").values_list("pk", flat=True))
+    batches = Batch.objects.filter(
+        campaign_id=campaign_id,
+        annotator_id=annotator_id,
+        status=Batch.Status.CLOSED,
+        kind__in=SCRUTINIZED_KINDS,
+        scrutinized_at__isnull=False,
+    ).exclude(decision_source=ADMIN)
+    if exclude is not None:
+        batches = batches.exclude(pk=exclude)
+    ids = list(batches.order_by("pk").values_list("pk", flat=True))
     for batch_id in ids:
         batch_scrutinize(batch_id=batch_id)
     return ids
@@ -260,8 +318,13 @@ def _expert_batch_accept(batch: Batch) -> Batch:
         now = timezone.now()
         reason = "expert batch: golden-score ratings are not scrutinized"
         Batch.objects.filter(pk=batch.pk).update(
-            decision=Batch.Decision.APPROVED, decision_source=AUTO, decision_reason=reason, decided_at=now,
-            auto_decision=Batch.Decision.APPROVED, auto_reason=reason, scrutinized_at=now,
+            decision=Batch.Decision.APPROVED,
+            decision_source=AUTO,
+            decision_reason=reason,
+            decided_at=now,
+            auto_decision=Batch.Decision.APPROVED,
+            auto_reason=reason,
+            scrutinized_at=now,
             public_reason="Thank you: expert ratings make the golden scores.",
         )
         batch.refresh_from_db()
@@ -319,8 +382,7 @@ def scrutinize_job(*, job, progress) -> dict:
     """Job runner (kind "scrutinize"): params {"campaign": slug, "all": bool}."""
     campaign = campaign_get(slug=job.params["campaign"])
     ids = list(
-        batches_to_scrutinize(campaign=campaign, rescrutinize=bool(job.params.get("all")))
-        .values_list("pk", flat=True)
+        batches_to_scrutinize(campaign=campaign, rescrutinize=bool(job.params.get("all"))).values_list("pk", flat=True)
     )
     progress.set_total(len(ids), "scrutinizing batches")
     for batch_id in ids:
@@ -337,27 +399,31 @@ def batch_rows(*, batches: Iterable[Batch], dimensions: list[str]) -> list[dict]
     rows = []
     for b in batches:
         figs = b.scrutiny or {}
-        rows.append({
-            "batch": b.pk,
-            "annotator": b.annotator.username,
-            "annotator_id": b.annotator_id,
-            "kind": b.kind,
-            "external_ref": b.external_ref,
-            "decision": b.decision,
-            "decision_source": b.decision_source,
-            "reason": b.decision_reason,
-            "auto_decision": b.auto_decision,
-            "auto_reason": b.auto_reason,
-            "decided_by": b.decided_by.username if b.decided_by_id else None,
-            "decided_at": b.decided_at,
-            "scrutinized_at": b.scrutinized_at,
-            "closed_at": b.closed_at,
-            "figures": {d: figs.get(d, {"n_golden": 0, "srcc": None, "plcc": None, "bias": None}) for d in dimensions},
-            "evidence": figs.get("evidence") or {},
-            "p_genuine": (figs.get("evidence") or {}).get("p_genuine"),
-            "risk": b.risk,
-            "public_reason": b.public_reason,
-        })
+        rows.append(
+            {
+                "batch": b.pk,
+                "annotator": b.annotator.username,
+                "annotator_id": b.annotator_id,
+                "kind": b.kind,
+                "external_ref": b.external_ref,
+                "decision": b.decision,
+                "decision_source": b.decision_source,
+                "reason": b.decision_reason,
+                "auto_decision": b.auto_decision,
+                "auto_reason": b.auto_reason,
+                "decided_by": b.decided_by.username if b.decided_by else None,
+                "decided_at": b.decided_at,
+                "scrutinized_at": b.scrutinized_at,
+                "closed_at": b.closed_at,
+                "figures": {
+                    d: figs.get(d, {"n_golden": 0, "srcc": None, "plcc": None, "bias": None}) for d in dimensions
+                },
+                "evidence": figs.get("evidence") or {},
+                "p_genuine": (figs.get("evidence") or {}).get("p_genuine"),
+                "risk": b.risk,
+                "public_reason": b.public_reason,
+            }
+        )
     return rows
 
 
@@ -395,8 +461,15 @@ def annotator_pause(*, user, reason: str = "", by=None) -> None:
     before = "paused" if profile.is_paused else "active"
     profile.is_paused, profile.paused_reason = True, (reason or "")[:300]
     profile.save(update_fields=["is_paused", "paused_reason"])
-    audit_record(kind=AuditEvent.Kind.PAUSED, subject=user, actor=by, source=ADMIN if by else AUTO, before=before,
-                 after="paused", reason=profile.paused_reason)
+    audit_record(
+        kind=AuditEvent.Kind.PAUSED,
+        subject=user,
+        actor=by,
+        source=ADMIN if by else AUTO,
+        before=before,
+        after="paused",
+        reason=profile.paused_reason,
+    )
 
 
 @transaction.atomic
@@ -407,11 +480,27 @@ def annotator_resume(*, user, by=None) -> None:
     before = "paused" if profile.is_paused else "active"
     profile.is_paused, profile.paused_reason = False, ""
     profile.save(update_fields=["is_paused", "paused_reason"])
-    audit_record(kind=AuditEvent.Kind.RESUMED, subject=user, actor=by, source=ADMIN if by else AUTO, before=before,
-                 after="active")
+    audit_record(
+        kind=AuditEvent.Kind.RESUMED,
+        subject=user,
+        actor=by,
+        source=ADMIN if by else AUTO,
+        before=before,
+        after="active",
+    )
 
 
 __all__ = [
-    "batch_verdict", "batch_admin_decide", "batch_decide", "batch_figures", "batch_rows", "batch_scrutinize", "batches_scrutinize",
-    "correlation_figures", "scrutiny_table", "scrutiny_verdict", "annotator_pause", "annotator_resume",
+    "batch_verdict",
+    "batch_admin_decide",
+    "batch_decide",
+    "batch_figures",
+    "batch_rows",
+    "batch_scrutinize",
+    "batches_scrutinize",
+    "correlation_figures",
+    "scrutiny_table",
+    "scrutiny_verdict",
+    "annotator_pause",
+    "annotator_resume",
 ]

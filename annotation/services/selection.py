@@ -19,6 +19,7 @@ The priority is kept in the same UPDATE that changes active_count (lease, give b
 pool index item_open_pool_value (campaign, generator, -priority, shuffle_key) is always right; the round
 robin over generators and every guarantee of assignment stay as they are.
 """
+
 from __future__ import annotations
 
 import math
@@ -78,13 +79,20 @@ def selection_refresh(*, campaign, disagreement: dict[int, float] | None = None)
     from ..models import Batch, Item, Rating
 
     items = Item.objects.filter(campaign=campaign, is_golden=False)
-    per_category = dict(items.values_list("prompt__category").annotate(n=Count("pk")).values_list("prompt__category", "n"))
-    rated = dict(Rating.objects.filter(item__campaign=campaign, item__is_golden=False,
-                                       batch__decision=Batch.Decision.APPROVED)
-                 .values_list("item__prompt__category").annotate(n=Count("pk")).values_list("item__prompt__category", "n"))
+    per_category = dict(
+        items.values_list("prompt__category").annotate(n=Count("pk")).values_list("prompt__category", "n")
+    )
+    rated = dict(
+        Rating.objects.filter(item__campaign=campaign, item__is_golden=False, batch__decision=Batch.Decision.APPROVED)
+        .values_list("item__prompt__category")
+        .annotate(n=Count("pk"))
+        .values_list("item__prompt__category", "n")
+    )
     n_items, n_rated = sum(per_category.values()) or 1, sum(rated.values())
-    cover = {cat: coverage_bonus(rating_share=(rated.get(cat, 0) / n_rated) if n_rated else 1.0,
-                                 item_share=n / n_items) for cat, n in per_category.items()}
+    cover = {
+        cat: coverage_bonus(rating_share=(rated.get(cat, 0) / n_rated) if n_rated else 1.0, item_share=n / n_items)
+        for cat, n in per_category.items()
+    }
     disagreement = disagreement or {}
     updated = 0
     rows = items.values_list("pk", "prompt__category").order_by("pk")

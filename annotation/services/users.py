@@ -1,20 +1,22 @@
 """Accounts and roles."""
+
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import AbstractUser, Group
 from django.db import transaction
 from rest_framework.authtoken.models import Token
 
+from core.errors import InvalidInput
+from core.roles import ROLES, roles_sync
+
 from ..models import AnnotatorProfile
-from ..roles import ROLES, roles_sync
-from .errors import InvalidInput
 
 User = get_user_model()
 
 
 @transaction.atomic
-def user_add(*, username: str, role: str, password: str | None = None, vendor: bool = False) -> User:
+def user_add(*, username: str, role: str, password: str | None = None, vendor: bool = False) -> AbstractUser:
     """Create (or update the role and password of) a user. Without a password the account cannot log in
     with one (vendor accounts from import_ratings, or token-only API users)."""
     if role not in ROLES:

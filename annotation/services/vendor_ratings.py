@@ -7,19 +7,22 @@ One Batch(kind="imported", status closed, external_ref=label) per (annotator, la
 created as vendor accounts that cannot log in. All or nothing: the first bad row is named and the
 database is left unchanged.
 """
+
 from __future__ import annotations
 
 import csv
 import io
 from collections import Counter, defaultdict
+from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from core.errors import InvalidInput
+
 from ..models import DIMENSIONS, AnnotatorProfile, Batch, Campaign, Item, Rating
-from .errors import InvalidInput
 from .golden import CHUNK, _item_pks, score_cell
 from .ratings import MAX_DURATION_MS
 from .scrutiny import batch_scrutinize
@@ -37,7 +40,8 @@ def _parse(campaign: Campaign, data: str) -> list[dict]:
     if missing or not set(columns) & set(DIMENSIONS):
         raise InvalidInput("line 1: the header needs annotator, item_id and at least one of quality, alignment")
     dims = [d for d in DIMENSIONS if d in columns]
-    rows, seen = [], {}
+    rows: list[dict] = []
+    seen: dict = {}
     for row in reader:
         line = reader.line_num
         annotator = (row.get("annotator") or "").strip()
@@ -48,7 +52,9 @@ def _parse(campaign: Campaign, data: str) -> list[dict]:
         if not item_id:
             raise InvalidInput(f"{where}: item_id is empty")
         if (annotator, item_id) in seen:
-            raise InvalidInput(f"{where}: this annotator rates this item twice (first on line {seen[annotator, item_id]})")
+            raise InvalidInput(
+                f"{where}: this annotator rates this item twice (first on line {seen[annotator, item_id]})"
+            )
         seen[annotator, item_id] = line
         scores = {}
         for dim in dims:
@@ -61,8 +67,17 @@ def _parse(campaign: Campaign, data: str) -> list[dict]:
             raise InvalidInput(f"{where}: no score (quality and alignment are both empty)")
         label = (row.get("batch") or "").strip()[:200]
         duration = _duration_cell(row.get("duration_ms"), where)
-        rows.append({"line": line, "where": where, "annotator": annotator, "item_id": item_id,
-                     "label": label, "duration_ms": duration, **scores})
+        rows.append(
+            {
+                "line": line,
+                "where": where,
+                "annotator": annotator,
+                "item_id": item_id,
+                "label": label,
+                "duration_ms": duration,
+                **scores,
+            }
+        )
     if not rows:
         raise InvalidInput("the file has no rows")
     return rows
@@ -86,19 +101,26 @@ def ratings_import(*, campaign: Campaign, data: str) -> list[int]:
         if r["item_id"] not in pks:
             raise InvalidInput(f"{r['where']}: no such item in campaign {campaign.slug!r}")
     names = sorted({r["annotator"] for r in rows})
-    users = {u.username: u for u in User.objects.filter(username__in=names)}
+    users: dict[str, Any] = {u.username: u for u in User.objects.filter(username__in=names)}
     vendors = set(
-        AnnotatorProfile.objects.filter(user__in=users.values(), is_vendor=True).values_list("user__username", flat=True)
+        AnnotatorProfile.objects.filter(user__in=users.values(), is_vendor=True).values_list(
+            "user__username", flat=True
+        )
     )
     for r in rows:
         if r["annotator"] in users and r["annotator"] not in vendors:
-            raise InvalidInput(f"{r['where']}: {r['annotator']!r} is an existing platform account, not a vendor account")
+            raise InvalidInput(
+                f"{r['where']}: {r['annotator']!r} is an existing platform account, not a vendor account"
+            )
     if users:
-        done = set()
+        done: set[tuple[str, int]] = set()
         item_pks = sorted({pks[r["item_id"]] for r in rows if r["annotator"] in users})
         for start in range(0, len(item_pks), CHUNK):
-            done.update(Rating.objects.filter(annotator__in=users.values(), item_id__in=item_pks[start:start + CHUNK])
-                        .values_list("annotator__username", "item_id"))
+            done.update(
+                Rating.objects.filter(
+                    annotator__in=users.values(), item_id__in=item_pks[start : start + CHUNK]
+                ).values_list("annotator__username", "item_id")
+            )
         for r in rows:
             if (r["annotator"], pks[r["item_id"]]) in done:
                 raise InvalidInput(f"{r['where']}: this annotator has already rated this item")
@@ -110,8 +132,12 @@ def ratings_import(*, campaign: Campaign, data: str) -> list[int]:
     batches: dict[tuple[str, str], Batch] = {}
     for name, label in sorted({(r["annotator"], r["label"]) for r in rows}):
         batches[name, label] = Batch.objects.create(
-            campaign=campaign, annotator=users[name], kind=Batch.Kind.IMPORTED, status=Batch.Status.CLOSED,
-            external_ref=label, closed_at=now,
+            campaign=campaign,
+            annotator=users[name],
+            kind=Batch.Kind.IMPORTED,
+            status=Batch.Status.CLOSED,
+            external_ref=label,
+            closed_at=now,
         )
     # Counters under the item row locks (primary-key order), then the ratings in bulk.
     per_item = Counter(pks[r["item_id"]] for r in rows)
@@ -120,14 +146,27 @@ def ratings_import(*, campaign: Campaign, data: str) -> list[int]:
         by_count[n].append(pk)
     locked = sorted(per_item)
     for start in range(0, len(locked), CHUNK):
-        list(Item.objects.select_for_update().filter(pk__in=locked[start:start + CHUNK]).order_by("pk")
-             .values_list("pk", flat=True))
+        list(
+            Item.objects.select_for_update()
+            .filter(pk__in=locked[start : start + CHUNK])
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
     for n, item_pks in by_count.items():
         for start in range(0, len(item_pks), CHUNK):
-            Item.objects.filter(pk__in=item_pks[start:start + CHUNK]).update(active_count=F("active_count") + n)
+            Item.objects.filter(pk__in=item_pks[start : start + CHUNK]).update(active_count=F("active_count") + n)
     Rating.objects.bulk_create(
-        [Rating(annotator=users[r["annotator"]], item_id=pks[r["item_id"]], batch=batches[r["annotator"], r["label"]],
-                quality=r.get("quality"), alignment=r.get("alignment"), duration_ms=r["duration_ms"]) for r in rows],
+        [
+            Rating(
+                annotator=users[r["annotator"]],
+                item_id=pks[r["item_id"]],
+                batch=batches[r["annotator"], r["label"]],
+                quality=r.get("quality"),
+                alignment=r.get("alignment"),
+                duration_ms=r["duration_ms"],
+            )
+            for r in rows
+        ],
         batch_size=CHUNK,
     )
     ids = sorted(b.pk for b in batches.values())

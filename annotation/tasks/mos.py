@@ -1,6 +1,7 @@
 """Celery tasks of MOS aggregation and exports. Both run as Job rows through `annotation.run_job`
 (see services/jobs.py: kinds `mos_aggregate` and `dataset_export`); this task lets a schedule (beat)
 aggregate a campaign without making the job row first."""
+
 from celery import shared_task
 
 

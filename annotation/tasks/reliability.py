@@ -1,5 +1,6 @@
 """Periodic fault-tolerance tasks (beat; in the embedded default the worker runs beat itself, `-B`):
 the outbox relay, the stale-job sweep, the pending-scrutiny sweep and retention. Thin: call the service."""
+
 from celery import shared_task
 
 
@@ -12,11 +13,11 @@ def outbox_relay() -> dict:
 
 @shared_task(name="annotation.jobs_sweep", acks_late=True, ignore_result=True)
 def jobs_sweep() -> dict:
-    from training.services.runs import runs_sweep
+    """Every kind of job's sweep (settings.QEVAL_JOB_SWEEPS): {"jobs": {...}, "training_runs": {...}}."""
+    from django.conf import settings
+    from django.utils.module_loading import import_string
 
-    from ..services.jobs import jobs_sweep as sweep
-
-    return {"jobs": sweep(), "training_runs": runs_sweep()}
+    return {name: import_string(path)() for name, path in settings.QEVAL_JOB_SWEEPS.items()}
 
 
 @shared_task(name="annotation.scrutiny_sweep", acks_late=True, ignore_result=True)

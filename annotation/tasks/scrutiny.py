@@ -1,4 +1,5 @@
 """Scrutiny on the workers: queued by batch_closed_notify when a batch closes (after commit)."""
+
 import logging
 
 from celery import shared_task
@@ -9,7 +10,8 @@ log = logging.getLogger(__name__)
 @shared_task(name="annotation.scrutinize_batch", acks_late=True)
 def scrutinize_batch(batch_id: int) -> None:
     """Idempotent: a repeat (redelivery after a lost worker) finds the batch unchanged and changes nothing."""
-    from ..services.errors import Conflict, NotFound
+    from core.errors import Conflict, NotFound
+
     from ..services.scrutiny import batch_scrutinize
 
     try:

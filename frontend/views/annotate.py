@@ -5,6 +5,7 @@ everything it does after that goes through the REST API (annotation/api/batches.
 would. Nothing here ever shows golden scores, the golden flag, scrutiny figures or other people's
 ratings: "My batches" shows a batch's decision, never why scrutiny decided it.
 """
+
 from __future__ import annotations
 
 from django.conf import settings
@@ -16,7 +17,7 @@ from django.shortcuts import get_object_or_404, render
 from django.views.decorators.csrf import ensure_csrf_cookie
 
 from annotation.models import Batch, Campaign, Task
-from annotation.roles import ADMIN, EXPERT, user_has_role
+from core.roles import ADMIN, EXPERT, user_has_role
 
 LEVELS = {1: "Bad", 2: "Poor", 3: "Fair", 4: "Good", 5: "Excellent"}
 DIMENSION_LABELS = {"quality": "Visual quality", "alignment": "Alignment with the prompt"}
@@ -53,14 +54,19 @@ def campaign_anchors(campaign: Campaign) -> list[dict]:
     own = campaign.anchors if isinstance(campaign.anchors, dict) else {}
     scales = []
     for dim in campaign.dimensions:
-        dim_own = own.get(dim) if isinstance(own.get(dim), dict) else {}
+        dim_own: dict = own.get(dim) if isinstance(own.get(dim), dict) else {}  # type: ignore[assignment]
         levels = [
             {"score": n, "word": word, "anchor": str(dim_own.get(str(n)) or dim_own.get(n) or DEFAULT_ANCHORS[dim][n])}
             for n, word in LEVELS.items()
         ]
-        scales.append({
-            "dimension": dim, "label": DIMENSION_LABELS[dim], "question": DIMENSION_QUESTIONS[dim], "levels": levels,
-        })
+        scales.append(
+            {
+                "dimension": dim,
+                "label": DIMENSION_LABELS[dim],
+                "question": DIMENSION_QUESTIONS[dim],
+                "levels": levels,
+            }
+        )
     return scales
 
 
@@ -100,7 +106,7 @@ def rate(request, slug: str):
         "requireFullVideo": campaign.require_full_video,
         "apiBase": "/api/v1",
         # How often the page extends its leases while the annotator is active (tests shorten it).
-        "heartbeatSeconds": getattr(settings, "QEVAL_HEARTBEAT_SECONDS", 60),
+        "heartbeatSeconds": settings.QEVAL_HEARTBEAT_SECONDS,
         "scales": campaign_anchors(campaign),
     }
     return render(request, "frontend/annotate/rate.html", {"campaign": campaign, "mode": mode, "config": config})
@@ -113,8 +119,17 @@ def my_batches(request):
         Batch.objects.filter(annotator=request.user)
         .exclude(kind=Batch.Kind.IMPORTED)
         .select_related("campaign")
-        .only("id", "kind", "status", "decision", "public_reason", "created_at", "closed_at", "campaign__slug",
-              "campaign__name")
+        .only(
+            "id",
+            "kind",
+            "status",
+            "decision",
+            "public_reason",
+            "created_at",
+            "closed_at",
+            "campaign__slug",
+            "campaign__name",
+        )
         .annotate(
             n_tasks=Count("tasks"),
             n_rated=Count("tasks", filter=Q(tasks__status=Task.Status.RATED)),
@@ -122,10 +137,11 @@ def my_batches(request):
         .order_by("-created_at", "-id")
     )
     page = Paginator(batches, BATCHES_PER_PAGE).get_page(request.GET.get("page"))
-    from annotation.api.batches import public_reason
+    from annotation.selectors.batches import public_reason
     from annotation.services.standing import annotator_standings
 
     for b in page.object_list:
-        b.reason_text = public_reason(b)
-    return render(request, "frontend/my_batches.html",
-                  {"page": page, "standings": annotator_standings(user=request.user)})
+        b.reason_text = public_reason(b)  # type: ignore[attr-defined]  # for the template
+    return render(
+        request, "frontend/my_batches.html", {"page": page, "standings": annotator_standings(user=request.user)}
+    )

@@ -4,6 +4,7 @@ the ratings beside the golden scores or the current MOS, time per item, the patt
 annotator's evidence over time, the audit trail; keys a / r / n / p), each annotator's record with
 pause / resume, and the reusable reasons. Reads come from annotation/selectors, plots from
 frontend/plots.py."""
+
 from __future__ import annotations
 
 from functools import wraps
@@ -20,12 +21,18 @@ from django.urls import reverse
 from django.utils.safestring import mark_safe
 
 from annotation.models import AnnotatorProfile, Batch, Campaign, GoldenScore, Rating, ReasonTemplate
-from annotation.roles import ADMIN, user_has_role
 from annotation.selectors.review import (
-    annotator_audit, annotator_evidence, batch_audit, evidence_history, review_items, review_neighbours, review_queue,
+    annotator_audit,
+    annotator_evidence,
+    batch_audit,
+    evidence_history,
+    review_items,
+    review_neighbours,
+    review_queue,
 )
-from annotation.services.errors import ServiceError
 from annotation.services.scrutiny import annotator_pause, annotator_resume, batch_admin_decide, batch_rows
+from core.errors import ServiceError
+from core.roles import ADMIN, user_has_role
 
 from ..plots import evidence_svg, history_svg, scatter_svg
 
@@ -36,7 +43,8 @@ DECISION_ORDER = Case(
     When(decision=Batch.Decision.NEEDS_REVIEW, then=Value(0)),
     When(decision=Batch.Decision.PENDING, then=Value(1)),
     When(decision=Batch.Decision.REJECTED, then=Value(2)),
-    default=Value(3), output_field=IntegerField(),
+    default=Value(3),
+    output_field=IntegerField(),
 )
 
 
@@ -88,25 +96,39 @@ def queue(request):
         qs = qs.filter(decision_source=filters["source"])
     if filters["annotator"]:
         qs = qs.filter(annotator__username__icontains=filters["annotator"])
-    qs = (qs.select_related("annotator", "decided_by", "campaign")
-          .order_by(DECISION_ORDER, F("risk").desc(nulls_last=True), "-closed_at", "-pk"))
+    qs = qs.select_related("annotator", "decided_by", "campaign").order_by(
+        DECISION_ORDER, F("risk").desc(nulls_last=True), "-closed_at", "-pk"
+    )
     page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
     shown = [c for c in campaigns if c.slug == filters["campaign"]] or campaigns
     dims = _all_dimensions(shown)
     batches = list(page.object_list)
     rows = _with_cells(batch_rows(batches=batches, dimensions=dims), batches, dims)
     by_decision = dict(
-        Batch.objects.filter(status=Batch.Status.CLOSED).exclude(kind=Batch.Kind.EXPERT)
+        Batch.objects.filter(status=Batch.Status.CLOSED)
+        .exclude(kind=Batch.Kind.EXPERT)
         .filter(**({"campaign__slug": filters["campaign"]} if filters["campaign"] else {}))
-        .values_list("decision").annotate(n=Count("pk")).values_list("decision", "n")
+        .values_list("decision")
+        .annotate(n=Count("pk"))
+        .values_list("decision", "n")
     )
     first = review_queue(campaign_slug=filters["campaign"] or None).values_list("pk", flat=True).first()
     query = urlencode({k: v for k, v in filters.items() if v})
-    return render(request, "frontend/desk/queue.html", {
-        "rows": rows, "page": page, "dims": dims, "filters": filters, "campaigns": campaigns,
-        "decisions": Batch.Decision.choices, "query": query, "first_in_review": first,
-        "counts": [(value, label, by_decision.get(value, 0)) for value, label in Batch.Decision.choices],
-    })
+    return render(
+        request,
+        "frontend/desk/queue.html",
+        {
+            "rows": rows,
+            "page": page,
+            "dims": dims,
+            "filters": filters,
+            "campaigns": campaigns,
+            "decisions": Batch.Decision.choices,
+            "query": query,
+            "first_in_review": first,
+            "counts": [(value, label, by_decision.get(value, 0)) for value, label in Batch.Decision.choices],
+        },
+    )
 
 
 # ------------------------------------------------------------------------------------------ batch
@@ -114,8 +136,12 @@ def queue(request):
 
 def _golden_pairs(batch: Batch) -> dict[str, list[tuple[float, int]]]:
     dims = batch.campaign.dimensions
-    golden = {(i, d): s for i, d, s in GoldenScore.objects.filter(item__ratings__batch=batch)
-              .values_list("item_id", "dimension", "score")}
+    golden = {
+        (i, d): s
+        for i, d, s in GoldenScore.objects.filter(item__ratings__batch=batch).values_list(
+            "item_id", "dimension", "score"
+        )
+    }
     pairs: dict[str, list[tuple[float, int]]] = {d: [] for d in dims}
     for row in Rating.objects.filter(batch=batch).order_by("item_id").values("item_id", *dims):
         for d in dims:
@@ -142,8 +168,9 @@ def batch_detail(request, batch_id: int):
     if request.method == "POST":
         decision = request.POST.get("decision", "")
         try:
-            batch_admin_decide(batch_id=batch.pk, decision=decision, reason=request.POST.get("reason", ""),
-                               user=request.user)
+            batch_admin_decide(
+                batch_id=batch.pk, decision=decision, reason=request.POST.get("reason", ""), user=request.user
+            )
         except ServiceError as exc:
             messages.error(request, f"Not saved: {exc.message}.")
             return redirect(_batch_url(batch.pk, scope))
@@ -163,20 +190,40 @@ def batch_detail(request, batch_id: int):
     for d in dims:
         f = row["figures"][d]
         title = f"{d}: n={f['n_golden']}, SRCC {_fmt(f['srcc'])}, PLCC {_fmt(f['plcc'])}"
-        plots.append({"dimension": d, "figures": f, "cumulative": (evidence.get("cumulative") or {}).get(d),
-                      "reference": (evidence.get("reference") or {}).get(d),
-                      "svg": mark_safe(scatter_svg(pairs[d], title=title, seed=batch.pk * 7 + len(d)))})
+        plots.append(
+            {
+                "dimension": d,
+                "figures": f,
+                "cumulative": (evidence.get("cumulative") or {}).get(d),
+                "reference": (evidence.get("reference") or {}).get(d),
+                "svg": mark_safe(scatter_svg(pairs[d], title=title, seed=batch.pk * 7 + len(d))),
+            }
+        )
     history = evidence_history(annotator_id=batch.annotator_id, campaign_id=batch.campaign_id)
     evidence_plots = [mark_safe(evidence_svg(history, dimension=d, current=batch.pk)) for d in dims] if history else []
     prev_id, next_id = review_neighbours(batch=batch, campaign_slug=scope)
     items = review_items(batch=batch)
-    return render(request, "frontend/desk/batch.html", {
-        "batch": batch, "row": row, "evidence": evidence, "plots": plots, "dims": dims, "items": items,
-        "evidence_plots": evidence_plots, "audit": list(batch_audit(batch=batch)),
-        "templates": list(ReasonTemplate.objects.all()), "prev_id": prev_id, "next_id": next_id, "scope": scope or "",
-        "decidable": batch.status == Batch.Status.CLOSED and batch.kind != Batch.Kind.EXPERT,
-        "n_ratings": len(items), "n_golden_items": sum(i["is_golden"] for i in items),
-    })
+    return render(
+        request,
+        "frontend/desk/batch.html",
+        {
+            "batch": batch,
+            "row": row,
+            "evidence": evidence,
+            "plots": plots,
+            "dims": dims,
+            "items": items,
+            "evidence_plots": evidence_plots,
+            "audit": list(batch_audit(batch=batch)),
+            "templates": list(ReasonTemplate.objects.all()),
+            "prev_id": prev_id,
+            "next_id": next_id,
+            "scope": scope or "",
+            "decidable": batch.status == Batch.Status.CLOSED and batch.kind != Batch.Kind.EXPERT,
+            "n_ratings": len(items),
+            "n_golden_items": sum(i["is_golden"] for i in items),
+        },
+    )
 
 
 def _batch_url(batch_id: int, scope: str | None) -> str:
@@ -213,8 +260,12 @@ def annotator_detail(request, user_id: int):
             messages.error(request, exc.message)
         return redirect("desk-annotator", user_id=person.pk)
     profile, _ = AnnotatorProfile.objects.get_or_create(user=person)
-    batches = list(Batch.objects.filter(annotator=person, status=Batch.Status.CLOSED).exclude(kind=Batch.Kind.EXPERT)
-                   .select_related("campaign", "decided_by", "annotator").order_by("closed_at", "pk")[:500])
+    batches = list(
+        Batch.objects.filter(annotator=person, status=Batch.Status.CLOSED)
+        .exclude(kind=Batch.Kind.EXPERT)
+        .select_related("campaign", "decided_by", "annotator")
+        .order_by("closed_at", "pk")[:500]
+    )
     dims = _all_dimensions({b.campaign for b in batches})
     rows = _with_cells(batch_rows(batches=batches, dimensions=dims), batches, dims)
     decided = Batch.objects.filter(annotator=person).aggregate(
@@ -225,15 +276,30 @@ def annotator_detail(request, user_id: int):
     done = decided["approved"] + decided["rejected"]
     rate = decided["approved"] / done if done else None
     latest = batches[-1].campaign if batches else None
-    svg = history_svg(
-        {d: [r["figures"][d]["srcc"] for r in rows] for d in dims},
-        approve=latest.approve_threshold if latest else 0.7, reject=latest.reject_threshold if latest else 0.4,
-    ) if rows else ""
-    return render(request, "frontend/desk/annotator.html", {
-        "person": person, "profile": profile, "rows": list(reversed(rows)), "dims": dims, "decided": decided,
-        "approval_rate": rate, "history": mark_safe(svg), "evidence": list(annotator_evidence(annotator_id=person.pk)),
-        "audit": list(annotator_audit(annotator_id=person.pk)),
-    })
+    svg = (
+        history_svg(
+            {d: [r["figures"][d]["srcc"] for r in rows] for d in dims},
+            approve=latest.approve_threshold if latest else 0.7,
+            reject=latest.reject_threshold if latest else 0.4,
+        )
+        if rows
+        else ""
+    )
+    return render(
+        request,
+        "frontend/desk/annotator.html",
+        {
+            "person": person,
+            "profile": profile,
+            "rows": list(reversed(rows)),
+            "dims": dims,
+            "decided": decided,
+            "approval_rate": rate,
+            "history": mark_safe(svg),
+            "evidence": list(annotator_evidence(annotator_id=person.pk)),
+            "audit": list(annotator_audit(annotator_id=person.pk)),
+        },
+    )
 
 
 # ------------------------------------------------------------------------------------- held items
@@ -247,13 +313,16 @@ def held(request):
 
     if request.method == "POST":
         try:
-            check = item_check_decide(item_id=int(request.POST.get("item", 0)), decision=request.POST.get("decision", ""),
-                                      user=request.user)
+            check = item_check_decide(
+                item_id=int(request.POST.get("item", 0)), decision=request.POST.get("decision", ""), user=request.user
+            )
             messages.success(request, f"Item {check.item.item_id}: {check.get_status_display().lower()}.")
         except (ServiceError, ValueError) as exc:
             messages.error(request, getattr(exc, "message", "Not saved: bad request."))
         return redirect(request.get_full_path())
-    checks = ItemCheck.objects.filter(status=ItemCheck.Status.HELD).select_related("item", "item__campaign", "item__generator")
+    checks = ItemCheck.objects.filter(status=ItemCheck.Status.HELD).select_related(
+        "item", "item__campaign", "item__generator"
+    )
     if request.GET.get("campaign"):
         checks = checks.filter(item__campaign__slug=request.GET["campaign"])
     return render(request, "frontend/desk/held.html", {"checks": list(checks.order_by("created_at")[:200])})

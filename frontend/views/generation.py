@@ -4,6 +4,7 @@ and failures per generator (polling the REST API) and the outputs waiting for ap
 
 Same services as the API and the commands; researchers and admins only.
 """
+
 from __future__ import annotations
 
 import tempfile
@@ -18,16 +19,21 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from annotation.models import Campaign
-from annotation.roles import ADMIN, RESEARCHER, user_has_role
-from annotation.services.errors import InvalidInput, ServiceError
 from annotation.services.jobs import job_create, job_enqueue
+from core.errors import InvalidInput, ServiceError
+from core.roles import ADMIN, RESEARCHER, user_has_role
 from generation import selectors
 from generation.models import GenerationOutput, Taxonomy
 from generation.pipelines.spec import SpecError, parse_params
 from generation.services.classify import prompts_classify_enqueue
 from generation.services.coverage import coverage_compute
 from generation.services.generators import generator_register, generator_specs
-from generation.services.jobs import generation_job_cancel, generation_job_create, generation_job_enqueue, generation_job_get
+from generation.services.jobs import (
+    generation_job_cancel,
+    generation_job_create,
+    generation_job_enqueue,
+    generation_job_get,
+)
 from generation.services.prompts import prompt_set_get
 from generation.services.review import outputs_review
 
@@ -55,11 +61,18 @@ def _coverage_context(campaign: Campaign) -> dict:
     names = [g["name"] for g in cov["generators"]]
     top_items = max([v for r in cov["items"]["rows"] for v in r["by_generator"].values()] + [0])
     top_prompts = max([r["prompts"] for r in cov["prompts"]["rows"]] + [0])
-    item_rows = [{**r, "cells": [(g, r["by_generator"][g], _heat(r["by_generator"][g], top_items)) for g in names]}
-                 for r in cov["items"]["rows"]]
-    prompt_rows = [{**r, "heat": _heat(r["prompts"], top_prompts),
-                    "long_pct": round(100 * r["long"] / r["prompts"]) if r["prompts"] else None}
-                   for r in cov["prompts"]["rows"]]
+    item_rows = [
+        {**r, "cells": [(g, r["by_generator"][g], _heat(r["by_generator"][g], top_items)) for g in names]}
+        for r in cov["items"]["rows"]
+    ]
+    prompt_rows = [
+        {
+            **r,
+            "heat": _heat(r["prompts"], top_prompts),
+            "long_pct": round(100 * r["long"] / r["prompts"]) if r["prompts"] else None,
+        }
+        for r in cov["prompts"]["rows"]
+    ]
     return {"coverage": cov, "item_rows": item_rows, "prompt_rows": prompt_rows, "generator_names": names}
 
 
@@ -69,9 +82,12 @@ def campaign_page(request, slug: str):
     campaign = get_object_or_404(Campaign, slug=slug)
     taxonomies = Taxonomy.objects.filter(campaign__isnull=True) | Taxonomy.objects.filter(campaign=campaign)
     context = {
-        "campaign": campaign, "prompt_sets": selectors.prompt_set_list(campaign=campaign),
-        "generators": list(generator_specs(campaign=campaign)), "jobs": selectors.job_list(campaign=campaign)[:50],
-        "taxonomies": taxonomies.order_by("slug"), **_coverage_context(campaign),
+        "campaign": campaign,
+        "prompt_sets": selectors.prompt_set_list(campaign=campaign),
+        "generators": list(generator_specs(campaign=campaign)),
+        "jobs": selectors.job_list(campaign=campaign)[:50],
+        "taxonomies": taxonomies.order_by("slug"),
+        **_coverage_context(campaign),
     }
     return render(request, "frontend/generation/campaign.html", context)
 
@@ -96,13 +112,20 @@ def prompts_import_view(request, slug: str):
             raise InvalidInput(f"{upload.name}: a prompt file must be .csv or .jsonl")
         folder = Path(settings.GENERATION_ROOT) / "uploads"
         folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=folder, suffix=suffix, delete=False, prefix=Path(upload.name).stem[:40] + "-") as fh:
+        with tempfile.NamedTemporaryFile(
+            dir=folder, suffix=suffix, delete=False, prefix=Path(upload.name).stem[:40] + "-"
+        ) as fh:
             for chunk in upload.chunks():
                 fh.write(chunk)
-        params = {"campaign": campaign.slug, "prompt_set": request.POST.get("name") or Path(upload.name).stem,
-                  "taxonomy": request.POST.get("taxonomy") or None, "path": fh.name,
-                  "classify": "rules" if request.POST.get("classify") else None, "remove_after": True,
-                  "label": upload.name}
+        params = {
+            "campaign": campaign.slug,
+            "prompt_set": request.POST.get("name") or Path(upload.name).stem,
+            "taxonomy": request.POST.get("taxonomy") or None,
+            "path": fh.name,
+            "classify": "rules" if request.POST.get("classify") else None,
+            "remove_after": True,
+            "label": upload.name,
+        }
         job = job_create(kind="prompts_import", params=params, campaign=campaign, created_by=request.user)
         try:
             job_enqueue(job=job)
@@ -125,9 +148,19 @@ def prompts_classify_view(request, slug: str, set_slug: str):
         model, endpoint = request.POST.get("model", "").strip(), request.POST.get("endpoint", "").strip()
         if method == "llm" and not (model or endpoint):
             raise InvalidInput("an LLM classification needs a model or an endpoint")
-        job = job_create(kind="prompts_classify", campaign=campaign, created_by=request.user, params={
-            "campaign": campaign.slug, "prompt_set": prompt_set.slug, "method": method, "model": model,
-            "endpoint": endpoint, "overwrite": bool(request.POST.get("overwrite"))})
+        job = job_create(
+            kind="prompts_classify",
+            campaign=campaign,
+            created_by=request.user,
+            params={
+                "campaign": campaign.slug,
+                "prompt_set": prompt_set.slug,
+                "method": method,
+                "model": model,
+                "endpoint": endpoint,
+                "overwrite": bool(request.POST.get("overwrite")),
+            },
+        )
         try:
             prompts_classify_enqueue(job=job)
         except ServiceError:
@@ -152,10 +185,15 @@ def generator_register_view(request, slug: str):
             raise InvalidInput(str(exc)) from None
         with transaction.atomic():
             spec = generator_register(
-                name=request.POST.get("name", ""), campaign=campaign, kind="external" if kind == "external" else "diffusers",
-                model=request.POST.get("model", "").strip(), params=params if kind != "external" else None,
+                name=request.POST.get("name", ""),
+                campaign=campaign,
+                kind="external" if kind == "external" else "diffusers",
+                model=request.POST.get("model", "").strip(),
+                params=params if kind != "external" else None,
                 tiny=(request.POST.get("media") or "image") if kind == "tiny" else None,
-                media_type=request.POST.get("media") if kind == "external" else None, created_by=request.user)
+                media_type=request.POST.get("media") if kind == "external" else None,
+                created_by=request.user,
+            )
         messages.success(request, f"generator {spec.generator.name!r} registered")
     except ServiceError as exc:
         messages.error(request, exc.message)
@@ -176,11 +214,17 @@ def job_start_view(request, slug: str):
             raise InvalidInput("seeds and the first seed must be whole numbers") from None
         with transaction.atomic():
             job = generation_job_create(
-                campaign=campaign, generator_names=request.POST.getlist("generators"),
-                prompt_set=prompt_set_get(campaign=campaign, slug=set_slug) if set_slug else None, seeds=seeds,
-                seed_base=seed_base, category=request.POST.get("category", ""), tag=request.POST.get("tag", "").strip(),
-                long_only=bool(request.POST.get("long_only")), review=bool(request.POST.get("review")),
-                created_by=request.user)
+                campaign=campaign,
+                generator_names=request.POST.getlist("generators"),
+                prompt_set=prompt_set_get(campaign=campaign, slug=set_slug) if set_slug else None,
+                seeds=seeds,
+                seed_base=seed_base,
+                category=request.POST.get("category", ""),
+                tag=request.POST.get("tag", "").strip(),
+                long_only=bool(request.POST.get("long_only")),
+                review=bool(request.POST.get("review")),
+                created_by=request.user,
+            )
             generation_job_enqueue(job=job)
         return redirect("generation-job", job_id=job.pk)
     except ServiceError as exc:
@@ -196,12 +240,20 @@ def job_page(request, job_id: int):
     except ServiceError:
         from django.http import Http404
 
-        raise Http404("No such generation job.")
+        raise Http404("No such generation job.") from None
     waiting = list(selectors.output_list(job=job, status=GenerationOutput.Status.REVIEW)[:REVIEW_SHOWN])
-    return render(request, "frontend/generation/job.html", {
-        "job": job, "progress": selectors.job_progress(job=job), "waiting": waiting,
-        "recent": list(selectors.output_list(job=job).filter(status=GenerationOutput.Status.DONE).order_by("-finished_at")[:12]),
-    })
+    return render(
+        request,
+        "frontend/generation/job.html",
+        {
+            "job": job,
+            "progress": selectors.job_progress(job=job),
+            "waiting": waiting,
+            "recent": list(
+                selectors.output_list(job=job).filter(status=GenerationOutput.Status.DONE).order_by("-finished_at")[:12]
+            ),
+        },
+    )
 
 
 @login_required
@@ -222,8 +274,13 @@ def job_review_view(request, job_id: int):
     try:
         job = generation_job_get(job_id=job_id)
         ids = request.POST.getlist("ids")
-        result = outputs_review(campaign=job.campaign, decision=request.POST.get("decision", ""),
-                                output_ids=ids or None, job_id=None if ids else job.pk, user=request.user)
+        result = outputs_review(
+            campaign=job.campaign,
+            decision=request.POST.get("decision", ""),
+            output_ids=ids or None,
+            job_id=None if ids else job.pk,
+            user=request.user,
+        )
         messages.success(request, ", ".join(f"{v} {k}" for k, v in result.items()))
     except ServiceError as exc:
         messages.error(request, exc.message)

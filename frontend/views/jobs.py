@@ -1,4 +1,5 @@
 """A job's progress page: imports, scrutiny sweeps, aggregation and exports all report here."""
+
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import get_object_or_404, render

@@ -1,6 +1,7 @@
 """The closed loop, live (researchers and admins): generators ranked as batches are approved, the
 screening scorer against the human MOS as ratings arrive, the items where they disagree most, and the
 retraining policy's rounds."""
+
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
@@ -9,9 +10,9 @@ from django.shortcuts import get_object_or_404, render
 from django.utils.safestring import mark_safe
 
 from annotation.models import Campaign
-from annotation.roles import ADMIN, RESEARCHER, user_has_role
 from annotation.services.leaderboard import leaderboard
 from annotation.services.overlap import overlap_summary
+from core.roles import ADMIN, RESEARCHER, user_has_role
 
 from ..plots import leaderboard_svg
 
@@ -27,8 +28,17 @@ def live(request, slug: str):
     board = leaderboard(campaign=campaign)
     boards = [{**b, "svg": mark_safe(leaderboard_svg(b))} for b in board["boards"]]
     policy = getattr(campaign, "retrain_policy", None)
-    return render(request, "frontend/research/live.html", {
-        "campaign": campaign, "board": board, "boards": boards, "screening": screening_agreement(campaign=campaign),
-        "overlap": overlap_summary(campaign=campaign), "policy": policy,
-        "rounds": list(policy.rounds.all()[:10]) if policy else [], "approved": approved_ratings(campaign=campaign),
-    })
+    return render(
+        request,
+        "frontend/research/live.html",
+        {
+            "campaign": campaign,
+            "board": board,
+            "boards": boards,
+            "screening": screening_agreement(campaign=campaign),
+            "overlap": overlap_summary(campaign=campaign),
+            "policy": policy,
+            "rounds": list(policy.rounds.all()[:10]) if policy else [],
+            "approved": approved_ratings(campaign=campaign),
+        },
+    )

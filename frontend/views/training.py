@@ -3,6 +3,7 @@ draws the loss curve as an SVG polyline), and registered scorers with a "score a
 
 Same services as the API and the `train_scorer` command; researchers and admins only.
 """
+
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
@@ -13,11 +14,11 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from annotation.models import DatasetVersion
-from annotation.roles import ADMIN, RESEARCHER, user_has_role
-from annotation.services.errors import ServiceError
+from core.errors import ServiceError
+from core.roles import ADMIN, RESEARCHER, user_has_role
 from training import selectors
-from training.services.configs import config_from_yaml, default_config_yaml
 from training.services.benchmarks import benchmark_create, benchmark_enqueue, benchmark_get
+from training.services.configs import config_from_yaml, default_config_yaml
 from training.services.runs import run_cancel, run_create, run_enqueue
 from training.services.scorers import Upload, scorer_get, scorer_score_uploads
 
@@ -39,11 +40,14 @@ def metrics_rows(report: dict | None) -> list[dict]:
             if not isinstance(levels, dict) or "instance" not in levels:
                 continue
             inst, model = levels.get("instance") or {}, levels.get("model") or {}
-            rows.append({
-                "dimension": dim, "media": media,
-                "instance": [inst.get(k) for k in METRIC_KEYS],
-                "model": [model.get(k) for k in ("srcc", "plcc", "n")],
-            })
+            rows.append(
+                {
+                    "dimension": dim,
+                    "media": media,
+                    "instance": [inst.get(k) for k in METRIC_KEYS],
+                    "model": [model.get(k) for k in ("srcc", "plcc", "n")],
+                }
+            )
     return rows
 
 
@@ -62,17 +66,29 @@ def runs(request):
         try:
             config = config_from_yaml(text=form["config"])
             with transaction.atomic():
-                run = run_create(kind=form["kind"], dataset_version_id=form["dataset_version"] or None, config=config,
-                                 scorer_id=form["scorer"] or None if form["kind"] == "evaluate" else None,
-                                 created_by=request.user)
+                run = run_create(
+                    kind=form["kind"],
+                    dataset_version_id=form["dataset_version"] or None,
+                    config=config,
+                    scorer_id=form["scorer"] or None if form["kind"] == "evaluate" else None,
+                    created_by=request.user,
+                )
                 run_enqueue(run=run)
             return redirect("training-run", run_id=run.pk)
         except ServiceError as exc:
             error, status = exc.message, 400
-    return render(request, "frontend/training/runs.html", {
-        "runs": selectors.run_list()[:100], "versions": _versions(), "scorers": selectors.scorer_list(),
-        "form": form, "error": error,
-    }, status=status)
+    return render(
+        request,
+        "frontend/training/runs.html",
+        {
+            "runs": selectors.run_list()[:100],
+            "versions": _versions(),
+            "scorers": selectors.scorer_list(),
+            "form": form,
+            "error": error,
+        },
+        status=status,
+    )
 
 
 @login_required
@@ -82,11 +98,17 @@ def run_detail(request, run_id: int):
     if run is None:
         raise Http404("No such training run.")
     curve = run.loss_curve or []
-    return render(request, "frontend/training/run.html", {
-        "run": run, "metrics_rows": metrics_rows(run.metrics), "scorer": next(iter(run.scorers.all()), None),
-        "percent": int(100 * run.progress_step / run.progress_total) if run.progress_total else 0,
-        "has_curve": bool(curve),
-    })
+    return render(
+        request,
+        "frontend/training/run.html",
+        {
+            "run": run,
+            "metrics_rows": metrics_rows(run.metrics),
+            "scorer": next(iter(run.scorers.all()), None),
+            "percent": int(100 * run.progress_step / run.progress_total) if run.progress_total else 0,
+            "has_curve": bool(curve),
+        },
+    )
 
 
 @login_required
@@ -114,19 +136,31 @@ def scorers(request):
         try:
             scorer = scorer_get(scorer_id=chosen)
             uploads = [Upload(name=f.name, file=f) for f in request.FILES.getlist("media")]
-            results = scorer_score_uploads(scorer=scorer, uploads=uploads, prompt=prompt,
-                                           media_type=request.POST.get("media_type") or None)
+            results = scorer_score_uploads(
+                scorer=scorer, uploads=uploads, prompt=prompt, media_type=request.POST.get("media_type") or None
+            )
         except ServiceError as exc:
             error, status = exc.message, 400
-    return render(request, "frontend/training/scorers.html", {
-        "scorers": scorer_list, "results": results, "error": error, "chosen": chosen, "prompt": prompt,
-    }, status=status)
+    return render(
+        request,
+        "frontend/training/scorers.html",
+        {
+            "scorers": scorer_list,
+            "results": results,
+            "error": error,
+            "chosen": chosen,
+            "prompt": prompt,
+        },
+        status=status,
+    )
 
 
-BENCHMARK_EXAMPLE = ("# one method per line: NAME=KIND:PATH\n"
-                     "# KIND: scorer (PATH = a registered scorer's id), predictions (a CSV), or a baseline:\n"
-                     "# clipscore, pickscore, hpsv2, blip2-itm, vqascore, imagereward, clip-iqa, q-align, niqe, brisque\n"
-                     "# a CLIP-style baseline with :fit after its path is fine-tuned on the train split first\n")
+BENCHMARK_EXAMPLE = (
+    "# one method per line: NAME=KIND:PATH\n"
+    "# KIND: scorer (PATH = a registered scorer's id), predictions (a CSV), or a baseline:\n"
+    "# clipscore, pickscore, hpsv2, blip2-itm, vqascore, imagereward, clip-iqa, q-align, niqe, brisque\n"
+    "# a CLIP-style baseline with :fit after its path is fine-tuned on the train split first\n"
+)
 
 
 @login_required
@@ -144,17 +178,30 @@ def benchmarks(request):
         lines = "\n".join(x for x in form["methods"].splitlines() if x.strip() and not x.lstrip().startswith("#"))
         try:
             with transaction.atomic():
-                bench = benchmark_create(dataset_version_id=form["dataset_version"] or None, methods=lines,
-                                         split=form["split"] or "test", bootstrap=form["bootstrap"] or 1000,
-                                         created_by=request.user)
+                bench = benchmark_create(
+                    dataset_version_id=form["dataset_version"] or None,
+                    methods=lines,
+                    split=form["split"] or "test",
+                    bootstrap=form["bootstrap"] or 1000,
+                    created_by=request.user,
+                )
                 benchmark_enqueue(benchmark=bench)
             return redirect("training-benchmark", benchmark_id=bench.pk)
         except ServiceError as exc:
             error, status = exc.message, 400
     items = Benchmark.objects.select_related("campaign", "dataset_version", "created_by").defer("report")[:100]
-    return render(request, "frontend/training/benchmarks.html", {
-        "benchmarks": items, "versions": _versions(), "form": form, "error": error, "scorers": scorer_list,
-    }, status=status)
+    return render(
+        request,
+        "frontend/training/benchmarks.html",
+        {
+            "benchmarks": items,
+            "versions": _versions(),
+            "form": form,
+            "error": error,
+            "scorers": scorer_list,
+        },
+        status=status,
+    )
 
 
 @login_required

@@ -6,183 +6,507 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('annotation', '0002_assign_open_pool_generator'),
+        ("annotation", "0002_assign_open_pool_generator"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='GeneratorSpec',
+            name="GeneratorSpec",
             fields=[
-                ('generator', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, primary_key=True, related_name='spec', serialize=False, to='annotation.generator')),
-                ('kind', models.CharField(choices=[('diffusers', 'diffusers pipeline'), ('external', 'External (content arrives by import)')], max_length=9)),
-                ('spec', models.JSONField(blank=True, default=dict, help_text='generation.pipelines.spec.RunSpec fields, defaults resolved (empty for external).')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('campaigns', models.ManyToManyField(blank=True, help_text='Campaigns it was registered for.', related_name='generator_specs', to='annotation.campaign')),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "generator",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        primary_key=True,
+                        related_name="spec",
+                        serialize=False,
+                        to="annotation.generator",
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("diffusers", "diffusers pipeline"),
+                            ("external", "External (content arrives by import)"),
+                        ],
+                        max_length=9,
+                    ),
+                ),
+                (
+                    "spec",
+                    models.JSONField(
+                        blank=True,
+                        default=dict,
+                        help_text="generation.pipelines.spec.RunSpec fields, defaults resolved (empty for external).",
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "campaigns",
+                    models.ManyToManyField(
+                        blank=True,
+                        help_text="Campaigns it was registered for.",
+                        related_name="generator_specs",
+                        to="annotation.campaign",
+                    ),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='PromptSet',
+            name="PromptSet",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('slug', models.SlugField(help_text='Unique within the campaign.', max_length=80)),
-                ('name', models.CharField(max_length=200)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('campaign', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='prompt_sets', to='annotation.campaign')),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("slug", models.SlugField(help_text="Unique within the campaign.", max_length=80)),
+                ("name", models.CharField(max_length=200)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "campaign",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="prompt_sets",
+                        to="annotation.campaign",
+                    ),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['campaign', 'slug'],
+                "ordering": ["campaign", "slug"],
             },
         ),
         migrations.CreateModel(
-            name='GenerationJob',
+            name="GenerationJob",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('filters', models.JSONField(blank=True, default=dict, help_text='{category, subcategory, tag, long_only} as given.')),
-                ('seeds_per_prompt', models.PositiveSmallIntegerField(default=1)),
-                ('seed_base', models.PositiveIntegerField(default=0, help_text='Seeds are seed_base .. seed_base + seeds_per_prompt - 1.')),
-                ('review', models.BooleanField(default=False, help_text='Outputs wait for approval before they become items.')),
-                ('status', models.CharField(choices=[('queued', 'Queued'), ('running', 'Running'), ('succeeded', 'Succeeded'), ('failed', 'Finished with failures'), ('cancelled', 'Cancelled')], default='queued', max_length=9)),
-                ('message', models.CharField(blank=True, max_length=500)),
-                ('planned', models.PositiveIntegerField(default=0, help_text='Outputs the selection asks for.')),
-                ('existing', models.PositiveIntegerField(default=0, help_text='Of those, already made by earlier jobs (skipped).')),
-                ('to_make', models.PositiveIntegerField(default=0, help_text='Outputs this job makes.')),
-                ('error', models.TextField(blank=True)),
-                ('cancel_requested', models.BooleanField(default=False)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('campaign', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='generation_jobs', to='annotation.campaign')),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('generators', models.ManyToManyField(related_name='generation_jobs', to='annotation.generator')),
-                ('prompt_set', models.ForeignKey(blank=True, help_text="Empty: every prompt of the campaign's prompt sets.", null=True, on_delete=django.db.models.deletion.PROTECT, related_name='jobs', to='generation.promptset')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "filters",
+                    models.JSONField(
+                        blank=True, default=dict, help_text="{category, subcategory, tag, long_only} as given."
+                    ),
+                ),
+                ("seeds_per_prompt", models.PositiveSmallIntegerField(default=1)),
+                (
+                    "seed_base",
+                    models.PositiveIntegerField(
+                        default=0, help_text="Seeds are seed_base .. seed_base + seeds_per_prompt - 1."
+                    ),
+                ),
+                (
+                    "review",
+                    models.BooleanField(default=False, help_text="Outputs wait for approval before they become items."),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("queued", "Queued"),
+                            ("running", "Running"),
+                            ("succeeded", "Succeeded"),
+                            ("failed", "Finished with failures"),
+                            ("cancelled", "Cancelled"),
+                        ],
+                        default="queued",
+                        max_length=9,
+                    ),
+                ),
+                ("message", models.CharField(blank=True, max_length=500)),
+                ("planned", models.PositiveIntegerField(default=0, help_text="Outputs the selection asks for.")),
+                (
+                    "existing",
+                    models.PositiveIntegerField(
+                        default=0, help_text="Of those, already made by earlier jobs (skipped)."
+                    ),
+                ),
+                ("to_make", models.PositiveIntegerField(default=0, help_text="Outputs this job makes.")),
+                ("error", models.TextField(blank=True)),
+                ("cancel_requested", models.BooleanField(default=False)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "campaign",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="generation_jobs",
+                        to="annotation.campaign",
+                    ),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                ("generators", models.ManyToManyField(related_name="generation_jobs", to="annotation.generator")),
+                (
+                    "prompt_set",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="Empty: every prompt of the campaign's prompt sets.",
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="jobs",
+                        to="generation.promptset",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='PromptSetEntry',
+            name="PromptSetEntry",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('normalized_sha256', models.CharField(help_text='sha256 of the normalised text (case, spaces, punctuation).', max_length=64)),
-                ('tags', models.JSONField(blank=True, default=list)),
-                ('source_line', models.PositiveIntegerField(default=0, help_text='Line of the imported file it came from.')),
-                ('added_at', models.DateTimeField(auto_now_add=True)),
-                ('prompt', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='set_entries', to='annotation.prompt')),
-                ('prompt_set', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='entries', to='generation.promptset')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "normalized_sha256",
+                    models.CharField(
+                        help_text="sha256 of the normalised text (case, spaces, punctuation).", max_length=64
+                    ),
+                ),
+                ("tags", models.JSONField(blank=True, default=list)),
+                (
+                    "source_line",
+                    models.PositiveIntegerField(default=0, help_text="Line of the imported file it came from."),
+                ),
+                ("added_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "prompt",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="set_entries", to="annotation.prompt"
+                    ),
+                ),
+                (
+                    "prompt_set",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="entries", to="generation.promptset"
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Taxonomy',
+            name="Taxonomy",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('slug', models.SlugField(max_length=80, unique=True)),
-                ('name', models.CharField(max_length=200)),
-                ('description', models.TextField(blank=True)),
-                ('is_builtin', models.BooleanField(default=False, help_text='Shipped with the platform (generation/taxonomies/).')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('campaign', models.ForeignKey(blank=True, help_text='The campaign that brought it; empty for built-in ones.', null=True, on_delete=django.db.models.deletion.CASCADE, related_name='taxonomies', to='annotation.campaign')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("slug", models.SlugField(max_length=80, unique=True)),
+                ("name", models.CharField(max_length=200)),
+                ("description", models.TextField(blank=True)),
+                (
+                    "is_builtin",
+                    models.BooleanField(default=False, help_text="Shipped with the platform (generation/taxonomies/)."),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "campaign",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="The campaign that brought it; empty for built-in ones.",
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="taxonomies",
+                        to="annotation.campaign",
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'taxonomies',
-                'ordering': ['slug'],
+                "verbose_name_plural": "taxonomies",
+                "ordering": ["slug"],
             },
         ),
         migrations.AddField(
-            model_name='promptset',
-            name='taxonomy',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='prompt_sets', to='generation.taxonomy'),
+            model_name="promptset",
+            name="taxonomy",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT, related_name="prompt_sets", to="generation.taxonomy"
+            ),
         ),
         migrations.CreateModel(
-            name='PromptClassification',
+            name="PromptClassification",
             fields=[
-                ('prompt', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, primary_key=True, related_name='classification', serialize=False, to='annotation.prompt')),
-                ('method', models.CharField(choices=[('given', 'Given in the imported file'), ('rules', 'Rule set (keywords)'), ('llm', 'Language model'), ('none', 'Not classified (no rule matched)')], max_length=8)),
-                ('model', models.CharField(blank=True, help_text="The LLM (name@endpoint or path), or the rule set's version.", max_length=300)),
-                ('detail', models.JSONField(blank=True, default=dict, help_text="Matched keywords, the LLM's answer, a fallback's reason.")),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('taxonomy', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='generation.taxonomy')),
+                (
+                    "prompt",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        primary_key=True,
+                        related_name="classification",
+                        serialize=False,
+                        to="annotation.prompt",
+                    ),
+                ),
+                (
+                    "method",
+                    models.CharField(
+                        choices=[
+                            ("given", "Given in the imported file"),
+                            ("rules", "Rule set (keywords)"),
+                            ("llm", "Language model"),
+                            ("none", "Not classified (no rule matched)"),
+                        ],
+                        max_length=8,
+                    ),
+                ),
+                (
+                    "model",
+                    models.CharField(
+                        blank=True,
+                        help_text="The LLM (name@endpoint or path), or the rule set's version.",
+                        max_length=300,
+                    ),
+                ),
+                (
+                    "detail",
+                    models.JSONField(
+                        blank=True, default=dict, help_text="Matched keywords, the LLM's answer, a fallback's reason."
+                    ),
+                ),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "taxonomy",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="generation.taxonomy",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='TaxonomyEntry',
+            name="TaxonomyEntry",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('category', models.CharField(help_text="Top level, e.g. 'Entity Generation' (Prompt.category).", max_length=120)),
-                ('group', models.CharField(blank=True, help_text="Middle level, e.g. 'simple' or 'basic attributes'.", max_length=120)),
-                ('subcategory', models.CharField(help_text="Leaf, e.g. 'human' or 'spatial' (Prompt.subcategory).", max_length=120)),
-                ('position', models.PositiveIntegerField(default=0, help_text="Order in tables (the taxonomy file's order).")),
-                ('keywords', models.JSONField(blank=True, default=list, help_text='Words the rule classifier looks for (lower case).')),
-                ('target', models.PositiveIntegerField(blank=True, help_text='Prompts wanted in this leaf (coverage shows gaps).', null=True)),
-                ('taxonomy', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='entries', to='generation.taxonomy')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "category",
+                    models.CharField(
+                        help_text="Top level, e.g. 'Entity Generation' (Prompt.category).", max_length=120
+                    ),
+                ),
+                (
+                    "group",
+                    models.CharField(
+                        blank=True, help_text="Middle level, e.g. 'simple' or 'basic attributes'.", max_length=120
+                    ),
+                ),
+                (
+                    "subcategory",
+                    models.CharField(help_text="Leaf, e.g. 'human' or 'spatial' (Prompt.subcategory).", max_length=120),
+                ),
+                (
+                    "position",
+                    models.PositiveIntegerField(default=0, help_text="Order in tables (the taxonomy file's order)."),
+                ),
+                (
+                    "keywords",
+                    models.JSONField(
+                        blank=True, default=list, help_text="Words the rule classifier looks for (lower case)."
+                    ),
+                ),
+                (
+                    "target",
+                    models.PositiveIntegerField(
+                        blank=True, help_text="Prompts wanted in this leaf (coverage shows gaps).", null=True
+                    ),
+                ),
+                (
+                    "taxonomy",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="entries", to="generation.taxonomy"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['taxonomy', 'position', 'id'],
+                "ordering": ["taxonomy", "position", "id"],
             },
         ),
         migrations.CreateModel(
-            name='GenerationOutput',
+            name="GenerationOutput",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('seed', models.PositiveIntegerField()),
-                ('status', models.CharField(choices=[('pending', 'Pending'), ('running', 'Being generated'), ('review', 'Waiting for approval'), ('done', 'In the campaign (item)'), ('rejected', 'Rejected at review'), ('failed', 'Failed')], default='pending', max_length=8)),
-                ('media', models.CharField(blank=True, help_text='Content-addressed name in media storage.', max_length=300)),
-                ('thumbnail', models.CharField(blank=True, max_length=300)),
-                ('media_type', models.CharField(blank=True, max_length=5)),
-                ('sha256', models.CharField(blank=True, max_length=64)),
-                ('width', models.PositiveIntegerField(blank=True, null=True)),
-                ('height', models.PositiveIntegerField(blank=True, null=True)),
-                ('duration', models.FloatField(blank=True, null=True)),
-                ('fps', models.FloatField(blank=True, null=True)),
-                ('provenance', models.JSONField(blank=True, default=dict, help_text='Model, revision, every parameter, seed, times, worker, library versions.')),
-                ('error', models.TextField(blank=True)),
-                ('attempts', models.PositiveSmallIntegerField(default=0)),
-                ('worker', models.CharField(blank=True, help_text='The worker that holds or made it (host:pid).', max_length=200)),
-                ('claimed_at', models.DateTimeField(blank=True, help_text='A running output whose claim is older than the lease is taken over.', null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('gen_seconds', models.FloatField(blank=True, help_text="This output's share of its batch's pipeline time.", null=True)),
-                ('campaign', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='generation_outputs', to='annotation.campaign')),
-                ('generator', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='generation_outputs', to='annotation.generator')),
-                ('item', models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='generation', to='annotation.item')),
-                ('job', models.ForeignKey(help_text='The job that makes (or made) it; a re-run takes over outputs still missing.', on_delete=django.db.models.deletion.CASCADE, related_name='outputs', to='generation.generationjob')),
-                ('prompt', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='generation_outputs', to='annotation.prompt')),
-                ('reviewed_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("seed", models.PositiveIntegerField()),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Pending"),
+                            ("running", "Being generated"),
+                            ("review", "Waiting for approval"),
+                            ("done", "In the campaign (item)"),
+                            ("rejected", "Rejected at review"),
+                            ("failed", "Failed"),
+                        ],
+                        default="pending",
+                        max_length=8,
+                    ),
+                ),
+                (
+                    "media",
+                    models.CharField(blank=True, help_text="Content-addressed name in media storage.", max_length=300),
+                ),
+                ("thumbnail", models.CharField(blank=True, max_length=300)),
+                ("media_type", models.CharField(blank=True, max_length=5)),
+                ("sha256", models.CharField(blank=True, max_length=64)),
+                ("width", models.PositiveIntegerField(blank=True, null=True)),
+                ("height", models.PositiveIntegerField(blank=True, null=True)),
+                ("duration", models.FloatField(blank=True, null=True)),
+                ("fps", models.FloatField(blank=True, null=True)),
+                (
+                    "provenance",
+                    models.JSONField(
+                        blank=True,
+                        default=dict,
+                        help_text="Model, revision, every parameter, seed, times, worker, library versions.",
+                    ),
+                ),
+                ("error", models.TextField(blank=True)),
+                ("attempts", models.PositiveSmallIntegerField(default=0)),
+                (
+                    "worker",
+                    models.CharField(
+                        blank=True, help_text="The worker that holds or made it (host:pid).", max_length=200
+                    ),
+                ),
+                (
+                    "claimed_at",
+                    models.DateTimeField(
+                        blank=True,
+                        help_text="A running output whose claim is older than the lease is taken over.",
+                        null=True,
+                    ),
+                ),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "gen_seconds",
+                    models.FloatField(
+                        blank=True, help_text="This output's share of its batch's pipeline time.", null=True
+                    ),
+                ),
+                (
+                    "campaign",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="generation_outputs",
+                        to="annotation.campaign",
+                    ),
+                ),
+                (
+                    "generator",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="generation_outputs",
+                        to="annotation.generator",
+                    ),
+                ),
+                (
+                    "item",
+                    models.OneToOneField(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="generation",
+                        to="annotation.item",
+                    ),
+                ),
+                (
+                    "job",
+                    models.ForeignKey(
+                        help_text="The job that makes (or made) it; a re-run takes over outputs still missing.",
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="outputs",
+                        to="generation.generationjob",
+                    ),
+                ),
+                (
+                    "prompt",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="generation_outputs",
+                        to="annotation.prompt",
+                    ),
+                ),
+                (
+                    "reviewed_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(condition=models.Q(('status__in', ['pending', 'running'])), fields=['job', 'generator', 'id'], name='genoutput_open_work'), models.Index(fields=['job', 'generator', 'status'], name='genoutput_job_progress'), models.Index(fields=['campaign', 'status'], name='genoutput_campaign_status'), models.Index(fields=['sha256'], name='genoutput_sha256')],
-                'constraints': [models.UniqueConstraint(fields=('campaign', 'prompt', 'generator', 'seed'), name='genoutput_unique_unit')],
+                "indexes": [
+                    models.Index(
+                        condition=models.Q(("status__in", ["pending", "running"])),
+                        fields=["job", "generator", "id"],
+                        name="genoutput_open_work",
+                    ),
+                    models.Index(fields=["job", "generator", "status"], name="genoutput_job_progress"),
+                    models.Index(fields=["campaign", "status"], name="genoutput_campaign_status"),
+                    models.Index(fields=["sha256"], name="genoutput_sha256"),
+                ],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("campaign", "prompt", "generator", "seed"), name="genoutput_unique_unit"
+                    )
+                ],
             },
         ),
         migrations.AddIndex(
-            model_name='generationjob',
-            index=models.Index(fields=['campaign', '-created_at'], name='genjob_campaign_recent'),
+            model_name="generationjob",
+            index=models.Index(fields=["campaign", "-created_at"], name="genjob_campaign_recent"),
         ),
         migrations.AddIndex(
-            model_name='promptsetentry',
-            index=models.Index(fields=['prompt_set', 'id'], name='promptsetentry_set_order'),
+            model_name="promptsetentry",
+            index=models.Index(fields=["prompt_set", "id"], name="promptsetentry_set_order"),
         ),
         migrations.AddConstraint(
-            model_name='promptsetentry',
-            constraint=models.UniqueConstraint(fields=('prompt_set', 'prompt'), name='promptsetentry_unique_prompt'),
+            model_name="promptsetentry",
+            constraint=models.UniqueConstraint(fields=("prompt_set", "prompt"), name="promptsetentry_unique_prompt"),
         ),
         migrations.AddConstraint(
-            model_name='promptsetentry',
-            constraint=models.UniqueConstraint(fields=('prompt_set', 'normalized_sha256'), name='promptsetentry_unique_normalized'),
+            model_name="promptsetentry",
+            constraint=models.UniqueConstraint(
+                fields=("prompt_set", "normalized_sha256"), name="promptsetentry_unique_normalized"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='promptset',
-            constraint=models.UniqueConstraint(fields=('campaign', 'slug'), name='promptset_unique_slug'),
+            model_name="promptset",
+            constraint=models.UniqueConstraint(fields=("campaign", "slug"), name="promptset_unique_slug"),
         ),
         migrations.AddConstraint(
-            model_name='taxonomyentry',
-            constraint=models.UniqueConstraint(fields=('taxonomy', 'category', 'subcategory'), name='taxonomyentry_unique_leaf'),
+            model_name="taxonomyentry",
+            constraint=models.UniqueConstraint(
+                fields=("taxonomy", "category", "subcategory"), name="taxonomyentry_unique_leaf"
+            ),
         ),
     ]

@@ -1,6 +1,7 @@
 """Writing generated content: images as PNG (lossless, so the file is exactly what the model drew) and
 videos as MP4 (H.264, yuv420p: every browser plays it) through PyAV, which the platform already uses to
 probe videos."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -8,6 +8,7 @@ The GPU worker (generation/services/running.py) and ``python -m generation.pipel
 through :func:`load_pipeline` and :func:`generate_batch`; tests run the same functions on the CPU with the
 tiny pipelines (``model="tiny:image"``).
 """
+
 from __future__ import annotations
 
 import logging
@@ -65,7 +66,7 @@ def pick_device(requested: str | None = None) -> str:
 def model_path(spec: RunSpec, *, tiny_root: str | Path) -> str:
     """Where from_pretrained loads the model: the spec's path/id, or the tiny pipeline (built if missing)."""
     if spec.is_tiny:
-        kind = spec.model[len(TINY_PREFIX):]
+        kind = spec.model[len(TINY_PREFIX) :]
         return str(save_tiny_pipeline(kind, tiny_dir(tiny_root, kind)))
     return spec.model
 
@@ -155,8 +156,10 @@ def _frames_list(frames, n: int) -> list:
     if isinstance(frames, np.ndarray):
         videos = [to_uint8(v) for v in frames]
     else:
-        videos = [to_uint8(np.stack([np.asarray(f) for f in video])) if not isinstance(video, np.ndarray)
-                  else to_uint8(video) for video in frames]
+        videos = [
+            to_uint8(np.stack([np.asarray(f) for f in video])) if not isinstance(video, np.ndarray) else to_uint8(video)
+            for video in frames
+        ]
     if len(videos) != n:
         raise RuntimeError(f"the pipeline returned {len(videos)} videos for {n} prompts")
     return videos
@@ -170,9 +173,14 @@ def runtime_info(loaded: Loaded | None = None) -> dict[str, Any]:
 
     device = loaded.device if loaded else pick_device()
     info = {
-        "host": socket.gethostname(), "pid": os.getpid(), "python": platform.python_version(),
-        "torch": torch.__version__, "diffusers": diffusers.__version__, "transformers": transformers.__version__,
-        "device": device, "dtype": loaded.dtype if loaded else None,
+        "host": socket.gethostname(),
+        "pid": os.getpid(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "diffusers": diffusers.__version__,
+        "transformers": transformers.__version__,
+        "device": device,
+        "dtype": loaded.dtype if loaded else None,
     }
     if device.startswith("cuda") and torch.cuda.is_available():
         info["device_name"] = torch.cuda.get_device_name(torch.device(device))

@@ -3,6 +3,7 @@
 Parameters are named as researchers write them on the command line (``--param steps=30``) and stored as
 they are resolved (defaults filled in), so a job's provenance records the exact values each output used.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -15,12 +16,27 @@ IMAGE, VIDEO = "image", "video"
 TINY_PREFIX = "tiny:"  # model = "tiny:image" / "tiny:video": a tiny random pipeline built on the worker
 DTYPES = ("float16", "bfloat16", "float32")
 # Pipelines whose output is a video (anything else is taken as text-to-image unless media_type says so).
-VIDEO_PIPELINES = frozenset({
-    "TextToVideoSDPipeline", "TextToVideoZeroPipeline", "AnimateDiffPipeline", "CogVideoXPipeline",
-    "LTXPipeline", "LTX2Pipeline", "WanPipeline", "HunyuanVideoPipeline", "HunyuanVideo15Pipeline",
-    "MochiPipeline", "LattePipeline", "AllegroPipeline", "EasyAnimatePipeline", "SkyReelsV2Pipeline",
-    "SanaVideoPipeline", "CosmosTextToWorldPipeline", "ConsisIDPipeline",
-})
+VIDEO_PIPELINES = frozenset(
+    {
+        "TextToVideoSDPipeline",
+        "TextToVideoZeroPipeline",
+        "AnimateDiffPipeline",
+        "CogVideoXPipeline",
+        "LTXPipeline",
+        "LTX2Pipeline",
+        "WanPipeline",
+        "HunyuanVideoPipeline",
+        "HunyuanVideo15Pipeline",
+        "MochiPipeline",
+        "LattePipeline",
+        "AllegroPipeline",
+        "EasyAnimatePipeline",
+        "SkyReelsV2Pipeline",
+        "SanaVideoPipeline",
+        "CosmosTextToWorldPipeline",
+        "ConsisIDPipeline",
+    }
+)
 _CLASS_RE = re.compile(r"^[A-Z][A-Za-z0-9_]*$")
 _CALL_KW_RE = re.compile(r"^[a-z_][a-z0-9_]*$")
 
@@ -57,8 +73,12 @@ class RunSpec:
 
     def pipeline_kwargs(self) -> dict[str, Any]:
         """Arguments of the pipeline's __call__ (besides prompt and generator)."""
-        kwargs: dict[str, Any] = {"num_inference_steps": self.steps, "guidance_scale": self.guidance_scale,
-                                  "width": self.width, "height": self.height}
+        kwargs: dict[str, Any] = {
+            "num_inference_steps": self.steps,
+            "guidance_scale": self.guidance_scale,
+            "width": self.width,
+            "height": self.height,
+        }
         if self.media_type == VIDEO:
             kwargs["num_frames"] = self.num_frames
         if self.negative_prompt:
@@ -72,17 +92,39 @@ DEFAULTS = {
     VIDEO: dict(steps=25, guidance_scale=9.0, width=256, height=256, num_frames=16, fps=8, batch_size=1),
 }
 TINY = {
-    IMAGE: dict(pipeline_class="StableDiffusionPipeline", steps=2, guidance_scale=7.5, width=32, height=32,
-                batch_size=4, dtype="float32"),
-    VIDEO: dict(pipeline_class="TextToVideoSDPipeline", steps=2, guidance_scale=7.5, width=32, height=32,
-                num_frames=4, fps=4, batch_size=2, dtype="float32"),
+    IMAGE: dict(
+        pipeline_class="StableDiffusionPipeline",
+        steps=2,
+        guidance_scale=7.5,
+        width=32,
+        height=32,
+        batch_size=4,
+        dtype="float32",
+    ),
+    VIDEO: dict(
+        pipeline_class="TextToVideoSDPipeline",
+        steps=2,
+        guidance_scale=7.5,
+        width=32,
+        height=32,
+        num_frames=4,
+        fps=4,
+        batch_size=2,
+        dtype="float32",
+    ),
 }
 _INT = ("steps", "width", "height", "num_frames", "fps", "batch_size")
 _FLOAT = ("guidance_scale",)
 _STR = ("pipeline_class", "scheduler", "revision", "variant", "dtype", "negative_prompt", "media_type")
 PARAM_NAMES = ("model",) + _STR + _INT + _FLOAT
-LIMITS = {"steps": (1, 1000), "width": (8, 8192), "height": (8, 8192), "num_frames": (1, 1024), "fps": (1, 240),
-          "batch_size": (1, 256)}
+LIMITS = {
+    "steps": (1, 1000),
+    "width": (8, 8192),
+    "height": (8, 8192),
+    "num_frames": (1, 1024),
+    "fps": (1, 240),
+    "batch_size": (1, 256),
+}
 
 
 def _typed(key: str, value: Any) -> Any:
@@ -99,12 +141,12 @@ def _typed(key: str, value: Any) -> Any:
         return number
     if key in _FLOAT:
         try:
-            number = float(str(value).strip())
+            real = float(str(value).strip())
         except ValueError:
             raise SpecError(f"{key} must be a number, got {value!r}") from None
-        if not 0 <= number <= 100:
-            raise SpecError(f"{key} must be between 0 and 100, got {number}")
-        return number
+        if not 0 <= real <= 100:
+            raise SpecError(f"{key} must be between 0 and 100, got {real}")
+        return real
     return str(value).strip()
 
 
@@ -145,14 +187,18 @@ def build_spec(*, model: str, params: dict[str, Any] | None = None, tiny: str | 
         if key.startswith("call."):
             name = key[5:]
             if not _CALL_KW_RE.match(name) or name in ("prompt", "generator", "output_type", "num_images_per_prompt"):
-                raise SpecError(f"--param {key}: {name!r} cannot be set (the worker sets prompt, generator, "
-                                "output_type and one output per seed)")
+                raise SpecError(
+                    f"--param {key}: {name!r} cannot be set (the worker sets prompt, generator, "
+                    "output_type and one output per seed)"
+                )
             call_kwargs[name] = _call_value(value)
         elif key in PARAM_NAMES and key != "model":
             values[key] = _typed(key, value)
         else:
-            raise SpecError(f"unknown parameter {key!r} (known: {', '.join(PARAM_NAMES[1:])}, or call.<argument> "
-                            "for any other argument of the pipeline call)")
+            raise SpecError(
+                f"unknown parameter {key!r} (known: {', '.join(PARAM_NAMES[1:])}, or call.<argument> "
+                "for any other argument of the pipeline call)"
+            )
     model = (model or "").strip()
     if tiny is not None:
         if tiny not in (IMAGE, VIDEO):

@@ -13,6 +13,7 @@ seed:
 
 The configs follow diffusers' own test components for these pipelines.
 """
+
 from __future__ import annotations
 
 import json
@@ -28,7 +29,9 @@ BOS, EOS = "<|startoftext|>", "<|endoftext|>"
 
 def _byte_chars() -> list[str]:
     """GPT-2/CLIP's printable stand-ins for the 256 byte values (the byte-level BPE alphabet)."""
-    keep = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
+    keep = (
+        list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
+    )
     chars, extra = dict((b, chr(b)) for b in keep), 0
     for b in range(256):
         if b not in chars:
@@ -49,17 +52,34 @@ def tiny_tokenizer():
 def _text_encoder(hidden: int, heads: int, vocab_size: int):
     from transformers import CLIPTextConfig, CLIPTextModel
 
-    config = CLIPTextConfig(bos_token_id=0, eos_token_id=1, pad_token_id=1, hidden_size=hidden, intermediate_size=hidden * 2,
-                            num_attention_heads=heads, num_hidden_layers=2, vocab_size=vocab_size,
-                            max_position_embeddings=77, layer_norm_eps=1e-5, hidden_act="gelu", projection_dim=hidden)
+    config = CLIPTextConfig(
+        bos_token_id=0,
+        eos_token_id=1,
+        pad_token_id=1,
+        hidden_size=hidden,
+        intermediate_size=hidden * 2,
+        num_attention_heads=heads,
+        num_hidden_layers=2,
+        vocab_size=vocab_size,
+        max_position_embeddings=77,
+        layer_norm_eps=1e-5,
+        hidden_act="gelu",
+        projection_dim=hidden,
+    )
     return CLIPTextModel(config).eval()
 
 
 def _scheduler():
     from diffusers import DDIMScheduler
 
-    return DDIMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", clip_sample=False,
-                         set_alpha_to_one=False, steps_offset=1)
+    return DDIMScheduler(
+        beta_start=0.00085,
+        beta_end=0.012,
+        beta_schedule="scaled_linear",
+        clip_sample=False,
+        set_alpha_to_one=False,
+        steps_offset=1,
+    )
 
 
 def build_tiny_pipeline(kind: str, *, seed: int = 0):
@@ -73,26 +93,67 @@ def build_tiny_pipeline(kind: str, *, seed: int = 0):
         from diffusers import StableDiffusionPipeline, UNet2DConditionModel
 
         unet = UNet2DConditionModel(
-            block_out_channels=(4, 8), layers_per_block=1, sample_size=32, in_channels=4, out_channels=4,
-            down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"), up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
-            cross_attention_dim=32, norm_num_groups=2)
-        vae = AutoencoderKL(block_out_channels=[4, 8], in_channels=3, out_channels=3,
-                            down_block_types=["DownEncoderBlock2D", "DownEncoderBlock2D"],
-                            up_block_types=["UpDecoderBlock2D", "UpDecoderBlock2D"], latent_channels=4, norm_num_groups=2)
-        return StableDiffusionPipeline(vae=vae, text_encoder=_text_encoder(32, 4, len(tokenizer)), tokenizer=tokenizer,
-                                       unet=unet, scheduler=_scheduler(), safety_checker=None, feature_extractor=None,
-                                       requires_safety_checker=False)
+            block_out_channels=(4, 8),
+            layers_per_block=1,
+            sample_size=32,
+            in_channels=4,
+            out_channels=4,
+            down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+            up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+            cross_attention_dim=32,
+            norm_num_groups=2,
+        )
+        vae = AutoencoderKL(
+            block_out_channels=[4, 8],
+            in_channels=3,
+            out_channels=3,
+            down_block_types=["DownEncoderBlock2D", "DownEncoderBlock2D"],
+            up_block_types=["UpDecoderBlock2D", "UpDecoderBlock2D"],
+            latent_channels=4,
+            norm_num_groups=2,
+        )
+        return StableDiffusionPipeline(
+            vae=vae,
+            text_encoder=_text_encoder(32, 4, len(tokenizer)),
+            tokenizer=tokenizer,
+            unet=unet,
+            scheduler=_scheduler(),
+            safety_checker=None,
+            feature_extractor=None,
+            requires_safety_checker=False,
+        )
     if kind == VIDEO:
         from diffusers import TextToVideoSDPipeline, UNet3DConditionModel
 
-        unet = UNet3DConditionModel(
-            block_out_channels=(8, 8), layers_per_block=1, sample_size=32, in_channels=4, out_channels=4,
-            down_block_types=("CrossAttnDownBlock3D", "DownBlock3D"), up_block_types=("UpBlock3D", "CrossAttnUpBlock3D"),
-            cross_attention_dim=8, attention_head_dim=4, norm_num_groups=2)
-        vae = AutoencoderKL(block_out_channels=(8,), in_channels=3, out_channels=3, down_block_types=["DownEncoderBlock2D"],
-                            up_block_types=["UpDecoderBlock2D"], latent_channels=4, sample_size=32, norm_num_groups=2)
-        return TextToVideoSDPipeline(vae=vae, text_encoder=_text_encoder(8, 2, len(tokenizer)), tokenizer=tokenizer,
-                                     unet=unet, scheduler=_scheduler())
+        video_unet = UNet3DConditionModel(
+            block_out_channels=(8, 8),
+            layers_per_block=1,
+            sample_size=32,
+            in_channels=4,
+            out_channels=4,
+            down_block_types=("CrossAttnDownBlock3D", "DownBlock3D"),
+            up_block_types=("UpBlock3D", "CrossAttnUpBlock3D"),
+            cross_attention_dim=8,
+            attention_head_dim=4,
+            norm_num_groups=2,
+        )
+        vae = AutoencoderKL(
+            block_out_channels=(8,),
+            in_channels=3,
+            out_channels=3,
+            down_block_types=["DownEncoderBlock2D"],
+            up_block_types=["UpDecoderBlock2D"],
+            latent_channels=4,
+            sample_size=32,
+            norm_num_groups=2,
+        )
+        return TextToVideoSDPipeline(
+            vae=vae,
+            text_encoder=_text_encoder(8, 2, len(tokenizer)),
+            tokenizer=tokenizer,
+            unet=video_unet,
+            scheduler=_scheduler(),
+        )
     raise ValueError(f"tiny pipelines are {IMAGE!r} or {VIDEO!r}, got {kind!r}")
 
 

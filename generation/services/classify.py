@@ -9,23 +9,25 @@ Rules: every leaf's keywords are matched on word boundaries in the lower-cased p
 any word it starts); a multi-word keyword counts for its number of words (more specific), and the leaf with
 the highest total wins, ties going to the earlier leaf in the taxonomy.
 """
+
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 
 from annotation.models import Job, Prompt
 from annotation.services.campaigns import campaign_get
-from annotation.services.errors import InvalidInput
-from annotation.services.jobs import Progress
+from annotation.services.jobs import Progress, job_enqueue
+from core.errors import InvalidInput
 
 from ..models import PromptClassification, PromptSet, PromptSetEntry, Taxonomy
+from ..selectors import prompt_set_get
 from .taxonomy import Leaves
 
 RULES_VERSION = "rules-v1"
@@ -85,21 +87,31 @@ def parse_llm_answer(text: str, leaves: Leaves) -> tuple[str, str]:
     return leaves.resolve(category, subcategory)
 
 
-def llm_client(*, model: str, endpoint: str = "", api_key_env: str = "QEVAL_LLM_API_KEY") -> tuple[Callable[[str], str], str]:
+def llm_client(*, model: str, endpoint: str = "") -> tuple[Callable[[str], str], str]:
     """(instruction -> text, recorded name): an OpenAI-compatible endpoint when one is given, else a local
-    Hugging Face causal LM (path or hub id). The clients are V2S's (training/scorer/v2s.py)."""
+    Hugging Face causal LM (path or hub id). The clients are V2S's (training/scorer/v2s.py); the endpoint's key is
+    QEVAL_LLM_API_KEY (settings)."""
     from training.scorer.v2s import hf_causal_lm_client, openai_chat_client
 
     if endpoint:
-        return openai_chat_client(endpoint, model or "default", os.environ.get(api_key_env)), f"{model or 'default'}@{endpoint}"
+        return openai_chat_client(
+            endpoint, model or "default", settings.QEVAL_LLM_API_KEY or None
+        ), f"{model or 'default'}@{endpoint}"
     if not model:
         raise InvalidInput("LLM classification needs a model (a local path or hub id) or an endpoint")
     return hf_causal_lm_client(model, max_new_tokens=64), model
 
 
-def prompts_classify(*, prompt_set: PromptSet, method: str = "rules", model: str = "", endpoint: str = "",
-                     overwrite: bool = False, llm: Callable[[str], str] | None = None,
-                     progress: Progress | None = None) -> dict[str, Any]:
+def prompts_classify(
+    *,
+    prompt_set: PromptSet,
+    method: str = "rules",
+    model: str = "",
+    endpoint: str = "",
+    overwrite: bool = False,
+    llm: Callable[[str], str] | None = None,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
     """Classify the set's prompts without a category (all of them with `overwrite`). Returns counts per method.
     `llm` overrides the client (a callable instruction -> text)."""
     if method not in METHODS:
@@ -121,7 +133,7 @@ def prompts_classify(*, prompt_set: PromptSet, method: str = "rules", model: str
         progress.set_total(len(prompt_ids), f"classifying {len(prompt_ids)} prompts ({method})")
     counts = {"prompts": len(prompt_ids), "rules": 0, "llm": 0, "none": 0, "fallback": 0}
     for start in range(0, len(prompt_ids), CHUNK):
-        chunk = list(Prompt.objects.filter(pk__in=prompt_ids[start:start + CHUNK]).only("id", "text"))
+        chunk = list(Prompt.objects.filter(pk__in=prompt_ids[start : start + CHUNK]).only("id", "text"))
         labels = []
         for prompt in chunk:
             labels.append((prompt.pk, *_classify_one(prompt.text, method, llm, name, leaves, rules, listing)))
@@ -132,8 +144,13 @@ def prompts_classify(*, prompt_set: PromptSet, method: str = "rules", model: str
                 counts["fallback"] += bool(record.detail.get("fallback"))
             PromptClassification.objects.filter(prompt_id__in=[pk for pk, *_ in labels]).delete()
             PromptClassification.objects.bulk_create(
-                [PromptClassification(prompt_id=pk, method=r.method, model=r.model, taxonomy=taxonomy, detail=r.detail)
-                 for pk, _, _, r in labels])
+                [
+                    PromptClassification(
+                        prompt_id=pk, method=r.method, model=r.model, taxonomy=taxonomy, detail=r.detail
+                    )
+                    for pk, _, _, r in labels
+                ]
+            )
         if progress:
             progress.advance(len(chunk), f"classifying ({method})")
     return counts
@@ -143,12 +160,17 @@ def _classify_one(text, method, llm, name, leaves, rules, listing) -> tuple[str,
     fallback = ""
     if method == "llm":
         instruction = INSTRUCTION.format(leaves=listing, prompt=text)
-        for attempt in range(2):
+        for _attempt in range(2):
             try:
                 answer = llm(instruction)
                 category, subcategory = parse_llm_answer(answer, leaves)
-                return category, subcategory, PromptClassification(
-                    method=PromptClassification.Method.LLM, model=name[:300], detail={"answer": str(answer)[:500]})
+                return (
+                    category,
+                    subcategory,
+                    PromptClassification(
+                        method=PromptClassification.Method.LLM, model=name[:300], detail={"answer": str(answer)[:500]}
+                    ),
+                )
             except Exception as exc:  # noqa: BLE001 - any client or parse error: retry once, then the rules
                 fallback = f"LLM answer unusable after 2 tries ({type(exc).__name__}: {str(exc)[:200]})"
     category, subcategory, hits = rules.classify(text)
@@ -157,31 +179,33 @@ def _classify_one(text, method, llm, name, leaves, rules, listing) -> tuple[str,
         detail.update(fallback=fallback, llm=name)
     if not category:
         return "", "", PromptClassification(method=PromptClassification.Method.NONE, model=RULES_VERSION, detail=detail)
-    return category, subcategory, PromptClassification(method=PromptClassification.Method.RULES, model=RULES_VERSION,
-                                                       detail=detail)
+    return (
+        category,
+        subcategory,
+        PromptClassification(method=PromptClassification.Method.RULES, model=RULES_VERSION, detail=detail),
+    )
 
 
 def prompts_classify_job(*, job: Job, progress: Progress) -> dict[str, Any]:
     """Job runner for kind "prompts_classify". params: {"campaign", "prompt_set", "method", "model", "endpoint",
     "overwrite"}. Idempotent: a repeat classifies what is still without a category."""
-    from .prompts import prompt_set_get
-
     params = job.params
     campaign = job.campaign or campaign_get(slug=params["campaign"])
     prompt_set = prompt_set_get(campaign=campaign, slug=params["prompt_set"])
-    return prompts_classify(prompt_set=prompt_set, method=params.get("method", "rules"), model=params.get("model", ""),
-                            endpoint=params.get("endpoint", ""), overwrite=bool(params.get("overwrite")),
-                            progress=progress)
+    return prompts_classify(
+        prompt_set=prompt_set,
+        method=params.get("method", "rules"),
+        model=params.get("model", ""),
+        endpoint=params.get("endpoint", ""),
+        overwrite=bool(params.get("overwrite")),
+        progress=progress,
+    )
 
 
 def prompts_classify_enqueue(*, job: Job) -> Job:
     """Rules run on the default queue; an LLM needs a generation (GPU) worker: the job goes to that queue."""
     if job.params.get("method") != "llm":
-        from annotation.services.jobs import job_enqueue
-
         return job_enqueue(job=job)
-    from annotation.services.jobs import job_enqueue
-
     # Through the outbox like every job, on the generation queue's task (the sweep re-queues it there too).
     Job.objects.filter(pk=job.pk).update(params={**job.params, "_task": LLM_TASK})
     job.params = {**job.params, "_task": LLM_TASK}

@@ -10,9 +10,9 @@ Two tables, each one GROUP BY query (index-backed, no per-row work in Python):
 
 Prompts whose category is not in the taxonomy (or empty) are a row of their own ("(unclassified)").
 """
+
 from __future__ import annotations
 
-import csv
 import io
 from collections import defaultdict
 from typing import Any
@@ -20,10 +20,10 @@ from typing import Any
 from django.db.models import Count, Q
 
 from annotation.models import Campaign, Item
+from annotation.services import csv_safe
 
 from ..models import LONG_PROMPT_WORDS, GeneratorSpec, PromptSet, PromptSetEntry, Taxonomy
 from .taxonomy import taxonomy_get
-from annotation.services import csv_safe
 
 UNCLASSIFIED = "(unclassified)"
 
@@ -32,7 +32,9 @@ def _leaves(taxonomy: Taxonomy) -> list[tuple[str, str, str, int | None]]:
     return list(taxonomy.entries.order_by("position", "id").values_list("category", "group", "subcategory", "target"))
 
 
-def coverage_compute(*, campaign: Campaign, taxonomy: Taxonomy | None = None, by: str = "subcategory") -> dict[str, Any]:
+def coverage_compute(
+    *, campaign: Campaign, taxonomy: Taxonomy | None = None, by: str = "subcategory"
+) -> dict[str, Any]:
     """Both tables for the campaign. `by` is "subcategory" (leaves) or "category" (top levels). The taxonomy is
     the one of the campaign's first prompt set, else the built-in one."""
     if taxonomy is None:
@@ -56,13 +58,14 @@ def coverage_compute(*, campaign: Campaign, taxonomy: Taxonomy | None = None, by
         return k if k in known else (UNCLASSIFIED, "")
 
     sets = list(PromptSet.objects.filter(campaign=campaign).order_by("slug").values_list("id", "slug"))
-    prompt_counts: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    prompt_counts: dict[tuple[str, str], dict[int, int]] = defaultdict(lambda: defaultdict(int))
     long_counts: dict[tuple[str, str], int] = defaultdict(int)
     for set_id, category, subcategory, n, n_long in (
-            PromptSetEntry.objects.filter(prompt_set__campaign=campaign)
-            .values("prompt_set_id", "prompt__category", "prompt__subcategory")
-            .annotate(n=Count("id"), n_long=Count("id", filter=Q(prompt__word_count__gt=LONG_PROMPT_WORDS)))
-            .values_list("prompt_set_id", "prompt__category", "prompt__subcategory", "n", "n_long")):
+        PromptSetEntry.objects.filter(prompt_set__campaign=campaign)
+        .values("prompt_set_id", "prompt__category", "prompt__subcategory")
+        .annotate(n=Count("id"), n_long=Count("id", filter=Q(prompt__word_count__gt=LONG_PROMPT_WORDS)))
+        .values_list("prompt_set_id", "prompt__category", "prompt__subcategory", "n", "n_long")
+    ):
         k = key(category, subcategory)
         prompt_counts[k][set_id] += n
         long_counts[k] += n_long
@@ -71,49 +74,79 @@ def coverage_compute(*, campaign: Campaign, taxonomy: Taxonomy | None = None, by
     item_counts: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
     item_long: dict[tuple[str, str], int] = defaultdict(int)
     for name, media_type, category, subcategory, n, n_long in (
-            Item.objects.filter(campaign=campaign)
-            .values("generator__name", "generator__media_type", "prompt__category", "prompt__subcategory")
-            .annotate(n=Count("id"), n_long=Count("id", filter=Q(prompt__word_count__gt=LONG_PROMPT_WORDS)))
-            .values_list("generator__name", "generator__media_type", "prompt__category", "prompt__subcategory", "n", "n_long")):
+        Item.objects.filter(campaign=campaign)
+        .values("generator__name", "generator__media_type", "prompt__category", "prompt__subcategory")
+        .annotate(n=Count("id"), n_long=Count("id", filter=Q(prompt__word_count__gt=LONG_PROMPT_WORDS)))
+        .values_list(
+            "generator__name", "generator__media_type", "prompt__category", "prompt__subcategory", "n", "n_long"
+        )
+    ):
         generators[name] = media_type
         k = key(category, subcategory)
         item_counts[k][name] += n
         item_long[k] += n_long
     # Generators registered for the campaign count even before they have an item: all their cells are gaps.
-    for name, media_type in GeneratorSpec.objects.filter(campaigns=campaign).values_list("generator__name", "generator__media_type"):
+    for name, media_type in GeneratorSpec.objects.filter(campaigns=campaign).values_list(
+        "generator__name", "generator__media_type"
+    ):
         generators.setdefault(name, media_type)
     if (UNCLASSIFIED, "") in prompt_counts or (UNCLASSIFIED, "") in item_counts:
         rows.append((UNCLASSIFIED, ""))
     gen_names = sorted(generators)
 
-    prompt_rows, item_rows = [], []
+    prompt_rows: list[dict[str, Any]] = []
+    item_rows: list[dict[str, Any]] = []
     for k in rows:
         total = sum(prompt_counts[k].values())
         target = targets.get(k)
-        prompt_rows.append({
-            "category": k[0], "group": groups.get(k, ""), "subcategory": k[1],
-            "by_set": {slug: prompt_counts[k].get(set_id, 0) for set_id, slug in sets},
-            "prompts": total, "long": long_counts[k], "target": target,
-            "gap": k[0] != UNCLASSIFIED and (total == 0 or (target is not None and total < target)),
-        })
+        prompt_rows.append(
+            {
+                "category": k[0],
+                "group": groups.get(k, ""),
+                "subcategory": k[1],
+                "by_set": {slug: prompt_counts[k].get(set_id, 0) for set_id, slug in sets},
+                "prompts": total,
+                "long": long_counts[k],
+                "target": target,
+                "gap": k[0] != UNCLASSIFIED and (total == 0 or (target is not None and total < target)),
+            }
+        )
         counts = {g: item_counts[k].get(g, 0) for g in gen_names}
-        item_rows.append({
-            "category": k[0], "group": groups.get(k, ""), "subcategory": k[1], "by_generator": counts,
-            "items": sum(counts.values()), "long": item_long[k], "prompts": total,
-            "gaps": [g for g in gen_names if counts[g] == 0 and k[0] != UNCLASSIFIED],
-        })
+        item_rows.append(
+            {
+                "category": k[0],
+                "group": groups.get(k, ""),
+                "subcategory": k[1],
+                "by_generator": counts,
+                "items": sum(counts.values()),
+                "long": item_long[k],
+                "prompts": total,
+                "gaps": [g for g in gen_names if counts[g] == 0 and k[0] != UNCLASSIFIED],
+            }
+        )
     n_prompts = sum(r["prompts"] for r in prompt_rows)
     n_long = sum(r["long"] for r in prompt_rows)
     n_items = sum(r["items"] for r in item_rows)
     return {
-        "campaign": campaign.slug, "taxonomy": taxonomy.slug, "by": by, "prompt_sets": [slug for _, slug in sets],
+        "campaign": campaign.slug,
+        "taxonomy": taxonomy.slug,
+        "by": by,
+        "prompt_sets": [slug for _, slug in sets],
         "generators": [{"name": g, "media_type": generators[g]} for g in gen_names],
-        "prompts": {"rows": prompt_rows, "total": n_prompts, "long": n_long,
-                    "long_share": round(n_long / n_prompts, 4) if n_prompts else None,
-                    "gaps": sum(r["gap"] for r in prompt_rows)},
-        "items": {"rows": item_rows, "total": n_items, "long": sum(item_long.values()),
-                  "long_share": round(sum(item_long.values()) / n_items, 4) if n_items else None,
-                  "gaps": sum(len(r["gaps"]) for r in item_rows)},
+        "prompts": {
+            "rows": prompt_rows,
+            "total": n_prompts,
+            "long": n_long,
+            "long_share": round(n_long / n_prompts, 4) if n_prompts else None,
+            "gaps": sum(r["gap"] for r in prompt_rows),
+        },
+        "items": {
+            "rows": item_rows,
+            "total": n_items,
+            "long": sum(item_long.values()),
+            "long_share": round(sum(item_long.values()) / n_items, 4) if n_items else None,
+            "gaps": sum(len(r["gaps"]) for r in item_rows),
+        },
     }
 
 
@@ -125,14 +158,34 @@ def coverage_csv(*, coverage: dict[str, Any], table: str = "items") -> str:
         sets = coverage["prompt_sets"]
         writer.writerow(["category", "group", "subcategory", *sets, "prompts", "long", "long_share", "target", "gap"])
         for r in coverage["prompts"]["rows"]:
-            writer.writerow([r["category"], r["group"], r["subcategory"], *[r["by_set"][s] for s in sets], r["prompts"],
-                             r["long"], round(r["long"] / r["prompts"], 4) if r["prompts"] else "",
-                             "" if r["target"] is None else r["target"], int(r["gap"])])
+            writer.writerow(
+                [
+                    r["category"],
+                    r["group"],
+                    r["subcategory"],
+                    *[r["by_set"][s] for s in sets],
+                    r["prompts"],
+                    r["long"],
+                    round(r["long"] / r["prompts"], 4) if r["prompts"] else "",
+                    "" if r["target"] is None else r["target"],
+                    int(r["gap"]),
+                ]
+            )
     else:
         names = [g["name"] for g in coverage["generators"]]
         writer.writerow(["category", "group", "subcategory", *names, "items", "long", "long_share", "prompts", "gaps"])
         for r in coverage["items"]["rows"]:
-            writer.writerow([r["category"], r["group"], r["subcategory"], *[r["by_generator"][g] for g in names], r["items"],
-                             r["long"], round(r["long"] / r["items"], 4) if r["items"] else "", r["prompts"],
-                             ";".join(r["gaps"])])
+            writer.writerow(
+                [
+                    r["category"],
+                    r["group"],
+                    r["subcategory"],
+                    *[r["by_generator"][g] for g in names],
+                    r["items"],
+                    r["long"],
+                    round(r["long"] / r["items"], 4) if r["items"] else "",
+                    r["prompts"],
+                    ";".join(r["gaps"]),
+                ]
+            )
     return buf.getvalue()

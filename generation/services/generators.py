@@ -12,6 +12,7 @@ Class names (pipeline, scheduler) are checked for form here, and against the ins
 (importing diffusers imports torch, which the web process does without): an unknown class fails the job's
 first batch with "diffusers X has no pipeline class Y".
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -19,7 +20,7 @@ from typing import Any
 from django.db import transaction
 
 from annotation.models import Campaign, Generator, Item
-from annotation.services.errors import Conflict, InvalidInput
+from core.errors import Conflict, InvalidInput
 from generation.pipelines.spec import SpecError, build_spec
 
 from ..models import GenerationOutput, GeneratorSpec
@@ -28,8 +29,17 @@ NAME_MAX = 120
 
 
 @transaction.atomic
-def generator_register(*, name: str, campaign: Campaign, kind: str, model: str = "", params: dict[str, Any] | None = None,
-                       tiny: str | None = None, media_type: str | None = None, created_by=None) -> GeneratorSpec:
+def generator_register(
+    *,
+    name: str,
+    campaign: Campaign,
+    kind: str,
+    model: str = "",
+    params: dict[str, Any] | None = None,
+    tiny: str | None = None,
+    media_type: str | None = None,
+    created_by=None,
+) -> GeneratorSpec:
     """Register (or re-register) generator `name` for `campaign`.
 
     kind "diffusers": `model` (path or hub id) and `params` (RunSpec keys), or `tiny` ("image"/"video") for the
@@ -53,8 +63,10 @@ def generator_register(*, name: str, campaign: Campaign, kind: str, model: str =
             raise InvalidInput(str(exc)) from None
         spec = run_spec.as_dict()
         if media_type and media_type != run_spec.media_type:
-            raise InvalidInput(f"the pipeline makes {run_spec.media_type}s, not {media_type}s "
-                               "(set --param media_type=... for a pipeline class the platform does not know)")
+            raise InvalidInput(
+                f"the pipeline makes {run_spec.media_type}s, not {media_type}s "
+                "(set --param media_type=... for a pipeline class the platform does not know)"
+            )
         media_type = run_spec.media_type
     else:
         raise InvalidInput(f"kind must be diffusers or external, got {kind!r}")
@@ -65,16 +77,20 @@ def generator_register(*, name: str, campaign: Campaign, kind: str, model: str =
     elif generator.media_type != media_type:
         raise Conflict(f"generator {name!r} exists as a {generator.media_type} generator; this one makes {media_type}s")
     current = GeneratorSpec.objects.filter(generator=generator).first()
-    has_content = (Item.objects.filter(generator=generator).exists()
-                   or GenerationOutput.objects.filter(generator=generator).exists())
+    has_content = (
+        Item.objects.filter(generator=generator).exists()
+        or GenerationOutput.objects.filter(generator=generator).exists()
+    )
     if current is None:
         if has_content and kind == GeneratorSpec.Kind.DIFFUSERS:
             raise Conflict(f"generator {name!r} already has imported items; register the pipeline under a new name")
         current = GeneratorSpec.objects.create(generator=generator, kind=kind, spec=spec, created_by=created_by)
     elif (current.kind, current.spec) != (kind, spec):
         if has_content:
-            raise Conflict(f"generator {name!r} already has outputs made with other parameters; a generator stands "
-                           "for one configuration: register this one under a new name")
+            raise Conflict(
+                f"generator {name!r} already has outputs made with other parameters; a generator stands "
+                "for one configuration: register this one under a new name"
+            )
         current.kind, current.spec = kind, spec
         current.save(update_fields=["kind", "spec", "updated_at"])
     current.campaigns.add(campaign)

@@ -2,7 +2,7 @@
 
 A file has a `text` column (or `prompt`), and optional `category`, `subcategory` and `tags` (separated by
 ';' or '|' in CSV; a list or a text in JSONL). Every row is checked before anything is written, and the
-first bad row stops the import with one line naming it: empty text, text over MAX_TEXT characters, a
+first bad row stops the import with one line naming it: empty text, text over QEVAL_MAX_PROMPT_CHARS, a
 category or subcategory not in the set's taxonomy, or a category that contradicts the one an existing
 prompt already has.
 
@@ -14,6 +14,7 @@ more than 25 words are long (the paper's V2S cut), marked in every view.
 Prompts are `annotation.Prompt` rows, shared platform-wide by the sha256 of their text (as imports share
 them): an existing prompt keeps its category, and gets the given one when it had none.
 """
+
 from __future__ import annotations
 
 import csv
@@ -26,24 +27,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.utils.text import slugify
 
 from annotation.models import Campaign, Job, Prompt
 from annotation.services.campaigns import campaign_get
-from annotation.services.errors import InvalidInput
 from annotation.services.jobs import Progress
+from core.errors import InvalidInput
 
 from ..models import LONG_PROMPT_WORDS, PromptClassification, PromptSet, PromptSetEntry, Taxonomy
+from ..selectors import prompt_set_get
+from .classify import prompts_classify
 from .taxonomy import Leaves, taxonomy_get
 
-MAX_TEXT = 10_000  # the default bound; QEVAL_MAX_PROMPT_CHARS (settings) is the one applied
-
-
-def max_prompt_chars() -> int:
-    from django.conf import settings
-
-    return int(getattr(settings, "QEVAL_MAX_PROMPT_CHARS", MAX_TEXT))
 MAX_TAGS = 50
 CHUNK = 2000
 TEXT_COLUMNS = ("text", "prompt")
@@ -99,8 +96,9 @@ def _records(path: Path, label: str | None = None) -> Iterator[tuple[int, dict[s
                     raise InvalidInput(f"{label}: the file is empty")
                 columns = [h.strip().lower() for h in header]
                 if not any(c in columns for c in TEXT_COLUMNS):
-                    raise InvalidInput(f"{label} line 1: no 'text' (or 'prompt') column; columns are text, "
-                                       "category, subcategory, tags")
+                    raise InvalidInput(
+                        f"{label} line 1: no 'text' (or 'prompt') column; columns are text, category, subcategory, tags"
+                    )
                 line = reader.line_num
                 for values in reader:
                     line, start = reader.line_num, line + 1
@@ -168,25 +166,24 @@ def prompts_read(*, path: Path, leaves: Leaves, label: str | None = None) -> lis
                 raise ValueError("missing field 'text'")
             if not text:
                 raise ValueError("empty text")
-            if len(text) > max_prompt_chars():
-                raise ValueError(f"text is {len(text)} characters, more than the limit of {max_prompt_chars()} "
-                                 "(QEVAL_MAX_PROMPT_CHARS)")
-            category, subcategory = leaves.resolve(_text(record.get("category"), "category"),
-                                                   _text(record.get("subcategory"), "subcategory"))
-            rows.append(PromptRow(line=line, text=text, category=category, subcategory=subcategory,
-                                  tags=_tags(record.get("tags"))))
+            if len(text) > settings.QEVAL_MAX_PROMPT_CHARS:
+                raise ValueError(
+                    f"text is {len(text)} characters, more than the limit of {settings.QEVAL_MAX_PROMPT_CHARS} "
+                    "(QEVAL_MAX_PROMPT_CHARS)"
+                )
+            category, subcategory = leaves.resolve(
+                _text(record.get("category"), "category"), _text(record.get("subcategory"), "subcategory")
+            )
+            rows.append(
+                PromptRow(
+                    line=line, text=text, category=category, subcategory=subcategory, tags=_tags(record.get("tags"))
+                )
+            )
         except ValueError as exc:
             raise InvalidInput(f"{label} line {line}: {exc}") from None
     if not rows:
         raise InvalidInput(f"{label}: the file has no prompts")
     return rows
-
-
-def prompt_set_get(*, campaign: Campaign, slug: str) -> PromptSet:
-    found = PromptSet.objects.select_related("taxonomy").filter(campaign=campaign, slug=slug).first()
-    if found is None:
-        raise InvalidInput(f"campaign {campaign.slug!r} has no prompt set {slug!r}")
-    return found
 
 
 def prompt_set_ensure(*, campaign: Campaign, name: str, taxonomy_slug: str | None = None, created_by=None) -> PromptSet:
@@ -201,13 +198,20 @@ def prompt_set_ensure(*, campaign: Campaign, name: str, taxonomy_slug: str | Non
             raise InvalidInput(f"prompt set {slug!r} uses taxonomy {existing.taxonomy.slug!r}, not {taxonomy_slug!r}")
         return existing
     taxonomy = taxonomy_get(slug=taxonomy_slug, campaign=campaign)
-    prompt_set, _ = PromptSet.objects.get_or_create(campaign=campaign, slug=slug,
-                                                    defaults={"name": name[:200], "taxonomy": taxonomy, "created_by": created_by})
+    prompt_set, _ = PromptSet.objects.get_or_create(
+        campaign=campaign, slug=slug, defaults={"name": name[:200], "taxonomy": taxonomy, "created_by": created_by}
+    )
     return prompt_set
 
 
-def prompts_import(*, prompt_set: PromptSet, path: Path, progress: Progress | None = None,
-                   job: Job | None = None, label: str | None = None) -> dict[str, Any]:
+def prompts_import(
+    *,
+    prompt_set: PromptSet,
+    path: Path,
+    progress: Progress | None = None,
+    job: Job | None = None,
+    label: str | None = None,
+) -> dict[str, Any]:
     """Import a prompt file into `prompt_set`: all rows or nothing. Returns the counts (see module doc)."""
     path = Path(path)
     label = label or path.name
@@ -239,49 +243,92 @@ def prompts_import(*, prompt_set: PromptSet, path: Path, progress: Progress | No
     with transaction.atomic():
         # Lock the set: two imports into one set must not both pass the "already in the set" check.
         PromptSet.objects.select_for_update().get(pk=prompt_set.pk)
-        in_set = set()
+        in_set: set[str] = set()
         nshas = [n for _, _, n in kept]
         for start in range(0, len(nshas), CHUNK):
-            in_set.update(PromptSetEntry.objects.filter(prompt_set=prompt_set, normalized_sha256__in=nshas[start:start + CHUNK])
-                          .values_list("normalized_sha256", flat=True))
+            in_set.update(
+                PromptSetEntry.objects.filter(
+                    prompt_set=prompt_set, normalized_sha256__in=nshas[start : start + CHUNK]
+                ).values_list("normalized_sha256", flat=True)
+            )
         new = [(row, sha, nsha) for row, sha, nsha in kept if nsha not in in_set]
 
         shas = [sha for _, sha, _ in new]
         existing: dict[str, tuple[int, str, str]] = {}
         for start in range(0, len(shas), CHUNK):
-            for pk, s, cat, sub in Prompt.objects.filter(text_sha256__in=shas[start:start + CHUNK]).values_list(
-                    "id", "text_sha256", "category", "subcategory"):
+            for pk, s, cat, sub in Prompt.objects.filter(text_sha256__in=shas[start : start + CHUNK]).values_list(
+                "id", "text_sha256", "category", "subcategory"
+            ):
                 existing[s] = (pk, cat, sub)
         for row, sha, _ in new:  # a given category may not contradict an existing prompt's
             if sha in existing and row.category:
                 _, cat, sub = existing[sha]
                 if cat and (cat != row.category or (sub and row.subcategory and sub != row.subcategory)):
-                    raise InvalidInput(f"{label} line {row.line}: this prompt exists already with category "
-                                       f"{cat!r} / {sub!r}; leave its category empty or give the same one")
+                    raise InvalidInput(
+                        f"{label} line {row.line}: this prompt exists already with category "
+                        f"{cat!r} / {sub!r}; leave its category empty or give the same one"
+                    )
         missing = [(row, sha) for row, sha, _ in new if sha not in existing]
         Prompt.objects.bulk_create(
-            [Prompt(text=row.text, text_sha256=sha, category=row.category, subcategory=row.subcategory,
-                    word_count=word_count(row.text)) for row, sha in missing],
-            batch_size=CHUNK, ignore_conflicts=True)  # an import may have created one meanwhile: keep it
+            [
+                Prompt(
+                    text=row.text,
+                    text_sha256=sha,
+                    category=row.category,
+                    subcategory=row.subcategory,
+                    word_count=word_count(row.text),
+                )
+                for row, sha in missing
+            ],
+            batch_size=CHUNK,
+            ignore_conflicts=True,
+        )  # an import may have created one meanwhile: keep it
         ids: dict[str, int] = {s: v[0] for s, v in existing.items()}
         for start in range(0, len(shas), CHUNK):
-            ids.update(Prompt.objects.filter(text_sha256__in=shas[start:start + CHUNK]).values_list("text_sha256", "id"))
+            ids.update(
+                Prompt.objects.filter(text_sha256__in=shas[start : start + CHUNK]).values_list("text_sha256", "id")
+            )
         # Prompts that had no category get the given one.
         fill = [(ids[sha], row) for row, sha, _ in new if row.category and sha in existing and not existing[sha][1]]
         for pk, row in fill:
             Prompt.objects.filter(pk=pk, category="").update(category=row.category, subcategory=row.subcategory)
         PromptSetEntry.objects.bulk_create(
-            [PromptSetEntry(prompt_set=prompt_set, prompt_id=ids[sha], normalized_sha256=nsha, tags=row.tags,
-                            source_line=row.line) for row, sha, nsha in new], batch_size=CHUNK)
+            [
+                PromptSetEntry(
+                    prompt_set=prompt_set,
+                    prompt_id=ids[sha],
+                    normalized_sha256=nsha,
+                    tags=row.tags,
+                    source_line=row.line,
+                )
+                for row, sha, nsha in new
+            ],
+            batch_size=CHUNK,
+        )
         given = {ids[sha]: row for row, sha, _ in new if row.category and (sha not in existing or not existing[sha][1])}
         PromptClassification.objects.filter(prompt_id__in=list(given)).delete()
         PromptClassification.objects.bulk_create(
-            [PromptClassification(prompt_id=pk, method=PromptClassification.Method.GIVEN, taxonomy=prompt_set.taxonomy,
-                                  detail={"file": label, "line": row.line}) for pk, row in given.items()], batch_size=CHUNK)
+            [
+                PromptClassification(
+                    prompt_id=pk,
+                    method=PromptClassification.Method.GIVEN,
+                    taxonomy=prompt_set.taxonomy,
+                    detail={"file": label, "line": row.line},
+                )
+                for pk, row in given.items()
+            ],
+            batch_size=CHUNK,
+        )
         result = {
-            "prompt_set": prompt_set.slug, "campaign": prompt_set.campaign.slug, "rows": len(rows), "added": len(new),
-            "duplicates_exact": dup_exact, "duplicates_normalised": dup_norm, "already_in_set": len(kept) - len(new),
-            "duplicate_examples": examples, "prompts_created": len(missing),
+            "prompt_set": prompt_set.slug,
+            "campaign": prompt_set.campaign.slug,
+            "rows": len(rows),
+            "added": len(new),
+            "duplicates_exact": dup_exact,
+            "duplicates_normalised": dup_norm,
+            "already_in_set": len(kept) - len(new),
+            "duplicate_examples": examples,
+            "prompts_created": len(missing),
             "long_prompts": sum(is_long(word_count(row.text)) for row, _, _ in new),
             "without_category": sum(not row.category for row, _, _ in new),
         }
@@ -301,13 +348,16 @@ def prompts_import_job(*, job: Job, progress: Progress) -> dict[str, Any]:
     campaign = job.campaign or campaign_get(slug=params["campaign"])
     try:
         with transaction.atomic():  # a new set is kept only when its first import succeeds
-            prompt_set = prompt_set_ensure(campaign=campaign, name=params["prompt_set"],
-                                           taxonomy_slug=params.get("taxonomy"), created_by=job.created_by)
-            result = prompts_import(prompt_set=prompt_set, path=Path(params["path"]), progress=progress, job=job,
-                                    label=params.get("label"))
+            prompt_set = prompt_set_ensure(
+                campaign=campaign,
+                name=params["prompt_set"],
+                taxonomy_slug=params.get("taxonomy"),
+                created_by=job.created_by,
+            )
+            result = prompts_import(
+                prompt_set=prompt_set, path=Path(params["path"]), progress=progress, job=job, label=params.get("label")
+            )
         if params.get("classify"):
-            from .classify import prompts_classify
-
             result["classified"] = prompts_classify(prompt_set=prompt_set, method=params["classify"])
         return result
     finally:
@@ -315,8 +365,9 @@ def prompts_import_job(*, job: Job, progress: Progress) -> dict[str, Any]:
             Path(params["path"]).unlink(missing_ok=True)
 
 
-def prompt_set_entries(*, prompt_set: PromptSet, category: str = "", subcategory: str = "", tag: str = "",
-                       long_only: bool = False):
+def prompt_set_entries(
+    *, prompt_set: PromptSet, category: str = "", subcategory: str = "", tag: str = "", long_only: bool = False
+):
     """Entries of a set, filtered (the selection a generation job makes from)."""
     qs = PromptSetEntry.objects.filter(prompt_set=prompt_set)
     if category:
@@ -327,7 +378,11 @@ def prompt_set_entries(*, prompt_set: PromptSet, category: str = "", subcategory
         from django.db import connection
 
         # JSON containment is PostgreSQL's; SQLite (the embedded default) matches the quoted tag in the text.
-        qs = qs.filter(tags__contains=[tag]) if connection.vendor == "postgresql" else qs.filter(tags__icontains=json.dumps(tag))
+        qs = (
+            qs.filter(tags__contains=[tag])
+            if connection.vendor == "postgresql"
+            else qs.filter(tags__icontains=json.dumps(tag))
+        )
     if long_only:
         qs = qs.filter(prompt__word_count__gt=LONG_PROMPT_WORDS)
     return qs

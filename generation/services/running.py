@@ -10,6 +10,7 @@ output whose worker died is taken over once its claim is older than that. Every 
 conditional on the output still being claimed by this worker, so a worker that was presumed dead and comes
 back cannot write twice. Tasks are acks_late: a redelivered task just claims whatever is next.
 """
+
 from __future__ import annotations
 
 import logging
@@ -31,10 +32,10 @@ from annotation.models import Item, MediaType
 from annotation.services.imports import media_remove_unused, media_write_lock
 from annotation.services.item_events import items_created
 from annotation.services.media import MediaError, media_name, probe_image, probe_video, storage_put, thumbnail_name
+from core import jobs as state
 from generation.pipelines.spec import spec_from_dict
 
 from ..models import GenerationJob, GenerationOutput, GeneratorSpec
-from .jobs import lease_seconds
 
 log = logging.getLogger(__name__)
 Status = GenerationJob.Status
@@ -64,7 +65,12 @@ def worker_name(celery_hostname: str | None = None) -> str:
 
 
 def models_root() -> Path:
-    return Path(getattr(settings, "GENERATION_ROOT", Path(settings.MEDIA_ROOT).parent / "generation")) / "models"
+    return Path(settings.GENERATION_ROOT) / "models"
+
+
+def lease_seconds() -> float:
+    """A running output whose claim is older than this (GENERATION_LEASE_S) has lost its worker."""
+    return float(settings.GENERATION_LEASE_S)
 
 
 def _claim(job: GenerationJob, generator_id: int, size: int, worker: str) -> list[GenerationOutput]:
@@ -74,14 +80,19 @@ def _claim(job: GenerationJob, generator_id: int, size: int, worker: str) -> lis
         ids = list(
             GenerationOutput.objects.filter(job=job, generator_id=generator_id)
             .filter(Q(status=OStatus.PENDING) | Q(status=OStatus.RUNNING, claimed_at__lt=stale))
-            .order_by("id").select_for_update(skip_locked=True).values_list("id", flat=True)[:size])
+            .order_by("id")
+            .select_for_update(skip_locked=True)
+            .values_list("id", flat=True)[:size]
+        )
         if ids:
             from django.db.models import F
 
             GenerationOutput.objects.filter(pk__in=ids).update(
-                status=OStatus.RUNNING, worker=worker, claimed_at=now, attempts=F("attempts") + 1, error="")
-            GenerationJob.objects.filter(pk=job.pk, status=Status.QUEUED).update(
-                status=Status.RUNNING, started_at=now, message="generating")
+                status=OStatus.RUNNING, worker=worker, claimed_at=now, attempts=F("attempts") + 1, error=""
+            )
+            state.transition_where(
+                GenerationJob, job.pk, Status.RUNNING, sources=[Status.QUEUED], now=now, message="generating"
+            )
     return list(GenerationOutput.objects.filter(pk__in=ids).select_related("prompt", "generator").order_by("id"))
 
 
@@ -102,8 +113,12 @@ def generation_batch_run(*, job_id: int, generator_id: int, worker: str | None =
     spec = spec_from_dict(spec_row.spec)
     outputs = _claim(job, generator_id, spec.batch_size, worker)
     if not outputs:
-        live = (GenerationOutput.objects.filter(job=job, generator_id=generator_id, status=OStatus.RUNNING)
-                .order_by("claimed_at").values_list("claimed_at", flat=True).first())
+        live = (
+            GenerationOutput.objects.filter(job=job, generator_id=generator_id, status=OStatus.RUNNING)
+            .order_by("claimed_at")
+            .values_list("claimed_at", flat=True)
+            .first()
+        )
         if live is not None:
             raise StillWorking(max(5.0, lease_seconds() - (timezone.now() - live).total_seconds() + 1))
         return BatchResult(finished=job_finalize(job_id=job.pk))
@@ -131,10 +146,18 @@ def _generate(job: GenerationJob, spec, outputs: list[GenerationOutput], worker:
     finished_at = timezone.now()
     runtime = {**runtime_info(loaded), "worker": worker}
     base = {
-        "model": spec.model, "revision": spec.revision or None, "variant": spec.variant or None, **loaded.info,
-        "params": spec.as_dict(), "call": spec.pipeline_kwargs(), "generator_device": "cpu",
+        "model": spec.model,
+        "revision": spec.revision or None,
+        "variant": spec.variant or None,
+        **loaded.info,
+        "params": spec.as_dict(),
+        "call": spec.pipeline_kwargs(),
+        "generator_device": "cpu",
         "batch": {"size": len(outputs), "seconds": round(seconds, 4)},
-        "started_at": started_at.isoformat(), "finished_at": finished_at.isoformat(), "runtime": runtime, "job": job.pk,
+        "started_at": started_at.isoformat(),
+        "finished_at": finished_at.isoformat(),
+        "runtime": runtime,
+        "job": job.pk,
     }
     with tempfile.TemporaryDirectory(prefix="qeval-gen-") as tmp:
         ready, problems = [], {}
@@ -167,31 +190,63 @@ def _store(job, ready, worker, per_output_s, finished_at) -> int:
                     if storage_put(name=name, source=source):
                         created.append(name)
             with transaction.atomic():
-                mine = set(GenerationOutput.objects.select_for_update().filter(
-                    pk__in=[o.pk for o, *_ in ready], status=OStatus.RUNNING, worker=worker).values_list("id", flat=True))
+                mine = set(
+                    GenerationOutput.objects.select_for_update()
+                    .filter(pk__in=[o.pk for o, *_ in ready], status=OStatus.RUNNING, worker=worker)
+                    .values_list("id", flat=True)
+                )
                 campaign = job.campaign
                 rows = [r for r in ready if r[0].pk in mine]
                 item_ids = {r[0].pk: _item_id(r[0]) for r in rows}
-                taken = set(Item.objects.filter(campaign=campaign, item_id__in=list(item_ids.values()))
-                            .values_list("item_id", flat=True))
+                taken = set(
+                    Item.objects.filter(campaign=campaign, item_id__in=list(item_ids.values())).values_list(
+                        "item_id", flat=True
+                    )
+                )
                 items = {}
                 if not job.review:
-                    new_items = [Item(campaign=campaign, item_id=item_ids[o.pk], media_type=o.generator.media_type,
-                                      media=media_name(info.sha256, info.ext), thumbnail=thumbnail_name(info.sha256),
-                                      width=info.width, height=info.height, duration=info.duration, fps=info.fps,
-                                      sha256=info.sha256, prompt_id=o.prompt_id, generator_id=o.generator_id,
-                                      target=campaign.target_for(o.generator.media_type))
-                                 for o, _, _, info, _ in rows if item_ids[o.pk] not in taken]
+                    new_items = [
+                        Item(
+                            campaign=campaign,
+                            item_id=item_ids[o.pk],
+                            media_type=o.generator.media_type,
+                            media=media_name(info.sha256, info.ext),
+                            thumbnail=thumbnail_name(info.sha256),
+                            width=info.width,
+                            height=info.height,
+                            duration=info.duration,
+                            fps=info.fps,
+                            sha256=info.sha256,
+                            prompt_id=o.prompt_id,
+                            generator_id=o.generator_id,
+                            target=campaign.target_for(o.generator.media_type),
+                        )
+                        for o, _, _, info, _ in rows
+                        if item_ids[o.pk] not in taken
+                    ]
                     items = {i.item_id: i.pk for i in Item.objects.bulk_create(new_items)}
                     items_created(campaign=campaign, item_ids=list(items.values()))
                 for output, _, _, info, provenance in rows:
-                    fields = dict(media=media_name(info.sha256, info.ext), thumbnail=thumbnail_name(info.sha256),
-                                  media_type=output.generator.media_type, sha256=info.sha256, width=info.width,
-                                  height=info.height, duration=info.duration, fps=info.fps, provenance=provenance,
-                                  finished_at=finished_at, gen_seconds=round(per_output_s, 4), error="")
+                    fields = dict(
+                        media=media_name(info.sha256, info.ext),
+                        thumbnail=thumbnail_name(info.sha256),
+                        media_type=output.generator.media_type,
+                        sha256=info.sha256,
+                        width=info.width,
+                        height=info.height,
+                        duration=info.duration,
+                        fps=info.fps,
+                        provenance=provenance,
+                        finished_at=finished_at,
+                        gen_seconds=round(per_output_s, 4),
+                        error="",
+                    )
                     if item_ids[output.pk] in taken:
-                        fields.update(status=OStatus.FAILED, error=f"item_id {item_ids[output.pk]!r} is already in the "
-                                      "campaign (imported under that id?)")
+                        fields.update(
+                            status=OStatus.FAILED,
+                            error=f"item_id {item_ids[output.pk]!r} is already in the "
+                            "campaign (imported under that id?)",
+                        )
                     elif job.review:
                         fields.update(status=OStatus.REVIEW)
                         made += 1
@@ -209,7 +264,9 @@ def _unreferenced(names: list[str]) -> list[str]:
     """Of the files this batch stored, those no output waiting for approval refers to (items are checked by
     media_remove_unused itself)."""
     used = set(GenerationOutput.objects.filter(status=OStatus.REVIEW, media__in=names).values_list("media", flat=True))
-    used |= set(GenerationOutput.objects.filter(status=OStatus.REVIEW, thumbnail__in=names).values_list("thumbnail", flat=True))
+    used |= set(
+        GenerationOutput.objects.filter(status=OStatus.REVIEW, thumbnail__in=names).values_list("thumbnail", flat=True)
+    )
     return [n for n in names if n not in used]
 
 
@@ -222,25 +279,35 @@ def _mark_failed(outputs, worker: str, error: str | None, detail: str = "", *, p
     for output in outputs:
         message = (problems or {}).get(output.pk) or error or "failed"
         GenerationOutput.objects.filter(pk=output.pk, status=OStatus.RUNNING, worker=worker).update(
-            status=OStatus.FAILED, error=message[:2000], finished_at=timezone.now())
+            status=OStatus.FAILED, error=message[:2000], finished_at=timezone.now()
+        )
 
 
 def _fail_open(job: GenerationJob, generator_id: int, reason: str) -> None:
     GenerationOutput.objects.filter(job=job, generator_id=generator_id, status__in=[OStatus.PENDING]).update(
-        status=OStatus.FAILED, error=reason, finished_at=timezone.now())
+        status=OStatus.FAILED, error=reason, finished_at=timezone.now()
+    )
 
 
 def job_finalize(*, job_id: int) -> bool:
     """Finish the job when nothing is pending or in flight (or, once cancelled, nothing in flight). True when it is
     finished now."""
-    counts = dict(GenerationOutput.objects.filter(job_id=job_id).values("status").annotate(n=Count("id"))
-                  .values_list("status", "n"))
+    counts = dict(
+        GenerationOutput.objects.filter(job_id=job_id)
+        .values("status")
+        .annotate(n=Count("id"))
+        .values_list("status", "n")
+    )
     job = GenerationJob.objects.filter(pk=job_id).first()
     if job is None:
         return True
     if job.is_finished:
         return True
-    running, pending, failed = counts.get(OStatus.RUNNING, 0), counts.get(OStatus.PENDING, 0), counts.get(OStatus.FAILED, 0)
+    running, pending, failed = (
+        counts.get(OStatus.RUNNING, 0),
+        counts.get(OStatus.PENDING, 0),
+        counts.get(OStatus.FAILED, 0),
+    )
     if running or (pending and not job.cancel_requested):
         return False
     made = sum(counts.get(s, 0) for s in GenerationOutput.MADE)
@@ -249,10 +316,12 @@ def job_finalize(*, job_id: int) -> bool:
     elif failed:
         status, message = Status.FAILED, f"{made} made, {failed} failed (run generate again to retry them)"
     else:
-        status, message = Status.SUCCEEDED, f"{made} made" + (f", {counts.get(OStatus.REVIEW, 0)} waiting for approval"
-                                                              if counts.get(OStatus.REVIEW) else "")
-    GenerationJob.objects.filter(pk=job_id, status__in=[Status.QUEUED, Status.RUNNING]).update(
-        status=status, message=message, finished_at=timezone.now())
+        status, message = (
+            Status.SUCCEEDED,
+            f"{made} made"
+            + (f", {counts.get(OStatus.REVIEW, 0)} waiting for approval" if counts.get(OStatus.REVIEW) else ""),
+        )
+    state.transition_where(GenerationJob, job_id, status, message=message)
     return True
 
 

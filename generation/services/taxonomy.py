@@ -4,6 +4,7 @@ A taxonomy file is YAML ({slug, name, description, entries: [{category, group, s
 target}]}) or CSV (columns category, subcategory, optional group, keywords separated by ';', target).
 Loading is all-or-nothing: a bad entry is refused with its position, and nothing is written.
 """
+
 from __future__ import annotations
 
 import csv
@@ -17,7 +18,7 @@ from django.db import transaction
 from django.utils.text import slugify
 
 from annotation.models import Campaign
-from annotation.services.errors import Conflict, InvalidInput, NotFound
+from core.errors import Conflict, InvalidInput, NotFound
 
 from ..models import Taxonomy, TaxonomyEntry
 
@@ -45,7 +46,8 @@ def _keywords(value: Any, where: str) -> list[str]:
 
 
 def _entries(raw: list[Any], label: str) -> list[dict[str, Any]]:
-    entries, seen = [], {}
+    entries: list[dict[str, Any]] = []
+    seen: dict[tuple[str, str], int] = {}
     for n, entry in enumerate(raw, start=1):
         where = f"{label} entry {n}"
         if not isinstance(entry, dict):
@@ -77,13 +79,14 @@ def _entries(raw: list[Any], label: str) -> list[dict[str, Any]]:
     return entries
 
 
-def taxonomy_read(*, path: Path | str | None = None, text: str | None = None, name: str = "taxonomy.yaml",
-                  slug: str | None = None) -> TaxonomyData:
+def taxonomy_read(
+    *, path: Path | str | None = None, text: str | None = None, name: str = "taxonomy.yaml", slug: str | None = None
+) -> TaxonomyData:
     """Parse a taxonomy file (YAML or CSV, by its name's suffix). InvalidInput names the first problem."""
     label = Path(name if path is None else path).name
     if text is None:
         try:
-            text = Path(path).read_text(encoding="utf-8-sig")
+            text = Path(path or "").read_text(encoding="utf-8-sig")
         except FileNotFoundError:
             raise InvalidInput(f"taxonomy file not found: {path}") from None
         except (OSError, UnicodeDecodeError) as exc:
@@ -109,8 +112,12 @@ def taxonomy_read(*, path: Path | str | None = None, text: str | None = None, na
     slug = slugify(slug or meta.get("slug") or Path(label).stem)[:80]
     if not slug:
         raise InvalidInput(f"{label}: give the taxonomy a slug (letters, digits, dashes)")
-    return TaxonomyData(slug=slug, name=str(meta.get("name") or slug)[:200], description=str(meta.get("description") or ""),
-                        entries=_entries(raw, label))
+    return TaxonomyData(
+        slug=slug,
+        name=str(meta.get("name") or slug)[:200],
+        description=str(meta.get("description") or ""),
+        entries=_entries(raw, label),
+    )
 
 
 def _write(taxonomy: Taxonomy, entries: list[dict[str, Any]]) -> None:
@@ -125,7 +132,9 @@ def taxonomy_sync_builtin() -> list[Taxonomy]:
     for path in sorted(BUILTIN_DIR.glob("*.yaml")):
         data = taxonomy_read(path=path)
         taxonomy, _ = Taxonomy.objects.update_or_create(
-            slug=data.slug, defaults={"name": data.name, "description": data.description, "is_builtin": True, "campaign": None})
+            slug=data.slug,
+            defaults={"name": data.name, "description": data.description, "is_builtin": True, "campaign": None},
+        )
         _write(taxonomy, data.entries)
         out.append(taxonomy)
     return out
@@ -140,11 +149,17 @@ def taxonomy_import(*, campaign: Campaign, data: TaxonomyData) -> Taxonomy:
         raise Conflict(f"taxonomy {data.slug!r} already exists (built in or another campaign's); choose another slug")
     if existing is not None and existing.prompt_sets.exists():
         kept = {(e["category"], e["subcategory"]) for e in data.entries}
-        dropped = [f"{c} / {s}" for c, s in existing.entries.values_list("category", "subcategory") if (c, s) not in kept]
+        dropped = [
+            f"{c} / {s}" for c, s in existing.entries.values_list("category", "subcategory") if (c, s) not in kept
+        ]
         if dropped:
-            raise Conflict(f"taxonomy {data.slug!r} is used by prompt sets; the new file drops {', '.join(dropped[:5])}")
+            raise Conflict(
+                f"taxonomy {data.slug!r} is used by prompt sets; the new file drops {', '.join(dropped[:5])}"
+            )
     taxonomy, _ = Taxonomy.objects.update_or_create(
-        slug=data.slug, defaults={"name": data.name, "description": data.description, "campaign": campaign, "is_builtin": False})
+        slug=data.slug,
+        defaults={"name": data.name, "description": data.description, "campaign": campaign, "is_builtin": False},
+    )
     _write(taxonomy, data.entries)
     return taxonomy
 
@@ -168,8 +183,8 @@ class Leaves:
     def __init__(self, taxonomy: Taxonomy):
         self.taxonomy = taxonomy
         self.entries = list(taxonomy.entries.order_by("position", "id"))
-        self.categories = {}
-        self.pairs = {}
+        self.categories: dict[str, str] = {}
+        self.pairs: dict[tuple[str, str], TaxonomyEntry] = {}
         self.by_sub: dict[str, list[TaxonomyEntry]] = {}
         for e in self.entries:
             self.categories.setdefault(_key(e.category), e.category)
@@ -181,8 +196,10 @@ class Leaves:
         if not category and not subcategory:
             return "", ""
         if category and _key(category) not in self.categories:
-            raise ValueError(f"category {category!r} is not in taxonomy {self.taxonomy.slug!r} "
-                             f"({', '.join(self.categories.values())})")
+            raise ValueError(
+                f"category {category!r} is not in taxonomy {self.taxonomy.slug!r} "
+                f"({', '.join(self.categories.values())})"
+            )
         if not subcategory:
             return self.categories[_key(category)], ""
         if not category:
@@ -195,8 +212,9 @@ class Leaves:
         entry = self.pairs.get((_key(category), _key(subcategory)))
         if entry is None:
             choices = [e.subcategory for e in self.entries if _key(e.category) == _key(category)]
-            raise ValueError(f"subcategory {subcategory!r} is not under {self.categories[_key(category)]!r} "
-                             f"({', '.join(choices)})")
+            raise ValueError(
+                f"subcategory {subcategory!r} is not under {self.categories[_key(category)]!r} ({', '.join(choices)})"
+            )
         return entry.category, entry.subcategory
 
 

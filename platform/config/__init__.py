@@ -2,6 +2,7 @@
 
 Importing it loads the Celery app so that ``shared_task`` binds to it in every process.
 """
+
 from .celery import app as celery_app
 
 __all__ = ("celery_app",)

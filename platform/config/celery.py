@@ -3,6 +3,7 @@
 Tasks are idempotent and acks_late (settings), so a killed worker loses nothing and a repeat changes
 nothing. Workers on many machines just point CELERY_BROKER_URL and DATABASE_URL at the same servers.
 """
+
 import os
 
 from celery import Celery

@@ -14,5 +14,5 @@ urlpatterns = [
 ]
 
 # Errors Django answers itself: JSON under /api/ (and 503 + Retry-After when the database refused).
-handler404 = "annotation.api.exception_handler.page_not_found"
-handler500 = "annotation.api.exception_handler.server_error"
+handler404 = "core.api.exception_handler.page_not_found"
+handler500 = "core.api.exception_handler.server_error"

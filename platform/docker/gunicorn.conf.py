@@ -1,4 +1,5 @@
 """gunicorn settings for the web container (`gunicorn config.wsgi -c platform/docker/gunicorn.conf.py`)."""
+
 import multiprocessing
 import os
 

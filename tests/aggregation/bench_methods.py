@@ -49,7 +49,7 @@ def main() -> None:
         dt = time.perf_counter() - t0
         r = np.corrcoef(res.items["mos"].to_numpy(), truth)[0, 1]
         rmse = float(np.sqrt(np.mean((res.items["mos"].to_numpy() - truth) ** 2)))
-        extra = {k: res.info[k] for k in ("iterations", "converged") if k in res.info}
+        extra: dict = {k: res.info[k] for k in ("iterations", "converged") if k in res.info}
         if method == "bt500":
             extra["rejected"] = len(res.info["rejected_annotators"])
         b = res.annotators["bias"].to_numpy()

@@ -7,33 +7,37 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+
 from annotation.aggregation import split_half_agreement
 
 
 def test_low_noise_gives_agreement_near_one(make_ratings):
-    df, _, _ = make_ratings(n_items=300, n_annotators=30, per_item=6, noise=0.15, seed=1,
-                            round_scores=False)
+    df, _, _ = make_ratings(n_items=300, n_annotators=30, per_item=6, noise=0.15, seed=1, round_scores=False)
     assert split_half_agreement(df, seed=0, n_splits=5) > 0.95
 
 
 def test_pure_noise_gives_agreement_near_zero():
     rng = np.random.default_rng(2)
-    df = pd.DataFrame({
-        "item": np.repeat(np.arange(3000), 6),
-        "annotator": rng.integers(0, 100, 18000),
-        "score": rng.integers(1, 6, 18000),
-    })
+    df = pd.DataFrame(
+        {
+            "item": np.repeat(np.arange(3000), 6),
+            "annotator": rng.integers(0, 100, 18000),
+            "score": rng.integers(1, 6, 18000),
+        }
+    )
     assert abs(split_half_agreement(df, seed=0, n_splits=5)) < 0.05
 
 
 def test_raters_agreeing_exactly_give_one():
     rng = np.random.default_rng(3)
     per_item = rng.integers(1, 6, 50)
-    df = pd.DataFrame({
-        "item": np.repeat(np.arange(50), 3),
-        "annotator": np.tile([1, 2, 3], 50),
-        "score": np.repeat(per_item, 3),
-    })
+    df = pd.DataFrame(
+        {
+            "item": np.repeat(np.arange(50), 3),
+            "annotator": np.tile([1, 2, 3], 50),
+            "score": np.repeat(per_item, 3),
+        }
+    )
     assert split_half_agreement(df, seed=7, n_splits=3) == pytest.approx(1.0)
 
 

@@ -57,8 +57,13 @@ def test_params_not_a_mapping_raises_value_error(small_ratings):
 
 @pytest.mark.parametrize("method", METHODS)
 def test_empty_input_gives_empty_frames_with_the_columns(method):
-    empty = pd.DataFrame({"item": pd.Series([], dtype="int64"), "annotator": pd.Series([], dtype="int64"),
-                          "score": pd.Series([], dtype="float64")})
+    empty = pd.DataFrame(
+        {
+            "item": pd.Series([], dtype="int64"),
+            "annotator": pd.Series([], dtype="int64"),
+            "score": pd.Series([], dtype="float64"),
+        }
+    )
     result = aggregate(empty, method=method)
     assert result.items.empty and result.annotators.empty
     assert list(result.items.columns) == ["mos", "std", "ci95", "n"]
@@ -92,7 +97,10 @@ def test_frames_are_indexed_by_sorted_ids_with_documented_dtypes(small_ratings, 
     assert result.items.index.tolist() == [1, 2, 3, 4]
     assert result.annotators.index.tolist() == [10, 11, 12, 13]
     assert result.items.dtypes.to_dict() == {
-        "mos": np.float64, "std": np.float64, "ci95": np.float64, "n": np.int64,
+        "mos": np.float64,
+        "std": np.float64,
+        "ci95": np.float64,
+        "n": np.int64,
     }
     assert result.annotators["rejected"].dtype == bool
     assert result.annotators["n"].tolist() == [2, 3, 2, 3]

@@ -41,8 +41,7 @@ def screen_by_loop(df: pd.DataFrame) -> dict:
             q[a] += x <= mean - factor * s
     rated = df.groupby("annotator").size()
     rejected = {
-        a: (p[a] + q[a]) > 0 and (p[a] + q[a]) / rated[a] > 0.05 and abs(p[a] - q[a]) / (p[a] + q[a]) < 0.3
-        for a in p
+        a: (p[a] + q[a]) > 0 and (p[a] + q[a]) / rated[a] > 0.05 and abs(p[a] - q[a]) / (p[a] + q[a]) < 0.3 for a in p
     }
     return {"p": p, "q": q, "rejected": rejected}
 
@@ -76,8 +75,7 @@ def test_mos_is_mean_over_remaining_observers(lab_test):
 
 def test_one_sided_biased_observer_is_not_rejected(make_ratings):
     # The |P-Q|/(P+Q) < 0.3 rule keeps an observer who is only shifted (all deviations one way).
-    df, _, _ = make_ratings(n_items=60, n_annotators=20, per_item=20, noise=0.4, seed=8,
-                            round_scores=False)
+    df, _, _ = make_ratings(n_items=60, n_annotators=20, per_item=20, noise=0.4, seed=8, round_scores=False)
     harsh = df["annotator"] == 5001
     df.loc[harsh, "score"] -= 1.0
     ann = aggregate(df, method="bt500").annotators

@@ -25,16 +25,16 @@ def test_recovers_planted_biases(biased):
 def test_item_scores_closer_to_truth_than_plain_mean(biased):
     df, truth, _ = biased
     rmse = {
-        m: np.sqrt(np.mean((aggregate(df, method=m).items["mos"].to_numpy() - truth) ** 2))
-        for m in ("mean", "mle")
+        m: np.sqrt(np.mean((aggregate(df, method=m).items["mos"].to_numpy() - truth) ** 2)) for m in ("mean", "mle")
     }
     assert rmse["mle"] < 0.85 * rmse["mean"]
 
 
 def test_recovers_planted_inconsistency(make_ratings):
     noise = np.r_[np.full(20, 0.4), np.full(20, 1.2)]
-    df, _, _ = make_ratings(n_items=600, n_annotators=40, per_item=5, bias_sd=0.3, noise=noise,
-                            seed=6, round_scores=False)
+    df, _, _ = make_ratings(
+        n_items=600, n_annotators=40, per_item=5, bias_sd=0.3, noise=noise, seed=6, round_scores=False
+    )
     v = aggregate(df, method="mle").annotators["inconsistency"].to_numpy()
     assert stats.spearmanr(v, noise).statistic > 0.8
     assert v[20:].mean() > 2 * v[:20].mean()
@@ -134,11 +134,13 @@ def test_annotator_with_one_rating_is_not_estimated(biased):
 
 def test_mos_is_clipped_to_scale_and_counted():
     # Annotator 2 is 1 point harsher on shared items, so item 3 (rated 5 by annotator 2 only) > 5.
-    df = pd.DataFrame({
-        "item": [1, 2, 1, 2, 3],
-        "annotator": [1, 1, 2, 2, 2],
-        "score": [4, 3, 3, 2, 5],
-    })
+    df = pd.DataFrame(
+        {
+            "item": [1, 2, 1, 2, 3],
+            "annotator": [1, 1, 2, 2, 2],
+            "score": [4, 3, 3, 2, 5],
+        }
+    )
     result = aggregate(df, method="mle")
     assert result.items.loc[3, "mos"] == 5.0
     assert result.info["n_clipped"] == 1

@@ -33,18 +33,21 @@ def test_zscore_mos_matches_plain_loop(make_ratings):
 
 def test_zscore_removes_a_constant_offset_between_annotators():
     # Annotator 2 rates every item exactly one point higher than annotator 1: z-scores are equal.
-    df = pd.DataFrame({
-        "item": [1, 2, 3, 1, 2, 3],
-        "annotator": [1, 1, 1, 2, 2, 2],
-        "score": [1, 2, 3, 2, 3, 4],
-    })
+    df = pd.DataFrame(
+        {
+            "item": [1, 2, 3, 1, 2, 3],
+            "annotator": [1, 1, 1, 2, 2, 2],
+            "score": [1, 2, 3, 2, 3, 4],
+        }
+    )
     items = aggregate(df, method="zscore").items
     assert items["std"].tolist() == pytest.approx([0.0, 0.0, 0.0])
 
 
 def test_rescaling_preserves_pooled_mean_and_std_without_fallbacks(make_ratings):
-    df, _, _ = make_ratings(n_items=60, n_annotators=10, per_item=10, bias_sd=0.5, noise=0.7,
-                            seed=2, round_scores=False)
+    df, _, _ = make_ratings(
+        n_items=60, n_annotators=10, per_item=10, bias_sd=0.5, noise=0.7, seed=2, round_scores=False
+    )
     result = aggregate(df, method="zscore", params={"scale": (-100, 100)})
     assert result.info["fallback_annotators"] == []
     # Full design (every annotator rates every item): the mean of item means equals the pooled mean.
@@ -53,11 +56,13 @@ def test_rescaling_preserves_pooled_mean_and_std_without_fallbacks(make_ratings)
 
 
 def test_single_rating_and_constant_annotators_fall_back_to_pooled_scale():
-    df = pd.DataFrame({
-        "item": [1, 2, 3, 1, 2, 3, 1, 2],
-        "annotator": [1, 1, 1, 2, 2, 2, 3, 4],  # 3 has one rating; 4 ... one rating too
-        "score": [1, 3, 5, 4, 4, 4, 5, 2],      # 2 is constant
-    })
+    df = pd.DataFrame(
+        {
+            "item": [1, 2, 3, 1, 2, 3, 1, 2],
+            "annotator": [1, 1, 1, 2, 2, 2, 3, 4],  # 3 has one rating; 4 ... one rating too
+            "score": [1, 3, 5, 4, 4, 4, 5, 2],  # 2 is constant
+        }
+    )
     result = aggregate(df, method="zscore")
     assert result.info["fallback_annotators"] == [2, 3, 4]
     expected = zscore_by_loop(df)
@@ -65,11 +70,13 @@ def test_single_rating_and_constant_annotators_fall_back_to_pooled_scale():
 
 
 def test_mos_is_clipped_to_scale():
-    df = pd.DataFrame({
-        "item": [1, 2, 3, 4] * 2,
-        "annotator": [1] * 4 + [2] * 4,
-        "score": [1, 1, 1, 5, 1, 1, 1, 5],
-    })
+    df = pd.DataFrame(
+        {
+            "item": [1, 2, 3, 4] * 2,
+            "annotator": [1] * 4 + [2] * 4,
+            "score": [1, 1, 1, 5, 1, 1, 1, 5],
+        }
+    )
     items = aggregate(df, method="zscore", params={"scale": (1.0, 4.5)}).items
     assert items["mos"].max() == 4.5
     assert items["mos"].min() >= 1.0

@@ -1,4 +1,5 @@
 """Fixtures of the assignment tests: a campaign with a pool of items over several generators."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,4 +1,5 @@
 """Asking for a batch: composition, reload, no work, refusals, ordering across generators."""
+
 from __future__ import annotations
 
 from collections import Counter
@@ -7,7 +8,7 @@ import pytest
 
 from annotation.models import AnnotatorProfile, Batch, Item, Task
 from annotation.services.assignment import batch_request
-from annotation.services.errors import Forbidden
+from core.errors import Forbidden
 from tests.assignment.conftest import make_pool, table_counts
 from tests.factories import CampaignFactory
 
@@ -28,11 +29,23 @@ def test_new_batch_has_regular_and_golden_items_with_leases(client_as, pool_camp
     assert Counter(t.is_golden for t in tasks) == {False: 4, True: 2}
     assert sorted(t.position for t in tasks) == list(range(6))
     assert body["progress"] == {"rated": 0, "total": 6}
-    assert body["campaign"] == {"slug": pool_campaign.slug, "name": pool_campaign.name,
-                                "require_full_video": False, "lease_minutes": 30}
+    assert body["campaign"] == {
+        "slug": pool_campaign.slug,
+        "name": pool_campaign.name,
+        "require_full_video": False,
+        "lease_minutes": 30,
+    }
     task = body["tasks"][0]
-    assert set(task) == {"id", "media_url", "thumbnail_url", "media_type", "prompt", "dimensions", "status",
-                         "lease_expires_at"}
+    assert set(task) == {
+        "id",
+        "media_url",
+        "thumbnail_url",
+        "media_type",
+        "prompt",
+        "dimensions",
+        "status",
+        "lease_expires_at",
+    }
     assert task["dimensions"] == ["quality", "alignment"] and task["status"] == "leased"
     # each leased item counts its lease
     leased = [t.item_id for t in tasks]
@@ -44,7 +57,9 @@ def test_reload_returns_the_open_batch_with_rated_tasks(client_as, pool_campaign
     client, user = client_as("annotator")
     first = client.post(url(pool_campaign), {}, format="json").json()
     rated = first["tasks"][0]["id"]
-    assert client.post(f"/api/v1/tasks/{rated}/rating/", {"quality": 3, "alignment": 2}, format="json").status_code == 201
+    assert (
+        client.post(f"/api/v1/tasks/{rated}/rating/", {"quality": 3, "alignment": 2}, format="json").status_code == 201
+    )
     before = table_counts()
     again = client.post(url(pool_campaign), {}, format="json")
     assert again.status_code == 200

@@ -1,4 +1,5 @@
 """Batch detail and the "my batches" list."""
+
 from __future__ import annotations
 
 import pytest
@@ -15,7 +16,9 @@ def new_batch(client, campaign):
 def test_detail_shows_public_decision_and_progress(client_as, pool_campaign):
     client, user = client_as("annotator")
     body = new_batch(client, pool_campaign)
-    Batch.objects.filter(pk=body["id"]).update(decision=Batch.Decision.NEEDS_REVIEW, scrutiny={"quality": {"srcc": 0.5}})
+    Batch.objects.filter(pk=body["id"]).update(
+        decision=Batch.Decision.NEEDS_REVIEW, scrutiny={"quality": {"srcc": 0.5}}
+    )
     out = client.get(f"/api/v1/batches/{body['id']}/").json()
     assert out["decision"] == "pending" and out["progress"] == {"rated": 0, "total": 6}
     assert "scrutiny" not in out and "srcc" not in str(out)

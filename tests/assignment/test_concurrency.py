@@ -1,5 +1,6 @@
 """Many annotators at once, each on its own database connection: nothing is over-assigned, the counters
 stay true, nobody rates an item twice, and nothing deadlocks (a deadlock would be a 500)."""
+
 from __future__ import annotations
 
 import random
@@ -13,7 +14,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from annotation.models import Batch, Item, Rating, Task
-from annotation.services.assignment import leases_expire
+from annotation.services.leases import leases_expire
 from annotation.services.users import user_token
 from tests.assignment.conftest import make_pool
 from tests.factories import CampaignFactory, UserFactory
@@ -50,8 +51,11 @@ def test_concurrent_annotators_never_over_assign():
                         continue
                     if rng.random() < 0.1:
                         continue  # leave some leases to the sweeper
-                    r = client.post(f"/api/v1/tasks/{task['id']}/rating/",
-                                    {"quality": rng.randint(1, 5), "alignment": rng.randint(1, 5)}, format="json")
+                    r = client.post(
+                        f"/api/v1/tasks/{task['id']}/rating/",
+                        {"quality": rng.randint(1, 5), "alignment": rng.randint(1, 5)},
+                        format="json",
+                    )
                     if r.status_code not in (201, 410):  # 410: the sweeper took the lease
                         errors.append(f"rating {r.status_code} {r.content[:200]}")
                 if rng.random() < 0.3:

@@ -1,5 +1,6 @@
 """The beat task `annotation.expire_leases` runs on a real Celery worker (real Redis) and returns dead
 leases to the pool."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -28,8 +29,11 @@ def test_expire_leases_runs_on_a_real_worker(celery_worker):
     batch, _ = batch_request(campaign=campaign, user=UserFactory(role="annotator"))
     Task.objects.filter(batch=batch).update(lease_expires_at=timezone.now() - timedelta(minutes=1))
     expire_leases.delay()
-    wait_for(lambda: not Task.objects.filter(batch=batch, status=Task.Status.LEASED).exists(),
-             timeout=60, what="the worker to expire the leases")
+    wait_for(
+        lambda: not Task.objects.filter(batch=batch, status=Task.Status.LEASED).exists(),
+        timeout=60,
+        what="the worker to expire the leases",
+    )
     assert set(Task.objects.filter(batch=batch).values_list("status", flat=True)) == {Task.Status.EXPIRED}
     assert set(Item.objects.filter(campaign=campaign).values_list("active_count", flat=True)) == {0}
     batch.refresh_from_db()

@@ -1,4 +1,5 @@
 """Leases: expiry (periodic sweep and on the next request), heartbeat, early finish."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -7,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 from annotation.models import Batch, Item, Task
-from annotation.services.assignment import leases_expire
+from annotation.services.leases import leases_expire
 from annotation.tasks.assignment import expire_leases
 from tests.assignment.conftest import table_counts
 
@@ -40,7 +41,9 @@ def test_sweep_expires_dead_leases_and_returns_items_to_pool(leased):
 def test_sweep_closes_a_batch_with_nothing_leased(leased, django_capture_on_commit_callbacks):
     client, user, body = leased
     ids = [t["id"] for t in body["tasks"]]
-    assert client.post(f"/api/v1/tasks/{ids[0]}/rating/", {"quality": 2, "alignment": 2}, format="json").status_code == 201
+    assert (
+        client.post(f"/api/v1/tasks/{ids[0]}/rating/", {"quality": 2, "alignment": 2}, format="json").status_code == 201
+    )
     backdate(ids[1:])
     with django_capture_on_commit_callbacks() as callbacks:
         assert leases_expire() == 5
@@ -55,8 +58,9 @@ def test_next_request_expires_dead_leases_of_the_open_batch(leased):
     backdate(ids[:3])
     again = client.post(f"/api/v1/campaigns/{body['campaign']['slug']}/batches/", {}, format="json")
     assert again.status_code == 200 and again.json()["id"] == body["id"]
-    assert [t["status"] for t in again.json()["tasks"]][:3] == ["expired"] * 3 or \
-        sorted(t["status"] for t in again.json()["tasks"]) == ["expired"] * 3 + ["leased"] * 3
+    assert [t["status"] for t in again.json()["tasks"]][:3] == ["expired"] * 3 or sorted(
+        t["status"] for t in again.json()["tasks"]
+    ) == ["expired"] * 3 + ["leased"] * 3
 
 
 def test_all_dead_open_batch_is_closed_and_a_new_one_handed_out(leased):

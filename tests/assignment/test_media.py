@@ -1,5 +1,6 @@
 """Media access control: annotators through their own live tasks only (no item id ever), roles above
 annotator by item; Range requests for video."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -76,7 +77,10 @@ def test_expired_or_rated_lease_loses_access(client_as, stored_item):
     assert client.get(url).status_code == 403
     Task.objects.filter(pk=task_id).update(lease_expires_at=timezone.now() + timedelta(minutes=5))
     assert client.get(url).status_code == 200
-    assert client.post(f"/api/v1/tasks/{task_id}/rating/", {"quality": 3, "alignment": 3}, format="json").status_code == 201
+    assert (
+        client.post(f"/api/v1/tasks/{task_id}/rating/", {"quality": 3, "alignment": 3}, format="json").status_code
+        == 201
+    )
     assert client.get(url).status_code == 403
 
 

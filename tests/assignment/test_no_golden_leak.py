@@ -1,5 +1,6 @@
 """Nothing an annotator can receive tells a golden item from a regular one, or shows golden scores,
 MOS, external item ids or other people's ratings."""
+
 from __future__ import annotations
 
 import json
@@ -50,8 +51,11 @@ def test_every_annotator_response_is_free_of_golden_tells(client_as):
     responses.append(created.json())
     body = created.json()
     responses.append(client.post(f"/api/v1/campaigns/{campaign.slug}/batches/", {}, format="json").json())
-    responses.append(client.post(f"/api/v1/tasks/{body['tasks'][0]['id']}/rating/", {"quality": 4, "alignment": 2},
-                                 format="json").json())
+    responses.append(
+        client.post(
+            f"/api/v1/tasks/{body['tasks'][0]['id']}/rating/", {"quality": 4, "alignment": 2}, format="json"
+        ).json()
+    )
     responses.append(client.post(f"/api/v1/batches/{body['id']}/heartbeat/").json())
     responses.append(client.get(f"/api/v1/batches/{body['id']}/").json())
     responses.append(client.get("/api/v1/batches/").json())
@@ -71,9 +75,13 @@ def test_every_annotator_response_is_free_of_golden_tells(client_as):
     regular = [t for t in body["tasks"] if t["id"] not in golden_ids]
 
     def shape(task):
-        return ({k: type(v).__name__ for k, v in task.items()},
-                task["media_url"].split("/")[:4] + task["media_url"].split("/")[5:], task["status"],
-                task["lease_expires_at"], task["dimensions"])
+        return (
+            {k: type(v).__name__ for k, v in task.items()},
+            task["media_url"].split("/")[:4] + task["media_url"].split("/")[5:],
+            task["status"],
+            task["lease_expires_at"],
+            task["dimensions"],
+        )
 
     assert {json.dumps(shape(t)) for t in golden} == {json.dumps(shape(t)) for t in regular}
     # and golden tasks are not grouped at a fixed place (shuffled with the regular ones): positions vary

@@ -1,4 +1,5 @@
 """The hot paths stay a fixed, small number of queries, whatever the batch or pool size."""
+
 from __future__ import annotations
 
 import pytest
@@ -22,7 +23,9 @@ def test_batch_request_and_rating_query_counts(client_as, django_assert_max_num_
     assert len(body["tasks"]) == n_items // 3 + 2
     # token, roles, savepoint, task lock, the rating CTE, release
     with django_assert_max_num_queries(6):
-        resp = client.post(f"/api/v1/tasks/{body['tasks'][0]['id']}/rating/", {"quality": 2, "alignment": 5}, format="json")
+        resp = client.post(
+            f"/api/v1/tasks/{body['tasks'][0]['id']}/rating/", {"quality": 2, "alignment": 5}, format="json"
+        )
     assert resp.status_code == 201
     # reload of the open batch: token, roles, campaign, savepoint, profile, open batch, dead leases,
     # leased left?, release, answer

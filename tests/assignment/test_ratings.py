@@ -1,5 +1,6 @@
 """Rating a task: the happy path, the batch closing with its last rating, and every refusal (which
 must leave the data as it was)."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -66,17 +67,20 @@ def test_last_live_lease_rated_closes_batch_and_expires_dead_ones(leased):
     assert Item.objects.filter(tasks__pk__in=ids[1:], active_count__gt=0).count() == 0
 
 
-@pytest.mark.parametrize("payload, reason", [
-    ({"quality": 3}, "missing score for alignment"),
-    ({"quality": 3, "alignment": 3, "mood": 2}, "unexpected field mood"),
-    ({"quality": 3.0, "alignment": 3}, "integer"),
-    ({"quality": True, "alignment": 3}, "integer"),
-    ({"quality": "3", "alignment": 3}, "integer"),
-    ({"quality": 0, "alignment": 3}, "from 1 to 5"),
-    ({"quality": 3, "alignment": 6}, "from 1 to 5"),
-    ({"quality": 3, "alignment": 3, "duration_ms": -5}, "duration_ms"),
-    ({"quality": 3, "alignment": 3, "duration_ms": 1.5}, "duration_ms"),
-])
+@pytest.mark.parametrize(
+    "payload, reason",
+    [
+        ({"quality": 3}, "missing score for alignment"),
+        ({"quality": 3, "alignment": 3, "mood": 2}, "unexpected field mood"),
+        ({"quality": 3.0, "alignment": 3}, "integer"),
+        ({"quality": True, "alignment": 3}, "integer"),
+        ({"quality": "3", "alignment": 3}, "integer"),
+        ({"quality": 0, "alignment": 3}, "from 1 to 5"),
+        ({"quality": 3, "alignment": 6}, "from 1 to 5"),
+        ({"quality": 3, "alignment": 3, "duration_ms": -5}, "duration_ms"),
+        ({"quality": 3, "alignment": 3, "duration_ms": 1.5}, "duration_ms"),
+    ],
+)
 def test_bad_scores_are_400_and_change_nothing(leased, payload, reason):
     client, user, body = leased
     before = table_counts()

@@ -27,8 +27,21 @@ def test_add_user_rejects_a_short_password_and_creates_nothing():
 
 
 def test_create_campaign_with_settings():
-    call_command("create_campaign", "c1", "--name", "First", "--ratings-per-image", "5", "--batch-size", "10",
-                 "--golden-per-batch", "3", "--lease-minutes", "15", stdout=io.StringIO())
+    call_command(
+        "create_campaign",
+        "c1",
+        "--name",
+        "First",
+        "--ratings-per-image",
+        "5",
+        "--batch-size",
+        "10",
+        "--golden-per-batch",
+        "3",
+        "--lease-minutes",
+        "15",
+        stdout=io.StringIO(),
+    )
     c = Campaign.objects.get(slug="c1")
     assert (c.name, c.ratings_per_image, c.batch_size, c.golden_per_batch, c.lease_minutes) == ("First", 5, 10, 3, 15)
 

@@ -1,5 +1,6 @@
 """docker-compose.yml and the container files, checked without a Docker engine: the services, the
 command each runs, the shared environment, the GPU reservation, the volumes."""
+
 import re
 import stat
 from pathlib import Path
@@ -63,7 +64,13 @@ def test_media_and_shared_folders_live_on_a_volume_every_app_service_mounts(comp
     for name in APP_SERVICES:
         mounts = dict(v.split(":", 1) for v in compose["services"][name]["volumes"])
         assert mounts["data"] == "/data"
-    for key in ("MEDIA_ROOT", "QEVAL_IMPORT_ROOTS", "QEVAL_EXPORT_ROOT", "QEVAL_TRAINING_ROOT", "QEVAL_GENERATION_ROOT"):
+    for key in (
+        "MEDIA_ROOT",
+        "QEVAL_IMPORT_ROOTS",
+        "QEVAL_EXPORT_ROOT",
+        "QEVAL_TRAINING_ROOT",
+        "QEVAL_GENERATION_ROOT",
+    ):
         assert shared[key].startswith("/data/")
     assert "pgdata:/var/lib/postgresql/data" in compose["services"]["postgres"]["volumes"]
 

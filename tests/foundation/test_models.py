@@ -66,8 +66,11 @@ def test_changing_targets_in_the_django_admin_retargets_the_items(client):
     campaign = item.campaign
     admin_user = get_user_model().objects.create_superuser("root", "root@example.org", "pass-word-1")
     client.force_login(admin_user)
-    data = {f.name: getattr(campaign, f.name) for f in Campaign._meta.fields
-            if f.editable and f.name not in ("id", "anchors")}
+    data = {
+        f.name: getattr(campaign, f.name)
+        for f in Campaign._meta.fields
+        if f.editable and f.name not in ("id", "anchors")
+    }
     data.update(anchors="{}", ratings_per_image=9)
     data = {k: v for k, v in data.items() if v is not False}  # unchecked boxes are absent from a form post
     response = client.post(f"/admin/annotation/campaign/{campaign.pk}/change/", data)

@@ -1,4 +1,5 @@
 """The production settings pass `manage.py check --deploy` and refuse an insecure secret key."""
+
 import os
 import secrets
 import subprocess
@@ -9,15 +10,30 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def manage(*args: str, **env: str) -> subprocess.CompletedProcess:
-    base = {k: v for k, v in os.environ.items()
-            if k not in ("SECRET_KEY", "DEBUG", "ALLOWED_HOSTS", "SECURE_SSL_REDIRECT", "AWS_STORAGE_BUCKET_NAME",
-                         # set by the browser fixtures while Chromium is open; never in a deployment
-                         "DJANGO_ALLOW_ASYNC_UNSAFE")}
-    full = dict(base, DJANGO_SETTINGS_MODULE="config.settings.production",
-                PYTHONPATH=f"{ROOT}{os.pathsep}{ROOT / 'platform'}",
-                DATABASE_URL=os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/qeval"), **env)
-    return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=full, capture_output=True,
-                          text=True, timeout=180)
+    base = {
+        k: v
+        for k, v in os.environ.items()
+        if k
+        not in (
+            "SECRET_KEY",
+            "DEBUG",
+            "ALLOWED_HOSTS",
+            "SECURE_SSL_REDIRECT",
+            "AWS_STORAGE_BUCKET_NAME",
+            # set by the browser fixtures while Chromium is open; never in a deployment
+            "DJANGO_ALLOW_ASYNC_UNSAFE",
+        )
+    }
+    full = dict(
+        base,
+        DJANGO_SETTINGS_MODULE="config.settings.production",
+        PYTHONPATH=f"{ROOT}{os.pathsep}{ROOT / 'platform'}",
+        DATABASE_URL=os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/qeval"),
+        **env,
+    )
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=full, capture_output=True, text=True, timeout=180
+    )
 
 
 def test_check_deploy_passes_with_no_warnings():

@@ -1,5 +1,6 @@
 """platform/ holds the `config` package but must never be a package itself: it would shadow the
 standard library's `platform` module, which uuid, Django, Celery and torch import."""
+
 import sys
 from pathlib import Path
 

@@ -1,6 +1,7 @@
 """Helpers for the generation tests: prompt files, a campaign with a prompt set, tiny generators registered.
 
 The tiny pipelines are built once per test session under settings.GENERATION_ROOT (the workers share it)."""
+
 from __future__ import annotations
 
 import csv
@@ -10,12 +11,23 @@ from pathlib import Path
 import pytest
 
 PROMPTS = [
-    {"text": "A red cube on a wooden table", "category": "Entity Generation", "subcategory": "object", "tags": "simple;color"},
+    {
+        "text": "A red cube on a wooden table",
+        "category": "Entity Generation",
+        "subcategory": "object",
+        "tags": "simple;color",
+    },
     {"text": "a photo of a smiling old woman in a garden", "category": "", "subcategory": "", "tags": ""},
     {"text": "A neon sign that says OPEN above a shop door", "category": "", "subcategory": "", "tags": "text"},
-    {"text": ("a bar chart comparing the monthly rainfall of three cities, with blue green and orange bars, clear "
-              "labels on both axes, a title at the top and a legend on the right side of the figure"),
-     "category": "", "subcategory": "", "tags": "long"},
+    {
+        "text": (
+            "a bar chart comparing the monthly rainfall of three cities, with blue green and orange bars, clear "
+            "labels on both axes, a title at the top and a legend on the right side of the figure"
+        ),
+        "category": "",
+        "subcategory": "",
+        "tags": "long",
+    },
 ]
 
 
@@ -24,7 +36,9 @@ class PromptFiles:
         self.root = root
         root.mkdir(parents=True, exist_ok=True)
 
-    def csv(self, rows: list[dict], name: str = "prompts.csv", columns=("text", "category", "subcategory", "tags")) -> Path:
+    def csv(
+        self, rows: list[dict], name: str = "prompts.csv", columns=("text", "category", "subcategory", "tags")
+    ) -> Path:
         path = self.root / name
         with open(path, "w", newline="", encoding="utf-8") as fh:
             writer = csv.DictWriter(fh, fieldnames=list(columns), extrasaction="ignore")

@@ -1,5 +1,6 @@
 """The GPU generation benchmark, end to end on the tiny pipelines on the CPU (``--smoke``), and its refusal to
 measure anything without CUDA."""
+
 import json
 import sys
 from pathlib import Path
@@ -16,12 +17,18 @@ SMALL = ["--steps", "2", "--images", "4", "--videos", "2", "--image-batch", "4",
 def test_smoke_run_measures_batched_and_one_at_a_time(capsys):
     assert bench.main(["--smoke", *SMALL]) == 0
     out = capsys.readouterr().out
-    results = json.loads(out[out.index("{"):])
+    results = json.loads(out[out.index("{") :])
     assert results["smoke"] is True and results["device"] == "cpu"
-    for key in ("images_per_s_one_at_a_time", "images_per_s_batched", "videos_per_min_one_at_a_time", "videos_per_min_batched"):
+    for key in (
+        "images_per_s_one_at_a_time",
+        "images_per_s_batched",
+        "videos_per_min_one_at_a_time",
+        "videos_per_min_batched",
+    ):
         assert results[key] > 0, key
     assert results["image_batched_speedup"] == pytest.approx(
-        results["images_per_s_batched"] / results["images_per_s_one_at_a_time"], rel=0.01)
+        results["images_per_s_batched"] / results["images_per_s_one_at_a_time"], rel=0.01
+    )
 
 
 def test_without_cuda_it_says_so_and_measures_nothing(capsys):

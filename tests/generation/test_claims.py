@@ -1,5 +1,6 @@
 """Many workers share one job: concurrent claims on PostgreSQL (SELECT ... FOR UPDATE SKIP LOCKED) never hand one
 output to two workers."""
+
 from __future__ import annotations
 
 import threading
@@ -30,7 +31,7 @@ def test_concurrent_claims_are_disjoint_and_cover_the_job(prompt_files):
     def worker(name: str) -> None:
         try:
             barrier.wait()
-            mine = []
+            mine: list[int] = []
             while batch := _claim(job, generator_id, 4, name):
                 mine.extend(o.pk for o in batch)
             claimed[name] = mine

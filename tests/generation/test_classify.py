@@ -1,5 +1,6 @@
 """Classification of prompts without a category: keyword rules, an LLM through a callable, and an LLM behind a real
 OpenAI-compatible HTTP endpoint (a local server); the method is recorded per prompt."""
+
 from __future__ import annotations
 
 import json

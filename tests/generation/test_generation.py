@@ -1,6 +1,7 @@
 """Generators and generation jobs in this process (eager): items written as imports write them, with provenance;
 re-runs make only what is missing; approval; failures reported and retried; a dead worker's claim taken over;
 the coverage table."""
+
 from __future__ import annotations
 
 import io
@@ -34,15 +35,39 @@ def run(*args) -> str:
 
 @pytest.mark.django_db
 def test_register_generator_records_the_exact_parameters(campaign):
-    text = run("register_generator", "sd15-x", "--campaign", campaign.slug, "--diffusers", "/models/sd15",
-               "--param", "steps=25", "--param", "scheduler=DPMSolverMultistepScheduler", "--param", "call.eta=0")
+    text = run(
+        "register_generator",
+        "sd15-x",
+        "--campaign",
+        campaign.slug,
+        "--diffusers",
+        "/models/sd15",
+        "--param",
+        "steps=25",
+        "--param",
+        "scheduler=DPMSolverMultistepScheduler",
+        "--param",
+        "call.eta=0",
+    )
     assert "StableDiffusion" not in text and "DiffusionPipeline from /models/sd15, 25 steps" in text
     spec = GeneratorSpec.objects.get(generator__name="sd15-x")
     assert spec.spec["steps"] == 25 and spec.spec["scheduler"] == "DPMSolverMultistepScheduler"
     assert spec.spec["call_kwargs"] == {"eta": 0} and spec.spec["width"] == 512 and spec.generator.media_type == "image"
     # The same parameters again: only the campaign is added.
-    run("register_generator", "sd15-x", "--campaign", campaign.slug, "--diffusers", "/models/sd15", "--param", "steps=25",
-        "--param", "scheduler=DPMSolverMultistepScheduler", "--param", "call.eta=0")
+    run(
+        "register_generator",
+        "sd15-x",
+        "--campaign",
+        campaign.slug,
+        "--diffusers",
+        "/models/sd15",
+        "--param",
+        "steps=25",
+        "--param",
+        "scheduler=DPMSolverMultistepScheduler",
+        "--param",
+        "call.eta=0",
+    )
     assert GeneratorSpec.objects.filter(generator__name="sd15-x").count() == 1
     run("register_generator", "vendor-x", "--campaign", campaign.slug, "--external", "video")
     assert GeneratorSpec.objects.get(generator__name="vendor-x").kind == "external"
@@ -67,7 +92,9 @@ def test_a_generator_with_imported_items_or_outputs_keeps_its_configuration(camp
 @pytest.mark.django_db
 def test_generate_writes_items_as_imports_do_with_provenance(campaign, prompt_set, tiny_generators):
     image_gen, video_gen = tiny_generators
-    text = run("generate", "--campaign", campaign.slug, "--generator", image_gen, "--generator", video_gen, "--seeds", "2")
+    text = run(
+        "generate", "--campaign", campaign.slug, "--generator", image_gen, "--generator", video_gen, "--seeds", "2"
+    )
     assert "16 outputs asked, 0 exist already, 16 to make" in text and "succeeded: 16 made" in text
     items = Item.objects.filter(campaign=campaign).select_related("generator", "prompt")
     assert items.count() == 16
@@ -76,7 +103,9 @@ def test_generate_writes_items_as_imports_do_with_provenance(campaign, prompt_se
     assert (video.width, video.height, video.fps) == (32, 32, 4.0) and video.duration == pytest.approx(1.0, abs=0.3)
     image = next(i for i in items if i.media_type == "image")
     assert image.media.name == media_name(image.sha256, "png") and image.thumbnail.name == thumbnail_name(image.sha256)
-    assert (Path(settings.MEDIA_ROOT) / image.media.name).is_file() and (Path(settings.MEDIA_ROOT) / image.thumbnail.name).is_file()
+    assert (Path(settings.MEDIA_ROOT) / image.media.name).is_file() and (
+        Path(settings.MEDIA_ROOT) / image.thumbnail.name
+    ).is_file()
     assert image.target == campaign.ratings_per_image and video.target == campaign.ratings_per_video
     output = GenerationOutput.objects.get(item=image)
     assert image.item_id == f"{image_gen}-p{image.prompt_id}-s{output.seed}"
@@ -93,7 +122,9 @@ def test_a_rerun_makes_only_what_is_missing_and_says_so(campaign, prompt_set, ti
     run("generate", "--campaign", campaign.slug, "--generator", image_gen, "--category", "Entity Generation")
     assert Item.objects.filter(campaign=campaign).count() == 1  # one prompt had that category
     text = run("generate", "--campaign", campaign.slug, "--generator", image_gen, "--category", "Entity Generation")
-    assert "1 outputs asked, 1 exist already, 0 to make" in text and "nothing to make: all 1 outputs exist already" in text
+    assert (
+        "1 outputs asked, 1 exist already, 0 to make" in text and "nothing to make: all 1 outputs exist already" in text
+    )
     text = run("generate", "--campaign", campaign.slug, "--generator", image_gen, "--seeds", "2")
     assert "8 outputs asked, 1 exist already, 7 to make" in text
     assert Item.objects.filter(campaign=campaign).count() == 8
@@ -133,8 +164,13 @@ def test_outputs_wait_for_approval_then_become_items(campaign, prompt_set, tiny_
 
 @pytest.mark.django_db
 def test_a_failing_pipeline_fails_its_outputs_with_the_reason_and_a_rerun_retries_them(campaign, prompt_set):
-    generator_register(name="broken-pipe", campaign=campaign, kind="diffusers", tiny="image",
-                       params={"pipeline_class": "NoSuchPipeline"})
+    generator_register(
+        name="broken-pipe",
+        campaign=campaign,
+        kind="diffusers",
+        tiny="image",
+        params={"pipeline_class": "NoSuchPipeline"},
+    )
     out, err = io.StringIO(), io.StringIO()
     call_command("generate", "--campaign", campaign.slug, "--generator", "broken-pipe", stdout=out, stderr=err)
     text = out.getvalue()
@@ -161,7 +197,9 @@ def test_a_claim_left_by_a_dead_worker_is_taken_over_after_the_lease(campaign, p
 
     with pytest.raises(StillWorking):
         generation_batch_run(job_id=job.pk, generator_id=generator_id, worker="alive:2")
-    GenerationOutput.objects.filter(job=job).update(claimed_at=timezone.now() - timedelta(seconds=settings.GENERATION_LEASE_S + 5))
+    GenerationOutput.objects.filter(job=job).update(
+        claimed_at=timezone.now() - timedelta(seconds=settings.GENERATION_LEASE_S + 5)
+    )
     result = generation_batch_run(job_id=job.pk, generator_id=generator_id, worker="alive:2")
     assert (result.claimed, result.made, result.finished) == (4, 4, True)
     assert set(GenerationOutput.objects.filter(job=job).values_list("worker", flat=True)) == {"alive:2"}

@@ -1,5 +1,6 @@
 """The generation pages render for researchers (coverage heat map with gaps, forms), are refused to annotators,
 and their forms call the same services as the API."""
+
 from __future__ import annotations
 
 import pytest
@@ -15,12 +16,15 @@ def login(user) -> Client:
 
 
 @pytest.mark.django_db
-def test_campaign_page_shows_coverage_gaps_prompt_sets_and_generators(make_user, campaign, prompt_set, tiny_generators,
-                                                                     django_capture_on_commit_callbacks):
+def test_campaign_page_shows_coverage_gaps_prompt_sets_and_generators(
+    make_user, campaign, prompt_set, tiny_generators, django_capture_on_commit_callbacks
+):
     client = login(make_user("researcher"))
     image_gen, _ = tiny_generators
     with django_capture_on_commit_callbacks(execute=True):
-        resp = client.post(f"/generation/{campaign.slug}/jobs/", {"generators": [image_gen], "prompt_set": "main", "seeds": "1"})
+        resp = client.post(
+            f"/generation/{campaign.slug}/jobs/", {"generators": [image_gen], "prompt_set": "main", "seeds": "1"}
+        )
     assert resp.status_code == 302 and "/generation/jobs/" in resp["Location"]
     page = client.get(f"/generation/{campaign.slug}/").content.decode()
     assert "Coverage: items by generator and taxonomy" in page and image_gen in page
@@ -34,8 +38,11 @@ def test_campaign_page_shows_coverage_gaps_prompt_sets_and_generators(make_user,
 @pytest.mark.django_db
 def test_forms_report_bad_input_and_annotators_are_refused(make_user, campaign):
     client = login(make_user("researcher"))
-    resp = client.post(f"/generation/{campaign.slug}/generators/", {"name": "g", "kind": "diffusers", "model": "m",
-                                                                    "params": "steps=zero"}, follow=True)
+    resp = client.post(
+        f"/generation/{campaign.slug}/generators/",
+        {"name": "g", "kind": "diffusers", "model": "m", "params": "steps=zero"},
+        follow=True,
+    )
     assert "steps must be a whole number" in resp.content.decode()
     resp = client.post(f"/generation/{campaign.slug}/jobs/", {"generators": ["none"]}, follow=True)
     assert "is not registered" in resp.content.decode()

@@ -1,5 +1,6 @@
 """The Django-free pipelines package: run specs, and the tiny pipelines drawing real (noise) images and videos through
 the same load/generate code a GPU worker runs, on the CPU."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -14,21 +15,29 @@ from generation.pipelines.spec import SpecError, build_spec, parse_params  # noq
 def test_a_spec_resolves_the_defaults_of_its_media_type():
     spec = build_spec(model="stabilityai/sdxl", params=parse_params(["steps=40", "call.eta=0.5"]))
     assert (spec.media_type, spec.steps, spec.width, spec.height, spec.batch_size) == ("image", 40, 512, 512, 4)
-    assert spec.pipeline_kwargs() == {"num_inference_steps": 40, "guidance_scale": 7.5, "width": 512, "height": 512,
-                                      "eta": 0.5}
+    assert spec.pipeline_kwargs() == {
+        "num_inference_steps": 40,
+        "guidance_scale": 7.5,
+        "width": 512,
+        "height": 512,
+        "eta": 0.5,
+    }
     video = build_spec(model="/models/t2v", params={"pipeline_class": "WanPipeline", "num_frames": "33"})
     assert (video.media_type, video.num_frames, video.fps, video.batch_size) == ("video", 33, 8, 1)
 
 
-@pytest.mark.parametrize("pairs, message", [
-    (["steps=0"], "steps must be between 1 and 1000"),
-    (["width=500"], "multiple of 8"),
-    (["colour=red"], "unknown parameter 'colour'"),
-    (["call.generator=1"], "cannot be set"),
-    (["dtype=int8"], "dtype must be one of"),
-    (["num_frames=16"], "num_frames and fps are for video generators"),
-    (["pipeline_class=not a class"], "pipeline_class must be a diffusers class name"),
-])
+@pytest.mark.parametrize(
+    "pairs, message",
+    [
+        (["steps=0"], "steps must be between 1 and 1000"),
+        (["width=500"], "multiple of 8"),
+        (["colour=red"], "unknown parameter 'colour'"),
+        (["call.generator=1"], "cannot be set"),
+        (["dtype=int8"], "dtype must be one of"),
+        (["num_frames=16"], "num_frames and fps are for video generators"),
+        (["pipeline_class=not a class"], "pipeline_class must be a diffusers class name"),
+    ],
+)
 def test_bad_parameters_are_refused_with_a_reason(pairs, message):
     with pytest.raises(SpecError, match=message):
         build_spec(model="some/model", params=parse_params(pairs))

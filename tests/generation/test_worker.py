@@ -1,6 +1,7 @@
-"""THE path of the issue on the real parts: prompts imported through the API, a tiny generator registered, a
+"""The whole generation path on the real parts: prompts imported through the API, a tiny generator registered, a
 generation job queued through the API and run by a REAL Celery worker on the `generation` queue (real Redis,
 PostgreSQL), items written into the campaign, and an annotator who gets them in a batch and rates one."""
+
 from __future__ import annotations
 
 import pytest
@@ -21,20 +22,30 @@ def test_prompt_set_to_generated_items_to_a_rated_batch_on_a_real_worker(celery_
     campaign = CampaignFactory(batch_size=4, golden_per_batch=0)
     researcher, _ = client_as("researcher")
     with open(prompt_files.csv(PROMPTS), "rb") as fh:
-        resp = researcher.post(f"/api/v1/campaigns/{campaign.slug}/prompt-sets/",
-                               {"file": fh, "name": "main", "classify": "rules"}, format="multipart")
+        resp = researcher.post(
+            f"/api/v1/campaigns/{campaign.slug}/prompt-sets/",
+            {"file": fh, "name": "main", "classify": "rules"},
+            format="multipart",
+        )
     assert resp.status_code == 202, resp.content
-    job = wait_for(lambda: Job.objects.filter(pk=resp.json()["job_id"], status__in=["succeeded", "failed"]).first(),
-                   timeout=90, what="the prompt import job")
+    job = wait_for(
+        lambda: Job.objects.filter(pk=resp.json()["job_id"], status__in=["succeeded", "failed"]).first(),
+        timeout=90,
+        what="the prompt import job",
+    )
     assert job.status == "succeeded", job.error
     assert job.result["added"] == 4 and job.result["classified"]["prompts"] == 3
 
     name = f"tiny-{campaign.slug}"
-    resp = researcher.post(f"/api/v1/campaigns/{campaign.slug}/generators/", {"name": name, "kind": "tiny", "tiny": "image"},
-                           format="json")
+    resp = researcher.post(
+        f"/api/v1/campaigns/{campaign.slug}/generators/", {"name": name, "kind": "tiny", "tiny": "image"}, format="json"
+    )
     assert resp.status_code == 201, resp.content
-    resp = researcher.post(f"/api/v1/campaigns/{campaign.slug}/generation-jobs/",
-                           {"generators": [name], "prompt_set": "main", "seeds": 2}, format="json")
+    resp = researcher.post(
+        f"/api/v1/campaigns/{campaign.slug}/generation-jobs/",
+        {"generators": [name], "prompt_set": "main", "seeds": 2},
+        format="json",
+    )
     assert resp.status_code == 202, resp.content
     job_id = resp.json()["id"]
     assert resp.json()["to_make"] == 8 and resp.json()["status"] == "queued"
@@ -61,8 +72,9 @@ def test_prompt_set_to_generated_items_to_a_rated_batch_on_a_real_worker(celery_
     assert len(tasks) == 4 and {t["media_type"] for t in tasks} == {"image"}
     media = annotator.get(tasks[0]["media_url"])
     assert media.status_code == 200 and b"".join(media.streaming_content)[:8] == b"\x89PNG\r\n\x1a\n"
-    rated = annotator.post(f"/api/v1/tasks/{tasks[0]['id']}/rating/", {"quality": 2, "alignment": 4, "duration_ms": 900},
-                           format="json")
+    rated = annotator.post(
+        f"/api/v1/tasks/{tasks[0]['id']}/rating/", {"quality": 2, "alignment": 4, "duration_ms": 900}, format="json"
+    )
     assert rated.status_code == 201, rated.content
     rating = Rating.objects.get(annotator=user)
     assert (rating.quality, rating.alignment) == (2, 4) and rating.item.generation.job_id == job_id

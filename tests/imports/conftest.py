@@ -1,5 +1,6 @@
 """Helpers for the import tests: a folder of tiny real media plus a manifest, and a snapshot of what an
 import could change (row counts and the files in media storage)."""
+
 from __future__ import annotations
 
 import csv
@@ -47,11 +48,15 @@ class Content:
         media_type = fields.get("media_type", "image")
         if media_path is None:
             media_path = self.image(f"{item_id}.png") if media_type == "image" else self.video(f"{item_id}.mp4")
-        return {"item_id": item_id, "media_path": media_path, "media_type": media_type,
-                "prompt": fields.get("prompt", f"a red cube number {item_id} on a wooden table"),
-                "generator": fields.get("generator", "sdxl" if media_type == "image" else "t2v-model"),
-                "category": fields.get("category", "Entity Generation"),
-                "subcategory": fields.get("subcategory", "object")}
+        return {
+            "item_id": item_id,
+            "media_path": media_path,
+            "media_type": media_type,
+            "prompt": fields.get("prompt", f"a red cube number {item_id} on a wooden table"),
+            "generator": fields.get("generator", "sdxl" if media_type == "image" else "t2v-model"),
+            "category": fields.get("category", "Entity Generation"),
+            "subcategory": fields.get("subcategory", "object"),
+        }
 
     def csv(self, rows: list[dict], name: str = "manifest.csv", columns: list[str] = COLUMNS) -> Path:
         path = self.root / name

@@ -1,4 +1,5 @@
 """The researcher's import API (zip upload and server folder), the item and user lists, permissions."""
+
 import io
 import uuid
 import zipfile
@@ -31,15 +32,24 @@ def manifest_csv(rows: list[tuple[str, str, str]]) -> bytes:
 
 
 def upload(client, slug, data: bytes, name="content.zip", **fields):
-    return client.post(f"/api/v1/campaigns/{slug}/imports/",
-                       {"archive": SimpleUploadedFile(name, data, content_type="application/zip"), **fields},
-                       format="multipart")
+    return client.post(
+        f"/api/v1/campaigns/{slug}/imports/",
+        {"archive": SimpleUploadedFile(name, data, content_type="application/zip"), **fields},
+        format="multipart",
+    )
 
 
-def test_a_zip_upload_answers_202_and_its_job_imports_the_items(client_as, campaign, django_capture_on_commit_callbacks):
+def test_a_zip_upload_answers_202_and_its_job_imports_the_items(
+    client_as, campaign, django_capture_on_commit_callbacks
+):
     client, user = client_as("researcher")
-    archive = make_zip({"manifest.csv": manifest_csv([("z1", "img/a.png", "a cat"), ("z2", "img/b.png", "a dog")]),
-                        "img/a.png": unique_png(), "img/b.png": unique_png(30, 20)})
+    archive = make_zip(
+        {
+            "manifest.csv": manifest_csv([("z1", "img/a.png", "a cat"), ("z2", "img/b.png", "a dog")]),
+            "img/a.png": unique_png(),
+            "img/b.png": unique_png(30, 20),
+        }
+    )
     with django_capture_on_commit_callbacks(execute=True):
         response = upload(client, campaign.slug, archive)
 
@@ -55,21 +65,34 @@ def test_a_zip_upload_answers_202_and_its_job_imports_the_items(client_as, campa
 
 def test_a_zip_with_a_named_manifest_in_a_subfolder(client_as, campaign, django_capture_on_commit_callbacks):
     client, _ = client_as("admin")
-    archive = make_zip({"set/list.jsonl": b'{"item_id": "j1", "media_path": "x.png", "media_type": "image", '
-                                          b'"prompt": "a tree", "generator": "sdxl"}\n',
-                        "set/x.png": unique_png()})
+    archive = make_zip(
+        {
+            "set/list.jsonl": b'{"item_id": "j1", "media_path": "x.png", "media_type": "image", '
+            b'"prompt": "a tree", "generator": "sdxl"}\n',
+            "set/x.png": unique_png(),
+        }
+    )
     with django_capture_on_commit_callbacks(execute=True):
         response = upload(client, campaign.slug, archive, manifest="set/list.jsonl")
     assert response.status_code == 202, response.data
     assert Item.objects.filter(campaign=campaign, item_id="j1").exists()
 
 
-@pytest.mark.parametrize("members,reason", [
-    ({"../evil.png": b"x", "manifest.csv": b"item_id"}, "archive member '../evil.png' leaves the archive folder ('..')"),
-    ({"/etc/evil.png": b"x", "manifest.csv": b"item_id"}, "archive member '/etc/evil.png' has an absolute path"),
-    ({"img/a.png": b"x"}, "archive has no manifest.csv or manifest.jsonl at its top level (or name it in 'manifest')"),
-    ({"sub/manifest.csv": b"x"}, "archive has no manifest.csv or manifest.jsonl at its top level"),
-])
+@pytest.mark.parametrize(
+    "members,reason",
+    [
+        (
+            {"../evil.png": b"x", "manifest.csv": b"item_id"},
+            "archive member '../evil.png' leaves the archive folder ('..')",
+        ),
+        ({"/etc/evil.png": b"x", "manifest.csv": b"item_id"}, "archive member '/etc/evil.png' has an absolute path"),
+        (
+            {"img/a.png": b"x"},
+            "archive has no manifest.csv or manifest.jsonl at its top level (or name it in 'manifest')",
+        ),
+        ({"sub/manifest.csv": b"x"}, "archive has no manifest.csv or manifest.jsonl at its top level"),
+    ],
+)
 def test_bad_zips_are_refused_at_once_with_a_reason(client_as, campaign, members, reason):
     client, _ = client_as("researcher")
     before, jobs = snapshot(), Job.objects.count()
@@ -84,7 +107,7 @@ def test_a_zip_symlink_member_is_refused(client_as, campaign):
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
         link = zipfile.ZipInfo("link.png")
-        link.external_attr = (0o120777 << 16)
+        link.external_attr = 0o120777 << 16
         zf.writestr(link, "/etc/passwd")
         zf.writestr("manifest.csv", manifest_csv([("a", "link.png", "p")]))
     response = upload(client, campaign.slug, buf.getvalue())
@@ -121,8 +144,9 @@ def test_a_server_folder_inside_the_import_roots_is_imported(client_as, campaign
     folder = import_root_folder()
     folder.csv([folder.row("s1"), folder.row("s2")])
     with django_capture_on_commit_callbacks(execute=True):
-        response = client.post(f"/api/v1/campaigns/{campaign.slug}/imports/", {"server_path": str(folder.root)},
-                               format="json")
+        response = client.post(
+            f"/api/v1/campaigns/{campaign.slug}/imports/", {"server_path": str(folder.root)}, format="json"
+        )
     assert response.status_code == 202, response.data
     assert Job.objects.get(pk=response.data["job_id"]).status == "succeeded"
     assert set(Item.objects.filter(campaign=campaign).values_list("item_id", flat=True)) == {"s1", "s2"}
@@ -133,8 +157,9 @@ def test_a_server_manifest_file_path_is_imported(client_as, campaign, django_cap
     folder = import_root_folder()
     manifest = folder.jsonl([folder.row("f1")], name="batch.jsonl")
     with django_capture_on_commit_callbacks(execute=True):
-        response = client.post(f"/api/v1/campaigns/{campaign.slug}/imports/", {"server_path": str(manifest)},
-                               format="json")
+        response = client.post(
+            f"/api/v1/campaigns/{campaign.slug}/imports/", {"server_path": str(manifest)}, format="json"
+        )
     assert response.status_code == 202
     assert Item.objects.filter(campaign=campaign, item_id="f1").exists()
 
@@ -153,8 +178,13 @@ def test_a_server_folder_without_a_manifest_is_a_400(client_as, campaign):
     client, _ = client_as("researcher")
     folder = import_root_folder()
     folder.image("only.png")
-    response = client.post(f"/api/v1/campaigns/{campaign.slug}/imports/", {"server_path": str(folder.root)}, format="json")
-    assert (response.status_code, response.data["detail"]) == (400, f"no manifest.csv or manifest.jsonl in {folder.root}")
+    response = client.post(
+        f"/api/v1/campaigns/{campaign.slug}/imports/", {"server_path": str(folder.root)}, format="json"
+    )
+    assert (response.status_code, response.data["detail"]) == (
+        400,
+        f"no manifest.csv or manifest.jsonl in {folder.root}",
+    )
 
 
 @pytest.mark.celery_worker
@@ -164,14 +194,20 @@ def test_a_bad_row_in_an_uploaded_zip_fails_the_job_with_one_line_and_imports_no
     campaign = CampaignFactory()
     client, _ = client_as("researcher")
     before = snapshot()
-    archive = make_zip({"manifest.csv": manifest_csv([("ok", "a.png", "p"), ("bad", "../../etc/passwd", "p")]),
-                        "a.png": unique_png()})
+    archive = make_zip(
+        {"manifest.csv": manifest_csv([("ok", "a.png", "p"), ("bad", "../../etc/passwd", "p")]), "a.png": unique_png()}
+    )
     response = upload(client, campaign.slug, archive)
     assert response.status_code == 202
-    job = wait_for(lambda: Job.objects.filter(pk=response.data["job_id"], status__in=["failed", "succeeded"]).first(),
-                   timeout=90, what="the import job")
+    job = wait_for(
+        lambda: Job.objects.filter(pk=response.data["job_id"], status__in=["failed", "succeeded"]).first(),
+        timeout=90,
+        what="the import job",
+    )
     assert job.status == "failed"
-    assert job.error == "manifest.csv line 3 (item_id 'bad'): media_path '../../etc/passwd' leaves the media root ('..')"
+    assert (
+        job.error == "manifest.csv line 3 (item_id 'bad'): media_path '../../etc/passwd' leaves the media root ('..')"
+    )
     assert snapshot() == before  # nothing imported; the upload was removed too
     assert client.get(response.data["status_url"]).data["error"] == job.error
 
@@ -179,16 +215,22 @@ def test_a_bad_row_in_an_uploaded_zip_fails_the_job_with_one_line_and_imports_no
 # --------------------------------------------------------------------------- permissions and lists
 
 
-@pytest.mark.parametrize("method,url", [
-    ("post", "/api/v1/campaigns/{slug}/imports/"),
-    ("get", "/api/v1/campaigns/{slug}/items/"),
-    ("get", "/api/v1/users/"),
-])
+@pytest.mark.parametrize(
+    "method,url",
+    [
+        ("post", "/api/v1/campaigns/{slug}/imports/"),
+        ("get", "/api/v1/campaigns/{slug}/items/"),
+        ("get", "/api/v1/users/"),
+    ],
+)
 def test_an_annotator_cannot_import_list_items_or_see_users(client_as, campaign, method, url):
     client, _ = client_as("annotator")
     before = snapshot()
-    response = getattr(client, method)(url.format(slug=campaign.slug), {"server_path": "/x"} if method == "post" else None,
-                                       format="json" if method == "post" else None)
+    response = getattr(client, method)(
+        url.format(slug=campaign.slug),
+        {"server_path": "/x"} if method == "post" else None,
+        format="json" if method == "post" else None,
+    )
     assert response.status_code == 403
     assert "This needs one of the roles" in response.data["detail"]
     assert snapshot() == before
@@ -245,7 +287,10 @@ def test_admins_list_users_with_roles_and_pause_state(client_as, make_user, djan
     assert response.status_code == 200
     rows = {r["username"]: r for r in response.data["results"]}
     assert (rows["zz-paused"]["roles"], rows["zz-paused"]["paused"], rows["zz-paused"]["paused_reason"]) == (
-        ["annotator"], True, "low agreement")
+        ["annotator"],
+        True,
+        "low agreement",
+    )
     assert (rows["zz-res"]["roles"], rows["zz-res"]["paused"]) == (["researcher"], False)
     assert rows[admin.username]["roles"] == ["admin"]
 

@@ -1,5 +1,6 @@
 """Every kind of bad input: the command exits with one line naming the row and the problem, and
 imports nothing at all (no rows, no prompts, no generators, no new files in media storage)."""
+
 import io
 import os
 import subprocess
@@ -25,8 +26,16 @@ def fails(campaign_slug: str, manifest: Path, *extra) -> str:
     """Run the command expecting failure; check nothing changed; return the one-line message."""
     before = snapshot()
     with pytest.raises(CommandError) as err:
-        call_command("import_items", "--campaign", campaign_slug, "--manifest", str(manifest), *extra,
-                     stdout=io.StringIO(), stderr=io.StringIO())
+        call_command(
+            "import_items",
+            "--campaign",
+            campaign_slug,
+            "--manifest",
+            str(manifest),
+            *extra,
+            stdout=io.StringIO(),
+            stderr=io.StringIO(),
+        )
     assert snapshot() == before
     message = str(err.value)
     assert "\n" not in message and message
@@ -40,23 +49,30 @@ def good_rows(content, n=2):
 def test_missing_column(campaign, content):
     manifest = content.csv(good_rows(content), columns=["item_id", "media_path", "media_type", "prompt"])
     assert fails(campaign.slug, manifest) == (
-        "manifest.csv line 1: missing column(s) generator (required: item_id, media_path, media_type, prompt, generator)")
+        "manifest.csv line 1: missing column(s) generator (required: item_id, media_path, media_type, prompt, generator)"
+    )
 
 
 def test_missing_field_in_a_jsonl_row(campaign, content):
     rows = good_rows(content) + [{"item_id": "x", "media_path": "x.png", "media_type": "image", "prompt": "p"}]
-    assert fails(campaign.slug, content.jsonl(rows)) == "manifest.jsonl line 3 (item_id 'x'): missing field(s) generator"
+    assert (
+        fails(campaign.slug, content.jsonl(rows)) == "manifest.jsonl line 3 (item_id 'x'): missing field(s) generator"
+    )
 
 
 def test_unknown_media_type(campaign, content):
     rows = good_rows(content) + [content.row("bad", media_path=content.image("bad.png"), media_type="gif")]
     assert fails(campaign.slug, content.csv(rows)) == (
-        "manifest.csv line 4 (item_id 'bad'): unknown media_type 'gif' (use image or video)")
+        "manifest.csv line 4 (item_id 'bad'): unknown media_type 'gif' (use image or video)"
+    )
 
 
 def test_missing_file(campaign, content):
     rows = good_rows(content) + [content.row("gone", media_path="nowhere/gone.png")]
-    assert fails(campaign.slug, content.csv(rows)) == "manifest.csv line 4 (item_id 'gone'): file not found: nowhere/gone.png"
+    assert (
+        fails(campaign.slug, content.csv(rows))
+        == "manifest.csv line 4 (item_id 'gone'): file not found: nowhere/gone.png"
+    )
 
 
 def test_a_folder_instead_of_a_file(campaign, content):
@@ -83,27 +99,31 @@ def test_a_truncated_image(campaign, content):
 def test_a_text_file_called_png(campaign, content):
     rows = good_rows(content) + [content.row("txt", media_path=content.image("t.png", b"hello, not an image"))]
     assert "line 4 (item_id 'txt'): t.png: not a readable image (cannot identify image file" in fails(
-        campaign.slug, content.csv(rows))
+        campaign.slug, content.csv(rows)
+    )
 
 
 def test_a_corrupt_video(campaign, content):
     (content.root / "broken.mp4").write_bytes(os.urandom(4096))
     rows = good_rows(content) + [content.row("v", media_path="broken.mp4", media_type="video")]
     assert fails(campaign.slug, content.csv(rows)).startswith(
-        "manifest.csv line 4 (item_id 'v'): broken.mp4: not a readable video (")
+        "manifest.csv line 4 (item_id 'v'): broken.mp4: not a readable video ("
+    )
 
 
 def test_an_image_given_as_a_video(campaign, content):
     rows = good_rows(content) + [content.row("v", media_path=content.image("really.png"), media_type="video")]
     assert "line 4 (item_id 'v'): really.png: video extension .png is not supported" in fails(
-        campaign.slug, content.csv(rows))
+        campaign.slug, content.csv(rows)
+    )
 
 
 def test_a_path_with_dotdot_leaves_the_media_root(campaign, content, tmp_path):
     (tmp_path / "outside.png").write_bytes(unique_png())
     rows = good_rows(content) + [content.row("up", media_path="../outside.png")]
     assert fails(campaign.slug, content.csv(rows)) == (
-        "manifest.csv line 4 (item_id 'up'): media_path '../outside.png' leaves the media root ('..')")
+        "manifest.csv line 4 (item_id 'up'): media_path '../outside.png' leaves the media root ('..')"
+    )
 
 
 def test_an_absolute_path_is_refused(campaign, content, tmp_path):
@@ -118,7 +138,8 @@ def test_a_symlink_escaping_the_media_root(campaign, content, tmp_path):
     os.symlink(tmp_path / "secret.png", content.root / "link.png")
     rows = good_rows(content) + [content.row("link", media_path="link.png")]
     assert fails(campaign.slug, content.csv(rows)) == (
-        "manifest.csv line 4 (item_id 'link'): media_path 'link.png' leaves the media root (a symlink points outside it)")
+        "manifest.csv line 4 (item_id 'link'): media_path 'link.png' leaves the media root (a symlink points outside it)"
+    )
 
 
 def test_a_symlinked_folder_escaping_the_media_root(campaign, content, tmp_path):
@@ -127,7 +148,8 @@ def test_a_symlinked_folder_escaping_the_media_root(campaign, content, tmp_path)
     os.symlink(tmp_path / "elsewhere", content.root / "linked")
     rows = good_rows(content) + [content.row("ld", media_path="linked/x.png")]
     assert fails(campaign.slug, content.csv(rows)) == (
-        "manifest.csv line 4 (item_id 'ld'): media_path 'linked/x.png' leaves the media root (a symlink points outside it)")
+        "manifest.csv line 4 (item_id 'ld'): media_path 'linked/x.png' leaves the media root (a symlink points outside it)"
+    )
 
 
 def test_a_dangling_symlink_is_a_missing_file(campaign, content, tmp_path):
@@ -144,14 +166,18 @@ def test_a_symlink_inside_the_media_root_is_fine(campaign, content):
 
 def test_a_duplicate_item_id_in_the_file(campaign, content):
     rows = good_rows(content) + [content.row("ok-0", media_path=content.image("again.png"))]
-    assert fails(campaign.slug, content.csv(rows)) == "manifest.csv line 4 (item_id 'ok-0'): duplicate item_id (first on line 2)"
+    assert (
+        fails(campaign.slug, content.csv(rows))
+        == "manifest.csv line 4 (item_id 'ok-0'): duplicate item_id (first on line 2)"
+    )
 
 
 def test_an_item_id_already_in_the_campaign(campaign, content):
     ItemFactory(campaign=campaign, item_id="taken")
     rows = good_rows(content) + [content.row("taken")]
     assert fails(campaign.slug, content.csv(rows)) == (
-        f"manifest.csv line 4 (item_id 'taken'): item_id is already in campaign {campaign.slug!r}")
+        f"manifest.csv line 4 (item_id 'taken'): item_id is already in campaign {campaign.slug!r}"
+    )
 
 
 def test_the_same_item_id_in_another_campaign_is_fine(campaign, content):
@@ -176,25 +202,38 @@ def test_an_unknown_campaign(content):
 
 def test_a_generator_used_for_images_and_videos_in_one_file(campaign, content):
     rows = [content.row("i", generator="both"), content.row("v", media_type="video", generator="both")]
-    assert "line 3 (item_id 'v'): generator 'both' is a image generator (line 2)" in fails(campaign.slug, content.csv(rows))
+    assert "line 3 (item_id 'v'): generator 'both' is a image generator (line 2)" in fails(
+        campaign.slug, content.csv(rows)
+    )
 
 
 def test_a_generator_that_exists_for_the_other_media_type(campaign, content):
     GeneratorFactory(name="vidgen", media_type="video")
     rows = good_rows(content) + [content.row("i", generator="vidgen")]
     assert "line 4 (item_id 'i'): generator 'vidgen' already exists as a video generator" in fails(
-        campaign.slug, content.csv(rows))
+        campaign.slug, content.csv(rows)
+    )
 
 
-@pytest.mark.parametrize("name,text,expected", [
-    ("manifest.jsonl", '{"item_id": "a", "media_path": "a.png"\n', "manifest.jsonl line 1: not valid JSON ("),
-    ("manifest.jsonl", '["a", "b"]\n', "manifest.jsonl line 1: each line must be a JSON object"),
-    ("manifest.csv", "item_id,media_path,media_type,prompt,generator\na,a.png,image,p\n",
-     "manifest.csv line 2 (item_id 'a'): expected 5 fields, found 4"),
-    ("manifest.csv", "", "manifest.csv: the manifest is empty"),
-    ("manifest.csv", "item_id,media_path,media_type,prompt,generator\n", "manifest.csv: the manifest has no rows to import"),
-    ("manifest.txt", "item_id\n", "manifest.txt: a manifest must be .csv or .jsonl"),
-])
+@pytest.mark.parametrize(
+    "name,text,expected",
+    [
+        ("manifest.jsonl", '{"item_id": "a", "media_path": "a.png"\n', "manifest.jsonl line 1: not valid JSON ("),
+        ("manifest.jsonl", '["a", "b"]\n', "manifest.jsonl line 1: each line must be a JSON object"),
+        (
+            "manifest.csv",
+            "item_id,media_path,media_type,prompt,generator\na,a.png,image,p\n",
+            "manifest.csv line 2 (item_id 'a'): expected 5 fields, found 4",
+        ),
+        ("manifest.csv", "", "manifest.csv: the manifest is empty"),
+        (
+            "manifest.csv",
+            "item_id,media_path,media_type,prompt,generator\n",
+            "manifest.csv: the manifest has no rows to import",
+        ),
+        ("manifest.txt", "item_id\n", "manifest.txt: a manifest must be .csv or .jsonl"),
+    ],
+)
 def test_an_unparseable_manifest(campaign, content, name, text, expected):
     path = content.root / name
     path.write_text(text)
@@ -230,20 +269,28 @@ def test_an_import_interrupted_while_writing_removes_the_files_it_stored(campaig
 
     rows = good_rows(content, 3) + [content.row("reuse", media_path="old.png")]
     with pytest.raises(KeyboardInterrupt):
-        items_import(campaign=campaign, manifest=content.csv(rows, name="second.csv"),
-                     progress=Progress(job, on_update), job=job)
+        items_import(
+            campaign=campaign, manifest=content.csv(rows, name="second.csv"), progress=Progress(job, on_update), job=job
+        )
     assert snapshot() == before
     assert Item.objects.get(item_id="earlier").media.name in media_files()
 
 
 def test_a_failing_command_exits_1_with_one_line_on_stderr(content):
     db = settings.DATABASES["default"]  # the test database, which the subprocess must use too
-    env = dict(os.environ, PYTHONPATH=f"{ROOT}{os.pathsep}{ROOT / 'platform'}",
-               DJANGO_SETTINGS_MODULE="config.settings.test",
-               DATABASE_URL=f"postgres://{db['USER'] or 'postgres'}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}")
+    env = dict(
+        os.environ,
+        PYTHONPATH=f"{ROOT}{os.pathsep}{ROOT / 'platform'}",
+        DJANGO_SETTINGS_MODULE="config.settings.test",
+        DATABASE_URL=f"postgres://{db['USER'] or 'postgres'}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
+    )
     proc = subprocess.run(
         [sys.executable, "manage.py", "import_items", "--campaign", "nope", "--manifest", str(content.root / "m.csv")],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert proc.returncode == 1
     assert proc.stderr.strip().splitlines() == ["CommandError: campaign 'nope' does not exist"]
@@ -251,4 +298,5 @@ def test_a_failing_command_exits_1_with_one_line_on_stderr(content):
 
 def test_media_root_must_be_a_folder(campaign, content, tmp_path):
     assert fails(campaign.slug, content.csv(good_rows(content)), "--media-root", str(tmp_path / "missing")).startswith(
-        "media root is not a folder: ")
+        "media root is not a folder: "
+    )

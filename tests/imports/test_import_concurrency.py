@@ -1,5 +1,6 @@
 """Store-and-write phases of imports run one at a time (a PostgreSQL advisory lock), so a failing
 import never removes a file that a concurrent import is about to use."""
+
 import threading
 
 import psycopg
@@ -20,8 +21,13 @@ def test_an_import_waits_for_the_write_lock_and_then_rechecks_and_writes(content
     job = job_create(kind="import_items", params={}, campaign=campaign)
     manifest = content.csv([content.row("a"), content.row("b")])
     db = settings.DATABASES["default"]
-    holder = psycopg.connect(host=db["HOST"] or "127.0.0.1", port=db["PORT"] or 5432, user=db["USER"] or "postgres",
-                             dbname=db["NAME"], autocommit=True)
+    holder = psycopg.connect(
+        host=db["HOST"] or "127.0.0.1",
+        port=db["PORT"] or 5432,
+        user=db["USER"] or "postgres",
+        dbname=db["NAME"],
+        autocommit=True,
+    )
     holder.execute("SELECT pg_advisory_lock(%s)", [WRITE_LOCK_KEY])
     errors = []
 
@@ -36,8 +42,11 @@ def test_an_import_waits_for_the_write_lock_and_then_rechecks_and_writes(content
     thread = threading.Thread(target=run)
     thread.start()
     try:
-        wait_for(lambda: Job.objects.get(pk=job.pk).message.startswith("waiting for other imports"), timeout=30,
-                 what="the import to wait for the lock")
+        wait_for(
+            lambda: Job.objects.get(pk=job.pk).message.startswith("waiting for other imports"),
+            timeout=30,
+            what="the import to wait for the lock",
+        )
         assert not Item.objects.filter(campaign=campaign).exists()
     finally:
         holder.execute("SELECT pg_advisory_unlock(%s)", [WRITE_LOCK_KEY])

@@ -1,4 +1,5 @@
 """Imports that succeed: images (CSV), videos (JSONL), content-addressed storage, prompts and generators."""
+
 import io
 from pathlib import Path
 
@@ -16,14 +17,25 @@ pytestmark = pytest.mark.django_db
 
 def run_import(campaign, manifest, *extra) -> str:
     out = io.StringIO()
-    call_command("import_items", "--campaign", campaign.slug, "--manifest", str(manifest), *extra,
-                 stdout=out, stderr=io.StringIO())
+    call_command(
+        "import_items",
+        "--campaign",
+        campaign.slug,
+        "--manifest",
+        str(manifest),
+        *extra,
+        stdout=out,
+        stderr=io.StringIO(),
+    )
     return out.getvalue()
 
 
 def test_images_from_a_csv_manifest_become_items_with_size_hash_target_and_stored_files(campaign, content):
-    rows = [content.row("img-1"), content.row("img-2", generator="FLUX.1-dev"),
-            content.row("img-3", media_path=content.image("sub/dir/x.png", width=40, height=30))]
+    rows = [
+        content.row("img-1"),
+        content.row("img-2", generator="FLUX.1-dev"),
+        content.row("img-3", media_path=content.image("sub/dir/x.png", width=40, height=30)),
+    ]
     out = run_import(campaign, content.csv(rows))
 
     assert "imported 3 items (3 images, 0 videos)" in out
@@ -48,8 +60,10 @@ def test_images_from_a_csv_manifest_become_items_with_size_hash_target_and_store
 
 
 def test_videos_from_a_jsonl_manifest_are_probed_for_duration_fps_and_size(campaign, content):
-    rows = [content.row("vid-1", media_type="video", media_path=content.video("v1.mp4", frames=8, fps=4, size=(48, 32))),
-            content.row("vid-2", media_type="video", media_path=content.video("v2.mp4", frames=6, fps=6, size=(32, 32)))]
+    rows = [
+        content.row("vid-1", media_type="video", media_path=content.video("v1.mp4", frames=8, fps=4, size=(48, 32))),
+        content.row("vid-2", media_type="video", media_path=content.video("v2.mp4", frames=6, fps=6, size=(32, 32))),
+    ]
     run_import(campaign, content.jsonl(rows))
 
     first = Item.objects.get(campaign=campaign, item_id="vid-1")
@@ -79,8 +93,11 @@ def test_the_same_file_imported_twice_is_stored_once(content):
 
 def test_prompts_are_shared_by_text_and_count_their_words(campaign, content):
     long_prompt = " ".join(["word"] * 30)
-    rows = [content.row("a", prompt=long_prompt, category="Interaction Ability", subcategory="spatial"),
-            content.row("b", prompt=long_prompt), content.row("c", prompt="  a cat  ")]
+    rows = [
+        content.row("a", prompt=long_prompt, category="Interaction Ability", subcategory="spatial"),
+        content.row("b", prompt=long_prompt),
+        content.row("c", prompt="  a cat  "),
+    ]
     run_import(campaign, content.csv(rows))
 
     a, b, c = (Item.objects.select_related("prompt").get(item_id=i) for i in "abc")
@@ -136,16 +153,20 @@ def test_a_job_run_again_after_its_worker_died_does_not_import_twice(campaign, c
     from annotation.services.jobs import job_run
 
     manifest = content.csv([content.row("a"), content.row("b")])
-    job = Job.objects.create(kind="import_items", campaign=campaign,
-                             params={"campaign": campaign.slug, "manifest": str(manifest), "media_root": None})
+    job = Job.objects.create(
+        kind="import_items",
+        campaign=campaign,
+        params={"campaign": campaign.slug, "manifest": str(manifest), "media_root": None},
+    )
     first = job_run(job_id=job.pk).result
     # As if killed before _finish: a dead worker's heartbeat goes stale (a fresh one means it is alive).
     from datetime import timedelta
 
     from django.utils import timezone
 
-    Job.objects.filter(pk=job.pk).update(status="running", finished_at=None,
-                                         heartbeat_at=timezone.now() - timedelta(minutes=10))
+    Job.objects.filter(pk=job.pk).update(
+        status="running", finished_at=None, heartbeat_at=timezone.now() - timedelta(minutes=10)
+    )
     again = job_run(job_id=job.pk)
     assert (again.status, again.result) == ("succeeded", first)
     assert Item.objects.filter(campaign=campaign).count() == 2
@@ -164,8 +185,10 @@ def test_a_failed_foreground_import_leaves_a_failed_job_with_the_one_line_error(
 def test_the_same_video_bytes_under_two_extensions_get_a_stored_file_each(campaign, content):
     content.video("clip.mp4")
     (content.root / "clip.mov").write_bytes((content.root / "clip.mp4").read_bytes())
-    rows = [content.row("mp4", media_type="video", media_path="clip.mp4"),
-            content.row("mov", media_type="video", media_path="clip.mov")]
+    rows = [
+        content.row("mp4", media_type="video", media_path="clip.mp4"),
+        content.row("mov", media_type="video", media_path="clip.mov"),
+    ]
     run_import(campaign, content.csv(rows))
     for item in Item.objects.filter(campaign=campaign):
         assert (Path(settings.MEDIA_ROOT) / item.media.name).is_file()
@@ -179,8 +202,12 @@ def test_progress_is_reported_in_steps_and_ends_at_the_total(campaign, content):
     job = job_create(kind="import_items", params={}, campaign=campaign)
     shared = content.image("one.png")
     rows = [content.row(f"r{i}", media_path=shared) for i in range(120)]
-    items_import(campaign=campaign, manifest=content.csv(rows), job=job,
-                 progress=Progress(job, lambda done, total, message: seen.append((done, total, message))))
+    items_import(
+        campaign=campaign,
+        manifest=content.csv(rows),
+        job=job,
+        progress=Progress(job, lambda done, total, message: seen.append((done, total, message))),
+    )
     probing = [done for done, _, message in seen if message == "probing media"]
     assert probing == [50, 100, 120]
     assert seen[-1][:2] == (240, 240)

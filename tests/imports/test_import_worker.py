@@ -1,4 +1,5 @@
 """A REAL Celery worker on the real Redis runs an import queued by `import_items --enqueue`."""
+
 import io
 
 import pytest
@@ -14,14 +15,19 @@ from tests.factories import CampaignFactory
 def test_an_enqueued_import_runs_to_completion_on_a_real_worker(celery_worker, content):
     campaign = CampaignFactory()
     rows = [content.row(f"w{i}") for i in range(4)] + [
-        content.row("wv", media_type="video", media_path=content.video("wv.mp4", frames=4, fps=4))]
+        content.row("wv", media_type="video", media_path=content.video("wv.mp4", frames=4, fps=4))
+    ]
     out = io.StringIO()
-    call_command("import_items", "--campaign", campaign.slug, "--manifest", str(content.csv(rows)), "--enqueue",
-                 stdout=out)
+    call_command(
+        "import_items", "--campaign", campaign.slug, "--manifest", str(content.csv(rows)), "--enqueue", stdout=out
+    )
     job_id = int(out.getvalue().strip().splitlines()[-1])
 
-    job = wait_for(lambda: Job.objects.filter(pk=job_id, status__in=["succeeded", "failed"]).first(),
-                   timeout=90, what="the import job")
+    job = wait_for(
+        lambda: Job.objects.filter(pk=job_id, status__in=["succeeded", "failed"]).first(),
+        timeout=90,
+        what="the import job",
+    )
     assert job.status == "succeeded", job.error
     assert job.total == 10 and job.progress == job.total
     assert job.result["items_created"] == 5 and job.result["videos"] == 1

@@ -1,4 +1,5 @@
 """seed_demo: logins, the demo campaign and its synthetic content, imported through the import service."""
+
 import io
 
 import numpy as np
@@ -22,7 +23,9 @@ def test_seed_demo_imports_images_and_videos_of_different_quality_and_is_idempot
     assert len({i.generator.name for i in images}) == 4 and len({i.generator.name for i in videos}) == 2
     assert all(v.duration == pytest.approx(2.0, abs=0.3) and v.fps == pytest.approx(8.0) for v in videos)
     assert sum(i.prompt.word_count > 25 for i in images) >= 2 * 4
-    assert {"Entity Generation", "Entity Attribute Generation", "Interaction Ability"} <= {i.prompt.category for i in items}
+    assert {"Entity Generation", "Entity Attribute Generation", "Interaction Ability"} <= {
+        i.prompt.category for i in items
+    }
     assert (tmp_path / "demo" / "manifest.csv").exists()
     assert Job.objects.get(kind="import_items", campaign=campaign).status == "succeeded"
 
@@ -33,8 +36,10 @@ def test_seed_demo_imports_images_and_videos_of_different_quality_and_is_idempot
             return np.asarray(img.convert("RGB"), dtype=np.float64)
 
     reference = pixels("sharpdiff-xl")
-    psnr = [10 * np.log10(255**2 / np.mean((pixels(g) - reference) ** 2))
-            for g in ("pixelmuse-2", "softframe-1.5", "noisegen-0.3")]
+    psnr = [
+        10 * np.log10(255**2 / np.mean((pixels(g) - reference) ** 2))
+        for g in ("pixelmuse-2", "softframe-1.5", "noisegen-0.3")
+    ]
     assert psnr[0] > psnr[1] > psnr[2] and psnr[0] - psnr[2] > 10, psnr
 
     out = io.StringIO()

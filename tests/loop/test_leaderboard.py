@@ -1,4 +1,5 @@
 """The live leaderboard: ranks, intervals and separation from approved ratings only."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -21,8 +22,9 @@ def seeded(make_user, *, means, per_gen=12, decision=Batch.Decision.APPROVED, se
         for _ in range(per_gen):
             item = ItemFactory(campaign=campaign, generator=gen)
             for r, b in zip(raters, batches):
-                Rating.objects.create(annotator=r, item=item, batch=b,
-                                      quality=int(np.clip(np.rint(mean + rng.normal(0, 0.7)), 1, 5)))
+                Rating.objects.create(
+                    annotator=r, item=item, batch=b, quality=int(np.clip(np.rint(mean + rng.normal(0, 0.7)), 1, 5))
+                )
     return campaign
 
 
@@ -34,8 +36,10 @@ def test_generators_are_ranked_with_intervals_and_separation(make_user):
     assert names[0].endswith("-0") and names[-1].endswith("-1")
     top = quality["generators"][0]
     assert top["items"] == 12 and top["ratings"] == 36 and top["ci95"][0] < top["mos"] < top["ci95"][1]
-    item_means = [np.mean(list(Rating.objects.filter(item=i).values_list("quality", flat=True)))
-                  for i in campaign.items.filter(generator__name=top["generator"])]
+    item_means = [
+        np.mean(list(Rating.objects.filter(item=i).values_list("quality", flat=True)))
+        for i in campaign.items.filter(generator__name=top["generator"])
+    ]
     assert top["mos"] == pytest.approx(float(np.mean(item_means)), abs=1e-4)
     # 4.5 vs 3.9 separated; 3.9 vs 3.85 not, with an estimate or a reason
     assert quality["generators"][0]["next"]["separated"] is True

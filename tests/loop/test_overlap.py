@@ -1,5 +1,6 @@
 """Adaptive overlap and selection by value, on the real database: items stop where raters agree, get
 more ratings where they scatter, only approved ratings count, the cap holds, the pool's guarantees hold."""
+
 from __future__ import annotations
 
 import pytest
@@ -17,15 +18,28 @@ pytestmark = pytest.mark.django_db
 
 
 def adaptive(**kw):
-    return CampaignFactory(overlap_policy="adaptive", min_ratings_per_image=3, max_ratings_per_item=6,
-                           overlap_ci_target=1.2, batch_size=4, **kw)
+    return CampaignFactory(
+        overlap_policy="adaptive",
+        min_ratings_per_image=3,
+        max_ratings_per_item=6,
+        overlap_ci_target=1.2,
+        batch_size=4,
+        **kw,
+    )
 
 
 def rate(campaign, item, annotator, q, a, *, decision=Batch.Decision.APPROVED):
     """One closed batch holding one rating of `item` (decision as given, counted as the rating service does)."""
-    batch = Batch.objects.create(campaign=campaign, annotator=annotator, status="closed", decision=Batch.Decision.PENDING,
-                                 closed_at=timezone.now())
-    task = Task.objects.create(batch=batch, item=item, annotator=annotator, status="rated", lease_expires_at=timezone.now())
+    batch = Batch.objects.create(
+        campaign=campaign,
+        annotator=annotator,
+        status="closed",
+        decision=Batch.Decision.PENDING,
+        closed_at=timezone.now(),
+    )
+    task = Task.objects.create(
+        batch=batch, item=item, annotator=annotator, status="rated", lease_expires_at=timezone.now()
+    )
     Rating.objects.create(annotator=annotator, item=item, batch=batch, task=task, quality=q, alignment=a)
     Item.objects.filter(pk=item.pk).update(active_count=item.active_count + 1)
     item.refresh_from_db()
@@ -50,8 +64,8 @@ def test_an_item_raters_agree_on_stops_at_the_minimum_and_one_they_scatter_on_ge
         rate(campaign, scattered, rater, score, 3)
     agreed.refresh_from_db()
     scattered.refresh_from_db()
-    assert agreed.target == 3      # three agreeing raters: precise enough
-    assert scattered.target == 4   # 1, 5, 3: one more
+    assert agreed.target == 3  # three agreeing raters: precise enough
+    assert scattered.target == 4  # 1, 5, 3: one more
     assert agreed.priority < scattered.priority  # and value selection would prefer the scattered one
 
 
@@ -78,11 +92,19 @@ def test_careful_raters_weigh_more(make_user):
     careful = [make_user("annotator") for _ in range(3)]
     careless = [make_user("annotator") for _ in range(3)]
     for rater in careful:
-        AnnotatorEvidence.objects.create(campaign=campaign, annotator=rater, n_golden=100,
-                                         figures={d: {"n_golden": 100, "resid_var": 0.15} for d in ("quality", "alignment")})
+        AnnotatorEvidence.objects.create(
+            campaign=campaign,
+            annotator=rater,
+            n_golden=100,
+            figures={d: {"n_golden": 100, "resid_var": 0.15} for d in ("quality", "alignment")},
+        )
     for rater in careless:
-        AnnotatorEvidence.objects.create(campaign=campaign, annotator=rater, n_golden=100,
-                                         figures={d: {"n_golden": 100, "resid_var": 2.5} for d in ("quality", "alignment")})
+        AnnotatorEvidence.objects.create(
+            campaign=campaign,
+            annotator=rater,
+            n_golden=100,
+            figures={d: {"n_golden": 100, "resid_var": 2.5} for d in ("quality", "alignment")},
+        )
     a, b = ItemFactory(campaign=campaign), ItemFactory(campaign=campaign)
     for rater, score in zip(careful, (3, 4, 3)):
         rate(campaign, a, rater, score, score)
@@ -148,7 +170,10 @@ def test_collection_settings_api_is_validated(client_as):
     ok = client.patch(url, {"overlap_policy": "adaptive", "overlap_ci_target": 1.0}, format="json")
     assert ok.status_code == 200 and ok.json()["overlap_policy"] == "adaptive"
     bad = client.patch(url, {"min_ratings_per_image": 50}, format="json")
-    assert bad.status_code == 400 and "min_ratings_per_image must be between 1 and max_ratings_per_item" in bad.json()["detail"]
+    assert (
+        bad.status_code == 400
+        and "min_ratings_per_image must be between 1 and max_ratings_per_item" in bad.json()["detail"]
+    )
     assert client.patch(url, {"batch_size": 3}, format="json").status_code == 400
     annotator, _ = client_as("annotator")
     assert annotator.get(url).status_code == 403
@@ -196,8 +221,12 @@ def test_the_closed_loop_tick_reopens_items_when_a_raters_evidence_turns(make_us
     assert item.target == 3
     # golden evidence arrives: these three raters are very noisy
     for rater in raters:
-        AnnotatorEvidence.objects.create(campaign=campaign, annotator=rater, n_golden=200,
-                                         figures={d: {"n_golden": 200, "resid_var": 3.0} for d in ("quality", "alignment")})
+        AnnotatorEvidence.objects.create(
+            campaign=campaign,
+            annotator=rater,
+            n_golden=200,
+            figures={d: {"n_golden": 200, "resid_var": 3.0} for d in ("quality", "alignment")},
+        )
     closed_loop_tick()
     item.refresh_from_db()
     assert item.target == 4

@@ -1,4 +1,5 @@
 """Helpers of the MOS/export tests: hand-made ratings in closed batches with a chosen decision."""
+
 from __future__ import annotations
 
 import pytest
@@ -39,8 +40,12 @@ def rated(db, campaign):
     for k, ann in enumerate(annotators):
         rate(campaign, ann, {items[i]: table[i][k] for i in range(3)})
     # Ratings that must NOT count: rejected, needs_review, pending batches and an expert batch.
-    for decision, kind in (("rejected", "annotation"), ("needs_review", "annotation"), ("pending", "annotation"),
-                           ("approved", "expert")):
+    for decision, kind in (
+        ("rejected", "annotation"),
+        ("needs_review", "annotation"),
+        ("pending", "annotation"),
+        ("approved", "expert"),
+    ):
         other = UserFactory(role="annotator")
         rate(campaign, other, {item: (1, 1) for item in items}, decision=decision, kind=kind)
     return campaign, items, annotators, table

@@ -1,4 +1,5 @@
 """mos_aggregate end to end on hand-made ratings: values, exclusions, methods, immutability, checksum."""
+
 import hashlib
 
 import numpy as np
@@ -7,8 +8,8 @@ from scipy import stats
 
 from annotation.aggregation import METHODS
 from annotation.models import AnnotatorStat, DatasetVersion, ItemScore
-from annotation.services.errors import InvalidInput
 from annotation.services.mos import mos_aggregate
+from core.errors import InvalidInput
 from tests.factories import UserFactory
 
 from .conftest import rate
@@ -41,7 +42,8 @@ def test_only_approved_annotation_batches_count(rated):
     assert version.counts["ratings"] == 12  # 4 annotators x 3 items; the 1s of the other batches are out
     assert version.counts["annotators"] == 4
     assert set(AnnotatorStat.objects.filter(version=version).values_list("annotator_id", flat=True)) == {
-        a.pk for a in annotators}
+        a.pk for a in annotators
+    }
 
 
 def test_imported_batches_count(rated):
@@ -63,7 +65,11 @@ def test_every_method_writes_a_version_with_scores_and_stats(rated, method):
     for s in scores.values():
         assert 1.0 <= s.mos <= 5.0 and s.n >= 1
     # Every method keeps the order of clearly different items: item 0 high, item 1 low.
-    assert scores[(items[0].pk, "quality")].mos > scores[(items[2].pk, "quality")].mos > scores[(items[1].pk, "quality")].mos
+    assert (
+        scores[(items[0].pk, "quality")].mos
+        > scores[(items[2].pk, "quality")].mos
+        > scores[(items[1].pk, "quality")].mos
+    )
     assert AnnotatorStat.objects.filter(version=version).count() == 8
 
 

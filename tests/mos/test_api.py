@@ -1,4 +1,5 @@
 """API of versions and exports: permissions, validation, the 202 job flow and the download."""
+
 import io
 import json
 import zipfile
@@ -44,7 +45,9 @@ def test_post_version_runs_an_aggregation_job(rated, client_as, django_capture_o
     assert status["status"] == "succeeded" and status["progress"] == status["total"]
 
 
-@pytest.mark.parametrize("body,fragment", [({"method": "median"}, "method"), ({"method": "mle", "params": {"x": 1}}, "x")])
+@pytest.mark.parametrize(
+    "body,fragment", [({"method": "median"}, "method"), ({"method": "mle", "params": {"x": 1}}, "x")]
+)
 def test_bad_aggregation_requests_are_400_and_make_no_job(rated, client_as, body, fragment):
     client, _ = client_as("researcher")
     resp = client.post(f"/api/v1/campaigns/{rated[0].slug}/versions/", body, format="json")
@@ -59,10 +62,14 @@ def test_unknown_campaign_or_version_is_404(db, client_as):
     assert resp.status_code == 404 and "999999" in resp.json()["detail"]
 
 
-@pytest.mark.parametrize("body,fragment", [
-    ({"format": "xml"}, "format"), ({"format": "sft", "split": "train=0.9"}, "sum to 1"),
-    ({"format": "sft", "media": "teleport"}, "media"),
-])
+@pytest.mark.parametrize(
+    "body,fragment",
+    [
+        ({"format": "xml"}, "format"),
+        ({"format": "sft", "split": "train=0.9"}, "sum to 1"),
+        ({"format": "sft", "media": "teleport"}, "media"),
+    ],
+)
 def test_bad_export_requests_are_400_and_make_no_job(version, client_as, body, fragment):
     client, _ = client_as("researcher")
     resp = client.post(f"/api/v1/versions/{version.pk}/exports/", body, format="json")
@@ -73,8 +80,11 @@ def test_bad_export_requests_are_400_and_make_no_job(version, client_as, body, f
 def test_export_job_and_zip_download(version, client_as, django_capture_on_commit_callbacks):
     client, _ = client_as("researcher")
     with django_capture_on_commit_callbacks(execute=True):
-        resp = client.post(f"/api/v1/versions/{version.pk}/exports/",
-                           {"format": "sft", "split": "train=0.34,val=0.33,test=0.33", "seed": 2}, format="json")
+        resp = client.post(
+            f"/api/v1/versions/{version.pk}/exports/",
+            {"format": "sft", "split": "train=0.34,val=0.33,test=0.33", "seed": 2},
+            format="json",
+        )
     assert resp.status_code == 202, resp.content
     job_id = resp.json()["job"]["id"]
     assert Job.objects.get(pk=job_id).status == "succeeded"

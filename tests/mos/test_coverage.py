@@ -1,4 +1,5 @@
 """Coverage: items below target, uncertain items (wide CI), and extra ratings that raise Item.target."""
+
 import pytest
 from django.core.management import call_command
 

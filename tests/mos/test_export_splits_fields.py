@@ -1,5 +1,6 @@
 """Exports keep a given (imported) split exactly, leave golden items out on request and carry the analysis
 fields (is_golden, category, subcategory, word_count) in every MOS table and SFT record."""
+
 import json
 
 import pandas as pd
@@ -7,8 +8,8 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from annotation.models import Item, Prompt
-from annotation.services.errors import InvalidInput
 from annotation.services.exports import dataset_export
+from core.errors import InvalidInput
 
 
 @pytest.fixture
@@ -45,7 +46,9 @@ def test_given_split_refused_when_an_item_has_none(version, tmp_path):
 def test_golden_items_kept_out_of_training_or_everything(given, tmp_path):
     version, items = given
     golden_id = items[2].item_id
-    m = dataset_export(version=version, fmt="sft", out=tmp_path / "a", split="given", media="none", golden="exclude-train")
+    m = dataset_export(
+        version=version, fmt="sft", out=tmp_path / "a", split="given", media="none", golden="exclude-train"
+    )
     train = [json.loads(x) for x in (tmp_path / "a" / "sft_train.jsonl").read_text().splitlines()]
     assert golden_id not in {r["item_id"] for r in train} and m["counts"] == {"train": 2, "test": 2}
     assert m["golden"] == {"mode": "exclude-train", "items_left_out": 1}
@@ -68,16 +71,40 @@ def test_fields_in_tables_and_sft_records(given, tmp_path):
         recs = [json.loads(x) for x in (tmp_path / fmt / name).read_text().splitlines()]
         golden = {r["item_id"]: r["is_golden"] for r in recs}
         assert golden[items[2].item_id] is True and golden[items[0].item_id] is False
-        assert all(r["word_count"] == len(i.prompt.text.split()) for r in recs for i in items if i.item_id == r["item_id"])
+        assert all(
+            r["word_count"] == len(i.prompt.text.split()) for r in recs for i in items if i.item_id == r["item_id"]
+        )
         assert {r["subcategory"] for r in recs if r["item_id"] == items[0].item_id} == {"object"}
 
 
 def test_command_takes_given_split_and_golden(given, tmp_path):
     version, _ = given
-    call_command("export_dataset", "--campaign", version.campaign.slug, "--format", "mos-jsonl", "--out",
-                 str(tmp_path / "j"), "--split", "given", "--golden", "exclude", "--media", "none")
+    call_command(
+        "export_dataset",
+        "--campaign",
+        version.campaign.slug,
+        "--format",
+        "mos-jsonl",
+        "--out",
+        str(tmp_path / "j"),
+        "--split",
+        "given",
+        "--golden",
+        "exclude",
+        "--media",
+        "none",
+    )
     manifest = json.loads((tmp_path / "j" / "manifest.json").read_text())
     assert manifest["counts"] == {"train": 1, "test": 1} and manifest["golden"]["items_left_out"] == 1
     with pytest.raises(CommandError, match="unknown golden mode"):
-        call_command("export_dataset", "--campaign", version.campaign.slug, "--format", "sft", "--out",
-                     str(tmp_path / "k"), "--golden", "nope")
+        call_command(
+            "export_dataset",
+            "--campaign",
+            version.campaign.slug,
+            "--format",
+            "sft",
+            "--out",
+            str(tmp_path / "k"),
+            "--golden",
+            "nope",
+        )

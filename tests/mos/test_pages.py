@@ -1,4 +1,5 @@
 """Statistics pages: researchers and admins see counts, SVG plots, agreement; annotators get 403."""
+
 import pytest
 from django.test import Client
 

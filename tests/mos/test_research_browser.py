@@ -1,4 +1,5 @@
 """The statistics page in Debian's Chromium: the export form starts a job, shows progress, offers the zip."""
+
 import io
 import zipfile
 

@@ -1,13 +1,14 @@
 """Splits by prompt: no prompt in two splits, stratified by generator, reproducible with the seed."""
+
 import json
 from collections import Counter
 
 import numpy as np
 import pytest
 
-from annotation.services.errors import InvalidInput
 from annotation.services.exports import dataset_export
 from annotation.services.exports.splits import assign_splits, parse_split
+from core.errors import InvalidInput
 
 RATIOS = {"train": 0.8, "val": 0.1, "test": 0.1}
 
@@ -45,10 +46,17 @@ def test_every_prompt_gets_exactly_one_split():
     assert set(split) == {p for p, _ in keys} and set(split.values()) <= set(RATIOS)
 
 
-@pytest.mark.parametrize("text,message", [
-    ("train=0.8,val=0.3", "sum to 1"), ("train=0.8;val=0.2", "malformed"), ("train=x,val=1", "malformed split ratio"),
-    ("train=1.2,val=-0.2", "positive"), ("train=0.5,train=0.5", "twice"), ("all=1", "unknown split name"),
-])
+@pytest.mark.parametrize(
+    "text,message",
+    [
+        ("train=0.8,val=0.3", "sum to 1"),
+        ("train=0.8;val=0.2", "malformed"),
+        ("train=x,val=1", "malformed split ratio"),
+        ("train=1.2,val=-0.2", "positive"),
+        ("train=0.5,train=0.5", "twice"),
+        ("all=1", "unknown split name"),
+    ],
+)
 def test_malformed_splits_are_refused(text, message):
     with pytest.raises(InvalidInput, match=message):
         parse_split(text)
@@ -74,8 +82,9 @@ def test_exported_splits_share_no_prompt_and_repeat_with_the_seed(db, campaign, 
     version = mos_aggregate(campaign=campaign)
     outs = []
     for k in range(2):
-        dataset_export(version=version, fmt="sft", out=tmp_path / f"e{k}", split="train=0.6,val=0.2,test=0.2",
-                       seed=5, media="none")
+        dataset_export(
+            version=version, fmt="sft", out=tmp_path / f"e{k}", split="train=0.6,val=0.2,test=0.2", seed=5, media="none"
+        )
         by_split = {}
         for s in ("train", "val", "test"):
             recs = [json.loads(x) for x in (tmp_path / f"e{k}" / f"sft_{s}.jsonl").read_text().splitlines()]

@@ -1,4 +1,5 @@
 """The calibrated decision, every branch and edge, as a pure function; and the golden allocation."""
+
 import re
 
 import numpy as np
@@ -6,7 +7,15 @@ import pytest
 
 from annotation.qc.allocation import LONG_RECORD, golden_for_next_batch
 from annotation.qc.decision import (
-    APPROVED, CALIBRATED, FIXED, NEEDS_REVIEW, REJECTED, Settings, campaign_prior, decide, log_likelihood_ratio,
+    APPROVED,
+    CALIBRATED,
+    FIXED,
+    NEEDS_REVIEW,
+    REJECTED,
+    Settings,
+    campaign_prior,
+    decide,
+    log_likelihood_ratio,
 )
 from annotation.qc.evidence import Agreement, agreement
 from annotation.qc.patterns import Pattern
@@ -26,7 +35,7 @@ def ag(srcc, n):
     golden = np.linspace(1, 5, n)
     for _ in range(2000):
         noise = rng.normal(0, 1, n)
-        ratings = golden * srcc + noise * np.sqrt(max(1 - srcc ** 2, 1e-6)) * golden.std()
+        ratings = golden * srcc + noise * np.sqrt(max(1 - srcc**2, 1e-6)) * golden.std()
         a = agreement(ratings, golden)
         if a.srcc is not None and abs(a.srcc - srcc) < 0.03:
             return a
@@ -35,9 +44,15 @@ def ag(srcc, n):
 
 def run(cumulative, batch=None, patterns=(), method=CALIBRATED, dims=DIMS, references=None, **settings):
     batch = batch or cumulative
-    return decide(settings=Settings(method=method, **settings), dimensions=dims, batch=batch,
-                  cumulative=cumulative, references=references or refs(), patterns=list(patterns),
-                  golden_source="10 golden items (imported scores)")
+    return decide(
+        settings=Settings(method=method, **settings),
+        dimensions=dims,
+        batch=batch,
+        cumulative=cumulative,
+        references=references or refs(),
+        patterns=list(patterns),
+        golden_source="10 golden items (imported scores)",
+    )
 
 
 def test_a_genuine_record_is_approved_and_the_reason_names_figure_interval_and_reference():
@@ -79,8 +94,12 @@ def test_an_inverted_scale_is_rejected():
 
 
 def test_a_spam_pattern_rejects_whatever_the_correlations():
-    pattern = Pattern("too_fast", None, "median 0.4 s per item; the campaign's typical is 6.0 s",
-                      "items were rated in 0.4 s each, far faster than they can be looked at")
+    pattern = Pattern(
+        "too_fast",
+        None,
+        "median 0.4 s per item; the campaign's typical is 6.0 s",
+        "items were rated in 0.4 s each, far faster than they can be looked at",
+    )
     v = run({d: ag(0.7, 60) for d in DIMS}, patterns=[pattern])
     assert v.decision == REJECTED and v.reason.startswith("spam pattern: median 0.4 s per item")
     assert "far faster" in v.public_reason and v.risk >= 0.99
@@ -142,20 +161,26 @@ def test_the_prior_is_the_campaigns_share_of_genuine_raters():
     assert 0.55 < many_careless < 0.7
 
 
-@pytest.mark.parametrize("p, n, clean, expected", [
-    (None, 0, True, 20),          # newcomer: the most
-    (0.7, 40, True, 20),          # not conclusive yet
-    (0.99, 30, True, 10),         # conclusive, short record: the campaign's number
-    (0.99, LONG_RECORD, True, 4),  # long good record: the floor
-    (0.99, LONG_RECORD, False, 20),  # a recent batch rejected or held: back to the most
-])
+@pytest.mark.parametrize(
+    "p, n, clean, expected",
+    [
+        (None, 0, True, 20),  # newcomer: the most
+        (0.7, 40, True, 20),  # not conclusive yet
+        (0.99, 30, True, 10),  # conclusive, short record: the campaign's number
+        (0.99, LONG_RECORD, True, 4),  # long good record: the floor
+        (0.99, LONG_RECORD, False, 20),  # a recent batch rejected or held: back to the most
+    ],
+)
 def test_golden_allocation(p, n, clean, expected):
-    assert golden_for_next_batch(base=10, golden_min=4, golden_max=20, p_genuine=p, n_golden=n,
-                                 recent_clean=clean) == expected
+    assert (
+        golden_for_next_batch(base=10, golden_min=4, golden_max=20, p_genuine=p, n_golden=n, recent_clean=clean)
+        == expected
+    )
 
 
 def test_golden_allocation_never_drops_to_zero():
-    assert golden_for_next_batch(base=10, golden_min=0, golden_max=20, p_genuine=0.99, n_golden=500,
-                                 recent_clean=True) == 1
-    assert golden_for_next_batch(base=0, golden_min=0, golden_max=0, p_genuine=None, n_golden=0,
-                                 recent_clean=True) == 0
+    assert (
+        golden_for_next_batch(base=10, golden_min=0, golden_max=20, p_genuine=0.99, n_golden=500, recent_clean=True)
+        == 1
+    )
+    assert golden_for_next_batch(base=0, golden_min=0, golden_max=0, p_genuine=None, n_golden=0, recent_clean=True) == 0

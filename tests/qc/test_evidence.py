@@ -1,5 +1,6 @@
 """Agreement with its interval: the figures equal scipy's, and the 95% intervals cover the true
 correlation about 95% of the time (Bonett-Wright for Spearman, Fisher for Pearson)."""
+
 import numpy as np
 import pytest
 from scipy.stats import pearsonr, spearmanr

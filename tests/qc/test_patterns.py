@@ -1,4 +1,5 @@
 """Spam patterns: each fires on its pattern, names the figure, and leaves honest rating alone."""
+
 import numpy as np
 import pytest
 
@@ -21,8 +22,12 @@ def codes(patterns):
 def test_honest_ratings_show_no_pattern(seed):
     q, a = honest(seed=seed)
     durations = np.random.default_rng(seed).lognormal(np.log(5000), 0.5, 50).astype(int).tolist()
-    assert find_patterns({"quality": q, "alignment": a}, durations_ms=durations,
-                         habits=CampaignHabits(median_duration_ms=5000)) == []
+    assert (
+        find_patterns(
+            {"quality": q, "alignment": a}, durations_ms=durations, habits=CampaignHabits(median_duration_ms=5000)
+        )
+        == []
+    )
 
 
 def test_constant_ratings():
@@ -63,14 +68,19 @@ def test_repeating_sequences(cycle, period):
 def test_too_fast_against_the_campaign_typical_time():
     q, a = honest()
     fast = [400] * 50
-    found = find_patterns({"quality": q, "alignment": a}, durations_ms=fast,
-                          habits=CampaignHabits(median_duration_ms=6000))
+    found = find_patterns(
+        {"quality": q, "alignment": a}, durations_ms=fast, habits=CampaignHabits(median_duration_ms=6000)
+    )
     assert codes(found) == [("too_fast", None)]
     assert found[0].text == "median 0.4 s per item; the campaign's typical is 6.0 s"
     # no campaign reference yet, or too few timed ratings: nothing is claimed
     assert find_patterns({"quality": q, "alignment": a}, durations_ms=fast) == []
-    assert find_patterns({"quality": q, "alignment": a}, durations_ms=[400] * 5,
-                         habits=CampaignHabits(median_duration_ms=6000)) == []
+    assert (
+        find_patterns(
+            {"quality": q, "alignment": a}, durations_ms=[400] * 5, habits=CampaignHabits(median_duration_ms=6000)
+        )
+        == []
+    )
 
 
 def test_short_batches_are_not_judged():

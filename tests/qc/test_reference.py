@@ -1,5 +1,6 @@
 """The campaign's reference: robust to careless raters, capped by the experts' agreement, a prior
 until raters arrive."""
+
 import math
 
 import numpy as np
@@ -24,8 +25,8 @@ def test_the_centre_follows_the_campaign_and_careless_raters_do_not_move_it_much
     spoiled = campaign_reference("quality", genuine + [rater(0.0) for _ in range(10)])
     assert clean.n_raters == 30
     assert abs(clean.centre - 0.55) < 0.05
-    assert abs(spoiled.centre - clean.centre) < 0.05        # ten random raters in forty
-    assert abs(spoiled.spread_z - clean.spread_z) < 0.05    # the spread is taken from the upper half
+    assert abs(spoiled.centre - clean.centre) < 0.05  # ten random raters in forty
+    assert abs(spoiled.spread_z - clean.spread_z) < 0.05  # the spread is taken from the upper half
     lo, hi = clean.typical_range()
     assert lo < 0.4 and hi > 0.7
 
@@ -46,10 +47,12 @@ def test_the_centre_never_drops_to_chance_nor_exceeds_the_experts():
 def test_expert_agreement_is_one_expert_against_the_mean_of_the_others():
     rng = np.random.default_rng(1)
     truth = rng.uniform(1, 5, 60)
-    triples = [(i, e, float(np.clip(round(t + rng.normal(0, 0.5)), 1, 5))) for i, t in enumerate(truth) for e in range(3)]
+    triples = [
+        (i, e, float(np.clip(round(t + rng.normal(0, 0.5)), 1, 5))) for i, t in enumerate(truth) for e in range(3)
+    ]
     a = expert_agreement(triples)
     by_item = {}
-    for i, e, s in triples:
+    for i, _e, s in triples:
         by_item.setdefault(i, []).append(s)
     own = [s for i in by_item for s in by_item[i]]
     others = [(sum(by_item[i]) - s) / 2 for i in by_item for s in by_item[i]]

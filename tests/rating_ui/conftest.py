@@ -1,4 +1,5 @@
 """Fixtures for the rating UI tests: a campaign with real media files in default storage."""
+
 from __future__ import annotations
 
 import pytest
@@ -32,8 +33,18 @@ def media_campaign(tmp_path):
             path = tmp_path / f"v{i}.mp4"
             make_mp4(path, frames=8, fps=4, size=(64, 48))
             name = store(f"media/{campaign.slug}-vid{i}.mp4", path.read_bytes())
-            items.append(ItemFactory(campaign=campaign, generator=video_gen, media=name, media_type=m.MediaType.VIDEO,
-                                     width=64, height=48, duration=2.0, fps=4.0))
+            items.append(
+                ItemFactory(
+                    campaign=campaign,
+                    generator=video_gen,
+                    media=name,
+                    media_type=m.MediaType.VIDEO,
+                    width=64,
+                    height=48,
+                    duration=2.0,
+                    fps=4.0,
+                )
+            )
         return campaign, items
 
     return _make

@@ -1,4 +1,5 @@
 """The shared Playwright helpers themselves: Chromium starts, logs in, and the ORM still works."""
+
 import pytest
 
 from tests.browser import login

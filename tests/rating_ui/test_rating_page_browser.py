@@ -1,4 +1,5 @@
 """The rating page in a real Chromium against the live server, the real API and PostgreSQL."""
+
 from __future__ import annotations
 
 import re
@@ -17,7 +18,9 @@ TASK_ID = re.compile(r"/tasks/(\d+)/media/")
 def shown_item_id(page) -> int:
     """The item on screen: its media URL names the task (never the item), the task names the item."""
     src = page.locator("#media img, #media video").first.get_attribute("src")
-    return Task.objects.get(pk=int(TASK_ID.search(src).group(1))).item_id
+    found = TASK_ID.search(src or "")
+    assert found, f"no task id in the media URL {src!r}"
+    return Task.objects.get(pk=int(found.group(1))).item_id
 
 
 def open_rating_page(page, live_server, user, campaign):
@@ -56,8 +59,7 @@ def test_annotator_rates_a_whole_batch_with_the_keyboard(page, live_server, make
         if n == 0:  # Enter before every scale is set saves nothing and says what is missing
             page.keyboard.press("3")
             page.keyboard.press("Enter")
-            expect(page.locator("#status")).to_have_text(
-                "Give a score for Alignment with the prompt first (keys 1-5).")
+            expect(page.locator("#status")).to_have_text("Give a score for Alignment with the prompt first (keys 1-5).")
             expect(page.locator('.scale[data-dimension="alignment"] [aria-pressed="true"]')).to_have_count(0)
             expect(page.locator("#progress-text")).to_have_text("0 / 4")
             page.keyboard.press("Backspace")  # back to quality, cleared
@@ -66,7 +68,8 @@ def test_annotator_rates_a_whole_batch_with_the_keyboard(page, live_server, make
         pressed = page.locator('.scale[data-dimension="quality"] [aria-pressed="true"]')
         expect(pressed).to_have_attribute("data-score", str(scores[0]))
         expect(page.locator('.scale[data-dimension="alignment"] [aria-pressed="true"]')).to_have_attribute(
-            "data-score", str(scores[1]))
+            "data-score", str(scores[1])
+        )
         page.keyboard.press("Enter")
         expected[item_id] = scores
 
@@ -98,8 +101,9 @@ def test_no_work_left_says_so(page, live_server, make_user, media_campaign):
     expect(page.locator("#no-work")).to_contain_text("No more work in this campaign, thank you")
 
 
-def test_a_submission_that_never_reached_the_server_is_retried_and_saved_once(page, live_server, make_user,
-                                                                             media_campaign):
+def test_a_submission_that_never_reached_the_server_is_retried_and_saved_once(
+    page, live_server, make_user, media_campaign
+):
     campaign, _ = media_campaign(images=2, videos=0)
     user = make_user("annotator")
     attempts = []
@@ -214,8 +218,9 @@ def test_rating_page_fits_laptop_and_tablet_screens(browser, live_server, make_u
         page.context.close()
 
 
-def test_heartbeat_keeps_leases_alive_while_the_annotator_is_active(page, live_server, make_user, media_campaign,
-                                                                    settings):
+def test_heartbeat_keeps_leases_alive_while_the_annotator_is_active(
+    page, live_server, make_user, media_campaign, settings
+):
     settings.QEVAL_HEARTBEAT_SECONDS = 1
     campaign, _ = media_campaign(images=2, videos=0)
     user = make_user("annotator")
@@ -260,8 +265,7 @@ def test_expert_mode_rates_golden_items(page, live_server, make_user, media_camp
     assert sorted(Rating.objects.filter(batch=batch).values_list("quality", "alignment")) == [(2, 1), (4, 5)]
 
 
-def test_when_every_lease_ran_out_the_page_skips_to_the_end_of_the_batch(page, live_server, make_user,
-                                                                         media_campaign):
+def test_when_every_lease_ran_out_the_page_skips_to_the_end_of_the_batch(page, live_server, make_user, media_campaign):
     campaign, _ = media_campaign(images=3, videos=0)
     user = make_user("annotator")
     open_rating_page(page, live_server, user, campaign)

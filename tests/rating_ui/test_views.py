@@ -1,4 +1,5 @@
 """The annotator pages through Django's test client: campaign instructions, the rating shell, My batches."""
+
 from __future__ import annotations
 
 import json
@@ -27,6 +28,7 @@ def logged_in(client, make_user):
 def rate_config(response) -> dict:
     html = response.content.decode()
     match = re.search(r'<script id="rate-config" type="application/json">(.*?)</script>', html, re.S)
+    assert match, "the rating page has no rate-config script"
     return json.loads(match.group(1))
 
 
@@ -39,8 +41,12 @@ def test_pages_need_a_login(client, url):
 
 
 def test_campaign_page_shows_instructions_anchors_and_start_button(client, logged_in):
-    CampaignFactory(slug="c1", name="Spring set", instructions="Look closely at hands.\nThen rate.",
-                    anchors={"quality": {"1": "Melted faces everywhere", "5": "Indistinguishable from a photo"}})
+    CampaignFactory(
+        slug="c1",
+        name="Spring set",
+        instructions="Look closely at hands.\nThen rate.",
+        anchors={"quality": {"1": "Melted faces everywhere", "5": "Indistinguishable from a photo"}},
+    )
     logged_in("annotator")
     html = client.get("/campaigns/c1/").content.decode()
     assert "Spring set" in html and "Look closely at hands." in html
@@ -124,19 +130,31 @@ def _batch(user, *, decision, status=Batch.Status.CLOSED, rated=2, leased=1, **f
     batch = Batch.objects.create(campaign=campaign, annotator=user, status=status, decision=decision, **fields)
     expires = timezone.now() + timedelta(minutes=30)
     for i in range(rated + leased):
-        Task.objects.create(batch=batch, item=ItemFactory(campaign=campaign), annotator=user, position=i,
-                            status=Task.Status.RATED if i < rated else Task.Status.LEASED, lease_expires_at=expires,
-                            is_golden=i == 0)
+        Task.objects.create(
+            batch=batch,
+            item=ItemFactory(campaign=campaign),
+            annotator=user,
+            position=i,
+            status=Task.Status.RATED if i < rated else Task.Status.LEASED,
+            lease_expires_at=expires,
+            is_golden=i == 0,
+        )
     return batch
 
 
-def test_my_batches_shows_status_progress_and_decisions_without_scrutiny(client, logged_in, make_user,
-                                                                          django_assert_max_num_queries):
+def test_my_batches_shows_status_progress_and_decisions_without_scrutiny(
+    client, logged_in, make_user, django_assert_max_num_queries
+):
     user = logged_in("annotator")
     secret = {"quality": {"n_golden": 8, "srcc": 0.123456, "plcc": 0.654321, "bias": 1.75}}
     approved = _batch(user, decision=Batch.Decision.APPROVED, scrutiny=secret)
-    rejected = _batch(user, decision=Batch.Decision.REJECTED, scrutiny=secret,
-                      decision_reason="SRCC 0.123456 below reject threshold 0.4", auto_reason="srcc 0.123456")
+    rejected = _batch(
+        user,
+        decision=Batch.Decision.REJECTED,
+        scrutiny=secret,
+        decision_reason="SRCC 0.123456 below reject threshold 0.4",
+        auto_reason="srcc 0.123456",
+    )
     review = _batch(user, decision=Batch.Decision.NEEDS_REVIEW, scrutiny=secret)
     pending = _batch(user, decision=Batch.Decision.PENDING)
     open_batch = _batch(user, decision=Batch.Decision.PENDING, status=Batch.Status.OPEN, rated=1, leased=3)

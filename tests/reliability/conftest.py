@@ -1,5 +1,6 @@
 """Celery is eager in these tests unless a test points it at a broker itself (helpers.app_broker): the
 session's real worker fixture turns eagerness off for the rest of the session once a test has used it."""
+
 import pytest
 
 

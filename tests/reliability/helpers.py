@@ -1,5 +1,6 @@
 """Real parts for the fault tests: a private Redis server (so that a test can take the broker away without
 touching anyone else's), the in-process Celery app pointed at it, and a private Celery worker process."""
+
 from __future__ import annotations
 
 import os
@@ -30,9 +31,12 @@ class PrivateRedis:
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
-    def start(self) -> "PrivateRedis":
-        self.proc = subprocess.Popen(["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-                                      "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    def start(self) -> PrivateRedis:
+        self.proc = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         wait_for(self._answers, timeout=10, what="redis-server")
         return self
 
@@ -88,15 +92,35 @@ def database_url() -> str:
 def start_worker(broker_url: str, log: Path, *, extra_env: dict | None = None, beat: bool = False) -> subprocess.Popen:
     """A Celery worker process of its own (solo pool: the main process does the work), in its own process
     group so that a test can kill it whole."""
-    env = dict(os.environ, DJANGO_SETTINGS_MODULE="config.settings.test", DATABASE_URL=database_url(),
-               CELERY_BROKER_URL=broker_url, CELERY_TASK_ALWAYS_EAGER="false",
-               PYTHONPATH=f"{ROOT}{os.pathsep}{ROOT / 'platform'}", **(extra_env or {}))
-    cmd = [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", "default,training,generation",
-           "--pool=solo", "--loglevel=INFO", "--without-gossip", "--without-mingle", "--without-heartbeat"]
+    env = dict(
+        os.environ,
+        DJANGO_SETTINGS_MODULE="config.settings.test",
+        DATABASE_URL=database_url(),
+        CELERY_BROKER_URL=broker_url,
+        CELERY_TASK_ALWAYS_EAGER="false",
+        PYTHONPATH=f"{ROOT}{os.pathsep}{ROOT / 'platform'}",
+        **(extra_env or {}),
+    )
+    cmd = [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "config",
+        "worker",
+        "-Q",
+        "default,training,generation",
+        "--pool=solo",
+        "--loglevel=INFO",
+        "--without-gossip",
+        "--without-mingle",
+        "--without-heartbeat",
+    ]
     if beat:
         cmd += ["-B", f"--schedule={log.parent / 'beat-schedule'}"]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=open(log, "w"), stderr=subprocess.STDOUT,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        cmd, cwd=ROOT, env=env, stdout=open(log, "w"), stderr=subprocess.STDOUT, start_new_session=True
+    )
     wait_for(lambda: "ready." in log.read_text() or proc.poll() is not None, timeout=90, what="the worker")
     assert proc.poll() is None, log.read_text()[-3000:]
     return proc

@@ -1,5 +1,6 @@
 """Backup and restore: a deployment restored into an EMPTY database (and an empty media folder) gives the same
 MOS when aggregated again, and the same stored versions."""
+
 from __future__ import annotations
 
 import os
@@ -20,8 +21,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def _manage(*args, env: dict) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=300)
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
 
 
 @pytest.fixture
@@ -48,8 +50,13 @@ def test_a_backup_restored_into_an_empty_database_gives_the_same_mos(rated, empt
     with pytest.raises(CommandError, match="exists already"):
         call_command("backup", "--out", str(archive))
 
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.test", "DATABASE_URL": empty_database,
-           "QEVAL_TEST_TMP": str(tmp_path / "restored"), "PYTHONPATH": f"{ROOT}:{ROOT / 'platform'}"}
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings.test",
+        "DATABASE_URL": empty_database,
+        "QEVAL_TEST_TMP": str(tmp_path / "restored"),
+        "PYTHONPATH": f"{ROOT}:{ROOT / 'platform'}",
+    }
     restored = _manage("restore", "--from", str(archive), env=env)
     assert restored.returncode == 0, restored.stderr[-2000:]
     assert "restored 3 items" in restored.stdout
@@ -61,7 +68,8 @@ def test_a_backup_restored_into_an_empty_database_gives_the_same_mos(rated, empt
     with psycopg.connect(empty_database) as conn:
         rows = conn.execute(
             "SELECT i.item_id, s.dimension, s.mos, s.n FROM annotation_itemscore s JOIN annotation_item i ON i.id = s.item_id "
-            "WHERE s.version_id = (SELECT max(id) FROM annotation_datasetversion) ORDER BY 1, 2").fetchall()
+            "WHERE s.version_id = (SELECT max(id) FROM annotation_datasetversion) ORDER BY 1, 2"
+        ).fetchall()
         checksums = dict(conn.execute("SELECT id, checksum FROM annotation_datasetversion").fetchall())
     assert sorted(rows) == mos  # aggregated anew from the restored ratings: the same MOS
     assert checksums[version.pk] == version.checksum and len(set(checksums.values())) == 1

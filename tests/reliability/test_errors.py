@@ -1,5 +1,6 @@
 """Every API error is JSON; a database that refuses connections is 503 with Retry-After (never an HTML page);
 the connection pool bounds each process's connections."""
+
 from __future__ import annotations
 
 import os
@@ -44,9 +45,14 @@ def test_a_page_whose_database_is_down_answers_a_short_503():
 def test_debug_is_off_in_base_settings_unless_asked_for():
     def debug(env: dict) -> str:
         clean = {k: v for k, v in os.environ.items() if k != "DEBUG"}
-        out = subprocess.run([sys.executable, "-c", "import config.settings.base as b; print(b.DEBUG)"],
-                             env={**clean, **env, "PYTHONPATH": f"{ROOT}:{ROOT / 'platform'}"}, cwd=ROOT,
-                             capture_output=True, text=True, check=True)
+        out = subprocess.run(
+            [sys.executable, "-c", "import config.settings.base as b; print(b.DEBUG)"],
+            env={**clean, **env, "PYTHONPATH": f"{ROOT}:{ROOT / 'platform'}"},
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         return out.stdout.strip()
 
     assert debug({}) == "False"
@@ -86,9 +92,16 @@ r = Client(HTTP_AUTHORIZATION="Token {token}").get("/api/v1/jobs/1/")
 hold.set(); [t.join() for t in hogs]
 print(json.dumps({{"pids": len(pids), "status": r.status_code, "retry": r.get("Retry-After"), "body": r.json()}}))
 """
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.base", "DATABASE_URL": database_url(),
-           "DB_POOL_MAX_SIZE": "2", "DB_POOL_MIN_SIZE": "0", "DB_POOL_TIMEOUT": "1", "ALLOWED_HOSTS": "testserver",
-           "PYTHONPATH": f"{ROOT}:{ROOT / 'platform'}"}
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings.base",
+        "DATABASE_URL": database_url(),
+        "DB_POOL_MAX_SIZE": "2",
+        "DB_POOL_MIN_SIZE": "0",
+        "DB_POOL_TIMEOUT": "1",
+        "ALLOWED_HOSTS": "testserver",
+        "PYTHONPATH": f"{ROOT}:{ROOT / 'platform'}",
+    }
     out = subprocess.run([sys.executable, "-c", script], env=env, cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr[-2000:]
     import json

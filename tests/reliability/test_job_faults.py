@@ -1,5 +1,6 @@
 """Jobs survive a worker that dies whole: its heartbeat stops, the sweep re-queues the job (bounded), a new
 worker finishes it; a second delivery of a job that is alive elsewhere does nothing."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -16,8 +17,11 @@ from tests.reliability.helpers import PrivateRedis, app_broker, kill_whole, star
 
 
 def _stale(job: Job, minutes: int = 10) -> None:
-    Job.objects.filter(pk=job.pk).update(status="running", heartbeat_at=timezone.now() - timedelta(minutes=minutes),
-                                         started_at=timezone.now() - timedelta(minutes=minutes))
+    Job.objects.filter(pk=job.pk).update(
+        status="running",
+        heartbeat_at=timezone.now() - timedelta(minutes=minutes),
+        started_at=timezone.now() - timedelta(minutes=minutes),
+    )
 
 
 @pytest.mark.django_db
@@ -46,8 +50,9 @@ def test_a_job_whose_worker_died_too_often_fails_with_the_reason():
 @pytest.mark.django_db
 def test_a_job_with_a_fresh_heartbeat_is_left_alone_and_a_second_delivery_does_nothing():
     job = job_create(kind="selfcheck", params={})
-    Job.objects.filter(pk=job.pk).update(status="running", attempts=1, heartbeat_at=timezone.now(),
-                                         started_at=timezone.now())
+    Job.objects.filter(pk=job.pk).update(
+        status="running", attempts=1, heartbeat_at=timezone.now(), started_at=timezone.now()
+    )
     assert jobs_sweep()["requeued"] == []
     again = job_run(job_id=job.pk)  # the broker redelivered while the first worker still works
     assert again.status == "running"
@@ -78,14 +83,21 @@ def test_a_worker_killed_whole_mid_job_loses_nothing(tmp_path):
         with app_broker(broker.url):
             job = job_create(kind="selfcheck", params={"steps": 40, "sleep_s": 0.25})
             job_enqueue(job=job)
-            wait_for(lambda: Job.objects.filter(pk=job.pk, status="running", progress__gte=2).exists(), timeout=60,
-                     what="the job to start on the worker")
+            wait_for(
+                lambda: Job.objects.filter(pk=job.pk, status="running", progress__gte=2).exists(),
+                timeout=60,
+                what="the job to start on the worker",
+            )
             kill_whole(worker)
             progress_at_death = Job.objects.get(pk=job.pk).progress
             assert Job.objects.get(pk=job.pk).status == "running"  # nothing told the database
             with override_settings(JOB_HEARTBEAT_STALE_S=3):
-                wait_for(lambda: jobs_sweep()["requeued"] == [job.pk], timeout=30, interval=1,
-                         what="the sweep to notice the dead worker")
+                wait_for(
+                    lambda: jobs_sweep()["requeued"] == [job.pk],
+                    timeout=30,
+                    interval=1,
+                    what="the sweep to notice the dead worker",
+                )
             worker = start_worker(broker.url, tmp_path / "w2.log", extra_env=env)
             wait_for(lambda: Job.objects.get(pk=job.pk).status == "succeeded", timeout=90, what="the job to finish")
         job.refresh_from_db()

@@ -1,16 +1,16 @@
 """Bounded inputs: every bound refuses with a reason a person can act on and writes nothing."""
+
 from __future__ import annotations
 
 import io
 import zipfile
 
 import pytest
-from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import override_settings
 
 from annotation.models import Item, Job
-from annotation.services.errors import InvalidInput
 from annotation.services.media import MediaError, probe_image, probe_video
+from core.errors import InvalidInput
 from tests.factories import make_mp4, make_png
 from tests.imports.test_import_api import manifest_csv, upload
 
@@ -36,8 +36,13 @@ def test_an_upload_over_the_size_limit_is_refused_with_413_before_it_is_read(cli
 
 def test_a_zip_bomb_is_refused_from_its_directory_before_anything_is_unpacked(client_as, campaign):
     client, _ = client_as("researcher")
-    bomb = zip_of({"manifest.csv": manifest_csv([("a", "a.png", "p")]), "a.png": make_png(),
-                   "zeros.bin": b"\0" * (64 * 1024 * 1024)})  # 64 MiB of zeros: about 64 KB compressed
+    bomb = zip_of(
+        {
+            "manifest.csv": manifest_csv([("a", "a.png", "p")]),
+            "a.png": make_png(),
+            "zeros.bin": b"\0" * (64 * 1024 * 1024),
+        }
+    )  # 64 MiB of zeros: about 64 KB compressed
     assert len(bomb) < 200_000
     response = upload(client, campaign.slug, bomb)
     assert response.status_code == 400
@@ -48,8 +53,10 @@ def test_a_zip_bomb_is_refused_from_its_directory_before_anything_is_unpacked(cl
 @override_settings(IMPORT_MAX_UNZIPPED_BYTES=10_000)
 def test_a_zip_that_unpacks_past_the_limit_is_refused(client_as, campaign):
     client, _ = client_as("researcher")
-    big = zip_of({"manifest.csv": manifest_csv([("a", "a.png", "p")]), "a.png": __import__("os").urandom(20_000)},
-                 compression=zipfile.ZIP_STORED)
+    big = zip_of(
+        {"manifest.csv": manifest_csv([("a", "a.png", "p")]), "a.png": __import__("os").urandom(20_000)},
+        compression=zipfile.ZIP_STORED,
+    )
     response = upload(client, campaign.slug, big)
     assert response.status_code == 400 and "QEVAL_IMPORT_MAX_UNZIPPED_BYTES" in response.json()["detail"]
 
@@ -60,9 +67,19 @@ def test_only_the_members_the_manifest_names_are_unpacked(tmp_path):
 
     from annotation.services.imports import archive_extract
 
-    name = default_storage.save("imports/uploads/t.zip", ContentFile(zip_of({
-        "manifest.csv": manifest_csv([("a", "img/a.png", "p")]), "img/a.png": make_png(),
-        "img/unnamed.png": make_png(), "notes/secret.txt": b"not for us"})))
+    name = default_storage.save(
+        "imports/uploads/t.zip",
+        ContentFile(
+            zip_of(
+                {
+                    "manifest.csv": manifest_csv([("a", "img/a.png", "p")]),
+                    "img/a.png": make_png(),
+                    "img/unnamed.png": make_png(),
+                    "notes/secret.txt": b"not for us",
+                }
+            )
+        ),
+    )
     archive_extract(name=name, dest=tmp_path / "c", manifest="manifest.csv")
     found = sorted(str(p.relative_to(tmp_path / "c")) for p in (tmp_path / "c").rglob("*") if p.is_file())
     assert found == ["img/a.png", "manifest.csv"]
@@ -74,7 +91,9 @@ def test_a_prompt_over_the_limit_is_refused_with_its_line(campaign, tmp_path):
 
     (tmp_path / "a.png").write_bytes(make_png())
     (tmp_path / "manifest.csv").write_bytes(manifest_csv([("a", "a.png", "x" * 51)]))
-    with pytest.raises(InvalidInput, match=r"manifest.csv line 2 \(item_id 'a'\): prompt is 51 characters.*limit of 50"):
+    with pytest.raises(
+        InvalidInput, match=r"manifest.csv line 2 \(item_id 'a'\): prompt is 51 characters.*limit of 50"
+    ):
         items_import(campaign=campaign, manifest=tmp_path / "manifest.csv")
     assert not Item.objects.exists()
 
@@ -94,11 +113,14 @@ def test_a_png_named_mp4_is_refused_as_a_video(tmp_path):
         probe_video(path)
 
 
-@pytest.mark.parametrize("setting,value,message", [
-    ("QEVAL_MAX_VIDEO_SECONDS", 1, "longer than the limit of 1 s"),
-    ("QEVAL_MAX_VIDEO_SIDE", 16, "larger than 16 pixels on a side"),
-    ("QEVAL_MAX_VIDEO_FRAMES", 4, "more than the limit of 4"),
-])
+@pytest.mark.parametrize(
+    "setting,value,message",
+    [
+        ("QEVAL_MAX_VIDEO_SECONDS", 1, "longer than the limit of 1 s"),
+        ("QEVAL_MAX_VIDEO_SIDE", 16, "larger than 16 pixels on a side"),
+        ("QEVAL_MAX_VIDEO_FRAMES", 4, "more than the limit of 4"),
+    ],
+)
 def test_a_video_past_a_bound_is_refused(tmp_path, setting, value, message):
     path = tmp_path / "v.mp4"
     make_mp4(path, frames=12, fps=4)  # 3 s, 32x32, 12 frames
@@ -111,6 +133,6 @@ def test_csv_exports_escape_cells_a_spreadsheet_would_run():
     from annotation.services import csv_safe
 
     buf = io.StringIO()
-    csv_safe.DictWriter(buf, fieldnames=["prompt", "mos"]).writerow({"prompt": "=HYPERLINK(\"http://x\")", "mos": -1.5})
+    csv_safe.DictWriter(buf, fieldnames=["prompt", "mos"]).writerow({"prompt": '=HYPERLINK("http://x")', "mos": -1.5})
     csv_safe.Writer(buf).writerow(["@SUM(A1)", "+1", "-cmd", "\tx", "a = b", 3])
     assert buf.getvalue().splitlines() == ['"\'=HYPERLINK(""http://x"")",-1.5', "'@SUM(A1),'+1,'-cmd,'\tx,a = b,3"]

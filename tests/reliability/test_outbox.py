@@ -1,5 +1,6 @@
 """The transactional outbox: a broker outage neither fails nor slows a request, and loses no scrutiny or
 job; the relay publishes everything once the broker is back (a real, private Redis that the test stops)."""
+
 from __future__ import annotations
 
 import time
@@ -34,7 +35,8 @@ def _rate_all(client, body):
 
 
 def test_a_rating_that_closes_a_batch_while_the_broker_is_down_is_fast_and_its_scrutiny_is_relayed_later(
-        client_as, redis_broker):
+    client_as, redis_broker
+):
     campaign = CampaignFactory(batch_size=4, golden_per_batch=2)
     make_pool(campaign, n=12, generators=3, golden=4)
     client, _user = client_as("annotator")
@@ -45,8 +47,11 @@ def test_a_rating_that_closes_a_batch_while_the_broker_is_down_is_fast_and_its_s
         assert last["batch"]["status"] == "closed"
         assert seconds < 0.5, f"the closing rating waited {seconds:.2f}s on a dead broker"
         message = OutboxMessage.objects.get(key=f"scrutiny:batch:{body['id']}")
-        wait_for(lambda: OutboxMessage.objects.filter(pk=message.pk, attempts__gte=1).exists(), timeout=15,
-                 what="the publisher's failed attempt")
+        wait_for(
+            lambda: OutboxMessage.objects.filter(pk=message.pk, attempts__gte=1).exists(),
+            timeout=15,
+            what="the publisher's failed attempt",
+        )
         message.refresh_from_db()
         assert message.sent_at is None and "Connection" in message.last_error
         redis_broker.start()  # the broker is back, empty (it had no persistence)
@@ -66,8 +71,11 @@ def test_a_job_started_while_the_broker_is_down_answers_202_and_runs_after_the_r
         t0 = time.monotonic()
         job_enqueue(job=job)  # autocommit: the commit hook runs now
         assert time.monotonic() - t0 < 0.2
-        wait_for(lambda: OutboxMessage.objects.filter(key=f"job:{job.pk}", attempts__gte=1).exists(), timeout=15,
-                 what="the failed publish")
+        wait_for(
+            lambda: OutboxMessage.objects.filter(key=f"job:{job.pk}", attempts__gte=1).exists(),
+            timeout=15,
+            what="the failed publish",
+        )
         assert Job.objects.get(pk=job.pk).status == "queued"
         redis_broker.start()
         assert outbox_relay()["sent"] == 1
@@ -112,10 +120,15 @@ def test_a_batch_closed_long_ago_and_never_scrutinized_is_swept(campaign):
     from tests.factories import UserFactory
 
     annotator = UserFactory(role="annotator")
-    batch = Batch.objects.create(campaign=campaign, annotator=annotator, status=Batch.Status.CLOSED,
-                                 closed_at=timezone.now() - timedelta(minutes=10))
-    fresh = Batch.objects.create(campaign=campaign, annotator=UserFactory(role="annotator"),
-                                 status=Batch.Status.CLOSED, closed_at=timezone.now())
+    batch = Batch.objects.create(
+        campaign=campaign,
+        annotator=annotator,
+        status=Batch.Status.CLOSED,
+        closed_at=timezone.now() - timedelta(minutes=10),
+    )
+    fresh = Batch.objects.create(
+        campaign=campaign, annotator=UserFactory(role="annotator"), status=Batch.Status.CLOSED, closed_at=timezone.now()
+    )
     assert scrutiny_sweep(older_than_s=120) == [batch.pk]
     batch.refresh_from_db()
     assert batch.scrutinized_at is not None  # scrutinized (too few golden items: needs review)

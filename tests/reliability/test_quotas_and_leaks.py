@@ -1,5 +1,6 @@
 """Throttles and quotas (login lockout, job_start throttle, running-jobs cap, free-disk guard, retention) and
 leaks (no server paths, downloads scoped like their jobs, no Hub without the setting)."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -12,7 +13,7 @@ from django.test import Client, override_settings
 from django.utils import timezone
 
 from annotation.models import DatasetVersion, Job
-from annotation.services.errors import InvalidInput
+from core.errors import InvalidInput
 from tests.mos.conftest import rated, version  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.django_db
@@ -35,7 +36,7 @@ def test_repeated_wrong_passwords_lock_the_login_out_even_for_the_right_one(make
 
 
 def test_starting_jobs_is_throttled_per_user(client_as, monkeypatch, version):
-    from annotation.api.throttles import JobStartThrottle
+    from core.api.throttles import JobStartThrottle
 
     cache.clear()
     monkeypatch.setattr(JobStartThrottle, "rate", "2/hour", raising=False)
@@ -68,22 +69,28 @@ def test_an_export_is_refused_with_507_when_the_disk_is_short(client_as, version
 
 def _export(client, version, django_capture_on_commit_callbacks) -> dict:
     with django_capture_on_commit_callbacks(execute=True):
-        started = client.post(f"/api/v1/versions/{version.pk}/exports/", {"format": "mos-csv", "media": "none"},
-                              format="json")
+        started = client.post(
+            f"/api/v1/versions/{version.pk}/exports/", {"format": "mos-csv", "media": "none"}, format="json"
+        )
     assert started.status_code == 202
     return client.get(started.json()["status_url"]).json()
 
 
 def test_an_export_job_shows_no_server_path_and_its_download_is_scoped_like_the_job(
-        client_as, version, django_capture_on_commit_callbacks, settings):
+    client_as, version, django_capture_on_commit_callbacks, settings
+):
     owner, _ = client_as("researcher")
     job = _export(owner, version, django_capture_on_commit_callbacks)
     assert job["status"] == "succeeded" and job["download_url"] == f"/api/v1/exports/{job['id']}/download/"
     assert "out" not in job["result"] and str(settings.EXPORT_ROOT) not in str(job)
     assert owner.get(job["download_url"]).status_code == 200
     stranger, _ = client_as("researcher")
-    for url in (f"/api/v1/jobs/{job['id']}/", job["download_url"], "/api/v1/jobs/999999/",
-                "/api/v1/exports/999999/download/"):
+    for url in (
+        f"/api/v1/jobs/{job['id']}/",
+        job["download_url"],
+        "/api/v1/jobs/999999/",
+        "/api/v1/exports/999999/download/",
+    ):
         response = stranger.get(url)
         assert response.status_code == 404, url  # the same answer for another's job and no job
     admin, _ = client_as("admin")
@@ -92,13 +99,18 @@ def test_an_export_job_shows_no_server_path_and_its_download_is_scoped_like_the_
 
 def test_a_failed_jobs_error_leaves_server_folders_out(client_as):
     client, user = client_as("researcher")
-    job = Job.objects.create(kind="selfcheck", created_by=user, status="failed",
-                             error="cannot read /srv/qeval/data/imports/batch-7/manifest.csv: denied")
+    job = Job.objects.create(
+        kind="selfcheck",
+        created_by=user,
+        status="failed",
+        error="cannot read /srv/qeval/data/imports/batch-7/manifest.csv: denied",
+    )
     assert client.get(f"/api/v1/jobs/{job.pk}/").json()["error"] == "cannot read manifest.csv: denied"
 
 
 def test_retention_dry_run_lists_and_apply_removes_unused_exports_and_versions(
-        client_as, version, django_capture_on_commit_callbacks, capsys):
+    client_as, version, django_capture_on_commit_callbacks, capsys
+):
     from annotation.services.mos import mos_aggregate
 
     client, user = client_as("researcher")
@@ -138,7 +150,9 @@ def test_workers_name_a_missing_base_model_instead_of_reaching_for_the_hub(tmp_p
     from training.services.runs import base_model_check
 
     base_model_check(name=str(tmp_path))  # a local folder is fine
-    with pytest.raises(InvalidInput, match=r"base model 'acme/no-such-model' is not on this worker.*QEVAL_ALLOW_HUB_DOWNLOADS"):
+    with pytest.raises(
+        InvalidInput, match=r"base model 'acme/no-such-model' is not on this worker.*QEVAL_ALLOW_HUB_DOWNLOADS"
+    ):
         base_model_check(name="acme/no-such-model")
 
 

@@ -1,4 +1,5 @@
 """The real URLs plus three views that fail the way production fails, for tests/reliability/test_errors.py."""
+
 from django.db import OperationalError
 from django.urls import include, path
 from rest_framework.response import Response
@@ -33,5 +34,5 @@ urlpatterns = [
     path("test/page-db-down/", _page_db_down),
     path("", include("config.urls")),
 ]
-handler404 = "annotation.api.exception_handler.page_not_found"
-handler500 = "annotation.api.exception_handler.server_error"
+handler404 = "core.api.exception_handler.page_not_found"
+handler500 = "core.api.exception_handler.server_error"

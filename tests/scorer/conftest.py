@@ -1,4 +1,5 @@
 """Session fixtures for the scorer tests: a tiny Qwen2-VL and a small synthetic sft export (CPU, seconds)."""
+
 from __future__ import annotations
 
 import pytest
@@ -16,16 +17,29 @@ def tiny_model_dir(tmp_path_factory):
 def export_dir(tmp_path_factory):
     from training.scorer.synthetic import make_synthetic_export
 
-    return make_synthetic_export(tmp_path_factory.mktemp("export") / "sft", n_items=12, seed=0, videos=1, long_prompts=2)
+    return make_synthetic_export(
+        tmp_path_factory.mktemp("export") / "sft", n_items=12, seed=0, videos=1, long_prompts=2
+    )
 
 
 @pytest.fixture(scope="session")
 def base_overrides(tiny_model_dir, export_dir):
     """Config values every training test shares: tiny model, tiny pixel budgets, LoRA r=4."""
     return dict(
-        model_name_or_path=str(tiny_model_dir), data_dir=str(export_dir), batch_size=4, eval_batch_size=8,
-        learning_rate=5e-3, lora_r=4, lora_alpha=8, logging_steps=1, video_fps=4.0,
-        video_min_pixels=28 * 28, video_max_pixels=56 * 56, video_max_frames=4, eval_plots=False, seed=0,
+        model_name_or_path=str(tiny_model_dir),
+        data_dir=str(export_dir),
+        batch_size=4,
+        eval_batch_size=8,
+        learning_rate=5e-3,
+        lora_r=4,
+        lora_alpha=8,
+        logging_steps=1,
+        video_fps=4.0,
+        video_min_pixels=28 * 28,
+        video_max_pixels=56 * 56,
+        video_max_frames=4,
+        eval_plots=False,
+        seed=0,
     )
 
 
@@ -47,14 +61,32 @@ def launch_training(tmp_path, base_overrides):
     def launch(name: str, *, processes: int = 1, env: dict | None = None, **overrides):
         out = tmp_path / name
         cfg = tmp_path / f"{name}.yaml"
-        cfg.write_text(yaml.safe_dump({**base_overrides, "output_dir": str(out), "epochs": 2, "lora_dropout": 0.0,
-                                       "dimensions": ["quality"], **overrides}))
+        cfg.write_text(
+            yaml.safe_dump(
+                {
+                    **base_overrides,
+                    "output_dir": str(out),
+                    "epochs": 2,
+                    "lora_dropout": 0.0,
+                    "dimensions": ["quality"],
+                    **overrides,
+                }
+            )
+        )
         # torchrun also for one process with launcher settings: DeepSpeed wants the distributed environment
-        launcher = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(processes)] \
-            if processes > 1 or env else [sys.executable]
-        proc = subprocess.run([*launcher, "-m", "training.scorer", "train", "--config", str(cfg)], cwd=repo,
-                              env={**os.environ, "OMP_NUM_THREADS": "1", **(env or {})},
-                              capture_output=True, text=True, timeout=600)
+        launcher = (
+            [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(processes)]
+            if processes > 1 or env
+            else [sys.executable]
+        )
+        proc = subprocess.run(
+            [*launcher, "-m", "training.scorer", "train", "--config", str(cfg)],
+            cwd=repo,
+            env={**os.environ, "OMP_NUM_THREADS": "1", **(env or {})},
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         assert proc.returncode == 0, proc.stderr[-3000:]
         events = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith('{"event"')]
         return [e for e in events if e["event"] == "step"], out

@@ -1,5 +1,6 @@
 """Baseline scorers on tiny models built from configs: each writes the predictions CSV that ``evaluate`` and the
 benchmark read; the CLIP-style ones take a fitted head; libraries that cannot import here say so."""
+
 import json
 import subprocess
 import sys
@@ -11,7 +12,10 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from training.scorer.baselines import (  # noqa: E402
-    BaselineUnavailable, finetune_baseline, load_baseline, run_baseline,
+    BaselineUnavailable,
+    finetune_baseline,
+    load_baseline,
+    run_baseline,
 )
 from training.scorer.data import read_records  # noqa: E402
 
@@ -36,8 +40,10 @@ def _items(export_dir, dimension="alignment"):
     return read_records(export_dir, "train", dimensions=[dimension])
 
 
-@pytest.mark.parametrize("name,dimension", [("clipscore", "alignment"), ("pickscore", "alignment"),
-                                            ("hpsv2", "alignment"), ("clip-iqa", "quality")])
+@pytest.mark.parametrize(
+    "name,dimension",
+    [("clipscore", "alignment"), ("pickscore", "alignment"), ("hpsv2", "alignment"), ("clip-iqa", "quality")],
+)
 def test_clip_style_zero_shot(tiny_clip, export_dir, name, dimension):
     from training.scorer.baselines.clip import IQA_PROMPTS
 
@@ -48,8 +54,11 @@ def test_clip_style_zero_shot(tiny_clip, export_dir, name, dimension):
     assert len(scores) == len(items) and all(np.isfinite(scores))
     img, txt = b.embed(items[:3])
     cos = (img * txt).sum(axis=1)
-    expected = {"clipscore": 2.5 * np.maximum(cos, 0), "hpsv2": cos,
-                "pickscore": float(b.model.logit_scale.detach().exp()) * cos}
+    expected = {
+        "clipscore": 2.5 * np.maximum(cos, 0),
+        "hpsv2": cos,
+        "pickscore": float(b.model.logit_scale.detach().exp()) * cos,
+    }
     if name in expected:
         assert np.allclose(scores[:3], expected[name], atol=1e-5)
     else:
@@ -106,13 +115,16 @@ def test_vqascore_and_q_align_on_a_tiny_vlm(tiny_model_dir, export_dir):
 def test_run_baseline_writes_the_evaluate_csv(tiny_clip, export_dir, tmp_path):
     from training.scorer.metrics import PREDICTION_COLUMNS, read_predictions
 
-    res = run_baseline(load_baseline("clipscore", tiny_clip, device="cpu"), export_dir, split="test",
-                       out_dir=tmp_path, batch_size=4)
+    res = run_baseline(
+        load_baseline("clipscore", tiny_clip, device="cpu"), export_dir, split="test", out_dir=tmp_path, batch_size=4
+    )
     rows = read_predictions(res.predictions_path)
-    assert list(rows[0])[:len(PREDICTION_COLUMNS)] == list(PREDICTION_COLUMNS)
+    assert list(rows[0])[: len(PREDICTION_COLUMNS)] == list(PREDICTION_COLUMNS)
     assert {r["dimension"] for r in rows} == {"alignment"} and {r["method"] for r in rows} == {"clipscore"}
     report = json.loads((tmp_path / "report.json").read_text())
-    assert report["_meta"]["baseline"]["name"] == "clipscore" and report["alignment"]["all"]["instance"]["n"] == len(rows)
+    assert report["_meta"]["baseline"]["name"] == "clipscore" and report["alignment"]["all"]["instance"]["n"] == len(
+        rows
+    )
 
 
 @pytest.mark.parametrize("name,needs", [("niqe", "pyiqa"), ("brisque", "pyiqa"), ("imagereward", "ImageReward")])
@@ -141,13 +153,38 @@ def test_hpsv2_open_clip_checkpoint_needs_open_clip(tmp_path):
 
 def test_benchmark_cli_runs_scorers_and_writes_the_report(tiny_model_dir, tiny_clip, export_dir, tmp_path):
     proc = subprocess.run(
-        [sys.executable, "-m", "training.scorer", "benchmark", "--data", str(export_dir), "--split", "train",
-         "--out", str(tmp_path / "bench"), "--bootstrap", "50", "--batch-size", "4",
-         "--method", f"qeval-tiny=qeval:{tiny_model_dir}", "--method", f"clip=clipscore:{tiny_clip}",
-         "--method", f"iqa=clip-iqa:{tiny_clip}", "--method", f"clip-ft=clipscore:{tiny_clip}:fit",
-         "video_max_frames=4", "video_max_pixels=3136",
-         "video_min_pixels=784"],
-        cwd=REPO, capture_output=True, text=True, timeout=600)
+        [
+            sys.executable,
+            "-m",
+            "training.scorer",
+            "benchmark",
+            "--data",
+            str(export_dir),
+            "--split",
+            "train",
+            "--out",
+            str(tmp_path / "bench"),
+            "--bootstrap",
+            "50",
+            "--batch-size",
+            "4",
+            "--method",
+            f"qeval-tiny=qeval:{tiny_model_dir}",
+            "--method",
+            f"clip=clipscore:{tiny_clip}",
+            "--method",
+            f"iqa=clip-iqa:{tiny_clip}",
+            "--method",
+            f"clip-ft=clipscore:{tiny_clip}:fit",
+            "video_max_frames=4",
+            "video_max_pixels=3136",
+            "video_min_pixels=784",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     rep = json.loads((tmp_path / "bench" / "benchmark.json").read_text())
     assert rep["tables"]["alignment"]["methods"] == ["qeval-tiny", "clip", "clip-ft"]
@@ -156,7 +193,22 @@ def test_benchmark_cli_runs_scorers_and_writes_the_report(tiny_model_dir, tiny_c
     assert rep["tables"]["quality"]["methods"] == ["qeval-tiny", "iqa"]
     assert (tmp_path / "bench" / "methods" / "clip" / "predictions.csv").exists()
     assert "<svg" in (tmp_path / "bench" / "benchmark.html").read_text()
-    bad = subprocess.run([sys.executable, "-m", "training.scorer", "benchmark", "--data", str(export_dir), "--out",
-                          str(tmp_path / "b2"), "--method", "x=niqe:/nowhere"], cwd=REPO, capture_output=True,
-                         text=True, timeout=300)
+    bad = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "training.scorer",
+            "benchmark",
+            "--data",
+            str(export_dir),
+            "--out",
+            str(tmp_path / "b2"),
+            "--method",
+            "x=niqe:/nowhere",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert bad.returncode == 1 and bad.stderr.strip().startswith("benchmark: needs 'pyiqa'")

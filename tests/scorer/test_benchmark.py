@@ -1,5 +1,6 @@
 """The benchmark report: paper-layout tables with bootstrap intervals and paired tests, Table 5 with and
 without V2S, per-category SRCC; Markdown, HTML with plots and JSON (pure numpy/scipy, no model)."""
+
 import json
 
 import numpy as np
@@ -21,12 +22,21 @@ def _rows(seed=0, n=240):
         words = 30 if i % 5 == 0 else 8
         cat = ("Entity Generation", "object") if i % 2 else ("Interaction Ability", "spatial relationships")
         for dim in ("quality", "alignment"):
-            base = {"item_id": f"it{i}", "generator": gen, "media_type": media, "dimension": dim, "mos": mos,
-                    "prompt_words": words, "category": cat[0], "subcategory": cat[1]}
+            base = {
+                "item_id": f"it{i}",
+                "generator": gen,
+                "media_type": media,
+                "dimension": dim,
+                "mos": mos,
+                "prompt_words": words,
+                "category": cat[0],
+                "subcategory": cat[1],
+            }
             good = mos + rng.normal(0, 0.4)
             raw = good + rng.normal(0, 0.5) if words > 25 and dim == "alignment" else good
-            methods["good"].append({**base, "prediction": good, "prediction_raw": raw,
-                                    "v2s_method": "llm:qwen" if raw != good else "off"})
+            methods["good"].append(
+                {**base, "prediction": good, "prediction_raw": raw, "v2s_method": "llm:qwen" if raw != good else "off"}
+            )
             methods["noisy"].append({**base, "prediction": mos + rng.normal(0, 2.0)})
             methods["inverse"].append({**base, "prediction": -mos + rng.normal(0, 0.4)})
     return methods

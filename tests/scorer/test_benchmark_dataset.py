@@ -1,5 +1,6 @@
 """The CPU scorer benchmark's dataset: held-out photos never train, MOS follows the distortion only, and the
 content augmentation touches training crops alone (what makes its held-out SRCC an honest figure)."""
+
 import json
 import sys
 from pathlib import Path
@@ -17,8 +18,17 @@ def _records(export: Path) -> list[dict]:
 
 
 def test_held_out_photos_never_train_and_mos_is_five_minus_level(tmp_path):
-    export, held_out = sl.build_dataset(tmp_path, size=28, train_crops=3, test_crops=2, test_photos=4, seed=0,
-                                        colour_jitter=1.0, tone_jitter=1.0, extra_photos=2)
+    export, held_out = sl.build_dataset(
+        tmp_path,
+        size=28,
+        train_crops=3,
+        test_crops=2,
+        test_photos=4,
+        seed=0,
+        colour_jitter=1.0,
+        tone_jitter=1.0,
+        extra_photos=2,
+    )
     records = _records(export)
     photo = {r["item_id"]: r["item_id"].split(f"_{r['split']}")[0] for r in records}
     by_split: dict[str, set] = {}
@@ -61,13 +71,19 @@ def test_invisible_distortions_are_drawn_again():
 
     def kinds(invisible_psnr, **kw):
         rng = np.random.default_rng(0)
-        return {k for _ in range(60) for k, _lvl, _im in sl._random_items(
-            flat, rng, size=28, min_frac=0.2, max_frac=0.9, paired=False, invisible_psnr=invisible_psnr, **kw)}
+        return {
+            k
+            for _ in range(60)
+            for k, _lvl, _im in sl._random_items(
+                flat, rng, size=28, min_frac=0.2, max_frac=0.9, paired=False, invisible_psnr=invisible_psnr, **kw
+            )
+        }
 
     assert kinds(40.0) == {"pristine", "noise"}
     assert kinds(0.0) == {"pristine", "noise", "blur", "jpeg"}
-    paired = sl._random_items(flat, np.random.default_rng(0), size=28, min_frac=0.2, max_frac=0.9, paired=True,
-                              invisible_psnr=40.0)
+    paired = sl._random_items(
+        flat, np.random.default_rng(0), size=28, min_frac=0.2, max_frac=0.9, paired=True, invisible_psnr=40.0
+    )
     assert [k for k, _, _ in paired] == ["pristine"] + ["noise"] * 4
     assert sl.psnr(flat, flat) == float("inf")
     with pytest.raises(SystemExit) as err:

@@ -1,4 +1,5 @@
 """Config: YAML + key=value overrides, unknown keys are an error, saved beside checkpoints."""
+
 import pytest
 
 from training.scorer.config import ConfigError, ScorerConfig, UnknownConfigKey, load_config, save_config
@@ -22,8 +23,17 @@ def test_unknown_key_is_an_error(tmp_path):
         load_config(path)
 
 
-@pytest.mark.parametrize("override", ["finetune=qlora", "dimensions=[beauty]", "epochs=abc", "ce_weight=0 ",
-                                      "bf16=maybe", "attn_implementation=xformers"])
+@pytest.mark.parametrize(
+    "override",
+    [
+        "finetune=qlora",
+        "dimensions=[beauty]",
+        "epochs=abc",
+        "ce_weight=0 ",
+        "bf16=maybe",
+        "attn_implementation=xformers",
+    ],
+)
 def test_bad_values(override):
     ov = [override] + (["mse_weight=0"] if override.startswith("ce_weight") else [])
     with pytest.raises(ConfigError):
@@ -42,8 +52,13 @@ def test_presets_for_the_released_per_task_models_and_the_joint_model():
 
     assert set(PRESETS) == {"image-quality", "image-alignment", "video-quality", "video-alignment", "joint"}
     cfg = ScorerConfig.from_dict({"preset": "video-alignment"})
-    assert (cfg.media_types, cfg.dimensions, cfg.video_fps, cfg.video_max_pixels, cfg.finetune) == \
-        (["video"], ["alignment"], 8.0, 100352, "lora")
+    assert (cfg.media_types, cfg.dimensions, cfg.video_fps, cfg.video_max_pixels, cfg.finetune) == (
+        ["video"],
+        ["alignment"],
+        8.0,
+        100352,
+        "lora",
+    )
     # explicit keys win over the preset; replace(preset=...) narrows an existing config
     assert ScorerConfig.from_dict({"preset": "image-quality", "finetune": "full"}).finetune == "full"
     joint = ScorerConfig.from_dict({"preset": "joint", "batch_size": 2})

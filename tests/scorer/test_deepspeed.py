@@ -4,6 +4,7 @@ clipping reach DeepSpeed's config, and the engine steps the schedule once per st
 one step resumes from its DeepSpeed checkpoint to the same result. ``.ci/run`` installs deepspeed, so CI runs
 this; elsewhere it skips unless deepspeed is installed (it is not in the project's extras: its install imports
 torch): ``.venv/bin/pip install --no-build-isolation deepspeed==0.19.8``, then ``pytest tests/scorer/test_deepspeed.py``."""
+
 import pytest
 
 pytest.importorskip("deepspeed", reason="deepspeed is not installed (see this file's docstring)")

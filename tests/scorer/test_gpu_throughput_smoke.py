@@ -1,5 +1,6 @@
 """The GPU throughput benchmark, run end to end on the tiny model on the CPU (``--smoke``): no GPU machine is
 lent to most sessions, so this is what keeps the script working until one runs it at full size."""
+
 import json
 import sys
 from pathlib import Path
@@ -15,12 +16,13 @@ SMALL = ["--train-batch", "2", "--train-steps", "2", "--score-batch", "4", "--sc
 def test_smoke_run_measures_every_part_on_the_cpu(capsys):
     assert bench.main(["--smoke", *SMALL]) == 0
     out = capsys.readouterr().out
-    results = json.loads(out[out.index("{"):])
+    results = json.loads(out[out.index("{") :])
     assert results["smoke"] is True and results["device"].startswith("cpu")
     for key in ("score_batched_items_per_s", "score_one_at_a_time_items_per_s", "train_samples_per_s"):
         assert results[key] > 0, key
     assert results["batched_speedup"] == pytest.approx(
-        results["score_batched_items_per_s"] / results["score_one_at_a_time_items_per_s"])
+        results["score_batched_items_per_s"] / results["score_one_at_a_time_items_per_s"]
+    )
     assert results["levels"] == ["Excellent", "Good", "Fair", "Poor", "Bad"]
 
 

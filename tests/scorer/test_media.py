@@ -1,4 +1,5 @@
 """Video input (PyAV, fps sampling, pixel budget), the no-torchvision processor, scoring a video."""
+
 import numpy as np
 import pytest
 
@@ -33,7 +34,7 @@ def test_fallback_processor_expands_tokens(tiny_model_dir):
     video = np.zeros((4, 56, 84, 3), np.uint8)
     texts = [proc.render("<image>rate this", "image"), proc.render("<video>rate this", "video")]
     out = proc(texts, [img], [video])
-    merge = proc.merge_size ** 2
+    merge = proc.merge_size**2
     n_img = int(out["image_grid_thw"][0].prod()) // merge
     n_vid = int(out["video_grid_thw"][0].prod()) // merge
     assert out["video_grid_thw"][0].tolist() == [2, 4, 6]
@@ -68,9 +69,12 @@ def test_score_a_video_and_an_image(tiny_model_dir, tmp_path):
     video = write_test_video(tmp_path / "clip.mp4", frames=8, fps=8)
     img = tmp_path / "a.png"
     Image.fromarray(np.full((40, 50, 3), 128, np.uint8)).save(img)
-    out = score_items(tiny_model_dir, [{"media": str(video), "prompt": "moving colours"},
-                                       {"media": str(img), "prompt": "grey"}], batch_size=2,
-                      overrides={"video_fps": 4.0, "video_max_pixels": 56 * 56, "video_min_pixels": 784})
+    out = score_items(
+        tiny_model_dir,
+        [{"media": str(video), "prompt": "moving colours"}, {"media": str(img), "prompt": "grey"}],
+        batch_size=2,
+        overrides={"video_fps": 4.0, "video_max_pixels": 56 * 56, "video_min_pixels": 784},
+    )
     assert out[0]["media_type"] == "video" and out[1]["media_type"] == "image"
     for r in out:
         assert 1.0 <= r["quality"] <= 5.0 and 1.0 <= r["alignment"] <= 5.0

@@ -1,4 +1,5 @@
 """Evaluation metrics equal scipy's; model level groups by generator; logistic PLCC; the evaluate CLI."""
+
 import csv
 import json
 import subprocess
@@ -10,7 +11,12 @@ import pytest
 from scipy import stats
 
 from training.scorer.metrics import (
-    PREDICTION_COLUMNS, build_report, correlation_metrics, fit_logistic, model_level, write_predictions,
+    PREDICTION_COLUMNS,
+    build_report,
+    correlation_metrics,
+    fit_logistic,
+    model_level,
+    write_predictions,
 )
 
 REPO = Path(__file__).resolve().parents[2]
@@ -22,12 +28,22 @@ def _rows(n=40, seed=0):
     for i in range(n):
         mos = float(rng.uniform(1, 5))
         for dim in ("quality", "alignment"):
-            rows.append({
-                "item_id": f"it-{i}", "generator": f"g{i % 5}", "media_type": "image" if i % 3 else "video",
-                "dimension": dim, "mos": mos, "prediction": float(np.clip(mos + rng.normal(0, 0.7), 1, 5)),
-                "p_excellent": 0.2, "p_good": 0.2, "p_fair": 0.2, "p_poor": 0.2, "p_bad": 0.2,
-                "prompt_words": 30 if i % 4 == 0 else 6,
-            })
+            rows.append(
+                {
+                    "item_id": f"it-{i}",
+                    "generator": f"g{i % 5}",
+                    "media_type": "image" if i % 3 else "video",
+                    "dimension": dim,
+                    "mos": mos,
+                    "prediction": float(np.clip(mos + rng.normal(0, 0.7), 1, 5)),
+                    "p_excellent": 0.2,
+                    "p_good": 0.2,
+                    "p_fair": 0.2,
+                    "p_poor": 0.2,
+                    "p_bad": 0.2,
+                    "prompt_words": 30 if i % 4 == 0 else 6,
+                }
+            )
     return rows
 
 
@@ -62,7 +78,8 @@ def test_small_and_constant_inputs_give_null_with_reason():
 
 def test_model_level_groups_by_generator():
     rows = [
-        {"generator": "a", "prediction": 1.0, "mos": 2.0}, {"generator": "a", "prediction": 3.0, "mos": 4.0},
+        {"generator": "a", "prediction": 1.0, "mos": 2.0},
+        {"generator": "a", "prediction": 3.0, "mos": 4.0},
         {"generator": "b", "prediction": 5.0, "mos": 5.0},
     ]
     preds, moses, names = model_level(rows)
@@ -79,7 +96,8 @@ def test_report_shape_and_values():
         assert "long_prompt" in rep[dim] and rep[dim]["long_prompt"]["all"]["instance"]["n"] == 10
     q = [r for r in rows if r["dimension"] == "quality"]
     assert rep["quality"]["all"]["instance"]["srcc"] == pytest.approx(
-        stats.spearmanr([r["prediction"] for r in q], [r["mos"] for r in q])[0])
+        stats.spearmanr([r["prediction"] for r in q], [r["mos"] for r in q])[0]
+    )
     assert rep["quality"]["all"]["model"]["n"] == 5
     assert "plcc_logistic" in rep["_meta"] and "plain" in rep["_meta"]["plcc"]
 
@@ -89,8 +107,13 @@ def test_evaluate_cli_writes_report(tmp_path):
     with pred.open() as fh:
         assert next(csv.reader(fh))[: len(PREDICTION_COLUMNS)] == list(PREDICTION_COLUMNS)
     out = tmp_path / "report"
-    proc = subprocess.run([sys.executable, "-m", "training.scorer", "evaluate", "--predictions", str(pred),
-                           "--out", str(out)], cwd=REPO, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "training.scorer", "evaluate", "--predictions", str(pred), "--out", str(out)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     rep = json.loads((out / "report.json").read_text())
     assert rep["alignment"]["image"]["instance"]["n"] > 0

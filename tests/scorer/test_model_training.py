@@ -1,4 +1,5 @@
 """Training on the tiny Qwen2-VL: LoRA weights move, loss goes down, save/load/resume give the same scores."""
+
 import json
 
 import pytest
@@ -48,8 +49,16 @@ def trained(base_overrides, tmp_path_factory):
     from training.scorer.train import train
 
     out = tmp_path_factory.mktemp("run")
-    cfg = ScorerConfig.from_dict({**base_overrides, "output_dir": str(out), "max_steps": 4, "save_steps": 2,
-                                  "save_total_limit": None, "eval_split": "val"})
+    cfg = ScorerConfig.from_dict(
+        {
+            **base_overrides,
+            "output_dir": str(out),
+            "max_steps": 4,
+            "save_steps": 2,
+            "save_total_limit": None,
+            "eval_split": "val",
+        }
+    )
     events = []
     result = train(cfg, on_progress=events.append)
     return cfg, result, events
@@ -89,8 +98,9 @@ def test_resume_gives_the_same_model(trained, tmp_path, export_dir):
     from training.scorer.train import train
 
     cfg, result, _ = trained
-    resumed_cfg = cfg.replace(output_dir=str(tmp_path / "resumed"),
-                              resume_from=str(result.output_dir / "checkpoints" / "step-000002"))
+    resumed_cfg = cfg.replace(
+        output_dir=str(tmp_path / "resumed"), resume_from=str(result.output_dir / "checkpoints" / "step-000002")
+    )
     events = []
     res2 = train(resumed_cfg, on_progress=events.append)
     assert events[0]["event"] == "resumed" and events[0]["step"] == 2
@@ -107,8 +117,16 @@ def test_should_stop_saves_and_stops(base_overrides, tmp_path):
     """One process stops at its next step, not at the next log step: the check is host-side, so it is free."""
     from training.scorer.train import train
 
-    cfg = ScorerConfig.from_dict({**base_overrides, "output_dir": str(tmp_path), "max_steps": 10, "logging_steps": 5,
-                                  "eval_split": None, "dimensions": ["quality"]})
+    cfg = ScorerConfig.from_dict(
+        {
+            **base_overrides,
+            "output_dir": str(tmp_path),
+            "max_steps": 10,
+            "logging_steps": 5,
+            "eval_split": None,
+            "dimensions": ["quality"],
+        }
+    )
     res = train(cfg, should_stop=lambda: True)
     assert res.stopped and res.global_step == 1 and res.final_dir is None and res.epochs_completed == 0
     state = json.loads((res.checkpoint_dir / "trainer_state.json").read_text())
@@ -146,9 +164,19 @@ def test_the_loop_reads_the_device_only_at_log_steps(base_overrides, tmp_path):
                     self.seen.append(f"{func.__name__} at {Path(frame.f_code.co_filename).name}:{frame.f_lineno}")
             return func(*args, **(kwargs or {}))
 
-    cfg = ScorerConfig.from_dict({**base_overrides, "output_dir": str(tmp_path), "dimensions": ["quality"],
-                                  "batch_size": 2, "gradient_accumulation_steps": 2, "max_steps": 4,
-                                  "logging_steps": 2, "max_train_seconds": 3600, "eval_split": None})
+    cfg = ScorerConfig.from_dict(
+        {
+            **base_overrides,
+            "output_dir": str(tmp_path),
+            "dimensions": ["quality"],
+            "batch_size": 2,
+            "gradient_accumulation_steps": 2,
+            "max_steps": 4,
+            "logging_steps": 2,
+            "max_train_seconds": 3600,
+            "eval_split": None,
+        }
+    )
     events = []
     counter = LoopReads()
     with counter:
@@ -168,8 +196,14 @@ def test_evaluate_checkpoint_with_v2s(trained, export_dir, tmp_path):
         fake_calls.append(text)
         return '{"vague": "an abstract pattern", "specific": ["smooth waves of red", "soft gradients"]}'
 
-    res = evaluate_checkpoint(result.final_dir, export_dir, split="train", out_dir=tmp_path,
-                              overrides={"v2s_enabled": True, "eval_plots": False}, v2s_llm=fake_llm)
+    res = evaluate_checkpoint(
+        result.final_dir,
+        export_dir,
+        split="train",
+        out_dir=tmp_path,
+        overrides={"v2s_enabled": True, "eval_plots": False},
+        v2s_llm=fake_llm,
+    )
     rep = json.loads((tmp_path / "report.json").read_text())
     assert rep["_meta"]["v2s"]["used"] and rep["_meta"]["v2s"]["method"] == "llm:fake_llm"
     assert "long_prompt" in rep["alignment"] and fake_calls
@@ -188,7 +222,9 @@ def test_gradient_checkpointing_full_finetune_step(base_overrides, export_dir):
     recs = read_records(export_dir, "train", media_types=["image"])[:2]
     inputs, labels = split_batch(ScorerCollator(proc)([{**r, "index": i} for i, r in enumerate(recs)]))
     model.train()
-    out = scorer_loss(answer_logits(model, inputs), level_token_ids(proc.tokenizer), labels["target_level"], labels["mos"])
+    out = scorer_loss(
+        answer_logits(model, inputs), level_token_ids(proc.tokenizer), labels["target_level"], labels["mos"]
+    )
     out.loss.backward()
     grads = [p.grad for n, p in model.named_parameters() if p.requires_grad and "layers.0." in n]
     assert grads and all(g is not None for g in grads)
@@ -201,13 +237,45 @@ def test_cli_score_and_evaluate(trained, export_dir, tmp_path, capsys):
     recs = read_records(export_dir, "test")
     items = tmp_path / "items.jsonl"
     items.write_text("".join(json.dumps({"media": r["media"], "prompt": r["prompt"]}) + "\n" for r in recs[:2]))
-    assert main(["score", "--checkpoint", str(result.final_dir), "--media", recs[0]["media"], "--prompt", "a pattern",
-                 "--jsonl", str(items), "--batch-size", "3"]) == 0
+    assert (
+        main(
+            [
+                "score",
+                "--checkpoint",
+                str(result.final_dir),
+                "--media",
+                recs[0]["media"],
+                "--prompt",
+                "a pattern",
+                "--jsonl",
+                str(items),
+                "--batch-size",
+                "3",
+            ]
+        )
+        == 0
+    )
     lines = [json.loads(x) for x in capsys.readouterr().out.strip().splitlines()]
     assert len(lines) == 3 and all(1 <= x["quality"] <= 5 and 1 <= x["alignment"] <= 5 for x in lines)
     out = tmp_path / "eval"
-    assert main(["evaluate", "--checkpoint", str(result.final_dir), "--data", str(export_dir), "--split", "test",
-                 "--out", str(out), "--no-plots", "v2s_enabled=true"]) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                "--checkpoint",
+                str(result.final_dir),
+                "--data",
+                str(export_dir),
+                "--split",
+                "test",
+                "--out",
+                str(out),
+                "--no-plots",
+                "v2s_enabled=true",
+            ]
+        )
+        == 0
+    )
     rep = json.loads((out / "report.json").read_text())
     assert set(rep) >= {"quality", "alignment", "_meta"} and (out / "predictions.csv").exists()
     # asked for without an LLM: V2S stays off and the report says why

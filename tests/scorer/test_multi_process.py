@@ -2,6 +2,7 @@
 the CPU) give the logged losses and the evaluation predictions of one process with the whole batch. That
 covers what a multi-GPU launch changes: sharded batches, averaged gradients, the scheduler stepped per
 process, losses reduced over processes for the log, gathered evaluation, checkpoints written by rank 0."""
+
 import pytest
 
 
@@ -28,8 +29,15 @@ def test_two_processes_stop_together_at_the_next_log_step(launch_training):
     import json
 
     pytest.importorskip("torch.distributed")
-    steps, out = launch_training("two_stopped", processes=2, env={"ACCELERATE_USE_CPU": "true"}, batch_size=2,
-                                 logging_steps=3, max_train_seconds=0, eval_split=None)
+    steps, out = launch_training(
+        "two_stopped",
+        processes=2,
+        env={"ACCELERATE_USE_CPU": "true"},
+        batch_size=2,
+        logging_steps=3,
+        max_train_seconds=0,
+        eval_split=None,
+    )
     assert [e["step"] for e in steps] == [3]
     assert not (out / "final").exists()
     assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["step-000002", "step-000003"]

@@ -1,5 +1,6 @@
 """Package hygiene: no Django anywhere in training/scorer; the package root and prompts stay torch-free;
 the context prompts equal REFERENCE.md's text exactly."""
+
 import re
 import subprocess
 import sys
@@ -20,9 +21,11 @@ def test_no_django_imports():
 
 
 def test_prompts_import_without_torch():
-    code = ("import sys, training.scorer, training.scorer.prompts, training.scorer.config, "
-            "training.scorer.metrics, training.scorer.v2s, training.scorer.benchmark, training.scorer.baselines; "
-            "print('torch' in sys.modules)")
+    code = (
+        "import sys, training.scorer, training.scorer.prompts, training.scorer.config, "
+        "training.scorer.metrics, training.scorer.v2s, training.scorer.benchmark, training.scorer.baselines; "
+        "print('torch' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "False"
@@ -32,7 +35,9 @@ def _reference_prompts():
     for candidate in (REPO.parent / "shared" / "REFERENCE.md", REPO / "shared" / "REFERENCE.md"):
         if candidate.exists():
             text = candidate.read_text()
-            blocks = re.findall(r"### (image|video) / (visual quality|alignment)\s*```text\n(.*?)\n```", text, flags=re.S)
+            blocks = re.findall(
+                r"### (image|video) / (visual quality|alignment)\s*```text\n(.*?)\n```", text, flags=re.S
+            )
             return {(m, "quality" if d == "visual quality" else "alignment"): body for m, d, body in blocks}
     pytest.skip("../shared/REFERENCE.md not found beside the repository")
 

@@ -5,6 +5,7 @@ so every other scorer test runs the fallback. On a GPU box the real processor ru
 the same output wherever both load; it runs in an environment with torchvision, for example
 ``pip install torch==2.14.1 torchvision==0.29.1`` in a side venv (README, "The scorer"), and skips elsewhere.
 """
+
 import numpy as np
 import pytest
 
@@ -16,8 +17,10 @@ def _real_processor_or_skip(model_dir):
 
     proc = load_processor(model_dir)
     if not isinstance(proc, HFProcessorAdapter):
-        pytest.skip("Qwen2VLProcessor does not load here (it needs torchvision, which the CPU torch 2.13.0 "
-                    "cannot have beside it): the fallback is the only processor in this environment")
+        pytest.skip(
+            "Qwen2VLProcessor does not load here (it needs torchvision, which the CPU torch 2.13.0 "
+            "cannot have beside it): the fallback is the only processor in this environment"
+        )
     return proc
 
 
@@ -35,11 +38,16 @@ def test_fallback_matches_real_qwen2vl_processor(tiny_model_dir):
     rng = np.random.default_rng(0)
     # a 56x56 image needs no resize; a 90x120 one is resized (PIL in the fallback, torchvision in the real one);
     # the video's frames are already multiples of 28, as the collator hands them over
-    images = [Image.fromarray(rng.integers(0, 256, (56, 56, 3), dtype=np.uint8)),
-              Image.fromarray(rng.integers(0, 256, (90, 120, 3), dtype=np.uint8))]
+    images = [
+        Image.fromarray(rng.integers(0, 256, (56, 56, 3), dtype=np.uint8)),
+        Image.fromarray(rng.integers(0, 256, (90, 120, 3), dtype=np.uint8)),
+    ]
     videos = [rng.integers(0, 256, (4, 56, 84, 3), dtype=np.uint8)]
-    prompts = [("<image>How would you rate the quality of this image?", "image"), ("<image>A red cube.", "image"),
-               ("<video>A dog running on a beach.", "video")]
+    prompts = [
+        ("<image>How would you rate the quality of this image?", "image"),
+        ("<image>A red cube.", "image"),
+        ("<video>A dog running on a beach.", "video"),
+    ]
     texts = [real.render(text, media) for text, media in prompts]
     assert texts == [fallback.render(text, media) for text, media in prompts]
 

@@ -5,6 +5,7 @@ machine's CPU torch; so its pure functions (``smart_nframes``, ``smart_resize`` 
 they use) are taken from the installed package's own source and compared with our port. Where the package
 imports in full (a GPU box with torchvision), ``fetch_video`` itself is compared on a real file too.
 """
+
 import ast
 import importlib.util
 import logging
@@ -17,7 +18,13 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from training.scorer.media import (  # noqa: E402
-    load_image, load_video, qvu_frame_indices, qvu_nframes, qvu_smart_resize, qvu_video_max_pixels, write_test_video,
+    load_image,
+    load_video,
+    qvu_frame_indices,
+    qvu_nframes,
+    qvu_smart_resize,
+    qvu_video_max_pixels,
+    write_test_video,
 )
 
 PURE = {"round_by_factor", "ceil_by_factor", "floor_by_factor", "smart_resize", "smart_nframes"}
@@ -30,16 +37,24 @@ def qvu():
         pytest.skip("qwen-vl-utils is not installed (pip install qwen-vl-utils==0.0.14; it is in the dev extra)")
     source = Path(spec.submodule_search_locations[0], "vision_process.py").read_text()
     tree = ast.parse(source)
+
     def constant(n) -> bool:  # NAME = <literal arithmetic or a call of int/float/os.environ.get>
-        return isinstance(n, ast.Assign) and all(isinstance(t, ast.Name) and t.id.isupper() for t in n.targets) \
-            and not any(isinstance(x, ast.Name) and x.id.startswith("_") for x in ast.walk(n.value)) \
+        return (
+            isinstance(n, ast.Assign)
+            and all(isinstance(t, ast.Name) and t.id.isupper() for t in n.targets)
+            and not any(isinstance(x, ast.Name) and x.id.startswith("_") for x in ast.walk(n.value))
             and not isinstance(n.value, ast.Dict)
+        )
 
     keep = [n for n in tree.body if (isinstance(n, ast.FunctionDef) and n.name in PURE) or constant(n)]
     import typing
 
-    ns = {"math": math, "os": __import__("os"), "logger": logging.getLogger("qvu"),
-          **{name: getattr(typing, name) for name in ("Optional", "Tuple", "Dict", "Any", "Union", "List")}}
+    ns = {
+        "math": math,
+        "os": __import__("os"),
+        "logger": logging.getLogger("qvu"),
+        **{name: getattr(typing, name) for name in ("Optional", "Tuple", "Dict", "Any", "Union", "List")},
+    }
     exec(compile(ast.Module(body=keep, type_ignores=[]), "qwen_vl_utils/vision_process.py", "exec"), ns)
     assert PURE <= set(ns)
     return ns
@@ -54,15 +69,21 @@ def test_frame_count_rule_equals_qwen_vl_utils(qvu):
                     want = qvu["smart_nframes"](dict(ele), total_frames=total, video_fps=video_fps)
                 except ValueError:
                     with pytest.raises(ValueError):
-                        qvu_nframes(total, video_fps, fps=ele["fps"], min_frames=ele.get("min_frames"),
-                                    max_frames=ele.get("max_frames"))
+                        qvu_nframes(
+                            total,
+                            video_fps,
+                            fps=ele["fps"],
+                            min_frames=ele.get("min_frames"),
+                            max_frames=ele.get("max_frames"),
+                        )
                     continue
-                got = qvu_nframes(total, video_fps, fps=ele["fps"], min_frames=ele.get("min_frames"),
-                                  max_frames=ele.get("max_frames"))
+                got = qvu_nframes(
+                    total, video_fps, fps=ele["fps"], min_frames=ele.get("min_frames"), max_frames=ele.get("max_frames")
+                )
                 assert got == want, (total, video_fps, ele)
                 cases += 1
     assert cases > 200
-    # the issue's example: a 10 s clip at 24 fps gives 80 frames at fps 8 (the old sampler gave 64)
+    # a 10 s clip at 24 fps gives 80 frames at fps 8, as qwen-vl-utils samples (this package's earlier sampler gave 64)
     assert qvu_nframes(240, 24.0, fps=8) == 80
     assert qvu_nframes(7, 8.0, fps=8) == 6  # odd: a frame is dropped, not padded
 
@@ -70,8 +91,9 @@ def test_frame_count_rule_equals_qwen_vl_utils(qvu):
 def test_resize_rule_equals_qwen_vl_utils(qvu):
     for h, w in ((120, 160), (480, 854), (1080, 1920), (17, 300), (64, 64), (28, 5000)):
         for lo, hi in ((128 * 784, 100352), (4 * 784, 16384 * 784), (784, 3136)):
-            assert qvu_smart_resize(h, w, factor=28, min_pixels=lo, max_pixels=hi) == \
-                qvu["smart_resize"](h, w, factor=28, min_pixels=lo, max_pixels=hi), (h, w, lo, hi)
+            assert qvu_smart_resize(h, w, factor=28, min_pixels=lo, max_pixels=hi) == qvu["smart_resize"](
+                h, w, factor=28, min_pixels=lo, max_pixels=hi
+            ), (h, w, lo, hi)
     # fetch_video's cap for long clips (its VIDEO_MAX_TOKEN_NUM and MODEL_SEQ_LEN)
     lo = qvu["VIDEO_MIN_TOKEN_NUM"] * 28 * 28
     total_pixels = qvu["MODEL_SEQ_LEN"] * 28 * 28 * 0.9

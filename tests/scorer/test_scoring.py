@@ -1,4 +1,5 @@
 """Score formula and both loss terms against hand computations on known logits."""
+
 import math
 
 import pytest
@@ -73,7 +74,14 @@ def test_terms_switch_off_and_gradients_flow():
 
 def test_level_from_mos_bins():
     assert [level_from_mos(m) for m in (1.0, 1.79, 1.8, 2.6, 3.4, 4.2, 5.0)] == [
-        "Bad", "Bad", "Poor", "Fair", "Good", "Excellent", "Excellent"]
+        "Bad",
+        "Bad",
+        "Poor",
+        "Fair",
+        "Good",
+        "Excellent",
+        "Excellent",
+    ]
 
 
 def test_level_token_ids_on_tiny_tokenizer(tiny_model_dir):

@@ -1,4 +1,5 @@
 """The tiny model builder: normal from_pretrained path, deterministic, level words and special tokens."""
+
 import subprocess
 import sys
 from pathlib import Path
@@ -19,8 +20,11 @@ def test_loads_through_auto_classes(tiny_model_dir):
     for t in ("<|im_start|>", "<|im_end|>", "<|vision_start|>", "<|vision_end|>", "<|image_pad|>", "<|video_pad|>"):
         assert tok.convert_tokens_to_ids(t) is not None and tok.convert_tokens_to_ids(t) != tok.unk_token_id
     assert model.config.image_token_id == tok.convert_tokens_to_ids("<|image_pad|>")
-    text = tok.apply_chat_template([{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "hi"}]}],
-                                   tokenize=False, add_generation_prompt=True)
+    text = tok.apply_chat_template(
+        [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "hi"}]}],
+        tokenize=False,
+        add_generation_prompt=True,
+    )
     assert "<|vision_start|><|image_pad|><|vision_end|>hi<|im_end|>" in text and text.endswith("assistant\n")
     assert AutoImageProcessor.from_pretrained(str(tiny_model_dir)).merge_size == 2
 
@@ -28,8 +32,13 @@ def test_loads_through_auto_classes(tiny_model_dir):
 def test_deterministic_and_cli(tiny_model_dir, tmp_path):
     from safetensors.torch import load_file
 
-    proc = subprocess.run([sys.executable, "-m", "training.scorer", "tiny", "--out", str(tmp_path / "t")],
-                          cwd=REPO, capture_output=True, text=True, timeout=180)
+    proc = subprocess.run(
+        [sys.executable, "-m", "training.scorer", "tiny", "--out", str(tmp_path / "t")],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert proc.returncode == 0, proc.stderr
     a = load_file(str(tiny_model_dir / "model.safetensors"))
     b = load_file(str(tmp_path / "t" / "model.safetensors"))
@@ -50,8 +59,9 @@ def test_patch_size_and_init_options_reach_model_processor_and_collator(tmp_path
     from training.scorer.processing import load_processor
     from training.scorer.tiny import build_tiny_model
 
-    out = build_tiny_model(tmp_path / "m", patch_size=4, vision_init_std=0.2, text_init_std=0.05,
-                           vision_depth=1, vision_embed_dim=32)
+    out = build_tiny_model(
+        tmp_path / "m", patch_size=4, vision_init_std=0.2, text_init_std=0.05, vision_depth=1, vision_embed_dim=32
+    )
     cfg = AutoConfig.from_pretrained(str(out))
     assert cfg.vision_config.patch_size == 4
     weights = load_file(str(out / "model.safetensors"))
@@ -62,14 +72,22 @@ def test_patch_size_and_init_options_reach_model_processor_and_collator(tmp_path
 
     proc = load_processor(out)
     assert proc.resize_factor == 8  # 4 px patch x merge 2, whichever processor loads
-    collator = ScorerCollator(proc, MediaSettings(video_fps=4.0, video_min_pixels=16 * 16, video_max_pixels=36 * 36,
-                                                  video_max_frames=2))
+    collator = ScorerCollator(
+        proc, MediaSettings(video_fps=4.0, video_min_pixels=16 * 16, video_max_pixels=36 * 36, video_max_frames=2)
+    )
     assert collator.factor == 8
     img = tmp_path / "a.png"
     Image.fromarray(np.random.default_rng(0).integers(0, 255, (56, 56, 3), dtype=np.uint8)).save(img)
-    recs = [{"media": str(img), "media_type": "image", "user_text": "<image>rate this", "mos": 3.0, "level": "Fair"},
-            {"media": str(write_test_video(tmp_path / "v.mp4", frames=8, fps=8, seed=0)), "media_type": "video",
-             "user_text": "<video>rate", "mos": 4.0, "level": "Good"}]
+    recs = [
+        {"media": str(img), "media_type": "image", "user_text": "<image>rate this", "mos": 3.0, "level": "Fair"},
+        {
+            "media": str(write_test_video(tmp_path / "v.mp4", frames=8, fps=8, seed=0)),
+            "media_type": "video",
+            "user_text": "<video>rate",
+            "mos": 4.0,
+            "level": "Good",
+        },
+    ]
     batch = collator(recs)
     assert batch["image_grid_thw"][0].tolist() == [1, 14, 14]  # 56 px / 4 px patches
     assert batch["pixel_values"].shape == (14 * 14, 3 * 2 * 4 * 4)

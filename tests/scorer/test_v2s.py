@@ -1,4 +1,5 @@
 """Vague-to-Specific: fallback splitter, weighted combination, an injected fake LLM, validation, cache."""
+
 import json
 
 import pytest
@@ -6,9 +7,11 @@ import pytest
 from training.scorer.config import ScorerConfig
 from training.scorer.v2s import V2SRewriter, combine, fallback_split, parse_llm_output, rewriter_from_config
 
-LONG = ("A golden retriever wearing a red scarf sits on a wooden bench in a snowy park. "
-        "Behind it, children build a snowman with a carrot nose, and a lamp post glows warmly while "
-        "snowflakes fall slowly over the frozen pond.")
+LONG = (
+    "A golden retriever wearing a red scarf sits on a wooden bench in a snowy park. "
+    "Behind it, children build a snowman with a carrot nose, and a lamp post glows warmly while "
+    "snowflakes fall slowly over the frozen pond."
+)
 
 
 def test_fallback_split():
@@ -73,7 +76,9 @@ def test_presets_and_comparability(tmp_path):
 
     paper = ScorerConfig(output_dir=str(tmp_path))
     assert weights_for(paper) == {"original": 0.0, "vague": 0.25, "specific_mean": 0.25}
-    assert combine(5.0, 2.0, [3.0, 5.0], **{"w_original": 0.0, "w_vague": 0.25, "w_specific": 0.25}) == pytest.approx(3.0)
+    assert combine(5.0, 2.0, [3.0, 5.0], **{"w_original": 0.0, "w_vague": 0.25, "w_specific": 0.25}) == pytest.approx(
+        3.0
+    )
     extended = ScorerConfig(output_dir=str(tmp_path), v2s_preset="extended")
     assert weights_for(extended)["original"] == 0.5
     llm = V2SRewriter(llm=lambda s: "{}", llm_name="qwen")

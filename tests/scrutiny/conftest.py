@@ -1,5 +1,6 @@
 """Builders for scrutiny tests: campaigns with a scored golden sample, and closed batches of ratings
 written the way the rating service leaves them (rated tasks, ratings, active_count counted)."""
+
 from __future__ import annotations
 
 import pytest
@@ -18,7 +19,9 @@ GOLDEN_A = [4.0, 2.0, 5.0, 1.0, 3.5, 2.5, 4.5, 1.5, 3.0, 4.8]
 def scrutiny_campaign(db):
     """The fixed method (the paper's protocol): these tests pin its rules; tests/scrutiny/test_calibrated*.py
     cover the default method."""
-    return CampaignFactory(min_golden=8, approve_threshold=0.7, reject_threshold=0.4, batch_size=4, scrutiny_method="fixed")
+    return CampaignFactory(
+        min_golden=8, approve_threshold=0.7, reject_threshold=0.4, batch_size=4, scrutiny_method="fixed"
+    )
 
 
 def make_golden(campaign, quality=GOLDEN_Q, alignment=GOLDEN_A, generator=None):
@@ -38,11 +41,19 @@ def closed_batch(campaign, annotator, scores, *, kind=Batch.Kind.ANNOTATION, dec
     """A closed batch holding `scores` = [(item, quality, alignment), ...] as rated tasks + ratings,
     each counted once in Item.active_count (the state the rating service leaves a closed batch in)."""
     now = timezone.now()
-    batch = Batch.objects.create(campaign=campaign, annotator=annotator, kind=kind, status=Batch.Status.CLOSED,
-                                 closed_at=now, decision=decision)
+    batch = Batch.objects.create(
+        campaign=campaign, annotator=annotator, kind=kind, status=Batch.Status.CLOSED, closed_at=now, decision=decision
+    )
     for pos, (item, q, a) in enumerate(scores):
-        task = Task.objects.create(batch=batch, item=item, annotator=annotator, position=pos, is_golden=item.is_golden,
-                                   status=Task.Status.RATED, lease_expires_at=now)
+        task = Task.objects.create(
+            batch=batch,
+            item=item,
+            annotator=annotator,
+            position=pos,
+            is_golden=item.is_golden,
+            status=Task.Status.RATED,
+            lease_expires_at=now,
+        )
         Rating.objects.create(annotator=annotator, item=item, batch=batch, task=task, quality=q, alignment=a)
     Item.objects.filter(pk__in=[s[0].pk for s in scores]).update(active_count=F("active_count") + 1)
     return batch

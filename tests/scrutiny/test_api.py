@@ -1,4 +1,5 @@
 """The scrutiny API: admins only; a rejection needs a reason; figures never reach annotators."""
+
 import json
 
 import pytest
@@ -39,11 +40,17 @@ def test_anonymous_requests_are_refused(scrutinized, api_client):
 def test_an_admin_rejection_is_recorded_with_who_when_and_why(scrutinized, client_as):
     batch, _ = scrutinized
     client, admin = client_as("admin")
-    response = client.post(decision_url(batch.pk), {"decision": "reject", "reason": "all answers in 3 s"}, format="json")
+    response = client.post(
+        decision_url(batch.pk), {"decision": "reject", "reason": "all answers in 3 s"}, format="json"
+    )
     assert response.status_code == 200, response.content
     body = response.json()
     assert (body["decision"], body["decision_source"], body["reason"], body["decided_by"]) == (
-        "rejected", "admin", "all answers in 3 s", admin.username)
+        "rejected",
+        "admin",
+        "all answers in 3 s",
+        admin.username,
+    )
     assert body["auto_decision"] == "approved" and body["figures"]["quality"]["n_golden"] == 10
     batch.refresh_from_db()
     assert (batch.decision, batch.decided_by_id, batch.decided_at is not None) == ("rejected", admin.pk, True)

@@ -1,6 +1,7 @@
 """The calibrated method on the real database: evidence per annotator across batches, earlier batches
 decided again when the standing changes, golden-score changes re-queue scrutiny, the audit trail, what
 annotators read, and the QC settings validated everywhere."""
+
 from __future__ import annotations
 
 import csv
@@ -69,7 +70,8 @@ def test_the_decision_uses_all_the_annotators_golden_items_and_stores_the_eviden
 
 
 def test_an_early_batch_held_for_thin_evidence_is_approved_once_the_record_is_conclusive(
-        campaign, make_user, django_capture_on_commit_callbacks):
+    campaign, make_user, django_capture_on_commit_callbacks
+):
     golden = golden_sample(campaign, 90)
     annotator = make_user("annotator")
     # a first batch of 8 golden items, followed loosely: not conclusive on its own
@@ -101,8 +103,9 @@ def test_a_straight_liner_is_rejected_with_the_pattern_named(campaign, make_user
     assert batch.decision == "rejected"
     assert batch.decision_reason.startswith("spam pattern: quality: all 30 ratings are 3")
     assert [p["code"] for p in batch.scrutiny["evidence"]["patterns"]] == ["constant", "constant"]
-    assert batch.public_reason == ("Rejected: every item got the same quality score (3); every item got the same "
-                                   "alignment score (3).")
+    assert batch.public_reason == (
+        "Rejected: every item got the same quality score (3); every item got the same alignment score (3)."
+    )
 
 
 def test_golden_scores_that_change_requeue_scrutiny_once(campaign, make_user):
@@ -123,7 +126,7 @@ def test_pauses_and_decisions_are_an_append_only_audit_trail(campaign, make_user
     annotator, admin = make_user("annotator", username="ann"), make_user("admin", username="boss")
     batch = decided(closed_batch(campaign, annotator, ratings_of(golden[:30], noise=0.5, seed=5)))
     batch_scrutinize(batch_id=batch.pk)  # unchanged: no new event
-    batch_admin_decide(batch_id=batch.pk, decision="reject", reason="=HYPERLINK(\"x\") checked by hand", user=admin)
+    batch_admin_decide(batch_id=batch.pk, decision="reject", reason='=HYPERLINK("x") checked by hand', user=admin)
     batch_admin_decide(batch_id=batch.pk, decision="approve", reason="second look: fine", user=admin)
     annotator_pause(user=annotator, reason="too fast", by=admin)
     annotator_resume(user=annotator, by=admin)
@@ -209,8 +212,9 @@ def test_the_django_admin_refuses_thresholds_outside_0_1(campaign, make_user):
     data["anchors"] = "{}"
     form = CampaignForm(data={**data, "approve_threshold": 1.5}, instance=campaign)
     assert not form.is_valid() and "approve_threshold" in str(form.errors)
-    form = CampaignForm(data={**data, "golden_max_per_batch": 100, "golden_per_batch": 10, "golden_min_per_batch": 4},
-                        instance=campaign)
+    form = CampaignForm(
+        data={**data, "golden_max_per_batch": 100, "golden_per_batch": 10, "golden_min_per_batch": 4}, instance=campaign
+    )
     assert not form.is_valid() and "golden_max_per_batch must leave room" in str(form.errors)
 
 
@@ -242,7 +246,9 @@ def test_the_review_queue_api_orders_by_risk(campaign, make_user):
 def test_reason_templates_api(make_user):
     client = Client()
     client.force_login(make_user("admin"))
-    made = client.post("/api/v1/reason-templates/", {"text": "Scores ignore the prompt."}, content_type="application/json")
+    made = client.post(
+        "/api/v1/reason-templates/", {"text": "Scores ignore the prompt."}, content_type="application/json"
+    )
     assert made.status_code == 201
     assert [t["text"] for t in client.get("/api/v1/reason-templates/").json()] == ["Scores ignore the prompt."]
     assert client.post("/api/v1/reason-templates/", {"text": "  "}, content_type="application/json").status_code == 400

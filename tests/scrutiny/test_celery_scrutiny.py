@@ -1,5 +1,6 @@
 """End to end on a real Celery worker and Redis: the last rating closes the batch, batch_closed_notify
 queues `annotation.scrutinize_batch`, and the worker stores the figures and the decision."""
+
 import pytest
 
 from annotation.models import Batch, GoldenScore
@@ -25,8 +26,11 @@ def test_a_closed_batch_is_scrutinized_by_a_real_worker(celery_worker, make_user
         scores = {d: round(golden.get((task.item_id, d), 3)) for d in ("quality", "alignment")}
         rating_submit(task_id=task.pk, user=annotator, scores=scores)
     assert Batch.objects.get(pk=batch.pk).status == "closed"
-    done = wait_for(lambda: Batch.objects.filter(pk=batch.pk, scrutinized_at__isnull=False).first(),
-                    timeout=60, what="the worker's scrutiny of the batch")
+    done = wait_for(
+        lambda: Batch.objects.filter(pk=batch.pk, scrutinized_at__isnull=False).first(),
+        timeout=60,
+        what="the worker's scrutiny of the batch",
+    )
     assert (done.decision, done.decision_source) == ("approved", "auto")
     assert done.scrutiny["quality"]["n_golden"] == 10 and done.scrutiny["quality"]["srcc"] > 0.9
     assert done.scrutiny["alignment"]["n_golden"] == len(GOLDEN_A) == 10

@@ -1,4 +1,5 @@
 """The automatic decision: each branch, the measure variants, idempotence, and admin decisions winning."""
+
 import pytest
 
 from annotation.models import Batch
@@ -15,7 +16,9 @@ def scrutinize(batch):
 
 def test_ratings_that_follow_the_golden_scores_are_approved(scrutiny_campaign, make_user):
     golden = make_golden(scrutiny_campaign)
-    batch = scrutinize(closed_batch(scrutiny_campaign, make_user(), list(zip(golden, rounded(GOLDEN_Q), rounded(GOLDEN_A)))))
+    batch = scrutinize(
+        closed_batch(scrutiny_campaign, make_user(), list(zip(golden, rounded(GOLDEN_Q), rounded(GOLDEN_A))))
+    )
     assert (batch.decision, batch.decision_source, batch.auto_decision) == ("approved", "auto", "approved")
     assert batch.scrutiny["quality"]["n_golden"] == 10 and batch.scrutiny["quality"]["srcc"] > 0.9
     assert batch.scrutinized_at is not None and batch.decided_by is None
@@ -39,7 +42,9 @@ def test_a_middling_correlation_needs_review(scrutiny_campaign, make_user):
 
 def test_constant_ratings_are_rejected_and_the_reason_says_the_correlation_is_undefined(scrutiny_campaign, make_user):
     golden = make_golden(scrutiny_campaign)
-    batch = scrutinize(closed_batch(scrutiny_campaign, make_user(), [(i, 3, r) for i, r in zip(golden, rounded(GOLDEN_A))]))
+    batch = scrutinize(
+        closed_batch(scrutiny_campaign, make_user(), [(i, 3, r) for i, r in zip(golden, rounded(GOLDEN_A))])
+    )
     assert batch.decision == "rejected"
     assert batch.decision_reason == "quality ratings are constant over 10 golden items: correlation undefined"
     assert batch.scrutiny["quality"]["srcc"] is None and batch.scrutiny["quality"]["constant"] == "ratings"
@@ -59,7 +64,12 @@ def test_a_batch_without_golden_items_needs_review(scrutiny_campaign, make_user)
     batch = scrutinize(closed_batch(scrutiny_campaign, make_user(), [(i, 4, 4) for i in items]))
     assert batch.decision == "needs_review"
     assert {k: batch.scrutiny["quality"][k] for k in ("n_golden", "srcc", "plcc", "bias", "constant")} == {
-        "n_golden": 0, "srcc": None, "plcc": None, "bias": None, "constant": None}
+        "n_golden": 0,
+        "srcc": None,
+        "plcc": None,
+        "bias": None,
+        "constant": None,
+    }
 
 
 # SRCC 0.98, PLCC 0.65 / SRCC 0.32, PLCC 0.78 over these golden scores (checked against scipy).
@@ -68,14 +78,17 @@ HIGH_SRCC = [1, 1, 2, 2, 3, 3, 4, 4, 5, 5]
 HIGH_PLCC = [2, 1, 1, 3, 2, 1, 3, 2, 1, 5]
 
 
-@pytest.mark.parametrize("measure, ratings, decision", [
-    ("srcc", HIGH_SRCC, "approved"),
-    ("plcc", HIGH_SRCC, "needs_review"),
-    ("srcc_and_plcc", HIGH_SRCC, "needs_review"),
-    ("plcc", HIGH_PLCC, "approved"),
-    ("srcc", HIGH_PLCC, "rejected"),
-    ("srcc_and_plcc", HIGH_PLCC, "rejected"),
-])
+@pytest.mark.parametrize(
+    "measure, ratings, decision",
+    [
+        ("srcc", HIGH_SRCC, "approved"),
+        ("plcc", HIGH_SRCC, "needs_review"),
+        ("srcc_and_plcc", HIGH_SRCC, "needs_review"),
+        ("plcc", HIGH_PLCC, "approved"),
+        ("srcc", HIGH_PLCC, "rejected"),
+        ("srcc_and_plcc", HIGH_PLCC, "rejected"),
+    ],
+)
 def test_the_measure_setting_picks_which_correlation_decides(make_user, measure, ratings, decision):
     campaign = CampaignFactory(rate_alignment=False, scrutiny_measure=measure, scrutiny_method="fixed")
     golden = make_golden(campaign, quality=SKEWED_GOLDEN, alignment=[None] * 10)
@@ -95,7 +108,9 @@ def test_the_verdict_uses_the_campaign_thresholds():
 
 def test_rescrutiny_of_an_unchanged_batch_changes_nothing(scrutiny_campaign, make_user):
     golden = make_golden(scrutiny_campaign)
-    batch = scrutinize(closed_batch(scrutiny_campaign, make_user(), list(zip(golden, rounded(GOLDEN_Q), rounded(GOLDEN_A)))))
+    batch = scrutinize(
+        closed_batch(scrutiny_campaign, make_user(), list(zip(golden, rounded(GOLDEN_Q), rounded(GOLDEN_A))))
+    )
     before = Batch.objects.filter(pk=batch.pk).values().get()
     counts = sorted(golden[0].__class__.objects.values_list("pk", "active_count"))
     batch_scrutinize(batch_id=batch.pk)
@@ -109,7 +124,9 @@ def test_an_admin_decision_survives_rescrutiny(scrutiny_campaign, make_user):
     batch = scrutinize(closed_batch(scrutiny_campaign, make_user(), list(zip(golden, reversed_q, rounded(GOLDEN_A)))))
     assert batch.decision == "rejected"
     admin = make_user("admin")
-    batch_admin_decide(batch_id=batch.pk, decision="approve", reason="checked by hand: the scale was inverted", user=admin)
+    batch_admin_decide(
+        batch_id=batch.pk, decision="approve", reason="checked by hand: the scale was inverted", user=admin
+    )
     # A changed golden score makes the re-scrutiny compute new figures; the admin's decision stays.
     golden[0].golden_scores.filter(dimension="quality").update(score=4.0)
     batch = scrutinize(batch)
@@ -120,7 +137,9 @@ def test_an_admin_decision_survives_rescrutiny(scrutiny_campaign, make_user):
 
 def test_changed_golden_scores_change_an_automatic_decision(scrutiny_campaign, make_user):
     golden = make_golden(scrutiny_campaign)
-    batch = scrutinize(closed_batch(scrutiny_campaign, make_user(), list(zip(golden, rounded(GOLDEN_Q), rounded(GOLDEN_A)))))
+    batch = scrutinize(
+        closed_batch(scrutiny_campaign, make_user(), list(zip(golden, rounded(GOLDEN_Q), rounded(GOLDEN_A))))
+    )
     assert batch.decision == "approved"
     for item, score in zip(golden, reversed(GOLDEN_Q)):
         item.golden_scores.filter(dimension="quality").update(score=score)
@@ -137,7 +156,7 @@ def test_expert_batches_are_approved_without_scrutiny(scrutiny_campaign, make_us
 
 
 def test_an_open_batch_is_not_scrutinized(scrutiny_campaign, make_user):
-    from annotation.services.errors import Conflict
+    from core.errors import Conflict
 
     batch = Batch.objects.create(campaign=scrutiny_campaign, annotator=make_user())
     with pytest.raises(Conflict, match="still open"):

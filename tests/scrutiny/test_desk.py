@@ -1,4 +1,5 @@
 """The approval desk pages: admins only, figures and plots shown, decisions and pauses recorded."""
+
 import pytest
 from django.test import Client
 
@@ -47,7 +48,7 @@ def test_the_queue_lists_needs_review_first_with_figures(desk_batches, make_user
     html = response.content.decode()
     assert response.status_code == 200
     assert html.index(f"#{review.pk}") < html.index(f"#{approved.pk}")
-    assert "golden items\">10</span> · 0.58" in html  # n · SRCC of the middling quality (this batch)
+    assert 'golden items">10</span> · 0.58' in html  # n · SRCC of the middling quality (this batch)
     filtered = client.get("/desk/?decision=approved").content.decode()
     assert f"#{approved.pk}" in filtered and f"#{review.pk}<" not in filtered
 
@@ -74,17 +75,24 @@ def test_an_admin_rejects_with_a_reason_and_the_decision_is_recorded(desk_batche
     approved, _ = desk_batches
     admin = make_user("admin")
     client = logged_in(admin)
-    response = client.post(f"/desk/batches/{approved.pk}/", {"decision": "reject", "reason": "copied answers"}, follow=True)
-    assert "Batch %d rejected." % approved.pk in response.content.decode()
+    response = client.post(
+        f"/desk/batches/{approved.pk}/", {"decision": "reject", "reason": "copied answers"}, follow=True
+    )
+    assert f"Batch {approved.pk} rejected." in response.content.decode()
     approved.refresh_from_db()
     assert (approved.decision, approved.decision_source, approved.decided_by, approved.decision_reason) == (
-        "rejected", "admin", admin, "copied answers")
+        "rejected",
+        "admin",
+        admin,
+        "copied answers",
+    )
 
 
 def test_a_rejection_without_a_reason_is_refused_with_a_message(desk_batches, make_user):
     approved, _ = desk_batches
-    response = logged_in(make_user("admin")).post(f"/desk/batches/{approved.pk}/", {"decision": "reject", "reason": ""},
-                                                  follow=True)
+    response = logged_in(make_user("admin")).post(
+        f"/desk/batches/{approved.pk}/", {"decision": "reject", "reason": ""}, follow=True
+    )
     assert "Not saved: a rejection needs a reason" in response.content.decode()
     approved.refresh_from_db()
     assert (approved.decision, approved.decision_source) == ("approved", "auto")
@@ -109,7 +117,10 @@ def test_the_desk_handles_a_quality_only_campaign(make_user):
     batch_scrutinize(batch_id=batch.pk)
     client = logged_in(make_user("admin"))
     assert client.get(f"/desk/?campaign={campaign.slug}").status_code == 200
-    assert logged_in(make_user("admin")).get(f"/desk/batches/{batch.pk}/").content.decode().count('<svg class="scatter"') == 1
+    assert (
+        logged_in(make_user("admin")).get(f"/desk/batches/{batch.pk}/").content.decode().count('<svg class="scatter"')
+        == 1
+    )
 
 
 def test_admins_change_the_scrutiny_settings_in_the_django_admin(db):
@@ -120,7 +131,13 @@ def test_admins_change_the_scrutiny_settings_in_the_django_admin(db):
     client = logged_in(admin)
     url = f"/admin/annotation/campaign/{campaign.pk}/change/"
     html = client.get(url).content.decode()
-    for field in ("approve_threshold", "reject_threshold", "min_golden", "expert_ratings_per_golden", "scrutiny_measure"):
+    for field in (
+        "approve_threshold",
+        "reject_threshold",
+        "min_golden",
+        "expert_ratings_per_golden",
+        "scrutiny_measure",
+    ):
         assert f'name="{field}"' in html, field
     # Batch decisions are read-only there: they change through the desk, which keeps the counters right.
     batch = Batch.objects.create(campaign=campaign, annotator=admin, status="closed")

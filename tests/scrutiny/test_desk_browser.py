@@ -1,5 +1,6 @@
 """A real Chromium on the approval desk: the riskiest batch first, every item with its media, the
 evidence over time, decisions by keyboard (a / r with a reusable reason / n / p), the audit trail."""
+
 import numpy as np
 import pytest
 from playwright.sync_api import expect
@@ -22,14 +23,16 @@ def review_batches(campaign, make_user, n=3):
     """n batches the calibrated method leaves to an admin (thin, loosely following evidence), each with
     regular items too; returns them riskiest first."""
     rng = np.random.default_rng(0)
-    golden = with_media(make_golden(campaign, quality=list(np.linspace(1, 5, 24)), alignment=list(np.linspace(5, 1, 24))))
+    golden = with_media(
+        make_golden(campaign, quality=list(np.linspace(1, 5, 24)), alignment=list(np.linspace(5, 1, 24)))
+    )
     regular = with_media([ItemFactory(campaign=campaign) for _ in range(3 * n)])
     batches = []
     for k in range(n):
         annotator = make_user("annotator", username=f"rater-{k}")
-        gold = golden[8 * k:8 * k + 8]
+        gold = golden[8 * k : 8 * k + 8]
         scores = [(g, int(rng.integers(1, 6)), int(rng.integers(1, 6))) for g in gold]
-        scores += [(r, 3, 4) for r in regular[3 * k:3 * k + 3]]
+        scores += [(r, 3, 4) for r in regular[3 * k : 3 * k + 3]]
         batch = closed_batch(campaign, annotator, scores)
         batch_scrutinize(batch_id=batch.pk)
         Batch.objects.filter(pk=batch.pk).update(decision="needs_review", risk=0.9 - 0.2 * k)
@@ -50,9 +53,13 @@ def test_an_admin_reviews_the_queue_by_keyboard(page, live_server, make_user):
 
     # every rated item, with its media loaded, and the evidence plots
     expect(page.locator("#items tbody tr")).to_have_count(11)
-    wait_until(page, lambda: page.evaluate(
-        "() => [...document.querySelectorAll('#items img')].every((i) => i.complete && i.naturalWidth > 0)"),
-        what="every thumbnail loaded")
+    wait_until(
+        page,
+        lambda: page.evaluate(
+            "() => [...document.querySelectorAll('#items img')].every((i) => i.complete && i.naturalWidth > 0)"
+        ),
+        what="every thumbnail loaded",
+    )
     assert page.locator("#items tr.golden").count() == 8
     assert page.locator("svg.evidence").count() == 2 and page.locator("svg.scatter").count() == 2
 

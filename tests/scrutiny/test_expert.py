@@ -1,10 +1,11 @@
 """Expert mode: golden items that still need expert ratings, and golden score = mean of expert ratings."""
+
 import pytest
 
 from annotation.models import Batch, GoldenScore, Item
-from annotation.services.errors import Conflict, Forbidden
 from annotation.services.golden import expert_batch_request
 from annotation.services.ratings import rating_submit
+from core.errors import Conflict, Forbidden
 from tests.factories import CampaignFactory, ItemFactory
 
 
@@ -44,8 +45,9 @@ def test_the_golden_score_is_the_mean_of_the_expert_ratings(expert_campaign, mak
         rate_all(batch, expert, scores)
         batch.refresh_from_db()
         assert batch.status == "closed"
-    assert sorted(GoldenScore.objects.filter(item=golden[0]).values_list("dimension", "score", "n_experts", "source")) == [
-        ("alignment", 2.5, 2, "experts"), ("quality", 4.5, 2, "experts")]
+    assert sorted(
+        GoldenScore.objects.filter(item=golden[0]).values_list("dimension", "score", "n_experts", "source")
+    ) == [("alignment", 2.5, 2, "experts"), ("quality", 4.5, 2, "experts")]
     # Each item has its two expert ratings: a third expert finds no work.
     assert expert_batch_request(campaign=campaign, user=make_user("expert")) == (None, False)
 
@@ -106,7 +108,8 @@ def test_expert_mode_through_the_rating_api_makes_golden_scores(expert_campaign,
         r = client.post(f"/api/v1/tasks/{task['id']}/rating/", {"quality": 2, "alignment": 5}, format="json")
         assert r.status_code in (200, 201), r.content
     assert sorted(GoldenScore.objects.values_list("item_id", "dimension", "score", "n_experts")) == sorted(
-        (i.pk, d, s, 1) for i in golden for d, s in (("quality", 2.0), ("alignment", 5.0)))
+        (i.pk, d, s, 1) for i in golden for d, s in (("quality", 2.0), ("alignment", 5.0))
+    )
     annotator_client, _ = client_as("annotator")
     response = annotator_client.post(f"/api/v1/campaigns/{campaign.slug}/batches/", {"mode": "expert"}, format="json")
     assert response.status_code == 403

@@ -1,4 +1,5 @@
 """Figures of a batch: SRCC and PLCC equal scipy's on the same numbers; bias is the mean offset."""
+
 import numpy as np
 import pytest
 from scipy.stats import pearsonr, spearmanr

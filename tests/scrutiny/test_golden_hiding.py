@@ -7,6 +7,7 @@
   regular items were handed out in id order) does no better than chance; neither does the same attack
   on the true item ids (regular items equally full are picked at random).
 """
+
 from __future__ import annotations
 
 import math
@@ -25,8 +26,14 @@ pytestmark = pytest.mark.django_db
 
 
 def calibrated_campaign(**kw):
-    return CampaignFactory(scrutiny_method="calibrated", batch_size=6, golden_per_batch=4, golden_min_per_batch=2,
-                           golden_max_per_batch=8, **kw)
+    return CampaignFactory(
+        scrutiny_method="calibrated",
+        batch_size=6,
+        golden_per_batch=4,
+        golden_min_per_batch=2,
+        golden_max_per_batch=8,
+        **kw,
+    )
 
 
 def golden_count(batch) -> int:
@@ -40,12 +47,15 @@ def test_newcomers_get_the_most_golden_items_and_the_batch_size_stays(make_user)
     assert (golden_count(batch), batch.tasks.count()) == (8, 10)
 
 
-@pytest.mark.parametrize("p, n_golden, recent, expected", [
-    (0.99, 100, "approved", 2),   # long good record: the floor
-    (0.99, 30, "approved", 4),    # conclusive, short record: the campaign's number
-    (0.80, 100, "approved", 8),   # not conclusive: the most
-    (0.99, 100, "needs_review", 8),  # a recent batch held: the most again
-])
+@pytest.mark.parametrize(
+    "p, n_golden, recent, expected",
+    [
+        (0.99, 100, "approved", 2),  # long good record: the floor
+        (0.99, 30, "approved", 4),  # conclusive, short record: the campaign's number
+        (0.80, 100, "approved", 8),  # not conclusive: the most
+        (0.99, 100, "needs_review", 8),  # a recent batch held: the most again
+    ],
+)
 def test_allocation_follows_the_evidence(make_user, p, n_golden, recent, expected):
     campaign = calibrated_campaign()
     make_pool(campaign, n=40, generators=2, golden=30)
@@ -97,7 +107,7 @@ def test_the_median_attack_does_no_better_than_chance(make_user):
         truth = {i for i, t in enumerate(tasks) if t["id"] in golden_tasks}
         # everything numeric an annotator sees of a task: its id and the numbers in its URLs
         for task in tasks:
-            for key, value in task.items():
+            for key in task:
                 assert "item" not in key
             assert re.fullmatch(rf"/api/v1/tasks/{task['id']}/(media|thumbnail)/", task["media_url"])
         visible = [t["id"] for t in tasks]

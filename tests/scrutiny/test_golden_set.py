@@ -1,5 +1,6 @@
 """create_golden_set: stratified by generator and media type, reproducible with a seed, never shrinks a
 scored set; growing keeps the members."""
+
 from collections import Counter
 
 import pytest
@@ -45,7 +46,10 @@ def test_the_sample_is_proportional_per_generator_and_media_type(strata_campaign
     assert golden_by_generator(strata_campaign) == {"sdxl": 6, "flux": 3, "t2v": 1}
     assert result["size"] == 10 and result["seed"] == 3
     assert {(s["generator"], s["media_type"], s["items"], s["golden"]) for s in result["strata"]} == {
-        ("sdxl", "image", 60, 6), ("flux", "image", 30, 3), ("t2v", "video", 10, 1)}
+        ("sdxl", "image", 60, 6),
+        ("flux", "image", 30, 3),
+        ("t2v", "video", 10, 1),
+    }
 
 
 def test_the_same_seed_draws_the_same_sample(strata_campaign):
@@ -92,11 +96,14 @@ def test_the_command_prints_a_summary_per_stratum(strata_campaign, capsys):
     assert f"golden set of {strata_campaign.slug}: 10 items (10 added), seed 5" in out
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"size": 101}, "--size 101 is larger than the campaign's 100 items"),
-    ({"fraction": 1.5}, "--fraction must be in (0, 1] (got 1.5)"),
-    ({"size": 0}, "--size must be at least 1 (got 0)"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"size": 101}, "--size 101 is larger than the campaign's 100 items"),
+        ({"fraction": 1.5}, "--fraction must be in (0, 1] (got 1.5)"),
+        ({"size": 0}, "--size must be at least 1 (got 0)"),
+    ],
+)
 def test_bad_sizes_are_refused(strata_campaign, kwargs, message):
     with pytest.raises(CommandError) as exc:
         call_command("create_golden_set", campaign=strata_campaign.slug, **kwargs)

@@ -1,10 +1,11 @@
 """A rejected batch's items go back to the assignment pool; approving the batch again restores them."""
+
 import pytest
 
 from annotation.models import Item, Rating
 from annotation.services.assignment import batch_request
-from annotation.services.errors import Conflict, InvalidInput
 from annotation.services.scrutiny import batch_admin_decide, batch_decide
+from core.errors import Conflict, InvalidInput
 from tests.factories import CampaignFactory, ItemFactory
 from tests.scrutiny.conftest import closed_batch
 

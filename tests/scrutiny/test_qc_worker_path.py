@@ -1,6 +1,7 @@
 """The whole path on PostgreSQL with a real Celery worker and a real Chromium: a batch closes with its
 last rating, the worker scrutinizes it, it waits in the review queue, an admin approves it by keyboard,
 the MOS changes, and the audit trail shows both decisions."""
+
 import pytest
 
 from annotation.models import AuditEvent, Batch, GoldenScore, ItemScore
@@ -26,8 +27,11 @@ def test_close_scrutinize_review_by_keyboard_mos_and_audit(celery_worker, page, 
     batch0, _ = batch_request(campaign=campaign, user=earlier)
     for task in batch0.tasks.order_by("position"):
         rating_submit(task_id=task.pk, user=earlier, scores={"quality": 2, "alignment": 2})
-    wait_for(lambda: Batch.objects.filter(pk=batch0.pk, scrutinized_at__isnull=False).exists(), timeout=60,
-             what="the worker's scrutiny of the first batch")
+    wait_for(
+        lambda: Batch.objects.filter(pk=batch0.pk, scrutinized_at__isnull=False).exists(),
+        timeout=60,
+        what="the worker's scrutiny of the first batch",
+    )
     Batch.objects.filter(pk=batch0.pk).update(decision="approved")  # as an admin would have (not the subject here)
 
     annotator = make_user("annotator")
@@ -35,8 +39,11 @@ def test_close_scrutinize_review_by_keyboard_mos_and_audit(celery_worker, page, 
     for task in batch.tasks.order_by("position"):
         scores = {d: round(golden.get((task.item_id, d), 4)) for d in ("quality", "alignment")}
         rating_submit(task_id=task.pk, user=annotator, scores=scores)
-    done = wait_for(lambda: Batch.objects.filter(pk=batch.pk, scrutinized_at__isnull=False).first(), timeout=60,
-                    what="the worker's scrutiny")
+    done = wait_for(
+        lambda: Batch.objects.filter(pk=batch.pk, scrutinized_at__isnull=False).first(),
+        timeout=60,
+        what="the worker's scrutiny",
+    )
     # four golden items are too few to approve on: an admin decides
     assert done.decision == "needs_review" and "too few golden items so far" in done.decision_reason
     before = {s.item_id: (s.mos, s.n) for s in mos_aggregate(campaign=campaign).scores.filter(dimension="quality")}

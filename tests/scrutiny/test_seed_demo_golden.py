@@ -1,4 +1,5 @@
 """seed_demo gives the demo a golden set with imported golden scores, once, so demo batches are scrutinized."""
+
 import io
 
 import pytest

@@ -1,4 +1,5 @@
 """The training API without running a model: validation, permissions, lists without N+1, cancel."""
+
 from __future__ import annotations
 
 import pytest
@@ -35,22 +36,28 @@ def test_non_researchers_get_403_everywhere(client_as, version, scorer, role):
 @pytest.mark.django_db
 def test_unknown_config_key_is_400_and_names_the_key(client_as, version):
     client, _ = client_as("researcher")
-    resp = client.post("/api/v1/training-runs/", {"kind": "train", "dataset_version": version.pk,
-                                                  "config": {"epochs": 1, "learning_rat": 0.1}}, format="json")
+    resp = client.post(
+        "/api/v1/training-runs/",
+        {"kind": "train", "dataset_version": version.pk, "config": {"epochs": 1, "learning_rat": 0.1}},
+        format="json",
+    )
     assert resp.status_code == 400
     assert "learning_rat" in resp.json()["detail"]
     assert TrainingRun.objects.count() == 0
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("payload, reason", [
-    ({"kind": "train", "dataset_version": 999999}, "does not exist"),
-    ({"kind": "train"}, "dataset_version is required"),
-    ({"kind": "evaluate", "dataset_version": "VERSION"}, "needs a scorer"),
-    ({"kind": "bake", "dataset_version": "VERSION"}, "kind must be one of"),
-    ({"kind": "train", "dataset_version": "VERSION", "config": {"output_dir": "/tmp/x"}}, "set by the platform"),
-    ({"kind": "train", "dataset_version": "VERSION", "config": {"epochs": "many"}}, "bad value for epochs"),
-])
+@pytest.mark.parametrize(
+    "payload, reason",
+    [
+        ({"kind": "train", "dataset_version": 999999}, "does not exist"),
+        ({"kind": "train"}, "dataset_version is required"),
+        ({"kind": "evaluate", "dataset_version": "VERSION"}, "needs a scorer"),
+        ({"kind": "bake", "dataset_version": "VERSION"}, "kind must be one of"),
+        ({"kind": "train", "dataset_version": "VERSION", "config": {"output_dir": "/tmp/x"}}, "set by the platform"),
+        ({"kind": "train", "dataset_version": "VERSION", "config": {"epochs": "many"}}, "bad value for epochs"),
+    ],
+)
 def test_bad_launches_are_400_with_a_reason(client_as, version, payload, reason):
     client, _ = client_as("researcher")
     if payload.get("dataset_version") == "VERSION":
@@ -66,8 +73,11 @@ def test_config_may_be_yaml_text(client_as, version, django_capture_on_commit_ca
     client, user = client_as("researcher")
     # Not executed: the on_commit hook that would enqueue it is captured, not run.
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        resp = client.post("/api/v1/training-runs/", {"kind": "train", "dataset_version": version.pk,
-                                                      "config": "epochs: 3\nlearning_rate: 0.001\n"}, format="json")
+        resp = client.post(
+            "/api/v1/training-runs/",
+            {"kind": "train", "dataset_version": version.pk, "config": "epochs: 3\nlearning_rate: 0.001\n"},
+            format="json",
+        )
     assert resp.status_code == 202, resp.content
     body = resp.json()
     assert body["status"] == "queued" and body["config"] == {"epochs": 3, "learning_rate": 0.001}

@@ -1,9 +1,8 @@
 """Benchmarks on the platform: the API validates methods (400, nothing created), the service exports the
 version and runs a registered tiny scorer and a tiny CLIP baseline, the report is served as HTML/Markdown/JSON
 and shown on the page; a baseline whose library is missing fails the benchmark with a reason."""
-from __future__ import annotations
 
-import json
+from __future__ import annotations
 
 import pytest
 
@@ -31,7 +30,10 @@ def test_api_refuses_bad_methods_and_creates_nothing(client_as, rated_version):
     client, _ = client_as("researcher")
     cases = [
         ({"dataset_version": rated_version.pk, "methods": []}, "at least one method"),
-        ({"dataset_version": rated_version.pk, "methods": [{"name": "x", "kind": "fid", "path": "/m"}]}, "unknown kind 'fid'"),
+        (
+            {"dataset_version": rated_version.pk, "methods": [{"name": "x", "kind": "fid", "path": "/m"}]},
+            "unknown kind 'fid'",
+        ),
         ({"dataset_version": rated_version.pk, "methods": "a=clipscore:/m\na=pickscore:/m"}, "used twice"),
         ({"dataset_version": rated_version.pk, "methods": "a=scorer:999"}, "scorer 999 does not exist"),
         ({"dataset_version": rated_version.pk, "methods": "oops"}, "NAME=KIND:PATH"),
@@ -49,17 +51,22 @@ def test_api_refuses_bad_methods_and_creates_nothing(client_as, rated_version):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_benchmark_runs_a_scorer_and_a_baseline_and_serves_the_report(client_as, roots, campaign, tiny_model_dir,
-                                                                       tiny_clip, django_capture_on_commit_callbacks):
+def test_benchmark_runs_a_scorer_and_a_baseline_and_serves_the_report(
+    client_as, roots, campaign, tiny_model_dir, tiny_clip, django_capture_on_commit_callbacks
+):
     from tests.training_platform.conftest import make_rated_version
     from training.services.benchmarks import benchmark_create, benchmark_execute
 
     version = make_rated_version(campaign)
     scorer = Scorer.objects.create(name="tiny", path=str(tiny_model_dir))
     client, user = client_as("researcher")
-    bench = benchmark_create(dataset_version_id=version.pk, split="all", bootstrap=100, created_by=user,
-                             methods=f"tiny=scorer:{scorer.pk}\nclip=clipscore:{tiny_clip}\n"
-                                     f"clip-iqa=clip-iqa:{tiny_clip}")
+    bench = benchmark_create(
+        dataset_version_id=version.pk,
+        split="all",
+        bootstrap=100,
+        created_by=user,
+        methods=f"tiny=scorer:{scorer.pk}\nclip=clipscore:{tiny_clip}\nclip-iqa=clip-iqa:{tiny_clip}",
+    )
     assert bench.methods[0] == {"name": "tiny", "kind": "qeval", "path": str(tiny_model_dir), "scorer": scorer.pk}
     bench = benchmark_execute(benchmark_id=bench.pk)
     assert bench.status == "succeeded", bench.error
@@ -105,8 +112,9 @@ def test_missing_library_fails_the_benchmark_with_a_reason(client_as, roots, cam
 
 
 @pytest.mark.django_db
-def test_launch_form_creates_and_enqueues(client_as, rated_version, settings, tmp_path,
-                                          django_capture_on_commit_callbacks):
+def test_launch_form_creates_and_enqueues(
+    client_as, rated_version, settings, tmp_path, django_capture_on_commit_callbacks
+):
     from django.test import Client
 
     settings.TRAINING_ROOT = tmp_path
@@ -115,8 +123,10 @@ def test_launch_form_creates_and_enqueues(client_as, rated_version, settings, tm
     web.force_login(user)
     page = web.get("/training/benchmarks/")
     assert page.status_code == 200 and b"NAME=KIND:PATH" in page.content
-    bad = web.post("/training/benchmarks/", {"dataset_version": rated_version.pk, "methods": "x=fid:/m",
-                                             "split": "test", "bootstrap": "100"})
+    bad = web.post(
+        "/training/benchmarks/",
+        {"dataset_version": rated_version.pk, "methods": "x=fid:/m", "split": "test", "bootstrap": "100"},
+    )
     assert bad.status_code == 400 and b"unknown kind" in bad.content
     sent = []
     from training import tasks
@@ -125,9 +135,15 @@ def test_launch_form_creates_and_enqueues(client_as, rated_version, settings, tm
     tasks.execute_benchmark.apply_async = lambda args: sent.append(args)
     try:
         with django_capture_on_commit_callbacks(execute=True):
-            resp = web.post("/training/benchmarks/", {"dataset_version": rated_version.pk,
-                                                      "methods": "# comment\nclip=clipscore:/models/clip",
-                                                      "split": "test", "bootstrap": "100"})
+            resp = web.post(
+                "/training/benchmarks/",
+                {
+                    "dataset_version": rated_version.pk,
+                    "methods": "# comment\nclip=clipscore:/models/clip",
+                    "split": "test",
+                    "bootstrap": "100",
+                },
+            )
     finally:
         tasks.execute_benchmark.apply_async = orig
     bench = Benchmark.objects.get()

@@ -1,5 +1,6 @@
 """THE Celery path: a real worker (tests/celery_worker.py, default + training queues, real Redis) runs a
 training run launched through the API, end to end, on the tiny model."""
+
 from __future__ import annotations
 
 import pytest
@@ -18,8 +19,9 @@ pytest.importorskip("torch")
 def test_a_real_worker_trains_a_run_launched_through_the_api(celery_worker, client_as, tiny_config):
     version = make_rated_version(CampaignFactory(), n_items=8)
     client, _ = client_as("researcher")
-    resp = client.post("/api/v1/training-runs/", {"kind": "train", "dataset_version": version.pk,
-                                                  "config": tiny_config}, format="json")
+    resp = client.post(
+        "/api/v1/training-runs/", {"kind": "train", "dataset_version": version.pk, "config": tiny_config}, format="json"
+    )
     assert resp.status_code == 202, resp.content
     run_id = resp.json()["id"]
 

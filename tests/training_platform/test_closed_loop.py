@@ -2,12 +2,14 @@
 with the tiny scorer: new items are pre-scored on import with their level probabilities, a broken one is
 held for an admin's check, researchers filter by predictions and see the scorer against the MOS; a
 retraining round trains, evaluates both scorers on the same test split and promotes or keeps."""
+
 from __future__ import annotations
 
 import pytest
 
 from annotation.models import Batch, Item, Rating
 from annotation.services.imports import items_import
+from tests.celery_worker import wait_for
 from tests.factories import CampaignFactory, UserFactory
 from tests.imports.conftest import Content
 from training.models import ItemCheck, ItemPrediction, RetrainRound
@@ -15,14 +17,15 @@ from training.services.retraining import retrain_policy_set, retrain_tick, stabl
 from training.services.scorers import scorer_register
 from training.services.screening import screening_set
 
-from tests.celery_worker import wait_for
-
 
 def finished(run):
     """Wait for a training run queued through the outbox: eager Celery ran it already; with the suite's real
     worker running (it is session-wide once a test started it), the worker runs it."""
-    return wait_for(lambda: run.__class__.objects.filter(pk=run.pk, status__in=run.FINISHED).first(), timeout=120,
-                    what=f"run {run.pk}")
+    return wait_for(
+        lambda: run.__class__.objects.filter(pk=run.pk, status__in=run.FINISHED).first(),
+        timeout=120,
+        what=f"run {run.pk}",
+    )
 
 
 def imported(campaign, tmp_path, n=4):
@@ -39,8 +42,11 @@ def test_new_items_are_screened_and_a_broken_one_is_held_for_an_admin(tiny_model
     screening_set(campaign=campaign, scorer=scorer, hold_probability=0.0)
     imported(campaign, tmp_path)  # the import's hook queues screening on commit
     preds = ItemPrediction.objects.filter(item__campaign=campaign, scorer=scorer)
-    wait_for(lambda: preds.count() == 8 and Item.objects.filter(campaign=campaign, is_held=True).count() == 4,
-             timeout=120, what="screening of the 4 new items")  # 4 items x 2 dimensions
+    wait_for(
+        lambda: preds.count() == 8 and Item.objects.filter(campaign=campaign, is_held=True).count() == 4,
+        timeout=120,
+        what="screening of the 4 new items",
+    )  # 4 items x 2 dimensions
     for p in preds:
         assert 1 <= p.prediction <= 5
         assert set(p.probs) == {"Excellent", "Good", "Fair", "Poor", "Bad"}
@@ -49,7 +55,9 @@ def test_new_items_are_screened_and_a_broken_one_is_held_for_an_admin(tiny_model
     assert ItemCheck.objects.filter(item__campaign=campaign, status="held").count() == 4
 
     researcher, _ = client_as("researcher")
-    listed = researcher.get(f"/api/v1/campaigns/{campaign.slug}/predictions/?dimension=quality&order=-prediction").json()
+    listed = researcher.get(
+        f"/api/v1/campaigns/{campaign.slug}/predictions/?dimension=quality&order=-prediction"
+    ).json()
     values = [r["prediction"] for r in listed["results"]]
     assert len(values) == 4 and values == sorted(values, reverse=True) and all(r["is_held"] for r in listed["results"])
     assert researcher.get(f"/api/v1/campaigns/{campaign.slug}/predictions/?order=sideways").status_code == 400
@@ -75,14 +83,21 @@ def test_the_scorer_against_the_mos_as_ratings_arrive(tiny_model_dir, tmp_path, 
     scorer = scorer_register(name=f"agree-{campaign.slug}", path=tiny_model_dir)
     screening_set(campaign=campaign, scorer=scorer, hold_probability=1.0)  # never hold
     imported(campaign, tmp_path, n=5)
-    wait_for(lambda: ItemPrediction.objects.filter(item__campaign=campaign).count() == 10, timeout=120,
-             what="screening of the 5 new items")
+    wait_for(
+        lambda: ItemPrediction.objects.filter(item__campaign=campaign).count() == 10,
+        timeout=120,
+        what="screening of the 5 new items",
+    )
     assert not Item.objects.filter(campaign=campaign, is_held=True).exists()
-    for a in range(2):
+    for _ in range(2):
         user = UserFactory(role="annotator")
         batch = Batch.objects.create(campaign=campaign, annotator=user, status="closed", decision="approved")
-        Rating.objects.bulk_create([Rating(annotator=user, item=item, batch=batch, quality=1 + k, alignment=5 - k)
-                                    for k, item in enumerate(Item.objects.filter(campaign=campaign).order_by("pk"))])
+        Rating.objects.bulk_create(
+            [
+                Rating(annotator=user, item=item, batch=batch, quality=1 + k, alignment=5 - k)
+                for k, item in enumerate(Item.objects.filter(campaign=campaign).order_by("pk"))
+            ]
+        )
     client, _ = client_as("researcher")
     body = client.get(f"/api/v1/campaigns/{campaign.slug}/screening/agreement/").json()
     assert body["scorer"] == scorer.name and body["dimensions"]["quality"]["n"] == 5
@@ -120,8 +135,12 @@ def test_a_retraining_round_trains_evaluates_and_promotes(tiny_config, campaign)
     # more approved data: a second round compares the candidate with the current scorer on the same items
     user = UserFactory(role="annotator")
     batch = Batch.objects.create(campaign=campaign, annotator=user, status="closed", decision="approved")
-    Rating.objects.bulk_create([Rating(annotator=user, item=i, batch=batch, quality=3, alignment=3)
-                                for i in Item.objects.filter(campaign=campaign)])
+    Rating.objects.bulk_create(
+        [
+            Rating(annotator=user, item=i, batch=batch, quality=3, alignment=3)
+            for i in Item.objects.filter(campaign=campaign)
+        ]
+    )
     second = retrain_tick(policy=policy)
     while second.status not in RetrainRound.FINISHED:
         for run in (second.train_run, second.candidate_eval, second.current_eval):
@@ -133,4 +152,3 @@ def test_a_retraining_round_trains_evaluates_and_promotes(tiny_config, campaign)
     assert set(report["dimensions"]) == {"quality", "alignment"}
     assert report["dimensions"]["quality"]["n"] > 0 and len(report["difference"]["ci95"]) == 2
     assert ("promoted" if report["promoted"] else "kept") == second.status
-

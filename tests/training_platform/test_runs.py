@@ -1,5 +1,6 @@
 """Training and evaluation runs in-process (eager Celery) on the tiny model over a small rated version:
 the export, the loss curve, metrics, the registered scorer, cancel, and resuming after a lost worker."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -25,8 +26,11 @@ def test_train_run_through_the_api_finishes_with_curve_metrics_and_a_scorer(
 ):
     client, user = client_as("researcher")
     with django_capture_on_commit_callbacks(execute=True):  # eager: the task runs in this process
-        resp = client.post("/api/v1/training-runs/", {"kind": "train", "dataset_version": rated_version.pk,
-                                                      "config": tiny_config}, format="json")
+        resp = client.post(
+            "/api/v1/training-runs/",
+            {"kind": "train", "dataset_version": rated_version.pk, "config": tiny_config},
+            format="json",
+        )
     assert resp.status_code == 202, resp.content
     run = TrainingRun.objects.get(pk=resp.json()["id"])
     assert run.status == "succeeded", run.error
@@ -54,8 +58,9 @@ def test_train_run_through_the_api_finishes_with_curve_metrics_and_a_scorer(
 
 @pytest.mark.django_db
 def test_cancel_stops_a_running_run_with_a_checkpoint(rated_version, tiny_config):
-    run = run_create(kind="train", dataset_version_id=rated_version.pk,
-                     config={**tiny_config, "max_steps": 6, "batch_size": 2})
+    run = run_create(
+        kind="train", dataset_version_id=rated_version.pk, config={**tiny_config, "max_steps": 6, "batch_size": 2}
+    )
 
     def cancel_at_first_step(event):
         if event.get("event") == "step" and event["step"] == 1:
@@ -70,8 +75,11 @@ def test_cancel_stops_a_running_run_with_a_checkpoint(rated_version, tiny_config
 
 @pytest.mark.django_db
 def test_a_run_whose_worker_died_resumes_from_its_last_checkpoint(rated_version, tiny_config):
-    run = run_create(kind="train", dataset_version_id=rated_version.pk,
-                     config={**tiny_config, "max_steps": 3, "batch_size": 2, "save_steps": 1})
+    run = run_create(
+        kind="train",
+        dataset_version_id=rated_version.pk,
+        config={**tiny_config, "max_steps": 3, "batch_size": 2, "save_steps": 1},
+    )
 
     def die_at_step_2(event):
         if event.get("event") == "step" and event["step"] == 2:
@@ -122,12 +130,19 @@ def test_the_training_app_imports_no_torch_at_import_time():
     import subprocess
     import sys
 
-    code = ("import os, sys; sys.path[:0] = ['.', 'platform']; os.environ['DJANGO_SETTINGS_MODULE'] = 'config.settings.test';"
-            "import django; django.setup(); import training.api, training.tasks, training.admin, frontend.views.training;"
-            "from django.core.management import load_command_class as l; l('training', 'train_scorer');"
-            "l('training', 'register_scorer'); print(sorted(m for m in ('torch', 'transformers') if m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         cwd=Path(__file__).resolve().parents[2], check=True)
+    code = (
+        "import os, sys; sys.path[:0] = ['.', 'platform']; os.environ['DJANGO_SETTINGS_MODULE'] = 'config.settings.test';"
+        "import django; django.setup(); import training.api, training.tasks, training.admin, frontend.views.training;"
+        "from django.core.management import load_command_class as l; l('training', 'train_scorer');"
+        "l('training', 'register_scorer'); print(sorted(m for m in ('torch', 'transformers') if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parents[2],
+        check=True,
+    )
     assert out.stdout.strip().splitlines()[-1] == "[]"
 
 

@@ -1,4 +1,5 @@
 """The scoring API and the scorer registration command, with the tiny model on the CPU."""
+
 from __future__ import annotations
 
 import json
@@ -24,10 +25,13 @@ def tiny_scorer(db, tiny_model_dir):
 def test_score_api_returns_quality_and_alignment_for_an_image_and_a_video(client_as, tiny_scorer, tmp_path):
     client, _ = client_as("researcher")
     make_mp4(tmp_path / "clip.mp4", frames=8, fps=4)
-    files = [SimpleUploadedFile("red.png", make_png(64, 48), content_type="image/png"),
-             SimpleUploadedFile("clip.mp4", (tmp_path / "clip.mp4").read_bytes(), content_type="video/mp4")]
-    resp = client.post(f"/api/v1/scorers/{tiny_scorer.pk}/score/", {"media": files, "prompt": "a red square"},
-                       format="multipart")
+    files = [
+        SimpleUploadedFile("red.png", make_png(64, 48), content_type="image/png"),
+        SimpleUploadedFile("clip.mp4", (tmp_path / "clip.mp4").read_bytes(), content_type="video/mp4"),
+    ]
+    resp = client.post(
+        f"/api/v1/scorers/{tiny_scorer.pk}/score/", {"media": files, "prompt": "a red square"}, format="multipart"
+    )
     assert resp.status_code == 200, resp.content
     body = resp.json()
     assert [r["filename"] for r in body] == ["red.png", "clip.mp4"]
@@ -61,7 +65,9 @@ def test_score_batch_task_writes_jsonl(tiny_scorer, tmp_path):
 
     img = tmp_path / "a.png"
     img.write_bytes(make_png(40, 40, (10, 200, 10)))
-    out = score_batch.delay(tiny_scorer.pk, [{"media": str(img), "prompt": "a green square"}], str(tmp_path / "s.jsonl")).get()
+    out = score_batch.delay(
+        tiny_scorer.pk, [{"media": str(img), "prompt": "a green square"}], str(tmp_path / "s.jsonl")
+    ).get()
     rows = [json.loads(line) for line in open(out)]
     assert len(rows) == 1 and rows[0]["media"] == str(img) and 1 <= rows[0]["quality"] <= 5
 

@@ -6,80 +6,224 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('annotation', '0001_initial'),
+        ("annotation", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Scorer',
+            name="Scorer",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=120, unique=True)),
-                ('path', models.CharField(help_text='Model directory (loadable by training.scorer.predict.score_items).', max_length=500)),
-                ('base_model', models.CharField(blank=True, help_text='Base model it was fine-tuned from.', max_length=500)),
-                ('metrics', models.JSONField(blank=True, default=dict, help_text='Evaluation report at registration (report.json).')),
-                ('is_active', models.BooleanField(default=True, help_text='Inactive scorers are hidden from the scoring API.')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=120, unique=True)),
+                (
+                    "path",
+                    models.CharField(
+                        help_text="Model directory (loadable by training.scorer.predict.score_items).", max_length=500
+                    ),
+                ),
+                (
+                    "base_model",
+                    models.CharField(blank=True, help_text="Base model it was fine-tuned from.", max_length=500),
+                ),
+                (
+                    "metrics",
+                    models.JSONField(
+                        blank=True, default=dict, help_text="Evaluation report at registration (report.json)."
+                    ),
+                ),
+                (
+                    "is_active",
+                    models.BooleanField(default=True, help_text="Inactive scorers are hidden from the scoring API."),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='TrainingRun',
+            name="TrainingRun",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('train', 'Train'), ('evaluate', 'Evaluate')], max_length=8)),
-                ('config', models.JSONField(blank=True, default=dict, help_text='Scorer config (training.scorer.config.ScorerConfig fields) as given; validated before saving. data_dir/output_dir are set by the platform.')),
-                ('base_model', models.CharField(blank=True, help_text='Local path or hub id of the base model.', max_length=500)),
-                ('status', models.CharField(choices=[('queued', 'Queued'), ('running', 'Running'), ('succeeded', 'Succeeded'), ('failed', 'Failed'), ('cancelled', 'Cancelled')], default='queued', max_length=9)),
-                ('message', models.CharField(blank=True, help_text='What the run is doing now (exporting, training, ...).', max_length=500)),
-                ('progress_step', models.PositiveIntegerField(default=0, help_text='Optimizer steps done (train) or batches scored (evaluate).')),
-                ('progress_total', models.PositiveIntegerField(default=0)),
-                ('loss_curve', models.JSONField(blank=True, default=list, help_text='[{step, loss, lr}], thinned to at most 500 points on long runs.')),
-                ('metrics', models.JSONField(blank=True, default=dict, help_text='report.json of the last evaluation.')),
-                ('output_dir', models.CharField(blank=True, help_text="The run's folder under TRAINING_ROOT.", max_length=500)),
-                ('predictions_path', models.CharField(blank=True, help_text='predictions.csv of the last evaluation.', max_length=500)),
-                ('error', models.TextField(blank=True)),
-                ('cancel_requested', models.BooleanField(default=False, help_text='The worker stops at the next step and keeps a checkpoint.')),
-                ('attempts', models.PositiveSmallIntegerField(default=0, help_text='Times a worker started (or resumed) this run.')),
-                ('heartbeat_at', models.DateTimeField(blank=True, help_text='Last sign of life from the worker; a re-delivered task takes over a run only when this is stale.', null=True)),
-                ('celery_task_id', models.CharField(blank=True, max_length=64)),
-                ('export_dir', models.CharField(blank=True, help_text='The sft export the run read.', max_length=500)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('campaign', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='training_runs', to='annotation.campaign')),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('dataset_version', models.ForeignKey(help_text='The MOS snapshot this run trained or evaluated on.', on_delete=django.db.models.deletion.PROTECT, related_name='training_runs', to='annotation.datasetversion')),
-                ('export_job', models.ForeignKey(blank=True, help_text='The sft export job, when the exporter ran as a platform Job.', null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='annotation.job')),
-                ('scorer', models.ForeignKey(blank=True, help_text='The registered scorer an evaluation run scores with (empty for training runs).', null=True, on_delete=django.db.models.deletion.PROTECT, related_name='evaluations', to='training.scorer')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("kind", models.CharField(choices=[("train", "Train"), ("evaluate", "Evaluate")], max_length=8)),
+                (
+                    "config",
+                    models.JSONField(
+                        blank=True,
+                        default=dict,
+                        help_text="Scorer config (training.scorer.config.ScorerConfig fields) as given; validated before saving. data_dir/output_dir are set by the platform.",
+                    ),
+                ),
+                (
+                    "base_model",
+                    models.CharField(blank=True, help_text="Local path or hub id of the base model.", max_length=500),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("queued", "Queued"),
+                            ("running", "Running"),
+                            ("succeeded", "Succeeded"),
+                            ("failed", "Failed"),
+                            ("cancelled", "Cancelled"),
+                        ],
+                        default="queued",
+                        max_length=9,
+                    ),
+                ),
+                (
+                    "message",
+                    models.CharField(
+                        blank=True, help_text="What the run is doing now (exporting, training, ...).", max_length=500
+                    ),
+                ),
+                (
+                    "progress_step",
+                    models.PositiveIntegerField(
+                        default=0, help_text="Optimizer steps done (train) or batches scored (evaluate)."
+                    ),
+                ),
+                ("progress_total", models.PositiveIntegerField(default=0)),
+                (
+                    "loss_curve",
+                    models.JSONField(
+                        blank=True,
+                        default=list,
+                        help_text="[{step, loss, lr}], thinned to at most 500 points on long runs.",
+                    ),
+                ),
+                (
+                    "metrics",
+                    models.JSONField(blank=True, default=dict, help_text="report.json of the last evaluation."),
+                ),
+                (
+                    "output_dir",
+                    models.CharField(blank=True, help_text="The run's folder under TRAINING_ROOT.", max_length=500),
+                ),
+                (
+                    "predictions_path",
+                    models.CharField(blank=True, help_text="predictions.csv of the last evaluation.", max_length=500),
+                ),
+                ("error", models.TextField(blank=True)),
+                (
+                    "cancel_requested",
+                    models.BooleanField(
+                        default=False, help_text="The worker stops at the next step and keeps a checkpoint."
+                    ),
+                ),
+                (
+                    "attempts",
+                    models.PositiveSmallIntegerField(
+                        default=0, help_text="Times a worker started (or resumed) this run."
+                    ),
+                ),
+                (
+                    "heartbeat_at",
+                    models.DateTimeField(
+                        blank=True,
+                        help_text="Last sign of life from the worker; a re-delivered task takes over a run only when this is stale.",
+                        null=True,
+                    ),
+                ),
+                ("celery_task_id", models.CharField(blank=True, max_length=64)),
+                ("export_dir", models.CharField(blank=True, help_text="The sft export the run read.", max_length=500)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "campaign",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="training_runs",
+                        to="annotation.campaign",
+                    ),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "dataset_version",
+                    models.ForeignKey(
+                        help_text="The MOS snapshot this run trained or evaluated on.",
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="training_runs",
+                        to="annotation.datasetversion",
+                    ),
+                ),
+                (
+                    "export_job",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="The sft export job, when the exporter ran as a platform Job.",
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="annotation.job",
+                    ),
+                ),
+                (
+                    "scorer",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="The registered scorer an evaluation run scores with (empty for training runs).",
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="evaluations",
+                        to="training.scorer",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.AddField(
-            model_name='scorer',
-            name='training_run',
-            field=models.ForeignKey(blank=True, help_text='The run that produced it (empty for registered folders).', null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='scorers', to='training.trainingrun'),
+            model_name="scorer",
+            name="training_run",
+            field=models.ForeignKey(
+                blank=True,
+                help_text="The run that produced it (empty for registered folders).",
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="scorers",
+                to="training.trainingrun",
+            ),
         ),
         migrations.AddIndex(
-            model_name='trainingrun',
-            index=models.Index(fields=['-created_at', '-id'], name='trainingrun_recent'),
+            model_name="trainingrun",
+            index=models.Index(fields=["-created_at", "-id"], name="trainingrun_recent"),
         ),
         migrations.AddIndex(
-            model_name='trainingrun',
-            index=models.Index(fields=['status'], name='trainingrun_status'),
+            model_name="trainingrun",
+            index=models.Index(fields=["status"], name="trainingrun_status"),
         ),
         migrations.AddConstraint(
-            model_name='trainingrun',
-            constraint=models.CheckConstraint(condition=models.Q(('kind', 'train'), ('scorer__isnull', False), _connector='OR'), name='trainingrun_evaluate_has_scorer'),
+            model_name="trainingrun",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("kind", "train"), ("scorer__isnull", False), _connector="OR"),
+                name="trainingrun_evaluate_has_scorer",
+            ),
         ),
     ]

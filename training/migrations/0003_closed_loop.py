@@ -6,95 +6,258 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('annotation', '0006_closed_loop'),
-        ('training', '0002_benchmark'),
+        ("annotation", "0006_closed_loop"),
+        ("training", "0002_benchmark"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='trainingrun',
-            name='export_split',
-            field=models.CharField(blank=True, help_text="The export's split for this run ('given': the items' own split); empty: TRAINING_EXPORT_SPLIT.", max_length=100),
+            model_name="trainingrun",
+            name="export_split",
+            field=models.CharField(
+                blank=True,
+                help_text="The export's split for this run ('given': the items' own split); empty: TRAINING_EXPORT_SPLIT.",
+                max_length=100,
+            ),
         ),
         migrations.CreateModel(
-            name='RetrainPolicy',
+            name="RetrainPolicy",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('is_active', models.BooleanField(default=True)),
-                ('config', models.JSONField(blank=True, default=dict, help_text="Scorer config for the training runs (as a run's).")),
-                ('growth', models.FloatField(default=0.2, help_text='Retrain when approved ratings grow by this fraction.')),
-                ('margin', models.FloatField(default=0.01, help_text="Promote when the new scorer's mean SRCC is better by this.")),
-                ('min_ratings', models.PositiveIntegerField(default=100, help_text='No training below this many approved ratings.')),
-                ('baseline_ratings', models.PositiveIntegerField(default=0, help_text='Approved ratings when the last round started.')),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('campaign', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='retrain_policy', to='annotation.campaign')),
-                ('current_scorer', models.ForeignKey(blank=True, help_text='The promoted scorer (also the screening scorer when screening is on).', null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='training.scorer')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("is_active", models.BooleanField(default=True)),
+                (
+                    "config",
+                    models.JSONField(
+                        blank=True, default=dict, help_text="Scorer config for the training runs (as a run's)."
+                    ),
+                ),
+                (
+                    "growth",
+                    models.FloatField(default=0.2, help_text="Retrain when approved ratings grow by this fraction."),
+                ),
+                (
+                    "margin",
+                    models.FloatField(
+                        default=0.01, help_text="Promote when the new scorer's mean SRCC is better by this."
+                    ),
+                ),
+                (
+                    "min_ratings",
+                    models.PositiveIntegerField(default=100, help_text="No training below this many approved ratings."),
+                ),
+                (
+                    "baseline_ratings",
+                    models.PositiveIntegerField(default=0, help_text="Approved ratings when the last round started."),
+                ),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "campaign",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="retrain_policy",
+                        to="annotation.campaign",
+                    ),
+                ),
+                (
+                    "current_scorer",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="The promoted scorer (also the screening scorer when screening is on).",
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="training.scorer",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='RetrainRound',
+            name="RetrainRound",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('ratings', models.PositiveIntegerField(help_text='Approved ratings when the round started.')),
-                ('status', models.CharField(choices=[('training', 'Training the candidate'), ('evaluating', 'Evaluating the candidate and the current scorer'), ('promoted', 'Promoted'), ('kept', 'Current scorer kept'), ('failed', 'Failed')], default='training', max_length=10)),
-                ('report', models.JSONField(blank=True, default=dict, help_text='SRCC of both scorers with intervals, the difference.')),
-                ('message', models.CharField(blank=True, max_length=500)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('candidate', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='training.scorer')),
-                ('candidate_eval', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='training.trainingrun')),
-                ('current_eval', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='training.trainingrun')),
-                ('dataset_version', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='annotation.datasetversion')),
-                ('policy', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='rounds', to='training.retrainpolicy')),
-                ('train_run', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='training.trainingrun')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("ratings", models.PositiveIntegerField(help_text="Approved ratings when the round started.")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("training", "Training the candidate"),
+                            ("evaluating", "Evaluating the candidate and the current scorer"),
+                            ("promoted", "Promoted"),
+                            ("kept", "Current scorer kept"),
+                            ("failed", "Failed"),
+                        ],
+                        default="training",
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "report",
+                    models.JSONField(
+                        blank=True, default=dict, help_text="SRCC of both scorers with intervals, the difference."
+                    ),
+                ),
+                ("message", models.CharField(blank=True, max_length=500)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "candidate",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="training.scorer",
+                    ),
+                ),
+                (
+                    "candidate_eval",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="training.trainingrun",
+                    ),
+                ),
+                (
+                    "current_eval",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="training.trainingrun",
+                    ),
+                ),
+                (
+                    "dataset_version",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to="annotation.datasetversion"
+                    ),
+                ),
+                (
+                    "policy",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="rounds", to="training.retrainpolicy"
+                    ),
+                ),
+                (
+                    "train_run",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="training.trainingrun",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='ScreeningPolicy',
+            name="ScreeningPolicy",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('hold_probability', models.FloatField(default=0.9, help_text='Hold an item when the scorer gives P(Bad) on visual quality at least this (0-1; 1: never).')),
-                ('is_active', models.BooleanField(default=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('campaign', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='screening', to='annotation.campaign')),
-                ('scorer', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='screenings', to='training.scorer')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "hold_probability",
+                    models.FloatField(
+                        default=0.9,
+                        help_text="Hold an item when the scorer gives P(Bad) on visual quality at least this (0-1; 1: never).",
+                    ),
+                ),
+                ("is_active", models.BooleanField(default=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "campaign",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="screening", to="annotation.campaign"
+                    ),
+                ),
+                (
+                    "scorer",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="screenings", to="training.scorer"
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='ItemCheck',
+            name="ItemCheck",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('status', models.CharField(choices=[('held', 'Held for a check'), ('released', 'Released to the pool'), ('broken', 'Confirmed broken (never rated)')], default='held', max_length=8)),
-                ('reason', models.CharField(help_text="Why it was held (the scorer's figures).", max_length=300)),
-                ('decided_at', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('decided_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('item', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='screening_check', to='annotation.item')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("held", "Held for a check"),
+                            ("released", "Released to the pool"),
+                            ("broken", "Confirmed broken (never rated)"),
+                        ],
+                        default="held",
+                        max_length=8,
+                    ),
+                ),
+                ("reason", models.CharField(help_text="Why it was held (the scorer's figures).", max_length=300)),
+                ("decided_at", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "decided_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "item",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="screening_check",
+                        to="annotation.item",
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['status', 'created_at'], name='itemcheck_status')],
+                "indexes": [models.Index(fields=["status", "created_at"], name="itemcheck_status")],
             },
         ),
         migrations.CreateModel(
-            name='ItemPrediction',
+            name="ItemPrediction",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('dimension', models.CharField(max_length=10)),
-                ('prediction', models.FloatField()),
-                ('probs', models.JSONField(default=dict, help_text='{Excellent, Good, Fair, Poor, Bad}: the level probabilities.')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('item', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='predictions', to='annotation.item')),
-                ('scorer', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='predictions', to='training.scorer')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("dimension", models.CharField(max_length=10)),
+                ("prediction", models.FloatField()),
+                (
+                    "probs",
+                    models.JSONField(
+                        default=dict, help_text="{Excellent, Good, Fair, Poor, Bad}: the level probabilities."
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "item",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="predictions", to="annotation.item"
+                    ),
+                ),
+                (
+                    "scorer",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="predictions", to="training.scorer"
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['scorer', 'dimension', 'prediction'], name='prediction_sorted')],
-                'constraints': [models.UniqueConstraint(fields=('item', 'scorer', 'dimension'), name='prediction_unique')],
+                "indexes": [models.Index(fields=["scorer", "dimension", "prediction"], name="prediction_sorted")],
+                "constraints": [
+                    models.UniqueConstraint(fields=("item", "scorer", "dimension"), name="prediction_unique")
+                ],
             },
         ),
     ]

@@ -1,4 +1,5 @@
 """``python -m training.scorer {train,evaluate,score,tiny}`` (see :mod:`training.scorer.cli`)."""
+
 import sys
 
 from .cli import main

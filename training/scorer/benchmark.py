@@ -23,15 +23,17 @@ Statistics (documented in the report's ``_meta``):
 
 No torch: ``python -m training.scorer benchmark`` runs the scorers first when asked (see :func:`run_methods`).
 """
+
 from __future__ import annotations
 
 import html
 import io
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -42,6 +44,7 @@ TABLES = {"quality": "Table 2: visual quality", "alignment": "Table 3: alignment
 
 
 # --- correlations over many resamples at once ---------------------------------------------------------
+
 
 def _pearson_rows(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Pearson correlation of x[..., i, :] and y[..., i, :] along the last axis (nan when undefined)."""
@@ -80,8 +83,15 @@ class Cell:
         return {"n": self.n, "best": self.best, "methods": self.values}
 
 
-def cell(preds: dict[str, np.ndarray], mos: np.ndarray, *, groups: np.ndarray | None = None, bootstrap: int = 1000,
-         seed: int = 0, chunk: int = 100) -> Cell:
+def cell(
+    preds: dict[str, np.ndarray],
+    mos: np.ndarray,
+    *,
+    groups: np.ndarray | None = None,
+    bootstrap: int = 1000,
+    seed: int = 0,
+    chunk: int = 100,
+) -> Cell:
     """Point, 95% interval and paired p-value against the best, per method and statistic.
 
     ``groups`` (generator of each point) makes it a model-level cell: correlations of per-generator means,
@@ -106,10 +116,10 @@ def cell(preds: dict[str, np.ndarray], mos: np.ndarray, *, groups: np.ndarray | 
             idx = rng.integers(0, n, size=(b, n))
             yb = y[idx]
             for s in STATS:
-                boots[s][:, start:start + b] = _stat_rows(s, x[:, idx], np.broadcast_to(yb, (len(names), b, n)))
+                boots[s][:, start : start + b] = _stat_rows(s, x[:, idx], np.broadcast_to(yb, (len(names), b, n)))
     for s in STATS:
         ranked = [m for m in names if points[s][m] is not None]
-        best = max(ranked, key=lambda m: points[s][m]) if ranked else None
+        best = max(ranked, key=lambda m: points[s][m] or 0.0) if ranked else None  # ranked: never None
         if s == "srcc":
             out.best["srcc"] = best
         else:
@@ -131,6 +141,7 @@ def cell(preds: dict[str, np.ndarray], mos: np.ndarray, *, groups: np.ndarray | 
 
 
 # --- assembling the tables ---------------------------------------------------------------------------
+
 
 def _key(r: dict) -> tuple[str, str]:
     return str(r.get("item_id", "")), str(r.get("dimension", ""))
@@ -164,10 +175,17 @@ def join_records(methods: dict[str, list[dict]], records: list[dict] | None) -> 
             rec = meta.get(_key(r))
             if rec is None:
                 continue
-            joined.append({**r, "mos": rec.get("mos"), "generator": rec.get("generator", ""),
-                           "media_type": rec.get("media_type"), "prompt_words": rec.get("prompt_words"),
-                           "category": rec.get("category") or r.get("category") or "",
-                           "subcategory": rec.get("subcategory") or r.get("subcategory") or ""})
+            joined.append(
+                {
+                    **r,
+                    "mos": rec.get("mos"),
+                    "generator": rec.get("generator", ""),
+                    "media_type": rec.get("media_type"),
+                    "prompt_words": rec.get("prompt_words"),
+                    "category": rec.get("category") or r.get("category") or "",
+                    "subcategory": rec.get("subcategory") or r.get("subcategory") or "",
+                }
+            )
         out[name] = joined
     return out
 
@@ -178,27 +196,40 @@ def _aligned(methods: dict[str, list[dict]], keep: Callable[[dict], bool], colum
     by_method = {}
     for name, rows in methods.items():
         col = column.get(name, "prediction")
-        by_method[name] = {_key(r): r for r in rows if keep(r) and _num(r.get(col)) is not None
-                           and _num(r.get("mos")) is not None}
+        by_method[name] = {
+            _key(r): r for r in rows if keep(r) and _num(r.get(col)) is not None and _num(r.get("mos")) is not None
+        }
     if not by_method:
         return {}, np.zeros(0), np.zeros(0, dtype=object)
     common = sorted(set.intersection(*(set(d) for d in by_method.values())))
     first = next(iter(by_method.values()))
     mos = np.asarray([float(first[k]["mos"]) for k in common])
     gens = np.asarray([str(first[k].get("generator") or "") for k in common], dtype=object)
-    preds = {name: np.asarray([float(d[k][column.get(name, "prediction")]) for k in common])
-             for name, d in by_method.items()}
+    preds = {
+        name: np.asarray([float(d[k][column.get(name, "prediction")]) for k in common]) for name, d in by_method.items()
+    }
     return preds, mos, gens
 
 
 def _has_v2s(rows: list[dict]) -> bool:
-    return any(_num(r.get("prediction_raw")) is not None and _num(r.get("prediction")) is not None
-               and abs(float(r["prediction"]) - float(r["prediction_raw"])) > 1e-12 for r in rows)
+    return any(
+        _num(r.get("prediction_raw")) is not None
+        and _num(r.get("prediction")) is not None
+        and abs(float(r["prediction"]) - float(r["prediction_raw"])) > 1e-12
+        for r in rows
+    )
 
 
-def benchmark_report(methods: dict[str, list[dict]], *, bootstrap: int = 1000, seed: int = 0,
-                     long_prompt_words: int = 25, records: list[dict] | None = None,
-                     split: str | None = None, source: str | None = None) -> dict:
+def benchmark_report(
+    methods: dict[str, list[dict]],
+    *,
+    bootstrap: int = 1000,
+    seed: int = 0,
+    long_prompt_words: int = 25,
+    records: list[dict] | None = None,
+    split: str | None = None,
+    source: str | None = None,
+) -> dict:
     """The report dict (Tables 2, 3, 5 and per category) for ``{method: prediction rows}``."""
     methods = join_records(methods, records)
     report: dict[str, Any] = {"tables": {}, "long_prompt": {}, "categories": {}}
@@ -209,7 +240,7 @@ def benchmark_report(methods: dict[str, list[dict]], *, bootstrap: int = 1000, s
             continue
         table = {}
         for media in MEDIA:
-            preds, mos, gens = _aligned(scored, lambda r, media=media: r.get("media_type") == media)
+            preds, mos, gens = _aligned(scored, lambda r, media=media: r.get("media_type") == media)  # type: ignore[misc]
             if len(mos) == 0:
                 continue
             table[media] = {
@@ -235,17 +266,30 @@ def benchmark_report(methods: dict[str, list[dict]], *, bootstrap: int = 1000, s
         preds, mos, _ = _aligned(long_methods, keep, columns)
         if len(mos):
             report["long_prompt"][media] = cell(preds, mos, bootstrap=bootstrap, seed=seed + 2).to_dict()
-    notes = sorted({r.get("v2s_method") for rows in align.values() for r in rows
-                    if str(r.get("v2s_method") or "").startswith("fallback")})
+    notes = sorted(
+        {
+            str(r.get("v2s_method"))
+            for rows in align.values()
+            for r in rows
+            if str(r.get("v2s_method") or "").startswith("fallback")
+        }
+    )
     report["_meta"] = {
-        "methods": list(methods), "split": split, "source": source, "bootstrap": bootstrap, "seed": seed,
+        "methods": list(methods),
+        "split": split,
+        "source": source,
+        "bootstrap": bootstrap,
+        "seed": seed,
         "long_prompt_words": long_prompt_words,
         "plcc": "plain Pearson correlation, as in the paper's tables (logistic-fit PLCC: each method's own report)",
         "interval": "percentile bootstrap 95%; instance level resamples items, model level resamples generators",
         "test": "paired bootstrap against the best method of the cell (same resamples), two-sided p-value "
-                "2*min(P(d<=0), P(d>=0)); cells compare methods on the items all of them scored",
-        "v2s_note": ("not comparable to Table 5: V2S prompts from the heuristic fallback splitter ("
-                     + ", ".join(notes) + ")") if notes else None,
+        "2*min(P(d<=0), P(d>=0)); cells compare methods on the items all of them scored",
+        "v2s_note": (
+            "not comparable to Table 5: V2S prompts from the heuristic fallback splitter (" + ", ".join(notes) + ")"
+        )
+        if notes
+        else None,
         "rows": {m: len(rows) for m, rows in methods.items()},
     }
     return report
@@ -263,15 +307,24 @@ def _categories(scored: dict[str, list[dict]]) -> list[dict]:
                     keys.add((cat, str(r["subcategory"])))
     out = []
     for cat, sub in sorted(keys):
-        keep = (lambda r, c=cat, s=sub: str(r.get("category") or "") == c
-                and (not s or str(r.get("subcategory") or "") == s))
+
+        def keep(r: dict, c: str = cat, s: str = sub) -> bool:
+            return str(r.get("category") or "") == c and (not s or str(r.get("subcategory") or "") == s)
+
         preds, mos, _ = _aligned(scored, keep)
-        out.append({"category": cat, "subcategory": sub or None, "n": int(len(mos)),
-                    "srcc": {m: _point("srcc", p, mos) for m, p in preds.items()}})
+        out.append(
+            {
+                "category": cat,
+                "subcategory": sub or None,
+                "n": int(len(mos)),
+                "srcc": {m: _point("srcc", p, mos) for m, p in preds.items()},
+            }
+        )
     return out
 
 
 # --- rendering -----------------------------------------------------------------------------------------
+
 
 def _fmt(v: dict, stat: str, best: str | None, name: str, *, markdown: bool = True) -> str:
     x = v.get(stat)
@@ -312,15 +365,24 @@ def _table_rows(report: dict, dim: str) -> tuple[list[str], list[list[str]], lis
 
 def to_markdown(report: dict) -> str:
     meta = report["_meta"]
-    lines = [f"# Benchmark on split {meta.get('split') or '?'}" + (f" of {meta['source']}" if meta.get("source") else ""),
-             "", f"Cells: point estimate [bootstrap 95% interval]; **bold** = best of the column; † = worse than the "
-             f"best at p < 0.05 (paired bootstrap, {meta['bootstrap']} resamples). PLCC = plain Pearson, as in the paper.", ""]
+    lines = [
+        f"# Benchmark on split {meta.get('split') or '?'}" + (f" of {meta['source']}" if meta.get("source") else ""),
+        "",
+        f"Cells: point estimate [bootstrap 95% interval]; **bold** = best of the column; † = worse than the "
+        f"best at p < 0.05 (paired bootstrap, {meta['bootstrap']} resamples). PLCC = plain Pearson, as in the paper.",
+        "",
+    ]
     for dim in ("quality", "alignment"):
         if dim not in report["tables"]:
             continue
         header, rows, ns = _table_rows(report, dim)
-        lines += [f"## {report['tables'][dim]['title']}", "", "| " + " | ".join(header) + " |",
-                  "|" + "---|" * len(header), "| (points) | " + " | ".join(ns) + " |"]
+        lines += [
+            f"## {report['tables'][dim]['title']}",
+            "",
+            "| " + " | ".join(header) + " |",
+            "|" + "---|" * len(header),
+            "| (points) | " + " | ".join(ns) + " |",
+        ]
         for row in rows:
             lines.append("| " + " | ".join([row[0]] + [_fmt(*c) for c in row[1:]]) + " |")
         lines.append("")
@@ -329,9 +391,11 @@ def to_markdown(report: dict) -> str:
         if meta.get("v2s_note"):
             lines += [f"> {meta['v2s_note']}", ""]
         media = [m for m in MEDIA if m in report["long_prompt"]]
-        lines += ["| Method | " + " | ".join(f"{m} {s.upper()}" for m in media for s in STATS) + " |",
-                  "|" + "---|" * (1 + 2 * len(media)),
-                  "| (points) | " + " | ".join(f"n={report['long_prompt'][m]['n']}" for m in media for _ in STATS) + " |"]
+        lines += [
+            "| Method | " + " | ".join(f"{m} {s.upper()}" for m in media for s in STATS) + " |",
+            "|" + "---|" * (1 + 2 * len(media)),
+            "| (points) | " + " | ".join(f"n={report['long_prompt'][m]['n']}" for m in media for _ in STATS) + " |",
+        ]
         names = list(dict.fromkeys(n for m in media for n in report["long_prompt"][m]["methods"]))
         for name in names:
             cells = []
@@ -345,8 +409,12 @@ def to_markdown(report: dict) -> str:
         if not cats:
             continue
         names = report["tables"][dim]["methods"]
-        lines += [f"## Per category ({dim}, instance SRCC; the paper's Table 7 taxonomy)", "",
-                  "| Category | Subcategory | n | " + " | ".join(names) + " |", "|" + "---|" * (3 + len(names))]
+        lines += [
+            f"## Per category ({dim}, instance SRCC; the paper's Table 7 taxonomy)",
+            "",
+            "| Category | Subcategory | n | " + " | ".join(names) + " |",
+            "|" + "---|" * (3 + len(names)),
+        ]
         for c in cats:
             vals = [("—" if c["srcc"].get(m) is None else f"{c['srcc'][m]:.3f}") for m in names]
             lines.append(f"| {c['category']} | {c['subcategory'] or '(all)'} | {c['n']} | " + " | ".join(vals) + " |")
@@ -383,16 +451,18 @@ def _plot_svg(report: dict, dim: str) -> str:
     fig.savefig(buf, format="svg")
     plt.close(fig)
     svg = buf.getvalue()
-    return svg[svg.find("<svg"):]
+    return svg[svg.find("<svg") :]
 
 
 def to_html(report: dict) -> str:
     """A standalone page: the tables (HTML, from the same cells as the Markdown) and one plot per table."""
     md = to_markdown(report)
-    parts = ["<!doctype html><html><head><meta charset='utf-8'><title>Q-Eval benchmark</title><style>",
-             "body{font-family:system-ui,sans-serif;margin:2rem;max-width:1200px}table{border-collapse:collapse;"
-             "margin:1rem 0;font-size:.85rem}td,th{border:1px solid #ccc;padding:.25rem .5rem;text-align:right}"
-             "td:first-child,th:first-child{text-align:left}blockquote{color:#a33}</style></head><body>"]
+    parts = [
+        "<!doctype html><html><head><meta charset='utf-8'><title>Q-Eval benchmark</title><style>",
+        "body{font-family:system-ui,sans-serif;margin:2rem;max-width:1200px}table{border-collapse:collapse;"
+        "margin:1rem 0;font-size:.85rem}td,th{border:1px solid #ccc;padding:.25rem .5rem;text-align:right}"
+        "td:first-child,th:first-child{text-align:left}blockquote{color:#a33}</style></head><body>",
+    ]
     table: list[str] = []
 
     def flush():
@@ -448,6 +518,7 @@ def write_benchmark(report: dict, out_dir: str | Path) -> dict[str, Path]:
 
 # --- running the methods -------------------------------------------------------------------------------
 
+
 @dataclass
 class MethodSpec:
     """One row of the tables: ``kind`` is "predictions" (a CSV), "qeval" (a Q-Eval-Score checkpoint) or a
@@ -461,7 +532,7 @@ class MethodSpec:
     overrides: dict = field(default_factory=dict)
 
     @classmethod
-    def parse(cls, text: str) -> "MethodSpec":
+    def parse(cls, text: str) -> MethodSpec:
         """``NAME=KIND:PATH[:HEAD]``, e.g. ``ours=qeval:/ckpt``, ``clip=clipscore:/models/clip``,
         ``clip-ft=clipscore:/models/clip:fit``, ``old=predictions:run/predictions.csv``."""
         name, sep, rest = text.partition("=")
@@ -474,9 +545,16 @@ class MethodSpec:
         return cls(name=name.strip(), kind=kind.strip(), path=path.strip(), head=head)
 
 
-def run_methods(specs: list[MethodSpec], data_dir: str | Path, *, split: str, out_dir: str | Path,
-                batch_size: int = 8, overrides: dict | None = None,
-                on_progress: Callable[[dict], None] | None = None) -> dict[str, list[dict]]:
+def run_methods(
+    specs: list[MethodSpec],
+    data_dir: str | Path,
+    *,
+    split: str,
+    out_dir: str | Path,
+    batch_size: int = 8,
+    overrides: dict | None = None,
+    on_progress: Callable[[dict], None] | None = None,
+) -> dict[str, list[dict]]:
     """Prediction rows of every method (scorers run here and write ``out_dir/<name>/predictions.csv``)."""
     from .metrics import read_predictions
 
@@ -491,9 +569,15 @@ def run_methods(specs: list[MethodSpec], data_dir: str | Path, *, split: str, ou
         elif spec.kind == "qeval":
             from .predict import evaluate_checkpoint
 
-            res = evaluate_checkpoint(spec.path, data_dir, split=split, out_dir=target, batch_size=batch_size,
-                                      overrides={"eval_plots": False, **(overrides or {}), **spec.overrides},
-                                      on_progress=on_progress)
+            res = evaluate_checkpoint(
+                spec.path,
+                data_dir,
+                split=split,
+                out_dir=target,
+                batch_size=batch_size,
+                overrides={"eval_plots": False, **(overrides or {}), **spec.overrides},
+                on_progress=on_progress,
+            )
             rows[spec.name] = res.rows
         else:
             from .baselines import finetune_baseline, load_baseline, run_baseline
@@ -501,11 +585,27 @@ def run_methods(specs: list[MethodSpec], data_dir: str | Path, *, split: str, ou
             head = spec.head
             if head == "fit":  # fine-tuned on this dataset version: a head fitted on the export's train split
                 natural = load_baseline(spec.kind, spec.path).dimension
-                head = str(finetune_baseline(spec.kind, spec.path, data_dir, dimension=natural, out_dir=target / "head",
-                                             split="train", batch_size=batch_size))
+                head = str(
+                    finetune_baseline(
+                        spec.kind,
+                        spec.path,
+                        data_dir,
+                        dimension=natural,
+                        out_dir=target / "head",
+                        split="train",
+                        batch_size=batch_size,
+                    )
+                )
             baseline = load_baseline(spec.kind, spec.path, head=head)
-            rows[spec.name] = run_baseline(baseline, data_dir, split=split, out_dir=target, batch_size=batch_size,
-                                           method=spec.name, on_progress=on_progress).rows
+            rows[spec.name] = run_baseline(
+                baseline,
+                data_dir,
+                split=split,
+                out_dir=target,
+                batch_size=batch_size,
+                method=spec.name,
+                on_progress=on_progress,
+            ).rows
     return rows
 
 
@@ -513,9 +613,19 @@ def _safe(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in name) or "method"
 
 
-def run_benchmark(specs: list[MethodSpec], data_dir: str | Path, *, split: str = "test", out_dir: str | Path,
-                  bootstrap: int = 1000, seed: int = 0, batch_size: int = 8, overrides: dict | None = None,
-                  long_prompt_words: int = 25, on_progress=None) -> dict:
+def run_benchmark(
+    specs: list[MethodSpec],
+    data_dir: str | Path,
+    *,
+    split: str = "test",
+    out_dir: str | Path,
+    bootstrap: int = 1000,
+    seed: int = 0,
+    batch_size: int = 8,
+    overrides: dict | None = None,
+    long_prompt_words: int = 25,
+    on_progress=None,
+) -> dict:
     """Run (or read) every method on the split, then write the report files; returns the report."""
     from .data import read_manifest, read_records
 
@@ -524,14 +634,28 @@ def run_benchmark(specs: list[MethodSpec], data_dir: str | Path, *, split: str =
     names = [s.name for s in specs]
     if len(set(names)) != len(names):
         raise ValueError(f"method names must be unique, got {names}")
-    rows = run_methods(specs, data_dir, split=split, out_dir=out_dir, batch_size=batch_size, overrides=overrides,
-                       on_progress=on_progress)
+    rows = run_methods(
+        specs,
+        data_dir,
+        split=split,
+        out_dir=out_dir,
+        batch_size=batch_size,
+        overrides=overrides,
+        on_progress=on_progress,
+    )
     records = read_records(data_dir, split)
     manifest = read_manifest(data_dir)
     version = manifest.get("dataset_version") or {}
     source = f"{version.get('campaign')} v{version.get('number')}" if version.get("campaign") else str(data_dir)
-    report = benchmark_report(rows, bootstrap=bootstrap, seed=seed, long_prompt_words=long_prompt_words,
-                              records=records, split=split, source=source)
+    report = benchmark_report(
+        rows,
+        bootstrap=bootstrap,
+        seed=seed,
+        long_prompt_words=long_prompt_words,
+        records=records,
+        split=split,
+        source=source,
+    )
     report["_meta"]["specs"] = [{"name": s.name, "kind": s.kind, "path": s.path, "head": s.head} for s in specs]
     write_benchmark(report, out_dir)
     return report

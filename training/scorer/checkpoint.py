@@ -6,6 +6,7 @@ resumed run needs: ``trainer_state.json`` (a :class:`TrainerState`) and ``state/
 scheduler, RNG and gradient-scaler states; for LoRA only the trainable tensors are stored, see
 :func:`keep_only_trainable`). Under DeepSpeed ``state/`` is the engine's own checkpoint.
 """
+
 from __future__ import annotations
 
 import json
@@ -32,8 +33,12 @@ class TrainerState:
     @classmethod
     def read(cls, checkpoint_dir: Path) -> TrainerState:
         data = json.loads((Path(checkpoint_dir) / "trainer_state.json").read_text())
-        return cls(global_step=data["global_step"], epoch=data["epoch"],
-                   batches_done_in_epoch=data["batches_done_in_epoch"], history=data.get("history", []))
+        return cls(
+            global_step=data["global_step"],
+            epoch=data["epoch"],
+            batches_done_in_epoch=data["batches_done_in_epoch"],
+            history=data.get("history", []),
+        )
 
     def write(self, checkpoint_dir: Path, *, total_steps: int) -> None:
         data = {**asdict(self), "total_steps": total_steps, "history": self.history[-HISTORY_KEPT:]}
@@ -77,8 +82,15 @@ def checkpoint_save(
     accelerator.save_state(str(ckpt / "state"))
     state_dict = gathered_state_dict(accelerator, model)
     if accelerator.is_main_process:
-        save_checkpoint_files(ckpt, model=accelerator.unwrap_model(model), processor=processor, cfg=cfg,
-                              level_ids=level_ids, merge=False, state_dict=state_dict)
+        save_checkpoint_files(
+            ckpt,
+            model=accelerator.unwrap_model(model),
+            processor=processor,
+            cfg=cfg,
+            level_ids=level_ids,
+            merge=False,
+            state_dict=state_dict,
+        )
         # written last: a checkpoint without it is incomplete and latest_checkpoint() skips it
         state.write(ckpt, total_steps=total_steps)
         _prune(ckpt.parent, cfg.save_total_limit, keep=ckpt)

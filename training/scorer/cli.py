@@ -17,6 +17,7 @@
 
 ``key=value`` overrides are ScorerConfig fields (unknown keys are an error).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -26,8 +27,9 @@ from pathlib import Path
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m training.scorer", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m training.scorer", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = p.add_subparsers(dest="command", required=True)
 
     t = sub.add_parser("train", help="fine-tune the scorer")
@@ -41,8 +43,13 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--split", default="test", help="split name ('all' = sft.jsonl)")
     e.add_argument("--out", required=True, help="output directory (report.json, predictions.csv, plots)")
     e.add_argument("--long-prompt-words", type=int, default=25)
-    e.add_argument("--logistic", type=int, choices=(4, 5), default=4,
-                   help="parameters of the monotonic logistic behind plcc_logistic (plain 'plcc' is the paper's)")
+    e.add_argument(
+        "--logistic",
+        type=int,
+        choices=(4, 5),
+        default=4,
+        help="parameters of the monotonic logistic behind plcc_logistic (plain 'plcc' is the paper's)",
+    )
     e.add_argument("--no-plots", action="store_true")
     e.add_argument("--batch-size", type=int)
     e.add_argument("overrides", nargs="*", help="key=value ScorerConfig overrides (e.g. v2s_enabled=true)")
@@ -56,8 +63,11 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--dimensions", default="quality,alignment")
     s.add_argument("--v2s", action="store_true", help="apply Vague-to-Specific to long prompts (needs an LLM)")
     s.add_argument("--v2s-llm", help="V2S rewriter: a local causal LM directory or hub id")
-    s.add_argument("--v2s-fallback", action="store_true",
-                   help="V2S with the heuristic splitter when no LLM is given (not comparable to the paper's Table 5)")
+    s.add_argument(
+        "--v2s-fallback",
+        action="store_true",
+        help="V2S with the heuristic splitter when no LLM is given (not comparable to the paper's Table 5)",
+    )
     s.add_argument("--out", help="write JSONL here instead of stdout")
 
     y = sub.add_parser("tiny", help="write a tiny random Qwen2-VL for tests and demos")
@@ -65,8 +75,11 @@ def _parser() -> argparse.ArgumentParser:
     y.add_argument("--seed", type=int, default=0)
 
     b = sub.add_parser("baseline", help="score an export's split with a baseline (predictions.csv + report.json)")
-    b.add_argument("--name", required=True, help="clipscore, pickscore, hpsv2, blip2-itm, vqascore, imagereward, "
-                                                 "clip-iqa, q-align, niqe, brisque")
+    b.add_argument(
+        "--name",
+        required=True,
+        help="clipscore, pickscore, hpsv2, blip2-itm, vqascore, imagereward, clip-iqa, q-align, niqe, brisque",
+    )
     b.add_argument("--model", help="local model folder or file of the baseline")
     b.add_argument("--head", help="fitted head (head.json) of a CLIP-style baseline: the fine-tuned variant")
     b.add_argument("--data", required=True)
@@ -87,8 +100,13 @@ def _parser() -> argparse.ArgumentParser:
     k.add_argument("--data", required=True, help="sft export directory")
     k.add_argument("--split", default="test")
     k.add_argument("--out", required=True)
-    k.add_argument("--method", action="append", default=[], metavar="NAME=KIND:PATH",
-                   help="KIND: predictions (a CSV), qeval (a checkpoint) or a baseline name (repeat)")
+    k.add_argument(
+        "--method",
+        action="append",
+        default=[],
+        metavar="NAME=KIND:PATH",
+        help="KIND: predictions (a CSV), qeval (a checkpoint) or a baseline name (repeat)",
+    )
     k.add_argument("--bootstrap", type=int, default=1000)
     k.add_argument("--seed", type=int, default=0)
     k.add_argument("--batch-size", type=int, default=8)
@@ -111,16 +129,29 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps(ev, default=str), flush=True)
 
         result = train(cfg, on_progress=show)
-        print(json.dumps({"final_dir": str(result.final_dir), "checkpoint_dir": str(result.checkpoint_dir),
-                          "global_step": result.global_step, "stopped": result.stopped}))
+        print(
+            json.dumps(
+                {
+                    "final_dir": str(result.final_dir),
+                    "checkpoint_dir": str(result.checkpoint_dir),
+                    "global_step": result.global_step,
+                    "stopped": result.stopped,
+                }
+            )
+        )
         return 0
 
     if args.command == "evaluate":
         if args.predictions:
             from .metrics import evaluate_predictions_file
 
-            report = evaluate_predictions_file(args.predictions, args.out, long_prompt_words=args.long_prompt_words,
-                                               plots=not args.no_plots, logistic=args.logistic)
+            report = evaluate_predictions_file(
+                args.predictions,
+                args.out,
+                long_prompt_words=args.long_prompt_words,
+                plots=not args.no_plots,
+                logistic=args.logistic,
+            )
         elif args.checkpoint and args.data:
             from .config import parse_overrides
             from .predict import evaluate_checkpoint
@@ -129,13 +160,17 @@ def main(argv: list[str] | None = None) -> int:
             ov.setdefault("long_prompt_words", args.long_prompt_words)
             if args.no_plots:
                 ov["eval_plots"] = False
-            report = evaluate_checkpoint(args.checkpoint, args.data, split=args.split, out_dir=args.out,
-                                         batch_size=args.batch_size, overrides=ov).report
+            report = evaluate_checkpoint(
+                args.checkpoint, args.data, split=args.split, out_dir=args.out, batch_size=args.batch_size, overrides=ov
+            ).report
         else:
             print("evaluate needs --predictions FILE, or --checkpoint DIR and --data DIR", file=sys.stderr)
             return 2
-        summary = {d: {m: v.get("instance", {}).get("srcc") for m, v in by.items() if isinstance(v, dict) and "instance" in v}
-                   for d, by in report.items() if not d.startswith("_")}
+        summary = {
+            d: {m: v.get("instance", {}).get("srcc") for m, v in by.items() if isinstance(v, dict) and "instance" in v}
+            for d, by in report.items()
+            if not d.startswith("_")
+        }
         print(json.dumps({"report": str(Path(args.out) / "report.json"), "instance_srcc": summary}))
         return 0
 
@@ -163,8 +198,14 @@ def main(argv: list[str] | None = None) -> int:
             overrides["v2s_llm"] = args.v2s_llm
         if args.v2s_fallback:
             overrides["v2s_rewriter"] = "fallback"
-        results = score_items(args.checkpoint, items, batch_size=args.batch_size, dimensions=dims, v2s=args.v2s,
-                              overrides=overrides or None)
+        results = score_items(
+            args.checkpoint,
+            items,
+            batch_size=args.batch_size,
+            dimensions=dims,
+            v2s=args.v2s,
+            overrides=overrides or None,
+        )
         lines = "\n".join(json.dumps(r) for r in results) + "\n"
         if args.out:
             Path(args.out).write_text(lines)
@@ -190,26 +231,51 @@ def _baselines_and_benchmark(args) -> int:
         if args.command == "baseline":
             from .baselines import load_baseline, run_baseline
 
-            res = run_baseline(load_baseline(args.name, args.model, head=args.head), args.data, split=args.split,
-                               out_dir=args.out, batch_size=args.batch_size,
-                               method=f"{args.name}-ft" if args.head else args.name)
-            inst = {m: v["instance"]["srcc"] for d, by in res.report.items() if not d.startswith("_")
-                    for m, v in by.items() if isinstance(v, dict) and "instance" in v}
+            res = run_baseline(
+                load_baseline(args.name, args.model, head=args.head),
+                args.data,
+                split=args.split,
+                out_dir=args.out,
+                batch_size=args.batch_size,
+                method=f"{args.name}-ft" if args.head else args.name,
+            )
+            inst = {
+                m: v["instance"]["srcc"]
+                for d, by in res.report.items()
+                if not d.startswith("_")
+                for m, v in by.items()
+                if isinstance(v, dict) and "instance" in v
+            }
             print(json.dumps({"predictions": str(res.predictions_path), "rows": len(res.rows), "instance_srcc": inst}))
         elif args.command == "baseline-finetune":
             from .baselines import finetune_baseline
 
-            path = finetune_baseline(args.name, args.model, args.data, dimension=args.dimension, out_dir=args.out,
-                                     split=args.split, alpha=args.alpha)
+            path = finetune_baseline(
+                args.name,
+                args.model,
+                args.data,
+                dimension=args.dimension,
+                out_dir=args.out,
+                split=args.split,
+                alpha=args.alpha,
+            )
             print(json.dumps({"head": str(path)}))
         else:
             from .benchmark import MethodSpec, run_benchmark
             from .config import parse_overrides
 
             specs = [MethodSpec.parse(m) for m in args.method]
-            report = run_benchmark(specs, args.data, split=args.split, out_dir=args.out, bootstrap=args.bootstrap,
-                                   seed=args.seed, batch_size=args.batch_size, long_prompt_words=args.long_prompt_words,
-                                   overrides=parse_overrides(args.overrides))
+            report = run_benchmark(
+                specs,
+                args.data,
+                split=args.split,
+                out_dir=args.out,
+                bootstrap=args.bootstrap,
+                seed=args.seed,
+                batch_size=args.batch_size,
+                long_prompt_words=args.long_prompt_words,
+                overrides=parse_overrides(args.overrides),
+            )
             print(json.dumps({"report": str(Path(args.out) / "benchmark.md"), "methods": report["_meta"]["methods"]}))
     except (BaselineUnavailable, ValueError, FileNotFoundError) as exc:
         print(f"{args.command}: {exc}", file=sys.stderr)

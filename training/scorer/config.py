@@ -10,6 +10,7 @@ Usage::
     cfg = ScorerConfig.from_dict({...})   # same validation
     save_config(cfg, ckpt_dir / "config.yaml")
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -36,9 +37,16 @@ class UnknownConfigKey(ConfigError):
 # each trained and evaluated on one media type x one dimension; ``joint`` is one model for all four tasks.
 # A preset fills the fields it names unless the config sets them; the rest is the paper's setting anyway
 # (Qwen2-VL-7B-Instruct, LoRA, fps 8, max_pixels 100352, context prompts, the tag stripped as ms-swift does).
-_PAPER = {"model_name_or_path": "Qwen/Qwen2-VL-7B-Instruct", "finetune": "lora", "video_fps": 8.0,
-          "video_max_pixels": 100352, "prompt_style": "context", "media_tag": "strip", "ce_weight": 1.0,
-          "mse_weight": 1.0}
+_PAPER = {
+    "model_name_or_path": "Qwen/Qwen2-VL-7B-Instruct",
+    "finetune": "lora",
+    "video_fps": 8.0,
+    "video_max_pixels": 100352,
+    "prompt_style": "context",
+    "media_tag": "strip",
+    "ce_weight": 1.0,
+    "mse_weight": 1.0,
+}
 PRESETS: dict[str, dict[str, Any]] = {
     "image-quality": {**_PAPER, "media_types": ["image"], "dimensions": ["quality"]},
     "image-alignment": {**_PAPER, "media_types": ["image"], "dimensions": ["alignment"]},
@@ -136,8 +144,10 @@ class ScorerConfig:
             if not cond:
                 raise ConfigError(msg)
 
-        need(self.preset is None or self.preset in PRESETS,
-             f"preset must be one of {', '.join(PRESETS)}, got {self.preset!r}")
+        need(
+            self.preset is None or self.preset in PRESETS,
+            f"preset must be one of {', '.join(PRESETS)}, got {self.preset!r}",
+        )
         need(self.finetune in ("lora", "full"), f"finetune must be 'lora' or 'full', got {self.finetune!r}")
         need(self.ce_over in ("vocab", "levels"), f"ce_over must be 'vocab' or 'levels', got {self.ce_over!r}")
         need(self.mse_scale in ("mos", "unit"), f"mse_scale must be 'mos' or 'unit', got {self.mse_scale!r}")
@@ -148,22 +158,41 @@ class ScorerConfig:
         need(self.ce_weight >= 0 and self.mse_weight >= 0, "ce_weight and mse_weight must be >= 0")
         need(self.ce_weight > 0 or self.mse_weight > 0, "at least one of ce_weight, mse_weight must be > 0")
         bad = [d for d in self.dimensions if d not in DIMENSIONS]
-        need(not bad and bool(self.dimensions), f"dimensions must be a non-empty subset of {DIMENSIONS}, got {self.dimensions}")
+        need(
+            not bad and bool(self.dimensions),
+            f"dimensions must be a non-empty subset of {DIMENSIONS}, got {self.dimensions}",
+        )
         bad = [m for m in self.media_types if m not in MEDIA_TYPES]
         need(not bad and bool(self.media_types), f"media_types must be a non-empty subset of {MEDIA_TYPES}")
         need(self.batch_size >= 1 and self.eval_batch_size >= 1, "batch sizes must be >= 1")
         need(self.gradient_accumulation_steps >= 1, "gradient_accumulation_steps must be >= 1")
         need(self.video_fps > 0, "video_fps must be > 0")
-        need(self.video_sampler in ("qwen-vl-utils", "fps"), f"video_sampler must be 'qwen-vl-utils' or 'fps', got {self.video_sampler!r}")
-        need(self.image_resize in ("qwen-vl-utils", "processor"),
-             f"image_resize must be 'qwen-vl-utils' or 'processor', got {self.image_resize!r}")
+        need(
+            self.video_sampler in ("qwen-vl-utils", "fps"),
+            f"video_sampler must be 'qwen-vl-utils' or 'fps', got {self.video_sampler!r}",
+        )
+        need(
+            self.image_resize in ("qwen-vl-utils", "processor"),
+            f"image_resize must be 'qwen-vl-utils' or 'processor', got {self.image_resize!r}",
+        )
         need(2 <= self.video_min_frames <= self.video_max_frames, "need 2 <= video_min_frames <= video_max_frames")
-        need(self.prompt_style in PROMPT_STYLES, f"prompt_style must be one of {PROMPT_STYLES}, got {self.prompt_style!r}")
+        need(
+            self.prompt_style in PROMPT_STYLES,
+            f"prompt_style must be one of {PROMPT_STYLES}, got {self.prompt_style!r}",
+        )
         need(self.media_tag in ("strip", "keep"), f"media_tag must be 'strip' or 'keep', got {self.media_tag!r}")
-        need(self.v2s_preset in ("paper", "extended"), f"v2s_preset must be 'paper' or 'extended', got {self.v2s_preset!r}")
-        need(self.v2s_rewriter in ("llm", "fallback"), f"v2s_rewriter must be 'llm' or 'fallback', got {self.v2s_rewriter!r}")
-        need(min(self.v2s_weight_original, self.v2s_weight_vague, self.v2s_weight_specific) >= 0,
-             "V2S weights must be >= 0")
+        need(
+            self.v2s_preset in ("paper", "extended"),
+            f"v2s_preset must be 'paper' or 'extended', got {self.v2s_preset!r}",
+        )
+        need(
+            self.v2s_rewriter in ("llm", "fallback"),
+            f"v2s_rewriter must be 'llm' or 'fallback', got {self.v2s_rewriter!r}",
+        )
+        need(
+            min(self.v2s_weight_original, self.v2s_weight_vague, self.v2s_weight_specific) >= 0,
+            "V2S weights must be >= 0",
+        )
 
     # ------------------------------------------------------------------------------------------------
     @classmethod
@@ -171,7 +200,7 @@ class ScorerConfig:
         return [f.name for f in dataclasses.fields(cls)]
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any] | None) -> "ScorerConfig":
+    def from_dict(cls, data: dict[str, Any] | None) -> ScorerConfig:
         data = dict(data or {})
         known = set(cls.field_names())
         unknown = sorted(set(data) - known)
@@ -190,7 +219,7 @@ class ScorerConfig:
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
-    def replace(self, **changes: Any) -> "ScorerConfig":
+    def replace(self, **changes: Any) -> ScorerConfig:
         """A copy with ``changes``; a ``preset`` among them overrides the fields it names, then the other
         changes apply (so ``replace(preset="image-quality")`` narrows an existing config to that task)."""
         base = self.to_dict()

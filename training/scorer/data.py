@@ -14,12 +14,12 @@ fps and pixel budget), applies the model's chat template (the ``<image>``/``<vid
 model's own vision placeholder) and runs the processor. The answer is *not* appended: the loss and the
 score only need the logits at the first answer position, which is the last prompt position.
 """
+
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import torch
 from torch.utils.data import Dataset
@@ -137,15 +137,20 @@ class MediaSettings:
     media_tag: str = "strip"
 
     @classmethod
-    def from_config(cls, cfg) -> "MediaSettings":
-        return cls(video_fps=cfg.video_fps, video_min_pixels=cfg.video_min_pixels, video_max_pixels=cfg.video_max_pixels,
-                   video_max_frames=cfg.video_max_frames, video_min_frames=cfg.video_min_frames,
-                   video_sampler=cfg.video_sampler, image_resize=cfg.image_resize,
-                   image_min_pixels=cfg.image_min_pixels, image_max_pixels=cfg.image_max_pixels,
-                   prompt_style=cfg.prompt_style, media_tag=cfg.media_tag)
-
-
-InputSettings = MediaSettings  # the name says what it is now; train.py keeps the old one
+    def from_config(cls, cfg) -> MediaSettings:
+        return cls(
+            video_fps=cfg.video_fps,
+            video_min_pixels=cfg.video_min_pixels,
+            video_max_pixels=cfg.video_max_pixels,
+            video_max_frames=cfg.video_max_frames,
+            video_min_frames=cfg.video_min_frames,
+            video_sampler=cfg.video_sampler,
+            image_resize=cfg.image_resize,
+            image_min_pixels=cfg.image_min_pixels,
+            image_max_pixels=cfg.image_max_pixels,
+            prompt_style=cfg.prompt_style,
+            media_tag=cfg.media_tag,
+        )
 
 
 class ScorerCollator:
@@ -154,8 +159,7 @@ class ScorerCollator:
     def __init__(self, processor: ScorerProcessor, media: MediaSettings | None = None, *, factor: int | None = None):
         self.processor = processor
         self.media = media or MediaSettings()
-        self.factor = factor or getattr(processor, "resize_factor", 28)
-        self._cache: dict[str, Any] = {}
+        self.factor: int = factor or int(getattr(processor, "resize_factor", 28))
 
     def load_media(self, rec: dict):
         m = self.media
@@ -170,18 +174,26 @@ class ScorerCollator:
                 factor=self.factor,
                 sampler=m.video_sampler,
             )
-        return load_image(rec["media"], resize=m.image_resize, factor=self.factor, min_pixels=m.image_min_pixels,
-                          max_pixels=m.image_max_pixels)
+        return load_image(
+            rec["media"],
+            resize=m.image_resize,
+            factor=self.factor,
+            min_pixels=m.image_min_pixels,
+            max_pixels=m.image_max_pixels,
+        )
 
     def user_text(self, rec: dict) -> str:
         """The record's own user turn (the export's context prompt), or the plain ablation prompt."""
         if self.media.prompt_style == "plain":
-            return context_prompt(media_type=rec["media_type"], dimension=rec["dimension"], prompt=rec["prompt"],
-                                  style="plain")
+            return context_prompt(
+                media_type=rec["media_type"], dimension=rec["dimension"], prompt=rec["prompt"], style="plain"
+            )
         return rec["user_text"]
 
     def __call__(self, batch: list[dict]) -> dict[str, torch.Tensor]:
-        texts, images, videos = [], [], []
+        texts: list[str] = []
+        images: list = []
+        videos: list = []
         for rec in batch:
             texts.append(self.processor.render(self.user_text(rec), rec["media_type"], media_tag=self.media.media_tag))
             media = rec.get("media_obj")

@@ -21,6 +21,7 @@ Images: ``load_image`` with ``resize="qwen-vl-utils"`` applies qwen-vl-utils' ``
 multiples of 28 within 4..16384 merged patches, Pillow's default bicubic) before the processor, as
 ``process_vision_info`` does: a processor then leaves such an image as it is.
 """
+
 from __future__ import annotations
 
 import math
@@ -54,8 +55,14 @@ def _qvu_model_seq_len() -> int:
     return int(float(os.environ.get("MODEL_SEQ_LEN", 128000)))
 
 
-def load_image(path: str | Path, *, resize: str = "processor", factor: int = 28, min_pixels: int | None = None,
-               max_pixels: int | None = None) -> Image.Image:
+def load_image(
+    path: str | Path,
+    *,
+    resize: str = "processor",
+    factor: int = 28,
+    min_pixels: int | None = None,
+    max_pixels: int | None = None,
+) -> Image.Image:
     """An RGB image; with ``resize="qwen-vl-utils"`` already sized like qwen-vl-utils' ``fetch_image``."""
     with Image.open(path) as im:
         if im.mode == "RGBA":  # qwen-vl-utils puts transparent pixels on white
@@ -67,9 +74,13 @@ def load_image(path: str | Path, *, resize: str = "processor", factor: int = 28,
         return rgb
     if resize != "qwen-vl-utils":
         raise ValueError(f"image resize must be one of {IMAGE_RESIZES}, got {resize!r}")
-    h, w = qvu_smart_resize(rgb.height, rgb.width, factor=factor,
-                            min_pixels=min_pixels if min_pixels is not None else QVU_IMAGE_MIN_TOKENS * factor**2,
-                            max_pixels=max_pixels if max_pixels is not None else QVU_IMAGE_MAX_TOKENS * factor**2)
+    h, w = qvu_smart_resize(
+        rgb.height,
+        rgb.width,
+        factor=factor,
+        min_pixels=min_pixels if min_pixels is not None else QVU_IMAGE_MIN_TOKENS * factor**2,
+        max_pixels=max_pixels if max_pixels is not None else QVU_IMAGE_MAX_TOKENS * factor**2,
+    )
     return rgb.resize((w, h)) if (w, h) != rgb.size else rgb
 
 
@@ -88,8 +99,9 @@ def _floor_by(n, f):
 def qvu_smart_resize(height: int, width: int, *, factor: int, min_pixels: int, max_pixels: int) -> tuple[int, int]:
     """qwen-vl-utils' ``smart_resize`` (no lower clamp on the shrinking branch, like the original)."""
     if max(height, width) / min(height, width) > QVU_MAX_RATIO:
-        raise ValueError(f"absolute aspect ratio must be smaller than {QVU_MAX_RATIO}, "
-                         f"got {max(height, width) / min(height, width)}")
+        raise ValueError(
+            f"absolute aspect ratio must be smaller than {QVU_MAX_RATIO}, got {max(height, width) / min(height, width)}"
+        )
     h_bar = max(factor, _round_by(height, factor))
     w_bar = max(factor, _round_by(width, factor))
     if h_bar * w_bar > max_pixels:
@@ -103,8 +115,14 @@ def qvu_smart_resize(height: int, width: int, *, factor: int, min_pixels: int, m
     return h_bar, w_bar
 
 
-def qvu_nframes(total_frames: int, video_fps: float, *, fps: float = 2.0, min_frames: int | None = None,
-                max_frames: int | None = None) -> int:
+def qvu_nframes(
+    total_frames: int,
+    video_fps: float,
+    *,
+    fps: float = 2.0,
+    min_frames: int | None = None,
+    max_frames: int | None = None,
+) -> int:
     """qwen-vl-utils' ``smart_nframes`` for ``{"fps": fps[, "min_frames"][, "max_frames"]}``."""
     f = QVU_FRAME_FACTOR
     lo = _ceil_by(QVU_FPS_MIN_FRAMES if min_frames is None else min_frames, f)
@@ -131,9 +149,10 @@ def qvu_frame_indices(total_frames: int, nframes: int) -> list[int]:
 def qvu_video_max_pixels(nframes: int, *, factor: int, min_pixels: int, max_pixels: int | None) -> int:
     """The per-frame budget qwen-vl-utils' ``fetch_video`` ends up with (it caps long clips)."""
     total_pixels = _qvu_model_seq_len() * factor * factor * 0.9
-    cap = max(min(QVU_VIDEO_MAX_TOKENS * factor * factor, total_pixels / nframes * QVU_FRAME_FACTOR),
-              int(min_pixels * 1.05))
-    return cap if max_pixels is None else min(max_pixels, cap)
+    cap = max(
+        min(QVU_VIDEO_MAX_TOKENS * factor * factor, total_pixels / nframes * QVU_FRAME_FACTOR), int(min_pixels * 1.05)
+    )
+    return cap if max_pixels is None else min(max_pixels, cap)  # type: ignore[return-value]  # a float, as qwen-vl-utils
 
 
 def smart_resize(height: int, width: int, *, factor: int = 28, min_pixels: int = 56 * 56, max_pixels: int = 100352):
@@ -171,8 +190,9 @@ def _stream_info(container, stream) -> tuple[int, float]:
 
 def _decode_indices(path, indices: list[int], size_for) -> tuple[list[np.ndarray], int]:
     """Frames at ``indices`` (decode order), resized by ``size_for(width, height)``; also the frames decoded."""
-    import av
     from collections import Counter
+
+    import av
 
     wanted = Counter(indices)
     last = max(indices)
@@ -186,16 +206,25 @@ def _decode_indices(path, indices: list[int], size_for) -> tuple[list[np.ndarray
                 img = frame.to_image()
                 if size is None:
                     size = size_for(img.width, img.height)
-                arr = np.asarray(img.resize(size, Image.BICUBIC) if size != img.size else img, dtype=np.uint8)
+                arr = np.asarray(
+                    img.resize(size, Image.Resampling.BICUBIC) if size != img.size else img, dtype=np.uint8
+                )
                 frames.extend([arr] * wanted[i])
             if i >= last:
                 break
     return frames, decoded
 
 
-def load_video_qwen_vl_utils(path: str | Path, *, fps: float = 8.0, max_pixels: int | None = 100352,
-                             min_pixels: int = 128 * 28 * 28, max_frames: int | None = None,
-                             min_frames: int | None = None, factor: int = 28) -> np.ndarray:
+def load_video_qwen_vl_utils(
+    path: str | Path,
+    *,
+    fps: float = 8.0,
+    max_pixels: int | None = 100352,
+    min_pixels: int = 128 * 28 * 28,
+    max_frames: int | None = None,
+    min_frames: int | None = None,
+    factor: int = 28,
+) -> np.ndarray:
     """(T, H, W, 3) uint8 frames chosen and sized as qwen-vl-utils does (module docstring)."""
     import av
 
@@ -242,8 +271,15 @@ def load_video(
     thinned to ``max_frames``, the last frame repeated to make T even.
     """
     if sampler == "qwen-vl-utils":
-        return load_video_qwen_vl_utils(path, fps=fps, max_pixels=max_pixels, min_pixels=min_pixels,
-                                        max_frames=max_frames, min_frames=min_frames, factor=factor)
+        return load_video_qwen_vl_utils(
+            path,
+            fps=fps,
+            max_pixels=max_pixels,
+            min_pixels=min_pixels,
+            max_frames=max_frames,
+            min_frames=min_frames,
+            factor=factor,
+        )
     if sampler != "fps":
         raise ValueError(f"video sampler must be one of {SAMPLERS}, got {sampler!r}")
     max_frames = max_frames or 64
@@ -282,11 +318,11 @@ def load_video(
             if size is None:
                 h, w = smart_resize(img.height, img.width, factor=factor, min_pixels=min_pixels, max_pixels=max_pixels)
                 size = (w, h)
-            frames.append(np.asarray(img.resize(size, Image.BICUBIC), dtype=np.uint8))
+            frames.append(np.asarray(img.resize(size, Image.Resampling.BICUBIC), dtype=np.uint8))
         if not frames and last is not None:
             img = last.to_image()
             h, w = smart_resize(img.height, img.width, factor=factor, min_pixels=min_pixels, max_pixels=max_pixels)
-            frames.append(np.asarray(img.resize((w, h), Image.BICUBIC), dtype=np.uint8))
+            frames.append(np.asarray(img.resize((w, h), Image.Resampling.BICUBIC), dtype=np.uint8))
     if not frames:
         raise ValueError(f"no frames decoded from {path}")
     if len(frames) % 2:
@@ -294,7 +330,9 @@ def load_video(
     return np.stack(frames)
 
 
-def write_test_video(path: str | Path, *, frames: int = 16, fps: int = 8, width: int = 64, height: int = 48, seed: int = 0):
+def write_test_video(
+    path: str | Path, *, frames: int = 16, fps: int = 8, width: int = 64, height: int = 48, seed: int = 0
+):
     """A small synthetic mp4 (moving gradient + noise), for tests and demos."""
     import av
 

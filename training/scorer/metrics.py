@@ -26,18 +26,29 @@ MOS of its items, the paper's model-level evaluation).
 
 CLI: ``python -m training.scorer evaluate --predictions FILE.csv --out DIR``.
 """
+
 from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 
 PREDICTION_COLUMNS = (
-    "item_id", "generator", "media_type", "dimension", "mos", "prediction",
-    "p_excellent", "p_good", "p_fair", "p_poor", "p_bad",
+    "item_id",
+    "generator",
+    "media_type",
+    "dimension",
+    "mos",
+    "prediction",
+    "p_excellent",
+    "p_good",
+    "p_fair",
+    "p_poor",
+    "p_bad",
 )
 METRIC_KEYS = ("srcc", "plcc", "plcc_logistic", "krcc", "rmse", "n")
 
@@ -45,8 +56,8 @@ META = {
     "srcc": "Spearman rank correlation (scipy.stats.spearmanr)",
     "plcc": "plain Pearson correlation of raw predictions and MOS (scipy.stats.pearsonr), as Q-Align reports",
     "plcc_logistic": "signed Pearson correlation after a monotonic {k}-parameter logistic fit from prediction "
-                     "to MOS (IQA convention): {formula}, increasing in sign(SRCC)*prediction; the sign of the "
-                     "relation is kept",
+    "to MOS (IQA convention): {formula}, increasing in sign(SRCC)*prediction; the sign of the "
+    "relation is kept",
     "paper_plcc": "the paper's tables (2, 3, 5) report plain Pearson: compare them with 'plcc', not 'plcc_logistic'",
     "krcc": "Kendall tau-b (scipy.stats.kendalltau)",
     "rmse": "root mean squared error of raw predictions vs MOS, on the 1-5 scale",
@@ -95,7 +106,7 @@ def fit_logistic(pred: np.ndarray, mos: np.ndarray, params: int = 4) -> np.ndarr
     elif params == 5:
         p0 = [float(np.ptp(mos)) or 1.0, 1.0 / spread, float(np.mean(pred)), 0.0, float(np.mean(mos))]
         bounds = ([0.0, 0.0, -inf, 0.0, -inf], [inf, inf, inf, inf, inf])
-        fn = logistic5
+        fn = logistic5  # type: ignore[assignment]  # curve_fit takes any arity
     else:
         raise ValueError(f"logistic fit takes 4 or 5 parameters, not {params}")
     fitted_params, _ = curve_fit(fn, pred, mos, p0=p0, bounds=bounds, maxfev=20000)
@@ -180,14 +191,13 @@ def _is_num(v) -> bool:
 def _words(r: dict) -> int | None:
     w = r.get("prompt_words")
     if _is_num(w):
-        return int(float(w))
+        return int(float(w))  # type: ignore[arg-type]  # _is_num checked it
     if r.get("prompt"):
         return len(str(r["prompt"]).split())
     return None
 
 
-def build_report(rows: list[dict], *, long_prompt_words: int = 25, v2s: dict | None = None,
-                 logistic: int = 4) -> dict:
+def build_report(rows: list[dict], *, long_prompt_words: int = 25, v2s: dict | None = None, logistic: int = 4) -> dict:
     """The report dict (shape in the module docstring) from prediction rows (dicts with the CSV columns)."""
     report: dict[str, Any] = {}
     dims = sorted({r["dimension"] for r in rows}, key=lambda d: (d != "quality", d))
@@ -199,10 +209,13 @@ def build_report(rows: list[dict], *, long_prompt_words: int = 25, v2s: dict | N
         long_rows = [r for r in drows if (_words(r) or 0) > long_prompt_words]
         if long_rows:
             entry["long_prompt"] = _by_media(long_rows, "prediction", logistic)
-            if any(_is_num(r.get("prediction_raw")) and float(r["prediction_raw"]) != float(r["prediction"]) for r in long_rows):
+            if any(
+                _is_num(r.get("prediction_raw")) and float(r["prediction_raw"]) != float(r["prediction"])
+                for r in long_rows
+            ):
                 entry["long_prompt_without_v2s"] = _by_media(long_rows, "prediction_raw", logistic)
         report[dim] = entry
-    meta = dict(META)
+    meta: dict[str, Any] = dict(META)
     meta["long_prompt"] = META["long_prompt"].format(n=long_prompt_words)
     meta["plcc_logistic"] = META["plcc_logistic"].format(k=logistic, formula=LOGISTIC_FORMULAS[logistic])
     meta["logistic_params"] = logistic
@@ -221,13 +234,17 @@ def _by_media(rows: list[dict], column: str, logistic: int = 4) -> dict:
 
 # --- files ------------------------------------------------------------------------------------------
 
+
 def write_predictions(rows: list[dict], path: str | Path) -> Path:
     import csv
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    extra = [c for c in ("prompt_words", "prediction_raw", "v2s_method", "category", "subcategory", "method")
-             if any(c in r for r in rows)]
+    extra = [
+        c
+        for c in ("prompt_words", "prediction_raw", "v2s_method", "category", "subcategory", "method")
+        if any(c in r for r in rows)
+    ]
     cols = list(PREDICTION_COLUMNS) + extra
     with path.open("w", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=cols, extrasaction="ignore")
@@ -260,8 +277,14 @@ def scatter_plots(rows: list[dict], out_dir: str | Path) -> list[Path]:
     paths = []
     for dim in sorted({r["dimension"] for r in rows}):
         for media in ["all"] + sorted({r["media_type"] for r in rows if r["dimension"] == dim}):
-            sub = [r for r in rows if r["dimension"] == dim and (media == "all" or r["media_type"] == media)
-                   and _is_num(r.get("mos")) and _is_num(r.get("prediction"))]
+            sub = [
+                r
+                for r in rows
+                if r["dimension"] == dim
+                and (media == "all" or r["media_type"] == media)
+                and _is_num(r.get("mos"))
+                and _is_num(r.get("prediction"))
+            ]
             if not sub:
                 continue
             fig, axes = plt.subplots(1, 2, figsize=(9, 4))
@@ -283,19 +306,33 @@ def scatter_plots(rows: list[dict], out_dir: str | Path) -> list[Path]:
     return paths
 
 
-def evaluate_predictions_file(predictions: str | Path, out_dir: str | Path, *, long_prompt_words: int = 25,
-                              plots: bool = True, v2s: dict | None = None, logistic: int = 4) -> dict:
+def evaluate_predictions_file(
+    predictions: str | Path,
+    out_dir: str | Path,
+    *,
+    long_prompt_words: int = 25,
+    plots: bool = True,
+    v2s: dict | None = None,
+    logistic: int = 4,
+) -> dict:
     """Build ``out_dir/report.json`` (and plots) from any predictions CSV with the standard columns."""
     rows = read_predictions(predictions)
     return write_report(rows, out_dir, long_prompt_words=long_prompt_words, plots=plots, v2s=v2s, logistic=logistic)
 
 
-def write_report(rows: list[dict], out_dir: str | Path, *, long_prompt_words: int = 25, plots: bool = True,
-                 v2s: dict | None = None, logistic: int = 4) -> dict:
+def write_report(
+    rows: list[dict],
+    out_dir: str | Path,
+    *,
+    long_prompt_words: int = 25,
+    plots: bool = True,
+    v2s: dict | None = None,
+    logistic: int = 4,
+) -> dict:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     if v2s is None and rows and rows[0].get("v2s_method"):
-        methods = sorted({r.get("v2s_method") for r in rows if r.get("v2s_method")})
+        methods = sorted({str(r["v2s_method"]) for r in rows if r.get("v2s_method")})
         v2s = {"used": any(m not in ("", "off", "none") for m in methods), "method": ",".join(methods)}
         if any(m.startswith("fallback") for m in methods):
             from .v2s import NOT_COMPARABLE

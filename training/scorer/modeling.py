@@ -8,6 +8,7 @@
   LoRA merged) or a LoRA adapter (``adapter_config.json``; the base comes from the ``config.yaml`` saved
   beside it). Both carry the processor files, ``config.yaml`` and ``scorer.json`` (level token ids).
 """
+
 from __future__ import annotations
 
 import json
@@ -99,8 +100,12 @@ def save_checkpoint_files(
         model.save_pretrained(out)
     processor.save_pretrained(out)
     save_config(cfg, out / "config.yaml")
-    meta = {"levels": dict(zip(("Excellent", "Good", "Fair", "Poor", "Bad"), level_ids)), "level_ids": level_ids,
-            "base_model": cfg.model_name_or_path, "adapter": bool(is_peft and not merge)}
+    meta = {
+        "levels": dict(zip(("Excellent", "Good", "Fair", "Poor", "Bad"), level_ids)),
+        "level_ids": level_ids,
+        "base_model": cfg.model_name_or_path,
+        "adapter": bool(is_peft and not merge),
+    }
     meta.update(extra or {})
     (out / "scorer.json").write_text(json.dumps(meta, indent=2) + "\n")
     return out
@@ -137,7 +142,11 @@ def load_scorer(
             model = model.merge_and_unload()
     else:
         model = load_base_model(str(path), cfg)
-    proc_dir = path if any((path / f).exists() for f in ("tokenizer.json", "tokenizer_config.json")) else Path(cfg.model_name_or_path)
+    proc_dir = (
+        path
+        if any((path / f).exists() for f in ("tokenizer.json", "tokenizer_config.json"))
+        else Path(cfg.model_name_or_path)
+    )
     processor = load_processor(proc_dir, model_type=getattr(model.config, "model_type", None), config=cfg)
     level_ids = level_token_ids(processor.tokenizer)
     if device is None:

@@ -23,11 +23,12 @@ p_good, p_fair, p_poor, p_bad, prompt_words, prediction_raw (score before V2S), 
 than ``long_prompt_words`` words are also scored with the V2S prompts and combined (see
 :mod:`training.scorer.v2s`); ``report["_meta"]["v2s"]`` says which rewriter was used.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
 
 import torch
 from torch.utils.data import DataLoader
@@ -51,13 +52,27 @@ class PredictResult:
 
 
 @torch.no_grad()
-def score_records(model, processor, level_ids, records: list[dict], cfg: ScorerConfig, *, batch_size: int | None = None,
-                  accelerator=None, on_progress: Callable[[dict], None] | None = None) -> list[tuple[float, list[float]]]:
+def score_records(
+    model,
+    processor,
+    level_ids,
+    records: list[dict],
+    cfg: ScorerConfig,
+    *,
+    batch_size: int | None = None,
+    accelerator=None,
+    on_progress: Callable[[dict], None] | None = None,
+) -> list[tuple[float, list[float]]]:
     """(score 1-5, five level probabilities) per record, in order. Multi-process when ``accelerator``."""
     dataset = RecordDataset(records)
-    loader = DataLoader(dataset, batch_size=batch_size or cfg.eval_batch_size, shuffle=False,
-                        collate_fn=ScorerCollator(processor, MediaSettings.from_config(cfg)),
-                        num_workers=cfg.num_workers, generator=torch.Generator().manual_seed(0))
+    loader = DataLoader(
+        dataset,
+        batch_size=batch_size or cfg.eval_batch_size,
+        shuffle=False,
+        collate_fn=ScorerCollator(processor, MediaSettings.from_config(cfg)),
+        num_workers=cfg.num_workers,
+        generator=torch.Generator().manual_seed(0),
+    )
     device = None
     if accelerator is not None:
         loader = accelerator.prepare_data_loader(loader)
@@ -93,9 +108,18 @@ def _v2s_variants(rec: dict, prompts, style: str = "context") -> list[dict]:
     return variants
 
 
-def predict_records(model, processor, level_ids, records: list[dict], cfg: ScorerConfig, *, accelerator=None,
-                    v2s_llm: Callable[[str], str] | None = None, batch_size: int | None = None,
-                    on_progress=None) -> tuple[list[dict], dict]:
+def predict_records(
+    model,
+    processor,
+    level_ids,
+    records: list[dict],
+    cfg: ScorerConfig,
+    *,
+    accelerator=None,
+    v2s_llm: Callable[[str], str] | None = None,
+    batch_size: int | None = None,
+    on_progress=None,
+) -> tuple[list[dict], dict]:
     """Prediction rows (with V2S when enabled) and a description of the V2S used."""
     extra: list[dict] = []
     owners: list[int] = []
@@ -114,9 +138,17 @@ def predict_records(model, processor, level_ids, records: list[dict], cfg: Score
                     extra.append(v)
                     owners.append(i)
         v2s_info = describe(rewriter, cfg, methods, len(set(owners)))
-    results = score_records(model, processor, level_ids, list(records) + extra, cfg, accelerator=accelerator,
-                            batch_size=batch_size, on_progress=on_progress)
-    base, rest = results[: len(records)], results[len(records):]
+    results = score_records(
+        model,
+        processor,
+        level_ids,
+        list(records) + extra,
+        cfg,
+        accelerator=accelerator,
+        batch_size=batch_size,
+        on_progress=on_progress,
+    )
+    base, rest = results[: len(records)], results[len(records) :]
     parts: dict[int, dict] = {}
     for owner, v, (s, _) in zip(owners, extra, rest):
         p = parts.setdefault(owner, {"vague": None, "specific": [], "method": ""})
@@ -127,26 +159,50 @@ def predict_records(model, processor, level_ids, records: list[dict], cfg: Score
     rows = []
     for i, (rec, (score, probs)) in enumerate(zip(records, base)):
         row = {
-            "item_id": rec.get("item_id", ""), "generator": rec.get("generator", ""),
-            "media_type": rec["media_type"], "dimension": rec["dimension"], "mos": rec.get("mos"),
-            "prediction": score, "prediction_raw": score, "prompt_words": rec.get("prompt_words"),
-            "v2s_method": "off", "category": rec.get("category") or "", "subcategory": rec.get("subcategory") or "",
+            "item_id": rec.get("item_id", ""),
+            "generator": rec.get("generator", ""),
+            "media_type": rec["media_type"],
+            "dimension": rec["dimension"],
+            "mos": rec.get("mos"),
+            "prediction": score,
+            "prediction_raw": score,
+            "prompt_words": rec.get("prompt_words"),
+            "v2s_method": "off",
+            "category": rec.get("category") or "",
+            "subcategory": rec.get("subcategory") or "",
         }
         row.update({f"p_{lvl.lower()}": p for lvl, p in zip(LEVELS, probs)})
         if i in parts:
             w = weights_for(cfg)
-            row["prediction"] = combine(score, parts[i]["vague"], parts[i]["specific"], w_original=w["original"],
-                                        w_vague=w["vague"], w_specific=w["specific_mean"])
+            row["prediction"] = combine(
+                score,
+                parts[i]["vague"],
+                parts[i]["specific"],
+                w_original=w["original"],
+                w_vague=w["vague"],
+                w_specific=w["specific_mean"],
+            )
             row["v2s_method"] = v2s_info["method"]
         rows.append(row)
     return rows, v2s_info
 
 
-def evaluate_records(*, model, processor, level_ids, records, cfg: ScorerConfig, out_dir: str | Path | None,
-                     accelerator=None, v2s_llm=None, on_progress=None) -> dict:
+def evaluate_records(
+    *,
+    model,
+    processor,
+    level_ids,
+    records,
+    cfg: ScorerConfig,
+    out_dir: str | Path | None,
+    accelerator=None,
+    v2s_llm=None,
+    on_progress=None,
+) -> dict:
     """Predict, then write predictions.csv + report.json (+ plots) to ``out_dir``; returns the report."""
-    rows, v2s_info = predict_records(model, processor, level_ids, records, cfg, accelerator=accelerator,
-                                     v2s_llm=v2s_llm, on_progress=on_progress)
+    rows, v2s_info = predict_records(
+        model, processor, level_ids, records, cfg, accelerator=accelerator, v2s_llm=v2s_llm, on_progress=on_progress
+    )
     main = accelerator is None or accelerator.is_main_process
     if out_dir is not None and main:
         write_predictions(rows, Path(out_dir) / "predictions.csv")
@@ -162,22 +218,46 @@ def _scorer(checkpoint, overrides=None, device=None) -> LoadedScorer:
     return load_scorer(checkpoint, device=device, overrides=overrides)
 
 
-def predict(checkpoint: str | Path | LoadedScorer, data_dir: str | Path, *, split: str | None = "test",
-            dimensions: Iterable[str] | None = None, batch_size: int | None = None, overrides: dict | None = None,
-            v2s_llm: Callable[[str], str] | None = None, on_progress=None) -> list[dict]:
+def predict(
+    checkpoint: str | Path | LoadedScorer,
+    data_dir: str | Path,
+    *,
+    split: str | None = "test",
+    dimensions: Iterable[str] | None = None,
+    batch_size: int | None = None,
+    overrides: dict | None = None,
+    v2s_llm: Callable[[str], str] | None = None,
+    on_progress=None,
+) -> list[dict]:
     """Prediction rows for one split of an export (nothing written)."""
     sc = _scorer(checkpoint, overrides)
     cfg = sc.config.replace(**(overrides or {}))
     records = read_records(data_dir, split, dimensions=list(dimensions or cfg.dimensions), media_types=cfg.media_types)
-    rows, _ = predict_records(sc.model, sc.processor, sc.level_ids, records, cfg, v2s_llm=v2s_llm,
-                              batch_size=batch_size, on_progress=on_progress)
+    rows, _ = predict_records(
+        sc.model,
+        sc.processor,
+        sc.level_ids,
+        records,
+        cfg,
+        v2s_llm=v2s_llm,
+        batch_size=batch_size,
+        on_progress=on_progress,
+    )
     return rows
 
 
-def evaluate_checkpoint(checkpoint: str | Path | LoadedScorer, data_dir: str | Path, *, split: str | None = "test",
-                        out_dir: str | Path, dimensions: Iterable[str] | None = None, batch_size: int | None = None,
-                        overrides: dict | None = None, v2s_llm: Callable[[str], str] | None = None,
-                        on_progress=None) -> PredictResult:
+def evaluate_checkpoint(
+    checkpoint: str | Path | LoadedScorer,
+    data_dir: str | Path,
+    *,
+    split: str | None = "test",
+    out_dir: str | Path,
+    dimensions: Iterable[str] | None = None,
+    batch_size: int | None = None,
+    overrides: dict | None = None,
+    v2s_llm: Callable[[str], str] | None = None,
+    on_progress=None,
+) -> PredictResult:
     """Score a split, write ``out_dir/predictions.csv`` and ``out_dir/report.json`` (+ scatter PNGs)."""
     sc = _scorer(checkpoint, overrides)
     cfg = sc.config.replace(**(overrides or {}))
@@ -186,18 +266,26 @@ def evaluate_checkpoint(checkpoint: str | Path | LoadedScorer, data_dir: str | P
     if not cfg.v2s_cache_dir:
         cfg = cfg.replace(v2s_cache_dir=str(Path(out_dir) / "v2s_cache"))
     records = read_records(data_dir, split, dimensions=list(dimensions or cfg.dimensions), media_types=cfg.media_types)
-    rows, v2s_info = predict_records(sc.model, sc.processor, sc.level_ids, records, cfg, v2s_llm=v2s_llm,
-                                     on_progress=on_progress)
+    rows, v2s_info = predict_records(
+        sc.model, sc.processor, sc.level_ids, records, cfg, v2s_llm=v2s_llm, on_progress=on_progress
+    )
     out = Path(out_dir)
     pred_path = write_predictions(rows, out / "predictions.csv")
     report = write_report(rows, out, long_prompt_words=cfg.long_prompt_words, plots=cfg.eval_plots, v2s=v2s_info)
     return PredictResult(rows=rows, report=report, predictions_path=pred_path, report_path=out / "report.json")
 
 
-def score_items(model_dir: str | Path | LoadedScorer, items: list[dict], batch_size: int = 8, *,
-                dimensions: Iterable[str] = ("quality", "alignment"), device: str | None = None,
-                v2s: bool = False, v2s_llm: Callable[[str], str] | None = None,
-                overrides: dict | None = None) -> list[dict]:
+def score_items(
+    model_dir: str | Path | LoadedScorer,
+    items: list[dict],
+    batch_size: int = 8,
+    *,
+    dimensions: Iterable[str] = ("quality", "alignment"),
+    device: str | None = None,
+    v2s: bool = False,
+    v2s_llm: Callable[[str], str] | None = None,
+    overrides: dict | None = None,
+) -> list[dict]:
     """Quality and alignment (1-5) for new content: ``items`` are dicts with ``media`` and ``prompt``.
 
     ``media_type`` is inferred from the file extension when absent. Batched across items and dimensions.
@@ -209,15 +297,26 @@ def score_items(model_dir: str | Path | LoadedScorer, items: list[dict], batch_s
     for i, item in enumerate(items):
         media_type = item.get("media_type") or media_type_of(item["media"])
         for dim in dims:
-            records.append(normalise_record({
-                "item_id": item.get("item_id", str(i)), "media": str(item["media"]), "media_type": media_type,
-                "dimension": dim, "prompt": item.get("prompt", ""), "generator": item.get("generator", ""),
-            }))
+            records.append(
+                normalise_record(
+                    {
+                        "item_id": item.get("item_id", str(i)),
+                        "media": str(item["media"]),
+                        "media_type": media_type,
+                        "dimension": dim,
+                        "prompt": item.get("prompt", ""),
+                        "generator": item.get("generator", ""),
+                    }
+                )
+            )
     rows, _ = predict_records(sc.model, sc.processor, sc.level_ids, records, cfg, v2s_llm=v2s_llm)
     out = []
     for i, item in enumerate(items):
-        res = {"media": str(item["media"]), "prompt": item.get("prompt", ""),
-               "media_type": item.get("media_type") or media_type_of(item["media"])}
+        res = {
+            "media": str(item["media"]),
+            "prompt": item.get("prompt", ""),
+            "media_type": item.get("media_type") or media_type_of(item["media"]),
+        }
         for k, dim in enumerate(dims):
             row = rows[i * len(dims) + k]
             res[dim] = float(row["prediction"])

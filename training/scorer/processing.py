@@ -1,7 +1,8 @@
 """One interface over a model's processor: chat template + pixels + token ids, images and videos.
 
 Why an adapter: in transformers 5.x ``Qwen2VLProcessor`` needs torchvision (for its video processor), and
-torchvision cannot be installed beside this machine's CPU torch (see DESIGN.md, "Known pitfalls"). So:
+torchvision cannot be installed beside a CPU build of torch (PyPI's torchvision wheels pin their own torch, and
+mixing them breaks transformers' import of Qwen2-VL). So:
 
 * :class:`HFProcessorAdapter` wraps the model's real ``AutoProcessor`` whenever it loads (any
   image-text-to-text model; on a GPU box with torchvision this is what runs for Qwen2-VL too);
@@ -14,6 +15,7 @@ torchvision cannot be installed beside this machine's CPU torch (see DESIGN.md, 
 Both pad on the LEFT, so the answer position is the last column for every row (the model then only needs
 ``logits_to_keep=1``).
 """
+
 from __future__ import annotations
 
 import re
@@ -32,7 +34,7 @@ def split_media_tag(text: str) -> tuple[str | None, str]:
     m = _TAG.match(text)
     if not m:
         return None, text
-    return m.group(1), text[m.end():]
+    return m.group(1), text[m.end() :]
 
 
 MEDIA_TAGS = ("strip", "keep")
@@ -73,7 +75,9 @@ class ScorerProcessor:
 
 
 class HFProcessorAdapter(ScorerProcessor):
-    def __init__(self, processor, *, image_min_pixels=None, image_max_pixels=None, video_min_pixels=None, video_max_pixels=None):
+    def __init__(
+        self, processor, *, image_min_pixels=None, image_max_pixels=None, video_min_pixels=None, video_max_pixels=None
+    ):
         self.processor = processor
         self.tokenizer = processor.tokenizer
         self.tokenizer.padding_side = "left"

@@ -7,6 +7,7 @@ are written with explicit ``\\n`` and that space must survive editors and linter
 
 No third-party imports here: the platform's exporter uses this module without torch installed.
 """
+
 from __future__ import annotations
 
 DIMENSIONS = ("quality", "alignment")
@@ -39,9 +40,9 @@ _ALIGNMENT = (
     'For this {m}, the text prompt is "{{prompt}}". Now please rate this {m}:'
 )
 
-CONTEXT_PROMPTS = {
-    (media, "quality"): _QUALITY.format(m=media) for media in MEDIA_TYPES
-} | {(media, "alignment"): _ALIGNMENT.format(m=media) for media in MEDIA_TYPES}
+CONTEXT_PROMPTS = {(media, "quality"): _QUALITY.format(m=media) for media in MEDIA_TYPES} | {
+    (media, "alignment"): _ALIGNMENT.format(m=media) for media in MEDIA_TYPES
+}
 
 
 # The paper does not print the prompt of its "without context prompt" ablation; ours is Q-Align's question
@@ -50,8 +51,9 @@ CONTEXT_PROMPTS = {
 PLAIN_PROMPTS = {
     (media, "quality"): f"<{media}>How would you rate the quality of this {media}?" for media in MEDIA_TYPES
 } | {
-    (media, "alignment"): f'<{media}>How would you rate the alignment between this {media} and the text prompt '
-                          f'"{{prompt}}"?' for media in MEDIA_TYPES
+    (media, "alignment"): f"<{media}>How would you rate the alignment between this {media} and the text prompt "
+    f'"{{prompt}}"?'
+    for media in MEDIA_TYPES
 }
 
 

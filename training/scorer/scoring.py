@@ -15,6 +15,7 @@ Loss (choices documented here, settings in :class:`~training.scorer.config.Score
 Either term is switched off with a zero weight (``ce_weight=0`` / ``mse_weight=0``), the paper's Table 4
 ablation.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -5,6 +5,7 @@ platform's database. :func:`write_sft_export` writes exactly the contract descri
 :mod:`training.scorer.data`; :func:`make_synthetic_export` fills it with generated images (and optionally
 videos) whose MOS follows a visible property (noise and blur), so a model can learn it. No torch import.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -18,8 +19,9 @@ from PIL import Image, ImageFilter
 from .prompts import DIMENSIONS, context_prompt, level_from_mos
 
 
-def write_sft_export(out_dir: str | Path, items: list[dict], *, splits: bool = True,
-                     dimensions: tuple[str, ...] = DIMENSIONS) -> Path:
+def write_sft_export(
+    out_dir: str | Path, items: list[dict], *, splits: bool = True, dimensions: tuple[str, ...] = DIMENSIONS
+) -> Path:
     """``items``: dicts with item_id, media (an existing file), media_type, generator, prompt, split, and
     ``mos`` (one value for every dimension) or ``mos_<dimension>``. Media are copied under ``media/``."""
     out = Path(out_dir)
@@ -40,13 +42,23 @@ def write_sft_export(out_dir: str | Path, items: list[dict], *, splits: bool = T
             level = level_from_mos(float(mos))
             prompt = item.get("prompt", "")
             rec = {
-                "item_id": item["item_id"], "dimension": dim, "media_type": item["media_type"], "media": rel.as_posix(),
-                "generator": item.get("generator", ""), "prompt": prompt, "prompt_words": len(prompt.split()),
+                "item_id": item["item_id"],
+                "dimension": dim,
+                "media_type": item["media_type"],
+                "media": rel.as_posix(),
+                "generator": item.get("generator", ""),
+                "prompt": prompt,
+                "prompt_words": len(prompt.split()),
                 "messages": [
-                    {"role": "user", "content": context_prompt(media_type=item["media_type"], dimension=dim, prompt=prompt)},
+                    {
+                        "role": "user",
+                        "content": context_prompt(media_type=item["media_type"], dimension=dim, prompt=prompt),
+                    },
                     {"role": "assistant", "content": level},
                 ],
-                "level": level, "mos": round(float(mos), 4), "split": split or "all",
+                "level": level,
+                "mos": round(float(mos), 4),
+                "split": split or "all",
             }
             by_file.setdefault(f"sft_{split}.jsonl" if split else "sft.jsonl", []).append(rec)
     files, counts = [], {}
@@ -54,9 +66,16 @@ def write_sft_export(out_dir: str | Path, items: list[dict], *, splits: bool = T
         text = "".join(json.dumps(r) + "\n" for r in recs)
         (out / name).write_text(text)
         split = name[4:-6] if name != "sft.jsonl" else "all"
-        files.append({"path": name, "split": split, "rows": len(recs), "sha256": hashlib.sha256(text.encode()).hexdigest()})
+        files.append(
+            {"path": name, "split": split, "rows": len(recs), "sha256": hashlib.sha256(text.encode()).hexdigest()}
+        )
         counts[split] = len(recs)
-    manifest = {"format": "sft", "dataset_version": {"name": "synthetic", "version": 1}, "files": files, "counts": counts}
+    manifest = {
+        "format": "sft",
+        "dataset_version": {"name": "synthetic", "version": 1},
+        "files": files,
+        "counts": counts,
+    }
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     return out
 
@@ -76,8 +95,9 @@ def synthetic_image(path: Path, *, severity: float, seed: int, size: int = 56) -
     return path
 
 
-def make_synthetic_export(out_dir: str | Path, *, n_items: int = 24, seed: int = 0, videos: int = 0,
-                          long_prompts: int = 0) -> Path:
+def make_synthetic_export(
+    out_dir: str | Path, *, n_items: int = 24, seed: int = 0, videos: int = 0, long_prompts: int = 0
+) -> Path:
     """An export whose MOS = 5 - 4 * severity (quality) and a noisy copy of it (alignment).
 
     Splits: 2/3 train, 1/6 val, 1/6 test. ``videos`` of the items are short mp4s; ``long_prompts`` of
@@ -93,9 +113,11 @@ def make_synthetic_export(out_dir: str | Path, *, n_items: int = 24, seed: int =
         split = "train" if i % 6 < 4 else ("val" if i % 6 == 4 else "test")
         prompt = f"a colourful abstract pattern number {i}"
         if i < long_prompts:
-            prompt = ("a very detailed colourful abstract pattern with smooth waves of red, green and blue, "
-                      "soft gradients across the frame, gentle curves in the corners, and a calm balanced "
-                      f"composition under bright even lighting, variation {i}")
+            prompt = (
+                "a very detailed colourful abstract pattern with smooth waves of red, green and blue, "
+                "soft gradients across the frame, gentle curves in the corners, and a calm balanced "
+                f"composition under bright even lighting, variation {i}"
+            )
         if i < videos:
             from .media import write_test_video
 
@@ -104,9 +126,18 @@ def make_synthetic_export(out_dir: str | Path, *, n_items: int = 24, seed: int =
         else:
             media = synthetic_image(raw / f"i{i}.png", severity=severity, seed=seed + i)
             media_type = "image"
-        items.append({"item_id": f"{media_type[:3]}-{i:04d}", "media": media, "media_type": media_type,
-                      "generator": gens[i % len(gens)], "prompt": prompt, "split": split,
-                      "mos_quality": mos_q, "mos_alignment": float(np.clip(mos_q + rng.normal(0, 0.3), 1, 5))})
+        items.append(
+            {
+                "item_id": f"{media_type[:3]}-{i:04d}",
+                "media": media,
+                "media_type": media_type,
+                "generator": gens[i % len(gens)],
+                "prompt": prompt,
+                "split": split,
+                "mos_quality": mos_q,
+                "mos_alignment": float(np.clip(mos_q + rng.normal(0, 0.3), 1, 5)),
+            }
+        )
     write_sft_export(out, items)
     shutil.rmtree(raw, ignore_errors=True)
     return out

@@ -13,6 +13,7 @@ with. :func:`build_tiny_model` writes one in a few seconds, deterministically fr
 
 Command line: ``python -m training.scorer tiny --out DIR [--seed 0]``.
 """
+
 from __future__ import annotations
 
 import json
@@ -73,8 +74,7 @@ _CORPUS_EXTRA = (
 
 
 def _build_tokenizer(vocab_size: int):
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from tokenizers import AddedToken
+    from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers, trainers
 
     tok = Tokenizer(models.BPE(unk_token=None, fuse_unk=False, byte_fallback=False))
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
@@ -101,9 +101,19 @@ def _mrope_section(head_dim: int) -> list[int]:
     return [t, h, half - t - h]
 
 
-def build_tiny_model(out_dir: str | Path, *, seed: int = 0, vocab_size: int = 600, hidden_size: int = 64,
-                     num_layers: int = 2, vision_depth: int = 1, vision_embed_dim: int = 32, patch_size: int = 14,
-                     vision_init_std: float = 0.02, text_init_std: float = 0.02) -> Path:
+def build_tiny_model(
+    out_dir: str | Path,
+    *,
+    seed: int = 0,
+    vocab_size: int = 600,
+    hidden_size: int = 64,
+    num_layers: int = 2,
+    vision_depth: int = 1,
+    vision_embed_dim: int = 32,
+    patch_size: int = 14,
+    vision_init_std: float = 0.02,
+    text_init_std: float = 0.02,
+) -> Path:
     """Write a tiny random Qwen2-VL (model, tokenizer, chat template, image processor) to ``out_dir``.
 
     Returns the directory. Loads with ``AutoModelForImageTextToText.from_pretrained(out_dir)`` and

@@ -62,20 +62,28 @@ stored). One is saved at every epoch's end, every ``save_steps`` steps, and when
 The final export ``output_dir/final/`` is a plain model directory (LoRA merged when
 ``merge_lora_on_export``).
 """
+
 from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any
 
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Subset
 
-from .checkpoint import (TrainerState, checkpoint_load, checkpoint_save, gathered_state_dict, keep_only_trainable,
-                         latest_checkpoint)
+from .checkpoint import (
+    TrainerState,
+    checkpoint_load,
+    checkpoint_save,
+    gathered_state_dict,
+    keep_only_trainable,
+    latest_checkpoint,
+)
 from .config import ScorerConfig, save_config
 from .data import MediaSettings, RecordDataset, ScorerCollator, read_records, split_batch
 from .modeling import answer_logits, load_base_model, prepare_for_training, save_checkpoint_files
@@ -117,8 +125,14 @@ class ScorerRecipe:
     Everything set in ``setup`` stays fixed; what changes while training is ``state``, ``losses``, ``metrics``,
     ``last_checkpoint`` and ``stopped``."""
 
-    def __init__(self, cfg: ScorerConfig, *, on_progress: ProgressCallback | None = None,
-                 should_stop: StopCallback | None = None):
+    # Set in setup(), then wrapped by accelerate's prepare().
+    model: Any
+    optimizer: Any
+    scheduler: Any
+
+    def __init__(
+        self, cfg: ScorerConfig, *, on_progress: ProgressCallback | None = None, should_stop: StopCallback | None = None
+    ):
         self.cfg = cfg
         self.out_dir = Path(cfg.output_dir)
         self.on_progress = on_progress
@@ -146,8 +160,9 @@ class ScorerRecipe:
         self._setup_data()
         self._setup_model()
         self._setup_optimization()
-        self.model, self.optimizer, self.scheduler = self.accelerator.prepare(self.model, self.optimizer,
-                                                                              self.scheduler)
+        self.model, self.optimizer, self.scheduler = self.accelerator.prepare(
+            self.model, self.optimizer, self.scheduler
+        )
         keep_only_trainable(self.accelerator)
         self._resume()
         self.losses = RunningLosses(self.accelerator.device)
@@ -170,16 +185,18 @@ class ScorerRecipe:
         self.eval_records: list[dict] = []
         if cfg.eval_split:
             try:
-                self.eval_records = read_records(cfg.data_dir, cfg.eval_split, dimensions=cfg.dimensions,
-                                                 media_types=cfg.media_types)
+                self.eval_records = read_records(
+                    cfg.data_dir, cfg.eval_split, dimensions=cfg.dimensions, media_types=cfg.media_types
+                )
             except FileNotFoundError:
                 pass
 
     def _setup_model(self) -> None:
         cfg = self.cfg
         model = load_base_model(cfg.model_name_or_path, cfg)
-        self.processor = load_processor(cfg.model_name_or_path, model_type=getattr(model.config, "model_type", None),
-                                        config=cfg)
+        self.processor = load_processor(
+            cfg.model_name_or_path, model_type=getattr(model.config, "model_type", None), config=cfg
+        )
         self.level_ids = level_token_ids(self.processor.tokenizer)
         # on the device once: the loss would otherwise copy the list there (a blocking copy) every micro-batch
         self.level_index = torch.tensor(self.level_ids, dtype=torch.long, device=self.accelerator.device)
@@ -212,10 +229,12 @@ class ScorerRecipe:
         if not resume:
             return
         self.last_checkpoint = Path(resume)
-        self.state = checkpoint_load(accelerator=self.accelerator, checkpoint_dir=self.last_checkpoint,
-                                     deepspeed=self.deepspeed)
-        self._emit({"event": "resumed", "path": str(resume), "step": self.state.global_step,
-                    "total_steps": self.total_steps})
+        self.state = checkpoint_load(
+            accelerator=self.accelerator, checkpoint_dir=self.last_checkpoint, deepspeed=self.deepspeed
+        )
+        self._emit(
+            {"event": "resumed", "path": str(resume), "step": self.state.global_step, "total_steps": self.total_steps}
+        )
 
     # --- train ------------------------------------------------------------------------------------------
 
@@ -258,9 +277,16 @@ class ScorerRecipe:
         cfg, accelerator = self.cfg, self.accelerator
         model_inputs, labels = split_batch(batch)
         with accelerator.accumulate(self.model):
-            out = scorer_loss(answer_logits(self.model, model_inputs), self.level_index, labels["target_level"],
-                              labels["mos"], ce_weight=cfg.ce_weight, mse_weight=cfg.mse_weight,
-                              ce_over=cfg.ce_over, mse_scale=cfg.mse_scale)
+            out = scorer_loss(
+                answer_logits(self.model, model_inputs),
+                self.level_index,
+                labels["target_level"],
+                labels["mos"],
+                ce_weight=cfg.ce_weight,
+                mse_weight=cfg.mse_weight,
+                ce_over=cfg.ce_over,
+                mse_scale=cfg.mse_scale,
+            )
             accelerator.backward(out.loss)
             if accelerator.sync_gradients and cfg.max_grad_norm:
                 accelerator.clip_grad_norm_(self.trainable, cfg.max_grad_norm)
@@ -275,8 +301,16 @@ class ScorerRecipe:
         a "step" event."""
         state = self.state
         loss, ce, mse = self.losses.pop_means(self.accelerator)
-        event = {"event": "step", "step": state.global_step, "total_steps": self.total_steps, "epoch": state.epoch,
-                 "loss": loss, "ce": ce, "mse": mse, "lr": self.scheduler.get_last_lr()[0]}
+        event = {
+            "event": "step",
+            "step": state.global_step,
+            "total_steps": self.total_steps,
+            "epoch": state.epoch,
+            "loss": loss,
+            "ce": ce,
+            "mse": mse,
+            "lr": self.scheduler.get_last_lr()[0],
+        }
         state.history.append({k: event[k] for k in ("step", "epoch", *LOGGED)})
         if self.writer:
             for k in LOGGED:
@@ -292,21 +326,47 @@ class ScorerRecipe:
 
         eval_dir = self.out_dir / "eval" / f"epoch-{epoch:03d}"
         self.model.eval()
-        self.metrics = evaluate_records(model=self.model, processor=self.processor, level_ids=self.level_ids,
-                                        records=self.eval_records, cfg=self.cfg, out_dir=eval_dir,
-                                        accelerator=self.accelerator)
+        self.metrics = evaluate_records(
+            model=self.model,
+            processor=self.processor,
+            level_ids=self.level_ids,
+            records=self.eval_records,
+            cfg=self.cfg,
+            out_dir=eval_dir,
+            accelerator=self.accelerator,
+        )
         self.model.train()
         if self.writer:
             _log_metrics(self.writer, self.metrics, self.state.global_step)
-        self._emit({"event": "eval", "step": self.state.global_step, "total_steps": self.total_steps, "epoch": epoch,
-                    "metrics": self.metrics, "path": str(eval_dir)})
+        self._emit(
+            {
+                "event": "eval",
+                "step": self.state.global_step,
+                "total_steps": self.total_steps,
+                "epoch": epoch,
+                "metrics": self.metrics,
+                "path": str(eval_dir),
+            }
+        )
 
     def save_checkpoint(self) -> None:
         self.last_checkpoint = checkpoint_save(
-            accelerator=self.accelerator, model=self.model, processor=self.processor, cfg=self.cfg,
-            level_ids=self.level_ids, state=self.state, total_steps=self.total_steps)
-        self._emit({"event": "checkpoint", "path": str(self.last_checkpoint), "step": self.state.global_step,
-                    "total_steps": self.total_steps})
+            accelerator=self.accelerator,
+            model=self.model,
+            processor=self.processor,
+            cfg=self.cfg,
+            level_ids=self.level_ids,
+            state=self.state,
+            total_steps=self.total_steps,
+        )
+        self._emit(
+            {
+                "event": "checkpoint",
+                "path": str(self.last_checkpoint),
+                "step": self.state.global_step,
+                "total_steps": self.total_steps,
+            }
+        )
 
     # --- finish -----------------------------------------------------------------------------------------
 
@@ -316,14 +376,29 @@ class ScorerRecipe:
         if self.writer:
             self.writer.close()
         state = self.state
-        result = TrainResult(output_dir=self.out_dir, final_dir=final_dir, checkpoint_dir=self.last_checkpoint,
-                             global_step=state.global_step, total_steps=self.total_steps,
-                             epochs_completed=state.epoch, stopped=self.stopped, metrics=self.metrics,
-                             history=state.history)
-        self._emit({"event": "done", "step": state.global_step, "total_steps": self.total_steps,
-                    "stopped": self.stopped, "final_dir": str(final_dir) if final_dir else None})
-        self.model, self.optimizer, self.scheduler = self.accelerator.free_memory(self.model, self.optimizer,
-                                                                                  self.scheduler)
+        result = TrainResult(
+            output_dir=self.out_dir,
+            final_dir=final_dir,
+            checkpoint_dir=self.last_checkpoint,
+            global_step=state.global_step,
+            total_steps=self.total_steps,
+            epochs_completed=state.epoch,
+            stopped=self.stopped,
+            metrics=self.metrics,
+            history=state.history,
+        )
+        self._emit(
+            {
+                "event": "done",
+                "step": state.global_step,
+                "total_steps": self.total_steps,
+                "stopped": self.stopped,
+                "final_dir": str(final_dir) if final_dir else None,
+            }
+        )
+        self.model, self.optimizer, self.scheduler = self.accelerator.free_memory(
+            self.model, self.optimizer, self.scheduler
+        )
         return result
 
     def _export_final(self) -> Path:
@@ -331,10 +406,16 @@ class ScorerRecipe:
         self.accelerator.wait_for_everyone()
         state_dict = gathered_state_dict(self.accelerator, self.model)  # collective under DeepSpeed
         if self.accelerator.is_main_process:
-            save_checkpoint_files(final_dir, model=self.accelerator.unwrap_model(self.model), processor=self.processor,
-                                  cfg=self.cfg, level_ids=self.level_ids, merge=self.cfg.merge_lora_on_export,
-                                  state_dict=state_dict,
-                                  extra={"global_step": self.state.global_step, "metrics": self.metrics})
+            save_checkpoint_files(
+                final_dir,
+                model=self.accelerator.unwrap_model(self.model),
+                processor=self.processor,
+                cfg=self.cfg,
+                level_ids=self.level_ids,
+                merge=self.cfg.merge_lora_on_export,
+                state_dict=state_dict,
+                extra={"global_step": self.state.global_step, "metrics": self.metrics},
+            )
         self.accelerator.wait_for_everyone()
         return final_dir
 
@@ -346,10 +427,15 @@ class ScorerRecipe:
         cfg, accelerator = self.cfg, self.accelerator
         order = np.random.default_rng(cfg.seed + 1000 * epoch).permutation(len(self.dataset)).tolist()
         # own generator: iterating must not draw from the global RNG, or a resumed run would diverge
-        loader = DataLoader(Subset(self.dataset, order), batch_size=cfg.batch_size, shuffle=False,
-                            collate_fn=self.collator, num_workers=cfg.num_workers,
-                            pin_memory=accelerator.device.type == "cuda",
-                            generator=torch.Generator().manual_seed(cfg.seed + epoch))
+        loader = DataLoader(
+            Subset(self.dataset, order),
+            batch_size=cfg.batch_size,
+            shuffle=False,
+            collate_fn=self.collator,
+            num_workers=cfg.num_workers,
+            pin_memory=accelerator.device.type == "cuda",
+            generator=torch.Generator().manual_seed(cfg.seed + epoch),
+        )
         loader = accelerator.prepare_data_loader(loader)
         if self.state.batches_done_in_epoch:
             loader = accelerator.skip_first_batches(loader, self.state.batches_done_in_epoch)
@@ -364,8 +450,9 @@ class ScorerRecipe:
         several must agree, which takes a collective read, so they agree at log steps only."""
         if self.accelerator.num_processes > 1 and not self._is_log_step():
             return False
-        out_of_time = self.cfg.max_train_seconds is not None and \
-            time.monotonic() - self.started > self.cfg.max_train_seconds
+        out_of_time = (
+            self.cfg.max_train_seconds is not None and time.monotonic() - self.started > self.cfg.max_train_seconds
+        )
         wanted = out_of_time or bool(self.should_stop and self.should_stop())
         if self.accelerator.num_processes == 1:
             return wanted
@@ -407,8 +494,10 @@ def _fill_deepspeed_config(accelerator, cfg: ScorerConfig) -> bool:
     if plugin is None:
         return False
     ds = plugin.deepspeed_config
-    for key, value in (("train_micro_batch_size_per_gpu", cfg.batch_size),
-                       ("gradient_clipping", float(cfg.max_grad_norm or 0.0))):
+    for key, value in (
+        ("train_micro_batch_size_per_gpu", cfg.batch_size),
+        ("gradient_clipping", float(cfg.max_grad_norm or 0.0)),
+    ):
         if ds.get(key, "auto") == "auto":
             ds[key] = value
     if ds.get("train_batch_size", "auto") == "auto":

@@ -27,15 +27,16 @@ LLM output must be JSON ``{"vague": str, "specific": [str, ...]}``; it is valida
 replaced by the fallback if still invalid (the method recorded per prompt says which). Results are cached
 per prompt on disk (``sha256(method + prompt).json``), so evaluations are repeatable and cheap.
 """
+
 from __future__ import annotations
 
 import hashlib
 import json
 import os
 import re
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable
 
 INSTRUCTION = (
     "A long text prompt was used to generate an image or a video. Rewrite it for evaluating how well the "
@@ -55,8 +56,9 @@ INSTRUCTION = (
     "Prompt: {prompt}\nAnswer:"
 )
 PRESETS = ("paper", "extended")
-NOT_COMPARABLE = ("not comparable to Table 5: the V2S prompts come from the heuristic fallback splitter, not an "
-                  "LLM as in the paper")
+NOT_COMPARABLE = (
+    "not comparable to Table 5: the V2S prompts come from the heuristic fallback splitter, not an LLM as in the paper"
+)
 
 
 @dataclass
@@ -97,7 +99,7 @@ def fallback_split(prompt: str, num_specific: int = 3) -> V2SPrompts:
     n = max(1, num_specific)
     if len(clauses) > n:
         size = -(-len(clauses) // n)
-        clauses = [", ".join(clauses[i:i + size]) for i in range(0, len(clauses), size)]
+        clauses = [", ".join(clauses[i : i + size]) for i in range(0, len(clauses), size)]
     seen, specific = set(), []
     for c in clauses:
         if c.lower() not in seen:
@@ -127,8 +129,15 @@ def parse_llm_output(text: str, num_specific: int | None = None) -> tuple[str, l
     return vague.strip(), specific
 
 
-def combine(original: float, vague: float | None, specific: list[float], *, w_original: float = 0.5,
-            w_vague: float = 0.25, w_specific: float = 0.25) -> float:
+def combine(
+    original: float,
+    vague: float | None,
+    specific: list[float],
+    *,
+    w_original: float = 0.5,
+    w_vague: float = 0.25,
+    w_specific: float = 0.25,
+) -> float:
     """Weighted average of the original, vague and mean-specific alignment scores (missing parts dropped;
     ``w_original=0`` is the paper preset)."""
     parts = [(w_original, original)] if w_original > 0 else []
@@ -145,8 +154,14 @@ def combine(original: float, vague: float | None, specific: list[float], *, w_or
 class V2SRewriter:
     """Rewrites long prompts (LLM or fallback), with an on-disk cache."""
 
-    def __init__(self, *, llm: Callable[[str], str] | None = None, llm_name: str | None = None,
-                 cache_dir: str | Path | None = None, num_specific: int = 3):
+    def __init__(
+        self,
+        *,
+        llm: Callable[[str], str] | None = None,
+        llm_name: str | None = None,
+        cache_dir: str | Path | None = None,
+        num_specific: int = 3,
+    ):
         self.llm = llm
         self.name = f"llm:{llm_name or getattr(llm, '__name__', 'custom')}" if llm else "fallback"
         self.cache_dir = Path(cache_dir) if cache_dir else None
@@ -196,16 +211,24 @@ class V2SRewriter:
 
 # --- LLM clients -----------------------------------------------------------------------------------
 
-def openai_chat_client(endpoint: str, model: str, api_key: str | None = None, timeout: float = 60.0) -> Callable[[str], str]:
+
+def openai_chat_client(
+    endpoint: str, model: str, api_key: str | None = None, timeout: float = 60.0
+) -> Callable[[str], str]:
     """``instruction -> text`` through an OpenAI-compatible ``POST {endpoint}/chat/completions``."""
     import urllib.request
 
     url = endpoint.rstrip("/") + "/chat/completions"
 
     def call(instruction: str) -> str:
-        body = json.dumps({"model": model, "temperature": 0,
-                           "messages": [{"role": "user", "content": instruction}],
-                           "response_format": {"type": "json_object"}}).encode()
+        body = json.dumps(
+            {
+                "model": model,
+                "temperature": 0,
+                "messages": [{"role": "user", "content": instruction}],
+                "response_format": {"type": "json_object"},
+            }
+        ).encode()
         req = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
         if api_key:
             req.add_header("Authorization", f"Bearer {api_key}")
@@ -217,16 +240,19 @@ def openai_chat_client(endpoint: str, model: str, api_key: str | None = None, ti
     return call
 
 
-def hf_causal_lm_client(model_name_or_path: str, *, max_new_tokens: int = 256, device: str | None = None) -> Callable[[str], str]:
+def hf_causal_lm_client(
+    model_name_or_path: str, *, max_new_tokens: int = 256, device: str | None = None
+) -> Callable[[str], str]:
     """``instruction -> text`` with a local/hub Hugging Face causal LM (greedy, its chat template)."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     tok = AutoTokenizer.from_pretrained(model_name_or_path)
-    model = AutoModelForCausalLM.from_pretrained(
+    loaded = AutoModelForCausalLM.from_pretrained(
         model_name_or_path, dtype=torch.bfloat16 if device.startswith("cuda") else torch.float32
-    ).to(device).eval()
+    )
+    model = loaded.to(device).eval()  # type: ignore[arg-type]  # transformers' stub of .to() wants a model
 
     def call(instruction: str) -> str:
         messages = [{"role": "user", "content": instruction}]
@@ -236,9 +262,10 @@ def hf_causal_lm_client(model_name_or_path: str, *, max_new_tokens: int = 256, d
             text = instruction + "\n"
         enc = tok(text, return_tensors="pt").to(device)
         with torch.no_grad():
-            out = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False,
-                                 pad_token_id=tok.pad_token_id or tok.eos_token_id)
-        return tok.decode(out[0, enc["input_ids"].shape[1]:], skip_special_tokens=True)
+            out = model.generate(
+                **enc, max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=tok.pad_token_id or tok.eos_token_id
+            )
+        return str(tok.decode(out[0, enc["input_ids"].shape[1] :], skip_special_tokens=True))
 
     call.__name__ = model_name_or_path
     return call
@@ -246,8 +273,11 @@ def hf_causal_lm_client(model_name_or_path: str, *, max_new_tokens: int = 256, d
 
 def weights_for(cfg) -> dict[str, float]:
     """The combination weights of the configured preset (the original prompt's weight is 0 under 'paper')."""
-    return {"original": cfg.v2s_weight_original if cfg.v2s_preset == "extended" else 0.0,
-            "vague": cfg.v2s_weight_vague, "specific_mean": cfg.v2s_weight_specific}
+    return {
+        "original": cfg.v2s_weight_original if cfg.v2s_preset == "extended" else 0.0,
+        "vague": cfg.v2s_weight_vague,
+        "specific_mean": cfg.v2s_weight_specific,
+    }
 
 
 def rewriter_from_config(cfg, *, llm: Callable[[str], str] | None = None) -> V2SRewriter | None:
@@ -269,17 +299,26 @@ def rewriter_from_config(cfg, *, llm: Callable[[str], str] | None = None) -> V2S
 
 
 def off_reason() -> str:
-    return ("V2S was asked for but no LLM is configured (v2s_llm or v2s_endpoint), so it stayed off; "
-            "v2s_rewriter=fallback uses the heuristic splitter (" + NOT_COMPARABLE + ")")
+    return (
+        "V2S was asked for but no LLM is configured (v2s_llm or v2s_endpoint), so it stayed off; "
+        "v2s_rewriter=fallback uses the heuristic splitter (" + NOT_COMPARABLE + ")"
+    )
 
 
 def describe(rewriter: V2SRewriter, cfg, methods: set[str], items: int) -> dict:
     """What a report says about the V2S that was used: preset, weights, rewriter, comparability."""
     fallback = any(m.startswith("fallback") for m in methods) or rewriter.llm is None
-    info = {"used": items > 0, "method": rewriter.method, "methods_seen": sorted(methods), "preset": cfg.v2s_preset,
-            "llm_errors": rewriter.errors, "weights": weights_for(cfg), "items": items,
-            "min_words_exclusive": cfg.long_prompt_words,
-            "comparable_to_table5": bool(items) and not fallback and cfg.v2s_preset == "paper"}
+    info = {
+        "used": items > 0,
+        "method": rewriter.method,
+        "methods_seen": sorted(methods),
+        "preset": cfg.v2s_preset,
+        "llm_errors": rewriter.errors,
+        "weights": weights_for(cfg),
+        "items": items,
+        "min_words_exclusive": cfg.long_prompt_words,
+        "comparable_to_table5": bool(items) and not fallback and cfg.v2s_preset == "paper",
+    }
     if fallback and items:
         info["note"] = NOT_COMPARABLE
     elif cfg.v2s_preset != "paper" and items:

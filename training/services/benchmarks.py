@@ -10,6 +10,7 @@ accepted too. Paths are read by the training worker, like registered scorers' fo
 `sft` into the benchmark's folder once, run `training.scorer.benchmark.run_benchmark` there, keep
 benchmark.json on the row. Re-delivered tasks leave a finished benchmark alone.
 """
+
 from __future__ import annotations
 
 import logging
@@ -18,14 +19,16 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
-from django.utils import timezone
 
 from annotation.models import DatasetVersion
-from annotation.services.errors import InvalidInput, NotFound
+from core import jobs as state
+from core.errors import Conflict, InvalidInput, NotFound
+from core.queue import task_named
 
 from ..models import Benchmark, Scorer
 
 log = logging.getLogger(__name__)
+EXECUTE_TASK = "training.execute_benchmark"
 SPLITS = ("test", "val", "train", "all")
 MAX_BOOTSTRAP = 10_000
 
@@ -70,8 +73,9 @@ def methods_check(*, methods) -> list[dict]:
             continue
         kind = str(m.get("kind") or "").strip()
         if kind not in NAMES + ("predictions",):
-            raise InvalidInput(f"method {name!r}: unknown kind {kind!r}; use a scorer id, 'predictions' or one of "
-                               f"{', '.join(NAMES)}")
+            raise InvalidInput(
+                f"method {name!r}: unknown kind {kind!r}; use a scorer id, 'predictions' or one of {', '.join(NAMES)}"
+            )
         path = str(m.get("path") or "").strip()
         if not path and kind not in ("niqe", "brisque"):
             raise InvalidInput(f"method {name!r}: give the path of its model (or of its predictions CSV)")
@@ -83,8 +87,9 @@ def methods_check(*, methods) -> list[dict]:
 
 
 @transaction.atomic
-def benchmark_create(*, dataset_version_id, methods, split: str = "test", bootstrap: int = 1000,
-                     created_by=None) -> Benchmark:
+def benchmark_create(
+    *, dataset_version_id, methods, split: str = "test", bootstrap: int | str = 1000, created_by=None
+) -> Benchmark:
     """A queued benchmark; InvalidInput (nothing written) for a missing version, a bad split or method."""
     try:
         version = DatasetVersion.objects.select_related("campaign").get(pk=int(dataset_version_id))
@@ -99,9 +104,16 @@ def benchmark_create(*, dataset_version_id, methods, split: str = "test", bootst
     if not 0 <= bootstrap <= MAX_BOOTSTRAP:
         raise InvalidInput(f"bootstrap must be between 0 and {MAX_BOOTSTRAP}")
     checked = methods_check(methods=methods)
-    bench = Benchmark.objects.create(campaign=version.campaign, dataset_version=version, split=split,
-                                     methods=checked, bootstrap=bootstrap, created_by=created_by,
-                                     progress_total=len(checked), message="queued")
+    bench = Benchmark.objects.create(
+        campaign=version.campaign,
+        dataset_version=version,
+        split=split,
+        methods=checked,
+        bootstrap=bootstrap,
+        created_by=created_by,
+        progress_total=len(checked),
+        message="queued",
+    )
     bench.output_dir = str(Path(settings.TRAINING_ROOT) / f"benchmark-{bench.pk:06d}")
     bench.save(update_fields=["output_dir"])
     return bench
@@ -112,14 +124,17 @@ def benchmark_enqueue(*, benchmark: Benchmark) -> Benchmark:
     bench_id = benchmark.pk
 
     def _send() -> None:
-        from ..tasks import execute_benchmark
-
         try:
-            execute_benchmark.apply_async(args=(bench_id,))
+            task_named(EXECUTE_TASK).apply_async(args=(bench_id,))
         except Exception as exc:  # the broker is down: say so instead of leaving it queued forever
-            Benchmark.objects.filter(pk=bench_id, status=Benchmark.Status.QUEUED).update(
-                status=Benchmark.Status.FAILED, finished_at=timezone.now(), message="could not be queued",
-                error=f"could not send the benchmark to the training queue: {exc}")
+            state.transition_where(
+                Benchmark,
+                bench_id,
+                Benchmark.Status.FAILED,
+                sources=[Benchmark.Status.QUEUED],
+                message="could not be queued",
+                error=f"could not send the benchmark to the training queue: {exc}",
+            )
             log.exception("benchmark %s could not be queued", bench_id)
 
     transaction.on_commit(_send)
@@ -142,16 +157,20 @@ def benchmark_execute(*, benchmark_id: int, on_progress=None) -> Benchmark | Non
             return None
         if bench.is_finished:
             return bench
-        bench.status, bench.started_at, bench.error = Benchmark.Status.RUNNING, timezone.now(), ""
-        bench.message = "exporting the dataset version (sft)"
-        bench.save(update_fields=["status", "started_at", "error", "message"])
+        fields = state.transition(bench, Benchmark.Status.RUNNING)
+        bench.error, bench.message = "", "exporting the dataset version (sft)"
+        bench.save(update_fields=fields + ["error", "message"])
     try:
         report = _run(bench, on_progress)
         _finish(bench, Benchmark.Status.SUCCEEDED, message=f"done: {len(bench.methods)} methods", report=report)
     except Exception as exc:  # recorded on the row; the worker goes on
         log.exception("benchmark %s failed", bench.pk)
-        msg = str(exc) if isinstance(exc, (ValueError, FileNotFoundError, InvalidInput)) or \
-            type(exc).__name__ == "BaselineUnavailable" else traceback.format_exc()[-4000:]
+        msg = (
+            str(exc)
+            if isinstance(exc, (ValueError, FileNotFoundError, InvalidInput))
+            or type(exc).__name__ == "BaselineUnavailable"
+            else traceback.format_exc()[-4000:]
+        )
         _finish(bench, Benchmark.Status.FAILED, message="failed", error=msg)
     bench.refresh_from_db()
     return bench
@@ -169,12 +188,15 @@ def _run(bench: Benchmark, on_progress) -> dict:
     split = bench.split
     if split != "all" and not (export_dir / f"sft_{split}.jsonl").exists():
         raise ValueError(f"the export has no {split!r} split (TRAINING_EXPORT_SPLIT decides the splits)")
-    specs = [MethodSpec(name=m["name"], kind=m["kind"], path=m.get("path", ""), head=m.get("head")) for m in bench.methods]
+    specs = [
+        MethodSpec(name=m["name"], kind=m["kind"], path=m.get("path", ""), head=m.get("head")) for m in bench.methods
+    ]
 
     def progress(event: dict) -> None:
         if event.get("event") == "method":
-            Benchmark.objects.filter(pk=bench.pk).update(progress_step=event["index"] - 1,
-                                                         message=f"scoring with {event['method']}")
+            Benchmark.objects.filter(pk=bench.pk).update(
+                progress_step=event["index"] - 1, message=f"scoring with {event['method']}"
+            )
         if on_progress:
             on_progress(event)
 
@@ -182,16 +204,14 @@ def _run(bench: Benchmark, on_progress) -> dict:
 
 
 def _finish(bench: Benchmark, status: str, *, message: str, error: str = "", report: dict | None = None) -> None:
-    fields = dict(status=status, message=message[:500], error=error, finished_at=timezone.now())
+    fields: dict = dict(message=message[:500], error=error)
     if report is not None:
         fields.update(report=report, progress_step=len(bench.methods))
-    Benchmark.objects.filter(pk=bench.pk).update(**fields)
+    state.transition_where(Benchmark, bench.pk, status, **fields)
 
 
 def benchmark_file(*, benchmark: Benchmark, fmt: str) -> Path:
     """The report file of a finished benchmark (html, md or json)."""
-    from annotation.services.errors import Conflict
-
     if fmt not in ("html", "md", "json"):
         raise InvalidInput("format must be html, md or json")
     if benchmark.status != Benchmark.Status.SUCCEEDED:

@@ -2,15 +2,15 @@
 
 `training.scorer.config` imports only PyYAML, so validation works in the web process without torch.
 """
+
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import yaml
 from django.conf import settings
 
-from annotation.services.errors import InvalidInput
+from core.errors import InvalidInput
 
 # Set by the platform for every run: where the export is, where outputs go, and resuming.
 PLATFORM_KEYS = ("data_dir", "output_dir", "resume_from")
@@ -18,9 +18,7 @@ PLATFORM_KEYS = ("data_dir", "output_dir", "resume_from")
 
 def default_base_model() -> str:
     """Base model for training runs whose config names none (a local path or hub id)."""
-    return getattr(settings, "TRAINING_BASE_MODEL", None) or os.environ.get(
-        "QEVAL_SCORER_BASE_MODEL", "Qwen/Qwen2-VL-7B-Instruct"
-    )
+    return settings.TRAINING_BASE_MODEL
 
 
 def config_validate(*, config: Any) -> dict:

@@ -6,11 +6,10 @@ renames it into place at the end, so a half-written export is never mistaken for
 runs here as a platform Job (kind `dataset_export`), in this process, so the run records the job id and
 the export's progress shows on the job like any other export.
 
-Settings (defaults): TRAINING_EXPORT_SPLIT ("train=0.8,val=0.1,test=0.1": by prompt, stratified by
-generator; "given" keeps the split imported with the items), TRAINING_EXPORT_SEED (0),
-TRAINING_EXPORT_MEDIA ("copy"; "link" hard-links media when the export and the media share a filesystem),
-TRAINING_EXPORT_GOLDEN ("keep"; "exclude-train" keeps golden items out of training).
+Settings (platform/config/settings/base.py): TRAINING_EXPORT_SPLIT, TRAINING_EXPORT_SEED, TRAINING_EXPORT_MEDIA,
+TRAINING_EXPORT_GOLDEN.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -18,11 +17,8 @@ from pathlib import Path
 
 from django.conf import settings
 
-from annotation.services.errors import ServiceError
-
-
-class ExporterMissing(ServiceError):
-    status_code = 503
+from annotation.services.jobs import job_create, job_run
+from core.errors import ServiceError
 
 
 @dataclass
@@ -33,29 +29,29 @@ class ExportInfo:
 
 def export_params() -> dict:
     return {
-        "split": getattr(settings, "TRAINING_EXPORT_SPLIT", "train=0.8,val=0.1,test=0.1"),
-        "seed": int(getattr(settings, "TRAINING_EXPORT_SEED", 0)),
-        "media": getattr(settings, "TRAINING_EXPORT_MEDIA", "copy"),
-        "golden": getattr(settings, "TRAINING_EXPORT_GOLDEN", "keep"),
+        "split": settings.TRAINING_EXPORT_SPLIT,
+        "seed": settings.TRAINING_EXPORT_SEED,
+        "media": settings.TRAINING_EXPORT_MEDIA,
+        "golden": settings.TRAINING_EXPORT_GOLDEN,
     }
 
 
 def sft_export(*, version, out_dir: str | Path, created_by=None, split: str | None = None) -> ExportInfo:
     """Export `version` as `sft` into `out_dir` (must not exist yet, or be empty). Raises the
-    exporter's ServiceErrors (InvalidInput: a missing media file, ...), ExporterMissing without it."""
-    from annotation.services.jobs import JOB_RUNNERS, job_create, job_run
-
-    if "dataset_export" not in JOB_RUNNERS:
-        raise ExporterMissing(
-            "the dataset exporter (job kind 'dataset_export', annotation.services.exports) is not available in "
-            "this platform build; training runs need it to export the dataset version as sft"
-        )
+    exporter's ServiceErrors (InvalidInput: a missing media file, ...)."""
     out = Path(out_dir)
     job = job_create(
         kind="dataset_export",
-        params={"version_id": version.pk, "format": "sft", "out": str(out),
-                **export_params(), **({"split": split} if split else {})},
-        campaign=version.campaign, created_by=created_by, quota=False,  # part of a run the quota counted already
+        params={
+            "version_id": version.pk,
+            "format": "sft",
+            "out": str(out),
+            **export_params(),
+            **({"split": split} if split else {}),
+        },
+        campaign=version.campaign,
+        created_by=created_by,
+        quota=False,  # part of a run the quota counted already
     )
     job_run(job_id=job.pk)
     if not (out / "manifest.json").exists():

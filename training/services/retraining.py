@@ -19,10 +19,12 @@ the `retrain` command, or the API):
 Promotion makes the candidate the policy's current scorer, and the campaign's screening scorer when
 screening is on.
 """
+
 from __future__ import annotations
 
 import csv
 import hashlib
+import math
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +33,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from annotation.models import Batch, Campaign, Item, Prompt, Rating
-from annotation.services.errors import InvalidInput
+from core.errors import InvalidInput
 
 from ..models import RetrainPolicy, RetrainRound, Scorer, ScreeningPolicy, TrainingRun
 from .configs import config_validate
@@ -42,8 +44,11 @@ BOOTSTRAP = 1000
 
 
 def approved_ratings(*, campaign: Campaign) -> int:
-    return Rating.objects.filter(item__campaign=campaign, batch__decision=Batch.Decision.APPROVED,
-                                 batch__kind__in=(Batch.Kind.ANNOTATION, Batch.Kind.IMPORTED)).count()
+    return Rating.objects.filter(
+        item__campaign=campaign,
+        batch__decision=Batch.Decision.APPROVED,
+        batch__kind__in=(Batch.Kind.ANNOTATION, Batch.Kind.IMPORTED),
+    ).count()
 
 
 def stable_split(text_sha256: str) -> str:
@@ -55,7 +60,9 @@ def stable_split(text_sha256: str) -> str:
 def splits_assign(*, campaign: Campaign) -> int:
     """Give every item without a split its prompt's stable split (items of one prompt stay together)."""
     updated = 0
-    shas = dict(Prompt.objects.filter(items__campaign=campaign, items__split="").distinct().values_list("pk", "text_sha256"))
+    shas = dict(
+        Prompt.objects.filter(items__campaign=campaign, items__split="").distinct().values_list("pk", "text_sha256")
+    )
     by_split: dict[str, list[int]] = {}
     for pk, sha in shas.items():
         by_split.setdefault(stable_split(sha), []).append(pk)
@@ -65,8 +72,15 @@ def splits_assign(*, campaign: Campaign) -> int:
 
 
 @transaction.atomic
-def retrain_policy_set(*, campaign: Campaign, config: dict, growth: float = 0.2, margin: float = 0.01,
-                       min_ratings: int = 100, is_active: bool = True) -> RetrainPolicy:
+def retrain_policy_set(
+    *,
+    campaign: Campaign,
+    config: dict,
+    growth: float = 0.2,
+    margin: float = 0.01,
+    min_ratings: int = 100,
+    is_active: bool = True,
+) -> RetrainPolicy:
     if not 0 < growth <= 10:
         raise InvalidInput("growth must be above 0 (a fraction: 0.2 = retrain when approved ratings grow by 20%)")
     if not -1 < margin < 1:
@@ -75,8 +89,15 @@ def retrain_policy_set(*, campaign: Campaign, config: dict, growth: float = 0.2,
         raise InvalidInput("min_ratings must be at least 1")
     config = config_validate(config=config)
     policy, _ = RetrainPolicy.objects.update_or_create(
-        campaign=campaign, defaults={"config": config, "growth": growth, "margin": margin,
-                                     "min_ratings": min_ratings, "is_active": is_active})
+        campaign=campaign,
+        defaults={
+            "config": config,
+            "growth": growth,
+            "margin": margin,
+            "min_ratings": min_ratings,
+            "is_active": is_active,
+        },
+    )
     return policy
 
 
@@ -101,23 +122,36 @@ def _start(policy: RetrainPolicy, n: int) -> RetrainRound:
         campaign = policy.campaign
         splits_assign(campaign=campaign)
         version = mos_aggregate(campaign=campaign)
-        run = run_create(kind=TrainingRun.Kind.TRAIN, dataset_version_id=version.pk, config=policy.config,
-                         export_split="given")
+        run = run_create(
+            kind=TrainingRun.Kind.TRAIN, dataset_version_id=version.pk, config=policy.config, export_split="given"
+        )
         run_enqueue(run=run)
         RetrainPolicy.objects.filter(pk=policy.pk).update(baseline_ratings=n)
-        return RetrainRound.objects.create(policy=policy, dataset_version=version, ratings=n, train_run=run,
-                                           message=f"training a candidate on version {version.number} ({n} ratings)")
+        return RetrainRound.objects.create(
+            policy=policy,
+            dataset_version=version,
+            ratings=n,
+            train_run=run,
+            message=f"training a candidate on version {version.number} ({n} ratings)",
+        )
 
 
 def _advance(rnd: RetrainRound) -> RetrainRound:
-    failed = [r for r in (rnd.train_run, rnd.candidate_eval, rnd.current_eval)
-              if r is not None and r.status in (TrainingRun.Status.FAILED, TrainingRun.Status.CANCELLED)]
+    failed = [
+        r
+        for r in (rnd.train_run, rnd.candidate_eval, rnd.current_eval)
+        if r is not None and r.status in (TrainingRun.Status.FAILED, TrainingRun.Status.CANCELLED)
+    ]
     if failed:
-        return _close(rnd, RetrainRound.Status.FAILED, f"run {failed[0].pk} {failed[0].status}: {failed[0].error[:300]}")
+        return _close(
+            rnd, RetrainRound.Status.FAILED, f"run {failed[0].pk} {failed[0].status}: {failed[0].error[:300]}"
+        )
     if rnd.status == RetrainRound.Status.TRAINING:
-        if rnd.train_run.status != TrainingRun.Status.SUCCEEDED:
+        if rnd.train_run is None or rnd.train_run.status != TrainingRun.Status.SUCCEEDED:
             return rnd
         candidate = Scorer.objects.filter(training_run=rnd.train_run).order_by("-pk").first()
+        if candidate is None:
+            return _close(rnd, RetrainRound.Status.FAILED, f"run {rnd.train_run.pk} succeeded but registered no scorer")
         current = rnd.policy.current_scorer
         with transaction.atomic():
             rnd.candidate = candidate
@@ -136,8 +170,12 @@ def _advance(rnd: RetrainRound) -> RetrainRound:
 
 
 def _evaluation(rnd: RetrainRound, scorer: Scorer) -> TrainingRun:
-    run = run_create(kind=TrainingRun.Kind.EVALUATE, dataset_version_id=rnd.dataset_version_id, scorer_id=scorer.pk,
-                     export_split="given")
+    run = run_create(
+        kind=TrainingRun.Kind.EVALUATE,
+        dataset_version_id=rnd.dataset_version_id,
+        scorer_id=scorer.pk,
+        export_split="given",
+    )
     run_enqueue(run=run)
     return run
 
@@ -154,7 +192,6 @@ def _predictions(run: TrainingRun) -> dict[tuple[str, str], tuple[float, float]]
 def compare(candidate: dict, current: dict | None, *, bootstrap: int = BOOTSTRAP, seed: int = 0) -> dict:
     """Per dimension SRCC of each scorer on the same items, and the paired bootstrap 95% interval of the
     mean (over dimensions) SRCC difference candidate - current."""
-    from scipy.stats import spearmanr
 
     dims = sorted({d for _, d in candidate})
     report: dict = {"dimensions": {}, "difference": None}
@@ -176,9 +213,10 @@ def compare(candidate: dict, current: dict | None, *, bootstrap: int = BOOTSTRAP
         report["dimensions"][dim] = entry
     if current is not None and diffs:
         boot_diffs /= len(diffs)
-        report["difference"] = {"mean_srcc": round(float(np.mean(diffs)), 4),
-                                "ci95": [round(float(np.percentile(boot_diffs, 2.5)), 4),
-                                         round(float(np.percentile(boot_diffs, 97.5)), 4)]}
+        report["difference"] = {
+            "mean_srcc": round(float(np.mean(diffs)), 4),
+            "ci95": [round(float(np.percentile(boot_diffs, 2.5)), 4), round(float(np.percentile(boot_diffs, 97.5)), 4)],
+        }
     return report
 
 
@@ -191,6 +229,8 @@ def _srcc(x, y, default=None):
 
 
 def _decide(rnd: RetrainRound) -> RetrainRound:
+    if rnd.candidate_eval is None:
+        return rnd
     candidate = _predictions(rnd.candidate_eval)
     current = _predictions(rnd.current_eval) if rnd.current_eval is not None else None
     report = compare(candidate, current)
@@ -200,17 +240,27 @@ def _decide(rnd: RetrainRound) -> RetrainRound:
     else:
         diff = (report["difference"] or {}).get("mean_srcc")
         promote = diff is not None and diff >= policy.margin
-        ci = (report["difference"] or {}).get("ci95")
-        why = (f"mean SRCC {'+' if (diff or 0) >= 0 else ''}{diff:.3f} [{ci[0]:.3f}, {ci[1]:.3f}] against "
-               f"{policy.current_scorer.name}; margin {policy.margin:g}") if diff is not None else "no comparable items"
+        ci = (report["difference"] or {}).get("ci95") or (math.nan, math.nan)
+        current_name = getattr(policy.current_scorer, "name", "the current scorer")
+        why = (
+            (
+                f"mean SRCC {'+' if (diff or 0) >= 0 else ''}{diff:.3f} [{ci[0]:.3f}, {ci[1]:.3f}] against "
+                f"{current_name}; margin {policy.margin:g}"
+            )
+            if diff is not None
+            else "no comparable items"
+        )
     report["promoted"] = promote
     with transaction.atomic():
         rnd.report = report
         if promote:
             RetrainPolicy.objects.filter(pk=policy.pk).update(current_scorer=rnd.candidate)
             ScreeningPolicy.objects.filter(campaign=policy.campaign, is_active=True).update(scorer=rnd.candidate)
-        return _close(rnd, RetrainRound.Status.PROMOTED if promote else RetrainRound.Status.KEPT,
-                      ("promoted: " if promote else "kept the current scorer: ") + why)
+        return _close(
+            rnd,
+            RetrainRound.Status.PROMOTED if promote else RetrainRound.Status.KEPT,
+            ("promoted: " if promote else "kept the current scorer: ") + why,
+        )
 
 
 def _close(rnd: RetrainRound, status: str, message: str) -> RetrainRound:
@@ -228,8 +278,14 @@ def closed_loop_tick() -> dict:
 
     from .screening import screening_disagreement
 
-    rounds = [retrain_tick(policy=p) for p in RetrainPolicy.objects.filter(Q(is_active=True) | Q(rounds__status__in=[
-        RetrainRound.Status.TRAINING, RetrainRound.Status.EVALUATING])).distinct().select_related("campaign")]
+    rounds = [
+        retrain_tick(policy=p)
+        for p in RetrainPolicy.objects.filter(
+            Q(is_active=True) | Q(rounds__status__in=[RetrainRound.Status.TRAINING, RetrainRound.Status.EVALUATING])
+        )
+        .distinct()
+        .select_related("campaign")
+    ]
     refreshed = retargeted = 0
     for campaign in Campaign.objects.filter(overlap_policy=Campaign.Overlap.ADAPTIVE, is_active=True):
         with transaction.atomic():

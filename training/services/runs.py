@@ -11,21 +11,26 @@ Idempotent and safe to re-deliver (acks_late): a finished run is left alone; a r
 still heart-beating is retried later; a run whose worker died (stale heartbeat) is taken over and
 resumes from its last checkpoint (the scorer's `resume_from="latest"`).
 """
+
 from __future__ import annotations
 
 import logging
-import threading
 import time
 import traceback
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from annotation.models import DatasetVersion
-from annotation.services.errors import Conflict, InvalidInput, NotFound, ServiceError
+from annotation.services.outbox import outbox_enqueue, outbox_pending
+from core import jobs as state
+from core.errors import Conflict, InvalidInput, NotFound, ServiceError
+from core.jobs import Heartbeat, active_jobs_check
 
 from ..models import LOSS_CURVE_MAX_POINTS, Scorer, TrainingRun
 from .configs import config_validate, default_base_model
@@ -34,16 +39,6 @@ log = logging.getLogger(__name__)
 
 Status = TrainingRun.Status
 ProgressCallback = Callable[[dict], None]
-
-
-def heartbeat_every_s() -> float:
-    return float(getattr(settings, "TRAINING_HEARTBEAT_S", 20))
-
-
-
-def heartbeat_stale_s() -> float:
-    """A running run whose heartbeat is older than this is taken to have lost its worker."""
-    return float(getattr(settings, "TRAINING_HEARTBEAT_STALE_S", 120))
 
 
 class StillRunning(Exception):
@@ -63,7 +58,12 @@ class _Cancelled(Exception):
 
 @transaction.atomic
 def run_create(
-    *, kind: str, dataset_version_id, config: dict | None = None, scorer_id=None, created_by=None,
+    *,
+    kind: str,
+    dataset_version_id,
+    config: dict | None = None,
+    scorer_id=None,
+    created_by=None,
     export_split: str = "",
 ) -> TrainingRun:
     """A queued run. InvalidInput (400) for an unknown kind, a missing version, a bad config or an
@@ -71,8 +71,6 @@ def run_create(
     if kind not in TrainingRun.Kind.values:
         raise InvalidInput(f"kind must be one of {', '.join(TrainingRun.Kind.values)}, got {kind!r}")
     if created_by is not None:
-        from annotation.services.jobs import active_jobs_check
-
         active_jobs_check(user=created_by)  # 429 past QEVAL_MAX_ACTIVE_JOBS_PER_USER
     if dataset_version_id in (None, ""):
         raise InvalidInput("dataset_version is required")
@@ -95,8 +93,15 @@ def run_create(
             raise InvalidInput("a training run takes no scorer (give the base model as config.model_name_or_path)")
         base_model = str(config.get("model_name_or_path") or default_base_model())
     run = TrainingRun.objects.create(
-        kind=kind, campaign=version.campaign, dataset_version=version, scorer=scorer, config=config,
-        base_model=base_model, created_by=created_by, message="queued", export_split=export_split,
+        kind=kind,
+        campaign=version.campaign,
+        dataset_version=version,
+        scorer=scorer,
+        config=config,
+        base_model=base_model,
+        created_by=created_by,
+        message="queued",
+        export_split=export_split,
     )
     run.output_dir = str(Path(settings.TRAINING_ROOT) / f"run-{run.pk:06d}")
     run.save(update_fields=["output_dir"])
@@ -106,8 +111,6 @@ def run_create(
 def run_enqueue(*, run: TrainingRun) -> TrainingRun:
     """Send the run to the `training` queue once the surrounding transaction commits, through the outbox
     (annotation/services/outbox.py): a broker that is down delays the run, the relay sends it later."""
-    from annotation.services.outbox import outbox_enqueue
-
     with transaction.atomic():
         message = outbox_enqueue(task=EXECUTE_TASK, args=[run.pk], key=f"training:run:{run.pk}")
         TrainingRun.objects.filter(pk=run.pk, celery_task_id="").update(celery_task_id=message.task_id)
@@ -117,41 +120,43 @@ def run_enqueue(*, run: TrainingRun) -> TrainingRun:
 EXECUTE_TASK = "training.execute_run"
 
 
-def max_attempts() -> int:
-    return int(getattr(settings, "JOB_MAX_ATTEMPTS", 3))
-
-
 def runs_sweep(*, now=None) -> dict[str, list[int]]:
     """Recover runs whose worker died whole: a running run whose heartbeat is older than
     TRAINING_HEARTBEAT_STALE_S goes back to the queue (it resumes from its last checkpoint) until
     JOB_MAX_ATTEMPTS starts, then fails with the reason; a run still queued JOB_QUEUED_RESEND_S after its
     message went out is sent again. Returns {"requeued", "failed", "resent"} run ids."""
-    from datetime import timedelta
-
-    from annotation.services.outbox import outbox_pending
-
     now = now or timezone.now()
-    stale = now - timedelta(seconds=heartbeat_stale_s())
+    stale = now - timedelta(seconds=settings.TRAINING_HEARTBEAT_STALE_S)
     requeued, failed = [], []
     with transaction.atomic():
-        for run in (TrainingRun.objects.select_for_update(skip_locked=True)
-                    .filter(status=Status.RUNNING, heartbeat_at__lt=stale).order_by("id")[:100]):
-            if run.attempts >= max_attempts():
-                run.status, run.finished_at, run.message = Status.FAILED, now, "failed"
-                run.error = (f"its worker stopped responding {run.attempts} time(s) (last heartbeat "
-                             f"{run.heartbeat_at:%Y-%m-%d %H:%M:%S} UTC); gave up after {max_attempts()} attempts")
-                run.save(update_fields=["status", "finished_at", "message", "error"])
+        for run in (
+            TrainingRun.objects.select_for_update(skip_locked=True)
+            .filter(status=Status.RUNNING, heartbeat_at__lt=stale)
+            .order_by("id")[:100]
+        ):
+            if run.attempts >= settings.JOB_MAX_ATTEMPTS:
+                fields = state.transition(run, Status.FAILED, now=now)
+                run.message = "failed"
+                run.error = (
+                    f"its worker stopped responding {run.attempts} time(s) (last heartbeat "
+                    f"{run.heartbeat_at:%Y-%m-%d %H:%M:%S} UTC); gave up after {settings.JOB_MAX_ATTEMPTS} "
+                    "attempts"
+                )
+                run.save(update_fields=fields + ["message", "error"])
                 failed.append(run.pk)
                 continue
-            run.status = Status.QUEUED
+            fields = state.transition(run, Status.QUEUED, now=now)
             run.message = f"re-queued: its worker stopped responding (last heartbeat {run.heartbeat_at:%H:%M:%S} UTC)"
-            run.save(update_fields=["status", "message"])
+            run.save(update_fields=fields + ["message"])
             run_enqueue(run=run)
             requeued.append(run.pk)
-    resend_before = now - timedelta(seconds=float(getattr(settings, "JOB_QUEUED_RESEND_S", 1800)))
+    resend_before = now - timedelta(seconds=settings.JOB_QUEUED_RESEND_S)
     resent = []
-    for run_id in (TrainingRun.objects.filter(status=Status.QUEUED, created_at__lt=resend_before)
-                   .order_by("id").values_list("id", flat=True)[:100]):
+    for run_id in (
+        TrainingRun.objects.filter(status=Status.QUEUED, created_at__lt=resend_before)
+        .order_by("id")
+        .values_list("id", flat=True)[:100]
+    ):
         if not outbox_pending(key=f"training:run:{run_id}", since=resend_before):
             run_enqueue(run=TrainingRun(pk=run_id))
             resent.append(run_id)
@@ -173,8 +178,9 @@ def run_cancel(*, run_id) -> TrainingRun:
     run.cancel_requested = True
     fields = ["cancel_requested"]
     if run.status == Status.QUEUED:
-        run.status, run.finished_at, run.message = Status.CANCELLED, timezone.now(), "cancelled before it started"
-        fields += ["status", "finished_at", "message"]
+        fields += state.transition(run, Status.CANCELLED)
+        run.message = "cancelled before it started"
+        fields.append("message")
     else:
         run.message = "cancel requested; stopping at the next step"
         fields.append("message")
@@ -195,7 +201,11 @@ def run_execute(*, run_id: int, on_progress: ProgressCallback | None = None) -> 
     if claimed is None:
         return None
     run, resumed = claimed
-    beat = _Heartbeat(run.pk, heartbeat_every_s())
+    beat = Heartbeat(
+        lambda: TrainingRun.objects.filter(pk=run.pk, status=Status.RUNNING).update(heartbeat_at=timezone.now()),
+        every_s=settings.TRAINING_HEARTBEAT_S,
+        name=f"heartbeat-run-{run.pk}",
+    )
     beat.start()
     try:
         export_dir = _ensure_export(run)
@@ -227,24 +237,29 @@ def _claim(run_id: int) -> tuple[TrainingRun, bool] | None:
         if run.is_finished:
             return None
         if run.cancel_requested:
-            run.status, run.finished_at, run.message = Status.CANCELLED, now, "cancelled"
-            run.save(update_fields=["status", "finished_at", "message"])
+            fields = state.transition(run, Status.CANCELLED, now=now)
+            run.message = "cancelled"
+            run.save(update_fields=fields + ["message"])
             return None
-        if run.status == Status.RUNNING and run.heartbeat_at and (now - run.heartbeat_at).total_seconds() < heartbeat_stale_s():
-            raise StillRunning(heartbeat_stale_s() - (now - run.heartbeat_at).total_seconds() + 1)
+        stale_s = settings.TRAINING_HEARTBEAT_STALE_S
+        if run.status == Status.RUNNING and run.heartbeat_at and (now - run.heartbeat_at).total_seconds() < stale_s:
+            raise StillRunning(stale_s - (now - run.heartbeat_at).total_seconds() + 1)
         resumed = run.attempts > 0  # a lost worker's run (taken over, or re-queued by the sweep)
-        if resumed and run.attempts >= max_attempts():
-            run.status, run.finished_at, run.message = Status.FAILED, now, "failed"
-            run.error = f"its worker stopped responding {run.attempts} time(s); gave up after {max_attempts()} attempts"
-            run.save(update_fields=["status", "finished_at", "message", "error"])
+        if resumed and run.attempts >= settings.JOB_MAX_ATTEMPTS:
+            fields = state.transition(run, Status.FAILED, now=now)
+            run.message = "failed"
+            run.error = (
+                f"its worker stopped responding {run.attempts} time(s); gave up after "
+                f"{settings.JOB_MAX_ATTEMPTS} attempts"
+            )
+            run.save(update_fields=fields + ["message", "error"])
             return None
-        run.status = Status.RUNNING
+        fields = state.transition(run, Status.RUNNING, now=now)
         run.attempts += 1
         run.heartbeat_at = now
-        run.started_at = run.started_at or now
         run.error = ""
         run.message = "resuming after a lost worker" if resumed else "starting"
-        run.save(update_fields=["status", "attempts", "heartbeat_at", "started_at", "error", "message"])
+        run.save(update_fields=fields + ["attempts", "heartbeat_at", "error", "message"])
     return run, resumed
 
 
@@ -255,8 +270,9 @@ def _ensure_export(run: TrainingRun) -> Path:
     export_dir = Path(run.output_dir) / "export"
     if not (export_dir / "manifest.json").exists():
         _set(run, message="exporting the dataset version (sft)")
-        info = sft_export(version=run.dataset_version, out_dir=export_dir, created_by=run.created_by,
-                          split=run.export_split or None)
+        info = sft_export(
+            version=run.dataset_version, out_dir=export_dir, created_by=run.created_by, split=run.export_split or None
+        )
         run.export_job_id = info.job_id
     run.export_dir = str(export_dir)
     TrainingRun.objects.filter(pk=run.pk).update(export_dir=run.export_dir, export_job_id=run.export_job_id)
@@ -282,19 +298,37 @@ def _train(run: TrainingRun, export_dir: Path, *, resumed: bool, on_progress: Pr
         if _cancel_requested(run.pk):
             _finish(run, Status.CANCELLED, message=f"cancelled at step {result.global_step}; checkpoint kept")
         else:
-            _finish(run, Status.FAILED, message="stopped early",
-                    error=f"training stopped at step {result.global_step} (max_train_seconds) before the final "
-                          f"export; the checkpoint is {result.checkpoint_dir}")
+            _finish(
+                run,
+                Status.FAILED,
+                message="stopped early",
+                error=f"training stopped at step {result.global_step} (max_train_seconds) before the final "
+                f"export; the checkpoint is {result.checkpoint_dir}",
+            )
         return
     metrics = result.metrics or recorder.metrics
     with transaction.atomic():
-        Scorer.objects.update_or_create(
-            name=f"{run.campaign.slug}-v{run.dataset_version.number}-run{run.pk}",
-            defaults=dict(path=str(result.final_dir), base_model=str(cfg.model_name_or_path), training_run=run,
-                          metrics=metrics, created_by=run.created_by, is_active=True),
-        )
-        _finish(run, Status.SUCCEEDED, message=f"done: {result.global_step} steps", metrics=metrics,
-                predictions_path=recorder.predictions_path, step=result.global_step, total=result.total_steps)
+        # The scorer is registered only with the run's success (both or neither).
+        if _finish(
+            run,
+            Status.SUCCEEDED,
+            message=f"done: {result.global_step} steps",
+            metrics=metrics,
+            predictions_path=recorder.predictions_path,
+            step=result.global_step,
+            total=result.total_steps,
+        ):
+            Scorer.objects.update_or_create(
+                name=f"{run.campaign.slug}-v{run.dataset_version.number}-run{run.pk}",
+                defaults=dict(
+                    path=str(result.final_dir),
+                    base_model=str(cfg.model_name_or_path),
+                    training_run=run,
+                    metrics=metrics,
+                    created_by=run.created_by,
+                    is_active=True,
+                ),
+            )
 
 
 def _evaluate(run: TrainingRun, export_dir: Path, *, on_progress: ProgressCallback | None) -> None:
@@ -302,18 +336,32 @@ def _evaluate(run: TrainingRun, export_dir: Path, *, on_progress: ProgressCallba
 
     split = pick_eval_split(export_dir)
     recorder = _Recorder(run, on_progress, cancel_check=_StopFlag(run.pk))
-    _set(run, message=f"scoring split {split!r} with scorer {run.scorer.name}")
-    res = evaluate_checkpoint(run.scorer.path, export_dir, split=split, out_dir=Path(run.output_dir) / "eval",
-                              overrides=run.config or None, on_progress=recorder)
+    scorer = run.scorer
+    if scorer is None:
+        raise InvalidInput(f"evaluation run {run.pk} has no scorer")
+    _set(run, message=f"scoring split {split!r} with scorer {scorer.name}")
+    res = evaluate_checkpoint(
+        scorer.path,
+        export_dir,
+        split=split,
+        out_dir=Path(run.output_dir) / "eval",
+        overrides=run.config or None,
+        on_progress=recorder,
+    )
     recorder.flush()
-    _finish(run, Status.SUCCEEDED, message=f"evaluated {len(res.rows)} predictions on split {split!r}",
-            metrics=res.report, predictions_path=str(res.predictions_path or ""))
+    _finish(
+        run,
+        Status.SUCCEEDED,
+        message=f"evaluated {len(res.rows)} predictions on split {split!r}",
+        metrics=res.report,
+        predictions_path=str(res.predictions_path or ""),
+    )
 
 
 def base_model_check(*, name: str) -> None:
     """InvalidInput naming the model when it is neither a local folder nor in this worker's Hugging Face cache
     and QEVAL_ALLOW_HUB_DOWNLOADS is off: workers never reach for the Hub unless a setting allows it."""
-    if Path(name).expanduser().is_dir() or getattr(settings, "QEVAL_ALLOW_HUB_DOWNLOADS", False):
+    if Path(name).expanduser().is_dir() or settings.QEVAL_ALLOW_HUB_DOWNLOADS:
         return
     try:
         from huggingface_hub import snapshot_download
@@ -323,7 +371,8 @@ def base_model_check(*, name: str) -> None:
         raise InvalidInput(
             f"base model {name!r} is not on this worker: it is no local folder and not in the Hugging Face cache, "
             "and downloads from the Hub are off (QEVAL_ALLOW_HUB_DOWNLOADS=false); give a local folder as "
-            "config.model_name_or_path, put the model in the workers' cache, or allow downloads") from None
+            "config.model_name_or_path, put the model in the workers' cache, or allow downloads"
+        ) from None
 
 
 def _nonempty_split(export_dir: Path, names: tuple[str, ...]) -> str | None:
@@ -338,8 +387,12 @@ def _nonempty_split(export_dir: Path, names: tuple[str, ...]) -> str | None:
 
 def pick_eval_split(export_dir: Path) -> str:
     """The test split when the export has a non-empty one; else the whole export (`all`); else val/train."""
-    for split, name in (("test", "sft_test.jsonl"), ("all", "sft.jsonl"), ("val", "sft_val.jsonl"),
-                        ("train", "sft_train.jsonl")):
+    for split, name in (
+        ("test", "sft_test.jsonl"),
+        ("all", "sft.jsonl"),
+        ("val", "sft_val.jsonl"),
+        ("train", "sft_train.jsonl"),
+    ):
         path = Path(export_dir) / name
         if path.exists() and path.stat().st_size > 0:
             return split
@@ -359,8 +412,14 @@ def thin_curve(points: list[dict], limit: int = LOSS_CURVE_MAX_POINTS) -> list[d
 class _Recorder:
     """on_progress for the scorer: loss points, progress and metrics to the run row (throttled)."""
 
-    def __init__(self, run: TrainingRun, forward: ProgressCallback | None, *, every_s: float = 1.0,
-                 cancel_check: Callable[[], bool] | None = None):
+    def __init__(
+        self,
+        run: TrainingRun,
+        forward: ProgressCallback | None,
+        *,
+        every_s: float = 1.0,
+        cancel_check: Callable[[], bool] | None = None,
+    ):
         self.run_id = run.pk
         self.forward = forward
         self.every_s = every_s
@@ -377,8 +436,14 @@ class _Recorder:
         force = False
         if kind == "step":
             self.step, self.total = int(event["step"]), int(event.get("total_steps") or self.total)
-            self.curve.append({"step": self.step, "loss": _num(event.get("loss")), "lr": _num(event.get("lr")),
-                               "epoch": event.get("epoch")})
+            self.curve.append(
+                {
+                    "step": self.step,
+                    "loss": _num(event.get("loss")),
+                    "lr": _num(event.get("lr")),
+                    "epoch": event.get("epoch"),
+                }
+            )
             self.curve = thin_curve(self.curve)
             self.message = f"training: step {self.step}/{self.total}"
         elif kind == "resumed":
@@ -406,8 +471,12 @@ class _Recorder:
 
     def flush(self) -> None:
         TrainingRun.objects.filter(pk=self.run_id).update(
-            progress_step=self.step, progress_total=self.total, loss_curve=self.curve, metrics=self.metrics,
-            message=self.message[:500], heartbeat_at=timezone.now(),
+            progress_step=self.step,
+            progress_total=self.total,
+            loss_curve=self.curve,
+            metrics=self.metrics,
+            message=self.message[:500],
+            heartbeat_at=timezone.now(),
         )
         self._last = time.monotonic()
 
@@ -417,7 +486,8 @@ class _StopFlag:
 
     def __init__(self, run_id: int, every_s: float = 1.0):
         self.run_id, self.every_s = run_id, every_s
-        self._last, self._value = None, False
+        self._last: float | None = None
+        self._value = False
 
     def __call__(self) -> bool:
         now = time.monotonic()
@@ -429,31 +499,6 @@ class _StopFlag:
 
 def _cancel_requested(run_id: int) -> bool:
     return bool(TrainingRun.objects.filter(pk=run_id).values_list("cancel_requested", flat=True).first())
-
-
-class _Heartbeat:
-    """Marks the run alive every few seconds from a thread, also during export and evaluation."""
-
-    def __init__(self, run_id: int, every_s: float):
-        self.run_id, self.every_s = run_id, every_s
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name=f"heartbeat-run-{run_id}", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)
-
-    def _loop(self) -> None:
-        try:
-            while not self._stop.wait(self.every_s):
-                TrainingRun.objects.filter(pk=self.run_id, status=Status.RUNNING).update(heartbeat_at=timezone.now())
-        except Exception:  # a lost database connection must not kill the run; the next beat retries
-            log.warning("heartbeat of run %s failed", self.run_id, exc_info=True)
-        finally:
-            connection.close()  # this thread's own connection
 
 
 # --- small helpers ---------------------------------------------------------------------------------------
@@ -472,9 +517,20 @@ def _set(run: TrainingRun, **fields) -> None:
     TrainingRun.objects.filter(pk=run.pk).update(heartbeat_at=timezone.now(), **fields)
 
 
-def _finish(run: TrainingRun, status: str, *, message: str = "", error: str = "", metrics: dict | None = None,
-            predictions_path: str | None = None, step: int | None = None, total: int | None = None) -> None:
-    fields = dict(status=status, finished_at=timezone.now(), message=message[:500], error=error)
+def _finish(
+    run: TrainingRun,
+    status: str,
+    *,
+    message: str = "",
+    error: str = "",
+    metrics: dict | None = None,
+    predictions_path: str | None = None,
+    step: int | None = None,
+    total: int | None = None,
+) -> bool:
+    """The run's end. A finished status is final: False (nothing written) when the run had finished already
+    (the sweep gave up on it while this worker was still at it)."""
+    fields: dict[str, Any] = dict(message=message[:500], error=error)
     if metrics is not None:
         fields["metrics"] = metrics
     if predictions_path is not None:
@@ -483,4 +539,4 @@ def _finish(run: TrainingRun, status: str, *, message: str = "", error: str = ""
         fields["progress_step"] = step
     if total is not None:
         fields["progress_total"] = total
-    TrainingRun.objects.filter(pk=run.pk).update(**fields)
+    return state.transition_where(TrainingRun, run.pk, status, **fields)

@@ -5,6 +5,7 @@ SCORE_SYNC_MAX_FILES); big jobs go through the Celery task `training.score_batch
 queue, which reads media paths the worker can see and writes a JSONL of scores (`scorer_score_batch`).
 The loaded model is cached per process (one scorer at a time), so repeated requests skip the load.
 """
+
 from __future__ import annotations
 
 import json
@@ -12,11 +13,12 @@ import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
 
-from annotation.services.errors import InvalidInput, NotFound
+from core.errors import InvalidInput, NotFound
 
 from ..models import Scorer
 
@@ -25,7 +27,7 @@ MEDIA_TYPES = ("image", "video")
 
 
 def score_sync_max_files() -> int:
-    return int(getattr(settings, "TRAINING_SCORE_SYNC_MAX_FILES", 8))
+    return settings.TRAINING_SCORE_SYNC_MAX_FILES
 
 
 def tiny_model_dir() -> Path:
@@ -41,8 +43,15 @@ def demo_scorer_path() -> str | None:
 
 
 @transaction.atomic
-def scorer_register(*, name: str, path: str | Path, base_model: str = "", metrics: dict | None = None,
-                    training_run=None, created_by=None) -> Scorer:
+def scorer_register(
+    *,
+    name: str,
+    path: str | Path,
+    base_model: str = "",
+    metrics: dict | None = None,
+    training_run=None,
+    created_by=None,
+) -> Scorer:
     """Register (or re-point) a scorer by name. InvalidInput when the folder holds no model."""
     name = (name or "").strip()
     if not name:
@@ -62,8 +71,14 @@ def scorer_register(*, name: str, path: str | Path, base_model: str = "", metric
                 metrics = {}
     scorer, _ = Scorer.objects.update_or_create(
         name=name,
-        defaults=dict(path=str(folder.resolve()), base_model=base_model, metrics=metrics or {},
-                      training_run=training_run, created_by=created_by, is_active=True),
+        defaults=dict(
+            path=str(folder.resolve()),
+            base_model=base_model,
+            metrics=metrics or {},
+            training_run=training_run,
+            created_by=created_by,
+            is_active=True,
+        ),
     )
     return scorer
 
@@ -76,8 +91,13 @@ def scorer_register_tiny(*, name: str = TINY_DEMO_NAME, created_by=None) -> Scor
     folder = tiny_model_dir()
     if not (folder / "model.safetensors").exists():
         build_tiny_model(folder)
-    return scorer_register(name=name, path=folder, base_model="tiny random Qwen2-VL (training.scorer.tiny)",
-                           metrics={}, created_by=created_by)
+    return scorer_register(
+        name=name,
+        path=folder,
+        base_model="tiny random Qwen2-VL (training.scorer.tiny)",
+        metrics={},
+        created_by=created_by,
+    )
 
 
 def scorer_get(*, scorer_id) -> Scorer:
@@ -148,8 +168,9 @@ def _loaded(path: str):
         return _cache[path]
 
 
-def scorer_score_uploads(*, scorer: Scorer, uploads: list[Upload], prompt: str,
-                         media_type: str | None = None) -> list[dict]:
+def scorer_score_uploads(
+    *, scorer: Scorer, uploads: list[Upload], prompt: str, media_type: str | None = None
+) -> list[dict]:
     """[{filename, media_type, quality, alignment}] for a few uploaded files and one prompt.
 
     Every file is checked before any scoring (InvalidInput names the bad one); at most
@@ -169,7 +190,8 @@ def scorer_score_uploads(*, scorer: Scorer, uploads: list[Upload], prompt: str,
         for i, up in enumerate(uploads):
             raw = Path(tmp) / f"upload-{i}"
             with open(raw, "wb") as out:
-                for chunk in (up.file.chunks() if hasattr(up.file, "chunks") else [up.file.read()]):
+                file: Any = up.file  # an UploadedFile (chunks) or any binary file object
+                for chunk in file.chunks() if hasattr(file, "chunks") else [file.read()]:
                     out.write(chunk)
             kind = media_check(path=raw, name=up.name, media_type=media_type)
             path = raw.rename(raw.with_suffix(_suffix(up.name, kind)))
@@ -180,11 +202,16 @@ def scorer_score_uploads(*, scorer: Scorer, uploads: list[Upload], prompt: str,
 def _score(*, scorer: Scorer, items: list[dict]) -> list[dict]:
     from training.scorer.predict import score_items  # torch
 
-    results = score_items(_loaded(scorer.path), [{k: it[k] for k in ("media", "prompt", "media_type")} for it in items],
-                          batch_size=8)
+    results = score_items(
+        _loaded(scorer.path), [{k: it[k] for k in ("media", "prompt", "media_type")} for it in items], batch_size=8
+    )
     return [
-        {"filename": it.get("filename") or Path(it["media"]).name, "media_type": it["media_type"],
-         "quality": round(float(res["quality"]), 4), "alignment": round(float(res["alignment"]), 4)}
+        {
+            "filename": it.get("filename") or Path(it["media"]).name,
+            "media_type": it["media_type"],
+            "quality": round(float(res["quality"]), 4),
+            "alignment": round(float(res["alignment"]), 4),
+        }
         for it, res in zip(items, results)
     ]
 
@@ -203,7 +230,8 @@ def scorer_score_batch(*, scorer_id: int, items: list[dict], out_path: str | Pat
     out = Path(out_path)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".partial")
-    tmp.write_text("".join(json.dumps({**r, "media": it["media"], "prompt": it["prompt"]}) + "\n"
-                           for r, it in zip(rows, checked)))
+    tmp.write_text(
+        "".join(json.dumps({**r, "media": it["media"], "prompt": it["prompt"]}) + "\n" for r, it in zip(rows, checked))
+    )
     tmp.replace(out)
     return out

@@ -5,11 +5,13 @@ broken (P(Bad) on visual quality >= hold_probability, before anyone rated it) is
 for an admin's quick check (ItemCheck) instead of costing ratings; and the scorer's disagreement with
 the human MOS steers value selection (annotation/services/selection.py).
 """
+
 from __future__ import annotations
 
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from django.core.files.storage import default_storage
 from django.db import transaction
@@ -17,7 +19,7 @@ from django.db.models import Avg, Count
 from django.utils import timezone
 
 from annotation.models import Batch, Campaign, Item, Rating
-from annotation.services.errors import Conflict, InvalidInput, NotFound
+from core.errors import Conflict, InvalidInput, NotFound
 
 from ..models import ItemCheck, ItemPrediction, Scorer, ScreeningPolicy
 
@@ -29,7 +31,9 @@ def screening_get(*, campaign: Campaign) -> ScreeningPolicy | None:
 
 
 @transaction.atomic
-def screening_set(*, campaign: Campaign, scorer: Scorer | None, hold_probability: float = 0.9) -> ScreeningPolicy | None:
+def screening_set(
+    *, campaign: Campaign, scorer: Scorer | None, hold_probability: float = 0.9
+) -> ScreeningPolicy | None:
     """Turn screening on with this scorer (None: off). Items already in the campaign are not re-scored:
     `screening_rescore` does that on the workers."""
     if not 0 <= hold_probability <= 1:
@@ -38,7 +42,8 @@ def screening_set(*, campaign: Campaign, scorer: Scorer | None, hold_probability
         ScreeningPolicy.objects.filter(campaign=campaign).update(is_active=False)
         return None
     policy, _ = ScreeningPolicy.objects.update_or_create(
-        campaign=campaign, defaults={"scorer": scorer, "hold_probability": hold_probability, "is_active": True})
+        campaign=campaign, defaults={"scorer": scorer, "hold_probability": hold_probability, "is_active": True}
+    )
     return policy
 
 
@@ -50,8 +55,9 @@ def items_created(*, campaign_id: int, item_ids: list[int]) -> None:
 
     # Through the outbox, in the creating transaction: a broker outage loses no screening.
     for start in range(0, len(item_ids), SCREEN_CHUNK):
-        outbox_enqueue(task="training.screen_items", args=[campaign_id, list(item_ids[start:start + SCREEN_CHUNK])],
-                       robust=True)
+        outbox_enqueue(
+            task="training.screen_items", args=[campaign_id, list(item_ids[start : start + SCREEN_CHUNK])], robust=True
+        )
 
 
 def screening_rescore(*, campaign: Campaign) -> int:
@@ -60,8 +66,12 @@ def screening_rescore(*, campaign: Campaign) -> int:
     if policy is None:
         raise Conflict(f"campaign {campaign.slug!r} has no screening scorer")
     done = ItemPrediction.objects.filter(scorer=policy.scorer, item__campaign=campaign).values("item_id")
-    ids = list(Item.objects.filter(campaign=campaign, is_golden=False).exclude(pk__in=done)
-               .order_by("pk").values_list("pk", flat=True))
+    ids = list(
+        Item.objects.filter(campaign=campaign, is_golden=False)
+        .exclude(pk__in=done)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
     items_created(campaign_id=campaign.pk, item_ids=ids)
     return len(ids)
 
@@ -94,26 +104,46 @@ def screening_run(*, campaign_id: int, item_ids: list[int]) -> dict:
     policy = ScreeningPolicy.objects.filter(campaign_id=campaign_id, is_active=True).select_related("scorer").first()
     if policy is None:
         return {"scored": 0}
-    items = list(Item.objects.filter(pk__in=item_ids, campaign_id=campaign_id).select_related("prompt")
-                 .only("pk", "media", "media_type", "active_count", "prompt__text"))
+    items = list(
+        Item.objects.filter(pk__in=item_ids, campaign_id=campaign_id)
+        .select_related("prompt")
+        .only("pk", "media", "media_type", "active_count", "prompt__text")
+    )
     if not items:
         return {"scored": 0}
-    with _local_copies([i.media.name for i in items]) as paths:
-        results = score_items(_loaded(policy.scorer.path),
-                              [{"media": p, "prompt": i.prompt.text, "media_type": i.media_type}
-                               for i, p in zip(items, paths)], batch_size=8)
-    rows = [ItemPrediction(item=item, scorer=policy.scorer, dimension=d, prediction=round(float(res[d]), 4),
-                           probs={k: round(float(v), 4) for k, v in res[f"{d}_probs"].items()})
-            for item, res in zip(items, results) for d in ("quality", "alignment")]
+    with _local_copies([i.media.name or "" for i in items]) as paths:
+        results = score_items(
+            _loaded(policy.scorer.path),
+            [{"media": p, "prompt": i.prompt.text, "media_type": i.media_type} for i, p in zip(items, paths)],
+            batch_size=8,
+        )
+    rows = [
+        ItemPrediction(
+            item=item,
+            scorer=policy.scorer,
+            dimension=d,
+            prediction=round(float(res[d]), 4),
+            probs={k: round(float(v), 4) for k, v in res[f"{d}_probs"].items()},
+        )
+        for item, res in zip(items, results)
+        for d in ("quality", "alignment")
+    ]
     held = 0
     with transaction.atomic():
-        ItemPrediction.objects.bulk_create(rows, update_conflicts=True, unique_fields=["item", "scorer", "dimension"],
-                                           update_fields=["prediction", "probs"])
+        ItemPrediction.objects.bulk_create(
+            rows,
+            update_conflicts=True,
+            unique_fields=["item", "scorer", "dimension"],
+            update_fields=["prediction", "probs"],
+        )
         for item, res in zip(items, results):
             p_bad = float(res["quality_probs"].get("Bad", 0.0))
             if p_bad >= policy.hold_probability and policy.hold_probability < 1 and item.active_count == 0:
-                held += _hold(item, reason=f"screening scorer {policy.scorer.name}: P(Bad) {p_bad:.2f} on visual quality "
-                              f"(holds at {policy.hold_probability:g}); predicted quality {res['quality']:.2f}")
+                held += _hold(
+                    item,
+                    reason=f"screening scorer {policy.scorer.name}: P(Bad) {p_bad:.2f} on visual quality "
+                    f"(holds at {policy.hold_probability:g}); predicted quality {res['quality']:.2f}",
+                )
     return {"scored": len(items), "held": held}
 
 
@@ -151,20 +181,32 @@ def screening_agreement(*, campaign: Campaign, min_ratings: int = 2, top: int = 
     from scipy.stats import pearsonr, spearmanr
 
     policy = screening_get(campaign=campaign)
-    out: dict = {"scorer": policy.scorer.name if policy else None, "dimensions": {}, "disagreements": [],
-                 "held": ItemCheck.objects.filter(item__campaign=campaign, status=ItemCheck.Status.HELD).count()}
+    out: dict = {
+        "scorer": policy.scorer.name if policy else None,
+        "dimensions": {},
+        "disagreements": [],
+        "held": ItemCheck.objects.filter(item__campaign=campaign, status=ItemCheck.Status.HELD).count(),
+    }
     if policy is None:
         return out
     worst = []
     for dim in campaign.dimensions:
-        mos = dict(Rating.objects.filter(item__campaign=campaign, batch__decision=Batch.Decision.APPROVED,
-                                         **{f"{dim}__isnull": False})
-                   .values("item_id").annotate(m=Avg(dim), n=Count("pk")).filter(n__gte=min_ratings)
-                   .values_list("item_id", "m"))
-        preds = dict(ItemPrediction.objects.filter(scorer=policy.scorer, dimension=dim, item_id__in=list(mos))
-                     .values_list("item_id", "prediction"))
+        mos = dict(
+            Rating.objects.filter(
+                item__campaign=campaign, batch__decision=Batch.Decision.APPROVED, **{f"{dim}__isnull": False}
+            )
+            .values("item_id")
+            .annotate(m=Avg(dim), n=Count("pk"))
+            .filter(n__gte=min_ratings)
+            .values_list("item_id", "m")
+        )
+        preds = dict(
+            ItemPrediction.objects.filter(scorer=policy.scorer, dimension=dim, item_id__in=list(mos)).values_list(
+                "item_id", "prediction"
+            )
+        )
         ids = [i for i in mos if i in preds]
-        figures = {"n": len(ids), "srcc": None, "plcc": None}
+        figures: dict[str, Any] = {"n": len(ids), "srcc": None, "plcc": None}
         if len(ids) >= 3:
             h, p = np.array([mos[i] for i in ids]), np.array([preds[i] for i in ids])
             if h.std() > 0 and p.std() > 0:
@@ -173,9 +215,17 @@ def screening_agreement(*, campaign: Campaign, min_ratings: int = 2, top: int = 
         out["dimensions"][dim] = figures
         worst += [(abs(preds[i] - mos[i]), i, dim, preds[i], mos[i]) for i in ids]
     names = dict(Item.objects.filter(pk__in=[w[1] for w in worst]).values_list("pk", "item_id"))
-    out["disagreements"] = [{"item": i, "item_id": names.get(i), "dimension": d, "prediction": round(p, 2),
-                             "mos": round(m, 2), "difference": round(diff, 2)}
-                            for diff, i, d, p, m in sorted(worst, reverse=True)[:top]]
+    out["disagreements"] = [
+        {
+            "item": i,
+            "item_id": names.get(i),
+            "dimension": d,
+            "prediction": round(p, 2),
+            "mos": round(m, 2),
+            "difference": round(diff, 2),
+        }
+        for diff, i, d, p, m in sorted(worst, reverse=True)[:top]
+    ]
     return out
 
 
@@ -189,21 +239,36 @@ def screening_disagreement(*, campaign: Campaign) -> dict[int, float]:
         return {}
     mos: dict[tuple[int, str], float] = {}
     for dim in campaign.dimensions:
-        for item_id, m in (Rating.objects.filter(item__campaign=campaign, batch__decision=Batch.Decision.APPROVED,
-                                                 **{f"{dim}__isnull": False})
-                           .values("item_id").annotate(m=Avg(dim)).values_list("item_id", "m")):
+        for item_id, m in (
+            Rating.objects.filter(
+                item__campaign=campaign, batch__decision=Batch.Decision.APPROVED, **{f"{dim}__isnull": False}
+            )
+            .values("item_id")
+            .annotate(m=Avg(dim))
+            .values_list("item_id", "m")
+        ):
             mos[(item_id, dim)] = m
     out: dict[int, float] = {}
-    for item_id, dim, pred, probs in (ItemPrediction.objects.filter(scorer=policy.scorer, item__campaign=campaign)
-                                      .values_list("item_id", "dimension", "prediction", "probs").iterator(chunk_size=5000)):
+    for item_id, dim, pred, probs in (
+        ItemPrediction.objects.filter(scorer=policy.scorer, item__campaign=campaign)
+        .values_list("item_id", "dimension", "prediction", "probs")
+        .iterator(chunk_size=5000)
+    ):
         bonus = disagreement_bonus(prediction=pred, mos=mos.get((item_id, dim)), probs=probs)
         out[item_id] = max(out.get(item_id, 0.0), bonus)
     return out
 
 
-def predictions_list(*, campaign: Campaign, scorer: Scorer | None = None, dimension: str = "quality",
-                     order: str = "prediction", held: bool | None = None, lo: float | None = None,
-                     hi: float | None = None):
+def predictions_list(
+    *,
+    campaign: Campaign,
+    scorer: Scorer | None = None,
+    dimension: str = "quality",
+    order: str = "prediction",
+    held: bool | None = None,
+    lo: float | None = None,
+    hi: float | None = None,
+):
     """Items with their predictions, to filter and sort by (a queryset of ItemPrediction)."""
     if dimension not in ("quality", "alignment"):
         raise InvalidInput("dimension must be quality or alignment")
@@ -224,5 +289,14 @@ def predictions_list(*, campaign: Campaign, scorer: Scorer | None = None, dimens
     return qs.select_related("item", "item__generator").order_by(order, "item_id")
 
 
-__all__ = ["items_created", "item_check_decide", "predictions_list", "screening_agreement", "screening_disagreement",
-           "screening_get", "screening_rescore", "screening_run", "screening_set"]
+__all__ = [
+    "items_created",
+    "item_check_decide",
+    "predictions_list",
+    "screening_agreement",
+    "screening_disagreement",
+    "screening_get",
+    "screening_rescore",
+    "screening_run",
+    "screening_set",
+]

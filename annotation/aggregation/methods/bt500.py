@@ -87,8 +87,8 @@ def screen(data: CodedRatings, params: dict[str, Any]):
     rated = group_count(data.annotator, data.n_annotators)
     pq = p + q
     with np.errstate(invalid="ignore", divide="ignore"):
-        rejected = (pq > 0) & (pq / rated > params["ratio_threshold"]) & (
-            np.abs(p - q) / pq < params["balance_threshold"]
+        rejected = (
+            (pq > 0) & (pq / rated > params["ratio_threshold"]) & (np.abs(p - q) / pq < params["balance_threshold"])
         )
     return p, q, rejected
 
@@ -100,8 +100,13 @@ def run(data: CodedRatings, params: dict[str, Any]) -> AggregationResult:
     items = items_frame(data.item_ids, mos=mos, std=std, ci95=ci_halfwidth(std, n), n=n)
     bias, inconsistency, n_a = annotator_diagnostics(data, mos, used=kept)
     annotators = annotators_frame(
-        data.annotator_ids, bias=bias, inconsistency=inconsistency, n=n_a, rejected=rejected,
-        p=p, q=q,
+        data.annotator_ids,
+        bias=bias,
+        inconsistency=inconsistency,
+        n=n_a,
+        rejected=rejected,
+        p=p,
+        q=q,
     )
     info = {
         "method": NAME,

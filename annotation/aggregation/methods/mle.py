@@ -120,7 +120,7 @@ def fit(data: CodedRatings, params: dict[str, Any]) -> dict[str, Any]:
 
     converged = False
     iterations = 0
-    for iterations in range(1, params["max_iter"] + 1):
+    for iterations in range(1, params["max_iter"] + 1):  # noqa: B007  (reported after the loop)
         w_row = (1.0 / (v * v))[an]
         w_item = np.bincount(it, weights=w_row, minlength=n_items)
         psi_new = np.bincount(it, weights=w_row * (x - delta[an]), minlength=n_items) / w_item
@@ -131,7 +131,7 @@ def fit(data: CodedRatings, params: dict[str, Any]) -> dict[str, Any]:
             delta_new[active] -= shift
             psi_new += shift
         e = x - psi_new[it] - delta_new[an]
-        e2_sum = np.bincount(an, weights=e * e, minlength=n_ann)
+        e2_sum: np.ndarray = np.bincount(an, weights=e * e, minlength=n_ann)
         if params["dof_correction"]:
             # Leverage of rating ij on psi_j; sum(1 - h) is the annotator's residual degrees of freedom.
             dof = np.bincount(an, weights=1.0 - w_row / w_item[it], minlength=n_ann)

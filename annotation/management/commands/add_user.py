@@ -1,6 +1,7 @@
-from ...roles import ROLES
+from core.management.base import ServiceCommand
+from core.roles import ROLES
+
 from ...services.users import user_add, user_token
-from ..base import ServiceCommand
 
 
 class Command(ServiceCommand):

@@ -1,11 +1,14 @@
-from ...services.golden import golden_set_create
+from core.management.base import ServiceCommand
+
 from ...services.campaigns import campaign_get
-from ..base import ServiceCommand
+from ...services.golden import golden_set_create
 
 
 class Command(ServiceCommand):
-    help = ("Make (or grow) a campaign's golden sample: a random sample stratified by generator and media type, "
-            "reproducible with --seed. Refuses to shrink a set that already has golden scores.")
+    help = (
+        "Make (or grow) a campaign's golden sample: a random sample stratified by generator and media type, "
+        "reproducible with --seed. Refuses to shrink a set that already has golden scores."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--campaign", required=True, help="Campaign slug.")
@@ -20,5 +23,9 @@ class Command(ServiceCommand):
         self.stdout.write(f"{'generator'.ljust(width)}  media  items  golden")
         for s in result["strata"]:
             grew = f" (+{s['golden'] - s['golden_before']})" if s["golden"] != s["golden_before"] else ""
-            self.stdout.write(f"{s['generator'].ljust(width)}  {s['media_type']:<5}  {s['items']:>5}  {s['golden']:>6}{grew}")
-        self.stdout.write(f"golden set of {campaign}: {result['size']} items ({result['added']} added), seed {result['seed']}")
+            self.stdout.write(
+                f"{s['generator'].ljust(width)}  {s['media_type']:<5}  {s['items']:>5}  {s['golden']:>6}{grew}"
+            )
+        self.stdout.write(
+            f"golden set of {campaign}: {result['size']} items ({result['added']} added), seed {result['seed']}"
+        )

@@ -1,11 +1,14 @@
-from ...services.golden import golden_import
+from core.management.base import ServiceCommand
+
 from ...services.campaigns import campaign_get
-from ..base import ServiceCommand
+from ...services.golden import golden_import
 
 
 class Command(ServiceCommand):
-    help = ("Import golden scores from a CSV with columns item_id, quality, alignment (an empty cell: no golden "
-            "score on that dimension). All or nothing; the items become golden.")
+    help = (
+        "Import golden scores from a CSV with columns item_id, quality, alignment (an empty cell: no golden "
+        "score on that dimension). All or nothing; the items become golden."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--campaign", required=True, help="Campaign slug.")

@@ -1,8 +1,9 @@
 from pathlib import Path
 
-from ...services.errors import InvalidInput
+from core.errors import InvalidInput
+
 from ...services.campaigns import campaign_get
-from ..base import JobCommand
+from ..job_command import JobCommand
 
 
 class Command(JobCommand):
@@ -16,7 +17,9 @@ class Command(JobCommand):
         super().add_arguments(parser)
         parser.add_argument("--campaign", required=True, help="Slug of the campaign to import into.")
         parser.add_argument("--manifest", required=True, type=Path, help="manifest.csv or manifest.jsonl")
-        parser.add_argument("--media-root", type=Path, help="Folder media_path is relative to (default: the manifest's folder).")
+        parser.add_argument(
+            "--media-root", type=Path, help="Folder media_path is relative to (default: the manifest's folder)."
+        )
 
     def handle(self, *args, campaign, manifest, media_root, enqueue, **options):
         target = campaign_get(slug=campaign)

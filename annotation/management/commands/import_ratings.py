@@ -1,13 +1,16 @@
+from core.management.base import ServiceCommand
+
 from ...models import Batch
 from ...services.campaigns import campaign_get
 from ...services.scrutiny import batch_rows, scrutiny_table
 from ...services.vendor_ratings import ratings_import
-from ..base import ServiceCommand
 
 
 class Command(ServiceCommand):
-    help = ("Import vendor ratings from a CSV with columns annotator, item_id, quality, alignment and optional batch; "
-            "one imported batch per annotator and batch label, scrutinized at once. All or nothing.")
+    help = (
+        "Import vendor ratings from a CSV with columns annotator, item_id, quality, alignment and optional batch; "
+        "one imported batch per annotator and batch label, scrutinized at once. All or nothing."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--campaign", required=True, help="Campaign slug.")
@@ -18,6 +21,7 @@ class Command(ServiceCommand):
         data = self.read_utf8(file)
         ids = ratings_import(campaign=camp, data=data)
         batches = Batch.objects.filter(pk__in=ids).select_related("annotator", "decided_by").order_by("pk")
-        self.stdout.write(scrutiny_table(rows=batch_rows(batches=batches, dimensions=camp.dimensions),
-                                         dimensions=camp.dimensions))
+        self.stdout.write(
+            scrutiny_table(rows=batch_rows(batches=batches, dimensions=camp.dimensions), dimensions=camp.dimensions)
+        )
         self.stdout.write(f"imported {len(ids)} batches into {campaign}")

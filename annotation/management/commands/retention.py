@@ -1,10 +1,12 @@
 """`manage.py retention [--dry-run] [--days N] [--keep-versions K]`: remove exports and dataset versions
 nobody uses (annotation/services/retention.py); --dry-run prints what would go and removes nothing."""
+
 from __future__ import annotations
 
-from ...services.errors import InvalidInput
+from core.errors import InvalidInput
+from core.management.base import ServiceCommand
+
 from ...services.retention import retention_apply
-from ..base import ServiceCommand
 
 
 class Command(ServiceCommand):
@@ -26,9 +28,13 @@ class Command(ServiceCommand):
             return
         verb = "would remove" if dry_run else "removed"
         for e in plan.exports:
-            self.stdout.write(f"export job {e.job_id} (version {e.version_id}): {e.bytes / 1024**2:.1f} MiB, "
-                              f"last used {e.last_used:%Y-%m-%d}")
+            self.stdout.write(
+                f"export job {e.job_id} (version {e.version_id}): {e.bytes / 1024**2:.1f} MiB, "
+                f"last used {e.last_used:%Y-%m-%d}"
+            )
         for v in plan.versions:
             self.stdout.write(f"version {v.version_id} ({v.campaign} v{v.number}), made {v.created_at:%Y-%m-%d}")
-        self.stdout.write(f"{verb} {len(plan.exports)} exports ({plan.bytes / 1024**2:.1f} MiB) and "
-                          f"{len(plan.versions)} dataset versions unused for {plan.days} days")
+        self.stdout.write(
+            f"{verb} {len(plan.exports)} exports ({plan.bytes / 1024**2:.1f} MiB) and "
+            f"{len(plan.versions)} dataset versions unused for {plan.days} days"
+        )

@@ -8,6 +8,7 @@ generator, seeded), or are the split each item was imported with (`split="given"
 Golden items (the Sample-and-Scrutinize sample) are kept, left out of the train split
 (`golden="exclude-train"`) or left out altogether (`golden="exclude"`).
 """
+
 from __future__ import annotations
 
 import os
@@ -17,8 +18,9 @@ from pathlib import Path
 
 from django.conf import settings
 
+from core.errors import InvalidInput
+
 from ...models import DatasetVersion, Job
-from ..errors import InvalidInput
 from .manifest import manifest_write
 from .media import MEDIA_MODES, MediaPlacer
 from .mos_table import CsvWriter, JsonlWriter, ParquetWriter
@@ -60,8 +62,10 @@ def _given_split_names(version: DatasetVersion) -> list[str]:
     """The splits present in the version's items (given at import); InvalidInput when some item has none."""
     counts = version_given_splits(version=version)
     if counts.get("", 0):
-        raise InvalidInput(f"split 'given': {counts['']} item(s) of version {version.number} have no imported split; "
-                           "import a split column with the items or the MOS table, or ask for ratios")
+        raise InvalidInput(
+            f"split 'given': {counts['']} item(s) of version {version.number} have no imported split; "
+            "import a split column with the items or the MOS table, or ask for ratios"
+        )
     return [s for s in SPLIT_NAMES if counts.get(s)]
 
 
@@ -73,13 +77,22 @@ def _golden_skipped(row: dict, split_name: str | None, golden: str) -> bool:
 
 
 def dataset_export(
-    *, version: DatasetVersion, fmt: str, out: str | Path, split=None, seed: int = 0, media: str = "copy",
-    golden: str = "keep", progress=None,
+    *,
+    version: DatasetVersion,
+    fmt: str,
+    out: str | Path,
+    split=None,
+    seed: int = 0,
+    media: str = "copy",
+    golden: str = "keep",
+    progress=None,
 ) -> dict:
     """Export `version` to the folder `out` in format `fmt`; returns the manifest (a dict)."""
     args = export_check(fmt=fmt, split=split, seed=seed, media=media, out=out, golden=golden)
-    out, ratios, seed, golden = args["out"], args["split"], args["seed"], args["golden"]
+    out_dir: Path = args["out"]
+    ratios, seed, golden = args["split"], args["seed"], args["golden"]
     total = int(version.counts.get("items") or version.scores.values("item_id").distinct().count())
+    names: list[str] | None
     if ratios == GIVEN:
         names = _given_split_names(version)
         prompt_split: dict = {}
@@ -88,10 +101,10 @@ def dataset_export(
         prompt_split = assign_splits(version_item_keys(version=version), ratios, seed) if ratios else {}
     if progress:
         progress.set_total(total, f"exporting {fmt}")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    for stale in out.parent.glob(f".{out.name}.partial-*"):
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    for stale in out_dir.parent.glob(f".{out_dir.name}.partial-*"):
         shutil.rmtree(stale, ignore_errors=True)  # left by a worker killed half-way through this same export
-    work = out.parent / f".{out.name}.partial-{uuid.uuid4().hex[:8]}"
+    work = out_dir.parent / f".{out_dir.name}.partial-{uuid.uuid4().hex[:8]}"
     work.mkdir()
     try:
         placer = MediaPlacer(work, media)
@@ -120,11 +133,20 @@ def dataset_export(
             counts = table_counts
         else:
             counts = {(f["split"] or "all"): f["rows"] for f in files if f["path"].endswith(".jsonl")}
-        manifest = manifest_write(root=work, fmt=fmt, version=version, files=files, counts=counts, media=media,
-                                  split=ratios, seed=seed, golden={"mode": golden, "items_left_out": skipped_golden})
-        if out.exists():
-            out.rmdir()  # empty (checked above); rename cannot replace a folder on every OS
-        os.replace(work, out)
+        manifest = manifest_write(
+            root=work,
+            fmt=fmt,
+            version=version,
+            files=files,
+            counts=counts,
+            media=media,
+            split=ratios,
+            seed=seed,
+            golden={"mode": golden, "items_left_out": skipped_golden},
+        )
+        if out_dir.exists():
+            out_dir.rmdir()  # empty (checked above); rename cannot replace a folder on every OS
+        os.replace(work, out_dir)
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
@@ -144,9 +166,8 @@ def dataset_export_job(*, job: Job, progress) -> dict:
     """
     import json
 
-    from ..mos import version_get
-
     from ..disk import export_disk_check
+    from ..mos import version_get
 
     p = job.params
     version = version_get(version_id=p.get("version_id"), campaign=job.campaign if job.campaign_id else None)
@@ -155,8 +176,20 @@ def dataset_export_job(*, job: Job, progress) -> dict:
         manifest = json.loads((out / "manifest.json").read_text())
     else:
         export_disk_check(path=out.parent)  # 507 before writing, not ENOSPC half-way
-        manifest = dataset_export(version=version, fmt=p.get("format", ""), out=out, split=p.get("split"),
-                                  seed=p.get("seed", 0), media=p.get("media", "copy"), golden=p.get("golden", "keep"),
-                                  progress=progress)
-    return {"out": str(out), "format": manifest["format"], "counts": manifest["counts"],
-            "files": [f["path"] for f in manifest["files"]], "version_id": version.pk}
+        manifest = dataset_export(
+            version=version,
+            fmt=p.get("format", ""),
+            out=out,
+            split=p.get("split"),
+            seed=p.get("seed", 0),
+            media=p.get("media", "copy"),
+            golden=p.get("golden", "keep"),
+            progress=progress,
+        )
+    return {
+        "out": str(out),
+        "format": manifest["format"],
+        "counts": manifest["counts"],
+        "files": [f["path"] for f in manifest["files"]],
+        "version_id": version.pk,
+    }

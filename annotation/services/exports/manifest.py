@@ -1,4 +1,5 @@
 """manifest.json of an export: what it holds, from which dataset version, with a sha256 per file."""
+
 from __future__ import annotations
 
 import hashlib
@@ -18,13 +19,27 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def manifest_write(*, root: Path, fmt: str, version: DatasetVersion, files: list[dict], counts: dict,
-                   media: str, split: dict | str | None, seed: int, golden: dict | None = None) -> dict:
+def manifest_write(
+    *,
+    root: Path,
+    fmt: str,
+    version: DatasetVersion,
+    files: list[dict],
+    counts: dict,
+    media: str,
+    split: dict | str | None,
+    seed: int,
+    golden: dict | None = None,
+) -> dict:
     manifest = {
         "format": fmt,
         "dataset_version": {
-            "id": version.pk, "campaign": version.campaign.slug, "number": version.number,
-            "method": version.method, "checksum": version.checksum, "source": version.source,
+            "id": version.pk,
+            "campaign": version.campaign.slug,
+            "number": version.number,
+            "method": version.method,
+            "checksum": version.checksum,
+            "source": version.source,
             "created_at": version.created_at.isoformat(),
         },
         "files": [dict(f, sha256=file_sha256(root / f["path"])) for f in files],

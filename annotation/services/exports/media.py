@@ -5,6 +5,7 @@ source being moved), else a symbolic link to the absolute source path. `copy` st
 also works for non-filesystem storage (S3). `none` writes no media (the records keep the relative path;
 put the files there yourself).
 """
+
 from __future__ import annotations
 
 import os
@@ -13,7 +14,7 @@ from pathlib import Path
 
 from django.core.files.storage import default_storage
 
-from ..errors import InvalidInput
+from core.errors import InvalidInput
 
 MEDIA_MODES = ("copy", "link", "none")
 
@@ -52,8 +53,8 @@ class MediaPlacer:
                 os.symlink(src.resolve(), dest)
         else:
             try:
-                with default_storage.open(media_name, "rb") as src, open(dest, "wb") as out:
-                    shutil.copyfileobj(src, out, 1024 * 1024)
+                with default_storage.open(media_name, "rb") as stored, open(dest, "wb") as out:
+                    shutil.copyfileobj(stored, out, 1024 * 1024)
             except FileNotFoundError:
                 raise InvalidInput(f"media file of item {item_id!r} is missing: {media_name}") from None
         self.placed += 1

@@ -1,25 +1,45 @@
 """MOS tables: one row per item (csv, jsonl, parquet), written as the rows stream in."""
+
 from __future__ import annotations
 
-import csv
 import json
 from pathlib import Path
+
 from .. import csv_safe
 
 COLUMNS = (
-    "item_id", "media_path", "media_type", "generator", "prompt", "category", "subcategory", "word_count",
+    "item_id",
+    "media_path",
+    "media_type",
+    "generator",
+    "prompt",
+    "category",
+    "subcategory",
+    "word_count",
     "is_golden",
-    "quality_mos", "quality_std", "quality_n", "quality_ci95",
-    "alignment_mos", "alignment_std", "alignment_n", "alignment_ci95",
+    "quality_mos",
+    "quality_std",
+    "quality_n",
+    "quality_ci95",
+    "alignment_mos",
+    "alignment_std",
+    "alignment_n",
+    "alignment_ci95",
 )
 PARQUET_ROW_GROUP = 10_000
 
 
 def table_row(row: dict, split: str | None, with_split: bool) -> dict:
     out = {
-        "item_id": row["item_id"], "media_path": row["media_path"], "media_type": row["media_type"],
-        "generator": row["generator"], "prompt": row["prompt"], "category": row["category"],
-        "subcategory": row["subcategory"], "word_count": row["prompt_words"], "is_golden": row["is_golden"],
+        "item_id": row["item_id"],
+        "media_path": row["media_path"],
+        "media_type": row["media_type"],
+        "generator": row["generator"],
+        "prompt": row["prompt"],
+        "category": row["category"],
+        "subcategory": row["subcategory"],
+        "word_count": row["prompt_words"],
+        "is_golden": row["is_golden"],
     }
     for dim in ("quality", "alignment"):
         s = row["scores"].get(dim) or {}

@@ -13,10 +13,12 @@ source of truth for both, shared with the trainer.
 `sft-sharegpt` (LLaMA-Factory, sharegpt format with OpenAI-style role/content tags) and `sft-swift`
 (ms-swift) carry the same conversation with `images`/`videos` lists instead of our extra fields.
 """
+
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TextIO
 
 from training.scorer.prompts import context_prompt, level_from_mos
 
@@ -30,15 +32,27 @@ def sft_records(row: dict, split: str | None):
             continue
         level = level_from_mos(score["mos"])
         yield {
-            "item_id": row["item_id"], "dimension": dim, "media_type": row["media_type"],
-            "media": row["media_path"], "generator": row["generator"], "prompt": row["prompt"],
-            "prompt_words": row["prompt_words"], "word_count": row["prompt_words"], "category": row["category"],
-            "subcategory": row["subcategory"], "is_golden": row["is_golden"],
+            "item_id": row["item_id"],
+            "dimension": dim,
+            "media_type": row["media_type"],
+            "media": row["media_path"],
+            "generator": row["generator"],
+            "prompt": row["prompt"],
+            "prompt_words": row["prompt_words"],
+            "word_count": row["prompt_words"],
+            "category": row["category"],
+            "subcategory": row["subcategory"],
+            "is_golden": row["is_golden"],
             "messages": [
-                {"role": "user", "content": context_prompt(media_type=row["media_type"], dimension=dim, prompt=row["prompt"])},
+                {
+                    "role": "user",
+                    "content": context_prompt(media_type=row["media_type"], dimension=dim, prompt=row["prompt"]),
+                },
                 {"role": "assistant", "content": level},
             ],
-            "level": level, "mos": score["mos"], "split": split,
+            "level": level,
+            "mos": score["mos"],
+            "split": split,
         }
 
 
@@ -50,9 +64,9 @@ class _SplitFiles:
     def __init__(self, root: Path, splits: list[str] | None):
         self.root = root
         self.splits = splits
-        self._fh: dict[str | None, object] = {}
+        self._fh: dict[str | None, TextIO] = {}
         self.rows: dict[str | None, int] = {}
-        for s in (splits or [None]):  # every asked split gets its file, even if it ends up empty
+        for s in list(splits) if splits else [None]:  # every asked split gets its file, even if it ends up empty
             self._open(s)
 
     def name(self, split: str | None) -> str:
@@ -89,8 +103,11 @@ def _media_key(row: dict) -> str:
 def _tool_record(rec: dict, row: dict) -> dict:
     """LLaMA-Factory / ms-swift record: the conversation and media, plus our analysis fields (both tools read
     only the columns they know)."""
-    return {"messages": rec["messages"], _media_key(row): [rec["media"]],
-            **{k: rec[k] for k in ("item_id", "dimension", "mos", "category", "subcategory", "word_count", "is_golden")}}
+    return {
+        "messages": rec["messages"],
+        _media_key(row): [rec["media"]],
+        **{k: rec[k] for k in ("item_id", "dimension", "mos", "category", "subcategory", "word_count", "is_golden")},
+    }
 
 
 class SharegptWriter(_SplitFiles):
@@ -110,7 +127,12 @@ class SharegptWriter(_SplitFiles):
                 "file_name": self.name(split),
                 "formatting": "sharegpt",
                 "columns": {"messages": "messages", "images": "images", "videos": "videos"},
-                "tags": {"role_tag": "role", "content_tag": "content", "user_tag": "user", "assistant_tag": "assistant"},
+                "tags": {
+                    "role_tag": "role",
+                    "content_tag": "content",
+                    "user_tag": "user",
+                    "assistant_tag": "assistant",
+                },
             }
         (self.root / "dataset_info.json").write_text(json.dumps(info, indent=2) + "\n")
 

@@ -14,13 +14,15 @@ Algorithm (greedy iterative stratification):
 Large prompts are placed while every split still has room; small ones fill the remaining gaps, so the
 per-generator ratios come out within about one prompt's worth of items of the target.
 """
+
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from typing import Any
 
 import numpy as np
 
-from ..errors import InvalidInput
+from core.errors import InvalidInput
 
 SPLIT_NAMES = ("train", "val", "test")
 GIVEN = "given"  # keep the split each item was imported with (Item.split), exactly
@@ -43,8 +45,10 @@ def parse_split(text: str | dict | None) -> dict[str, float] | str | None:
         pairs = []
         for part in text.split(","):
             if "=" not in part:
-                raise InvalidInput(f"malformed split {text!r}: expected name=ratio pairs like train=0.8,val=0.1,test=0.1, "
-                                   f"or 'given' (the split imported with the items)")
+                raise InvalidInput(
+                    f"malformed split {text!r}: expected name=ratio pairs like train=0.8,val=0.1,test=0.1, "
+                    f"or 'given' (the split imported with the items)"
+                )
             name, _, value = part.partition("=")
             pairs.append((name.strip(), value.strip()))
     else:
@@ -92,8 +96,8 @@ def assign_splits(keys: list[tuple[int, int]], ratios: dict[str, float], seed: i
     rng = np.random.default_rng(seed)
     tie = rng.permutation(len(prompts))
     sizes = np.array([sum(per_prompt[p].values()) for p in prompts], dtype=np.int64)
-    order = np.lexsort((tie, -sizes)) if prompts else []
-    assigned = {s: Counter() for s in names}
+    order: Any = np.lexsort((tie, -sizes)) if prompts else []
+    assigned: dict[str, Counter] = {s: Counter() for s in names}
     assigned_total = dict.fromkeys(names, 0)
     result: dict[int, str] = {}
     for idx in order:

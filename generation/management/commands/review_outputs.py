@@ -1,6 +1,7 @@
 """review_outputs --campaign SLUG (--approve | --reject) (--job ID | --output ID ...)"""
-from annotation.management.base import ServiceCommand
+
 from annotation.services.campaigns import campaign_get
+from core.management.base import ServiceCommand
 from generation.services.review import outputs_review
 
 
@@ -17,6 +18,10 @@ class Command(ServiceCommand):
 
     def handle(self, *args, **opts):
         campaign = campaign_get(slug=opts["campaign"])
-        result = outputs_review(campaign=campaign, decision="approve" if opts["approve"] else "reject",
-                                output_ids=opts["output"], job_id=opts["job"])
+        result = outputs_review(
+            campaign=campaign,
+            decision="approve" if opts["approve"] else "reject",
+            output_ids=opts["output"],
+            job_id=opts["job"],
+        )
         self.stdout.write(", ".join(f"{v} {k}" for k, v in result.items()))

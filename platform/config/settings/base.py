@@ -5,6 +5,7 @@ in a local folder, Celery on a filesystem transport (a real worker process, no b
 Production sets DATABASE_URL (PostgreSQL), CELERY_BROKER_URL (Redis), SECRET_KEY, ALLOWED_HOSTS and
 either MEDIA_ROOT (a shared volume) or the S3 settings (django-storages).
 """
+
 from __future__ import annotations
 
 import os
@@ -44,6 +45,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "axes",  # login lockout after repeated failures (django-axes)
+    "core",  # what every app shares: errors, roles, the job state machine, the API's edges
     "annotation",
     "training",
     "generation",
@@ -52,8 +54,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "annotation.api.exception_handler.ApiErrorsMiddleware",  # JSON (and 503 + Retry-After) under /api/
-    "annotation.api.limits.RequestSizeLimitMiddleware",  # 413 before a too-large upload is read
+    "core.api.exception_handler.ApiErrorsMiddleware",  # JSON (and 503 + Retry-After) under /api/
+    "core.api.limits.RequestSizeLimitMiddleware",  # 413 before a too-large upload is read
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -65,7 +67,7 @@ MIDDLEWARE = [
 # django-axes checks the lockout before the password; the project's backend skips the check where there is
 # no request to attribute (management commands, the test client's login()).
 AUTHENTICATION_BACKENDS = [
-    "annotation.auth_backends.LockoutBackend",
+    "core.auth_backends.LockoutBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
 
@@ -154,12 +156,31 @@ else:
 IMPORT_ROOTS = [Path(p) for p in env_list("QEVAL_IMPORT_ROOTS", str(VAR_DIR / "imports"))]
 EXPORT_ROOT = Path(os.environ.get("QEVAL_EXPORT_ROOT", VAR_DIR / "exports"))
 TRAINING_ROOT = Path(os.environ.get("QEVAL_TRAINING_ROOT", VAR_DIR / "training"))
+# Training runs: the base model when a run's config names none (a local folder or a hub id in the workers'
+# cache), and how a run exports its dataset version (sft): the split (by prompt, stratified by generator; or
+# "given"), its seed, the media (copy, or link: hard links when the export and the media share a filesystem) and
+# golden items (keep, exclude-train, exclude).
+TRAINING_BASE_MODEL = os.environ.get("QEVAL_SCORER_BASE_MODEL", "Qwen/Qwen2-VL-7B-Instruct")
+TRAINING_EXPORT_SPLIT = os.environ.get("QEVAL_TRAINING_EXPORT_SPLIT", "train=0.8,val=0.1,test=0.1")
+TRAINING_EXPORT_SEED = int(os.environ.get("QEVAL_TRAINING_EXPORT_SEED", "0"))
+TRAINING_EXPORT_MEDIA = os.environ.get("QEVAL_TRAINING_EXPORT_MEDIA", "copy")
+TRAINING_EXPORT_GOLDEN = os.environ.get("QEVAL_TRAINING_EXPORT_GOLDEN", "keep")
+# Scoring through the API is synchronous up to this many files; more go through the training.score_batch task.
+TRAINING_SCORE_SYNC_MAX_FILES = int(os.environ.get("QEVAL_SCORE_SYNC_MAX_FILES", "8"))
 # Generation workers: tiny pipelines are built under GENERATION_ROOT/models; a claimed output whose worker
 # has not written it within GENERATION_LEASE_S seconds is handed to another worker.
 GENERATION_ROOT = Path(os.environ.get("QEVAL_GENERATION_ROOT", VAR_DIR / "generation"))
 GENERATION_LEASE_S = int(os.environ.get("QEVAL_GENERATION_LEASE_S", "1800"))
+# The key of the OpenAI-compatible endpoint that classifies prompts (classify_prompts --endpoint); unset: none.
+QEVAL_LLM_API_KEY = os.environ.get("QEVAL_LLM_API_KEY", "")
+# How often the rating page extends its leases while the annotator is active (seconds).
+QEVAL_HEARTBEAT_SECONDS = int(os.environ.get("QEVAL_HEARTBEAT_SECONDS", "60"))
 # Who is told when new items enter a campaign (annotation/services/item_events.py): the scorer screens them.
 QEVAL_ITEMS_CREATED_HOOKS = ["training.services.screening.items_created"]
+# Every kind of job (core/jobs.py's state machine): counted together for QEVAL_MAX_ACTIVE_JOBS_PER_USER ...
+QEVAL_JOB_MODELS = ["annotation.Job", "training.TrainingRun", "generation.GenerationJob"]
+# ... and swept for lost workers by the beat task annotation.jobs_sweep (and `manage.py sweep_jobs`), by name.
+QEVAL_JOB_SWEEPS = {"jobs": "annotation.services.jobs.jobs_sweep", "training_runs": "training.services.runs.runs_sweep"}
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024  # bodies that are not files
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 
@@ -173,17 +194,17 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_SCHEMA_CLASS": "annotation.api.schema.AutoSchema",  # names nested Input/Output per view
+    "DEFAULT_SCHEMA_CLASS": "core.api.schema.AutoSchema",  # names nested Input/Output per view
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 100,
-    "EXCEPTION_HANDLER": "annotation.api.exception_handler.api_exception_handler",
+    "EXCEPTION_HANDLER": "core.api.exception_handler.api_exception_handler",
     # JSON bodies by default; the views that take files name their multipart parsers themselves, so the
     # schema documents only the bodies a view really reads.
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_THROTTLE_CLASSES": [
         "rest_framework.throttling.AnonRateThrottle",
         "rest_framework.throttling.UserRateThrottle",
-        "annotation.api.throttles.JobStartThrottle",
+        "core.api.throttles.JobStartThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
         "anon": os.environ.get("QEVAL_THROTTLE_ANON", "60/min"),
@@ -197,7 +218,7 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     # Every error is {"detail": reason}: each operation documents the statuses it can answer (schema.py).
-    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "annotation.api.schema.document_errors"],
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "core.api.schema.document_errors"],
     # Two models have a `status` with different choices: name their enums instead of "Status398Enum".
     "ENUM_NAME_OVERRIDES": {
         "JobStatusEnum": "annotation.models.Job.Status",
@@ -216,7 +237,9 @@ SPECTACULAR_SETTINGS = {
 # Throttle counters and the login lockout live in this cache: Redis when CACHE_URL names one (shared by every
 # web process), else each process's memory (the embedded default: one process).
 if os.environ.get("CACHE_URL", "").startswith(("redis://", "rediss://")):
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": os.environ["CACHE_URL"]}}
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": os.environ["CACHE_URL"]}
+    }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
@@ -254,8 +277,11 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
 # The closed-loop tick is light bookkeeping: the default queue, never behind a GPU run.
-CELERY_TASK_ROUTES = {"training.closed_loop_tick": {"queue": "default"}, "training.*": {"queue": "training"},
-                      "generation.*": {"queue": "generation"}}
+CELERY_TASK_ROUTES = {
+    "training.closed_loop_tick": {"queue": "default"},
+    "training.*": {"queue": "training"},
+    "generation.*": {"queue": "generation"},
+}
 CELERY_BEAT_SCHEDULE = {
     "expire-leases": {"task": "annotation.expire_leases", "schedule": 60.0},
     # The closed loop: retraining rounds advance, and value-selection priorities follow scorer-human

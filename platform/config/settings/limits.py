@@ -3,6 +3,7 @@ defaults. Imported by base.py (so production and test inherit them; test.py lowe
 
 See docs/operations.md for what each one protects against and how they were chosen.
 """
+
 from __future__ import annotations
 
 import os
@@ -50,13 +51,18 @@ AXES_FAILURE_LIMIT = _int("QEVAL_LOGIN_FAILURE_LIMIT", 10)
 AXES_COOLOFF_TIME = _float("QEVAL_LOGIN_COOLOFF_HOURS", 0.25)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
-AXES_LOCKOUT_CALLABLE = "annotation.auth_backends.lockout_response"
+AXES_LOCKOUT_CALLABLE = "core.auth_backends.lockout_response"
 AXES_VERBOSE = False
 
 # --- no leaks --------------------------------------------------------------------------------------------
 # Workers load base models and pipelines from local folders or the Hugging Face cache only, unless this is
 # on (then they may download from the Hub at run time).
-QEVAL_ALLOW_HUB_DOWNLOADS = os.environ.get("QEVAL_ALLOW_HUB_DOWNLOADS", "false").strip().lower() in {"1", "true", "yes", "on"}
+QEVAL_ALLOW_HUB_DOWNLOADS = os.environ.get("QEVAL_ALLOW_HUB_DOWNLOADS", "false").strip().lower() in {
+    "1",
+    "true",
+    "yes",
+    "on",
+}
 if not QEVAL_ALLOW_HUB_DOWNLOADS:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")

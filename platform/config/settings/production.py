@@ -1,4 +1,5 @@
 """Production profile: everything from the environment, secure defaults; passes `check --deploy`."""
+
 import os
 
 from django.core.exceptions import ImproperlyConfigured

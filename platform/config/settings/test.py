@@ -1,5 +1,6 @@
 """Test profile: the real PostgreSQL and Redis of this machine (DATABASE_URL / CELERY_BROKER_URL
 override the defaults), eager Celery except in tests that start a real worker, media in a temp folder."""
+
 import os
 import tempfile
 from pathlib import Path
@@ -15,7 +16,7 @@ DATABASES = {
     )
 }
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/9")
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+CELERY_BROKER_TRANSPORT_OPTIONS: dict = {"visibility_timeout": 3600}  # type: ignore[no-redef]
 # Eager unless a test starts a real worker (tests/celery_worker.py), which runs with this set to false.
 CELERY_TASK_ALWAYS_EAGER = os.environ.get("CELERY_TASK_ALWAYS_EAGER", "true").lower() == "true"
 # One temp folder per test run; a real worker started by the tests is handed the same one.

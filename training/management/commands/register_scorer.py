@@ -1,12 +1,13 @@
 """Register a scorer checkpoint folder, or build and register the tiny demo model.
 
-    manage.py register_scorer --path /models/qeval-score --name qeval-7b [--base-model Qwen/Qwen2-VL-7B-Instruct]
-    manage.py register_scorer --tiny          # tiny random Qwen2-VL under TRAINING_ROOT, name "tiny-demo"
+manage.py register_scorer --path /models/qeval-score --name qeval-7b [--base-model Qwen/Qwen2-VL-7B-Instruct]
+manage.py register_scorer --tiny          # tiny random Qwen2-VL under TRAINING_ROOT, name "tiny-demo"
 """
+
 from __future__ import annotations
 
-from annotation.management.base import ServiceCommand
-from annotation.services.errors import InvalidInput
+from core.errors import InvalidInput
+from core.management.base import ServiceCommand
 from training.services.scorers import TINY_DEMO_NAME, scorer_register, scorer_register_tiny
 
 
@@ -17,7 +18,9 @@ class Command(ServiceCommand):
         parser.add_argument("--path", help="Model directory (config.json + weights + tokenizer).")
         parser.add_argument("--name", help=f"Scorer name (default for --tiny: {TINY_DEMO_NAME}).")
         parser.add_argument("--base-model", default="", help="Base model it was fine-tuned from (for the record).")
-        parser.add_argument("--tiny", action="store_true", help="Build the tiny random model (needs torch) and register it.")
+        parser.add_argument(
+            "--tiny", action="store_true", help="Build the tiny random model (needs torch) and register it."
+        )
 
     def handle(self, *args, path, name, base_model, tiny, **options):
         if tiny == bool(path):

@@ -1,15 +1,17 @@
 import json
 
-from annotation.management.base import ServiceCommand
 from annotation.services.campaigns import campaign_get
+from core.management.base import ServiceCommand
 
 from ...services.configs import config_from_yaml
 from ...services.retraining import approved_ratings, retrain_policy_set, retrain_tick
 
 
 class Command(ServiceCommand):
-    help = ("Set a campaign's retraining policy (--config), and/or move it on now (--tick): retrain when approved "
-            "ratings grow by --growth, promote only if better by --margin.")
+    help = (
+        "Set a campaign's retraining policy (--config), and/or move it on now (--tick): retrain when approved "
+        "ratings grow by --growth, promote only if better by --margin."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--campaign", required=True)
@@ -22,10 +24,17 @@ class Command(ServiceCommand):
     def handle(self, *args, campaign, config, growth, margin, min_ratings, tick, **options):
         camp = campaign_get(slug=campaign)
         if config:
-            policy = retrain_policy_set(campaign=camp, config=config_from_yaml(text=self.read_utf8(config)),
-                                        growth=growth, margin=margin, min_ratings=min_ratings)
-            self.stdout.write(f"retraining policy of {camp.slug}: every +{growth:.0%} approved ratings "
-                              f"(from {min_ratings}), promote at +{margin:g} SRCC")
+            retrain_policy_set(
+                campaign=camp,
+                config=config_from_yaml(text=self.read_utf8(config)),
+                growth=growth,
+                margin=margin,
+                min_ratings=min_ratings,
+            )
+            self.stdout.write(
+                f"retraining policy of {camp.slug}: every +{growth:.0%} approved ratings "
+                f"(from {min_ratings}), promote at +{margin:g} SRCC"
+            )
         policy = getattr(camp, "retrain_policy", None)
         if tick:
             if policy is None:
@@ -33,6 +42,7 @@ class Command(ServiceCommand):
 
                 raise CommandError(f"campaign {camp.slug!r} has no retraining policy: give --config")
             rnd = retrain_tick(policy=policy)
-            self.stdout.write(json.dumps(None if rnd is None else {"round": rnd.pk, "status": rnd.status,
-                                                                    "message": rnd.message}))
+            self.stdout.write(
+                json.dumps(None if rnd is None else {"round": rnd.pk, "status": rnd.status, "message": rnd.message})
+            )
         self.stdout.write(f"approved ratings: {approved_ratings(campaign=camp)}")

@@ -5,6 +5,7 @@
     manage.py train_scorer --version 3 --config scorer.yaml --enqueue  # prints the run id
     manage.py train_scorer --version 3 --kind evaluate --scorer 2      # evaluate a registered scorer
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -12,8 +13,8 @@ from pathlib import Path
 from django.db import transaction
 from tqdm import tqdm
 
-from annotation.management.base import CommandError, ServiceCommand
-from annotation.services.errors import InvalidInput
+from core.errors import InvalidInput
+from core.management.base import CommandError, ServiceCommand
 from training.services.configs import config_from_yaml
 from training.services.runs import run_create, run_enqueue, run_execute
 
@@ -32,7 +33,9 @@ class Command(ServiceCommand):
         parser.add_argument("--config", help="YAML file of scorer settings (ScorerConfig fields).")
         parser.add_argument("--kind", choices=["train", "evaluate"], default="train")
         parser.add_argument("--scorer", type=int, help="Registered scorer id (evaluate).")
-        parser.add_argument("--enqueue", action="store_true", help="Hand the run to the training queue and print its id.")
+        parser.add_argument(
+            "--enqueue", action="store_true", help="Hand the run to the training queue and print its id."
+        )
 
     def handle(self, *args, version_id, config, kind, scorer, enqueue, **options):
         data = {}
@@ -63,12 +66,19 @@ class Command(ServiceCommand):
             bar.refresh()
 
         try:
-            run = run_execute(run_id=run.pk, on_progress=on_progress)
+            finished = run_execute(run_id=run.pk, on_progress=on_progress)
         finally:
             bar.close()
+        run = finished or run  # None: the run was finished already (nothing to do)
         if run.status != run.Status.SUCCEEDED:
             reason = (run.error.strip().splitlines() or [run.message])[-1]
             raise CommandError(f"run {run.pk} {run.status}: {reason}")
         scorer_row = run.scorers.order_by("-id").first()
-        self.stdout.write(f"run {run.pk} succeeded" + (f"; scorer {scorer_row.pk} ({scorer_row.name}) at {scorer_row.path}"
-                                                        if scorer_row else f"; predictions at {run.predictions_path}"))
+        self.stdout.write(
+            f"run {run.pk} succeeded"
+            + (
+                f"; scorer {scorer_row.pk} ({scorer_row.name}) at {scorer_row.path}"
+                if scorer_row
+                else f"; predictions at {run.predictions_path}"
+            )
+        )

@@ -10,6 +10,7 @@ A baseline is an object with
 Image baselines score a video as the mean over ``video_frames`` frames spread evenly over the clip (the usual
 way image metrics are applied to generated video; the paper does not say how it did it).
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -39,7 +40,7 @@ class Baseline:
         sums = np.zeros(len(items))
         counts = np.zeros(len(items))
         for start in range(0, len(flat), batch_size):
-            chunk = flat[start:start + batch_size]
+            chunk = flat[start : start + batch_size]
             values = self.score_images([c[1] for c in chunk], [c[2] for c in chunk])
             for (i, _, _), v in zip(chunk, values):
                 sums[i] += float(v)
@@ -54,9 +55,9 @@ def item_frames(item: dict, n_frames: int = VIDEO_FRAMES) -> list[Image.Image]:
     """The item's image, or ``n_frames`` frames spread evenly over its video."""
     path = Path(item["media"])
     if item.get("media_type") == "video":
-        from ..media import _decode_indices, _stream_info, qvu_frame_indices
-
         import av
+
+        from ..media import _decode_indices, _stream_info, qvu_frame_indices
 
         with av.open(str(path)) as container:
             total, _ = _stream_info(container, container.streams.video[0])
@@ -71,6 +72,8 @@ def local_dir(path: str | Path, what: str) -> Path:
     """A local model directory (no hub download at run time), or BaselineUnavailable."""
     p = Path(path) if path else None
     if p is None or not p.exists():
-        raise BaselineUnavailable(f"{what}: no local model at {path!r}; download the weights on a machine with "
-                                  "access and give their folder (nothing is fetched at run time)")
+        raise BaselineUnavailable(
+            f"{what}: no local model at {path!r}; download the weights on a machine with "
+            "access and give their folder (nothing is fetched at run time)"
+        )
     return p

@@ -1,6 +1,7 @@
 """BLIP-2 image-text matching score (``blip2-itm``): P(match) from the Q-Former's ITM head, through
 transformers' ``Blip2ForImageTextRetrieval`` (e.g. a local copy of Salesforce/blip2-itm-vit-g), images through
 ``BlipImageProcessorPil`` (no torchvision). The paper's "BLIP2Score" row."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -18,7 +19,7 @@ class Blip2Itm(Baseline):
 
         folder = local_dir(model_path, self.name)
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        self.model = Blip2ForImageTextRetrieval.from_pretrained(str(folder)).to(self.device).eval()
+        self.model = Blip2ForImageTextRetrieval.from_pretrained(str(folder)).to(self.device).eval()  # type: ignore[arg-type]
         self.tokenizer = AutoTokenizer.from_pretrained(str(folder))
         self.image_processor = BlipImageProcessorPil.from_pretrained(str(folder))
         self.max_text = int(getattr(self.model.config.qformer_config, "max_position_embeddings", 512))
@@ -36,6 +37,10 @@ class Blip2Itm(Baseline):
             mask = torch.cat([torch.ones((mask.shape[0], n), dtype=mask.dtype), mask], dim=1)
         pixels = self.image_processor(images=images, return_tensors="pt")["pixel_values"]
         with torch.no_grad():
-            out = self.model(pixel_values=pixels.to(self.device, self.model.dtype), input_ids=ids.to(self.device),
-                             attention_mask=mask.to(self.device), use_image_text_matching_head=True)
+            out = self.model(
+                pixel_values=pixels.to(self.device, self.model.dtype),
+                input_ids=ids.to(self.device),
+                attention_mask=mask.to(self.device),
+                use_image_text_matching_head=True,
+            )
         return torch.softmax(out.logits_per_image.float(), dim=-1)[:, 1].cpu().tolist()

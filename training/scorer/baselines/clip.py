@@ -14,6 +14,7 @@ frozen features, fitted to the MOS of a split (:func:`fit_head`): for alignment 
 normalised image and text embeddings plus their cosine; for quality the normalised image embedding. The head is
 stored as ``head.json`` and used with ``--head``. Images go through ``CLIPImageProcessorPil`` (no torchvision).
 """
+
 from __future__ import annotations
 
 import json
@@ -29,8 +30,14 @@ IQA_PROMPTS = ("Good photo.", "Bad photo.")
 class ClipBaseline(Baseline):
     """Shared loading and embedding; subclasses turn embeddings into a score."""
 
-    def __init__(self, model_path: str | Path, *, device: str | None = None, head: str | Path | None = None,
-                 dimension: str | None = None):
+    def __init__(
+        self,
+        model_path: str | Path,
+        *,
+        device: str | None = None,
+        head: str | Path | None = None,
+        dimension: str | None = None,
+    ):
         import torch
         from transformers import AutoTokenizer, CLIPImageProcessorPil, CLIPModel
 
@@ -38,7 +45,7 @@ class ClipBaseline(Baseline):
         if folder.is_file():
             raise BaselineUnavailable(f"{self.name}: {folder} is a file; give a transformers CLIPModel folder")
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        self.model = CLIPModel.from_pretrained(str(folder)).to(self.device).eval()
+        self.model = CLIPModel.from_pretrained(str(folder)).to(self.device).eval()  # type: ignore[arg-type]  # stub
         self.tokenizer = AutoTokenizer.from_pretrained(str(folder))
         self.image_processor = CLIPImageProcessorPil.from_pretrained(str(folder))
         self.max_text = int(self.model.config.text_config.max_position_embeddings)
@@ -63,27 +70,34 @@ class ClipBaseline(Baseline):
 
         with torch.no_grad():
             enc = self.tokenizer(texts, padding=True, truncation=True, max_length=self.max_text, return_tensors="pt")
-            out = self.model.get_text_features(input_ids=enc["input_ids"].to(self.device),
-                                               attention_mask=enc["attention_mask"].to(self.device))
+            out = self.model.get_text_features(
+                input_ids=enc["input_ids"].to(self.device), attention_mask=enc["attention_mask"].to(self.device)
+            )
             feats = out if torch.is_tensor(out) else out.pooler_output
         return torch.nn.functional.normalize(feats.float(), dim=-1).cpu().numpy()
 
     def embed(self, items: list[dict], batch_size: int = 16) -> tuple[np.ndarray, np.ndarray]:
         """Per item: the normalised mean of its frames' image embeddings, and its prompt's text embedding."""
         image_rows = []
-        frames, owner = [], []
+        frames: list = []
+        owner: list[int] = []
         for i, item in enumerate(items):
             for f in item_frames(item, self.video_frames):
                 frames.append(f)
                 owner.append(i)
-        feats = np.concatenate([self._image_embeds(frames[s:s + batch_size])
-                                for s in range(0, len(frames), batch_size)]) if frames else np.zeros((0, 1))
-        owner = np.asarray(owner)
+        feats = (
+            np.concatenate([self._image_embeds(frames[s : s + batch_size]) for s in range(0, len(frames), batch_size)])
+            if frames
+            else np.zeros((0, 1))
+        )
+        owners = np.asarray(owner)
         for i in range(len(items)):
-            v = feats[owner == i].mean(axis=0)
+            v = feats[owners == i].mean(axis=0)
             image_rows.append(v / (np.linalg.norm(v) or 1.0))
         prompts = [str(it.get("prompt", "")) for it in items]
-        texts = np.concatenate([self._text_embeds(prompts[s:s + batch_size]) for s in range(0, len(prompts), batch_size)])
+        texts = np.concatenate(
+            [self._text_embeds(prompts[s : s + batch_size]) for s in range(0, len(prompts), batch_size)]
+        )
         return np.stack(image_rows), texts
 
     def features(self, img: np.ndarray, txt: np.ndarray) -> np.ndarray:
@@ -135,10 +149,12 @@ class HPSv2(ClipBaseline):
             raise BaselineUnavailable(
                 f"hpsv2: {checkpoint} is an open_clip checkpoint and open_clip does not import here "
                 f"({type(exc).__name__}: it needs torchvision). Install open_clip_torch with torchvision, or convert "
-                "the checkpoint to a transformers CLIPModel folder and give that") from exc
+                "the checkpoint to a transformers CLIPModel folder and give that"
+            ) from exc
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        model, _, preprocess = open_clip.create_model_and_transforms("ViT-H-14", pretrained=str(checkpoint),
-                                                                     device=self.device)
+        model, _, preprocess = open_clip.create_model_and_transforms(
+            "ViT-H-14", pretrained=str(checkpoint), device=self.device
+        )
         self._oc = (model.eval(), preprocess, open_clip.get_tokenizer("ViT-H-14"))
         self.head = load_head(head) if head else None
         if self.head:
@@ -182,8 +198,16 @@ class ClipIqa(ClipBaseline):
 
 # --- the fine-tuned head ------------------------------------------------------------------------------
 
-def fit_head(baseline: ClipBaseline, items: list[dict], mos: list[float], *, dimension: str, alpha: float = 1.0,
-             batch_size: int = 16) -> dict:
+
+def fit_head(
+    baseline: ClipBaseline,
+    items: list[dict],
+    mos: list[float],
+    *,
+    dimension: str,
+    alpha: float = 1.0,
+    batch_size: int = 16,
+) -> dict:
     """Ridge regression (closed form, intercept unpenalised) from the baseline's frozen features to the MOS."""
     baseline.dimension = dimension
     img, txt = baseline.embed(items, batch_size)
@@ -192,8 +216,14 @@ def fit_head(baseline: ClipBaseline, items: list[dict], mos: list[float], *, dim
     x_mean, y_mean = x.mean(axis=0), y.mean()
     xc = x - x_mean
     w = np.linalg.solve(xc.T @ xc + alpha * np.eye(x.shape[1]), xc.T @ (y - y_mean))
-    return {"baseline": baseline.name, "dimension": dimension, "alpha": alpha, "n_train": len(y),
-            "weights": w.tolist(), "bias": float(y_mean - x_mean @ w)}
+    return {
+        "baseline": baseline.name,
+        "dimension": dimension,
+        "alpha": alpha,
+        "n_train": len(y),
+        "weights": w.tolist(),
+        "bias": float(y_mean - x_mean @ w),
+    }
 
 
 def save_head(head: dict, out_dir: str | Path) -> Path:
@@ -208,5 +238,7 @@ def load_head(path: str | Path) -> dict:
     if path.is_dir():
         path = path / "head.json"
     if not path.exists():
-        raise BaselineUnavailable(f"no fitted head at {path} (fit one with `python -m training.scorer baseline-finetune`)")
+        raise BaselineUnavailable(
+            f"no fitted head at {path} (fit one with `python -m training.scorer baseline-finetune`)"
+        )
     return json.loads(path.read_text())

@@ -9,6 +9,7 @@ raises :class:`BaselineUnavailable` naming what to install.
 * ``imagereward`` (alignment/preference, Xu et al. 2023): the ``image-reward`` package's ``ImageReward.load``
   with the local ``ImageReward.pt`` (and ``med_config.json`` beside it); its BLIP code is the package's own.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -22,8 +23,10 @@ def _need(module: str, install: str):
     try:
         return importlib.import_module(module)
     except Exception as exc:  # noqa: BLE001 - a broken torchvision raises more than ImportError
-        raise BaselineUnavailable(f"needs {module!r}, which does not import here ({type(exc).__name__}: {exc}); "
-                                  f"install it where torchvision works: {install}") from exc
+        raise BaselineUnavailable(
+            f"needs {module!r}, which does not import here ({type(exc).__name__}: {exc}); "
+            f"install it where torchvision works: {install}"
+        ) from exc
 
 
 class PyiqaBaseline(Baseline):
@@ -43,7 +46,9 @@ class PyiqaBaseline(Baseline):
         import numpy as np
         import torch
 
-        batch = torch.stack([torch.from_numpy(np.asarray(im, dtype=np.float32) / 255.0).permute(2, 0, 1) for im in images])
+        batch = torch.stack(
+            [torch.from_numpy(np.asarray(im, dtype=np.float32) / 255.0).permute(2, 0, 1) for im in images]
+        )
         with torch.no_grad():
             return self.iqa(batch.to(self.device)).flatten().float().cpu().tolist()
 

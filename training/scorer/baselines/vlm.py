@@ -13,6 +13,7 @@ without torchvision through :mod:`training.scorer.processing`) and read its next
 
 Videos go to the model as videos (qwen-vl-utils frame rule), images as images, in batches with left padding.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -39,8 +40,10 @@ class VlmBaseline(Baseline):
         try:
             self.model = load_base_model(str(folder), cfg)
         except (ValueError, OSError) as exc:
-            raise BaselineUnavailable(f"{self.name}: {folder} does not load as an image-text-to-text model "
-                                      f"({exc}); give a VLM folder such as Qwen2-VL-7B-Instruct") from exc
+            raise BaselineUnavailable(
+                f"{self.name}: {folder} does not load as an image-text-to-text model "
+                f"({exc}); give a VLM folder such as Qwen2-VL-7B-Instruct"
+            ) from exc
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         self.model.to(self.device).eval()
         self.processor = load_processor(folder, model_type=getattr(self.model.config, "model_type", None), config=cfg)
@@ -65,8 +68,10 @@ class VlmBaseline(Baseline):
 
         out: list[float] = []
         for start in range(0, len(items), batch_size):
-            chunk = items[start:start + batch_size]
-            texts, images, videos = [], [], []
+            chunk = items[start : start + batch_size]
+            texts: list[str] = []
+            images: list = []
+            videos: list = []
             for item in chunk:
                 texts.append(self.texts(item))
                 rec = {"media": str(item["media"]), "media_type": item.get("media_type", "image")}
@@ -98,8 +103,9 @@ class QAlign(VlmBaseline):
 
     def texts(self, item):
         media = item.get("media_type", "image")
-        return self.processor.render(f"<{media}>" + QALIGN_QUESTION.format(media=media), media) + \
-            QALIGN_PREFIX.format(media=media)
+        return self.processor.render(f"<{media}>" + QALIGN_QUESTION.format(media=media), media) + QALIGN_PREFIX.format(
+            media=media
+        )
 
     def read(self, logits):
         import torch

@@ -1,5 +1,6 @@
 """Request size bound for the API: a body larger than QEVAL_MAX_UPLOAD_BYTES is refused with 413 from its
 Content-Length, before Django reads (and spools to disk) any of it."""
+
 from __future__ import annotations
 
 from django.conf import settings
@@ -25,7 +26,10 @@ class RequestSizeLimitMiddleware:
             limit = max_upload_bytes()
             if length > limit:
                 return JsonResponse(
-                    {"detail": f"the request body is {length} bytes, more than the limit of {limit} bytes "
-                               "(QEVAL_MAX_UPLOAD_BYTES); split the upload or import from a server folder"},
-                    status=413)
+                    {
+                        "detail": f"the request body is {length} bytes, more than the limit of {limit} bytes "
+                        "(QEVAL_MAX_UPLOAD_BYTES); split the upload or import from a server folder"
+                    },
+                    status=413,
+                )
         return self.get_response(request)

@@ -5,13 +5,14 @@ default drf-spectacular names components after the bare class name, so every `In
 every other `Input` and the schema silently shows one for all. Nested serializers are named after
 their view instead: `BatchRequestApi.Input` -> `BatchRequestInput`.
 """
-from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
 
+from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
 
 # Views that paginate by hand (LimitOffsetPagination inside get()) while declaring `responses=X(many=True)`:
 # the schema documents their answers as the {count, next, previous, results} page they really are.
-PAGINATED_BY_HAND = frozenset({"BatchListApi", "TrainingRunListApi", "ScorerListApi", "BenchmarkListApi",
-                               "GenerationJobListApi", "PromptListApi"})
+PAGINATED_BY_HAND = frozenset(
+    {"BatchListApi", "TrainingRunListApi", "ScorerListApi", "BenchmarkListApi", "GenerationJobListApi", "PromptListApi"}
+)
 
 
 class AutoSchema(SpectacularAutoSchema):
@@ -53,11 +54,12 @@ _ERRORS_WRITE = {
 
 def document_errors(result, generator, request, public):
     """drf-spectacular postprocessing hook: every error the platform answers is `{"detail": reason}`
-    (annotation/api/exception_handler.py), so each operation documents the error statuses it can answer
+    (core/api/exception_handler.py), so each operation documents the error statuses it can answer
     with that schema, beside the statuses its view declares. Media views answer errors as JSON too."""
     components = result.setdefault("components", {}).setdefault("schemas", {})
     components[ERROR_COMPONENT] = {
-        "type": "object", "properties": {"detail": {"type": "string", "description": "What went wrong, in words."}},
+        "type": "object",
+        "properties": {"detail": {"type": "string", "description": "What went wrong, in words."}},
         "required": ["detail"],
     }
     ref = {"$ref": f"#/components/schemas/{ERROR_COMPONENT}"}
@@ -77,6 +79,8 @@ def document_errors(result, generator, request, public):
             for status, description in errors.items():
                 documented = responses.get(status)
                 if documented is None or not documented.get("content"):
-                    responses[status] = {"description": (documented or {}).get("description") or description,
-                                         "content": {"application/json": {"schema": ref}}}
+                    responses[status] = {
+                        "description": (documented or {}).get("description") or description,
+                        "content": {"application/json": {"schema": ref}},
+                    }
     return result

@@ -1,6 +1,7 @@
 """Every API error is JSON: `{"detail": reason}` with a 4xx/5xx status, never Django's HTML page.
 
-Three pieces, registered in settings (a module of its own so that it can move into a `core` app as is):
+Three pieces, registered in settings; no API view catches errors itself (no decorator, no try/except around
+a service call, no hand-made 400 from serializer errors): views raise, and this answers.
 
 - `api_exception_handler` (REST_FRAMEWORK["EXCEPTION_HANDLER"]): errors raised inside DRF views.
   Service errors keep their status; a database that refuses or drops connections (PostgreSQL at
@@ -12,6 +13,7 @@ Three pieces, registered in settings (a module of its own so that it can move in
 - `server_error` / `page_not_found` (handler500 / handler404 in config.urls): what Django shows when
   everything else failed: JSON under /api/, a short plain page elsewhere; 503 when it was the database.
 """
+
 from __future__ import annotations
 
 import logging
@@ -23,14 +25,14 @@ from django.http import HttpResponse, JsonResponse
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from ..services.errors import ServiceError
+from ..errors import ServiceError
 
 log = logging.getLogger(__name__)
 API_PREFIX = "/api/"
 
 
 def retry_after_s() -> int:
-    return int(getattr(settings, "QEVAL_RETRY_AFTER_S", 5))
+    return settings.QEVAL_RETRY_AFTER_S
 
 
 def _broker_errors() -> tuple[type[BaseException], ...]:
@@ -50,8 +52,10 @@ def unavailable_reason(exc: BaseException) -> str | None:
     """A one-line reason when `exc` means "a backing service is unavailable, try again" (503), else None."""
     if isinstance(exc, (OperationalError, InterfaceError)):
         text = str(exc).lower()
-        if any(s in text for s in ("too many clients", "remaining connection slots", "couldn't get a connection",
-                                   "pool", "timeout")):
+        if any(
+            s in text
+            for s in ("too many clients", "remaining connection slots", "couldn't get a connection", "pool", "timeout")
+        ):
             return "the database has no free connection right now; try again shortly"
         return "the database is unavailable right now; try again shortly"
     if isinstance(exc, _broker_errors()):
@@ -60,8 +64,11 @@ def unavailable_reason(exc: BaseException) -> str | None:
 
 
 def unavailable_response(reason: str, *, json: bool = True) -> HttpResponse:
-    response = (JsonResponse({"detail": reason}, status=503) if json
-                else HttpResponse(reason + "\n", status=503, content_type="text/plain; charset=utf-8"))
+    response = (
+        JsonResponse({"detail": reason}, status=503)
+        if json
+        else HttpResponse(reason + "\n", status=503, content_type="text/plain; charset=utf-8")
+    )
     response["Retry-After"] = str(retry_after_s())
     return response
 
@@ -73,9 +80,11 @@ def api_exception_handler(exc, context):
         return Response({"detail": exc.message}, status=exc.status_code)
     response = drf_exception_handler(exc, context)
     if response is not None:
-        if not isinstance(response.data, dict) or "detail" not in response.data:
-            # ValidationError raised with a field dict or a list: one readable line under "detail".
-            response.data = {"detail": _flatten(response.data)}
+        data = response.data
+        if not (isinstance(data, dict) and set(data) == {"detail"} and isinstance(data["detail"], str)):
+            # A serializer's errors (`is_valid(raise_exception=True)`) or a ValidationError with a list: one
+            # readable line under "detail", "field: reason; other: reason".
+            response.data = {"detail": _flatten(data)}
         return response
     reason = unavailable_reason(exc)
     if reason:
@@ -85,8 +94,10 @@ def api_exception_handler(exc, context):
         return response
     if isinstance(exc, DataError):
         # The client's value does not fit the column: a NUL character in text, a number out of range.
-        return Response({"detail": "a value in the request cannot be stored (a NUL character in text, or a number "
-                                   "out of range)"}, status=400)
+        return Response(
+            {"detail": "a value in the request cannot be stored (a NUL character in text, or a number out of range)"},
+            status=400,
+        )
     if isinstance(exc, DatabaseError):
         log.exception("database error in the API")
         return Response({"detail": "the database refused this request (internal error)"}, status=500)
@@ -115,9 +126,13 @@ class ApiErrorsMiddleware:
             if not request.path.startswith(API_PREFIX):
                 raise
             return self._error(exc)
-        if (request.path.startswith(API_PREFIX) and response.status_code in (404, 405, 500)
-                and not response.get("Content-Type", "").startswith("application/json")
-                and not getattr(response, "streaming", False) and "json" not in response.get("Content-Type", "")):
+        if (
+            request.path.startswith(API_PREFIX)
+            and response.status_code in (404, 405, 500)
+            and not response.get("Content-Type", "").startswith("application/json")
+            and not getattr(response, "streaming", False)
+            and "json" not in response.get("Content-Type", "")
+        ):
             # Django's own HTML 404/405/500 for a URL that matched no API view.
             reasons = {404: "no such API endpoint", 405: "method not allowed", 500: "internal error"}
             return JsonResponse({"detail": reasons[response.status_code]}, status=response.status_code)
@@ -146,8 +161,11 @@ def server_error(request, *args, **kwargs):
         return unavailable_response(reason, json=is_api)
     if is_api:
         return JsonResponse({"detail": "internal error; it was logged"}, status=500)
-    return HttpResponse("Server error: it was logged. Try again, or tell an admin.\n", status=500,
-                        content_type="text/plain; charset=utf-8")
+    return HttpResponse(
+        "Server error: it was logged. Try again, or tell an admin.\n",
+        status=500,
+        content_type="text/plain; charset=utf-8",
+    )
 
 
 def page_not_found(request, exception=None, *args, **kwargs):

@@ -4,20 +4,23 @@ training runs, prompt imports, classification, generation) has its own, tighter 
 Which views start jobs is known by their URL names (below), so the views themselves stay unchanged.
 Counters live in the default cache (Redis in production, so every web process shares them).
 """
+
 from __future__ import annotations
 
 from rest_framework.throttling import SimpleRateThrottle
 
-JOB_START_URL_NAMES = frozenset({
-    "api-import-start",
-    "api-versions",
-    "api-version-exports",
-    "api-training-runs",
-    "api-prompt-sets",
-    "api-prompts-classify",
-    "api-generation-jobs",
-    "api-benchmarks",
-})
+JOB_START_URL_NAMES = frozenset(
+    {
+        "api-import-start",
+        "api-versions",
+        "api-version-exports",
+        "api-training-runs",
+        "api-prompt-sets",
+        "api-prompts-classify",
+        "api-generation-jobs",
+        "api-benchmarks",
+    }
+)
 
 
 class JobStartThrottle(SimpleRateThrottle):
