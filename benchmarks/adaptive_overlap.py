@@ -346,8 +346,11 @@ def run(args) -> None:
 
     call_command("migrate", verbosity=0, stdout=io.StringIO())
     adaptive = {"overlap_policy": "adaptive", "selection_policy": "value"}
-    for arg, field in (("ci_target", "overlap_ci_target"), ("min_image", "min_ratings_per_image"),
-                       ("min_video", "min_ratings_per_video")):
+    for arg, field in (
+        ("ci_target", "overlap_ci_target"),
+        ("min_image", "min_ratings_per_image"),
+        ("min_video", "min_ratings_per_video"),
+    ):
         if getattr(args, arg) is not None:
             adaptive[field] = getattr(args, arg)
     results = {}
