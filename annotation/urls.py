@@ -9,4 +9,5 @@ urlpatterns = [
     path("", include("annotation.api.media")),
     path("", include("annotation.api.scrutiny")),
     path("", include("annotation.api.datasets")),
+    path("", include("annotation.api.flags")),
 ]

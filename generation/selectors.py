@@ -91,3 +91,17 @@ def prompt_set_list(*, campaign) -> list[dict[str, Any]]:
 def prompt_entries(*, prompt_set: PromptSet) -> QuerySet[PromptSetEntry]:
     return (PromptSetEntry.objects.filter(prompt_set=prompt_set)
             .select_related("prompt", "prompt__classification").order_by("id"))
+
+
+def taxonomies_for(*, campaign):
+    """The built-in taxonomies and the campaign's own, by slug."""
+    from django.db.models import Q
+
+    from .models import Taxonomy
+
+    return Taxonomy.objects.filter(Q(campaign__isnull=True) | Q(campaign=campaign)).order_by("slug")
+
+
+def outputs_made(*, job: GenerationJob, limit: int = 12) -> list[GenerationOutput]:
+    """The job's latest outputs that became items, newest first."""
+    return list(output_list(job=job).filter(status=GenerationOutput.Status.DONE).order_by("-finished_at")[:limit])

@@ -19,7 +19,7 @@ from ..services.coverage import coverage_extra_ratings, coverage_summary
 from ..services.errors import Conflict, InvalidInput, NotFound
 from ..services.exports import FORMATS, export_check
 from ..services.exports.media import MEDIA_MODES
-from ..services.jobs import job_create, job_enqueue
+from ..services.job_requests import job_start_once, request_key_clean
 from ..services.campaigns import campaign_get
 from ..services.mos import mos_method_check, version_get
 from .errors import service_errors
@@ -38,6 +38,9 @@ class VersionOutput(serializers.ModelSerializer):
         fields = ("id", "campaign", "number", "method", "params", "counts", "checksum", "source", "created_at")
 
 
+IDEMPOTENCY_KEY = OpenApiParameter(
+    "Idempotency-Key", str, OpenApiParameter.HEADER, required=False,
+    description="Any 8-100 characters: a repeat with the same key (a double click) answers with the first job.")
 JobStarted = inline_serializer("DatasetJobStarted", {"job": JobOutput(), "status_url": serializers.CharField()})
 
 
@@ -60,7 +63,7 @@ class VersionListApi(APIView):
         versions = DatasetVersion.objects.filter(campaign=campaign).select_related("campaign").order_by("-number")
         return Response(VersionOutput(versions, many=True).data)
 
-    @extend_schema(request=Input, responses={202: JobStarted},
+    @extend_schema(request=Input, responses={202: JobStarted}, parameters=[IDEMPOTENCY_KEY],
                    examples=[OpenApiExample("mle", value={"method": "mle", "params": {"v_min": 0.3}}, request_only=True)])
     @service_errors
     def post(self, request, slug: str):
@@ -71,9 +74,8 @@ class VersionListApi(APIView):
             raise _invalid(data)
         method, params = data.validated_data["method"], data.validated_data.get("params")
         mos_method_check(method, params)
-        job = job_create(kind="mos_aggregate", params={"method": method, "params": params}, campaign=campaign,
-                         created_by=request.user)
-        job_enqueue(job=job)
+        job, _ = job_start_once(kind="mos_aggregate", params={"method": method, "params": params}, campaign=campaign,
+                                user=request.user, request_key=request_key_clean(request.headers.get("Idempotency-Key")))
         return _started(job)
 
 
@@ -126,7 +128,7 @@ class ExportStartApi(APIView):
         golden = serializers.CharField(required=False, default="keep",
                                        help_text="Golden items: keep, exclude-train (not in the train split) or exclude.")
 
-    @extend_schema(request=Input, responses={202: JobStarted},
+    @extend_schema(request=Input, responses={202: JobStarted}, parameters=[IDEMPOTENCY_KEY],
                    examples=[OpenApiExample("sft", value={"format": "sft", "split": "train=0.8,val=0.1,test=0.1", "seed": 0},
                                             request_only=True)])
     @service_errors
@@ -139,12 +141,12 @@ class ExportStartApi(APIView):
         v = data.validated_data
         args = export_check(fmt=v["format"], split=v["split"], seed=v["seed"], media=v["media"], out=None,
                             golden=v["golden"])
-        job = job_create(
-            kind="dataset_export", campaign=version.campaign, created_by=request.user,
+        job, _ = job_start_once(
+            kind="dataset_export", campaign=version.campaign, user=request.user,
+            request_key=request_key_clean(request.headers.get("Idempotency-Key")),
             params={"version_id": version.pk, "format": v["format"], "split": args["split"], "seed": args["seed"],
                     "media": v["media"], "golden": args["golden"]},
         )
-        job_enqueue(job=job)
         return _started(job)
 
 

@@ -107,7 +107,18 @@ def job_run(*, job_id: int, on_update: Callable[[int, int, str], None] | None = 
         _finish(job, Job.Status.FAILED, error=traceback.format_exc()[-4000:])
         raise
     _finish(job, Job.Status.SUCCEEDED, result=result or {})
+    _announce(job)
     return job
+
+
+# Jobs whose success other systems may want to hear of (webhooks), by kind.
+ANNOUNCED = {"dataset_export": "webhooks.events.export_ready"}
+
+
+def _announce(job: Job) -> None:
+    """Tell webhook receivers a job finished, once its row says succeeded (a receiver may download at once)."""
+    if job.kind in ANNOUNCED and job.campaign_id:
+        import_string(ANNOUNCED[job.kind])(job=job)
 
 
 def _finish(job: Job, status: str, *, error: str = "", result: dict | None = None) -> None:

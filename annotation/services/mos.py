@@ -221,6 +221,9 @@ def _version_write(
     )
     _frame_write(ItemScore, version, _as_frame(score_rows, SCORE_COLUMNS))
     _frame_write(AnnotatorStat, version, _as_frame(stat_rows, STAT_COLUMNS))
+    from webhooks.events import version_ready  # delivered after this transaction commits
+
+    version_ready(version=version)
     return version
 
 

@@ -178,6 +178,9 @@ def batch_decide(*, batch: Batch | int, decision: str, source: str, reason: str 
         audit_record(kind=AuditEvent.Kind.BATCH_DECISION, campaign=batch.campaign, batch=batch,
                      subject=batch.annotator, actor=batch.decided_by, source=source, before=before, after=decision,
                      reason=batch.decision_reason, figures=batch.scrutiny)
+        from webhooks.events import batch_decided  # receivers hear of it once this transaction commits
+
+        batch_decided(batch=batch, before=before)
     return batch
 
 

@@ -42,10 +42,12 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI and ReDoc served from our static files (no CDN)
     "annotation",
     "training",
     "generation",
     "frontend",
+    "webhooks",
 ]
 
 MIDDLEWARE = [
@@ -154,6 +156,10 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Annotation, Sample-and-Scrutinize, MOS, exports and the Q-Eval-Score scorer.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The docs pages load Swagger UI / ReDoc from drf-spectacular-sidecar (pinned), never from a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     # Two models have a `status` with different choices: name their enums instead of "Status398Enum".
     "ENUM_NAME_OVERRIDES": {
         "JobStatusEnum": "annotation.models.Job.Status",
@@ -191,7 +197,12 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {"training.*": {"queue": "training"}, "generation.*": {"queue": "generation"}}
 CELERY_BEAT_SCHEDULE = {
     "expire-leases": {"task": "annotation.expire_leases", "schedule": 60.0},
+    "webhooks-resend-due": {"task": "webhooks.resend_due", "schedule": 60.0},
 }
+# Webhook deliveries (webhooks/services.py): per-attempt timeout, first retry delay (doubling), tries in all.
+WEBHOOK_TIMEOUT_S = float(os.environ.get("QEVAL_WEBHOOK_TIMEOUT_S", "5"))
+WEBHOOK_BACKOFF_S = float(os.environ.get("QEVAL_WEBHOOK_BACKOFF_S", "10"))
+WEBHOOK_MAX_ATTEMPTS = int(os.environ.get("QEVAL_WEBHOOK_MAX_ATTEMPTS", "6"))
 CELERY_TIMEZONE = "UTC"
 
 LOGGING = {
