@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export PYTHONPATH := $(CURDIR):$(CURDIR)/platform
 
-.PHONY: setup run test worker beat web services lint clean benchmarks
+.PHONY: setup run test worker worker-training beat web services lint clean benchmarks
 
 setup: $(STAMP)
 
@@ -27,9 +27,13 @@ test: setup services
 services:
 	bash platform/scripts/ensure_services.sh
 
-# A Celery worker for all queues against the configured broker (CELERY_BROKER_URL, DATABASE_URL).
+# Celery workers against the configured broker (CELERY_BROKER_URL, DATABASE_URL): platform jobs on `default`,
+# GPU work on `training` and `generation`, in separate processes so a training run never delays an export.
 worker: setup
-	$(VENV)/bin/celery -A config worker -Q default,training,generation --loglevel=INFO
+	$(VENV)/bin/celery -A config worker -Q default -n default@%h --loglevel=INFO
+
+worker-training: setup
+	$(VENV)/bin/celery -A config worker -Q training,generation -n training@%h --concurrency=1 --prefetch-multiplier=1 --loglevel=INFO
 
 beat: setup
 	$(VENV)/bin/celery -A config beat --loglevel=INFO

@@ -73,6 +73,7 @@ class CampaignForm(forms.ModelForm):
         if self.errors:
             return cleaned
         candidate = Campaign(**{f.name: getattr(self.instance, f.name) for f in Campaign._meta.concrete_fields})
+        candidate.slug = cleaned.get("slug") or self.instance.slug
         for field in FIELDS:
             if field in cleaned:
                 setattr(candidate, field, cleaned[field])

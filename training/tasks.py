@@ -36,3 +36,14 @@ def execute_benchmark(benchmark_id: int) -> str | None:
 
     bench = benchmark_execute(benchmark_id=benchmark_id)
     return bench.status if bench is not None else None
+
+
+@shared_task(name="training.ping")
+def ping(hold_s: float = 0.0) -> str:
+    """Is a training worker listening? `celery -A config call training.ping` shows up in its log. Holding it
+    for a few seconds (at most 60) shows that platform jobs do not wait for the training queue."""
+    import socket
+    import time
+
+    time.sleep(max(0.0, min(float(hold_s), 60.0)))
+    return socket.gethostname()

@@ -44,6 +44,7 @@ class TaskOutput(serializers.Serializer):
     media_url = serializers.CharField()
     thumbnail_url = serializers.CharField(allow_null=True)
     media_type = serializers.CharField()
+    fps = serializers.FloatField(allow_null=True, help_text="Frames per second (videos).")
     prompt = serializers.CharField()
     dimensions = serializers.ListField(child=serializers.CharField())
     status = serializers.CharField()
@@ -91,7 +92,7 @@ def batch_payload(batch: Batch) -> dict:
     dimensions = campaign.dimensions
     tasks = (Task.objects.filter(batch=batch).select_related("item__prompt").order_by("position")
              .only("id", "status", "lease_expires_at", "position", "item__id", "item__media_type",
-                   "item__thumbnail", "item__prompt__text"))
+                   "item__thumbnail", "item__fps", "item__prompt__text"))
     task_rows = []
     rated = 0
     for task in tasks:
@@ -103,6 +104,7 @@ def batch_payload(batch: Batch) -> dict:
             "media_url": f"/api/v1/tasks/{task.pk}/media/",
             "thumbnail_url": f"/api/v1/tasks/{task.pk}/thumbnail/" if item.thumbnail else None,
             "media_type": item.media_type,
+            "fps": item.fps,  # videos: the frame step of the page's , and . keys
             "prompt": item.prompt.text,
             "dimensions": dimensions,
             "status": task.status,

@@ -30,6 +30,11 @@ USERS_PER_PAGE = 50
 MAX_GOLDEN_CSV = 20 * 1024 * 1024
 
 
+def _posted(request):
+    """The submitted data, bound even when empty (an empty form must say what is missing)."""
+    return request.POST if request.method == "POST" else None
+
+
 def _campaign(slug: str):
     try:
         return campaign_get(slug=slug)
@@ -47,7 +52,7 @@ def index(request):
 
 @admin_required
 def campaign_new(request):
-    form = CampaignForm(request.POST or None)
+    form = CampaignForm(_posted(request))
     if request.method == "POST" and form.is_valid():
         try:
             campaign = campaign_create(slug=form.cleaned_data["slug"], **form.settings())
@@ -63,7 +68,7 @@ def campaign_new(request):
 @admin_required
 def campaign_edit(request, slug: str):
     campaign = _campaign(slug)
-    form = CampaignForm(request.POST or None, instance=_campaign(slug), editing=True)
+    form = CampaignForm(_posted(request), instance=_campaign(slug), editing=True)
     if request.method == "POST" and form.is_valid():
         try:
             campaign_update(campaign=campaign, **form.settings())
@@ -84,7 +89,7 @@ def import_content(request, slug: str):
     """Start an import job (all rows or none) and follow it on the job page: live progress, and the first bad
     row named when it fails."""
     campaign = _campaign(slug)
-    form = ImportForm(request.POST or None, request.FILES or None)
+    form = ImportForm(_posted(request), request.FILES if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:
             manifest = (form.cleaned_data.get("manifest") or "").strip() or None

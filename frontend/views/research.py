@@ -78,7 +78,7 @@ def campaign_stats(request, slug: str):
 
 
 def _cached(version: DatasetVersion, what: str, build, timeout: int = CACHE_S):
-    key = f"research:{version.pk}:{version.checksum[:16]}:{what}"
+    key = f"research:{version.pk}:{version.created_at.timestamp():.6f}:{version.checksum[:16]}:{what}"
     value = cache.get(key)
     if value is None:
         value = build()

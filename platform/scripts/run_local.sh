@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
-# `make run`: the embedded default. SQLite file, media in var/, a Celery worker on kombu's filesystem
-# transport (a real worker process, no broker server), the demo campaign, and Django's web server.
+# `make run`: the embedded default. SQLite file, media in var/, Celery workers on kombu's filesystem
+# transport (real worker processes, no broker server; one for platform jobs, one for training and
+# generation, so neither waits for the other), the demo campaign, and Django's web server.
+# DEBUG is off, as in production, so people see the styled error pages; `DEBUG=true make run` for
+# Django's debug pages. runserver --insecure serves the static files (the API docs' too) without DEBUG.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 PY=.venv/bin/python
 export PYTHONPATH="$PWD:$PWD/platform"
 export DJANGO_SETTINGS_MODULE=config.settings.base
+export DEBUG="${DEBUG:-false}"
 HOST="${HOST:-127.0.0.1}"
 PORT="${PORT:-8000}"
 mkdir -p var/broker/queue var/broker/processed var/broker/control
@@ -13,9 +17,9 @@ mkdir -p var/broker/queue var/broker/processed var/broker/control
 $PY manage.py migrate --noinput >/dev/null
 $PY manage.py seed_demo
 
-.venv/bin/celery -A config worker -Q default,training,generation --pool=solo --loglevel=WARNING >var/worker.log 2>&1 &
-WORKER=$!
-trap 'kill $WORKER 2>/dev/null || true' EXIT INT TERM
+setsid bash platform/scripts/embedded_workers.sh &
+WORKERS=$!
+trap 'kill -- -$WORKERS 2>/dev/null || true' EXIT INT TERM
 # A tiny CPU scorer for the demo's scoring page; built in the background (about 10-40 s) so the web
 # server starts at once. It is a toy: real scorers come from training runs on GPU workers.
 ($PY manage.py register_scorer --tiny >var/demo-scorer.log 2>&1 || echo "demo scorer failed: see var/demo-scorer.log") &
@@ -27,7 +31,8 @@ cat <<MSG
     annotator  annotator1 / demo-pass-1      expert  expert1 / demo-pass-1
     admin      admin1     / demo-pass-1      researcher  researcher1 / demo-pass-1
   API docs: http://$HOST:$PORT/api/docs/    Django admin: http://$HOST:$PORT/admin/
-  Celery worker log: var/worker.log          Stop with Ctrl-C.
+  Worker logs: var/worker.log (platform jobs), var/worker-training.log (training, generation)
+  Stop with Ctrl-C.
 
 MSG
-exec $PY manage.py runserver "$HOST:$PORT" --noreload
+$PY manage.py runserver "$HOST:$PORT" --noreload --insecure

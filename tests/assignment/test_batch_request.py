@@ -31,7 +31,7 @@ def test_new_batch_has_regular_and_golden_items_with_leases(client_as, pool_camp
     assert body["campaign"] == {"slug": pool_campaign.slug, "name": pool_campaign.name,
                                 "require_full_video": False, "lease_minutes": 30}
     task = body["tasks"][0]
-    assert set(task) == {"id", "media_url", "thumbnail_url", "media_type", "prompt", "dimensions", "status",
+    assert set(task) == {"id", "media_url", "thumbnail_url", "media_type", "fps", "prompt", "dimensions", "status",
                          "lease_expires_at"}
     assert task["dimensions"] == ["quality", "alignment"] and task["status"] == "leased"
     # each leased item counts its lease

@@ -31,3 +31,7 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+# Webhook retries in tests: quick, and give up after three tries (the real worker reads these too).
+WEBHOOK_BACKOFF_S = 0.5
+WEBHOOK_MAX_ATTEMPTS = 3
+WEBHOOK_TIMEOUT_S = 3.0
