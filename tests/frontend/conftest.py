@@ -6,6 +6,7 @@ import pytest
 from django.test import Client
 
 from tests.mos.conftest import rate, rated, write_media  # noqa: F401  (fixtures and helpers)
+from tests.rating_ui.conftest import media_campaign  # noqa: F401  (a campaign with real media files)
 
 
 @pytest.fixture(autouse=True)

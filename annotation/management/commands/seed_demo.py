@@ -45,7 +45,7 @@ class Command(ServiceCommand):
                 slug=DEMO_SLUG, name="Demo: AI-generated images and videos",
                 instructions="Rate each item's visual quality (sharpness, artefacts, aesthetics) and how well it "
                 "matches its text prompt. 1 = Bad, 2 = Poor, 3 = Fair, 4 = Good, 5 = Excellent.",
-                batch_size=8, golden_per_batch=2, ratings_per_image=3, ratings_per_video=2, min_golden=2,
+                batch_size=8, golden_per_batch=2, ratings_per_image=6, ratings_per_video=4, min_golden=2,
             )
         self._content(campaign, content_dir or Path(settings.VAR_DIR) / "demo")
         self._golden(campaign)
@@ -105,7 +105,7 @@ class Command(ServiceCommand):
         self.stdout.write(f"demo expert work: {result['added']} golden items wait for expert scores")
 
     def _vendor_work(self, campaign: Campaign) -> None:
-        """Ratings of three vendor annotators (a careful one, a hasty one, a careless one) imported and scrutinized
+        """Ratings of four vendor annotators (careful, lenient, hasty, careless) imported and scrutinized
         like any vendor file; an admin approves the careful one's batch where scrutiny left it open, and the
         approved ratings become version 1 (mle: the statistics page shows each annotator's bias and
         inconsistency). Once: a campaign with vendor batches is left as it is."""
@@ -129,14 +129,17 @@ class Command(ServiceCommand):
         rng = np.random.default_rng(2505)
         items = list(Item.objects.filter(campaign=campaign).order_by("item_id").values_list("item_id", "generator__name"))
         rows = ["annotator,item_id,quality,alignment,batch,duration_ms"]
-        for name, noise, ms in (("vendor-careful", 0.5, 6000), ("vendor-hasty", 1.9, 2500), ("vendor-careless", None, 700)):
+        # (name, noise, lenience, ms per item): careful, lenient (half a point high), hasty, careless
+        vendors = (("vendor-careful", 0.5, 0.0, 6000), ("vendor-lenient", 0.6, 0.5, 5000), ("vendor-hasty", 1.9, 0.0, 2500),
+                   ("vendor-careless", None, 0.0, 700))
+        for name, noise, lenience, ms in vendors:
             for item_id, generator in items:
                 quality, alignment = levels.get(generator, (3.0, 3.0))
                 if noise is None:  # careless: the same middle score for nearly everything
                     q, a = int(rng.choice([3, 3, 3, 4])), 3
                 else:
-                    q = int(np.clip(round(quality + rng.normal(0, noise)), 1, 5))
-                    a = int(np.clip(round(alignment + rng.normal(0, noise)), 1, 5))
+                    q = int(np.clip(round(quality + lenience + rng.normal(0, noise)), 1, 5))
+                    a = int(np.clip(round(alignment + lenience + rng.normal(0, noise)), 1, 5))
                 rows.append(f"{name},{item_id},{q},{a},demo-{name},{int(ms * rng.uniform(0.7, 1.3))}")
         ids = ratings_import(campaign=campaign, data="\n".join(rows) + "\n")
         admin = get_user_model().objects.filter(username="admin1").first()
