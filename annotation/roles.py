@@ -19,7 +19,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
     ANNOTATOR: ["view_campaign", "add_rating", "view_batch"],
     EXPERT: ["view_campaign", "add_rating", "view_batch", "view_item", "add_goldenscore", "view_goldenscore"],
     ADMIN: [
-        "view_campaign", "change_campaign", "view_item", "view_batch", "change_batch", "view_rating",
+        "view_campaign", "add_campaign", "change_campaign", "view_itemflag", "change_itemflag", "view_item",
+        "view_batch", "change_batch", "view_rating",
         "view_goldenscore", "change_goldenscore", "view_annotatorprofile", "change_annotatorprofile",
         "view_datasetversion", "view_itemscore", "view_annotatorstat", "view_job",
     ],
