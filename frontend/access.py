@@ -13,7 +13,7 @@ from functools import wraps
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 
-from annotation.roles import ADMIN, ANNOTATOR, EXPERT, RESEARCHER, ROLES, user_has_role
+from annotation.roles import ADMIN, ANNOTATOR, EXPERT, RESEARCHER, user_has_role
 
 
 def role_required(*roles: str, message: str) -> Callable:
@@ -42,5 +42,5 @@ expert_required = role_required(EXPERT, ADMIN, message="Expert mode is for users
 admin_required = role_required(ADMIN, message="This page is for admins.")
 researcher_required = role_required(RESEARCHER, ADMIN, message="This page is for researchers and admins.")
 
-__all__ = ["ROLES", "admin_required", "expert_required", "rater_required", "researcher_required", "role_required",
+__all__ = ["admin_required", "expert_required", "rater_required", "researcher_required", "role_required",
            "signed_in"]

@@ -90,7 +90,8 @@ class FlagResolveApi(APIView):
     permission_classes = [IsAdmin]
 
     class Input(serializers.Serializer):
-        decision = serializers.ChoiceField(choices=["dismiss", "retire"])
+        # a plain string (checked by the service): a choice field here would clash with Batch.decision's enum
+        decision = serializers.CharField(help_text="'dismiss' (the item is fine) or 'retire' (no more ratings).")
 
     @extend_schema(request=Input, responses=inline_serializer("FlagResolveOutput", {
         "item": serializers.CharField(), "decision": serializers.CharField(), "flags": serializers.IntegerField()}))

@@ -175,7 +175,8 @@ def users(request):
                 messages.success(request, f"Account {user.username} created with {', '.join(roles)}.")
                 return redirect("manage-users")
             if action in ("roles", "activate", "deactivate"):
-                person = user_list().filter(pk=request.POST.get("user")).first()
+                person_id = request.POST.get("user", "")
+                person = user_list().filter(pk=int(person_id)).first() if person_id.isdigit() else None
                 if person is None:
                     raise ServiceError("no such account")
                 if action == "roles":

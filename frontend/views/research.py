@@ -25,13 +25,13 @@ from annotation.services.coverage import coverage_summary
 from annotation.services.errors import NotFound
 from annotation.services.exports import FORMATS
 from annotation.services.exports.media import MEDIA_MODES
+from annotation.services.exports.splits import GOLDEN_MODES
 
 from ..access import role_required
 from ..plots import annotators_svg, violin_svg
 
 CACHE_S = 24 * 3600
 NOW_CACHE_S = 5 * 60  # figures over the ratings counted now (they change as batches are decided)
-GOLDEN_MODES = ("keep", "exclude-train", "exclude")
 researcher_required = role_required(RESEARCHER, ADMIN, message="Statistics are for researchers and admins.")
 
 
