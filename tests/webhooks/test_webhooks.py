@@ -114,3 +114,21 @@ def test_the_page_registers_and_shows_the_secret_once(campaign, make_user):
     refused = client.post(f"/webhooks/{campaign.slug}/", {"action": "create", "url": "https://example.org/x"},
                           follow=True).content.decode()
     assert "choose at least one event" in refused and Endpoint.objects.count() == 1
+
+
+def test_the_page_lists_deliveries_and_replays_one(rated, make_user):
+    campaign = rated[0]
+    endpoint_create(campaign=campaign, url="https://example.org/in", events=["version.ready"])
+    mos_aggregate(campaign=campaign)
+    first = Delivery.objects.get()
+    Delivery.objects.filter(pk=first.pk).update(status="failed", attempts=6, response_status=503, response_ms=41,
+                                                error="HTTP 503")
+    client = Client()
+    client.force_login(make_user("admin"))
+    html = client.get(f"/webhooks/{campaign.slug}/").content.decode()
+    row = html[html.index(f'<tr data-delivery="{first.pk}"'):]
+    assert "version.ready" in row and "HTTP 503" in row and "41 ms" in row and "Failed (gave up)" in row
+    response = client.post(f"/webhooks/{campaign.slug}/", {"action": "replay", "delivery": first.pk}, follow=True)
+    again = Delivery.objects.exclude(pk=first.pk).get()
+    assert f"Sent again as delivery {again.pk}." in response.content.decode()
+    assert again.replay_of == first and again.payload["data"] == first.payload["data"] and again.uid != first.uid
