@@ -44,7 +44,8 @@ def test_a_platform_job_does_not_wait_for_a_training_task(tmp_path, monkeypatch)
               "both workers ready")
         broker = tmp_path / "broker"
         monkeypatch.delenv("CELERY_BROKER_URL", raising=False)  # Celery prefers it to the broker given here
-        sender = Celery("sender", broker="filesystem://")
+        # Not the current app: the platform's tasks must keep sending to the suite's own broker afterwards.
+        sender = Celery("sender", broker="filesystem://", set_as_current=False)
         sender.conf.broker_transport_options = {"data_folder_in": str(broker / "queue"),
                                                 "data_folder_out": str(broker / "queue"),
                                                 "processed_folder": str(broker / "processed"),
