@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export PYTHONPATH := $(CURDIR):$(CURDIR)/platform
 
-.PHONY: setup run test worker beat web services lint clean benchmarks
+.PHONY: setup run test worker worker-training beat web services lint clean benchmarks
 
 setup: $(STAMP)
 
@@ -34,9 +34,14 @@ lint: setup
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
-# A Celery worker for all queues against the configured broker (CELERY_BROKER_URL, DATABASE_URL).
+# Celery workers against the configured broker (CELERY_BROKER_URL, DATABASE_URL): platform jobs on `default`,
+# GPU work on `training` and `generation`, in separate processes so a training run never delays an export.
+# QEVAL_WORKER_QUEUES tells each worker its queues' visibility timeouts (docs/operations.md).
 worker: setup
-	QEVAL_WORKER_QUEUES=default,training,generation $(VENV)/bin/celery -A config worker -Q default,training,generation --loglevel=INFO
+	QEVAL_WORKER_QUEUES=default $(VENV)/bin/celery -A config worker -Q default -n default@%h --loglevel=INFO
+
+worker-training: setup
+	QEVAL_WORKER_QUEUES=training,generation $(VENV)/bin/celery -A config worker -Q training,generation -n training@%h --concurrency=1 --prefetch-multiplier=1 --loglevel=INFO
 
 beat: setup
 	$(VENV)/bin/celery -A config beat --loglevel=INFO

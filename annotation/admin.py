@@ -200,3 +200,12 @@ class JobAdmin(admin.ModelAdmin):
     list_display = ("id", "kind", "campaign", "status", "progress", "total", "created_at")
     list_filter = ("kind", "status")
     search_fields = ("message", "error")
+
+
+@admin.register(m.ItemFlag)
+class ItemFlagAdmin(admin.ModelAdmin):
+    """Flags from the rating page; decided on the desk (/desk/flags/)."""
+
+    list_display = ("item", "reason", "annotator", "status", "created_at")
+    list_filter = ("status", "reason", "campaign")
+    raw_id_fields = ("item", "annotator", "task", "resolved_by")

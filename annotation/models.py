@@ -371,6 +371,7 @@ class Batch(models.Model):
     closed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name_plural = "batches"
         constraints = [
             models.UniqueConstraint(
                 fields=["annotator", "campaign"], condition=Q(status="open"), name="batch_one_open_per_annotator"
@@ -394,6 +395,7 @@ class Task(models.Model):
         RATED = "rated", "Rated"
         EXPIRED = "expired", "Lease expired"
         RETURNED = "returned", "Returned (batch finished early)"
+        SKIPPED = "skipped", "Skipped or flagged by the annotator"
 
     batch = models.ForeignKey(Batch, on_delete=models.CASCADE, related_name="tasks")
     item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="tasks")
@@ -509,6 +511,43 @@ class AuditEvent(models.Model):
             models.Index(fields=["campaign", "created_at"], name="audit_campaign"),
             models.Index(fields=["subject", "created_at"], name="audit_subject"),
         ]
+
+
+class ItemFlag(models.Model):
+    """An annotator's report that an item cannot be rated as it is (broken media, unsafe content, a missing
+    prompt). The item leaves that annotator's pool at once (their task is skipped); the admins' flagged-items
+    queue decides whether the item is fine (dismissed) or gets no more ratings (retired)."""
+
+    class Reason(models.TextChoices):
+        BROKEN = "broken", "Broken: does not load, corrupt or blank"
+        UNSAFE = "unsafe", "Unsafe or offensive content"
+        PROMPT_MISSING = "prompt_missing", "Prompt missing or unreadable"
+        OTHER = "other", "Something else"
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        DISMISSED = "dismissed", "Dismissed: the item is fine"
+        RETIRED = "retired", "Retired: no more ratings"
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="flags")
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="flags")
+    annotator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    task = models.OneToOneField(Task, null=True, blank=True, on_delete=models.SET_NULL, related_name="flag")
+    reason = models.CharField(max_length=16, choices=Reason.choices)
+    note = models.CharField(max_length=500, blank=True, help_text="The annotator's own words (needed for 'other').")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["annotator", "item"], name="flag_unique_annotator_item")]
+        indexes = [models.Index(fields=["campaign", "status", "-created_at"], name="flag_campaign_status")]
+
+    def __str__(self) -> str:
+        return f"flag {self.pk} ({self.reason}) on {self.item_id}"
 
 
 class ReasonTemplate(models.Model):

@@ -11,4 +11,5 @@ urlpatterns = [
     path("", include("annotation.api.scrutiny")),
     path("", include("annotation.api.datasets")),
     path("", include("annotation.api.collection")),
+    path("", include("annotation.api.flags")),
 ]

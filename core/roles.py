@@ -21,7 +21,10 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
     EXPERT: ["view_campaign", "add_rating", "view_batch", "view_item", "add_goldenscore", "view_goldenscore"],
     ADMIN: [
         "view_campaign",
+        "add_campaign",
         "change_campaign",
+        "view_itemflag",
+        "change_itemflag",
         "view_item",
         "view_batch",
         "change_batch",

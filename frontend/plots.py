@@ -244,3 +244,126 @@ def leaderboard_svg(board: dict, *, width: int = 520, row: int = 26) -> str:
             )
     parts.append("</svg>")
     return "".join(parts)
+
+
+# ------------------------------------------------------------------ research pages (matplotlib, Agg)
+
+DIMENSION_TITLES = {"quality": "visual quality", "alignment": "alignment"}
+MOS_LIMITS = (0.6, 5.4)  # padded beyond 1-5, so MOS of exactly 1.0 or 5.0 never sits on the frame
+
+
+def _figure(*args, **kwargs):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt.subplots(*args, **kwargs)
+
+
+def _svg(fig) -> str:
+    import io
+
+    import matplotlib.pyplot as plt
+
+    buf = io.StringIO()
+    fig.savefig(buf, format="svg", bbox_inches="tight")
+    plt.close(fig)
+    text = buf.getvalue()
+    return text[text.index("<svg") :]  # the SVG is inlined in the page: drop the XML prologue
+
+
+def _empty(text: str) -> str:
+    fig, ax = _figure(figsize=(5, 1.2))
+    ax.text(0.5, 0.5, text, ha="center", va="center")
+    ax.axis("off")
+    return _svg(fig)
+
+
+def violin_svg(groups: dict[tuple[str, str], dict[str, list[float]]], *, order: list[str]) -> str:
+    """MOS per generator as violins (the paper's Fig. 4): one panel per media type x dimension, generators
+    in `order` (the same in every panel), the median as a tick, the count beside each name. Groups with
+    fewer than two distinct values (no density to draw) show their points."""
+    panels = [(m, d) for m in ("image", "video") for d in ("quality", "alignment") if (m, d) in groups]
+    if not panels:
+        return _empty("no scores in this version")
+    fig, axes = _figure(
+        len(panels),
+        1,
+        figsize=(9, 0.6 + sum(0.42 * len([g for g in order if g in groups[p]]) + 0.9 for p in panels)),
+        squeeze=False,
+    )
+    for ax, (media_type, dim) in zip(axes[:, 0], panels):
+        by_gen = groups[(media_type, dim)]
+        names = [g for g in order if g in by_gen][::-1]  # first generator on top
+        positions = list(range(1, len(names) + 1))
+        spread = [(p, by_gen[n]) for p, n in zip(positions, names) if len(set(by_gen[n])) > 1]
+        if spread:
+            parts = ax.violinplot(
+                [v for _, v in spread],
+                positions=[p for p, _ in spread],
+                orientation="horizontal",
+                showmedians=True,
+                showextrema=False,
+                widths=0.8,
+            )
+            for body in parts["bodies"]:
+                body.set_facecolor(DIMENSION_COLOURS.get(dim, "#555"))
+                body.set_edgecolor("#1b1f24")
+                body.set_alpha(0.55)
+            parts["cmedians"].set_color("#1b1f24")
+        for p, n in zip(positions, names):
+            values = by_gen[n]
+            if len(set(values)) <= 1:
+                ax.scatter(values, [p] * len(values), s=14, color=DIMENSION_COLOURS.get(dim, "#555"), zorder=3)
+        ax.set_yticks(positions, [f"{n} (n={len(by_gen[n])})" for n in names])
+        ax.set_xlim(*MOS_LIMITS)
+        ax.set_xticks([1, 2, 3, 4, 5])
+        ax.set_ylim(0.4, len(names) + 0.6)
+        ax.grid(axis="x", color="#d5dae1", linewidth=0.8)
+        ax.set_axisbelow(True)
+        ax.set_xlabel("MOS (1 = Bad, 5 = Excellent)", fontsize=9)
+        ax.set_title(f"{media_type}: {DIMENSION_TITLES.get(dim, dim)} MOS by generator", fontsize=10)
+        ax.tick_params(labelsize=8)
+    fig.tight_layout()
+    return _svg(fig)
+
+
+def annotators_svg(rows: list[dict]) -> str:
+    """Each annotator's bias (mean rating minus the MOS) against their inconsistency, per dimension; those the
+    model screened out as crosses."""
+    points = [r for r in rows if r.get("bias") is not None and r.get("inconsistency") is not None]
+    if not points:
+        return _empty("no annotator figures yet")
+    fig, ax = _figure(figsize=(6.5, 4))
+    for dim, marker in (("quality", "o"), ("alignment", "s")):
+        mine = [r for r in points if r["dimension"] == dim]
+        kept = [r for r in mine if not r["rejected"]]
+        dropped = [r for r in mine if r["rejected"]]
+        if kept:
+            ax.scatter(
+                [r["bias"] for r in kept],
+                [r["inconsistency"] for r in kept],
+                s=18,
+                marker=marker,
+                alpha=0.7,
+                color=DIMENSION_COLOURS.get(dim, "#555"),
+                label=DIMENSION_TITLES.get(dim, dim),
+            )
+        if dropped:
+            ax.scatter(
+                [r["bias"] for r in dropped],
+                [r["inconsistency"] for r in dropped],
+                s=26,
+                marker="x",
+                color="#c23b22",
+                label=f"{DIMENSION_TITLES.get(dim, dim)}: screened out",
+            )
+    ax.axvline(0, color="#5d6670", lw=0.8)
+    ax.grid(color="#e3e6ea", linewidth=0.8)
+    ax.set_axisbelow(True)
+    ax.set_xlabel("bias: mean rating minus MOS (points)")
+    ax.set_ylabel("inconsistency: spread of residuals")
+    ax.legend(fontsize=8, loc="best")
+    fig.tight_layout()
+    return _svg(fig)

@@ -172,3 +172,8 @@ def output_file_name(*, output_id: int, field: str) -> str:
     """The stored name of an output's `field` ("media" or "thumbnail"); "" when there is none."""
     output = GenerationOutput.objects.filter(pk=output_id).only("media", "thumbnail").first()
     return (getattr(output, field) or "") if output else ""
+
+
+def outputs_made(*, job: GenerationJob, limit: int = 12) -> list[GenerationOutput]:
+    """The job's latest outputs that became items, newest first."""
+    return list(output_list(job=job).filter(status=GenerationOutput.Status.DONE).order_by("-finished_at")[:limit])

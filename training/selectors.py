@@ -93,3 +93,36 @@ def retrain_overview(*, campaign, rounds: int = 20) -> dict[str, Any]:
             for r in latest
         ],
     }
+
+
+# Files of a run's last evaluation that researchers may download from its page.
+RUN_FILES = ("predictions.csv", "report.json")
+
+
+def run_file_path(*, run: TrainingRun, name: str):
+    """The path of one of RUN_FILES of the run's last evaluation, or None when there is none (it must lie
+    under TRAINING_ROOT: a stored path never lets a download read elsewhere)."""
+    from pathlib import Path
+
+    from django.conf import settings
+
+    if name not in RUN_FILES or not run.predictions_path:
+        return None
+    path = (Path(run.predictions_path).parent / name).resolve()
+    root = Path(settings.TRAINING_ROOT).resolve()
+    if root not in path.parents or not path.is_file():
+        return None
+    return path
+
+
+def held_checks(*, campaign_slug: str | None = None, limit: int = 200) -> list:
+    """Items the screening scorer holds for an admin's check, oldest first (with their item, campaign and
+    generator)."""
+    from .models import ItemCheck
+
+    checks = ItemCheck.objects.filter(status=ItemCheck.Status.HELD).select_related(
+        "item", "item__campaign", "item__generator"
+    )
+    if campaign_slug:
+        checks = checks.filter(item__campaign__slug=campaign_slug)
+    return list(checks.order_by("created_at")[:limit])

@@ -53,3 +53,14 @@ def closed_loop_tick() -> dict:
     from .services.retraining import closed_loop_tick as tick
 
     return tick()
+
+
+@shared_task(name="training.ping")
+def ping(hold_s: float = 0.0) -> str:
+    """Is a training worker listening? `celery -A config call training.ping` shows up in its log. Holding it
+    for a few seconds (at most 60) shows that platform jobs do not wait for the training queue."""
+    import socket
+    import time
+
+    time.sleep(max(0.0, min(float(hold_s), 60.0)))
+    return socket.gethostname()

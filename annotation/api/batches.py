@@ -18,7 +18,7 @@ from core.errors import Forbidden, InvalidInput
 from core.permissions import IsAnnotator, IsExpert
 from core.roles import ADMIN, user_has_role
 
-from ..selectors.batches import PUBLIC_DECISION, annotator_batches, batch_list_row, batch_payload, public_reason  # noqa: F401  (moved: remove once every branch is merged)
+from ..selectors.batches import annotator_batches, batch_list_row, batch_payload
 from ..services.assignment import batch_get_for_user, batch_request
 from ..services.campaigns import campaign_get
 from ..services.golden import expert_batch_request
@@ -39,6 +39,7 @@ class TaskOutput(serializers.Serializer):
     media_url = serializers.CharField()
     thumbnail_url = serializers.CharField(allow_null=True)
     media_type = serializers.CharField()
+    fps = serializers.FloatField(allow_null=True, help_text="Frames per second (videos).")
     prompt = serializers.CharField()
     dimensions = serializers.ListField(child=serializers.CharField())
     status = serializers.CharField()

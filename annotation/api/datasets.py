@@ -21,7 +21,7 @@ from ..services.disk import export_disk_check
 from ..services.exports import FORMATS, export_check
 from ..services.exports.download import export_download_start, zip_stream
 from ..services.exports.media import MEDIA_MODES
-from ..services.jobs import job_create, job_enqueue
+from ..services.job_requests import job_start_once, request_key_clean
 from ..services.mos import mos_method_check, version_get
 from .jobs import JobOutput
 
@@ -34,6 +34,13 @@ class VersionOutput(serializers.ModelSerializer):
         fields = ("id", "campaign", "number", "method", "params", "counts", "checksum", "source", "created_at")
 
 
+IDEMPOTENCY_KEY = OpenApiParameter(
+    "Idempotency-Key",
+    str,
+    OpenApiParameter.HEADER,
+    required=False,
+    description="Any 8-100 characters: a repeat with the same key (a double click) answers with the first job.",
+)
 JobStarted = inline_serializer("DatasetJobStarted", {"job": JobOutput(), "status_url": serializers.CharField()})
 
 
@@ -59,6 +66,7 @@ class VersionListApi(APIView):
     @extend_schema(
         request=Input,
         responses={202: JobStarted},
+        parameters=[IDEMPOTENCY_KEY],
         examples=[OpenApiExample("mle", value={"method": "mle", "params": {"v_min": 0.3}}, request_only=True)],
     )
     def post(self, request, slug: str):
@@ -68,13 +76,13 @@ class VersionListApi(APIView):
         data.is_valid(raise_exception=True)
         method, params = data.validated_data["method"], data.validated_data.get("params")
         mos_method_check(method, params)
-        job = job_create(
+        job, _ = job_start_once(
             kind="mos_aggregate",
             params={"method": method, "params": params},
             campaign=campaign,
-            created_by=request.user,
+            user=request.user,
+            request_key=request_key_clean(request.headers.get("Idempotency-Key")),
         )
-        job_enqueue(job=job)
         return _started(job)
 
 
@@ -136,6 +144,7 @@ class ExportStartApi(APIView):
     @extend_schema(
         request=Input,
         responses={202: JobStarted},
+        parameters=[IDEMPOTENCY_KEY],
         examples=[
             OpenApiExample(
                 "sft", value={"format": "sft", "split": "train=0.8,val=0.1,test=0.1", "seed": 0}, request_only=True
@@ -152,10 +161,11 @@ class ExportStartApi(APIView):
             fmt=v["format"], split=v["split"], seed=v["seed"], media=v["media"], out=None, golden=v["golden"]
         )
         export_disk_check()  # 507 with the free space, before a job is made
-        job = job_create(
+        job, _ = job_start_once(
             kind="dataset_export",
             campaign=version.campaign,
-            created_by=request.user,
+            user=request.user,
+            request_key=request_key_clean(request.headers.get("Idempotency-Key")),
             params={
                 "version_id": version.pk,
                 "format": v["format"],
@@ -165,7 +175,6 @@ class ExportStartApi(APIView):
                 "golden": args["golden"],
             },
         )
-        job_enqueue(job=job)
         return _started(job)
 
 

@@ -46,6 +46,7 @@ def batch_payload(batch: Batch) -> dict[str, Any]:
             "item__id",
             "item__media_type",
             "item__thumbnail",
+            "item__fps",
             "item__prompt__text",
         )
     )
@@ -61,6 +62,7 @@ def batch_payload(batch: Batch) -> dict[str, Any]:
                 "media_url": f"/api/v1/tasks/{task.pk}/media/",
                 "thumbnail_url": f"/api/v1/tasks/{task.pk}/thumbnail/" if item.thumbnail else None,
                 "media_type": item.media_type,
+                "fps": item.fps,  # videos: the frame step of the rating page's , and . keys
                 "prompt": item.prompt.text,
                 "dimensions": dimensions,
                 "status": task.status,

@@ -58,11 +58,6 @@ from .leases import (  # noqa: F401  (moved to leases.py)
 )
 from .selection import priority_expression
 
-# Moved to leases.py under public names: remove once every branch is merged.
-_batch_close_if_done, _batch_expire_dead, _give_back = batch_close_if_done, batch_leases_expire, leases_give_back
-_locked_profile = annotator_profile_lock
-
-
 # ------------------------------------------------------------------------------------------ reads
 
 

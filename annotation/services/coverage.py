@@ -1,9 +1,10 @@
 """Coverage of a campaign: which items still need ratings, which MOS are still uncertain, and extra
 ratings for the uncertain ones.
 
-- below target: items whose counted ratings (approved annotation/imported batches; in a version, the
-  largest `n` over the dimensions) are fewer than `Item.target`. The assignment pool already hands them
-  out (it selects `active_count < target`), so nothing needs changing for them.
+- below target: items of a version whose counted ratings (the largest `n` over the dimensions) are fewer
+  than `Item.target`; items with no MOS in the version are counted apart as "unrated" (coverage_summary
+  states each definition). The assignment pool already hands them out (it selects `active_count < target`),
+  so nothing needs changing for them.
 - uncertain: items of a version whose 95% CI half-width exceeds `campaign.ci_width_threshold` on any
   dimension (items with a single rating have no CI and count as below target, not uncertain).
 - extra ratings: raise `Item.target` of uncertain items by `step` (default 2), capped at
@@ -57,14 +58,25 @@ def coverage_compute(*, version: DatasetVersion) -> dict:
 
 
 def coverage_summary(*, version: DatasetVersion) -> dict:
-    """Counts for the version page and the statistics page."""
+    """Counts for the version API, the statistics page and the command line, with one definition each:
+
+    - items: items of the version, those with a MOS in it (as `version.counts["items"]` and the export's rows);
+      `campaign_items` counts every item of the campaign and `unrated` those without a MOS yet;
+    - below target: items of the version with fewer counted ratings than their target;
+    - single rating: items of the version with one rating, which have no CI yet;
+    - uncertain: items of the version whose 95% CI half-width exceeds the campaign's threshold.
+    """
     c = coverage_compute(version=version)
-    below = c["n"] < c["targets"]
+    scored = c["n"] > 0
+    below = scored & (c["n"] < c["targets"])
     return {
-        "items": int(len(c["ids"])),
-        "items_scored": int((c["n"] > 0).sum()),
-        "items_complete": int((~below).sum()),
+        "items": int(scored.sum()),
+        "items_scored": int(scored.sum()),
+        "campaign_items": int(len(c["ids"])),
+        "unrated": int((~scored).sum()),
+        "items_complete": int((scored & ~below).sum()),
         "below_target": int(below.sum()),
+        "single_rating": int((c["n"] == 1).sum()),
         "uncertain": int(c["uncertain"].sum()),
         "ci_width_threshold": version.campaign.ci_width_threshold,
         "max_ratings_per_item": version.campaign.max_ratings_per_item,

@@ -30,6 +30,7 @@ from django.utils.module_loading import import_string
 
 from core import jobs as state
 from core.errors import ServiceError
+from core.events import EXPORT_READY, announce
 from core.jobs import Heartbeat, active_jobs_check, redact_paths
 
 from ..models import Job
@@ -150,7 +151,8 @@ def job_run(*, job_id: int, on_update: Callable[[int, int, str], None] | None = 
         raise
     finally:
         beat.stop()
-    _finish(job, Job.Status.SUCCEEDED, result=result or {})
+    if _finish(job, Job.Status.SUCCEEDED, result=result or {}):
+        _announce(job)  # only a success that landed is announced
     return job
 
 
@@ -230,14 +232,25 @@ def jobs_sweep(*, now=None) -> dict[str, list[int]]:
     return {"requeued": requeued, "failed": failed, "resent": resent}
 
 
-def _finish(job: Job, status: str, *, error: str = "", result: dict | None = None) -> None:
-    """The job's end (from running). A finished status is final: a job the sweep failed meanwhile stays failed."""
+# Jobs whose success other systems may want to hear of (core/events.py), by kind.
+ANNOUNCED = {"dataset_export": EXPORT_READY}
+
+
+def _announce(job: Job) -> None:
+    """Tell event receivers a job finished, once its row says succeeded (a receiver may download at once)."""
+    if job.kind in ANNOUNCED and job.campaign_id:
+        announce(ANNOUNCED[job.kind], job=job)
+
+
+def _finish(job: Job, status: str, *, error: str = "", result: dict | None = None) -> bool:
+    """The job's end (from running). A finished status is final: a job the sweep failed meanwhile stays failed.
+    True when this end landed."""
     job.error = error
     if result is not None:
         job.result = result
     if status == Job.Status.SUCCEEDED:
         job.progress = max(job.progress, job.total)
-    state.transition_save(job, status, also=["error", "result", "progress"])
+    return state.transition_save(job, status, also=["error", "result", "progress"])
 
 
 def selfcheck_job(*, job: Job, progress: Progress) -> dict:

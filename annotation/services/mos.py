@@ -23,6 +23,7 @@ from django.db import connection, transaction
 from django.db.models import Max
 
 from core.errors import InvalidInput, NotFound
+from core.events import VERSION_READY, announce
 
 from ..aggregation import METHODS, aggregate
 from ..models import AnnotatorStat, Batch, Campaign, DatasetVersion, ItemScore, Job, Rating
@@ -284,6 +285,8 @@ def _version_write(
                 "counts": version.counts,
             }
         )
+
+    announce(VERSION_READY, version=version)  # delivered after this transaction commits
     return version
 
 

@@ -24,6 +24,7 @@ from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from core.errors import Conflict, InvalidInput, NotFound
+from core.events import BATCH_DECIDED, announce
 
 from ..models import AuditEvent, Batch, Campaign, GoldenScore, Item, Rating
 from ..qc import agreement, decide, find_patterns
@@ -224,6 +225,7 @@ def batch_decide(
             reason=batch.decision_reason,
             figures=batch.scrutiny,
         )
+        announce(BATCH_DECIDED, batch=batch, before=before)  # receivers hear of it once this transaction commits
     return batch
 
 

@@ -41,3 +41,32 @@ def user_add(*, username: str, role: str, password: str | None = None, vendor: b
 def user_token(*, user) -> str:
     token, _ = Token.objects.get_or_create(user=user)
     return token.key
+
+
+@transaction.atomic
+def user_roles_set(*, user, roles: list[str], by=None) -> list[str]:
+    """Give `user` exactly these roles (the manage-users page). An admin cannot take the admin role from
+    themselves (someone must be left to give it back)."""
+    unknown = sorted(set(roles) - set(ROLES))
+    if unknown:
+        raise InvalidInput(f"unknown role {', '.join(unknown)}: choose from {', '.join(ROLES)}")
+    if by is not None and by.pk == user.pk and "admin" not in roles and not user.is_superuser:
+        raise InvalidInput("you cannot take the admin role from yourself: ask another admin")
+    roles_sync()
+    keep = Group.objects.filter(name__in=roles)
+    user.groups.remove(*Group.objects.filter(name__in=ROLES).exclude(name__in=roles))
+    user.groups.add(*keep)
+    user.is_staff = "admin" in roles or user.is_superuser  # admins may use the Django admin
+    user.save(update_fields=["is_staff"])
+    AnnotatorProfile.objects.get_or_create(user=user)
+    user.__dict__.pop("_qeval_roles", None)
+    return sorted(roles)
+
+
+@transaction.atomic
+def user_active_set(*, user, active: bool, by=None) -> None:
+    """Let an account log in, or stop it (its ratings and batches stay)."""
+    if by is not None and by.pk == user.pk and not active:
+        raise InvalidInput("you cannot switch off your own account")
+    user.is_active = bool(active)
+    user.save(update_fields=["is_active"])

@@ -134,7 +134,7 @@ class ApiErrorsMiddleware:
             and "json" not in response.get("Content-Type", "")
         ):
             # Django's own HTML 404/405/500 for a URL that matched no API view.
-            reasons = {404: "no such API endpoint", 405: "method not allowed", 500: "internal error"}
+            reasons = {404: "no API endpoint at this address; the list is at /api/docs/", 405: "method not allowed", 500: "internal error"}
             return JsonResponse({"detail": reasons[response.status_code]}, status=response.status_code)
         return response
 
@@ -171,7 +171,7 @@ def server_error(request, *args, **kwargs):
 def page_not_found(request, exception=None, *args, **kwargs):
     """handler404: JSON under /api/, Django's plain page elsewhere."""
     if request.path.startswith(API_PREFIX):
-        return JsonResponse({"detail": "not found"}, status=404)
+        return JsonResponse({"detail": "no API endpoint at this address; the list is at /api/docs/"}, status=404)
     from django.views.defaults import page_not_found as django_page_not_found
 
     return django_page_not_found(request, exception)

@@ -9,15 +9,20 @@ ratings: "My batches" shows a batch's decision, never why scrutiny decided it.
 from __future__ import annotations
 
 from django.conf import settings
-from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db.models import Count, Q
-from django.http import HttpResponseBadRequest, HttpResponseForbidden
-from django.shortcuts import get_object_or_404, render
+from django.http import Http404, HttpResponseBadRequest
+from django.shortcuts import render
 from django.views.decorators.csrf import ensure_csrf_cookie
 
-from annotation.models import Batch, Campaign, Task
+from annotation.models import Campaign, ItemFlag
+from annotation.selectors.annotate import active_campaign, admin_contacts
+from annotation.selectors.annotate import my_batches as batches_of
+from annotation.selectors.batches import public_reason
+from annotation.services.flags import SKIP
+from annotation.services.standing import annotator_standings
 from core.roles import ADMIN, EXPERT, user_has_role
+
+from ..access import expert_required, signed_in
 
 LEVELS = {1: "Bad", 2: "Poor", 3: "Fair", 4: "Good", 5: "Excellent"}
 DIMENSION_LABELS = {"quality": "Visual quality", "alignment": "Alignment with the prompt"}
@@ -71,14 +76,23 @@ def campaign_anchors(campaign: Campaign) -> list[dict]:
 
 
 def _active_campaign(slug: str) -> Campaign:
-    return get_object_or_404(Campaign, slug=slug, is_active=True)
+    campaign = active_campaign(slug=slug)
+    if campaign is None:
+        raise Http404(f"There is no active campaign {slug!r}: it may have ended. Pick one on the campaigns page.")
+    return campaign
 
 
 def _is_expert(user) -> bool:
     return user_has_role(user, EXPERT, ADMIN)
 
 
-@login_required
+# What the rating page offers when an item cannot be rated (the first is a plain skip, no flag).
+SKIP_CHOICES = [{"value": SKIP, "label": "Skip: I cannot judge this one"}] + [
+    {"value": value, "label": label} for value, label in ItemFlag.Reason.choices
+]
+
+
+@signed_in
 def campaign_detail(request, slug: str):
     campaign = _active_campaign(slug)
     return render(
@@ -88,15 +102,24 @@ def campaign_detail(request, slug: str):
     )
 
 
-@login_required
+@signed_in
 @ensure_csrf_cookie  # the page's script sends the csrftoken cookie back as X-CSRFToken
 def rate(request, slug: str):
     campaign = _active_campaign(slug)
     mode = request.GET.get("mode", "annotate")
     if mode not in MODES:
         return HttpResponseBadRequest(f"Unknown mode {mode!r}: use one of {', '.join(MODES)}.")
-    if mode == "expert" and not _is_expert(request.user):
-        return HttpResponseForbidden("Expert mode is for users with the expert role.")
+    if mode == "expert":
+        return _expert_rate(request, campaign)
+    return _rate(request, campaign, mode)
+
+
+@expert_required
+def _expert_rate(request, campaign: Campaign):
+    return _rate(request, campaign, "expert")
+
+
+def _rate(request, campaign: Campaign, mode: str):
     config = {
         "user": request.user.pk,  # keys this user's offline queue in localStorage
         "slug": campaign.slug,
@@ -108,38 +131,27 @@ def rate(request, slug: str):
         # How often the page extends its leases while the annotator is active (tests shorten it).
         "heartbeatSeconds": settings.QEVAL_HEARTBEAT_SECONDS,
         "scales": campaign_anchors(campaign),
+        "skipChoices": SKIP_CHOICES,
+        "contacts": admin_contacts(),
     }
-    return render(request, "frontend/annotate/rate.html", {"campaign": campaign, "mode": mode, "config": config})
+    return render(
+        request,
+        "frontend/annotate/rate.html",
+        {
+            "campaign": campaign,
+            "mode": mode,
+            "config": config,
+            "scales": config["scales"],
+            "skip_choices": SKIP_CHOICES,
+            "contacts": config["contacts"],
+        },
+    )
 
 
-@login_required
+@signed_in
 def my_batches(request):
     """The caller's own batches, newest first, with progress and the decision word only."""
-    batches = (
-        Batch.objects.filter(annotator=request.user)
-        .exclude(kind=Batch.Kind.IMPORTED)
-        .select_related("campaign")
-        .only(
-            "id",
-            "kind",
-            "status",
-            "decision",
-            "public_reason",
-            "created_at",
-            "closed_at",
-            "campaign__slug",
-            "campaign__name",
-        )
-        .annotate(
-            n_tasks=Count("tasks"),
-            n_rated=Count("tasks", filter=Q(tasks__status=Task.Status.RATED)),
-        )
-        .order_by("-created_at", "-id")
-    )
-    page = Paginator(batches, BATCHES_PER_PAGE).get_page(request.GET.get("page"))
-    from annotation.selectors.batches import public_reason
-    from annotation.services.standing import annotator_standings
-
+    page = Paginator(batches_of(user=request.user), BATCHES_PER_PAGE).get_page(request.GET.get("page"))
     for b in page.object_list:
         b.reason_text = public_reason(b)  # type: ignore[attr-defined]  # for the template
     return render(

@@ -7,21 +7,33 @@ frontend/plots.py."""
 
 from __future__ import annotations
 
-from functools import wraps
 from urllib.parse import urlencode
 
 from django.contrib import messages
-from django.contrib.auth import get_user_model
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db.models import Case, Count, F, IntegerField, Q, Value, When
-from django.shortcuts import get_object_or_404, redirect, render
+from django.http import Http404
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.safestring import mark_safe
 
-from annotation.models import AnnotatorProfile, Batch, Campaign, GoldenScore, Rating, ReasonTemplate
+from annotation.models import DIMENSIONS, Batch
+from annotation.selectors.desk import (
+    QUEUE_FILTERS,
+    annotator_closed_batches,
+    annotator_decided_counts,
+    annotator_profile,
+    campaign_list,
+    desk_batch,
+    golden_pairs,
+    person_get,
+    queue_batches,
+    queue_decision_counts,
+    reason_templates,
+    threshold_defaults,
+)
+from annotation.selectors.flags import flagged_items
 from annotation.selectors.review import (
+    REVIEW_KINDS,
     annotator_audit,
     annotator_evidence,
     batch_audit,
@@ -30,42 +42,26 @@ from annotation.selectors.review import (
     review_neighbours,
     review_queue,
 )
+from annotation.services.flags import flags_resolve
+from annotation.services.reasons import reason_template_add, reason_template_remove
 from annotation.services.scrutiny import annotator_pause, annotator_resume, batch_admin_decide, batch_rows
 from core.errors import ServiceError
-from core.roles import ADMIN, user_has_role
+from core.roles import ADMIN
 
+from ..access import role_required
 from ..plots import evidence_svg, history_svg, scatter_svg
 
-User = get_user_model()
 PAGE_SIZE = 50
-# needs_review first: that is the admin's work; then batches still waiting for scrutiny.
-DECISION_ORDER = Case(
-    When(decision=Batch.Decision.NEEDS_REVIEW, then=Value(0)),
-    When(decision=Batch.Decision.PENDING, then=Value(1)),
-    When(decision=Batch.Decision.REJECTED, then=Value(2)),
-    default=Value(3),
-    output_field=IntegerField(),
+admin_required = role_required(
+    ADMIN, message="The approval desk is for admins: ask an admin to give you the admin role."
 )
-
-
-def admin_required(view):
-    """Anonymous users go to the login page; logged-in users without the admin role get 403."""
-
-    @login_required
-    @wraps(view)
-    def wrapper(request, *args, **kwargs):
-        if not user_has_role(request.user, ADMIN):
-            raise PermissionDenied("The approval desk is for admins.")
-        return view(request, *args, **kwargs)
-
-    return wrapper
 
 
 def _all_dimensions(campaigns) -> list[str]:
     dims: list[str] = []
     for c in campaigns:
         dims += [d for d in c.dimensions if d not in dims]
-    return dims or ["quality", "alignment"]
+    return dims or list(DIMENSIONS)
 
 
 def _with_cells(rows: list[dict], batches, dims: list[str]) -> list[dict]:
@@ -83,35 +79,14 @@ def _with_cells(rows: list[dict], batches, dims: list[str]) -> list[dict]:
 
 @admin_required
 def queue(request):
-    campaigns = list(Campaign.objects.all())
-    qs = Batch.objects.filter(status=Batch.Status.CLOSED).exclude(kind=Batch.Kind.EXPERT)
-    filters = {k: request.GET.get(k, "").strip() for k in ("campaign", "decision", "kind", "annotator", "source")}
-    if filters["campaign"]:
-        qs = qs.filter(campaign__slug=filters["campaign"])
-    if filters["decision"] in Batch.Decision.values:
-        qs = qs.filter(decision=filters["decision"])
-    if filters["kind"] in (Batch.Kind.ANNOTATION, Batch.Kind.IMPORTED):
-        qs = qs.filter(kind=filters["kind"])
-    if filters["source"] in ("auto", "admin"):
-        qs = qs.filter(decision_source=filters["source"])
-    if filters["annotator"]:
-        qs = qs.filter(annotator__username__icontains=filters["annotator"])
-    qs = qs.select_related("annotator", "decided_by", "campaign").order_by(
-        DECISION_ORDER, F("risk").desc(nulls_last=True), "-closed_at", "-pk"
-    )
-    page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    campaigns = campaign_list()
+    filters = {k: request.GET.get(k, "").strip() for k in QUEUE_FILTERS}
+    page = Paginator(queue_batches(filters=filters), PAGE_SIZE).get_page(request.GET.get("page"))
     shown = [c for c in campaigns if c.slug == filters["campaign"]] or campaigns
     dims = _all_dimensions(shown)
     batches = list(page.object_list)
     rows = _with_cells(batch_rows(batches=batches, dimensions=dims), batches, dims)
-    by_decision = dict(
-        Batch.objects.filter(status=Batch.Status.CLOSED)
-        .exclude(kind=Batch.Kind.EXPERT)
-        .filter(**({"campaign__slug": filters["campaign"]} if filters["campaign"] else {}))
-        .values_list("decision")
-        .annotate(n=Count("pk"))
-        .values_list("decision", "n")
-    )
+    by_decision = queue_decision_counts(campaign_slug=filters["campaign"] or None)
     first = review_queue(campaign_slug=filters["campaign"] or None).values_list("pk", flat=True).first()
     query = urlencode({k: v for k, v in filters.items() if v})
     return render(
@@ -124,6 +99,7 @@ def queue(request):
             "filters": filters,
             "campaigns": campaigns,
             "decisions": Batch.Decision.choices,
+            "kinds": [(k, Batch.Kind(k).label) for k in REVIEW_KINDS],
             "query": query,
             "first_in_review": first,
             "counts": [(value, label, by_decision.get(value, 0)) for value, label in Batch.Decision.choices],
@@ -132,23 +108,6 @@ def queue(request):
 
 
 # ------------------------------------------------------------------------------------------ batch
-
-
-def _golden_pairs(batch: Batch) -> dict[str, list[tuple[float, int]]]:
-    dims = batch.campaign.dimensions
-    golden = {
-        (i, d): s
-        for i, d, s in GoldenScore.objects.filter(item__ratings__batch=batch).values_list(
-            "item_id", "dimension", "score"
-        )
-    }
-    pairs: dict[str, list[tuple[float, int]]] = {d: [] for d in dims}
-    for row in Rating.objects.filter(batch=batch).order_by("item_id").values("item_id", *dims):
-        for d in dims:
-            g = golden.get((row["item_id"], d))
-            if g is not None and row[d] is not None:
-                pairs[d].append((g, row[d]))
-    return pairs
 
 
 def _fmt(value) -> str:
@@ -163,7 +122,9 @@ def _in_review_scope(request) -> str | None:
 
 @admin_required
 def batch_detail(request, batch_id: int):
-    batch = get_object_or_404(Batch.objects.select_related("annotator", "decided_by", "campaign"), pk=batch_id)
+    batch = desk_batch(batch_id=batch_id)
+    if batch is None:
+        raise Http404(f"There is no batch {batch_id}.")
     scope = _in_review_scope(request)
     if request.method == "POST":
         decision = request.POST.get("decision", "")
@@ -185,7 +146,7 @@ def batch_detail(request, batch_id: int):
     dims = batch.campaign.dimensions
     row = batch_rows(batches=[batch], dimensions=dims)[0]
     evidence = row["evidence"] or {}
-    pairs = _golden_pairs(batch)
+    pairs = golden_pairs(batch=batch)
     plots = []
     for d in dims:
         f = row["figures"][d]
@@ -215,11 +176,11 @@ def batch_detail(request, batch_id: int):
             "items": items,
             "evidence_plots": evidence_plots,
             "audit": list(batch_audit(batch=batch)),
-            "templates": list(ReasonTemplate.objects.all()),
+            "templates": reason_templates(),
             "prev_id": prev_id,
             "next_id": next_id,
             "scope": scope or "",
-            "decidable": batch.status == Batch.Status.CLOSED and batch.kind != Batch.Kind.EXPERT,
+            "decidable": batch.status == Batch.Status.CLOSED and batch.kind in REVIEW_KINDS,
             "n_ratings": len(items),
             "n_golden_items": sum(i["is_golden"] for i in items),
         },
@@ -247,7 +208,9 @@ def review_start(request):
 
 @admin_required
 def annotator_detail(request, user_id: int):
-    person = get_object_or_404(User, pk=user_id)
+    person = person_get(user_id=user_id)
+    if person is None:
+        raise Http404(f"There is no user {user_id}.")
     if request.method == "POST":
         try:
             if request.POST.get("action") == "pause":
@@ -259,29 +222,17 @@ def annotator_detail(request, user_id: int):
         except ServiceError as exc:
             messages.error(request, exc.message)
         return redirect("desk-annotator", user_id=person.pk)
-    profile, _ = AnnotatorProfile.objects.get_or_create(user=person)
-    batches = list(
-        Batch.objects.filter(annotator=person, status=Batch.Status.CLOSED)
-        .exclude(kind=Batch.Kind.EXPERT)
-        .select_related("campaign", "decided_by", "annotator")
-        .order_by("closed_at", "pk")[:500]
-    )
+    profile = annotator_profile(user=person)
+    batches = annotator_closed_batches(user=person)
     dims = _all_dimensions({b.campaign for b in batches})
     rows = _with_cells(batch_rows(batches=batches, dimensions=dims), batches, dims)
-    decided = Batch.objects.filter(annotator=person).aggregate(
-        approved=Count("pk", filter=Q(decision=Batch.Decision.APPROVED, kind__in=["annotation", "imported"])),
-        rejected=Count("pk", filter=Q(decision=Batch.Decision.REJECTED)),
-        review=Count("pk", filter=Q(decision=Batch.Decision.NEEDS_REVIEW)),
-    )
+    decided = annotator_decided_counts(user=person)
     done = decided["approved"] + decided["rejected"]
     rate = decided["approved"] / done if done else None
     latest = batches[-1].campaign if batches else None
+    approve, reject = (latest.approve_threshold, latest.reject_threshold) if latest else threshold_defaults()
     svg = (
-        history_svg(
-            {d: [r["figures"][d]["srcc"] for r in rows] for d in dims},
-            approve=latest.approve_threshold if latest else 0.7,
-            reject=latest.reject_threshold if latest else 0.4,
-        )
+        history_svg({d: [r["figures"][d]["srcc"] for r in rows] for d in dims}, approve=approve, reject=reject)
         if rows
         else ""
     )
@@ -302,13 +253,32 @@ def annotator_detail(request, user_id: int):
     )
 
 
-# ------------------------------------------------------------------------------------- held items
+# ------------------------------------------------------------------------------- reason templates
+
+
+@admin_required
+def reasons(request):
+    if request.method == "POST":
+        try:
+            if request.POST.get("delete"):
+                reason_template_remove(template_id=request.POST["delete"])
+                messages.success(request, "Reason removed.")
+            else:
+                reason_template_add(text=request.POST.get("text", ""), user=request.user)
+                messages.success(request, "Reason added.")
+        except ServiceError as exc:
+            messages.error(request, f"Not saved: {exc.message}.")
+        return redirect("desk-reasons")
+    return render(request, "frontend/desk/reasons.html", {"templates": reason_templates()})
+
+
+# ---------------------------------------------------------------------------------------- flagged items
 
 
 @admin_required
 def held(request):
     """Items the screening scorer held for a quick check (training/services/screening.py)."""
-    from training.models import ItemCheck
+    from training.selectors import held_checks
     from training.services.screening import item_check_decide
 
     if request.method == "POST":
@@ -320,32 +290,34 @@ def held(request):
         except (ServiceError, ValueError) as exc:
             messages.error(request, getattr(exc, "message", "Not saved: bad request."))
         return redirect(request.get_full_path())
-    checks = ItemCheck.objects.filter(status=ItemCheck.Status.HELD).select_related(
-        "item", "item__campaign", "item__generator"
+    return render(
+        request, "frontend/desk/held.html", {"checks": held_checks(campaign_slug=request.GET.get("campaign"))}
     )
-    if request.GET.get("campaign"):
-        checks = checks.filter(item__campaign__slug=request.GET["campaign"])
-    return render(request, "frontend/desk/held.html", {"checks": list(checks.order_by("created_at")[:200])})
-
-
-# ------------------------------------------------------------------------------- reason templates
 
 
 @admin_required
-def reasons(request):
+def flags(request):
+    """Items annotators flagged (broken, unsafe, prompt missing, other), most flagged first: dismiss the flags
+    (the item is fine) or retire the item (no more ratings)."""
     if request.method == "POST":
-        if request.POST.get("delete"):
-            ReasonTemplate.objects.filter(pk=request.POST["delete"]).delete()
-            messages.success(request, "Reason removed.")
-        else:
-            text = (request.POST.get("text") or "").strip()
-            if not text or len(text) > 300:
-                messages.error(request, "A reason needs 1 to 300 characters.")
+        try:
+            result = flags_resolve(
+                item_id=int(request.POST.get("item", 0)), decision=request.POST.get("decision", ""), user=request.user
+            )
+            if result["decision"] == "dismiss":
+                n = result["flags"]
+                messages.success(request, f"Item {result['item']}: {n} flag{'s' if n != 1 else ''} dismissed.")
             else:
-                ReasonTemplate.objects.get_or_create(text=text, defaults={"created_by": request.user})
-                messages.success(request, "Reason added.")
-        return redirect("desk-reasons")
-    return render(request, "frontend/desk/reasons.html", {"templates": ReasonTemplate.objects.all()})
+                messages.success(request, f"Item {result['item']} retired: it gets no more ratings.")
+        except (ServiceError, ValueError) as exc:
+            messages.error(request, f"Not saved: {getattr(exc, 'message', 'unknown item')}.")
+        return redirect(request.get_full_path())
+    scope = _in_review_scope(request)
+    return render(
+        request,
+        "frontend/desk/flags.html",
+        {"rows": flagged_items(campaign_slug=scope), "scope": scope or "", "campaigns": campaign_list()},
+    )
 
 
-__all__ = ["annotator_detail", "batch_detail", "held", "queue", "reasons", "review_start"]
+__all__ = ["annotator_detail", "batch_detail", "flags", "queue", "reasons", "review_start"]

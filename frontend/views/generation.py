@@ -12,18 +12,18 @@ from pathlib import Path
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.shortcuts import get_object_or_404, redirect, render
+from django.http import Http404
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from annotation.models import Campaign
+from annotation.selectors.desk import campaign_list
+from annotation.services.campaigns import campaign_get
 from annotation.services.jobs import job_create, job_enqueue
-from core.errors import InvalidInput, ServiceError
-from core.roles import ADMIN, RESEARCHER, user_has_role
+from core.errors import InvalidInput, NotFound, ServiceError
+from core.roles import ADMIN, RESEARCHER
 from generation import selectors
-from generation.models import GenerationOutput, Taxonomy
+from generation.models import GenerationOutput
 from generation.pipelines.spec import SpecError, parse_params
 from generation.services.classify import prompts_classify_enqueue
 from generation.services.coverage import coverage_compute
@@ -37,18 +37,23 @@ from generation.services.jobs import (
 from generation.services.prompts import prompt_set_get
 from generation.services.review import outputs_review
 
+from ..access import role_required
+
 REVIEW_SHOWN = 60
+researcher_required = role_required(RESEARCHER, ADMIN, message="Generation pages are for researchers and admins.")
 
 
-def _require_researcher(request) -> None:
-    if not user_has_role(request.user, RESEARCHER, ADMIN):
-        raise PermissionDenied("Generation pages are for researchers and admins.")
+def _campaign(slug: str):
+    """The campaign with this slug, or the 404 page naming it."""
+    try:
+        return campaign_get(slug=slug)
+    except NotFound as exc:
+        raise Http404(exc.message) from None
 
 
-@login_required
+@researcher_required
 def index(request):
-    _require_researcher(request)
-    return render(request, "frontend/generation/index.html", {"campaigns": Campaign.objects.all().only("slug", "name")})
+    return render(request, "frontend/generation/index.html", {"campaigns": campaign_list()})
 
 
 def _heat(value: int, top: int) -> int:
@@ -56,7 +61,7 @@ def _heat(value: int, top: int) -> int:
     return 0 if not value or not top else max(12, round(100 * value / top))
 
 
-def _coverage_context(campaign: Campaign) -> dict:
+def _coverage_context(campaign) -> dict:
     cov = coverage_compute(campaign=campaign, by="subcategory")
     names = [g["name"] for g in cov["generators"]]
     top_items = max([v for r in cov["items"]["rows"] for v in r["by_generator"].values()] + [0])
@@ -76,17 +81,15 @@ def _coverage_context(campaign: Campaign) -> dict:
     return {"coverage": cov, "item_rows": item_rows, "prompt_rows": prompt_rows, "generator_names": names}
 
 
-@login_required
+@researcher_required
 def campaign_page(request, slug: str):
-    _require_researcher(request)
-    campaign = get_object_or_404(Campaign, slug=slug)
-    taxonomies = Taxonomy.objects.filter(campaign__isnull=True) | Taxonomy.objects.filter(campaign=campaign)
+    campaign = _campaign(slug)
     context = {
         "campaign": campaign,
         "prompt_sets": selectors.prompt_set_list(campaign=campaign),
         "generators": list(generator_specs(campaign=campaign)),
         "jobs": selectors.job_list(campaign=campaign)[:50],
-        "taxonomies": taxonomies.order_by("slug"),
+        "taxonomies": selectors.taxonomies_for(campaign=campaign),
         **_coverage_context(campaign),
     }
     return render(request, "frontend/generation/campaign.html", context)
@@ -98,11 +101,10 @@ def _back(slug: str, anchor: str):
     return response
 
 
-@login_required
+@researcher_required
 @require_POST
 def prompts_import_view(request, slug: str):
-    _require_researcher(request)
-    campaign = get_object_or_404(Campaign, slug=slug)
+    campaign = _campaign(slug)
     upload = request.FILES.get("file")
     try:
         if upload is None:
@@ -137,11 +139,10 @@ def prompts_import_view(request, slug: str):
         return _back(slug, "prompts")
 
 
-@login_required
+@researcher_required
 @require_POST
 def prompts_classify_view(request, slug: str, set_slug: str):
-    _require_researcher(request)
-    campaign = get_object_or_404(Campaign, slug=slug)
+    campaign = _campaign(slug)
     try:
         prompt_set = prompt_set_get(campaign=campaign, slug=set_slug)
         method = request.POST.get("method") or "rules"
@@ -171,11 +172,10 @@ def prompts_classify_view(request, slug: str, set_slug: str):
         return _back(slug, "prompts")
 
 
-@login_required
+@researcher_required
 @require_POST
 def generator_register_view(request, slug: str):
-    _require_researcher(request)
-    campaign = get_object_or_404(Campaign, slug=slug)
+    campaign = _campaign(slug)
     kind = request.POST.get("kind", "tiny")
     try:
         lines = [line.strip() for line in request.POST.get("params", "").splitlines() if line.strip()]
@@ -200,11 +200,10 @@ def generator_register_view(request, slug: str):
     return _back(slug, "generators")
 
 
-@login_required
+@researcher_required
 @require_POST
 def job_start_view(request, slug: str):
-    _require_researcher(request)
-    campaign = get_object_or_404(Campaign, slug=slug)
+    campaign = _campaign(slug)
     try:
         set_slug = request.POST.get("prompt_set", "")
         try:
@@ -232,14 +231,11 @@ def job_start_view(request, slug: str):
         return _back(slug, "jobs")
 
 
-@login_required
+@researcher_required
 def job_page(request, job_id: int):
-    _require_researcher(request)
     try:
         job = generation_job_get(job_id=job_id)
     except ServiceError:
-        from django.http import Http404
-
         raise Http404("No such generation job.") from None
     waiting = list(selectors.output_list(job=job, status=GenerationOutput.Status.REVIEW)[:REVIEW_SHOWN])
     return render(
@@ -249,17 +245,14 @@ def job_page(request, job_id: int):
             "job": job,
             "progress": selectors.job_progress(job=job),
             "waiting": waiting,
-            "recent": list(
-                selectors.output_list(job=job).filter(status=GenerationOutput.Status.DONE).order_by("-finished_at")[:12]
-            ),
+            "recent": selectors.outputs_made(job=job),
         },
     )
 
 
-@login_required
+@researcher_required
 @require_POST
 def job_cancel_view(request, job_id: int):
-    _require_researcher(request)
     try:
         generation_job_cancel(job_id=job_id)
     except ServiceError as exc:
@@ -267,10 +260,9 @@ def job_cancel_view(request, job_id: int):
     return redirect("generation-job", job_id=job_id)
 
 
-@login_required
+@researcher_required
 @require_POST
 def job_review_view(request, job_id: int):
-    _require_researcher(request)
     try:
         job = generation_job_get(job_id=job_id)
         ids = request.POST.getlist("ids")

@@ -1,10 +1,12 @@
-from django.contrib.auth.decorators import login_required
+"""Server-rendered pages. One module per audience: annotators, admins (approval desk), researchers."""
+
 from django.shortcuts import render
 
-from annotation.models import Campaign
+from annotation.selectors.annotate import active_campaigns
+
+from ..access import signed_in
 
 
-@login_required
+@signed_in
 def home(request):
-    campaigns = Campaign.objects.filter(is_active=True).only("slug", "name", "instructions")
-    return render(request, "frontend/home.html", {"campaigns": campaigns})
+    return render(request, "frontend/home.html", {"campaigns": active_campaigns()})

@@ -1,16 +1,28 @@
-"""A job's progress page: imports, scrutiny sweeps, aggregation and exports all report here."""
+"""A job's page: imports, aggregations, exports, scrutiny sweeps and prompt jobs all report here, with live
+progress (job.js polls the API), the one-line reason when it failed (an import names its first bad row),
+and what it made: the export's download, the new version, the items imported."""
 
-from django.contrib.auth.decorators import login_required
 from django.http import Http404
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import render
 
-from annotation.models import Job
-from annotation.services.jobs import job_visible_to
+from annotation.selectors.jobs import KIND_TITLES, job_for_page
+
+from ..access import signed_in
 
 
-@login_required
+@signed_in
 def job_detail(request, job_id: int):
-    job = get_object_or_404(Job, pk=job_id)
-    if not job_visible_to(job=job, user=request.user):
-        raise Http404("No such job.")
-    return render(request, "frontend/job.html", {"job": job})
+    job = job_for_page(job_id=job_id, user=request.user)
+    if job is None:
+        raise Http404(f"There is no job {job_id} you can see.")
+    return render(
+        request,
+        "frontend/job.html",
+        {
+            "job": job,
+            "title": KIND_TITLES.get(job.kind, job.kind),
+            "percent": round(100 * job.progress / job.total)
+            if job.total
+            else (100 if job.status == "succeeded" else 0),
+        },
+    )

@@ -4,23 +4,19 @@ retraining policy's rounds."""
 
 from __future__ import annotations
 
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, render
 from django.utils.safestring import mark_safe
 
 from annotation.models import Campaign
 from annotation.services.leaderboard import leaderboard
 from annotation.services.overlap import overlap_summary
-from core.roles import ADMIN, RESEARCHER, user_has_role
 
+from ..access import researcher_required
 from ..plots import leaderboard_svg
 
 
-@login_required
+@researcher_required
 def live(request, slug: str):
-    if not user_has_role(request.user, RESEARCHER, ADMIN):
-        raise PermissionDenied("The live view is for researchers and admins.")
     from training.services.retraining import approved_ratings
     from training.services.screening import screening_agreement
 

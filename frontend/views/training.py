@@ -6,28 +6,25 @@ Same services as the API and the `train_scorer` command; researchers and admins 
 
 from __future__ import annotations
 
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
+from django.contrib import messages
 from django.db import transaction
-from django.http import Http404
+from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from annotation.models import DatasetVersion
+from annotation.selectors.research import version_choices
 from core.errors import ServiceError
-from core.roles import ADMIN, RESEARCHER, user_has_role
+from core.roles import ADMIN, RESEARCHER
 from training import selectors
 from training.services.benchmarks import benchmark_create, benchmark_enqueue, benchmark_get
 from training.services.configs import config_from_yaml, default_config_yaml
 from training.services.runs import run_cancel, run_create, run_enqueue
 from training.services.scorers import Upload, scorer_get, scorer_score_uploads
 
+from ..access import role_required
+
 METRIC_KEYS = ("srcc", "plcc", "plcc_logistic", "krcc", "rmse", "n")
-
-
-def _require_researcher(request) -> None:
-    if not user_has_role(request.user, RESEARCHER, ADMIN):
-        raise PermissionDenied("Training pages are for researchers and admins.")
+researcher_required = role_required(RESEARCHER, ADMIN, message="Training pages are for researchers and admins.")
 
 
 def metrics_rows(report: dict | None) -> list[dict]:
@@ -51,14 +48,9 @@ def metrics_rows(report: dict | None) -> list[dict]:
     return rows
 
 
-def _versions():
-    return DatasetVersion.objects.select_related("campaign").order_by("-created_at", "-id")[:200]
-
-
-@login_required
+@researcher_required
 def runs(request):
     """Runs list and the launch form (POST launches: the run goes to the training queue)."""
-    _require_researcher(request)
     form = {"kind": "train", "dataset_version": "", "scorer": "", "config": default_config_yaml()}
     error, status = "", 200
     if request.method == "POST":
@@ -82,7 +74,7 @@ def runs(request):
         "frontend/training/runs.html",
         {
             "runs": selectors.run_list()[:100],
-            "versions": _versions(),
+            "versions": version_choices(),
             "scorers": selectors.scorer_list(),
             "form": form,
             "error": error,
@@ -91,9 +83,8 @@ def runs(request):
     )
 
 
-@login_required
+@researcher_required
 def run_detail(request, run_id: int):
-    _require_researcher(request)
     run = selectors.run_detail(run_id=run_id)
     if run is None:
         raise Http404("No such training run.")
@@ -107,27 +98,34 @@ def run_detail(request, run_id: int):
             "scorer": next(iter(run.scorers.all()), None),
             "percent": int(100 * run.progress_step / run.progress_total) if run.progress_total else 0,
             "has_curve": bool(curve),
+            "files": [n for n in selectors.RUN_FILES if selectors.run_file_path(run=run, name=n)],
         },
     )
 
 
-@login_required
+@researcher_required
 @require_POST
 def run_cancel_view(request, run_id: int):
-    _require_researcher(request)
     try:
         run_cancel(run_id=run_id)
     except ServiceError as exc:
-        from django.contrib import messages
-
         messages.error(request, exc.message)
     return redirect("training-run", run_id=run_id)
 
 
-@login_required
+@researcher_required
+def run_file(request, run_id: int, name: str):
+    """predictions.csv or report.json of the run's last evaluation, as a download."""
+    run = selectors.run_detail(run_id=run_id)
+    path = selectors.run_file_path(run=run, name=name) if run is not None else None
+    if path is None:
+        raise Http404(f"Run {run_id} has no {name} (yet).")
+    return FileResponse(open(path, "rb"), as_attachment=True, filename=f"run-{run_id}-{name}")
+
+
+@researcher_required
 def scorers(request):
     """Registered scorers, and a form that scores uploaded files with one of them."""
-    _require_researcher(request)
     scorer_list = list(selectors.scorer_list())
     results, error, status = None, "", 200
     chosen = request.POST.get("scorer", "") if request.method == "POST" else ""
@@ -163,12 +161,9 @@ BENCHMARK_EXAMPLE = (
 )
 
 
-@login_required
+@researcher_required
 def benchmarks(request):
     """Benchmarks list and the launch form (methods as NAME=KIND:PATH lines)."""
-    from training.models import Benchmark
-
-    _require_researcher(request)
     scorer_list = list(selectors.scorer_list()[:20])
     default = BENCHMARK_EXAMPLE + "".join(f"{s.name}=scorer:{s.pk}\n" for s in scorer_list[:3])
     form = {"dataset_version": "", "split": "test", "bootstrap": "1000", "methods": default}
@@ -189,13 +184,13 @@ def benchmarks(request):
             return redirect("training-benchmark", benchmark_id=bench.pk)
         except ServiceError as exc:
             error, status = exc.message, 400
-    items = Benchmark.objects.select_related("campaign", "dataset_version", "created_by").defer("report")[:100]
+    items = selectors.benchmark_list()
     return render(
         request,
         "frontend/training/benchmarks.html",
         {
             "benchmarks": items,
-            "versions": _versions(),
+            "versions": version_choices(),
             "form": form,
             "error": error,
             "scorers": scorer_list,
@@ -204,12 +199,11 @@ def benchmarks(request):
     )
 
 
-@login_required
+@researcher_required
 def benchmark_detail(request, benchmark_id: int):
     """Status while it runs (the page reloads itself), then the report (tables, intervals, plots) inline."""
     from pathlib import Path
 
-    _require_researcher(request)
     try:
         bench = benchmark_get(benchmark_id=benchmark_id)
     except ServiceError:

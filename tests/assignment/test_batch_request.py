@@ -41,6 +41,7 @@ def test_new_batch_has_regular_and_golden_items_with_leases(client_as, pool_camp
         "media_url",
         "thumbnail_url",
         "media_type",
+        "fps",
         "prompt",
         "dimensions",
         "status",

@@ -34,26 +34,3 @@ def test_an_unknown_campaign_is_a_404_naming_it(client_as):
     response = client.post("/api/v1/campaigns/no-such-campaign/batches/", {}, format="json")
     assert response.status_code == 404
     assert response.json() == {"detail": "campaign 'no-such-campaign' does not exist"}
-
-
-def test_the_old_paths_hand_out_the_same_objects():
-    import annotation.management.base as old_base
-    import annotation.permissions as old_permissions
-    import annotation.roles as old_roles
-    import annotation.services.errors as old_errors
-    import core.errors
-    import core.management.base
-    import core.permissions
-    import core.roles
-    from annotation.api.errors import service_errors
-    from annotation.management.job_command import JobCommand
-
-    assert old_errors.InvalidInput is core.errors.InvalidInput and old_errors.ServiceError is core.errors.ServiceError
-    assert old_roles.user_has_role is core.roles.user_has_role and old_roles.ROLES == core.roles.ROLES
-    assert old_permissions.IsResearcher is core.permissions.IsResearcher
-    assert old_base.ServiceCommand is core.management.base.ServiceCommand and old_base.JobCommand is JobCommand
-
-    def view(self, request):
-        return "answer"
-
-    assert service_errors(view) is view

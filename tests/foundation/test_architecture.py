@@ -34,6 +34,7 @@ API_VIEWS = [
     *sorted((ROOT / "annotation" / "api").glob("*.py")),
     *sorted((ROOT / "training").glob("api*.py")),
     ROOT / "generation" / "api.py",
+    ROOT / "webhooks" / "api.py",
 ]
 
 
@@ -137,4 +138,16 @@ def test_no_api_view_catches_service_errors_itself():
         for marker in ("@service_errors", 'Response({"detail"', ".errors.items()"):
             if marker in text:
                 offences.append(f"{path.relative_to(ROOT)}: {marker}")
+    assert offences == []
+
+
+@pytest.mark.parametrize("app", ["annotation", "generation", "training"])
+def test_apps_below_reach_webhooks_and_frontend_only_through_settings(app):
+    """Events reach the webhooks app through core/events.py (QEVAL_EVENT_RECEIVERS), never an import."""
+    offences = [
+        f"{path.relative_to(ROOT)}:{line} imports {module}"
+        for path in python_files(app)
+        for line, module in imports_of(path)
+        if _top(module) in ("webhooks", "frontend")
+    ]
     assert offences == []

@@ -30,9 +30,12 @@ def spread(db, campaign):
 def test_summary_counts_complete_below_target_and_uncertain(spread):
     campaign, agreed, disputed, single, unrated = spread
     summary = coverage_summary(version=mos_aggregate(campaign=campaign))
-    assert summary["items"] == 4 and summary["items_scored"] == 3
+    # One definition of "item" everywhere: an item with a MOS in the version (as the version and the export).
+    assert summary["items"] == 3 == summary["items_scored"]
+    assert (summary["campaign_items"], summary["unrated"]) == (4, 1)  # unrated: no MOS yet
     assert summary["items_complete"] == 2  # agreed and disputed have 6 of 6
-    assert summary["below_target"] == 2  # single (1 of 6) and unrated (0 of 6)
+    assert summary["below_target"] == 1  # single (1 of 6); unrated is counted apart
+    assert summary["single_rating"] == 1  # single: no CI yet
     assert summary["uncertain"] == 1  # disputed: CI half-width far above 0.5
 
 

@@ -34,7 +34,8 @@ def test_pages_close_only_once_their_requests_are_answered(browser, live_server)
     pg.evaluate("() => { fetch('/held').catch(() => {}); }")
     while not held:
         pg.wait_for_timeout(20)
-    assert len(in_flight) == 1
+    # the held fetch; the browser may also be fetching the page's favicon on its own schedule
+    assert len([r for r in in_flight if "favicon" not in r.url]) == 1
     t0 = time.monotonic()
     close_when_idle(pg, in_flight, timeout_s=0.5)
     assert 0.5 <= time.monotonic() - t0 < 5

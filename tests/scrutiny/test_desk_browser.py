@@ -96,7 +96,7 @@ def test_an_admin_reviews_the_queue_by_keyboard(page, live_server, make_user):
     assert Batch.objects.get(pk=second.pk).decision == "approved"
     page.goto(f"{live_server.url}/desk/batches/{first.pk}/")
     audit = page.locator("#audit").inner_text()
-    assert "needs_review → rejected" in audit and admin.username in audit
+    assert "Needs review → Rejected" in audit and admin.username in audit  # words, never a raw needs_review
     assert list(AuditEvent.objects.filter(batch=first).values_list("after", flat=True))[-1] == "rejected"
     assert page.console_errors == []
 

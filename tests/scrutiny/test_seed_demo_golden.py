@@ -15,8 +15,10 @@ def test_the_demo_has_a_scored_golden_set_and_seeding_again_changes_nothing(tmp_
     call_command("seed_demo", "--content-dir", str(tmp_path / "demo"), stdout=out)
     campaign = Campaign.objects.get(slug="demo")
     golden = Item.objects.filter(campaign=campaign, is_golden=True)
-    assert golden.count() == 7  # 25% of 28, at least one per generator and media type
-    assert len(set(golden.values_list("generator__name", flat=True))) == 6
+    scored = golden.filter(golden_scores__source="imported").distinct()
+    assert scored.count() == 7  # 25% of 28, at least one per generator and media type
+    assert len(set(scored.values_list("generator__name", flat=True))) == 6
+    assert golden.count() == 10  # and three more without a score: work for expert mode
     assert GoldenScore.objects.filter(item__campaign=campaign, source="imported").count() == 14
     best = GoldenScore.objects.filter(item__generator__name="sharpdiff-xl", dimension="quality").first()
     worst = GoldenScore.objects.filter(item__generator__name="noisegen-0.3", dimension="alignment").first()
@@ -25,4 +27,4 @@ def test_the_demo_has_a_scored_golden_set_and_seeding_again_changes_nothing(tmp_
     before = sorted(GoldenScore.objects.values_list("item_id", "dimension", "score"))
     call_command("seed_demo", "--content-dir", str(tmp_path / "demo"), stdout=io.StringIO())
     assert sorted(GoldenScore.objects.values_list("item_id", "dimension", "score")) == before
-    assert golden.count() == 7
+    assert golden.count() == 10

@@ -30,6 +30,7 @@ from annotation.models import DatasetVersion
 from annotation.services.outbox import outbox_enqueue, outbox_pending
 from core import jobs as state
 from core.errors import Conflict, InvalidInput, NotFound, ServiceError
+from core.events import TRAINING_FINISHED, announce
 from core.jobs import Heartbeat, active_jobs_check
 
 from ..models import LOSS_CURVE_MAX_POINTS, Scorer, TrainingRun
@@ -185,6 +186,8 @@ def run_cancel(*, run_id) -> TrainingRun:
         run.message = "cancel requested; stopping at the next step"
         fields.append("message")
     run.save(update_fields=fields)
+    if run.status == Status.CANCELLED:
+        _announce(run.pk)
     return run
 
 
@@ -240,6 +243,7 @@ def _claim(run_id: int) -> tuple[TrainingRun, bool] | None:
             fields = state.transition(run, Status.CANCELLED, now=now)
             run.message = "cancelled"
             run.save(update_fields=fields + ["message"])
+            transaction.on_commit(lambda: _announce(run.pk))
             return None
         stale_s = settings.TRAINING_HEARTBEAT_STALE_S
         if run.status == Status.RUNNING and run.heartbeat_at and (now - run.heartbeat_at).total_seconds() < stale_s:
@@ -306,7 +310,9 @@ def _train(run: TrainingRun, export_dir: Path, *, resumed: bool, on_progress: Pr
                 f"export; the checkpoint is {result.checkpoint_dir}",
             )
         return
-    metrics = result.metrics or recorder.metrics
+    metrics = dict(result.metrics or recorder.metrics)
+    if recorder.evaluations:
+        metrics[EVALUATIONS] = recorder.evaluations  # the loss chart's evaluation marks
     with transaction.atomic():
         # The scorer is registered only with the run's success (both or neither).
         if _finish(
@@ -402,6 +408,22 @@ def pick_eval_split(export_dir: Path) -> str:
 # --- progress, cancel, heartbeat ------------------------------------------------------------------------
 
 
+# metrics[EVALUATIONS]: every evaluation during training, [{"step", "epoch", "srcc": {dimension: value}}], for the
+# marks on the loss chart. The rest of `metrics` is the last evaluation's report (keys starting with "_" are not
+# dimensions).
+EVALUATIONS = "_evaluations"
+
+
+def eval_point(*, step: int, epoch, metrics: dict) -> dict:
+    """One evaluation's mark: instance-level SRCC per dimension over all media."""
+    srcc = {}
+    for dim, by_media in (metrics or {}).items():
+        inst = ((by_media or {}).get("all") or {}).get("instance") if isinstance(by_media, dict) else None
+        if isinstance(inst, dict) and inst.get("srcc") is not None:
+            srcc[dim] = _num(inst["srcc"])
+    return {"step": step, "epoch": epoch, "srcc": srcc}
+
+
 def thin_curve(points: list[dict], limit: int = LOSS_CURVE_MAX_POINTS) -> list[dict]:
     """Keep at most `limit` points: drop every other one (never the last) until it fits."""
     while len(points) > limit:
@@ -426,6 +448,7 @@ class _Recorder:
         self.cancel_check = cancel_check
         self.curve: list[dict] = list(run.loss_curve or [])
         self.metrics: dict = dict(run.metrics or {})
+        self.evaluations: list[dict] = list(self.metrics.get(EVALUATIONS) or [])
         self.step, self.total = run.progress_step, run.progress_total
         self.message = ""
         self.predictions_path = ""
@@ -451,9 +474,17 @@ class _Recorder:
             self.step = int(event.get("step") or 0)
             self.total = int(event.get("total_steps") or self.total)
             self.curve = [p for p in self.curve if p["step"] <= self.step]
+            self.evaluations = [p for p in self.evaluations if p["step"] <= self.step]
             self.message, force = f"resumed from step {self.step}", True
         elif kind == "eval":
-            self.metrics = event.get("metrics") or {}
+            self.evaluations.append(
+                eval_point(
+                    step=int(event.get("step") or self.step),
+                    epoch=event.get("epoch"),
+                    metrics=event.get("metrics") or {},
+                )
+            )
+            self.metrics = {**(event.get("metrics") or {}), EVALUATIONS: self.evaluations}
             if event.get("path"):
                 self.predictions_path = str(Path(event["path"]) / "predictions.csv")
             self.message, force = f"evaluated after epoch {event.get('epoch')}", True
@@ -539,4 +570,12 @@ def _finish(
         fields["progress_step"] = step
     if total is not None:
         fields["progress_total"] = total
-    return state.transition_where(TrainingRun, run.pk, status, **fields)
+    landed = state.transition_where(TrainingRun, run.pk, status, **fields)
+    if landed:
+        _announce(run.pk)
+    return landed
+
+
+def _announce(run_id: int) -> None:
+    """Tell webhook receivers the run finished (whatever its outcome), from the row as stored."""
+    announce(TRAINING_FINISHED, run=TrainingRun.objects.select_related("campaign").get(pk=run_id))

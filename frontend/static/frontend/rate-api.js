@@ -62,8 +62,8 @@ function looksLoggedOut(status, data) {
 const MAX_BACKOFF_MS = 30_000;
 
 /**
- * Ratings waiting to be saved, sent one at a time in order.
- * - 201 / 200, and 409 (already rated: a retry of something that did land) count as saved;
+ * Ratings (and skips) waiting to be saved, sent one at a time in order.
+ * - 201 / 200, and 409 (already rated or skipped: a retry of something that did land) count as saved;
  * - 400 / 403 / 404 / 410 cannot be fixed by retrying: the entry is dropped and reported;
  * - no connection, 5xx, 429, or a lost session: kept, retried with backoff (1 s, 2 s, 4 s ... 30 s),
  *   and retried at once when the browser says it is back online.
@@ -136,7 +136,8 @@ export class SubmitQueue {
       const entry = this.items[0];
       let res = null;
       try {
-        res = await api(this.base, "POST", `/tasks/${entry.taskId}/rating/`, entry.body);
+        // A rating by default; a skip or flag names its own path (/tasks/<id>/skip/).
+        res = await api(this.base, "POST", entry.path || `/tasks/${entry.taskId}/rating/`, entry.body);
       } catch {
         res = null; // no connection
       }

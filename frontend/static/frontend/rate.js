@@ -1,4 +1,7 @@
-// The rating page: one item at a time, keyboard first (1-5, Backspace, Enter), mouse and touch too.
+// The rating page: one item at a time, keyboard first, mouse and touch too.
+//   1-5 score the current scale · Backspace fixes · Enter saves · s skips or flags the item
+//   + / - / 0 zoom (drag to pan) · f full size · i instructions
+//   videos: space play/pause · , and . one frame back / on · [ and ] slower / faster
 // The page shell comes from frontend/views/annotate.py; everything else goes through the REST API.
 import { SubmitQueue, api, errorText } from "./rate-api.js";
 
@@ -8,6 +11,10 @@ const call = (method, path, body) => api(cfg.apiBase, method, path, body);
 
 const HEARTBEAT_MS = (cfg.heartbeatSeconds || 60) * 1000;
 const ACTIVE_WINDOW_MS = 5 * 60_000; // heartbeat only while the annotator did something recently
+const ENTER_GUARD_MS = 900; // an Enter this soon after a new item appears, with nothing set, is a double press
+const ZOOM_STEPS = [1, 1.5, 2, 3, 4, 6, 8];
+const SPEEDS = [0.25, 0.5, 1, 1.5, 2];
+const DONE_STATUSES = ["rated", "skipped", "expired", "returned"];
 const LABELS = Object.fromEntries(cfg.scales.map((s) => [s.dimension, s.label]));
 const ANCHORS = Object.fromEntries(cfg.scales.map((s) => [
   s.dimension,
@@ -27,9 +34,13 @@ const state = {
   locked: false, // require_full_video and the video has not played to its end yet
   shownAt: 0,
   rated: 0,
+  skipped: 0,
   total: 0,
   finishTried: false,
   lastInteraction: Date.now(),
+  zoom: { step: 0, x: 0, y: 0 },
+  speed: 2, // index into SPEEDS
+  session: { rated: null, medianMs: null },
 };
 
 // ---- status lines -------------------------------------------------------------------------------
@@ -54,28 +65,71 @@ const queue = new SubmitQueue({
   base: cfg.apiBase,
   storageKey: `qeval-rate-queue:${cfg.user}:${cfg.slug}`,
   onState: setConnection,
-  onSaved: () => {},
+  onSaved: (entry) => {
+    if (!entry.path) bumpSession();
+  },
   onDropped: (entry, res) => {
-    if (entry.batchId === state.batch?.id) state.rated = Math.max(0, state.rated - 1);
+    if (entry.batchId === state.batch?.id) {
+      if (entry.path) state.skipped = Math.max(0, state.skipped - 1);
+      else state.rated = Math.max(0, state.rated - 1);
+    }
     updateProgress();
     if (res.status === 410) {
       setStatus("Time for one item ran out (its lease expired) before your rating was saved, "
         + "so that rating was not counted. Carry on with the next item.", "warn");
       refreshAfterGone();
     } else {
-      setStatus(`A rating could not be saved: ${errorText(res.status, res.data)}`);
+      setStatus(`${entry.path ? "A skip" : "A rating"} could not be saved: ${errorText(res.status, res.data)}`);
     }
   },
 });
 
-// ---- progress -----------------------------------------------------------------------------------
+// ---- progress and the session counter -----------------------------------------------------------
 function updateProgress() {
-  const { rated, total } = state;
-  $("progress-text").textContent = total ? `${rated} / ${total}` : "– / –";
+  const { rated, skipped, total } = state;
+  const done = rated + skipped;
+  $("progress-text").textContent = total ? `${done} / ${total}` : "– / –";
   const bar = $("progress-bar");
   bar.setAttribute("aria-valuemax", String(total || 0));
-  bar.setAttribute("aria-valuenow", String(rated));
-  $("progress-fill").style.width = total ? `${Math.min(100, (100 * rated) / total)}%` : "0";
+  bar.setAttribute("aria-valuenow", String(done));
+  $("progress-fill").style.width = total ? `${Math.min(100, (100 * done) / total)}%` : "0";
+}
+
+function localMidnight() {
+  const d = new Date();
+  d.setHours(0, 0, 0, 0);
+  return d.toISOString();
+}
+
+function showSession() {
+  const { rated, medianMs } = state.session;
+  if (rated === null) return;
+  const median = medianMs ? ` · median ${(medianMs / 1000).toFixed(1)} s an item` : "";
+  $("session").textContent = `Today: ${rated} rated${median}`;
+}
+
+async function loadSession() {
+  try {
+    const res = await call("GET", `/campaigns/${cfg.slug}/session/?since=${encodeURIComponent(localMidnight())}`);
+    if (res.status === 200 && res.data) {
+      state.session = { rated: res.data.rated, medianMs: res.data.median_ms };
+      showSession();
+    }
+  } catch {
+    // offline: the counter waits
+  }
+}
+
+let sessionTimer = null;
+/** One more rating saved: count it at once, and ask the server for the median a little later (once a
+ * burst of saves is over). */
+function bumpSession() {
+  if (state.session.rated !== null) {
+    state.session.rated += 1;
+    showSession();
+  }
+  clearTimeout(sessionTimer);
+  sessionTimer = setTimeout(loadSession, 4000);
 }
 
 function show(phase) {
@@ -84,7 +138,7 @@ function show(phase) {
   $("summary").hidden = !(phase === "summary" || phase === "draining");
   $("no-work").hidden = phase !== "nowork";
   $("finish-early").hidden = phase !== "rating";
-  $("retry").hidden = phase !== "error";
+  $("blocked").hidden = phase !== "error";
 }
 
 // ---- batches ------------------------------------------------------------------------------------
@@ -105,7 +159,8 @@ async function requestBatch() {
     return;
   }
   if (res.status !== 200 && res.status !== 201) {
-    setStatus(`Could not get a batch: ${errorText(res.status, res.data)}`);
+    // A paused account, an inactive campaign: say why, and whom to ask (the card lists admins).
+    $("blocked-text").textContent = `No batch for you right now: ${errorText(res.status, res.data)}`;
     show("error");
     $("retry").focus();
     return;
@@ -116,9 +171,10 @@ async function requestBatch() {
 async function startBatch(batch) {
   state.batch = batch;
   const tasks = batch.tasks || [];
-  state.todo = tasks.filter((t) => !["rated", "expired", "returned"].includes(t.status));
+  state.todo = tasks.filter((t) => !DONE_STATUSES.includes(t.status));
   state.total = batch.progress?.total ?? tasks.length;
-  state.rated = batch.progress?.rated ?? tasks.filter((t) => t.status === "rated").length;
+  state.rated = tasks.filter((t) => t.status === "rated").length;
+  state.skipped = tasks.filter((t) => t.status === "skipped").length;
   updateProgress();
   if (!state.todo.length) {
     // An open batch with nothing left to rate (leases ran out): close it and ask again, once.
@@ -169,6 +225,7 @@ async function refreshAfterGone() {
 
 async function showSummary() {
   show("draining");
+  stopVideo();
   $("summary-title").textContent = "Saving your last ratings…";
   $("summary-text").textContent = "";
   $("next-batch").disabled = true;
@@ -180,14 +237,15 @@ async function showSummary() {
   } catch {
     // keep what we know locally
   }
-  const rated = batch.progress?.rated ?? state.rated;
+  const tasks = batch.tasks || [];
+  const rated = tasks.length ? tasks.filter((t) => t.status === "rated").length : state.rated;
+  const skipped = tasks.length ? tasks.filter((t) => t.status === "skipped").length : state.skipped;
   const total = batch.progress?.total ?? state.total;
-  state.rated = rated;
-  state.total = total;
+  Object.assign(state, { rated, skipped, total });
   updateProgress();
   $("summary-title").textContent = "Batch done - thank you";
-  $("summary-text").textContent = `You rated ${rated} of ${total} items in this batch. `
-    + "Press Enter or the button for the next batch.";
+  $("summary-text").textContent = `You rated ${rated} of ${total} items in this batch`
+    + `${skipped ? ` (${skipped} skipped)` : ""}. Press Enter or the button for the next batch.`;
   $("next-batch").disabled = false;
   show("summary");
   $("next-batch").focus();
@@ -223,6 +281,112 @@ async function showOutcome(batchId, tries = 8) {
   }
 }
 
+// ---- media: zoom, pan, full size, video keys -----------------------------------------------------
+function currentMedia() {
+  return $("media").firstElementChild;
+}
+
+function currentVideo() {
+  const el = currentMedia();
+  return el && el.tagName === "VIDEO" ? el : null;
+}
+
+function applyZoom() {
+  const el = currentMedia();
+  const scale = ZOOM_STEPS[state.zoom.step];
+  if (el) {
+    el.style.transform = scale === 1 ? "" : `translate(${state.zoom.x}px, ${state.zoom.y}px) scale(${scale})`;
+    el.classList.toggle("zoomed", scale > 1);
+  }
+  $("zoom-level").textContent = `${Math.round(scale * 100)}%`;
+  $("media-box").classList.toggle("can-pan", scale > 1);
+}
+
+function setZoom(step) {
+  const next = Math.max(0, Math.min(ZOOM_STEPS.length - 1, step));
+  if (next === 0) state.zoom = { step: 0, x: 0, y: 0 };
+  else {
+    const ratio = ZOOM_STEPS[next] / ZOOM_STEPS[state.zoom.step];
+    state.zoom = { step: next, x: state.zoom.x * ratio, y: state.zoom.y * ratio };
+  }
+  applyZoom();
+}
+
+function openFullSize() {
+  const task = state.task;
+  if (!task) return;
+  const holder = $("full-media");
+  let el;
+  if (task.media_type === "video") {
+    el = document.createElement("video");
+    Object.assign(el, { controls: true, muted: true, loop: true, autoplay: true, playsInline: true });
+  } else {
+    el = document.createElement("img");
+    el.alt = "The image to rate, at full size";
+  }
+  el.src = task.media_url;
+  holder.replaceChildren(el);
+  const video = currentVideo();
+  if (video) video.pause();
+  $("full-view").showModal();
+}
+
+function stopVideo() {
+  const video = currentVideo();
+  if (video) video.pause();
+}
+
+function togglePlay() {
+  const video = currentVideo();
+  if (!video) return;
+  if (video.paused) video.play().catch(() => null);
+  else video.pause();
+}
+
+function stepFrame(direction) {
+  const video = currentVideo();
+  if (!video) return;
+  video.pause();
+  const frame = 1 / (state.task.fps || 25);
+  const end = Number.isFinite(video.duration) ? video.duration : Infinity;
+  video.currentTime = Math.max(0, Math.min(end, video.currentTime + direction * frame));
+}
+
+function changeSpeed(delta) {
+  state.speed = Math.max(0, Math.min(SPEEDS.length - 1, state.speed + delta));
+  const video = currentVideo();
+  if (video) video.playbackRate = SPEEDS[state.speed];
+  $("speed").textContent = `${SPEEDS[state.speed]}×`;
+}
+
+function wirePan(box) {
+  let drag = null;
+  box.addEventListener("pointerdown", (e) => {
+    if (state.zoom.step === 0 || e.button !== 0 || e.target.closest(".media-tools")) return;
+    drag = { x: e.clientX, y: e.clientY, ox: state.zoom.x, oy: state.zoom.y };
+    box.setPointerCapture(e.pointerId);
+    e.preventDefault();
+  });
+  box.addEventListener("pointermove", (e) => {
+    if (!drag) return;
+    state.zoom.x = drag.ox + e.clientX - drag.x;
+    state.zoom.y = drag.oy + e.clientY - drag.y;
+    applyZoom();
+  });
+  const end = () => { drag = null; };
+  box.addEventListener("pointerup", end);
+  box.addEventListener("pointercancel", end);
+  box.addEventListener("wheel", (e) => {
+    if (state.phase !== "rating" || !(e.ctrlKey || state.zoom.step > 0 || e.deltaY < 0)) return;
+    e.preventDefault();
+    setZoom(state.zoom.step + (e.deltaY < 0 ? 1 : -1));
+  }, { passive: false });
+  box.addEventListener("dblclick", (e) => {
+    if (e.target.closest(".media-tools") || currentVideo()) return;
+    setZoom(state.zoom.step ? 0 : 2);
+  });
+}
+
 // ---- one item -----------------------------------------------------------------------------------
 function mediaElement(task, { prefetch = false } = {}) {
   if (task.media_type === "video") {
@@ -234,6 +398,8 @@ function mediaElement(task, { prefetch = false } = {}) {
       v.autoplay = true;
       v.loop = true;
       v.controls = true;
+      v.playbackRate = SPEEDS[state.speed];
+      v.setAttribute("aria-label", "The video to rate");
     }
     v.src = task.media_url;
     return v;
@@ -246,6 +412,7 @@ function mediaElement(task, { prefetch = false } = {}) {
   const img = document.createElement("img");
   img.alt = "The image to rate";
   img.decoding = "async";
+  img.draggable = false;
   img.src = task.media_url;
   return img;
 }
@@ -267,13 +434,16 @@ function lock() {
 
 function watchToEnd(video) {
   // With `loop` the `ended` event never fires, so also count a jump back to the start, or reaching
-  // the last quarter-second, as "played through once".
+  // the last quarter-second, as "played through once". Frame steps and seeking back do not count.
   let last = 0;
+  let seeking = false;
   video.addEventListener("ended", unlock);
+  video.addEventListener("seeking", () => { seeking = true; });
+  video.addEventListener("seeked", () => { seeking = false; last = video.currentTime; });
   video.addEventListener("timeupdate", () => {
     const t = video.currentTime;
     const d = video.duration;
-    if ((Number.isFinite(d) && d > 0 && t >= d - 0.25) || t + 0.3 < last) unlock();
+    if (!seeking && ((Number.isFinite(d) && d > 0 && t >= d - 0.25) || t + 0.3 < last)) unlock();
     last = t;
   });
 }
@@ -285,6 +455,7 @@ function showItem(i) {
   state.dims = (task.dimensions || cfg.dimensions).filter((d) => scaleEls[d]);
   state.scores = {};
   state.cur = 0;
+  state.zoom = { step: 0, x: 0, y: 0 };
   for (const [dim, el] of Object.entries(scaleEls)) {
     el.hidden = !state.dims.includes(dim);
     el.querySelectorAll(".score-button").forEach((b) => b.setAttribute("aria-pressed", "false"));
@@ -295,16 +466,20 @@ function showItem(i) {
   el.addEventListener("error", () => {
     if (state.task !== task) return; // the annotator has already moved on
     setStatus("This item could not be loaded (its lease may have run out, or the file is broken). "
-      + "You can still rate it, or finish the batch.");
+      + "You can still rate it, skip it or flag it as broken (key s), or finish the batch.");
     unlock();
   });
   media.replaceChildren(el);
+  applyZoom();
+  const isVideo = task.media_type === "video";
+  $("video-tools").hidden = !isVideo;
+  document.querySelector(".video-hint").hidden = !isVideo;
   $("prompt").textContent = task.prompt || "";
   $("prompt-line").hidden = !state.dims.includes("alignment");
   state.locked = false;
   $("video-note").hidden = true;
   document.querySelectorAll(".score-button").forEach((b) => { b.disabled = false; });
-  if (task.media_type === "video" && cfg.requireFullVideo) {
+  if (isVideo && cfg.requireFullVideo) {
     lock();
     watchToEnd(el);
   }
@@ -324,14 +499,19 @@ function prefetch(task) {
   if (el) box.appendChild(el); // a hidden <video preload="auto">; images warm the cache via new Image()
 }
 
+function next() {
+  if (state.index + 1 < state.todo.length) showItem(state.index + 1);
+  else showSummary();
+}
+
 // ---- scales -------------------------------------------------------------------------------------
+// The focus rests on the current scale (its fieldset), not on a score button: a focused "1 Bad" must
+// never look chosen. Tab still walks the buttons for those who prefer it.
 function focusScale(i) {
   state.cur = Math.max(0, Math.min(i, state.dims.length - 1));
   for (const [dim, el] of Object.entries(scaleEls)) el.classList.toggle("current", dim === state.dims[state.cur]);
-  if (state.locked) return;
-  const el = scaleEls[state.dims[state.cur]];
-  const pressed = el.querySelector('.score-button[aria-pressed="true"]');
-  (pressed || el.querySelector(".score-button")).focus({ preventScroll: true });
+  if (state.locked || document.querySelector("dialog[open]")) return;
+  scaleEls[state.dims[state.cur]].focus({ preventScroll: true });
 }
 
 function setScore(dim, score, { fromKey }) {
@@ -346,12 +526,12 @@ function setScore(dim, score, { fromKey }) {
   });
   el.querySelector(".scale-anchor").textContent = ANCHORS[dim][score];
   const idx = state.dims.indexOf(dim);
-  let next = idx + 1;
+  let nextScale = idx + 1;
   if (!fromKey) {
     const unset = state.dims.findIndex((d) => state.scores[d] == null);
-    next = unset === -1 ? idx : unset;
+    nextScale = unset === -1 ? idx : unset;
   }
-  focusScale(Math.min(next, state.dims.length - 1));
+  focusScale(Math.min(nextScale, state.dims.length - 1));
   updateSubmit();
   if ($("status").classList.contains("warn") || $("status").classList.contains("hint")) setStatus("");
 }
@@ -383,10 +563,13 @@ function updateSubmit() {
   $("submit").disabled = state.locked || !allSet();
 }
 
-function submit() {
+function submit({ fromKey = false } = {}) {
   if (state.phase !== "rating") return;
+  const nothingSet = !Object.keys(state.scores).length;
+  // A second Enter right after saving lands on the new item: not a mistake worth a warning.
+  if (fromKey && nothingSet && performance.now() - state.shownAt < ENTER_GUARD_MS) return;
   if (state.locked) {
-    setStatus("Please watch the video to its end first: rating unlocks then.", "warn");
+    setStatus("Please watch the video to its end first: rating unlocks then.", "hint");
     return;
   }
   const missing = state.dims.filter((d) => state.scores[d] == null);
@@ -401,14 +584,71 @@ function submit() {
   state.rated += 1;
   updateProgress();
   if (!$("status").classList.contains("error")) setStatus("");
-  if (state.index + 1 < state.todo.length) showItem(state.index + 1);
-  else showSummary();
+  next();
 }
 
+// ---- skip and flag ------------------------------------------------------------------------------
+function openSkip() {
+  if (state.phase !== "rating") return;
+  stopVideo();
+  $("skip-hint").textContent = "";
+  $("skip-form").reset();
+  $("skip-dialog").showModal();
+  $("skip-form").querySelector("input[name=reason]").focus();
+}
+
+$("skip-form").addEventListener("submit", (e) => {
+  if (e.submitter?.value !== "skip") return; // Cancel: the dialog just closes
+  const data = new FormData($("skip-form"));
+  const reason = data.get("reason");
+  const note = (data.get("note") || "").trim();
+  if (reason === "other" && !note) {
+    e.preventDefault();
+    $("skip-hint").textContent = "Say in a few words what is wrong with it.";
+    $("skip-note").focus();
+    return;
+  }
+  // Through the same queue as ratings: kept while offline, sent in order, never lost.
+  queue.push({ taskId: state.task.id, batchId: state.batch.id, path: `/tasks/${state.task.id}/skip/`,
+    body: { reason, note } });
+  state.skipped += 1;
+  updateProgress();
+  const said = reason === "skip" ? "Skipped." : "Flagged for the admins and skipped. Thank you.";
+  setStatus(said, "hint");
+  setTimeout(() => { if ($("status").textContent === said) setStatus(""); }, 2500);
+  next();
+});
+$("skip-dialog").addEventListener("close", () => { if (state.phase === "rating") focusScale(state.cur); });
+
+// ---- instructions -------------------------------------------------------------------------------
+function openInstructions() {
+  stopVideo();
+  $("instructions").showModal();
+}
+$("instructions").addEventListener("close", () => { if (state.phase === "rating") focusScale(state.cur); });
+$("full-view").addEventListener("close", () => {
+  $("full-media").replaceChildren();
+  if (state.phase === "rating") focusScale(state.cur);
+});
+
 // ---- input --------------------------------------------------------------------------------------
+const MEDIA_KEYS = {
+  "+": () => setZoom(state.zoom.step + 1),
+  "=": () => setZoom(state.zoom.step + 1),
+  "-": () => setZoom(state.zoom.step - 1),
+  0: () => setZoom(0),
+  f: openFullSize,
+  " ": togglePlay,
+  ",": () => stepFrame(-1),
+  ".": () => stepFrame(1),
+  "[": () => changeSpeed(-1),
+  "]": () => changeSpeed(1),
+};
+
 document.addEventListener("keydown", (e) => {
   state.lastInteraction = Date.now();
   if (e.ctrlKey || e.metaKey || e.altKey) return;
+  if (document.querySelector("dialog[open]")) return; // dialogs keep their own keys (Esc closes them)
   if (e.target.closest && e.target.closest("input, textarea, select, [contenteditable]")) return;
   // Enter on a link or another button (Instructions, Finish batch) keeps its own meaning.
   const other = e.target.closest && e.target.closest("a, button:not(.score-button):not(#submit):not(#next-batch)");
@@ -421,13 +661,25 @@ document.addEventListener("keydown", (e) => {
       back();
     } else if (e.key === "Enter" && !other) {
       e.preventDefault();
-      // Enter only ever saves (or says what is missing): the focus sits on a score button after every
-      // key, and Enter there must not quietly give that score. Space presses a focused button.
-      if (!e.repeat) submit(); // a held Enter must not skip through items
+      // Enter only ever saves (or says what is missing): it never gives the focused button's score.
+      if (!e.repeat) submit({ fromKey: true }); // a held Enter must not skip through items
+    } else if (e.key === "s") {
+      e.preventDefault();
+      openSkip();
+    } else if (e.key === "i" || e.key === "?") {
+      e.preventDefault();
+      openInstructions();
+    } else if (MEDIA_KEYS[e.key] && !(e.key === " " && other)) {
+      // Space plays the video; it must not press a focused score button.
+      if (e.key === " " && !currentVideo()) return;
+      e.preventDefault();
+      MEDIA_KEYS[e.key]();
     }
   } else if (state.phase === "summary" && e.key === "Enter" && !other && !e.repeat) {
     e.preventDefault();
     requestBatch();
+  } else if (e.key === "i" || e.key === "?") {
+    openInstructions();
   }
 });
 
@@ -438,7 +690,18 @@ document.querySelectorAll(".score-button").forEach((b) => {
     setScore(b.closest(".scale").dataset.dimension, Number(b.dataset.score), { fromKey: false });
   });
 });
-$("submit").addEventListener("click", submit);
+$("submit").addEventListener("click", () => submit());
+$("skip").addEventListener("click", openSkip);
+$("open-instructions").addEventListener("click", openInstructions);
+$("zoom-in").addEventListener("click", () => setZoom(state.zoom.step + 1));
+$("zoom-out").addEventListener("click", () => setZoom(state.zoom.step - 1));
+$("zoom-fit").addEventListener("click", () => setZoom(0));
+$("full-size").addEventListener("click", openFullSize);
+$("play").addEventListener("click", togglePlay);
+$("frame-back").addEventListener("click", () => stepFrame(-1));
+$("frame-next").addEventListener("click", () => stepFrame(1));
+$("slower").addEventListener("click", () => changeSpeed(-1));
+$("faster").addEventListener("click", () => changeSpeed(1));
 $("next-batch").addEventListener("click", () => state.phase === "summary" && requestBatch());
 $("retry").addEventListener("click", requestBatch);
 $("finish-early").addEventListener("click", async () => {
@@ -455,6 +718,7 @@ document.addEventListener("pointerdown", () => { state.lastInteraction = Date.no
 window.addEventListener("beforeunload", (e) => {
   if (queue.size) e.preventDefault(); // ratings are kept in localStorage anyway; this just warns
 });
+wirePan($("media-box"));
 
 // Keep leases alive while the annotator is working; an idle tab lets them lapse.
 setInterval(() => {
@@ -464,4 +728,5 @@ setInterval(() => {
 }, HEARTBEAT_MS);
 
 if (queue.size) queue.kick(); // ratings left from an earlier visit
+loadSession();
 requestBatch();

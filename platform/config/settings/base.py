@@ -44,12 +44,14 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI and ReDoc served from our static files (no CDN)
     "axes",  # login lockout after repeated failures (django-axes)
     "core",  # what every app shares: errors, roles, the job state machine, the API's edges
     "annotation",
     "training",
     "generation",
     "frontend",
+    "webhooks",
 ]
 
 MIDDLEWARE = [
@@ -177,6 +179,8 @@ QEVAL_LLM_API_KEY = os.environ.get("QEVAL_LLM_API_KEY", "")
 QEVAL_HEARTBEAT_SECONDS = int(os.environ.get("QEVAL_HEARTBEAT_SECONDS", "60"))
 # Who is told when new items enter a campaign (annotation/services/item_events.py): the scorer screens them.
 QEVAL_ITEMS_CREATED_HOOKS = ["training.services.screening.items_created"]
+# Who hears of events (core/events.py: a batch decided, a version or an export ready, a training run finished).
+QEVAL_EVENT_RECEIVERS = ["webhooks.events.receive"]
 # Every kind of job (core/jobs.py's state machine): counted together for QEVAL_MAX_ACTIVE_JOBS_PER_USER ...
 QEVAL_JOB_MODELS = ["annotation.Job", "training.TrainingRun", "generation.GenerationJob"]
 # ... and swept for lost workers by the beat task annotation.jobs_sweep (and `manage.py sweep_jobs`), by name.
@@ -219,6 +223,10 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     # Every error is {"detail": reason}: each operation documents the statuses it can answer (schema.py).
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "core.api.schema.document_errors"],
+    # The docs pages load Swagger UI / ReDoc from drf-spectacular-sidecar (pinned), never from a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     # Two models have a `status` with different choices: name their enums instead of "Status398Enum".
     "ENUM_NAME_OVERRIDES": {
         "JobStatusEnum": "annotation.models.Job.Status",
@@ -293,7 +301,12 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-stale-jobs": {"task": "annotation.jobs_sweep", "schedule": JOB_SWEEP_EVERY_S},
     "sweep-pending-scrutiny": {"task": "annotation.scrutiny_sweep", "schedule": SCRUTINY_SWEEP_EVERY_S},
     "retention": {"task": "annotation.retention_apply", "schedule": 24 * 3600.0},
+    "webhooks-resend-due": {"task": "webhooks.resend_due", "schedule": 60.0},
 }
+# Webhook deliveries (webhooks/services.py): per-attempt timeout, first retry delay (doubling), tries in all.
+WEBHOOK_TIMEOUT_S = float(os.environ.get("QEVAL_WEBHOOK_TIMEOUT_S", "5"))
+WEBHOOK_BACKOFF_S = float(os.environ.get("QEVAL_WEBHOOK_BACKOFF_S", "10"))
+WEBHOOK_MAX_ATTEMPTS = int(os.environ.get("QEVAL_WEBHOOK_MAX_ATTEMPTS", "6"))
 CELERY_TIMEZONE = "UTC"
 
 LOGGING = {

@@ -40,3 +40,7 @@ REST_FRAMEWORK = {
     **REST_FRAMEWORK,  # noqa: F405
     "DEFAULT_THROTTLE_RATES": {"anon": "100000/min", "user": "100000/min", "job_start": "100000/min"},
 }
+# Webhook retries in tests: quick, and give up after three tries (the real worker reads these too).
+WEBHOOK_BACKOFF_S = 0.5
+WEBHOOK_MAX_ATTEMPTS = 3
+WEBHOOK_TIMEOUT_S = 3.0
