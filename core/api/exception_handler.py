@@ -134,7 +134,11 @@ class ApiErrorsMiddleware:
             and "json" not in response.get("Content-Type", "")
         ):
             # Django's own HTML 404/405/500 for a URL that matched no API view.
-            reasons = {404: "no API endpoint at this address; the list is at /api/docs/", 405: "method not allowed", 500: "internal error"}
+            reasons = {
+                404: "no API endpoint at this address; the list is at /api/docs/",
+                405: "method not allowed",
+                500: "internal error",
+            }
             return JsonResponse({"detail": reasons[response.status_code]}, status=response.status_code)
         return response
 
