@@ -19,8 +19,12 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import psycopg
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections
+from psycopg.pq import ExecStatus
+
+TUPLES_OK = ExecStatus.TUPLES_OK
 
 
 def fast_sql_enabled(using: str = DEFAULT_DB_ALIAS) -> bool:
@@ -28,20 +32,18 @@ def fast_sql_enabled(using: str = DEFAULT_DB_ALIAS) -> bool:
     return connections[using].vendor == "postgresql" and getattr(settings, "QEVAL_SQL_FAST_PATH", True)
 
 
-def sql_rows(
-    sql: str, params: Mapping[str, Any] | Sequence[Any] = (), *, using: str = DEFAULT_DB_ALIAS
-) -> list[tuple]:
+def sql_rows(sql: str, params: Mapping[str, Any] | Sequence[Any] = (), *, using: str = DEFAULT_DB_ALIAS) -> list[tuple]:
     """Run one statement on PostgreSQL with server-side parameters, prepared on this connection at the first
     call, and return its rows (an empty list for a statement that returns none). Cast every parameter in
     the SQL (`%(n)s::bigint`): server-side parameters carry types, and a None has none of its own."""
-    import psycopg
-
     conn = connections[using]
     conn.ensure_connection()
     start = time.monotonic()
     with conn.wrap_database_errors, psycopg.Cursor(conn.connection) as cur:
         cur.execute(sql, params, prepare=getattr(settings, "QEVAL_SQL_PREPARE", True))  # type: ignore[arg-type]  # a LiteralString in psycopg's stubs; these statements are constants
-        rows = cur.fetchall() if cur.description is not None else []
+        # not `cur.description`: it builds a Column object per column at every call
+        result = cur.pgresult
+        rows = cur.fetchall() if result is not None and result.status == TUPLES_OK else []
     if conn.queries_logged:
         conn.queries_log.append({"sql": sql, "time": f"{time.monotonic() - start:.3f}"})
     return rows
@@ -51,3 +53,60 @@ def sql_row(sql: str, params: Mapping[str, Any] | Sequence[Any] = (), *, using: 
     """The first row of `sql_rows`, or None."""
     rows = sql_rows(sql, params, using=using)
     return rows[0] if rows else None
+
+
+def sql_models(model, where: str, params: Mapping[str, Any] = {}, *, suffix: str = "", using: str = DEFAULT_DB_ALIAS):  # noqa: B006  (read only)
+    """Rows of `model` (every concrete field, each through its database converters, as the ORM would give
+    them) for `SELECT ... FROM <table> WHERE <where> <suffix>`, e.g. suffix "ORDER BY id LIMIT 1 FOR NO KEY
+    UPDATE". For the hot paths' plain lookups by key; anything richer belongs to the ORM."""
+    conn = connections[using]
+    columns, attnames, converters = _model_columns(model, conn.vendor)
+    rows = sql_rows(f"SELECT {columns} FROM {model._meta.db_table} WHERE {where} {suffix}", params, using=using)
+    out = []
+    for row in rows:
+        values = list(row)
+        for i, convs, expression in converters:
+            for conv in convs:
+                values[i] = conv(values[i], expression, conn)
+        out.append(model.from_db(using, attnames, values))
+    return out
+
+
+_COLUMNS: dict[tuple[type, str], tuple[str, list[str], list[tuple[int, list, Any]]]] = {}
+
+
+def _model_columns(model, vendor: str):
+    key = (model, vendor)
+    if key not in _COLUMNS:
+        conn = connections[DEFAULT_DB_ALIAS]
+        fields = list(model._meta.concrete_fields)
+        converters = []
+        for i, field in enumerate(fields):
+            expression = field.get_col(model._meta.db_table)
+            convs = conn.ops.get_db_converters(expression) + expression.get_db_converters(conn)
+            if convs:
+                converters.append((i, convs, expression))
+        _COLUMNS[key] = (", ".join(f.column for f in fields), [f.attname for f in fields], converters)
+    return _COLUMNS[key]
+
+
+def sql_insert(instance, *, using: str = DEFAULT_DB_ALIAS) -> None:
+    """INSERT a new model instance (every concrete field but its auto primary key, with the values `save()`
+    would send: defaults, auto_now_add) and set its primary key: `save(force_insert=True)` without the
+    ORM's compilation. For plain models only: no signals are sent (the hot paths' models have none)."""
+    model = type(instance)
+    conn = connections[using]
+    fields = [f for f in model._meta.concrete_fields if f is not model._meta.auto_field]
+    sql = _INSERTS.get(model)
+    if sql is None:
+        sql = _INSERTS[model] = (
+            f"INSERT INTO {model._meta.db_table} ({', '.join(f.column for f in fields)}) "
+            f"VALUES ({', '.join(['%s'] * len(fields))}) RETURNING {model._meta.pk.column}"
+        )
+    values = [f.get_db_prep_save(f.pre_save(instance, True), conn) for f in fields]
+    (pk,) = sql_rows(sql, values, using=using)[0]
+    instance.pk = pk
+    instance._state.adding, instance._state.db = False, using
+
+
+_INSERTS: dict[type, str] = {}

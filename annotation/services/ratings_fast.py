@@ -116,9 +116,21 @@ def rating_store_fast(*, task_id: int, user_id: int, scores, duration_ms) -> Sto
     )
     if row is None:
         return StoreResult(now=now, found=False)
-    status, live_lease, batch_id, item_id, kind, batch_status, rate_q, rate_a, rating_id, updated, total, rated, live = (
-        row
-    )
+    (
+        status,
+        live_lease,
+        batch_id,
+        item_id,
+        kind,
+        batch_status,
+        rate_q,
+        rate_a,
+        rating_id,
+        updated,
+        total,
+        rated,
+        live,
+    ) = row
     dims = tuple(d for d, on in (("quality", rate_q), ("alignment", rate_a)) if on)
     if rating_id is not None and updated != 1:  # cannot happen: the task row is locked by this transaction
         rating_id = None
