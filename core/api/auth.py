@@ -49,11 +49,13 @@ class TokenAuthentication(authentication.TokenAuthentication):
     """`Authorization: Token <key>`, as DRF's; one prepared query on PostgreSQL (see the module docstring)."""
 
     def authenticate_credentials(self, key):
+        if "\x00" in key:  # no token has one; PostgreSQL refuses it in a text parameter (an error, not a 401)
+            raise exceptions.AuthenticationFailed(_("Invalid token."))
         if not fast_sql_enabled():
             user, token = super().authenticate_credentials(key)
             return user, token
         sql, attnames = _lookup()
-        row = sql_row(sql, {"key": key, "roles": list(ROLES)}) if "\x00" not in key else None
+        row = sql_row(sql, {"key": key, "roles": list(ROLES)})
         if row is None:
             raise exceptions.AuthenticationFailed(_("Invalid token."))
         created, values, roles = row[0], row[1:-1], row[-1]
