@@ -376,7 +376,7 @@ class Annotator(threading.Thread):
             sink,
         )
         self.think_ms, self.floor = think_ms, floor
-        self.conn = None
+        self.conn: http.client.HTTPConnection | None = None
 
     def call(self, method: str, path: str, body: dict | None = None):
         for attempt in range(2):

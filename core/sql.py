@@ -40,7 +40,7 @@ def sql_rows(sql: str, params: Mapping[str, Any] | Sequence[Any] = (), *, using:
     conn.ensure_connection()
     start = time.monotonic()
     with conn.wrap_database_errors, psycopg.Cursor(conn.connection) as cur:
-        cur.execute(sql, params, prepare=getattr(settings, "QEVAL_SQL_PREPARE", True))  # type: ignore[arg-type]  # a LiteralString in psycopg's stubs; these statements are constants
+        cur.execute(sql, params, prepare=getattr(settings, "QEVAL_SQL_PREPARE", True))
         # not `cur.description`: it builds a Column object per column at every call
         result = cur.pgresult
         rows = cur.fetchall() if result is not None and result.status == TUPLES_OK else []

@@ -33,9 +33,9 @@ def _lookup() -> tuple[str, list[str]]:
     """The statement and the user model's field names, built once (the user model is known after setup)."""
     User = get_user_model()
     fields = list(User._meta.concrete_fields)
-    through = User.groups.through._meta.db_table  # type: ignore[attr-defined]  # the default user model's m2m
-    user_fk = User._meta.get_field("groups").m2m_column_name()  # type: ignore[union-attr]  # a ManyToManyField
-    group_fk = User._meta.get_field("groups").m2m_reverse_name()  # type: ignore[union-attr]  # a ManyToManyField
+    through = User.groups.through._meta.db_table
+    user_fk = User._meta.get_field("groups").m2m_column_name()
+    group_fk = User._meta.get_field("groups").m2m_reverse_name()
     sql = f"""
         SELECT t.created, {", ".join(f"u.{f.column}" for f in fields)},
                ARRAY(SELECT g.name FROM {through} ug JOIN {Group._meta.db_table} g ON g.id = ug.{group_fk}
