@@ -328,7 +328,7 @@ def start_gunicorn(args, db_url: str, port: int) -> subprocess.Popen:
         DB_CONN_MAX_AGE="600",
         # Flat-out simulated annotators rate 10-40 times a second each, far above the per-user rate a person
         # reaches (1200/min by default): the throttle still runs on every request, it just never refuses.
-        QEVAL_THROTTLE_USER="1000000/min",
+        QEVAL_THROTTLE_USER="100000/s",  # per second: the throttle keeps (and pickles) one second of history
     )
     cmd = [
         str(Path(sys.executable).parent / "gunicorn"),

@@ -22,6 +22,7 @@ from typing import Any
 import psycopg
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.transaction import mark_for_rollback_on_error
 from psycopg.pq import ExecStatus
 
 TUPLES_OK = ExecStatus.TUPLES_OK
@@ -39,7 +40,9 @@ def sql_rows(sql: str, params: Mapping[str, Any] | Sequence[Any] = (), *, using:
     conn = connections[using]
     conn.ensure_connection()
     start = time.monotonic()
-    with conn.wrap_database_errors, psycopg.Cursor(conn.connection) as cur:
+    # Django's own errors, and a failed statement inside atomic() marks the transaction for rollback, as the
+    # ORM's cursor does
+    with conn.wrap_database_errors, mark_for_rollback_on_error(using), psycopg.Cursor(conn.connection) as cur:
         cur.execute(sql, params, prepare=getattr(settings, "QEVAL_SQL_PREPARE", True))
         # not `cur.description`: it builds a Column object per column at every call
         result = cur.pgresult
