@@ -72,7 +72,7 @@ def parse_args(argv=None):
     p.add_argument(
         "--workers", type=int, default=2, help="gunicorn workers (gthread); see the README's scaling section"
     )
-    p.add_argument("--threads", type=int, default=8, help="threads per gunicorn worker")
+    p.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker")
     p.add_argument(
         "--server",
         default=os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432"),

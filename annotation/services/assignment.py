@@ -48,6 +48,10 @@ from core.errors import Conflict, Forbidden, NotFound
 from core.sql import fast_sql_enabled, sql_insert, sql_models, sql_rows
 
 from ..models import Batch, Campaign, Item, Rating, Task
+
+# Imported with this module, not at the first batch request: the qc package loads scipy (~1 s), which a web
+# worker would otherwise pay inside an annotator's first request (config/wsgi.py loads the URLconf at start).
+from ..qc import golden_for_next_batch
 from .leases import (  # noqa: F401  (moved to leases.py)
     annotator_profile_lock,
     batch_close_if_done,
@@ -57,6 +61,7 @@ from .leases import (  # noqa: F401  (moved to leases.py)
     leases_expire,
     leases_give_back,
 )
+from .qc_evidence import evidence_get
 from .selection import priority_expression, priority_sql
 
 # ------------------------------------------------------------------------------------------ reads
@@ -195,9 +200,6 @@ def golden_allocation(*, campaign: Campaign, user) -> int:
     """Golden items for the user's next batch: the campaign's golden_per_batch under the fixed method;
     under the calibrated method more until the evidence is conclusive, fewer for a long good record,
     never 0 (annotation/qc/allocation.py)."""
-    from ..qc import golden_for_next_batch
-    from .qc_evidence import evidence_get
-
     base = campaign.golden_per_batch
     fixed_range = campaign.golden_min_per_batch == campaign.golden_max_per_batch == base
     if campaign.scrutiny_method != Campaign.Method.CALIBRATED or base <= 0 or fixed_range:
