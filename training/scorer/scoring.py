@@ -45,9 +45,14 @@ def level_probabilities(answer_logits: torch.Tensor, level_ids: list[int] | torc
     return torch.softmax(answer_logits.float().index_select(-1, idx), dim=-1)
 
 
-def expected_score(probs: torch.Tensor) -> torch.Tensor:
+def level_weights(device: torch.device | str | None = None, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """``[1, .75, .5, .25, 0]`` on ``device``: made once by a scoring loop, so no batch copies it to the GPU again."""
+    return torch.tensor(LEVEL_WEIGHTS, device=device, dtype=dtype)
+
+
+def expected_score(probs: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
     """(B, 5) level probabilities -> (B,) score on 1-5: ``1 + 4 * probs @ [1, .75, .5, .25, 0]``."""
-    w = torch.tensor(LEVEL_WEIGHTS, device=probs.device, dtype=probs.dtype)
+    w = level_weights(probs.device, probs.dtype) if weights is None else weights
     return 1.0 + 4.0 * (probs * w).sum(-1)
 
 
