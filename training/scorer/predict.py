@@ -85,11 +85,15 @@ def score_records(
     collator = ScorerCollator(processor, MediaSettings.from_config(cfg))
     device = accelerator.device if accelerator is not None else next(model.parameters()).device
     on_cuda = torch.device(device).type == "cuda"
+    plan = batch_plan(records, collator, bs, group_by_size=group)
+    # workers only overlap loading with the model from the second batch on: one batch (a synchronous API request)
+    # loads in-process rather than starting processes for it
+    workers = min(loader_workers(cfg.num_workers, device), len(plan)) if len(plan) > 1 else 0
     loader = DataLoader(
         RecordDataset(records),
-        batch_sampler=PlannedBatches(batch_plan(records, collator, bs, group_by_size=group), bs),
+        batch_sampler=PlannedBatches(plan, bs),
         collate_fn=collator,
-        num_workers=loader_workers(cfg.num_workers, device),
+        num_workers=workers,
         pin_memory=on_cuda,  # pinned batches copy to the GPU without blocking the loop
     )
     if accelerator is not None:
