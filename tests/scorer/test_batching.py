@@ -122,6 +122,8 @@ def test_results_are_put_back_by_index_and_a_missing_one_is_an_error():
     with pytest.raises(RuntimeError, match="no result for records \\[3\\]"):
         _in_caller_order(4, idx, scores, probs)
     assert _in_caller_order(0, [], [], []) == []
+    with pytest.raises(RuntimeError, match="no results for 2 records"):
+        _in_caller_order(2, [], [], [])
 
 
 def _workers_in_child(queue):

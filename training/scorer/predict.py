@@ -77,8 +77,8 @@ def score_records(
 
     Batches hold records of similar media size (``cfg.eval_group_by_size``, or ``group_by_size``; see
     :mod:`training.scorer.batching`), largest first. The loop does no per-item Python work and never waits for
-    the GPU: scores, probabilities and indices stay on the device and come back in one copy at the end, put
-    back in the caller's order by each record's index.
+    the GPU: scores, probabilities and indices stay on the device and are read once, at the end, then put back
+    in the caller's order by each record's index.
     """
     bs = batch_size or cfg.eval_batch_size
     group = cfg.eval_group_by_size if group_by_size is None else group_by_size
@@ -127,8 +127,10 @@ def score_records(
 
 
 def _in_caller_order(n: int, indices, scores, probs) -> list[tuple[float, list[float]]]:
-    """Device results of all batches -> Python values per record, by index: one device-to-host copy in all."""
+    """Device results of all batches -> Python values per record, by index: the device is read once, at the end."""
     if not indices:
+        if n:
+            raise RuntimeError(f"scoring returned no results for {n} records")
         return []
     index = torch.cat(indices).cpu()
     score = torch.cat(scores).float().cpu()

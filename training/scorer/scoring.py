@@ -42,7 +42,8 @@ def level_token_ids(tokenizer) -> list[int]:
 def level_probabilities(answer_logits: torch.Tensor, level_ids: list[int] | torch.Tensor) -> torch.Tensor:
     """(B, V) logits at the answer position -> (B, 5) softmax over the five level words only."""
     idx = torch.as_tensor(level_ids, device=answer_logits.device, dtype=torch.long)
-    return torch.softmax(answer_logits.float().index_select(-1, idx), dim=-1)
+    # the five columns first, then float: the same values without a float copy of the whole vocabulary
+    return torch.softmax(answer_logits.index_select(-1, idx).float(), dim=-1)
 
 
 def level_weights(device: torch.device | str | None = None, dtype: torch.dtype = torch.float32) -> torch.Tensor:
