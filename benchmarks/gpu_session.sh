@@ -88,7 +88,7 @@ step() {  # step NAME LIMIT_S ARGS...: one benchmark under its own time limit; i
 
 # ~2-3 min: the 7B build, 256 mixed-size images scored twice in batches of 32, 32 one at a time, 8 LoRA steps of 4
 if [ ${#SMOKE[@]} -eq 0 ]; then
-  step scorer_gpu_throughput 300 --score-items 256 --score-batch 32 --single-items 32 --image-side 448 \
+  step scorer_gpu_throughput 280 --score-items 256 --score-batch 32 --single-items 32 --image-side 448 \
     --train-batch 4 --train-steps 8 "${WORKERS[@]}"
 else
   step scorer_gpu_throughput 300 --smoke --score-items 8 --score-batch 4 --single-items 2 --image-side 56 \
@@ -96,7 +96,7 @@ else
 fi
 # ~2-3 min: 16 images at 512² and 4 videos of 16 frames at 256², 20 steps, one at a time and batched
 if [ ${#SMOKE[@]} -eq 0 ]; then
-  step generation_gpu 240 --steps 20 --images 16 --image-batch 8 --videos 4 --video-batch 2
+  step generation_gpu 220 --steps 20 --images 16 --image-batch 8 --videos 4 --video-batch 2
 else
   step generation_gpu 240 --smoke --steps 2 --images 2 --image-batch 2 --videos 2 --video-batch 2
 fi
