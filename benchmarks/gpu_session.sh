@@ -11,8 +11,9 @@
 #
 # The run: the scorer benchmark (full-size Qwen2-VL-7B, random weights, bf16: batched scoring with and without
 # size grouping, the one-at-a-time loop, LoRA training, peak memory) then the generation benchmark (full-size
-# SD 1.5 and ModelScope text-to-video, fp16). Sizes are chosen to end in about 8 minutes on one H200, each step
-# under its own time limit, a failing step not stopping the next. Everything goes to $OUT when it is set (the
+# SD 1.5 and ModelScope text-to-video, fp16). Sizes are meant to take 4-6 minutes on one H200 (an estimate until it
+# has run there); each step has its own time limit (280 s, 220 s), so the whole run fits one 600 s device call, and
+# a failing step does not stop the next. Everything goes to $OUT when it is set (the
 # device tool's folder that comes back), else to benchmarks/out/gpu-session-<time>/: env.txt (machine and
 # versions), scorer_gpu_throughput.{json,log}, generation_gpu.{json,log} and summary.md (the README rows).
 set -uo pipefail
