@@ -1,6 +1,6 @@
 """Dataset exports: MOS tables (csv, jsonl, parquet) and SFT conversations (sft, sft-sharegpt, sft-swift).
 
-`dataset_export` streams a DatasetVersion's rows (rows.py) into one writer per format, puts the media
+`dataset_export` streams a DatasetVersion's rows in chunks of items (rows.py) into one writer per format, puts the media
 beside it (media.py), and writes manifest.json (manifest.py). It writes into a hidden sibling folder and
 renames it onto `out` at the very end, so a bad argument or a failure half-way leaves nothing behind;
 `out` must not exist or be an empty folder. Splits come from splits.py (by prompt, stratified by
@@ -24,7 +24,7 @@ from ...models import DatasetVersion, Job
 from .manifest import manifest_write
 from .media import MEDIA_MODES, MediaPlacer
 from .mos_table import CsvWriter, JsonlWriter, ParquetWriter
-from .rows import version_given_splits, version_item_keys, version_rows
+from .rows import chunk_take, version_chunks, version_given_splits, version_item_keys
 from .sft import SftWriter, SharegptWriter, SwiftWriter
 from .splits import GIVEN, SPLIT_NAMES, assign_splits, parse_golden, parse_split
 
@@ -69,8 +69,8 @@ def _given_split_names(version: DatasetVersion) -> list[str]:
     return [s for s in SPLIT_NAMES if counts.get(s)]
 
 
-def _golden_skipped(row: dict, split_name: str | None, golden: str) -> bool:
-    if not row["is_golden"] or golden == "keep":
+def _golden_skipped(is_golden: bool, split_name: str | None, golden: str) -> bool:
+    if not is_golden or golden == "keep":
         return False
     # exclude-train without a split: the whole export is training data
     return golden == "exclude" or split_name in (None, "train")
@@ -112,19 +112,26 @@ def dataset_export(
         done, skipped_golden = 0, 0
         table_counts = dict.fromkeys(names, 0) if names else {"all": 0}
         try:
-            for row in version_rows(version=version):
+            # A chunk of items at a time (rows.py): the writers turn whole columns into text, no dict per row.
+            for chunk in version_chunks(version=version):
+                done += len(chunk["pk"])
                 if ratios == GIVEN:
-                    split_name = row["given_split"]
+                    splits = chunk["given_split"]
+                elif ratios:
+                    splits = [prompt_split.get(p) for p in chunk["prompt_id"]]
                 else:
-                    split_name = prompt_split.get(row["prompt_id"]) if ratios else None
-                done += 1
-                if _golden_skipped(row, split_name, golden):
-                    skipped_golden += 1
-                    continue
-                placer.place(media_name=row["media_name"], relpath=row["media_path"], item_id=row["item_id"])
-                writer.write(row, split_name)
-                table_counts[split_name or "all"] += 1
-                if progress and done % 500 == 0:
+                    splits = [None] * len(chunk["pk"])
+                keep = [not _golden_skipped(g, s, golden) for g, s in zip(chunk["is_golden"], splits)]
+                skipped_golden += keep.count(False)
+                chunk = chunk_take(chunk, keep)
+                splits = [s for s, ok in zip(splits, keep) if ok]
+                if placer.mode != "none":
+                    for name, path, item_id in zip(chunk["media_name"], chunk["media_path"], chunk["item_id"]):
+                        placer.place(media_name=name, relpath=path, item_id=item_id)
+                writer.write_chunk(chunk, splits)
+                for s in splits:
+                    table_counts[s or "all"] += 1
+                if progress:
                     progress.update(done, f"exporting {fmt}")
         finally:
             writer.close()

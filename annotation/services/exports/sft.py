@@ -22,44 +22,126 @@ from typing import TextIO
 
 from training.scorer.prompts import context_prompt, level_from_mos
 
+from .jsonlines import encode_basestring, json_column, json_lines
+
 DIMENSION_ORDER = ("quality", "alignment")
 
 
-def sft_records(row: dict, split: str | None):
+_SENTINEL = "\x00"  # stands for the prompt when the context prompt's template is split around it
+
+
+def _template_parts(media_type: str, dim: str) -> list[str]:
+    """The JSON-escaped text around the prompt in context_prompt's template (escaping is per character, so
+    escaped parts joined by the escaped prompt are the escaped whole)."""
+    parts = context_prompt(media_type=media_type, dimension=dim, prompt=_SENTINEL).split(_SENTINEL)
+    return [encode_basestring(part)[1:-1] for part in parts]
+
+
+def _messages(media_types: list[str], dim: str, prompts_escaped: list[str], levels: list[str]) -> list[str]:
+    """The `messages` member of each record as JSON text: the user turn (the scorer's own context prompt,
+    training.scorer.prompts.context_prompt) and the assistant's level word."""
+    templates = {mt: _template_parts(mt, dim) for mt in set(media_types)}
+    words = {level: encode_basestring(level) for level in set(levels)}
+    return [
+        '[{"role": "user", "content": "'
+        + p.join(templates[mt])
+        + '"}, {"role": "assistant", "content": '
+        + words[level]
+        + "}]"
+        for mt, p, level in zip(media_types, prompts_escaped, levels)
+    ]
+
+
+# The item's members of a record, JSON text computed once per chunk for both dimensions: (key, column, kind).
+_ITEM_JSON = (
+    ("item_id", "item_id", "str"),
+    ("media_type", "media_type", "str"),
+    ("media", "media_path", "str"),
+    ("generator", "generator", "str"),
+    ("prompt", "prompt", "str"),
+    ("prompt_words", "prompt_words", "int"),
+    ("category", "category", "str"),
+    ("subcategory", "subcategory", "str"),
+    ("is_golden", "is_golden", "bool"),
+)
+
+
+def sft_lines(chunk: dict[str, list], splits: list, tool: bool = False) -> list[tuple[str | None, str]]:
+    """(split, JSON line) of every record of a chunk, item by item, each item's dimensions in
+    DIMENSION_ORDER (a dimension the item has no score on gives no record). tool: the LLaMA-Factory /
+    ms-swift layout instead of ours. Each line is what json.dumps(record, ensure_ascii=False) writes."""
+    n = len(splits)
+    item = {key: json_column(chunk[col], kind) for key, col, kind in _ITEM_JSON}
+    split_json = json_column(splits, "str")
+    per_dim: list[list[str | None]] = []
     for dim in DIMENSION_ORDER:
-        score = row["scores"].get(dim)
-        if score is None:
-            continue
-        level = level_from_mos(score["mos"])
-        yield {
-            "item_id": row["item_id"],
-            "dimension": dim,
-            "media_type": row["media_type"],
-            "media": row["media_path"],
-            "generator": row["generator"],
-            "prompt": row["prompt"],
-            "prompt_words": row["prompt_words"],
-            "word_count": row["prompt_words"],
-            "category": row["category"],
-            "subcategory": row["subcategory"],
-            "is_golden": row["is_golden"],
-            "messages": [
-                {
-                    "role": "user",
-                    "content": context_prompt(media_type=row["media_type"], dimension=dim, prompt=row["prompt"]),
-                },
-                {"role": "assistant", "content": level},
-            ],
-            "level": level,
-            "mos": score["mos"],
-            "split": split,
-        }
+        mos_all = chunk.get(f"{dim}_mos") or [None] * n
+        rows = [i for i, m in enumerate(mos_all) if m is not None]
+        lines: list[str | None] = [None] * n
+        if rows:
+
+            def pick(col: list, rows: list[int] = rows) -> list:
+                return col if len(rows) == n else [col[i] for i in rows]
+
+            mos = pick(mos_all)
+            levels = [level_from_mos(m) for m in mos]
+            messages = _messages(pick(chunk["media_type"]), dim, [p[1:-1] for p in pick(item["prompt"])], levels)
+            cols = {key: pick(values) for key, values in item.items()}
+            dimension = [encode_basestring(dim)] * len(rows)
+            if tool:
+                fields = _tool_fields(cols, dimension, mos, messages, pick(chunk["media_type"]))
+            else:
+                fields = _sft_fields(cols, dimension, mos, levels, messages, pick(split_json))
+            for i, line in zip(rows, json_lines(fields)):
+                lines[i] = line
+        per_dim.append(lines)
+    return [(splits[i], line) for i in range(n) for lines in per_dim if (line := lines[i]) is not None]
+
+
+def _sft_fields(cols: dict, dimension: list, mos: list, levels: list, messages: list, splits: list) -> list:
+    return [
+        ("item_id", cols["item_id"]),
+        ("dimension", dimension),
+        ("media_type", cols["media_type"]),
+        ("media", cols["media"]),
+        ("generator", cols["generator"]),
+        ("prompt", cols["prompt"]),
+        ("prompt_words", cols["prompt_words"]),
+        ("word_count", cols["prompt_words"]),
+        ("category", cols["category"]),
+        ("subcategory", cols["subcategory"]),
+        ("is_golden", cols["is_golden"]),
+        ("messages", messages),
+        ("level", json_column(levels, "str")),
+        ("mos", json_column(mos, "float")),
+        ("split", splits),
+    ]
+
+
+def _tool_fields(cols: dict, dimension: list, mos: list, messages: list, media_types: list) -> list:
+    """LLaMA-Factory / ms-swift record: the conversation and media, plus our analysis fields (both tools read
+    only the columns they know)."""
+    media = [
+        ('"videos": [' if mt == "video" else '"images": [') + path + "]" for mt, path in zip(media_types, cols["media"])
+    ]
+    return [
+        ("messages", messages),
+        (None, media),
+        ("item_id", cols["item_id"]),
+        ("dimension", dimension),
+        ("mos", json_column(mos, "float")),
+        ("category", cols["category"]),
+        ("subcategory", cols["subcategory"]),
+        ("word_count", cols["prompt_words"]),
+        ("is_golden", cols["is_golden"]),
+    ]
 
 
 class _SplitFiles:
     """One JSONL file per split (or one file when no split was asked), opened lazily."""
 
     stem = "sft"
+    tool = False
 
     def __init__(self, root: Path, splits: list[str] | None):
         self.root = root
@@ -76,9 +158,13 @@ class _SplitFiles:
         self._fh[split] = open(self.root / self.name(split), "w", encoding="utf-8")
         self.rows[split] = 0
 
-    def emit(self, record: dict, split: str | None) -> None:
-        self._fh[split].write(json.dumps(record, ensure_ascii=False) + "\n")
-        self.rows[split] += 1
+    def write_chunk(self, chunk: dict[str, list], splits: list) -> None:
+        by_split: dict[str | None, list[str]] = {}
+        for split, line in sft_lines(chunk, splits, tool=self.tool):
+            by_split.setdefault(split, []).append(line)
+        for split, lines in by_split.items():
+            self._fh[split].write("".join(lines))
+            self.rows[split] += len(lines)
 
     def close(self) -> None:
         for fh in self._fh.values():
@@ -91,33 +177,12 @@ class _SplitFiles:
 class SftWriter(_SplitFiles):
     stem = "sft"
 
-    def write(self, row: dict, split: str | None) -> None:
-        for rec in sft_records(row, split):
-            self.emit(rec, split)
-
-
-def _media_key(row: dict) -> str:
-    return "videos" if row["media_type"] == "video" else "images"
-
-
-def _tool_record(rec: dict, row: dict) -> dict:
-    """LLaMA-Factory / ms-swift record: the conversation and media, plus our analysis fields (both tools read
-    only the columns they know)."""
-    return {
-        "messages": rec["messages"],
-        _media_key(row): [rec["media"]],
-        **{k: rec[k] for k in ("item_id", "dimension", "mos", "category", "subcategory", "word_count", "is_golden")},
-    }
-
 
 class SharegptWriter(_SplitFiles):
     """LLaMA-Factory: {"messages": [...], "images"|"videos": [path]} plus dataset_info.json."""
 
     stem = "sharegpt"
-
-    def write(self, row: dict, split: str | None) -> None:
-        for rec in sft_records(row, split):
-            self.emit(_tool_record(rec, row), split)
+    tool = True
 
     def close(self) -> None:
         super().close()
@@ -144,7 +209,4 @@ class SwiftWriter(_SplitFiles):
     """ms-swift: {"messages": [...], "images"|"videos": [path]}; the <image>/<video> tag is in the user turn."""
 
     stem = "swift"
-
-    def write(self, row: dict, split: str | None) -> None:
-        for rec in sft_records(row, split):
-            self.emit(_tool_record(rec, row), split)
+    tool = True
