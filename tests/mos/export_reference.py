@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import io
 import json
+from collections import Counter, defaultdict
 from pathlib import PurePosixPath
+from typing import Any
+
+import numpy as np
 
 from annotation.models import ItemScore
 from annotation.services import csv_safe
@@ -120,3 +124,41 @@ def sft_texts(rows, splits, tool: bool) -> dict:
             line = json.dumps(tool_record(rec, row) if tool else rec, ensure_ascii=False) + "\n"
             out[split] = out.get(split, "") + line
     return out
+
+
+def assign_splits(keys, ratios, seed):
+    """assign_splits as it was before issue #19 (Counters), the reference of the faster one."""
+    names = list(ratios)
+    per_prompt: dict[int, Counter] = defaultdict(Counter)
+    gen_total: Counter = Counter()
+    for prompt_id, generator_id in keys:
+        per_prompt[prompt_id][generator_id] += 1
+        gen_total[generator_id] += 1
+    total = sum(gen_total.values())
+    prompts = sorted(per_prompt)
+    rng = np.random.default_rng(seed)
+    tie = rng.permutation(len(prompts))
+    sizes = np.array([sum(per_prompt[p].values()) for p in prompts], dtype=np.int64)
+    order: Any = np.lexsort((tie, -sizes)) if prompts else []
+    assigned: dict[str, Counter] = {s: Counter() for s in names}
+    assigned_total = dict.fromkeys(names, 0)
+    result: dict[int, str] = {}
+    for idx in order:
+        prompt_id = prompts[idx]
+        counts = per_prompt[prompt_id]
+        # Only splits still below their overall share compete (so tiny generators, whose own
+        # deficits always favour the largest split, cannot starve the small splits).
+        open_ = [s for s in names if ratios[s] * total - assigned_total[s] > 0] or names
+        best, best_key = open_[0], None
+        for s in open_:
+            rank = names.index(s)
+            r = ratios[s]
+            need = sum(c * (r * gen_total[g] - assigned[s][g]) / gen_total[g] for g, c in counts.items())
+            key = (need, r * total - assigned_total[s], -rank)
+            if best_key is None or key > best_key:
+                best, best_key = s, key
+        result[prompt_id] = best
+        for g, c in counts.items():
+            assigned[best][g] += c
+        assigned_total[best] += sum(counts.values())
+    return result

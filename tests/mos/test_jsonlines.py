@@ -73,3 +73,17 @@ def test_unknown_kind_is_an_error():
 )
 def test_media_suffix_is_pathlibs(name):
     assert _suffix(name) == PurePosixPath(name).suffix
+
+
+@pytest.mark.parametrize("seed", [0, 1, 7])
+def test_the_faster_split_assignment_gives_the_same_splits(seed):
+    import numpy as np
+
+    from annotation.services.exports.splits import assign_splits
+
+    from .export_reference import assign_splits as reference
+
+    rng = np.random.default_rng(seed)
+    keys = list(zip(rng.integers(0, 800, 3000).tolist(), rng.choice([5, 9, 11, 40, 2], 3000).tolist()))
+    for ratios in ({"train": 0.8, "val": 0.1, "test": 0.1}, {"train": 0.5, "test": 0.5}, {"val": 1.0}):
+        assert assign_splits(keys, ratios, seed) == reference(keys, ratios, seed)

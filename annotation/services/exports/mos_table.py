@@ -80,7 +80,7 @@ class CsvWriter(TableWriter):
         cols = table_columns(chunk, splits, self.with_split)
         for col in (*TEXT_COLUMNS, "split"):  # prompts can start with '=': csv_safe escapes formula cells
             if col in cols:
-                cols[col] = [csv_safe.cell(v) for v in cols[col]]
+                cols[col] = csv_safe.cells(cols[col])
         buf = io.StringIO()  # one write per chunk: the csv module writes to its file once per row
         csv.writer(buf).writerows(zip(*cols.values()))
         self._fh.write(buf.getvalue())
