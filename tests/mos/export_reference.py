@@ -26,7 +26,7 @@ def reference_rows(version) -> list[dict]:
     rows: dict[int, dict] = {}
     for s in ItemScore.objects.filter(version=version).select_related("item__generator", "item__prompt"):
         item = s.item
-        ext = PurePosixPath(item.media.name).suffix.lower() or DEFAULT_EXT.get(item.media_type, "")
+        ext = PurePosixPath(str(item.media.name)).suffix.lower() or DEFAULT_EXT.get(item.media_type, "")
         row = rows.setdefault(
             item.pk,
             {
@@ -122,8 +122,8 @@ def sft_texts(rows, splits, tool: bool) -> dict:
     for row, split in zip(rows, splits):
         for rec in sft_records(row, split):
             line = json.dumps(tool_record(rec, row) if tool else rec, ensure_ascii=False) + "\n"
-            out[split] = out.get(split, "") + line
-    return out
+            out.setdefault(split, []).append(line)
+    return {split: "".join(lines) for split, lines in out.items()}
 
 
 def assign_splits(keys, ratios, seed):

@@ -95,7 +95,7 @@ def sft_lines(chunk: dict[str, list], splits: list, tool: bool = False) -> list[
             for i, line in zip(rows, json_lines(fields)):
                 lines[i] = line
         per_dim.append(lines)
-    return [(splits[i], line) for i in range(n) for lines in per_dim if (line := lines[i]) is not None]
+    return [(splits[i], text) for i in range(n) for lines in per_dim if (text := lines[i]) is not None]
 
 
 def _sft_fields(cols: dict, dimension: list, mos: list, levels: list, messages: list, splits: list) -> list:
