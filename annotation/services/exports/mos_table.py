@@ -72,9 +72,10 @@ class CsvWriter(TableWriter):
 
     def __init__(self, root, with_split):
         super().__init__(root, with_split)
-        self._fh = open(self.path, "w", newline="", encoding="utf-8")
-        self._w = csv.writer(self._fh)
-        self._w.writerow(self.columns)
+        self._fh = open(self.path, "wb")  # bytes: a text file's own encoding step costs as much as the write
+        header = io.StringIO()
+        csv.writer(header).writerow(self.columns)
+        self._fh.write(header.getvalue().encode("utf-8"))
 
     def write_chunk(self, chunk: dict[str, list], splits: list) -> None:
         cols = table_columns(chunk, splits, self.with_split)
@@ -83,7 +84,7 @@ class CsvWriter(TableWriter):
                 cols[col] = csv_safe.cells(cols[col])
         buf = io.StringIO()  # one write per chunk: the csv module writes to its file once per row
         csv.writer(buf).writerows(zip(*cols.values()))
-        self._fh.write(buf.getvalue())
+        self._fh.write(buf.getvalue().encode("utf-8"))
         self.rows += len(splits)
 
     def close(self) -> None:
@@ -95,12 +96,12 @@ class JsonlWriter(TableWriter):
 
     def __init__(self, root, with_split):
         super().__init__(root, with_split)
-        self._fh = open(self.path, "w", encoding="utf-8")
+        self._fh = open(self.path, "wb")
 
     def write_chunk(self, chunk: dict[str, list], splits: list) -> None:
         cols = table_columns(chunk, splits, self.with_split)
         lines = json_lines([(col, json_column(values, column_kind(col))) for col, values in cols.items()])
-        self._fh.write("".join(lines))
+        self._fh.write("".join(lines).encode("utf-8"))
         self.rows += len(splits)
 
     def close(self) -> None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TextIO
+from typing import BinaryIO
 
 from training.scorer.prompts import context_prompt, level_from_mos
 
@@ -146,7 +146,7 @@ class _SplitFiles:
     def __init__(self, root: Path, splits: list[str] | None):
         self.root = root
         self.splits = splits
-        self._fh: dict[str | None, TextIO] = {}
+        self._fh: dict[str | None, BinaryIO] = {}
         self.rows: dict[str | None, int] = {}
         for s in list(splits) if splits else [None]:  # every asked split gets its file, even if it ends up empty
             self._open(s)
@@ -155,7 +155,8 @@ class _SplitFiles:
         return f"{self.stem}.jsonl" if split is None else f"{self.stem}_{split}.jsonl"
 
     def _open(self, split):
-        self._fh[split] = open(self.root / self.name(split), "w", encoding="utf-8")
+        # bytes, encoded a chunk at a time: a text file's own encoding step costs as much as the write
+        self._fh[split] = open(self.root / self.name(split), "wb")
         self.rows[split] = 0
 
     def write_chunk(self, chunk: dict[str, list], splits: list) -> None:
@@ -163,7 +164,7 @@ class _SplitFiles:
         for split, line in sft_lines(chunk, splits, tool=self.tool):
             by_split.setdefault(split, []).append(line)
         for split, lines in by_split.items():
-            self._fh[split].write("".join(lines))
+            self._fh[split].write("".join(lines).encode("utf-8"))
             self.rows[split] += len(lines)
 
     def close(self) -> None:
