@@ -104,17 +104,18 @@ def frame_checksum(scores: pd.DataFrame) -> str:
     if scores.empty:
         return hashlib.sha256(b"").hexdigest()
     df = scores.sort_values(["item_id", "dimension"], kind="stable")
-    lines = (
-        df["item_id"].astype(np.int64).astype(str)
-        + "\t"
-        + df["dimension"]
-        + "\t"
-        + pd.Series(np.char.mod("%.6f", df["mos"].to_numpy(dtype=np.float64)), index=df.index)
-        + "\t"
-        + df["n"].astype(np.int64).astype(str)
-        + "\n"
+    # str.format through map: the same text as version_checksum's f-string, at C speed (pandas string
+    # concatenation took twice as long)
+    text = "".join(
+        map(
+            "{}\t{}\t{:.6f}\t{}\n".format,
+            df["item_id"].astype(np.int64).tolist(),
+            df["dimension"].tolist(),
+            df["mos"].to_numpy(dtype=np.float64).tolist(),
+            df["n"].astype(np.int64).tolist(),
+        )
     )
-    return hashlib.sha256("".join(lines.tolist()).encode()).hexdigest()
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def mos_compute(*, arrays: dict[str, np.ndarray], dimensions: list[str], method: str, params: dict | None) -> dict:
