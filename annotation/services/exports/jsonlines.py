@@ -45,3 +45,10 @@ def json_lines(fields: Sequence[tuple[str | None, list[str]]]) -> list[str]:
     """One line per row from (key, JSON texts of the column) pairs, the keys in record order."""
     template = line_template([k for k, _ in fields])
     return [template % row for row in zip(*(col for _, col in fields))]
+
+
+def json_members(fields: Sequence[tuple[str | None, list[str]]]) -> list[str]:
+    """`"key": value, ...` of each row without the braces: a run of members several records share,
+    put into their lines as a member whose key is None."""
+    template = line_template([k for k, _ in fields])[1:-2]
+    return [template % row for row in zip(*(col for _, col in fields))]

@@ -17,12 +17,13 @@ source of truth for both, shared with the trainer.
 from __future__ import annotations
 
 import json
+import operator
 from pathlib import Path
 from typing import BinaryIO
 
 from training.scorer.prompts import context_prompt, level_from_mos
 
-from .jsonlines import encode_basestring, json_column, json_lines
+from .jsonlines import encode_basestring, json_column, json_lines, json_members
 
 DIMENSION_ORDER = ("quality", "alignment")
 
@@ -66,56 +67,70 @@ _ITEM_JSON = (
 )
 
 
-def sft_lines(chunk: dict[str, list], splits: list, tool: bool = False) -> list[tuple[str | None, str]]:
-    """(split, JSON line) of every record of a chunk, item by item, each item's dimensions in
-    DIMENSION_ORDER (a dimension the item has no score on gives no record). tool: the LLaMA-Factory /
-    ms-swift layout instead of ours. Each line is what json.dumps(record, ensure_ascii=False) writes."""
+def sft_lines(chunk: dict[str, list], splits: list, tool: bool = False) -> list[str]:
+    """The JSON lines of each item of a chunk (its records, its dimensions in DIMENSION_ORDER, joined;
+    '' when it has no score). A dimension the item has no score on gives no record. tool: the
+    LLaMA-Factory / ms-swift layout instead of ours. Each line is json.dumps(record, ensure_ascii=False)."""
     n = len(splits)
     item = {key: json_column(chunk[col], kind) for key, col, kind in _ITEM_JSON}
+    # The members every dimension's record of an item shares, laid out once per item.
+    shared = [] if tool else json_members([(key, item[col]) for key, col in _SHARED])
     split_json = json_column(splits, "str")
-    per_dim: list[list[str | None]] = []
+    per_dim: list[list[str]] = []
     for dim in DIMENSION_ORDER:
         mos_all = chunk.get(f"{dim}_mos") or [None] * n
         rows = [i for i, m in enumerate(mos_all) if m is not None]
-        lines: list[str | None] = [None] * n
-        if rows:
+        if not rows:
+            continue
 
-            def pick(col: list, rows: list[int] = rows) -> list:
-                return col if len(rows) == n else [col[i] for i in rows]
+        def pick(col: list, rows: list[int] = rows) -> list:
+            return col if len(rows) == n else [col[i] for i in rows]
 
-            mos = pick(mos_all)
-            levels = [level_from_mos(m) for m in mos]
-            messages = _messages(pick(chunk["media_type"]), dim, [p[1:-1] for p in pick(item["prompt"])], levels)
+        mos = pick(mos_all)
+        levels = [level_from_mos(m) for m in mos]
+        messages = _messages(pick(chunk["media_type"]), dim, [p[1:-1] for p in pick(item["prompt"])], levels)
+        dimension = [encode_basestring(dim)] * len(rows)
+        if tool:
             cols = {key: pick(values) for key, values in item.items()}
-            dimension = [encode_basestring(dim)] * len(rows)
-            if tool:
-                fields = _tool_fields(cols, dimension, mos, messages, pick(chunk["media_type"]))
-            else:
-                fields = _sft_fields(cols, dimension, mos, levels, messages, pick(split_json))
-            for i, line in zip(rows, json_lines(fields)):
-                lines[i] = line
+            fields = _tool_fields(cols, dimension, mos, messages, pick(chunk["media_type"]))
+        else:
+            fields = [
+                ("item_id", pick(item["item_id"])),
+                ("dimension", dimension),
+                (None, pick(shared)),
+                ("messages", messages),
+                ("level", json_column(levels, "str")),
+                ("mos", json_column(mos, "float")),
+                ("split", pick(split_json)),
+            ]
+        lines = json_lines(fields)
+        if len(rows) < n:
+            full = [""] * n
+            for i, line in zip(rows, lines):
+                full[i] = line
+            lines = full
         per_dim.append(lines)
-    return [(splits[i], text) for i in range(n) for lines in per_dim if (text := lines[i]) is not None]
+    if not per_dim:
+        return [""] * n
+    texts = per_dim[0]
+    for lines in per_dim[1:]:
+        texts = list(map(operator.add, texts, lines))
+    return texts
 
 
-def _sft_fields(cols: dict, dimension: list, mos: list, levels: list, messages: list, splits: list) -> list:
-    return [
-        ("item_id", cols["item_id"]),
-        ("dimension", dimension),
-        ("media_type", cols["media_type"]),
-        ("media", cols["media"]),
-        ("generator", cols["generator"]),
-        ("prompt", cols["prompt"]),
-        ("prompt_words", cols["prompt_words"]),
-        ("word_count", cols["prompt_words"]),
-        ("category", cols["category"]),
-        ("subcategory", cols["subcategory"]),
-        ("is_golden", cols["is_golden"]),
-        ("messages", messages),
-        ("level", json_column(levels, "str")),
-        ("mos", json_column(mos, "float")),
-        ("split", splits),
-    ]
+# The members between `dimension` and `messages` in an `sft` record, the same for every dimension of an
+# item: (key, the item's JSON column).
+_SHARED = (
+    ("media_type", "media_type"),
+    ("media", "media"),
+    ("generator", "generator"),
+    ("prompt", "prompt"),
+    ("prompt_words", "prompt_words"),
+    ("word_count", "prompt_words"),
+    ("category", "category"),
+    ("subcategory", "subcategory"),
+    ("is_golden", "is_golden"),
+)
 
 
 def _tool_fields(cols: dict, dimension: list, mos: list, messages: list, media_types: list) -> list:
@@ -160,12 +175,12 @@ class _SplitFiles:
         self.rows[split] = 0
 
     def write_chunk(self, chunk: dict[str, list], splits: list) -> None:
-        by_split: dict[str | None, list[str]] = {}
-        for split, line in sft_lines(chunk, splits, tool=self.tool):
-            by_split.setdefault(split, []).append(line)
-        for split, lines in by_split.items():
-            self._fh[split].write("".join(lines).encode("utf-8"))
-            self.rows[split] += len(lines)
+        texts = sft_lines(chunk, splits, tool=self.tool)
+        for split in set(splits):
+            mine = texts if len(self._fh) == 1 else [t for t, s in zip(texts, splits) if s == split]
+            data = "".join(mine).encode("utf-8")
+            self._fh[split].write(data)
+            self.rows[split] += data.count(b"\n")  # one record a line: JSON escapes every newline in a value
 
     def close(self) -> None:
         for fh in self._fh.values():
