@@ -31,24 +31,25 @@ DIMENSION_ORDER = ("quality", "alignment")
 _SENTINEL = "\x00"  # stands for the prompt when the context prompt's template is split around it
 
 
-def _template_parts(media_type: str, dim: str) -> list[str]:
-    """The JSON-escaped text around the prompt in context_prompt's template (escaping is per character, so
-    escaped parts joined by the escaped prompt are the escaped whole)."""
+def _messages_template(media_type: str, dim: str) -> tuple[str, int]:
+    """The `messages` member as a %-template with the JSON-escaped prompt for each %s of the context
+    prompt and the level word last, and how many times the prompt occurs (escaping is per character, so
+    the escaped parts around the escaped prompt are the escaped whole)."""
     parts = context_prompt(media_type=media_type, dimension=dim, prompt=_SENTINEL).split(_SENTINEL)
-    return [encode_basestring(part)[1:-1] for part in parts]
+    text = "%s".join(encode_basestring(part)[1:-1].replace("%", "%%") for part in parts)
+    return '[{"role": "user", "content": "' + text + '"}, {"role": "assistant", "content": %s}]', len(parts) - 1
 
 
 def _messages(media_types: list[str], dim: str, prompts_escaped: list[str], levels: list[str]) -> list[str]:
     """The `messages` member of each record as JSON text: the user turn (the scorer's own context prompt,
     training.scorer.prompts.context_prompt) and the assistant's level word."""
-    templates = {mt: _template_parts(mt, dim) for mt in set(media_types)}
+    templates = {mt: _messages_template(mt, dim) for mt in set(media_types)}
     words = {level: encode_basestring(level) for level in set(levels)}
+    if all(k == 1 for _, k in templates.values()):  # the prompt once in each template: one %-format a record
+        single = {mt: template for mt, (template, _) in templates.items()}
+        return [single[mt] % (p, words[level]) for mt, p, level in zip(media_types, prompts_escaped, levels)]
     return [
-        '[{"role": "user", "content": "'
-        + p.join(templates[mt])
-        + '"}, {"role": "assistant", "content": '
-        + words[level]
-        + "}]"
+        templates[mt][0] % ((p,) * templates[mt][1] + (words[level],))
         for mt, p, level in zip(media_types, prompts_escaped, levels)
     ]
 
@@ -176,11 +177,16 @@ class _SplitFiles:
 
     def write_chunk(self, chunk: dict[str, list], splits: list) -> None:
         texts = sft_lines(chunk, splits, tool=self.tool)
+        # records per item: one per dimension it has a score on
+        records = [sum(chunk[f"{d}_mos"][i] is not None for d in DIMENSION_ORDER) for i in range(len(splits))]
         for split in set(splits):
-            mine = texts if len(self._fh) == 1 else [t for t, s in zip(texts, splits) if s == split]
-            data = "".join(mine).encode("utf-8")
-            self._fh[split].write(data)
-            self.rows[split] += data.count(b"\n")  # one record a line: JSON escapes every newline in a value
+            if len(self._fh) == 1:
+                mine, n = texts, sum(records)
+            else:
+                mine = [t for t, s in zip(texts, splits) if s == split]
+                n = sum(r for r, s in zip(records, splits) if s == split)
+            self._fh[split].write("".join(mine).encode("utf-8"))
+            self.rows[split] += n
 
     def close(self) -> None:
         for fh in self._fh.values():
