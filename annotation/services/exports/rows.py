@@ -77,13 +77,15 @@ def version_chunks(*, version: DatasetVersion, chunk_size: int = CHUNK) -> Itera
     names, sql, params = version_query(version=version)
     # In a transaction, so the server-side cursor need not be WITH HOLD (which computes every row at
     # DECLARE's commit); the cursor is planned for reading all of it (PostgreSQL's default plans for
-    # the first 10%: nested loops, two to three times slower here) and without JIT (its compile time is
-    # a fifth of the query's).
+    # the first 10%: nested loops, two to three times slower here), without JIT (its compile time is
+    # a fifth of the query's) and with room to sort the rows in memory (about 35 MB at 100K items; the
+    # default 4 MB sorts on disk).
     with transaction.atomic():
         if connection.vendor == "postgresql":
             with connection.cursor() as setup:
                 setup.execute("SET LOCAL cursor_tuple_fraction = 1.0")
                 setup.execute("SET LOCAL jit = off")
+                setup.execute("SET LOCAL work_mem = '64MB'")
         with connection.chunked_cursor() as cursor:
             cursor.execute(sql, params)
             yield from _chunks(cursor, names, chunk_size)
