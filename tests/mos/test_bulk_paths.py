@@ -112,3 +112,34 @@ def test_a_score_of_a_deleted_item_is_refused_and_nothing_is_written(rated):
             stat_rows=[],
         )
     assert DatasetVersion.objects.count() == before and not ItemScore.objects.filter(item_id=gone).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_export_holds_no_transaction_open_while_it_writes(rated, tmp_path):
+    """The rows come from a WITH HOLD cursor computed at its declaring transaction's commit: while the
+    export writes, its job's progress and heartbeat are committed as they happen."""
+    import psycopg
+
+    from annotation.services.exports import dataset_export
+    from annotation.services.mos import mos_aggregate
+
+    from . import export_reference as ref
+
+    version = mos_aggregate(campaign=rated[0])
+    seen = []
+
+    class Recorder:  # the Progress interface dataset_export reports to
+        def set_total(self, total, message=""):
+            pass
+
+        def update(self, done, message=""):
+            seen.append((connection.in_atomic_block, connection.connection.info.transaction_status))
+
+    out = tmp_path / "x"
+    dataset_export(version=version, fmt="mos-jsonl", out=out, media="none", progress=Recorder())
+    assert seen and all(s == (False, psycopg.pq.TransactionStatus.IDLE) for s in seen)
+    rows = ref.reference_rows(version)
+    assert (out / "mos.jsonl").read_bytes().decode() == ref.jsonl_text(rows, [None] * len(rows), False)
+    with connection.cursor() as cur:  # the cursor was closed
+        cur.execute("SELECT count(*) FROM pg_cursors")
+        assert cur.fetchone()[0] == 0

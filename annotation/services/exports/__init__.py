@@ -14,6 +14,8 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from pathlib import Path
 
 from django.conf import settings
@@ -93,12 +95,12 @@ def dataset_export(
     ratios, seed, golden = args["split"], args["seed"], args["golden"]
     total = int(version.counts.get("items") or version.scores.values("item_id").distinct().count())
     names: list[str] | None
+    keys: list = []
     if ratios == GIVEN:
         names = _given_split_names(version)
-        prompt_split: dict = {}
     else:
         names = list(ratios) if ratios else None
-        prompt_split = assign_splits(version_item_keys(version=version), ratios, seed) if ratios else {}
+        keys = version_item_keys(version=version) if ratios else []
     if progress:
         progress.set_total(total, f"exporting {fmt}")
     out_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -113,26 +115,33 @@ def dataset_export(
         table_counts = dict.fromkeys(names, 0) if names else {"all": 0}
         try:
             # A chunk of items at a time (rows.py): the writers turn whole columns into text, no dict per row.
-            for chunk in version_chunks(version=version):
-                done += len(chunk["pk"])
-                if ratios == GIVEN:
-                    splits = chunk["given_split"]
-                elif ratios:
-                    splits = [prompt_split.get(p) for p in chunk["prompt_id"]]
-                else:
-                    splits = [None] * len(chunk["pk"])
-                keep = [not _golden_skipped(g, s, golden) for g, s in zip(chunk["is_golden"], splits)]
-                skipped_golden += keep.count(False)
-                chunk = chunk_take(chunk, keep)
-                splits = [s for s, ok in zip(splits, keep) if ok]
-                if placer.mode != "none":
-                    for name, path, item_id in zip(chunk["media_name"], chunk["media_path"], chunk["item_id"]):
-                        placer.place(media_name=name, relpath=path, item_id=item_id)
-                writer.write_chunk(chunk, splits)
-                for s in splits:
-                    table_counts[s or "all"] += 1
-                if progress:
-                    progress.update(done, f"exporting {fmt}")
+            # The split assignment (pure Python) runs in a thread while the database computes the rows
+            # (psycopg waits for the server without the GIL); it touches no database.
+            with ExitStack() as stack:
+                with ThreadPoolExecutor(max_workers=1) as pool:
+                    splitter = pool.submit(assign_splits, keys, ratios, seed) if isinstance(ratios, dict) else None
+                    chunks = stack.enter_context(version_chunks(version=version))
+                    prompt_split = splitter.result() if splitter else {}
+                for chunk in chunks:
+                    done += len(chunk["pk"])
+                    if ratios == GIVEN:
+                        splits = chunk["given_split"]
+                    elif ratios:
+                        splits = [prompt_split.get(p) for p in chunk["prompt_id"]]
+                    else:
+                        splits = [None] * len(chunk["pk"])
+                    keep = [not _golden_skipped(g, s, golden) for g, s in zip(chunk["is_golden"], splits)]
+                    skipped_golden += keep.count(False)
+                    chunk = chunk_take(chunk, keep)
+                    splits = [s for s, ok in zip(splits, keep) if ok]
+                    if placer.mode != "none":
+                        for name, path, item_id in zip(chunk["media_name"], chunk["media_path"], chunk["item_id"]):
+                            placer.place(media_name=name, relpath=path, item_id=item_id)
+                    writer.write_chunk(chunk, splits)
+                    for s in splits:
+                        table_counts[s or "all"] += 1
+                    if progress:
+                        progress.update(done, f"exporting {fmt}")
         finally:
             writer.close()
         files = writer.files()

@@ -9,7 +9,9 @@ memory holds one chunk, however many items the version holds, and no model or di
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 from django.db import connection, transaction
 from django.db.models import FilteredRelation, Q
@@ -71,37 +73,51 @@ def version_query(*, version: DatasetVersion) -> tuple[list[str], str, tuple]:
     return names, sql, params
 
 
-def version_chunks(*, version: DatasetVersion, chunk_size: int = CHUNK) -> Iterator[dict[str, list]]:
-    """The version's items, `chunk_size` at a time: {column: list} with the query's columns plus
-    `media_path` (inside an export) and `prompt_words` (the prompt's word count, counted when not stored)."""
+@contextmanager
+def version_chunks(*, version: DatasetVersion, chunk_size: int = CHUNK) -> Iterator[Iterator[dict[str, list]]]:
+    """Context manager over the version's items, `chunk_size` at a time: {column: list} with the query's
+    columns plus `media_path` (inside an export) and `prompt_words` (the prompt's word count, counted when
+    not stored). On PostgreSQL the rows are computed on entering."""
     names, sql, params = version_query(version=version)
-    # In a transaction, so the server-side cursor need not be WITH HOLD (which computes every row at
-    # DECLARE's commit); the cursor is planned for reading all of it (PostgreSQL's default plans for
-    # the first 10%: nested loops, two to three times slower here), without JIT (its compile time is
-    # a fifth of the query's) and with room to sort the rows in memory (about 35 MB at 100K items; the
-    # default 4 MB sorts on disk).
-    with transaction.atomic():
-        if connection.vendor == "postgresql":
+    if connection.vendor != "postgresql":
+        with connection.cursor() as cursor:  # SQLite's cursor reads the rows as they are fetched
+            cursor.execute(sql, params)
+            yield _chunks(cursor, names, chunk_size)
+        return
+    # A server-side cursor WITH HOLD: its rows are computed when the transaction that declares it commits,
+    # so no transaction stays open while the export writes (its job's progress and heartbeat must be seen).
+    # It is planned for reading all of it (PostgreSQL plans a cursor for its first 10%: nested loops, two to
+    # three times slower here), without JIT (its compile time is a fifth of the query's) and with room to
+    # sort the rows in memory (about 35 MB at 100K items; the default 4 MB sorts on disk).
+    connection.ensure_connection()
+    cursor = connection.connection.cursor(name=f"export_{uuid.uuid4().hex[:12]}", withhold=True)
+    try:
+        with transaction.atomic():
             with connection.cursor() as setup:
                 setup.execute("SET LOCAL cursor_tuple_fraction = 1.0")
                 setup.execute("SET LOCAL jit = off")
                 setup.execute("SET LOCAL work_mem = '64MB'")
-        with connection.chunked_cursor() as cursor:
             cursor.execute(sql, params)
-            yield from _chunks(cursor, names, chunk_size)
+        yield _chunks(cursor, names, chunk_size)
+    finally:
+        cursor.close()
 
 
 def _chunks(cursor, names: list[str], chunk_size: int) -> Iterator[dict[str, list]]:
     while rows := cursor.fetchmany(chunk_size):
-        chunk = dict(zip(names, map(list, zip(*rows))))
-        chunk["is_golden"] = [bool(v) for v in chunk["is_golden"]]  # SQLite gives 0/1
-        chunk["given_split"] = [v or None for v in chunk["given_split"]]
-        chunk["media_path"] = [
-            media_relpath(sha256=sha, media_name=m, media_type=t)
-            for sha, m, t in zip(chunk["sha256"], chunk["media_name"], chunk["media_type"])
-        ]
-        chunk["prompt_words"] = [w or len(p.split()) for w, p in zip(chunk["word_count"], chunk["prompt"])]
-        yield chunk
+        yield _chunk(names, rows)
+
+
+def _chunk(names: list[str], rows: list) -> dict[str, list]:
+    chunk = dict(zip(names, map(list, zip(*rows))))
+    chunk["is_golden"] = [bool(v) for v in chunk["is_golden"]]  # SQLite gives 0/1
+    chunk["given_split"] = [v or None for v in chunk["given_split"]]
+    chunk["media_path"] = [
+        media_relpath(sha256=sha, media_name=m, media_type=t)
+        for sha, m, t in zip(chunk["sha256"], chunk["media_name"], chunk["media_type"])
+    ]
+    chunk["prompt_words"] = [w or len(p.split()) for w, p in zip(chunk["word_count"], chunk["prompt"])]
+    return chunk
 
 
 def chunk_take(chunk: dict[str, list], keep: list[bool]) -> dict[str, list]:
