@@ -26,6 +26,7 @@ from training.scorer.prompts import context_prompt, level_from_mos
 from .jsonlines import encode_basestring, json_column, json_lines, json_members
 
 DIMENSION_ORDER = ("quality", "alignment")
+WRITE_ITEMS = 2000  # items' lines joined, encoded and written at once (about 5 MB)
 
 
 _SENTINEL = "\x00"  # stands for the prompt when the context prompt's template is split around it
@@ -185,7 +186,8 @@ class _SplitFiles:
             else:
                 mine = [t for t, s in zip(texts, splits) if s == split]
                 n = sum(r for r, s in zip(records, splits) if s == split)
-            self._fh[split].write("".join(mine).encode("utf-8"))
+            for k in range(0, len(mine), WRITE_ITEMS):  # a slice at a time: the joined text is not held twice
+                self._fh[split].write("".join(mine[k : k + WRITE_ITEMS]).encode("utf-8"))
             self.rows[split] += n
 
     def close(self) -> None:
