@@ -389,7 +389,10 @@ def main() -> None:
         from django.core.management import call_command
 
         call_command("migrate", verbosity=0)
-        print(f"CPU: {os.cpu_count()} cores (shared with other jobs: timings are upper bounds)")
+        print(
+            f"CPU: {os.cpu_count()} cores (shared with other jobs: timings are upper bounds); "
+            f"load average {os.getloadavg()[0]:.1f}"
+        )
         s = seed(args.items, args.ratings_per_item, args.annotators)
         print(
             f"seeded {s['items']:,} items, {s['ratings']:,} ratings, {s['annotators']} annotators "
@@ -471,6 +474,7 @@ def main() -> None:
                 f"{r['rss_peak_mb'] - r['rss_first_chunk_mb']:7.0f}"
             )
 
+        print(f"load average at the end of the exports: {os.getloadavg()[0]:.1f}")
         print("\nSUREAL (P.910 / MLE_CO reference implementation):")
         try:  # a child process, so a slow SUREAL run can be cut off
             proc = subprocess.run(
