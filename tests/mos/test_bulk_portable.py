@@ -11,6 +11,7 @@ import pytest
 
 from annotation.models import Item, Prompt
 from annotation.services.exports import dataset_export
+from annotation.services.exports.manifest import file_sha256
 from annotation.services.exports.rows import version_item_keys
 from annotation.services.exports.splits import assign_splits, parse_split
 from annotation.services.mos import mos_aggregate
@@ -77,6 +78,7 @@ def test_mos_tables_match_the_row_by_row_reference(awkward, tmp_path, fmt, split
     manifest = dataset_export(version=awkward, fmt=fmt, out=out, split=split, seed=3, media="none", golden=golden)
     rows, splits = _reference(awkward, split, 3, golden)
     with_split = split is not None
+    assert all(f["sha256"] == file_sha256(out / f["path"]) for f in manifest["files"])  # hashed while written
     assert len(rows) >= 3 and sum(manifest["counts"].values()) == len(rows)
     if fmt == "mos-csv":
         text = (out / "mos.csv").read_bytes().decode("utf-8")  # as written: \r\n line ends
@@ -99,6 +101,7 @@ def test_sft_files_match_the_row_by_row_reference(awkward, tmp_path, fmt, stem, 
     manifest = dataset_export(version=awkward, fmt=fmt, out=out, split=split, seed=3, media="none", golden=golden)
     rows, splits = _reference(awkward, split, 3, golden)
     want = ref.sft_texts(rows, splits, tool)
+    assert all(f["sha256"] == file_sha256(out / f["path"]) for f in manifest["files"])  # hashed while written
     for f in manifest["files"]:
         if not f["path"].endswith(".jsonl"):
             continue

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from .. import csv_safe
 from .jsonlines import json_column, json_lines
+from .manifest import HashedFile
 
 COLUMNS = (
     "item_id",
@@ -64,7 +65,9 @@ class TableWriter:
         self.rows = 0
 
     def files(self) -> list[dict]:
-        return [{"path": self.path.name, "split": None, "rows": self.rows}]
+        entry = {"path": self.path.name, "split": None, "rows": self.rows}
+        sha = getattr(getattr(self, "_fh", None), "sha256", None)  # a HashedFile knows its own
+        return [dict(entry, sha256=sha) if sha else entry]
 
 
 class CsvWriter(TableWriter):
@@ -72,7 +75,7 @@ class CsvWriter(TableWriter):
 
     def __init__(self, root, with_split):
         super().__init__(root, with_split)
-        self._fh = open(self.path, "wb")  # bytes: a text file's own encoding step costs as much as the write
+        self._fh = HashedFile(self.path)  # bytes: a text file's own encoding step costs as much as the write
         header = io.StringIO()
         csv.writer(header).writerow(self.columns)
         self._fh.write(header.getvalue().encode("utf-8"))
@@ -96,7 +99,7 @@ class JsonlWriter(TableWriter):
 
     def __init__(self, root, with_split):
         super().__init__(root, with_split)
-        self._fh = open(self.path, "wb")
+        self._fh = HashedFile(self.path)
 
     def write_chunk(self, chunk: dict[str, list], splits: list) -> None:
         cols = table_columns(chunk, splits, self.with_split)

@@ -19,11 +19,11 @@ from __future__ import annotations
 import json
 import operator
 from pathlib import Path
-from typing import BinaryIO
 
 from training.scorer.prompts import context_prompt, level_from_mos
 
 from .jsonlines import encode_basestring, json_column, json_lines, json_members
+from .manifest import HashedFile
 
 DIMENSION_ORDER = ("quality", "alignment")
 WRITE_ITEMS = 2000  # items' lines joined, encoded and written at once (about 5 MB)
@@ -163,7 +163,7 @@ class _SplitFiles:
     def __init__(self, root: Path, splits: list[str] | None):
         self.root = root
         self.splits = splits
-        self._fh: dict[str | None, BinaryIO] = {}
+        self._fh: dict[str | None, HashedFile] = {}
         self.rows: dict[str | None, int] = {}
         for s in list(splits) if splits else [None]:  # every asked split gets its file, even if it ends up empty
             self._open(s)
@@ -173,7 +173,7 @@ class _SplitFiles:
 
     def _open(self, split):
         # bytes, encoded a chunk at a time: a text file's own encoding step costs as much as the write
-        self._fh[split] = open(self.root / self.name(split), "wb")
+        self._fh[split] = HashedFile(self.root / self.name(split))
         self.rows[split] = 0
 
     def write_chunk(self, chunk: dict[str, list], splits: list) -> None:
@@ -195,7 +195,9 @@ class _SplitFiles:
             fh.close()
 
     def files(self) -> list[dict]:
-        return [{"path": self.name(s), "split": s, "rows": n} for s, n in self.rows.items()]
+        return [
+            {"path": self.name(s), "split": s, "rows": n, "sha256": self._fh[s].sha256} for s, n in self.rows.items()
+        ]
 
 
 class SftWriter(_SplitFiles):
