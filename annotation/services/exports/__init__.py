@@ -1,7 +1,7 @@
 """Dataset exports: MOS tables (csv, jsonl, parquet) and SFT conversations (sft, sft-sharegpt, sft-swift).
 
-`dataset_export` streams a DatasetVersion's rows in chunks of items (rows.py) into one writer per format, puts the media
-beside it (media.py), and writes manifest.json (manifest.py). It writes into a hidden sibling folder and
+`dataset_export` streams a DatasetVersion's rows in chunks of items (rows.py) into one writer per
+format, puts the media beside it (media.py), and writes manifest.json (manifest.py). It writes into a hidden sibling folder and
 renames it onto `out` at the very end, so a bad argument or a failure half-way leaves nothing behind;
 `out` must not exist or be an empty folder. Splits come from splits.py (by prompt, stratified by
 generator, seeded), or are the split each item was imported with (`split="given"`, kept exactly).

@@ -2,9 +2,9 @@
 dimension side by side (`quality_mos`, ..., `alignment_ci95`; None where the item has no score).
 
 One query over Item with its Generator and Prompt and, per dimension, the version's ItemScore row
-(a FilteredRelation: a LEFT JOIN on score_unique), ordered by item. Django builds the SQL; it runs on
-`connection.chunked_cursor()` (a server-side cursor on PostgreSQL) and is read with `fetchmany`, so
-memory holds one chunk, however many items the version holds, and no model or dict per row is built.
+(a FilteredRelation: a LEFT JOIN on score_unique), ordered by item. Django builds the SQL; it runs on a
+server-side cursor on PostgreSQL (a plain cursor on SQLite) read with `fetchmany`, so memory holds one
+chunk, however many items the version holds, and no model or dict per row is built.
 """
 
 from __future__ import annotations
