@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from json.encoder import encode_basestring  # type: ignore[attr-defined]  # the C escaper json.dumps uses
+from json.encoder import encode_basestring  # the C escaper json.dumps uses (ensure_ascii=False)
 
 NULL = "null"
 
