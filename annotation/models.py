@@ -592,10 +592,18 @@ class DatasetVersion(models.Model):
 
 
 class ItemScore(models.Model):
-    """MOS of one item on one dimension in one dataset version."""
+    """MOS of one item on one dimension in one dataset version.
 
-    version = models.ForeignKey(DatasetVersion, on_delete=models.CASCADE, related_name="scores")
-    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="scores")
+    No database foreign keys: PostgreSQL checks one row at a time, and for the 200K rows of a 100K-item
+    version those checks took longer than writing the rows. The version is created in the same
+    transaction as its scores, and the write holds every scored item FOR KEY SHARE after checking it
+    exists (services/mos.py `_items_hold`); deletes cascade through the ORM (on_delete=CASCADE)."""
+
+    # No index of its own: score_unique (version, item, dimension) starts with the version.
+    version = models.ForeignKey(
+        DatasetVersion, on_delete=models.CASCADE, related_name="scores", db_constraint=False, db_index=False
+    )
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="scores", db_constraint=False)
     dimension = models.CharField(max_length=10, choices=[(d, d) for d in DIMENSIONS])
     mos = models.FloatField()
     std = models.FloatField(null=True, blank=True)

@@ -13,6 +13,7 @@ random weights (throughput does not depend on the weights; nothing is downloaded
 The tokenizer is the tiny pipelines' byte-level CLIP tokenizer (77 tokens, like the real one).
 
     python benchmarks/generation_gpu.py [--steps 20] [--image-batch 8] [--video-batch 2] [--images 16] [--videos 4]
+                                        [--out figures.json]
 
 Without CUDA it says so and exits with status 2. ``--smoke`` runs every step of it on the tiny pipelines on the CPU
 (tests/generation/test_benchmark_smoke.py); its figures then say nothing about a GPU and the output says
@@ -160,6 +161,7 @@ def main(argv=None) -> int:
     ap.add_argument(
         "--smoke", action="store_true", help="the tiny pipelines on the CPU: checks the script, measures no GPU"
     )
+    ap.add_argument("--out", type=Path, help="also write the JSON figures here")
     args = ap.parse_args(argv)
     for name in ("steps", "image_batch", "video_batch", "images", "videos"):
         if getattr(args, name) < 1:
@@ -224,7 +226,11 @@ def main(argv=None) -> int:
             del loaded
             torch.cuda.empty_cache()
             torch.cuda.reset_peak_memory_stats()
-    print(json.dumps(results, indent=2))
+    text = json.dumps(results, indent=2)
+    print(text)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(text + "\n")
     return 0
 
 

@@ -44,3 +44,10 @@ def test_sizes_below_one_are_refused(capsys):
     with pytest.raises(SystemExit) as err:
         bench.main(["--smoke", "--videos", "0"])
     assert err.value.code == 2 and "--videos must be at least 1" in capsys.readouterr().err
+
+
+def test_out_writes_the_printed_figures(tmp_path, capsys):
+    out = tmp_path / "figures" / "generation.json"
+    assert bench.main(["--smoke", *SMALL, "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert json.loads(out.read_text()) == json.loads(printed[printed.index("{") :])

@@ -39,3 +39,35 @@ def test_sizes_below_one_are_refused(capsys):
     with pytest.raises(SystemExit) as err:
         bench.main(["--smoke", "--score-items", "0"])
     assert err.value.code == 2 and "--score-items must be at least 1" in capsys.readouterr().err
+
+
+def test_smoke_run_reports_grouping_memory_and_writes_its_figures(tmp_path, capsys):
+    out = tmp_path / "figures" / "scorer.json"
+    args = [*SMALL, "--score-items", "12", "--single-items", "3", "--out", str(out)]
+    assert bench.main(["--smoke", *args]) == 0
+    printed = capsys.readouterr().out
+    results = json.loads(out.read_text())
+    assert results == json.loads(printed[printed.index("{") :])
+    assert results["score_items"] == 12 and results["score_one_at_a_time_items"] == 3
+    assert results["score_batched_ungrouped_items_per_s"] > 0
+    assert results["score_grouping_speedup"] == pytest.approx(
+        results["score_batched_items_per_s"] / results["score_batched_ungrouped_items_per_s"]
+    )
+    # mixed sizes in random order: grouping leaves less padding, and changes no score beyond float rounding
+    assert 0 <= results["score_padding_share"] < results["score_ungrouped_padding_share"]
+    assert results["score_grouped_vs_ungrouped_max_abs_diff"] < 1e-4
+    assert results["batched_speedup_goal"] == 5.0 and results["batched_speedup_goal_met"] is None  # not a GPU
+    for key in ("score_peak_gib", "score_ungrouped_peak_gib", "train_peak_gib"):
+        assert results[key] > 0, key
+    assert results["dtype"] == "float32" and results["attn"] == "sdpa" and results["loader_workers"] == 0
+
+
+def test_flash_attention_asked_for_where_it_cannot_run_falls_back_to_sdpa(capsys):
+    from training.scorer.modeling import flash_attention_available
+
+    if flash_attention_available():
+        pytest.skip("flash-attn runs here: nothing falls back")
+    with pytest.warns(UserWarning, match="flash_attention_2"):
+        assert bench.main(["--smoke", *SMALL, "--attn", "flash_attention_2"]) == 0
+    out = capsys.readouterr().out
+    assert json.loads(out[out.index("{") :])["attn"] == "sdpa"

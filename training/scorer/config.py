@@ -23,6 +23,8 @@ import yaml
 
 from .prompts import DIMENSIONS, MEDIA_TYPES, PROMPT_STYLES
 
+SCORE_DTYPES = ("auto", "bf16", "fp32")
+
 
 class ConfigError(ValueError):
     """A setting is missing, unknown or has a bad value."""
@@ -72,7 +74,8 @@ class ScorerConfig:
     freeze_vision: bool = True  # full fine-tuning: keep the vision tower frozen
     bf16: bool = False
     gradient_checkpointing: bool = False
-    attn_implementation: str = "sdpa"  # sdpa | flash_attention_2 | eager
+    attn_implementation: str = "sdpa"  # sdpa | flash_attention_2 (used where flash-attn is installed) | eager
+    score_dtype: str = "auto"  # scoring: "auto" = bf16 on CUDA or when bf16 is set, else fp32 | "bf16" | "fp32"
 
     # --- data --------------------------------------------------------------------------------------
     data_dir: str = ""  # an `sft` export directory (manifest.json + *.jsonl + media/)
@@ -89,7 +92,7 @@ class ScorerConfig:
     video_min_frames: int = 4  # qwen-vl-utils' FPS_MIN_FRAMES
     video_max_frames: int = 768  # qwen-vl-utils' FPS_MAX_FRAMES
     image_resize: str = "qwen-vl-utils"  # pre-resize like qwen-vl-utils' fetch_image | "processor" (its own only)
-    num_workers: int = 0
+    num_workers: int | None = None  # DataLoader workers; None = auto: 4 on CUDA (capped by the CPUs), 0 on the CPU
 
     # --- input text ----------------------------------------------------------------------------------
     prompt_style: str = "context"  # "context" (released prompts) | "plain" (paper Table 4: without context prompt)
@@ -109,6 +112,7 @@ class ScorerConfig:
     max_train_seconds: float | None = None  # stop (with a checkpoint) after this wall time
     batch_size: int = 4  # per device
     eval_batch_size: int = 8
+    eval_group_by_size: bool = True  # scoring batches hold media of similar size (less padding); output order kept
     gradient_accumulation_steps: int = 1
     learning_rate: float = 2e-4
     weight_decay: float = 0.0
@@ -155,6 +159,11 @@ class ScorerConfig:
             self.attn_implementation in ("sdpa", "flash_attention_2", "eager"),
             f"attn_implementation must be sdpa, flash_attention_2 or eager, got {self.attn_implementation!r}",
         )
+        need(
+            self.score_dtype in SCORE_DTYPES,
+            f"score_dtype must be one of {', '.join(SCORE_DTYPES)}, got {self.score_dtype!r}",
+        )
+        need(self.num_workers is None or self.num_workers >= 0, "num_workers must be >= 0 (or null for auto)")
         need(self.ce_weight >= 0 and self.mse_weight >= 0, "ce_weight and mse_weight must be >= 0")
         need(self.ce_weight > 0 or self.mse_weight > 0, "at least one of ce_weight, mse_weight must be > 0")
         bad = [d for d in self.dimensions if d not in DIMENSIONS]

@@ -208,6 +208,29 @@ class ScorerCollator:
         return inputs
 
 
+def loader_workers(num_workers: int | None, device) -> int:
+    """DataLoader workers: the config's number, or with ``None`` 4 on CUDA (capped by the CPUs; media decoding
+    and the processor then run beside the GPU instead of between its batches) and 0 on the CPU, where workers
+    would take cores from the model. None from a daemonic process (a Celery prefork child): it may not fork."""
+    import os
+
+    if _daemonic():
+        return 0
+    if num_workers is not None:
+        return num_workers
+    return min(4, max((os.cpu_count() or 1) - 1, 0)) if torch.device(device).type == "cuda" else 0
+
+
+def _daemonic() -> bool:
+    import multiprocessing
+    import sys
+
+    if multiprocessing.current_process().daemon:
+        return True
+    billiard = sys.modules.get("billiard.process")  # Celery's own multiprocessing, where a worker runs under it
+    return bool(billiard is not None and billiard.current_process().daemon)
+
+
 LABEL_KEYS = ("index", "mos", "target_level")
 
 

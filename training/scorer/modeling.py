@@ -1,8 +1,9 @@
 """Loading the base model (Auto classes), wrapping it for training (LoRA or full), and saving/loading.
 
 * Any Hugging Face image-text-to-text model loads through ``AutoModelForImageTextToText`` from a local
-  directory or hub id (default: ``Qwen/Qwen2-VL-7B-Instruct``, the paper's base), in bf16 when asked, with
-  ``attn_implementation`` sdpa / flash_attention_2 / eager.
+  directory or hub id (default: ``Qwen/Qwen2-VL-7B-Instruct``, the paper's base), in bf16 when asked (for
+  scoring: ``score_dtype``, bf16 on CUDA by default), with ``attn_implementation`` sdpa (default) /
+  flash_attention_2 (where flash-attn is installed; SDPA otherwise) / eager.
 * LoRA (peft) on the language model's projections, or full fine-tuning with the vision tower frozen.
 * A *checkpoint directory* is always loadable by :func:`load_scorer`: either a full model (an export,
   LoRA merged) or a LoRA adapter (``adapter_config.json``; the base comes from the ``config.yaml`` saved
@@ -27,11 +28,48 @@ def model_dtype(cfg: ScorerConfig) -> torch.dtype:
     return torch.bfloat16 if cfg.bf16 else torch.float32
 
 
-def load_base_model(path: str, cfg: ScorerConfig):
+def scoring_dtype(cfg: ScorerConfig, device: str | torch.device) -> torch.dtype:
+    """The dtype a scorer is loaded in: ``score_dtype`` "auto" is bf16 on CUDA (half the memory traffic of fp32 at
+    the same level-word ranking; the paper's own inference runs in half precision) or when the model was trained
+    in bf16, else fp32 (the CPU, where bf16 matmuls are slow)."""
+    if cfg.score_dtype == "bf16":
+        return torch.bfloat16
+    if cfg.score_dtype == "fp32":
+        return torch.float32
+    return torch.bfloat16 if cfg.bf16 or torch.device(device).type == "cuda" else torch.float32
+
+
+def flash_attention_available() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("flash_attn") is not None and torch.cuda.is_available()
+
+
+def attention_implementation(requested: str, device: str | torch.device | None = None) -> str:
+    """``flash_attention_2`` where it can run (flash-attn installed, a CUDA device), else SDPA with a warning:
+    the same numbers up to kernel rounding, so a config written for a GPU box still runs elsewhere."""
+    on_cuda = torch.cuda.is_available() if device is None else torch.device(device).type == "cuda"
+    if requested == "flash_attention_2" and not (on_cuda and flash_attention_available()):
+        import warnings
+
+        warnings.warn(
+            "attn_implementation flash_attention_2 asked for, but flash-attn is not installed or there is no CUDA "
+            "device: using sdpa",
+            stacklevel=2,
+        )
+        return "sdpa"
+    return requested
+
+
+def load_base_model(
+    path: str, cfg: ScorerConfig, *, dtype: torch.dtype | None = None, device: str | torch.device | None = None
+):
     from transformers import AutoModelForImageTextToText
 
     return AutoModelForImageTextToText.from_pretrained(
-        str(path), dtype=model_dtype(cfg), attn_implementation=cfg.attn_implementation
+        str(path),
+        dtype=dtype or model_dtype(cfg),
+        attn_implementation=attention_implementation(cfg.attn_implementation, device),
     )
 
 
@@ -133,15 +171,18 @@ def load_scorer(
     cfg = load_config(cfg_path if cfg_path.exists() else None, overrides or {})
     if not cfg_path.exists():
         cfg = cfg.replace(model_name_or_path=str(path))
+    if device is None:
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    dtype = scoring_dtype(cfg, device)
     if is_adapter_dir(path):
         from peft import PeftModel
 
-        base = load_base_model(cfg.model_name_or_path, cfg)
+        base = load_base_model(cfg.model_name_or_path, cfg, dtype=dtype, device=device)
         model = PeftModel.from_pretrained(base, str(path))
         if merge_adapter:
             model = model.merge_and_unload()
     else:
-        model = load_base_model(str(path), cfg)
+        model = load_base_model(str(path), cfg, dtype=dtype, device=device)
     proc_dir = (
         path
         if any((path / f).exists() for f in ("tokenizer.json", "tokenizer_config.json"))
@@ -149,7 +190,5 @@ def load_scorer(
     )
     processor = load_processor(proc_dir, model_type=getattr(model.config, "model_type", None), config=cfg)
     level_ids = level_token_ids(processor.tokenizer)
-    if device is None:
-        device = "cuda" if torch.cuda.is_available() else "cpu"
     model.to(device).eval()
     return LoadedScorer(model=model, processor=processor, config=cfg, level_ids=level_ids, path=path)

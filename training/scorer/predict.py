@@ -33,13 +33,22 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader
 
+from .batching import PlannedBatches, batch_plan
 from .config import ScorerConfig
-from .data import MediaSettings, RecordDataset, ScorerCollator, normalise_record, read_records, split_batch
+from .data import (
+    MediaSettings,
+    RecordDataset,
+    ScorerCollator,
+    loader_workers,
+    normalise_record,
+    read_records,
+    split_batch,
+)
 from .media import media_type_of
 from .metrics import write_predictions, write_report
 from .modeling import LoadedScorer, answer_logits, load_scorer
 from .prompts import LEVELS, context_prompt
-from .scoring import expected_score, level_probabilities
+from .scoring import expected_score, level_probabilities, level_weights
 from .v2s import combine, describe, off_reason, rewriter_from_config, weights_for
 
 
@@ -51,7 +60,6 @@ class PredictResult:
     report_path: Path | None = None
 
 
-@torch.no_grad()
 def score_records(
     model,
     processor,
@@ -62,39 +70,81 @@ def score_records(
     batch_size: int | None = None,
     accelerator=None,
     on_progress: Callable[[dict], None] | None = None,
+    group_by_size: bool | None = None,
 ) -> list[tuple[float, list[float]]]:
-    """(score 1-5, five level probabilities) per record, in order. Multi-process when ``accelerator``."""
-    dataset = RecordDataset(records)
+    """(score 1-5, five level probabilities) per record, in the order of ``records``. Multi-process when
+    ``accelerator``.
+
+    Batches hold records of similar media size (``cfg.eval_group_by_size``, or ``group_by_size``; see
+    :mod:`training.scorer.batching`), largest first. The loop does no per-item Python work and never waits for
+    the GPU: scores, probabilities and indices stay on the device and are read once, at the end, then put back
+    in the caller's order by each record's index.
+    """
+    bs = batch_size or cfg.eval_batch_size
+    group = cfg.eval_group_by_size if group_by_size is None else group_by_size
+    collator = ScorerCollator(processor, MediaSettings.from_config(cfg))
+    device = accelerator.device if accelerator is not None else next(model.parameters()).device
+    on_cuda = torch.device(device).type == "cuda"
+    plan = batch_plan(records, collator, bs, group_by_size=group)
+    # workers only overlap loading with the model from the second batch on: one batch (a synchronous API request)
+    # loads in-process rather than starting processes for it
+    workers = min(loader_workers(cfg.num_workers, device), len(plan)) if len(plan) > 1 else 0
     loader = DataLoader(
-        dataset,
-        batch_size=batch_size or cfg.eval_batch_size,
-        shuffle=False,
-        collate_fn=ScorerCollator(processor, MediaSettings.from_config(cfg)),
-        num_workers=cfg.num_workers,
-        generator=torch.Generator().manual_seed(0),
+        RecordDataset(records),
+        batch_sampler=PlannedBatches(plan, bs),
+        collate_fn=collator,
+        num_workers=workers,
+        pin_memory=on_cuda,  # pinned batches copy to the GPU without blocking the loop
     )
-    device = None
     if accelerator is not None:
         loader = accelerator.prepare_data_loader(loader)
-    else:
-        device = next(model.parameters()).device
-    out: dict[int, tuple[float, list[float]]] = {}
+    level_idx = torch.as_tensor(level_ids, dtype=torch.long, device=device)
+    weights = level_weights(device)
+    indices: list[torch.Tensor] = []
+    scores: list[torch.Tensor] = []
+    probs: list[torch.Tensor] = []
     total = len(loader)
-    for i, batch in enumerate(loader):
-        model_inputs, labels = split_batch(batch)
-        if device is not None:
-            model_inputs = {k: v.to(device) if torch.is_tensor(v) else v for k, v in model_inputs.items()}
-        logits = answer_logits(model, model_inputs)
-        probs = level_probabilities(logits, level_ids)
-        scores = expected_score(probs)
-        index = labels["index"].to(scores.device)
-        if accelerator is not None:
-            index, scores, probs = accelerator.gather_for_metrics((index, scores, probs))
-        for j, s, p in zip(index.tolist(), scores.float().tolist(), probs.float().tolist()):
-            out[j] = (s, p)
-        if on_progress:
-            on_progress({"event": "predict", "batch": i + 1, "total_batches": total})
-    return [out[i] for i in range(len(records))]
+    # inference_mode also skips version counters; DeepSpeed/ZeRO gathers parameters in hooks that must stay
+    # usable outside it, so a prepared (training-time) model is scored under no_grad
+    with torch.inference_mode() if accelerator is None else torch.no_grad():
+        for i, batch in enumerate(loader):
+            model_inputs, labels = split_batch(batch)
+            if accelerator is None:
+                model_inputs = {
+                    k: v.to(device, non_blocking=True) if torch.is_tensor(v) else v for k, v in model_inputs.items()
+                }
+            p = level_probabilities(answer_logits(model, model_inputs), level_idx)
+            s = expected_score(p, weights)
+            index = labels["index"].to(s.device, non_blocking=True)
+            if accelerator is not None:
+                index, s, p = accelerator.gather_for_metrics((index, s, p))
+            indices.append(index)
+            scores.append(s)
+            probs.append(p)
+            if on_progress:
+                on_progress({"event": "predict", "batch": i + 1, "total_batches": total})
+    return _in_caller_order(len(records), indices, scores, probs)
+
+
+def _in_caller_order(n: int, indices, scores, probs) -> list[tuple[float, list[float]]]:
+    """Device results of all batches -> Python values per record, by index: the device is read once, at the end."""
+    if not indices:
+        if n:
+            raise RuntimeError(f"scoring returned no results for {n} records")
+        return []
+    index = torch.cat(indices).cpu()
+    score = torch.cat(scores).float().cpu()
+    prob = torch.cat(probs).float().cpu()
+    out_s = torch.zeros(n)
+    out_p = torch.zeros(n, prob.shape[-1])
+    seen = torch.zeros(n, dtype=torch.bool)
+    out_s[index] = score  # an index gathered twice (the last batch padded across processes) writes the same row
+    out_p[index] = prob
+    seen[index] = True
+    missing = (~seen).nonzero().flatten().tolist()
+    if missing:
+        raise RuntimeError(f"scoring returned no result for records {missing[:10]} (of {n})")
+    return list(zip(out_s.tolist(), out_p.tolist()))
 
 
 def _v2s_variants(rec: dict, prompts, style: str = "context") -> list[dict]:

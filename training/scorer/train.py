@@ -85,7 +85,7 @@ from .checkpoint import (
     latest_checkpoint,
 )
 from .config import ScorerConfig, save_config
-from .data import MediaSettings, RecordDataset, ScorerCollator, read_records, split_batch
+from .data import MediaSettings, RecordDataset, ScorerCollator, loader_workers, read_records, split_batch
 from .modeling import answer_logits, load_base_model, prepare_for_training, save_checkpoint_files
 from .processing import load_processor
 from .scoring import LossOutput, level_token_ids, scorer_loss
@@ -432,7 +432,7 @@ class ScorerRecipe:
             batch_size=cfg.batch_size,
             shuffle=False,
             collate_fn=self.collator,
-            num_workers=cfg.num_workers,
+            num_workers=loader_workers(cfg.num_workers, accelerator.device),
             pin_memory=accelerator.device.type == "cuda",
             generator=torch.Generator().manual_seed(cfg.seed + epoch),
         )

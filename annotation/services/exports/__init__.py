@@ -1,7 +1,7 @@
 """Dataset exports: MOS tables (csv, jsonl, parquet) and SFT conversations (sft, sft-sharegpt, sft-swift).
 
-`dataset_export` streams a DatasetVersion's rows (rows.py) into one writer per format, puts the media
-beside it (media.py), and writes manifest.json (manifest.py). It writes into a hidden sibling folder and
+`dataset_export` streams a DatasetVersion's rows in chunks of items (rows.py) into one writer per
+format, puts the media beside it (media.py), and writes manifest.json (manifest.py). It writes into a hidden sibling folder and
 renames it onto `out` at the very end, so a bad argument or a failure half-way leaves nothing behind;
 `out` must not exist or be an empty folder. Splits come from splits.py (by prompt, stratified by
 generator, seeded), or are the split each item was imported with (`split="given"`, kept exactly).
@@ -14,6 +14,8 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from pathlib import Path
 
 from django.conf import settings
@@ -24,7 +26,7 @@ from ...models import DatasetVersion, Job
 from .manifest import manifest_write
 from .media import MEDIA_MODES, MediaPlacer
 from .mos_table import CsvWriter, JsonlWriter, ParquetWriter
-from .rows import version_given_splits, version_item_keys, version_rows
+from .rows import chunk_take, version_chunks, version_given_splits, version_item_keys
 from .sft import SftWriter, SharegptWriter, SwiftWriter
 from .splits import GIVEN, SPLIT_NAMES, assign_splits, parse_golden, parse_split
 
@@ -69,8 +71,8 @@ def _given_split_names(version: DatasetVersion) -> list[str]:
     return [s for s in SPLIT_NAMES if counts.get(s)]
 
 
-def _golden_skipped(row: dict, split_name: str | None, golden: str) -> bool:
-    if not row["is_golden"] or golden == "keep":
+def _golden_skipped(is_golden: bool, split_name: str | None, golden: str) -> bool:
+    if not is_golden or golden == "keep":
         return False
     # exclude-train without a split: the whole export is training data
     return golden == "exclude" or split_name in (None, "train")
@@ -93,12 +95,12 @@ def dataset_export(
     ratios, seed, golden = args["split"], args["seed"], args["golden"]
     total = int(version.counts.get("items") or version.scores.values("item_id").distinct().count())
     names: list[str] | None
+    keys: list = []
     if ratios == GIVEN:
         names = _given_split_names(version)
-        prompt_split: dict = {}
     else:
         names = list(ratios) if ratios else None
-        prompt_split = assign_splits(version_item_keys(version=version), ratios, seed) if ratios else {}
+        keys = version_item_keys(version=version) if ratios else []
     if progress:
         progress.set_total(total, f"exporting {fmt}")
     out_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -112,20 +114,34 @@ def dataset_export(
         done, skipped_golden = 0, 0
         table_counts = dict.fromkeys(names, 0) if names else {"all": 0}
         try:
-            for row in version_rows(version=version):
-                if ratios == GIVEN:
-                    split_name = row["given_split"]
-                else:
-                    split_name = prompt_split.get(row["prompt_id"]) if ratios else None
-                done += 1
-                if _golden_skipped(row, split_name, golden):
-                    skipped_golden += 1
-                    continue
-                placer.place(media_name=row["media_name"], relpath=row["media_path"], item_id=row["item_id"])
-                writer.write(row, split_name)
-                table_counts[split_name or "all"] += 1
-                if progress and done % 500 == 0:
-                    progress.update(done, f"exporting {fmt}")
+            # A chunk of items at a time (rows.py): the writers turn whole columns into text, no dict per row.
+            # The split assignment (pure Python) runs in a thread while the database computes the rows
+            # (psycopg waits for the server without the GIL); it touches no database.
+            with ExitStack() as stack:
+                with ThreadPoolExecutor(max_workers=1) as pool:
+                    splitter = pool.submit(assign_splits, keys, ratios, seed) if isinstance(ratios, dict) else None
+                    chunks = stack.enter_context(version_chunks(version=version))
+                    prompt_split = splitter.result() if splitter else {}
+                for chunk in chunks:
+                    done += len(chunk["pk"])
+                    if ratios == GIVEN:
+                        splits = chunk["given_split"]
+                    elif ratios:
+                        splits = [prompt_split.get(p) for p in chunk["prompt_id"]]
+                    else:
+                        splits = [None] * len(chunk["pk"])
+                    keep = [not _golden_skipped(g, s, golden) for g, s in zip(chunk["is_golden"], splits)]
+                    skipped_golden += keep.count(False)
+                    chunk = chunk_take(chunk, keep)
+                    splits = [s for s, ok in zip(splits, keep) if ok]
+                    if placer.mode != "none":
+                        for name, path, item_id in zip(chunk["media_name"], chunk["media_path"], chunk["item_id"]):
+                            placer.place(media_name=name, relpath=path, item_id=item_id)
+                    writer.write_chunk(chunk, splits)
+                    for s in splits:
+                        table_counts[s or "all"] += 1
+                    if progress:
+                        progress.update(done, f"exporting {fmt}")
         finally:
             writer.close()
         files = writer.files()

@@ -1,11 +1,14 @@
-"""MOS tables: one row per item (csv, jsonl, parquet), written as the rows stream in."""
+"""MOS tables: one row per item (csv, jsonl, parquet), written a chunk of items at a time (rows.py)."""
 
 from __future__ import annotations
 
-import json
+import csv
+import io
 from pathlib import Path
 
 from .. import csv_safe
+from .jsonlines import json_column, json_lines
+from .manifest import HashedFile
 
 COLUMNS = (
     "item_id",
@@ -27,26 +30,26 @@ COLUMNS = (
     "alignment_ci95",
 )
 PARQUET_ROW_GROUP = 10_000
+# The chunk column behind each table column where the names differ.
+_SOURCE = {"word_count": "prompt_words"}
+TEXT_COLUMNS = ("item_id", "media_path", "media_type", "generator", "prompt", "category", "subcategory")
 
 
-def table_row(row: dict, split: str | None, with_split: bool) -> dict:
-    out = {
-        "item_id": row["item_id"],
-        "media_path": row["media_path"],
-        "media_type": row["media_type"],
-        "generator": row["generator"],
-        "prompt": row["prompt"],
-        "category": row["category"],
-        "subcategory": row["subcategory"],
-        "word_count": row["prompt_words"],
-        "is_golden": row["is_golden"],
-    }
-    for dim in ("quality", "alignment"):
-        s = row["scores"].get(dim) or {}
-        for key in ("mos", "std", "n", "ci95"):
-            out[f"{dim}_{key}"] = s.get(key)
+def column_kind(col: str) -> str:
+    if col.endswith("_n") or col == "word_count":
+        return "int"
+    if col == "is_golden":
+        return "bool"
+    if col.endswith(("_mos", "_std", "_ci95")):
+        return "float"
+    return "str"
+
+
+def table_columns(chunk: dict[str, list], splits: list, with_split: bool) -> dict[str, list]:
+    """The table's columns of a chunk, in COLUMNS order (and `split` last when asked)."""
+    out = {col: chunk[_SOURCE.get(col, col)] for col in COLUMNS}
     if with_split:
-        out["split"] = split
+        out["split"] = splits
     return out
 
 
@@ -62,7 +65,9 @@ class TableWriter:
         self.rows = 0
 
     def files(self) -> list[dict]:
-        return [{"path": self.path.name, "split": None, "rows": self.rows}]
+        entry = {"path": self.path.name, "split": None, "rows": self.rows}
+        sha = getattr(getattr(self, "_fh", None), "sha256", None)  # a HashedFile knows its own
+        return [dict(entry, sha256=sha) if sha else entry]
 
 
 class CsvWriter(TableWriter):
@@ -70,13 +75,20 @@ class CsvWriter(TableWriter):
 
     def __init__(self, root, with_split):
         super().__init__(root, with_split)
-        self._fh = open(self.path, "w", newline="", encoding="utf-8")
-        self._w = csv_safe.DictWriter(self._fh, fieldnames=self.columns)  # prompts can start with '='
-        self._w.writeheader()
+        self._fh = HashedFile(self.path)  # bytes: a text file's own encoding step costs as much as the write
+        header = io.StringIO()
+        csv.writer(header).writerow(self.columns)
+        self._fh.write(header.getvalue().encode("utf-8"))
 
-    def write(self, row: dict, split: str | None) -> None:
-        self._w.writerow(table_row(row, split, self.with_split))
-        self.rows += 1
+    def write_chunk(self, chunk: dict[str, list], splits: list) -> None:
+        cols = table_columns(chunk, splits, self.with_split)
+        for col in (*TEXT_COLUMNS, "split"):  # prompts can start with '=': csv_safe escapes formula cells
+            if col in cols:
+                cols[col] = csv_safe.cells(cols[col])
+        buf = io.StringIO()  # one write per chunk: the csv module writes to its file once per row
+        csv.writer(buf).writerows(zip(*cols.values()))
+        self._fh.write(buf.getvalue().encode("utf-8"))
+        self.rows += len(splits)
 
     def close(self) -> None:
         self._fh.close()
@@ -87,18 +99,20 @@ class JsonlWriter(TableWriter):
 
     def __init__(self, root, with_split):
         super().__init__(root, with_split)
-        self._fh = open(self.path, "w", encoding="utf-8")
+        self._fh = HashedFile(self.path)
 
-    def write(self, row: dict, split: str | None) -> None:
-        self._fh.write(json.dumps(table_row(row, split, self.with_split), ensure_ascii=False) + "\n")
-        self.rows += 1
+    def write_chunk(self, chunk: dict[str, list], splits: list) -> None:
+        cols = table_columns(chunk, splits, self.with_split)
+        lines = json_lines([(col, json_column(values, column_kind(col))) for col, values in cols.items()])
+        self._fh.write("".join(lines).encode("utf-8"))
+        self.rows += len(splits)
 
     def close(self) -> None:
         self._fh.close()
 
 
 class ParquetWriter(TableWriter):
-    """pyarrow ParquetWriter, one row group per 10K items: memory holds one group at most."""
+    """pyarrow ParquetWriter, a row group per chunk of items (at most 10K): memory holds one chunk."""
 
     ext = "parquet"
 
@@ -107,37 +121,15 @@ class ParquetWriter(TableWriter):
         import pyarrow.parquet as pq
 
         super().__init__(root, with_split)
-        fields = []
-        for col in self.columns:
-            if col.endswith("_n") or col == "word_count":
-                typ = pa.int64()
-            elif col == "is_golden":
-                typ = pa.bool_()
-            elif col.endswith(("_mos", "_std", "_ci95")):
-                typ = pa.float64()
-            else:
-                typ = pa.string()
-            fields.append(pa.field(col, typ))
-        self._schema = pa.schema(fields)
+        arrow = {"int": pa.int64(), "bool": pa.bool_(), "float": pa.float64(), "str": pa.string()}
+        self._schema = pa.schema([pa.field(col, arrow[column_kind(col)]) for col in self.columns])
         self._pa = pa
         self._w = pq.ParquetWriter(self.path, self._schema)
-        self._buf: dict[str, list] = {c: [] for c in self.columns}
-        self._n = 0
 
-    def write(self, row: dict, split: str | None) -> None:
-        for key, value in table_row(row, split, self.with_split).items():
-            self._buf[key].append(value)
-        self._n += 1
-        self.rows += 1
-        if self._n >= PARQUET_ROW_GROUP:
-            self._flush()
-
-    def _flush(self) -> None:
-        if self._n:
-            self._w.write_table(self._pa.Table.from_pydict(self._buf, schema=self._schema))
-            self._buf = {c: [] for c in self.columns}
-            self._n = 0
+    def write_chunk(self, chunk: dict[str, list], splits: list) -> None:
+        cols = table_columns(chunk, splits, self.with_split)
+        self._w.write_table(self._pa.Table.from_pydict(cols, schema=self._schema), row_group_size=PARQUET_ROW_GROUP)
+        self.rows += len(splits)
 
     def close(self) -> None:
-        self._flush()
         self._w.close()

@@ -17,54 +17,153 @@ source of truth for both, shared with the trainer.
 from __future__ import annotations
 
 import json
+import operator
 from pathlib import Path
-from typing import TextIO
 
 from training.scorer.prompts import context_prompt, level_from_mos
 
+from .jsonlines import encode_basestring, json_column, json_lines, json_members
+from .manifest import HashedFile
+
 DIMENSION_ORDER = ("quality", "alignment")
+WRITE_ITEMS = 2000  # items' lines joined, encoded and written at once (about 5 MB)
 
 
-def sft_records(row: dict, split: str | None):
+_SENTINEL = "\x00"  # stands for the prompt when the context prompt's template is split around it
+
+
+def _messages_template(media_type: str, dim: str) -> tuple[str, int]:
+    """The `messages` member as a %-template with the JSON-escaped prompt for each %s of the context
+    prompt and the level word last, and how many times the prompt occurs (escaping is per character, so
+    the escaped parts around the escaped prompt are the escaped whole)."""
+    parts = context_prompt(media_type=media_type, dimension=dim, prompt=_SENTINEL).split(_SENTINEL)
+    text = "%s".join(encode_basestring(part)[1:-1].replace("%", "%%") for part in parts)
+    return '[{"role": "user", "content": "' + text + '"}, {"role": "assistant", "content": %s}]', len(parts) - 1
+
+
+def _messages(media_types: list[str], dim: str, prompts_escaped: list[str], levels: list[str]) -> list[str]:
+    """The `messages` member of each record as JSON text: the user turn (the scorer's own context prompt,
+    training.scorer.prompts.context_prompt) and the assistant's level word."""
+    templates = {mt: _messages_template(mt, dim) for mt in set(media_types)}
+    words = {level: encode_basestring(level) for level in set(levels)}
+    if all(k == 1 for _, k in templates.values()):  # the prompt once in each template: one %-format a record
+        single = {mt: template for mt, (template, _) in templates.items()}
+        return [single[mt] % (p, words[level]) for mt, p, level in zip(media_types, prompts_escaped, levels)]
+    return [
+        templates[mt][0] % ((p,) * templates[mt][1] + (words[level],))
+        for mt, p, level in zip(media_types, prompts_escaped, levels)
+    ]
+
+
+# The item's members of a record, JSON text computed once per chunk for both dimensions: (key, column, kind).
+_ITEM_JSON = (
+    ("item_id", "item_id", "str"),
+    ("media_type", "media_type", "str"),
+    ("media", "media_path", "str"),
+    ("generator", "generator", "str"),
+    ("prompt", "prompt", "str"),
+    ("prompt_words", "prompt_words", "int"),
+    ("category", "category", "str"),
+    ("subcategory", "subcategory", "str"),
+    ("is_golden", "is_golden", "bool"),
+)
+
+
+def sft_lines(chunk: dict[str, list], splits: list, tool: bool = False) -> list[str]:
+    """The JSON lines of each item of a chunk (its records, its dimensions in DIMENSION_ORDER, joined;
+    '' when it has no score). A dimension the item has no score on gives no record. tool: the
+    LLaMA-Factory / ms-swift layout instead of ours. Each line is json.dumps(record, ensure_ascii=False)."""
+    n = len(splits)
+    item = {key: json_column(chunk[col], kind) for key, col, kind in _ITEM_JSON}
+    # The members every dimension's record of an item shares, laid out once per item.
+    shared = [] if tool else json_members([(key, item[col]) for key, col in _SHARED])
+    split_json = json_column(splits, "str")
+    per_dim: list[list[str]] = []
     for dim in DIMENSION_ORDER:
-        score = row["scores"].get(dim)
-        if score is None:
+        mos_all = chunk.get(f"{dim}_mos") or [None] * n
+        rows = [i for i, m in enumerate(mos_all) if m is not None]
+        if not rows:
             continue
-        level = level_from_mos(score["mos"])
-        yield {
-            "item_id": row["item_id"],
-            "dimension": dim,
-            "media_type": row["media_type"],
-            "media": row["media_path"],
-            "generator": row["generator"],
-            "prompt": row["prompt"],
-            "prompt_words": row["prompt_words"],
-            "word_count": row["prompt_words"],
-            "category": row["category"],
-            "subcategory": row["subcategory"],
-            "is_golden": row["is_golden"],
-            "messages": [
-                {
-                    "role": "user",
-                    "content": context_prompt(media_type=row["media_type"], dimension=dim, prompt=row["prompt"]),
-                },
-                {"role": "assistant", "content": level},
-            ],
-            "level": level,
-            "mos": score["mos"],
-            "split": split,
-        }
+
+        def pick(col: list, rows: list[int] = rows) -> list:
+            return col if len(rows) == n else [col[i] for i in rows]
+
+        mos = pick(mos_all)
+        levels = [level_from_mos(m) for m in mos]
+        messages = _messages(pick(chunk["media_type"]), dim, [p[1:-1] for p in pick(item["prompt"])], levels)
+        dimension = [encode_basestring(dim)] * len(rows)
+        if tool:
+            cols = {key: pick(values) for key, values in item.items()}
+            fields = _tool_fields(cols, dimension, mos, messages, pick(chunk["media_type"]))
+        else:
+            fields = [
+                ("item_id", pick(item["item_id"])),
+                ("dimension", dimension),
+                (None, pick(shared)),
+                ("messages", messages),
+                ("level", json_column(levels, "str")),
+                ("mos", json_column(mos, "float")),
+                ("split", pick(split_json)),
+            ]
+        lines = json_lines(fields)
+        if len(rows) < n:
+            full = [""] * n
+            for i, line in zip(rows, lines):
+                full[i] = line
+            lines = full
+        per_dim.append(lines)
+    if not per_dim:
+        return [""] * n
+    texts = per_dim[0]
+    for lines in per_dim[1:]:
+        texts = list(map(operator.add, texts, lines))
+    return texts
+
+
+# The members between `dimension` and `messages` in an `sft` record, the same for every dimension of an
+# item: (key, the item's JSON column).
+_SHARED = (
+    ("media_type", "media_type"),
+    ("media", "media"),
+    ("generator", "generator"),
+    ("prompt", "prompt"),
+    ("prompt_words", "prompt_words"),
+    ("word_count", "prompt_words"),
+    ("category", "category"),
+    ("subcategory", "subcategory"),
+    ("is_golden", "is_golden"),
+)
+
+
+def _tool_fields(cols: dict, dimension: list, mos: list, messages: list, media_types: list) -> list:
+    """LLaMA-Factory / ms-swift record: the conversation and media, plus our analysis fields (both tools read
+    only the columns they know)."""
+    media = [
+        ('"videos": [' if mt == "video" else '"images": [') + path + "]" for mt, path in zip(media_types, cols["media"])
+    ]
+    return [
+        ("messages", messages),
+        (None, media),
+        ("item_id", cols["item_id"]),
+        ("dimension", dimension),
+        ("mos", json_column(mos, "float")),
+        ("category", cols["category"]),
+        ("subcategory", cols["subcategory"]),
+        ("word_count", cols["prompt_words"]),
+        ("is_golden", cols["is_golden"]),
+    ]
 
 
 class _SplitFiles:
     """One JSONL file per split (or one file when no split was asked), opened lazily."""
 
     stem = "sft"
+    tool = False
 
     def __init__(self, root: Path, splits: list[str] | None):
         self.root = root
         self.splits = splits
-        self._fh: dict[str | None, TextIO] = {}
+        self._fh: dict[str | None, HashedFile] = {}
         self.rows: dict[str | None, int] = {}
         for s in list(splits) if splits else [None]:  # every asked split gets its file, even if it ends up empty
             self._open(s)
@@ -73,51 +172,43 @@ class _SplitFiles:
         return f"{self.stem}.jsonl" if split is None else f"{self.stem}_{split}.jsonl"
 
     def _open(self, split):
-        self._fh[split] = open(self.root / self.name(split), "w", encoding="utf-8")
+        # bytes, encoded a chunk at a time: a text file's own encoding step costs as much as the write
+        self._fh[split] = HashedFile(self.root / self.name(split))
         self.rows[split] = 0
 
-    def emit(self, record: dict, split: str | None) -> None:
-        self._fh[split].write(json.dumps(record, ensure_ascii=False) + "\n")
-        self.rows[split] += 1
+    def write_chunk(self, chunk: dict[str, list], splits: list) -> None:
+        texts = sft_lines(chunk, splits, tool=self.tool)
+        # records per item: one per dimension it has a score on
+        records = [sum(chunk[f"{d}_mos"][i] is not None for d in DIMENSION_ORDER) for i in range(len(splits))]
+        for split in set(splits):
+            if len(self._fh) == 1:
+                mine, n = texts, sum(records)
+            else:
+                mine = [t for t, s in zip(texts, splits) if s == split]
+                n = sum(r for r, s in zip(records, splits) if s == split)
+            for k in range(0, len(mine), WRITE_ITEMS):  # a slice at a time: the joined text is not held twice
+                self._fh[split].write("".join(mine[k : k + WRITE_ITEMS]).encode("utf-8"))
+            self.rows[split] += n
 
     def close(self) -> None:
         for fh in self._fh.values():
             fh.close()
 
     def files(self) -> list[dict]:
-        return [{"path": self.name(s), "split": s, "rows": n} for s, n in self.rows.items()]
+        return [
+            {"path": self.name(s), "split": s, "rows": n, "sha256": self._fh[s].sha256} for s, n in self.rows.items()
+        ]
 
 
 class SftWriter(_SplitFiles):
     stem = "sft"
-
-    def write(self, row: dict, split: str | None) -> None:
-        for rec in sft_records(row, split):
-            self.emit(rec, split)
-
-
-def _media_key(row: dict) -> str:
-    return "videos" if row["media_type"] == "video" else "images"
-
-
-def _tool_record(rec: dict, row: dict) -> dict:
-    """LLaMA-Factory / ms-swift record: the conversation and media, plus our analysis fields (both tools read
-    only the columns they know)."""
-    return {
-        "messages": rec["messages"],
-        _media_key(row): [rec["media"]],
-        **{k: rec[k] for k in ("item_id", "dimension", "mos", "category", "subcategory", "word_count", "is_golden")},
-    }
 
 
 class SharegptWriter(_SplitFiles):
     """LLaMA-Factory: {"messages": [...], "images"|"videos": [path]} plus dataset_info.json."""
 
     stem = "sharegpt"
-
-    def write(self, row: dict, split: str | None) -> None:
-        for rec in sft_records(row, split):
-            self.emit(_tool_record(rec, row), split)
+    tool = True
 
     def close(self) -> None:
         super().close()
@@ -144,7 +235,4 @@ class SwiftWriter(_SplitFiles):
     """ms-swift: {"messages": [...], "images"|"videos": [path]}; the <image>/<video> tag is in the user turn."""
 
     stem = "swift"
-
-    def write(self, row: dict, split: str | None) -> None:
-        for rec in sft_records(row, split):
-            self.emit(_tool_record(rec, row), split)
+    tool = True

@@ -1,0 +1,89 @@
+"""The export's column-wise JSON Lines and media paths are exactly what json.dumps and pathlib give."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import PurePosixPath
+
+import pytest
+
+from annotation.services.exports.jsonlines import json_column, json_lines
+from annotation.services.exports.rows import _suffix
+
+STRINGS = ["", "plain", 'quo"te', "back\\slash", "ünïcödé 🎨", "tab\t nl\n cr\r nul\x00 bell\x07", "\u2028", None]
+FLOATS = [0.0, -0.0, 1.5, 1 / 3, 1e-300, 1e300, 4.0, math.nan, math.inf, -math.inf, None, 2.675]
+INTS = [0, -1, 10**15, None]
+
+
+def test_lines_are_what_json_dumps_writes():
+    n = max(len(STRINGS), len(FLOATS), len(INTS))
+    records = [
+        {
+            "s": STRINGS[k % len(STRINGS)],
+            "f": FLOATS[k % len(FLOATS)],
+            "i": INTS[k % len(INTS)],
+            "b": [True, False, None][k % 3],
+            'key with "quotes" and %s': k,
+        }
+        for k in range(n)
+    ]
+    fields = [
+        ("s", json_column([r["s"] for r in records], "str")),
+        ("f", json_column([r["f"] for r in records], "float")),
+        ("i", json_column([r["i"] for r in records], "int")),
+        ("b", json_column([r["b"] for r in records], "bool")),
+        ('key with "quotes" and %s', json_column([r['key with "quotes" and %s'] for r in records], "int")),
+    ]
+    assert json_lines(fields) == [json.dumps(r, ensure_ascii=False) + "\n" for r in records]
+
+
+def test_a_member_whose_key_varies_by_row():
+    lines = json_lines([("a", ["1", "2"]), (None, ['"images": ["x"]', '"videos": ["y"]'])])
+    assert [json.loads(x) for x in lines] == [{"a": 1, "images": ["x"]}, {"a": 2, "videos": ["y"]}]
+
+
+def test_unknown_kind_is_an_error():
+    with pytest.raises(ValueError, match="unknown kind"):
+        json_column([1], "decimal")
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "media/ab/x.png",
+        "x.PNG",
+        "a/b.c/d",
+        "a/.hidden",
+        "a/b.",
+        "a/b..",
+        "a/b/",
+        "a/b.tar.gz/",
+        "a/.",
+        "",
+        "/",
+        ".",
+        "..",
+        "a/..b",
+        "noext",
+        "a//b.mp4",
+        "a/b.mp4/.",
+        "./x.jpg",
+    ],
+)
+def test_media_suffix_is_pathlibs(name):
+    assert _suffix(name) == PurePosixPath(name).suffix
+
+
+@pytest.mark.parametrize("seed", [0, 1, 7])
+def test_the_faster_split_assignment_gives_the_same_splits(seed):
+    import numpy as np
+
+    from annotation.services.exports.splits import assign_splits
+
+    from .export_reference import assign_splits as reference
+
+    rng = np.random.default_rng(seed)
+    keys = list(zip(rng.integers(0, 800, 3000).tolist(), rng.choice([5, 9, 11, 40, 2], 3000).tolist()))
+    for ratios in ({"train": 0.8, "val": 0.1, "test": 0.1}, {"train": 0.5, "test": 0.5}, {"val": 1.0}):
+        assert assign_splits(keys, ratios, seed) == reference(keys, ratios, seed)

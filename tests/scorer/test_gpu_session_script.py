@@ -1,0 +1,47 @@
+"""The one script a session lent a GPU runs (benchmarks/gpu_session.sh), in its CPU smoke mode: both benchmarks
+run, their figures land under $OUT and the README rows are written from them. What it checks is the script's
+plumbing; the figures of a smoke run say nothing about a GPU."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_smoke_session_writes_figures_and_summary_under_out(tmp_path):
+    pytest.importorskip("torch")
+    pytest.importorskip("diffusers")
+    out = tmp_path / "out"
+    env = {**os.environ, "OUT": str(out), "PYTHON": sys.executable, "GPU_SESSION_SMOKE": "1", "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run(
+        ["bash", str(REPO / "benchmarks" / "gpu_session.sh")],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    names = sorted(p.name for p in out.iterdir())
+    assert names == [
+        "env.txt",
+        "generation_gpu.json",
+        "generation_gpu.log",
+        "scorer_gpu_throughput.json",
+        "scorer_gpu_throughput.log",
+        "summary.md",
+    ]
+    env_txt = (out / "env.txt").read_text()
+    assert "scorer_gpu_throughput: exit 0" in env_txt and "generation_gpu: exit 0" in env_txt
+    assert "torch: " in env_txt and "commit: " in env_txt
+    scorer = json.loads((out / "scorer_gpu_throughput.json").read_text())
+    assert scorer["smoke"] is True and scorer["score_items"] == 8
+    summary = (out / "summary.md").read_text()
+    assert f"**{scorer['score_batched_items_per_s']:.1f} items/s**" in summary
+    assert "smoke run, not a GPU" in summary and "no figures" not in summary
+    assert summary == proc.stdout[proc.stdout.index("| benchmark") :].split("outputs in")[0]
