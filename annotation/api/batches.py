@@ -199,14 +199,11 @@ class RatingSubmitApi(APIView):
         if not isinstance(request.data, dict):
             raise InvalidInput('send a JSON object like {"quality": 4, "alignment": 3}')
         scores = {k: v for k, v in request.data.items() if k != "duration_ms"}
-        rating = rating_submit(
+        done = rating_submit(
             task_id=task_id, user=request.user, scores=scores, duration_ms=request.data.get("duration_ms")
         )
-        batch = rating.batch
-        progress = rating.batch_progress  # type: ignore[attr-defined]  # set by rating_submit for this answer
-        return Response(
-            {"id": rating.pk, "batch": {"id": batch.pk, "status": batch.status, "progress": progress}}, status=201
-        )
+        batch = {"id": done.batch_id, "status": done.batch_status, "progress": done.progress}
+        return Response({"id": done.id, "batch": batch}, status=201)
 
 
 class StandingOutput(serializers.Serializer):

@@ -40,13 +40,18 @@ import time
 from collections import Counter
 from datetime import timedelta
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import F, Max, Min, Q
 from django.utils import timezone
 
 from core.errors import Conflict, Forbidden, NotFound
+from core.sql import fast_sql_enabled, sql_insert, sql_models, sql_rows
 
 from ..models import Batch, Campaign, Item, Rating, Task
+
+# Imported with this module, not at the first batch request: the qc package loads scipy (~1 s), which a web
+# worker would otherwise pay inside an annotator's first request (config/wsgi.py loads the URLconf at start).
+from ..qc import golden_for_next_batch
 from .leases import (  # noqa: F401  (moved to leases.py)
     annotator_profile_lock,
     batch_close_if_done,
@@ -56,7 +61,8 @@ from .leases import (  # noqa: F401  (moved to leases.py)
     leases_expire,
     leases_give_back,
 )
-from .selection import priority_expression
+from .qc_evidence import evidence_get
+from .selection import priority_expression, priority_sql
 
 # ------------------------------------------------------------------------------------------ reads
 
@@ -89,11 +95,7 @@ def batch_request(*, campaign: Campaign, user) -> tuple[Batch | None, bool]:
         raise Forbidden(f"campaign {campaign.slug} is not active: it hands out no batches")
     now = timezone.now()
 
-    open_batch = (
-        Batch.objects.select_for_update(no_key=True)
-        .filter(annotator=user, campaign=campaign, status=Batch.Status.OPEN)
-        .first()
-    )
+    open_batch = _open_batch_locked(campaign=campaign, user=user)
     if open_batch is not None:
         if open_batch.kind != Batch.Kind.ANNOTATION:
             raise Conflict(
@@ -110,23 +112,83 @@ def batch_request(*, campaign: Campaign, user) -> tuple[Batch | None, bool]:
         return None, False  # nothing was written: the golden rows were only locked
     # One UPDATE for both kinds. The rows are ours (FOR UPDATE), so the recheck of active_count < target
     # always holds for regular items; it is the belt-and-braces guarantee against over-assignment.
-    updated = (
-        Item.objects.filter(pk__in=regular + golden)
-        .filter(Q(is_golden=True) | Q(active_count__lt=F("target")))
-        .update(active_count=F("active_count") + 1, priority=priority_expression(F("active_count") + 1))
-    )
+    if fast_sql_enabled():
+        updated = sql_rows(ITEMS_LEASE_SQL, {"ids": regular + golden})[0][0]
+    else:
+        updated = (
+            Item.objects.filter(pk__in=regular + golden)
+            .filter(Q(is_golden=True) | Q(active_count__lt=F("target")))
+            .update(active_count=F("active_count") + 1, priority=priority_expression(F("active_count") + 1))
+        )
     if updated != len(regular) + len(golden):
         raise Conflict("assignment raced with another request: please ask again")
 
-    batch = Batch.objects.create(campaign=campaign, annotator=user, kind=Batch.Kind.ANNOTATION)
+    batch = Batch(campaign=campaign, annotator=user, kind=Batch.Kind.ANNOTATION)
+    if fast_sql_enabled():
+        sql_insert(batch)
+    else:
+        batch.save(force_insert=True)
     entries = [(item_id, False) for item_id in regular] + [(item_id, True) for item_id in golden]
     random.shuffle(entries)
     expires = now + timedelta(minutes=campaign.lease_minutes)
-    Task.objects.bulk_create(
-        Task(batch=batch, item_id=item_id, annotator=user, position=pos, is_golden=is_golden, lease_expires_at=expires)
-        for pos, (item_id, is_golden) in enumerate(entries)
-    )
+    if fast_sql_enabled():  # one INSERT of arrays: bulk_create builds a model per task first
+        sql_rows(
+            TASKS_INSERT_SQL,
+            {
+                "batch": batch.pk,
+                "user": user.pk,
+                "items": [item_id for item_id, _ in entries],
+                "golden": [is_golden for _, is_golden in entries],
+                "expires": expires,
+                "now": now,
+            },
+        )
+    else:
+        Task.objects.bulk_create(
+            Task(
+                batch=batch,
+                item_id=item_id,
+                annotator=user,
+                position=pos,
+                is_golden=is_golden,
+                lease_expires_at=expires,
+            )
+            for pos, (item_id, is_golden) in enumerate(entries)
+        )
     return batch, True
+
+
+# The ORM's update above, raw: the same recheck of active_count < target, the same priority (selection.py).
+ITEMS_LEASE_SQL = f"""
+    WITH upd AS (
+        UPDATE {Item._meta.db_table}
+           SET active_count = active_count + 1, priority = {priority_sql("active_count + 1")}
+         WHERE id = ANY(%(ids)s::bigint[]) AND (is_golden OR active_count < target)
+        RETURNING 1
+    )
+    SELECT count(*) FROM upd"""
+
+TASKS_INSERT_SQL = f"""
+    INSERT INTO {Task._meta.db_table}
+           (batch_id, item_id, annotator_id, position, is_golden, status, lease_expires_at, created_at)
+    SELECT %(batch)s::bigint, x.item, %(user)s::bigint, x.pos - 1, x.golden, 'leased', %(expires)s::timestamptz,
+           %(now)s::timestamptz
+      FROM unnest(%(items)s::bigint[], %(golden)s::boolean[]) WITH ORDINALITY AS x(item, golden, pos)"""
+
+
+def _open_batch_locked(*, campaign: Campaign, user) -> Batch | None:
+    """The user's open batch in the campaign, locked (FOR NO KEY UPDATE), or None."""
+    if fast_sql_enabled():
+        where = "annotator_id = %(u)s::bigint AND campaign_id = %(c)s::bigint AND status = 'open'"
+        found = sql_models(
+            Batch, where, {"u": user.pk, "c": campaign.pk}, suffix="ORDER BY id LIMIT 1 FOR NO KEY UPDATE"
+        )
+        return found[0] if found else None
+    return (
+        Batch.objects.select_for_update(no_key=True)
+        .filter(annotator=user, campaign=campaign, status=Batch.Status.OPEN)
+        .first()
+    )
 
 
 def batch_total(campaign: Campaign) -> int:
@@ -138,9 +200,6 @@ def golden_allocation(*, campaign: Campaign, user) -> int:
     """Golden items for the user's next batch: the campaign's golden_per_batch under the fixed method;
     under the calibrated method more until the evidence is conclusive, fewer for a long good record,
     never 0 (annotation/qc/allocation.py)."""
-    from ..qc import golden_for_next_batch
-    from .qc_evidence import evidence_get
-
     base = campaign.golden_per_batch
     fixed_range = campaign.golden_min_per_batch == campaign.golden_max_per_batch == base
     if campaign.scrutiny_method != Campaign.Method.CALIBRATED or base <= 0 or fixed_range:
@@ -201,25 +260,23 @@ def _lease_regular(*, campaign: Campaign, user, n: int) -> list[int]:
 
 def _open_generators(*, campaign: Campaign) -> list[int]:
     """Generators that still have regular items below target in the campaign."""
-    if connection.vendor != "postgresql":
+    if not fast_sql_enabled():
         return sorted(set(_open_pool(campaign).values_list("generator_id", flat=True).distinct()))
     # A loose index scan over item_open_pool_fullest: one index probe per generator, not per item.
     sql = f"""
         WITH RECURSIVE gens(gid) AS (
             (SELECT generator_id FROM {Item._meta.db_table}
-              WHERE campaign_id = %(c)s AND active_count < target AND NOT is_golden AND NOT is_held
+              WHERE campaign_id = %(c)s::bigint AND active_count < target AND NOT is_golden AND NOT is_held
               ORDER BY generator_id LIMIT 1)
             UNION ALL
             SELECT (SELECT i.generator_id FROM {Item._meta.db_table} i
-                     WHERE i.campaign_id = %(c)s AND i.active_count < i.target AND NOT i.is_golden
+                     WHERE i.campaign_id = %(c)s::bigint AND i.active_count < i.target AND NOT i.is_golden
                        AND NOT i.is_held AND i.generator_id > gens.gid
                      ORDER BY i.generator_id LIMIT 1)
               FROM gens WHERE gens.gid IS NOT NULL
         )
         SELECT gid FROM gens WHERE gid IS NOT NULL"""
-    with connection.cursor() as cur:
-        cur.execute(sql, {"c": campaign.pk})
-        return [row[0] for row in cur.fetchall()]
+    return [row[0] for row in sql_rows(sql, {"c": campaign.pk})]
 
 
 def _unseen(items, user):
@@ -246,13 +303,13 @@ def _candidates_sql(rank: str) -> str:
       FROM unnest(%(gens)s::bigint[]) AS g(gid)
       CROSS JOIN LATERAL (
         SELECT i.id, i.generator_id, i.{rank}::float8 AS rank_value, i.shuffle_key FROM {Item._meta.db_table} i
-         WHERE i.campaign_id = %(c)s AND i.generator_id = g.gid
+         WHERE i.campaign_id = %(c)s::bigint AND i.generator_id = g.gid
            AND i.active_count < i.target AND NOT i.is_golden AND NOT i.is_held
            AND NOT (i.id = ANY(%(exclude)s::bigint[]))
-           AND i.id NOT IN (SELECT t.item_id FROM {Task._meta.db_table} t WHERE t.annotator_id = %(u)s)
-           AND i.id NOT IN (SELECT r.item_id FROM {Rating._meta.db_table} r WHERE r.annotator_id = %(u)s)
+           AND i.id NOT IN (SELECT t.item_id FROM {Task._meta.db_table} t WHERE t.annotator_id = %(u)s::bigint)
+           AND i.id NOT IN (SELECT r.item_id FROM {Rating._meta.db_table} r WHERE r.annotator_id = %(u)s::bigint)
          ORDER BY i.{rank} DESC, i.shuffle_key
-         LIMIT %(k)s
+         LIMIT %(k)s::integer
          FOR NO KEY UPDATE OF i SKIP LOCKED
       ) c"""
 
@@ -264,7 +321,7 @@ def _locked_candidates(*, campaign: Campaign, user, generators: list[int], k: in
     """Up to k unseen open items per generator, by the campaign's selection policy then shuffle_key,
     locked FOR NO KEY UPDATE SKIP LOCKED."""
     rank = RANK_COLUMN.get(campaign.selection_policy, "active_count")
-    if connection.vendor != "postgresql":
+    if not fast_sql_enabled():
         out = []
         for gen in generators:
             qs = _unseen(_open_pool(campaign).filter(generator_id=gen).exclude(pk__in=exclude), user)
@@ -278,9 +335,7 @@ def _locked_candidates(*, campaign: Campaign, user, generators: list[int], k: in
         return out
     # One statement: a LATERAL index range scan of the policy's pool index per generator.
     sql = CANDIDATES_SQL.get(campaign.selection_policy, CANDIDATES_SQL[Campaign.Selection.FULLEST])
-    with connection.cursor() as cur:
-        cur.execute(sql, {"gens": generators, "c": campaign.pk, "u": user.pk, "k": k, "exclude": exclude})
-        return cur.fetchall()
+    return sql_rows(sql, {"gens": generators, "c": campaign.pk, "u": user.pk, "k": k, "exclude": exclude})
 
 
 def _lease_golden(*, campaign: Campaign, user, n: int) -> list[int]:
@@ -294,6 +349,13 @@ def _lease_golden(*, campaign: Campaign, user, n: int) -> list[int]:
     if bounds is None:
         return []
     pivot = random.randint(*bounds)
+    if fast_sql_enabled():  # the same two scans, prepared: from the pivot up, then from the start
+        params = {"c": campaign.pk, "u": user.pk, "lo": pivot, "hi": 2**62, "n": n}
+        ids = [r[0] for r in sql_rows(GOLDEN_SQL, params)]
+        if len(ids) < n:
+            params.update(lo=0, hi=pivot, n=n - len(ids))
+            ids += [r[0] for r in sql_rows(GOLDEN_SQL, params)]
+        return ids
     unseen = _unseen(golden, user)
     ids = list(
         unseen.filter(pk__gte=pivot)
@@ -310,6 +372,15 @@ def _lease_golden(*, campaign: Campaign, user, n: int) -> list[int]:
         )
     return ids
 
+
+GOLDEN_SQL = f"""
+    SELECT i.id FROM {Item._meta.db_table} i
+     WHERE i.campaign_id = %(c)s::bigint AND i.is_golden AND i.id >= %(lo)s::bigint AND i.id < %(hi)s::bigint
+       AND i.id NOT IN (SELECT t.item_id FROM {Task._meta.db_table} t WHERE t.annotator_id = %(u)s::bigint)
+       AND i.id NOT IN (SELECT r.item_id FROM {Rating._meta.db_table} r WHERE r.annotator_id = %(u)s::bigint)
+     ORDER BY i.id
+     LIMIT %(n)s::integer
+       FOR NO KEY UPDATE OF i SKIP LOCKED"""
 
 _GOLDEN_BOUNDS: dict[int, tuple[float, tuple[int, int] | None]] = {}
 GOLDEN_BOUNDS_TTL = 300.0

@@ -18,6 +18,7 @@ from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from core.errors import Conflict, NotFound
+from core.sql import fast_sql_enabled, sql_models
 
 from ..models import AnnotatorProfile, Batch, Item, Task
 from .batch_events import batch_closed_notify
@@ -28,6 +29,10 @@ EXPIRE_CHUNK = 5000
 
 def annotator_profile_lock(user) -> AnnotatorProfile:
     """Lock the annotator's profile row: serialises one annotator's batch requests (no double batch)."""
+    if fast_sql_enabled():
+        found = sql_models(AnnotatorProfile, "user_id = %(u)s::bigint", {"u": user.pk}, suffix="FOR NO KEY UPDATE")
+        if found:
+            return found[0]
     profile = AnnotatorProfile.objects.select_for_update(no_key=True).filter(user=user).first()
     if profile is None:
         AnnotatorProfile.objects.get_or_create(user=user)

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 from django.db.models import Count, Max, Q
 
+from core.sql import fast_sql_enabled, sql_models
+
 from ..models import AnnotatorEvidence, Batch, Campaign, GoldenScore, Rating
 from ..qc import agreement, campaign_reference, expert_agreement
 from ..qc.decision import Settings
@@ -240,4 +242,10 @@ def campaign_prior_of(others: list[AnnotatorEvidence]) -> float:
 
 
 def evidence_get(*, campaign: Campaign, annotator_id: int) -> AnnotatorEvidence | None:
+    if fast_sql_enabled():  # read at every batch request of a calibrated campaign
+        where = "campaign_id = %(c)s::bigint AND annotator_id = %(a)s::bigint"
+        found = sql_models(
+            AnnotatorEvidence, where, {"c": campaign.pk, "a": annotator_id}, suffix="ORDER BY id LIMIT 1"
+        )
+        return found[0] if found else None
     return AnnotatorEvidence.objects.filter(campaign=campaign, annotator_id=annotator_id).first()

@@ -3,13 +3,16 @@ Item.active_count does not change; the batch closes (and its scrutiny is queued)
 
 from __future__ import annotations
 
-from django.db import connection, transaction
+from dataclasses import dataclass
+
+from django.db import transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
 from core.errors import Conflict, Gone, InvalidInput, NotFound
+from core.sql import fast_sql_enabled
 
-from ..models import SCORE_MAX, SCORE_MIN, Batch, Rating, Task
+from ..models import SCORE_MAX, SCORE_MIN, Batch, Item, Rating, Task
 from .leases import batch_close_if_done, batch_leases_expire
 
 MAX_DURATION_MS = 24 * 3600 * 1000
@@ -46,102 +49,108 @@ def _duration_clean(duration_ms) -> int | None:
     return duration_ms
 
 
+@dataclass(frozen=True)
+class RatingReceipt:
+    """What the rating page needs back: the rating's id, its batch (closed by this rating?) and the batch's
+    progress ({"rated", "total"}, this rating included)."""
+
+    id: int
+    batch_id: int
+    batch_status: str
+    progress: dict[str, int]
+
+
 @transaction.atomic
-def rating_submit(*, task_id: int, user, scores: dict, duration_ms: int | None = None) -> Rating:
+def rating_submit(*, task_id: int, user, scores: dict, duration_ms: int | None = None) -> RatingReceipt:
     """Rate the caller's leased task. NotFound: not the caller's task; InvalidInput: bad scores;
     Conflict: already rated; Gone: the lease expired or was returned. Nothing changes on an error.
-    The returned rating carries `batch_progress` ({"rated", "total"} of its batch, this rating included)."""
+
+    On PostgreSQL the lock, the checks, the insert and the batch's counts are one prepared statement
+    (ratings_fast.py); elsewhere (SQLite, or QEVAL_SQL_FAST_PATH=false) the ORM does the same in steps."""
+    if fast_sql_enabled():
+        from .ratings_fast import rating_store_fast
+
+        found = rating_store_fast(task_id=task_id, user_id=user.pk, scores=scores, duration_ms=duration_ms)
+        if found.rating_id is None:
+            _refuse(task_id=task_id, scores=scores, duration_ms=duration_ms, **found.refusal())
+            raise Conflict(f"task {task_id} changed while it was being rated: try again")  # cannot happen
+        status = found.batch_status
+        if found.kind == Batch.Kind.EXPERT:
+            from .golden import golden_scores_update
+
+            golden_scores_update(item=Item.objects.get(pk=found.item_id))
+        if not found.live:
+            status = _close_if_last(batch_id=found.batch_id, now=found.now)
+        return RatingReceipt(found.rating_id, found.batch_id, status, {"rated": found.rated, "total": found.total})
+    return _rating_submit_orm(task_id=task_id, user=user, scores=scores, duration_ms=duration_ms)
+
+
+def _refuse(*, task_id: int, scores, duration_ms, found: bool, dimensions: list[str], status: str, live_lease: bool):
+    """Raise the error a refused rating gets, in the order the ORM path checks: not the caller's task,
+    bad scores, bad duration, already rated, lease over. Returns when none applies."""
+    if not found:
+        raise NotFound(f"task {task_id} not found")
+    rating_scores_clean(scores=scores, dimensions=dimensions)
+    _duration_clean(duration_ms)
+    if status == Task.Status.RATED:
+        raise Conflict(f"task {task_id} is already rated")
+    if status != Task.Status.LEASED or not live_lease:
+        raise Gone(
+            f"the lease on task {task_id} has {'expired' if status != Task.Status.RETURNED else 'been returned'}: "
+            "ask for a new batch"
+        )
+
+
+def _close_if_last(*, batch_id: int, now) -> str:
+    """The caller's rating took the batch's last live lease: end the dead ones and close the batch (lock
+    order: task, batch, items). Returns the batch's status."""
+    batch = Batch.objects.select_for_update(no_key=True).get(pk=batch_id)
+    batch_leases_expire(batch=batch, now=now)
+    batch_close_if_done(batch=batch, now=now)
+    return batch.status
+
+
+def _rating_submit_orm(*, task_id: int, user, scores: dict, duration_ms: int | None) -> RatingReceipt:
     task = (
         Task.objects.select_for_update(of=("self",), no_key=True)
         .select_related("batch__campaign")
         .filter(pk=task_id, annotator=user)
         .first()
     )
-    if task is None:
-        raise NotFound(f"task {task_id} not found")
+    now = timezone.now()
+    _refuse(
+        task_id=task_id,
+        scores=scores,
+        duration_ms=duration_ms,
+        found=task is not None,
+        dimensions=task.batch.campaign.dimensions if task else [],
+        status=task.status if task else "",
+        live_lease=task is not None and task.lease_expires_at > now,
+    )
+    assert task is not None  # _refuse raised NotFound otherwise
     batch = task.batch
     clean = rating_scores_clean(scores=scores, dimensions=batch.campaign.dimensions)
-    duration = _duration_clean(duration_ms)
-    now = timezone.now()
-    if task.status == Task.Status.RATED:
-        raise Conflict(f"task {task_id} is already rated")
-    if task.status != Task.Status.LEASED or task.lease_expires_at <= now:
-        raise Gone(
-            f"the lease on task {task_id} has {'expired' if task.status != Task.Status.RETURNED else 'been returned'}: "
-            "ask for a new batch"
-        )
-    rating = Rating(
+    rating = Rating.objects.create(
         annotator=user,
         item_id=task.item_id,
         batch=batch,
         task=task,
-        duration_ms=duration,
+        duration_ms=_duration_clean(duration_ms),
         quality=clean.get("quality"),
         alignment=clean.get("alignment"),
     )
-    if connection.vendor == "postgresql":
-        counts = _store_postgresql(rating=rating, task=task, now=now)
-    else:
-        rating.save()
-        Task.objects.filter(pk=task.pk).update(status=Task.Status.RATED)
-        # One query for both the progress the page shows and whether a live lease is left.
-        counts = Task.objects.filter(batch=batch).aggregate(
-            total=Count("pk"),
-            rated=Count("pk", filter=Q(status=Task.Status.RATED)),
-            live=Count("pk", filter=Q(status=Task.Status.LEASED, lease_expires_at__gt=now)),
-        )
-    task.status = Task.Status.RATED
+    Task.objects.filter(pk=task.pk).update(status=Task.Status.RATED)
+    # One query for both the progress the page shows and whether a live lease is left.
+    counts = Task.objects.filter(batch=batch).aggregate(
+        total=Count("pk"),
+        rated=Count("pk", filter=Q(status=Task.Status.RATED)),
+        live=Count("pk", filter=Q(status=Task.Status.LEASED, lease_expires_at__gt=now)),
+    )
     if batch.kind == Batch.Kind.EXPERT:
         from .golden import golden_scores_update
 
         golden_scores_update(item=task.item)
+    status = batch.status
     if not counts["live"]:
-        # The last live lease was this one: end the dead ones and close the batch (order: task, batch, items).
-        batch = Batch.objects.select_for_update(no_key=True).get(pk=batch.pk)
-        batch_leases_expire(batch=batch, now=now)
-        batch_close_if_done(batch=batch, now=now)
-        rating.batch = batch
-    rating.batch_progress = {"rated": counts["rated"], "total": counts["total"]}  # type: ignore[attr-defined]  # API
-    return rating
-
-
-_STORE_SQL = f"""
-    WITH ins AS (
-        INSERT INTO {Rating._meta.db_table}
-               (annotator_id, item_id, batch_id, task_id, quality, alignment, duration_ms, created_at)
-        VALUES (%(user)s, %(item)s, %(batch)s, %(task)s, %(quality)s, %(alignment)s, %(duration)s, %(now)s)
-        RETURNING id
-    ), upd AS (
-        UPDATE {Task._meta.db_table} SET status = 'rated' WHERE id = %(task)s RETURNING id
-    )
-    SELECT (SELECT id FROM ins), (SELECT count(*) FROM upd),
-           count(*),
-           count(*) FILTER (WHERE status = 'rated'),
-           count(*) FILTER (WHERE status = 'leased' AND lease_expires_at > %(now)s AND id <> %(task)s)
-      FROM {Task._meta.db_table} WHERE batch_id = %(batch)s"""
-
-
-def _store_postgresql(*, rating: Rating, task: Task, now) -> dict:
-    """Insert the rating, mark the task rated and count the batch in one round trip (the hot path of
-    the rating page). The count reads the snapshot from before the UPDATE: this task still shows as
-    leased there, hence the +1 and the `id <>`."""
-    with connection.cursor() as cur:
-        cur.execute(
-            _STORE_SQL,
-            {
-                "user": rating.annotator_id,
-                "item": rating.item_id,
-                "batch": rating.batch_id,
-                "task": task.pk,
-                "quality": rating.quality,
-                "alignment": rating.alignment,
-                "duration": rating.duration_ms,
-                "now": now,
-            },
-        )
-        rating_id, updated, total, rated, live = cur.fetchone()
-    if updated != 1:  # cannot happen: the task row is locked by this transaction
-        raise Conflict(f"task {task.pk} changed while it was being rated: try again")
-    rating.pk, rating.created_at = rating_id, now
-    rating._state.adding, rating._state.db = False, connection.alias
-    return {"total": total, "rated": rated + 1, "live": live}
+        status = _close_if_last(batch_id=batch.pk, now=now)
+    return RatingReceipt(rating.pk, batch.pk, status, {"rated": counts["rated"], "total": counts["total"]})

@@ -44,6 +44,14 @@ def priority_expression(active_count=None):
     return F("priority_bonus") + F("priority_scale") * g
 
 
+def priority_sql(n: str) -> str:
+    """The same expression in SQL, for raw statements: `n` is the SQL of the new active_count."""
+    return (
+        f"priority_bonus + priority_scale * ((1.0 / sqrt(({n})::float8 + 1.0) - 1.0 / sqrt(({n})::float8 + 2.0))"
+        f" / {_NORM!r})"
+    )
+
+
 def priority_of(*, active_count: int, scale: float, bonus: float) -> float:
     return bonus + scale * gain(active_count)
 

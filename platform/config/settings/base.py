@@ -116,6 +116,11 @@ elif DATABASES["default"]["ENGINE"].endswith("postgresql") and env_bool("DB_POOL
         "timeout": float(os.environ.get("DB_POOL_TIMEOUT", "5")),
         "max_idle": float(os.environ.get("DB_POOL_MAX_IDLE", "300")),
     }
+# The hot paths (token authentication, rating, batch requests) send prepared raw SQL on PostgreSQL (core/sql.py);
+# QEVAL_SQL_FAST_PATH=false runs their ORM path instead (the one SQLite always runs), QEVAL_SQL_PREPARE=false
+# keeps the raw SQL but prepares nothing (a pooler in transaction mode that cannot keep prepared statements).
+QEVAL_SQL_FAST_PATH = env_bool("QEVAL_SQL_FAST_PATH", True)
+QEVAL_SQL_PREPARE = env_bool("QEVAL_SQL_PREPARE", True)
 if DATABASES["default"]["ENGINE"].endswith("postgresql"):
     DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = int(os.environ.get("DB_CONNECT_TIMEOUT", "5"))
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -194,7 +199,7 @@ LOGOUT_REDIRECT_URL = "/login/"
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "core.api.auth.TokenAuthentication",  # DRF's, with the user and roles in one prepared query
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

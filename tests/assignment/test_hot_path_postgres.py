@@ -1,0 +1,87 @@
+"""PostgreSQL: the hot path really takes its prepared statements (token and roles in one query, the rating in
+one statement), and the benchmark's floor endpoint is never mounted by the platform's URLconf."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import Resolver404, resolve
+
+from tests.assignment.conftest import make_pool
+from tests.factories import CampaignFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def _sql(captured) -> list[str]:
+    return [q["sql"] for q in captured.captured_queries if not q["sql"].startswith(("SAVEPOINT", "RELEASE"))]
+
+
+def test_rating_takes_one_statement_after_one_auth_query(client_as, django_assert_max_num_queries, settings):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    assert connection.vendor == "postgresql" and settings.QEVAL_SQL_FAST_PATH
+    campaign = CampaignFactory(batch_size=4, golden_per_batch=2)
+    make_pool(campaign, n=12, generators=3, golden=4)
+    client, _ = client_as("annotator")
+    body = client.post(f"/api/v1/campaigns/{campaign.slug}/batches/", {}, format="json").json()
+    with CaptureQueriesContext(connection) as captured:
+        resp = client.post(
+            f"/api/v1/tasks/{body['tasks'][0]['id']}/rating/", {"quality": 2, "alignment": 5}, format="json"
+        )
+    assert resp.status_code == 201
+    sql = _sql(captured)
+    assert len(sql) == 2, sql  # the token with its roles; the lock-check-insert-count statement
+    assert "authtoken_token" in sql[0] and "auth_group" in sql[0]
+    assert "FOR NO KEY UPDATE OF t" in sql[1] and "INSERT INTO annotation_rating" in sql[1]
+    with CaptureQueriesContext(connection) as captured:
+        again = client.post(f"/api/v1/campaigns/{campaign.slug}/batches/", {}, format="json")
+    assert again.status_code == 200
+    assert not [q for q in _sql(captured) if '"annotation_campaign"."id"' in q]  # no ORM compile of the campaign
+
+
+def test_the_floor_endpoint_is_not_mounted_by_the_platform():
+    with pytest.raises(Resolver404):
+        resolve("/bench/floor/")
+
+
+def _fields(obj) -> dict:
+    return {f.attname: getattr(obj, f.attname) for f in type(obj)._meta.concrete_fields}
+
+
+def test_prepared_lookups_give_the_same_instances_as_the_orm(make_user):
+    from annotation.models import AnnotatorEvidence, AnnotatorProfile, Campaign
+    from core.sql import sql_models
+
+    campaign = CampaignFactory(anchors={"quality": {"1": "heavy artefacts", "5": "flawless"}}, lease_minutes=17)
+    user = make_user("annotator")
+    evidence = AnnotatorEvidence.objects.create(
+        campaign=campaign, annotator=user, figures={"srcc": 0.5}, habits={"straight": 0.1}
+    )
+    for model, where, params in [
+        (Campaign, "slug = %(s)s::text", {"s": campaign.slug}),
+        (AnnotatorProfile, "user_id = %(u)s::bigint", {"u": user.pk}),
+        (AnnotatorEvidence, "id = %(i)s::bigint", {"i": evidence.pk}),
+    ]:
+        (raw,) = sql_models(model, where, params)
+        orm = model.objects.get(pk=raw.pk)
+        assert _fields(raw) == _fields(orm)
+        assert not raw._state.adding and raw._state.db == "default"
+    assert sql_models(Campaign, "slug = %(s)s::text", {"s": campaign.slug})[0].anchors["quality"]["5"] == "flawless"
+
+
+def test_the_raw_counter_update_keeps_the_priority_formula(client_as):
+    from annotation.models import Campaign, Item, Task
+    from annotation.services.selection import priority_of
+
+    campaign = CampaignFactory(batch_size=4, golden_per_batch=2, selection_policy=Campaign.Selection.VALUE)
+    make_pool(campaign, n=12, generators=3, golden=4)
+    Item.objects.filter(campaign=campaign).update(priority_scale=1.7, priority_bonus=0.3)
+    client, _ = client_as("annotator")
+    body = client.post(f"/api/v1/campaigns/{campaign.slug}/batches/", {}, format="json").json()
+    leased = Item.objects.filter(pk__in=Task.objects.filter(batch_id=body["id"]).values("item_id"))
+    assert leased.count() == 6
+    for item in leased:
+        assert item.active_count == 1
+        expected = priority_of(active_count=1, scale=1.7, bonus=0.3)
+        assert item.priority == pytest.approx(expected, rel=1e-9)
