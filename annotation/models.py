@@ -17,6 +17,7 @@ from django.db.models import F, Q
 
 DIMENSIONS = ("quality", "alignment")
 SCORE_MIN, SCORE_MAX = 1, 5
+MAX_DURATION_MS = 24 * 3600 * 1000  # the longest time on one rating the API accepts (a day)
 
 
 class MediaType(models.TextChoices):

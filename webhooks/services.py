@@ -42,6 +42,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.errors import InvalidInput, NotFound
+from core.queue import task_named
 
 from .models import Delivery, Endpoint, Event
 
@@ -176,9 +177,8 @@ def event_emit(*, event: str, campaign, data: dict) -> list[int]:
 
 
 def _enqueue_on_commit(ids: list[int], countdown: float = 0) -> None:
-    from .tasks import deliver
-
     def send():
+        deliver = task_named("webhooks.deliver")  # by name: services never import the tasks module
         for pk in ids:
             deliver.apply_async((pk,), countdown=countdown or None)
 

@@ -12,10 +12,8 @@ from django.utils import timezone
 from core.errors import Conflict, Gone, InvalidInput, NotFound
 from core.sql import fast_sql_enabled
 
-from ..models import SCORE_MAX, SCORE_MIN, Batch, Item, Rating, Task
+from ..models import MAX_DURATION_MS, SCORE_MAX, SCORE_MIN, Batch, Item, Rating, Task
 from .leases import batch_close_if_done, batch_leases_expire
-
-MAX_DURATION_MS = 24 * 3600 * 1000
 
 
 def rating_scores_clean(*, scores: dict, dimensions: list[str]) -> dict[str, int]:

@@ -19,8 +19,7 @@ from django.utils import timezone
 
 from core.sql import sql_row
 
-from ..models import SCORE_MAX, SCORE_MIN, Batch, Campaign, Rating, Task
-from .ratings import MAX_DURATION_MS
+from ..models import MAX_DURATION_MS, SCORE_MAX, SCORE_MIN, Batch, Campaign, Rating, Task
 
 _T, _B, _C, _R = Task._meta.db_table, Batch._meta.db_table, Campaign._meta.db_table, Rating._meta.db_table
 

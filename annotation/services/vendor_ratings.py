@@ -22,9 +22,8 @@ from django.utils import timezone
 
 from core.errors import InvalidInput
 
-from ..models import DIMENSIONS, AnnotatorProfile, Batch, Campaign, Item, Rating
+from ..models import DIMENSIONS, MAX_DURATION_MS, AnnotatorProfile, Batch, Campaign, Item, Rating
 from .golden import CHUNK, _item_pks, score_cell
-from .ratings import MAX_DURATION_MS
 from .scrutiny import batch_scrutinize
 from .users import user_add
 

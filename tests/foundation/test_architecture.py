@@ -117,6 +117,23 @@ def test_models_import_no_services_and_services_no_api(app):
     assert offences == []
 
 
+@pytest.mark.parametrize("app", ["annotation", "generation", "training", "webhooks"])
+def test_services_never_import_tasks(app):
+    """Services enqueue work by the task's name (core/queue.py, the outbox); tasks import services, so a service
+    that imported its tasks module would close a loop."""
+    offences = []
+    for path in python_files(app):
+        rel = path.relative_to(ROOT).as_posix()
+        if not (rel.startswith(f"{app}/services/") or rel == f"{app}/services.py"):
+            continue
+        offences += [
+            f"{rel}:{line} (a service) imports {module}"
+            for line, module in imports_of(path)
+            if module == f"{app}.tasks" or module.startswith(f"{app}.tasks.")
+        ]
+    assert offences == []
+
+
 def test_api_views_build_no_queries():
     """Reads live in selectors, writes in services: an API module names no model manager."""
     offences = []
