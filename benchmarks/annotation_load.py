@@ -84,6 +84,13 @@ def parse_args(argv=None):
         default=os.environ.get("BENCH_BROKER", "redis://127.0.0.1:6379/3"),
         help="Celery broker the web server queues scrutiny on (no worker runs; purged at the end)",
     )
+    p.add_argument(
+        "--wal-compression",
+        default="lz4",
+        choices=["", "off", "on", "pglz", "lz4", "zstd"],
+        help="wal_compression for the benchmark database's sessions (docker-compose.yml runs PostgreSQL with lz4; "
+        "'' keeps the server's own setting)",
+    )
     p.add_argument("--keep-db", action="store_true", help="do not drop the database at the end")
     p.add_argument(
         "--reuse-db",
@@ -551,6 +558,12 @@ def main(argv=None) -> int:
     else:
         admin_exec(args.server, f"DROP DATABASE IF EXISTS {args.db} WITH (FORCE)")
         admin_exec(args.server, f"CREATE DATABASE {args.db}")
+    if args.wal_compression:
+        # A superuser-only setting, set for this database's sessions alone (not the server's other databases).
+        try:
+            admin_exec(args.server, f"ALTER DATABASE {args.db} SET wal_compression = '{args.wal_compression}'")
+        except Exception as exc:  # noqa: BLE001 - a server without lz4, or a role that may not set it
+            print(f"wal_compression not set ({exc}); the server's own setting applies")
     gunicorn = None
     try:
         setup_django(db_url, args.broker)
@@ -599,6 +612,7 @@ def main(argv=None) -> int:
         print(
             f"gunicorn: {args.workers} gthread workers x {args.threads} threads on 127.0.0.1:{port}; phases of "
             f"{args.seconds:.0f} s (annotators start within {args.ramp_s:.0f} s; rates count after that); "
+            f"wal_compression {args.wal_compression or 'as the server has it'}; "
             f"load average before: {os.getloadavg()[0]:.1f}"
         )
         errors: list[str] = []
