@@ -225,8 +225,8 @@ class Prompt(models.Model):
 class Item(models.Model):
     """One generated image or video to be rated."""
 
-    # No index of its own (db_index=False): item_campaign_golden, item_campaign_generator and the unique
-    # (campaign, item_id) all begin with campaign. Every lease rewrites an item row into every index of the
+    # No index of its own (db_index=False): item_campaign_generator and the unique (campaign, item_id) begin
+    # with campaign. Every lease rewrites an item row into every index of the
     # table (the pool indexes hold active_count, so no update is HOT): each redundant index costs there.
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="items", db_index=False)
     item_id = models.CharField(max_length=200, help_text="External id, unique within the campaign.")
@@ -292,7 +292,9 @@ class Item(models.Model):
                 name="item_open_pool_value",
             ),
             models.Index(fields=["campaign"], condition=Q(is_held=True), name="item_held"),
-            models.Index(fields=["campaign", "is_golden"], name="item_campaign_golden"),
+            # The golden sample alone, in id order: the golden scan of a batch request (services/assignment.py)
+            # reads only golden entries, and a lease of a regular item writes nothing here.
+            models.Index(fields=["campaign", "id"], condition=Q(is_golden=True), name="item_golden"),
             models.Index(fields=["campaign", "generator"], name="item_campaign_generator"),
             models.Index(fields=["sha256"], name="item_sha256"),
         ]

@@ -107,5 +107,10 @@ class Migration(migrations.Migration):
             model_name="item",
             index=models.Index(fields=["sha256"], name="item_sha256"),
         ),
+        migrations.RemoveIndex(model_name="item", name="item_campaign_golden"),
+        migrations.AddIndex(
+            model_name="item",
+            index=models.Index(condition=models.Q(("is_golden", True)), fields=["campaign", "id"], name="item_golden"),
+        ),
         migrations.RunPython(vacuum_sooner, vacuum_default),
     ]
