@@ -225,7 +225,10 @@ class Prompt(models.Model):
 class Item(models.Model):
     """One generated image or video to be rated."""
 
-    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="items")
+    # No index of its own (db_index=False): item_campaign_generator and the unique (campaign, item_id) begin
+    # with campaign. Every lease rewrites an item row into every index of the
+    # table (the pool indexes hold active_count, so no update is HOT): each redundant index costs there.
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="items", db_index=False)
     item_id = models.CharField(max_length=200, help_text="External id, unique within the campaign.")
     media = models.FileField(max_length=300, help_text="Content-addressed path in media storage.")
     thumbnail = models.FileField(max_length=300, blank=True, help_text="Thumbnail (image) or poster frame (video).")
@@ -234,7 +237,9 @@ class Item(models.Model):
     height = models.PositiveIntegerField()
     duration = models.FloatField(null=True, blank=True, help_text="Seconds (video only).")
     fps = models.FloatField(null=True, blank=True, help_text="Frames per second (video only).")
-    sha256 = models.CharField(max_length=64, db_index=True)
+    # Indexed in Meta (item_sha256): db_index=True would add a second, varchar_pattern_ops index for LIKE
+    # queries that nothing runs, maintained at every lease.
+    sha256 = models.CharField(max_length=64)
     prompt = models.ForeignKey(Prompt, on_delete=models.PROTECT, related_name="items")
     generator = models.ForeignKey(Generator, on_delete=models.PROTECT, related_name="items")
     is_golden = models.BooleanField(
@@ -287,8 +292,11 @@ class Item(models.Model):
                 name="item_open_pool_value",
             ),
             models.Index(fields=["campaign"], condition=Q(is_held=True), name="item_held"),
-            models.Index(fields=["campaign", "is_golden"], name="item_campaign_golden"),
+            # The golden sample alone, in id order: the golden scan of a batch request (services/assignment.py)
+            # reads only golden entries, and a lease of a regular item writes nothing here.
+            models.Index(fields=["campaign", "id"], condition=Q(is_golden=True), name="item_golden"),
             models.Index(fields=["campaign", "generator"], name="item_campaign_generator"),
+            models.Index(fields=["sha256"], name="item_sha256"),
         ]
 
     def __str__(self) -> str:
@@ -398,9 +406,13 @@ class Task(models.Model):
         RETURNED = "returned", "Returned (batch finished early)"
         SKIPPED = "skipped", "Skipped or flagged by the annotator"
 
-    batch = models.ForeignKey(Batch, on_delete=models.CASCADE, related_name="tasks")
-    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="tasks")
-    annotator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="tasks")
+    # No single-column foreign key indexes: task_batch_position, task_item_status and the unique (annotator,
+    # item) begin with batch, item and annotator, and a batch request writes 50 tasks into every index.
+    batch = models.ForeignKey(Batch, on_delete=models.CASCADE, related_name="tasks", db_index=False)
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="tasks", db_index=False)
+    annotator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="tasks", db_index=False
+    )
     position = models.PositiveSmallIntegerField(default=0)
     is_golden = models.BooleanField(default=False)
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.LEASED)
@@ -422,9 +434,13 @@ class Task(models.Model):
 class Rating(models.Model):
     """One annotator's scores for one item. Counts towards MOS only while its batch is approved."""
 
-    annotator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="ratings")
-    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="ratings")
-    batch = models.ForeignKey(Batch, on_delete=models.CASCADE, related_name="ratings")
+    # No single-column foreign key indexes: rating_item, rating_batch and the unique (annotator, item) cover
+    # them, and every rating is written into every index of the table.
+    annotator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="ratings", db_index=False
+    )
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="ratings", db_index=False)
+    batch = models.ForeignKey(Batch, on_delete=models.CASCADE, related_name="ratings", db_index=False)
     task = models.OneToOneField(Task, null=True, blank=True, on_delete=models.SET_NULL, related_name="rating")
     quality = models.PositiveSmallIntegerField(null=True, blank=True)
     alignment = models.PositiveSmallIntegerField(null=True, blank=True)
