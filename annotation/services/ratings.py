@@ -12,7 +12,7 @@ from django.utils import timezone
 from core.errors import Conflict, Gone, InvalidInput, NotFound
 from core.sql import fast_sql_enabled
 
-from ..models import MAX_DURATION_MS, SCORE_MAX, SCORE_MIN, Batch, Item, Rating, Task
+from ..models import DIMENSIONS, MAX_DURATION_MS, SCORE_MAX, SCORE_MIN, Batch, Item, Rating, Task
 from .leases import batch_close_if_done, batch_leases_expire
 
 
@@ -68,7 +68,8 @@ def rating_submit(*, task_id: int, user, scores: dict, duration_ms: int | None =
     if fast_sql_enabled():
         from .ratings_fast import rating_store_fast
 
-        found = rating_store_fast(task_id=task_id, user_id=user.pk, scores=scores, duration_ms=duration_ms)
+        valid = _valid_without_campaign(scores, duration_ms)
+        found = rating_store_fast(task_id=task_id, user_id=user.pk, scores=scores, duration_ms=duration_ms, valid=valid)
         if found.rating_id is None:
             _refuse(task_id=task_id, scores=scores, duration_ms=duration_ms, **found.refusal())
             raise Conflict(f"task {task_id} changed while it was being rated: try again")  # cannot happen
@@ -81,6 +82,19 @@ def rating_submit(*, task_id: int, user, scores: dict, duration_ms: int | None =
             status = _close_if_last(batch_id=found.batch_id, now=found.now)
         return RatingReceipt(found.rating_id, found.batch_id, status, {"rated": found.rated, "total": found.total})
     return _rating_submit_orm(task_id=task_id, user=user, scores=scores, duration_ms=duration_ms)
+
+
+def _valid_without_campaign(scores, duration_ms) -> bool:
+    """The checks that need no campaign, by the same validators: known dimensions only, integers in range, a
+    sane duration. The fast path's statement writes nothing when they fail, and `_refuse` names the reason."""
+    if not isinstance(scores, dict) or not scores or not set(scores) <= set(DIMENSIONS):
+        return False
+    try:
+        rating_scores_clean(scores=scores, dimensions=list(scores))
+        _duration_clean(duration_ms)
+    except InvalidInput:
+        return False
+    return True
 
 
 def _refuse(*, task_id: int, scores, duration_ms, found: bool, dimensions: list[str], status: str, live_lease: bool):

@@ -4,7 +4,7 @@ inside its transaction and turns a refusal into the same error, in the same orde
 
 The statement only writes when everything holds: the task is the caller's and still leased with a live
 lease, the scores name exactly the campaign's dimensions, and the values passed the checks in Python
-(`valid`). Otherwise it writes nothing and returns what ratings.py needs to name the reason.
+(`valid`, from ratings.py). Otherwise it writes nothing and returns what ratings.py needs to name the reason.
 
 The counts read the statement's snapshot, from before its own UPDATE: this task still shows as leased
 there, hence `rated + 1` and the `id <>` of the live count.
@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from core.sql import sql_row
 
-from ..models import MAX_DURATION_MS, SCORE_MAX, SCORE_MIN, Batch, Campaign, Rating, Task
+from ..models import Batch, Campaign, Rating, Task
 
 _T, _B, _C, _R = Task._meta.db_table, Batch._meta.db_table, Campaign._meta.db_table, Rating._meta.db_table
 
@@ -80,25 +80,10 @@ class StoreResult:
         }
 
 
-def _plain_valid(scores, duration_ms) -> bool:
-    """The checks of ratings.py that do not need the campaign: known dimensions only, integers in range,
-    a sane duration. When they fail the statement writes nothing and ratings.py names the reason."""
-    if not isinstance(scores, dict) or not scores or not set(scores) <= {"quality", "alignment"}:
-        return False
-    for value in scores.values():
-        if isinstance(value, bool) or not isinstance(value, int) or not SCORE_MIN <= value <= SCORE_MAX:
-            return False
-    if duration_ms is not None and (
-        isinstance(duration_ms, bool) or not isinstance(duration_ms, int) or not 0 <= duration_ms <= MAX_DURATION_MS
-    ):
-        return False
-    return True
-
-
-def rating_store_fast(*, task_id: int, user_id: int, scores, duration_ms) -> StoreResult:
-    """Run the statement (inside the caller's transaction). See the module docstring."""
+def rating_store_fast(*, task_id: int, user_id: int, scores, duration_ms, valid: bool) -> StoreResult:
+    """Run the statement (inside the caller's transaction). `valid`: the input passed the checks that need no
+    campaign (ratings.py); when it did not, the statement writes nothing. See the module docstring."""
     now = timezone.now()
-    valid = _plain_valid(scores, duration_ms)
     row = sql_row(
         STORE_SQL,
         {
