@@ -9,7 +9,7 @@ from pathlib import PurePosixPath
 import pytest
 
 from annotation.services.exports.jsonlines import json_column, json_lines
-from annotation.services.exports.rows import _suffix
+from annotation.services.exports.rows import _media_paths, _suffix, media_relpath
 
 STRINGS = ["", "plain", 'quo"te', "back\\slash", "ünïcödé 🎨", "tab\t nl\n cr\r nul\x00 bell\x07", "\u2028", None]
 FLOATS = [0.0, -0.0, 1.5, 1 / 3, 1e-300, 1e300, 4.0, math.nan, math.inf, -math.inf, None, 2.675]
@@ -48,31 +48,39 @@ def test_unknown_kind_is_an_error():
         json_column([1], "decimal")
 
 
-@pytest.mark.parametrize(
-    "name",
-    [
-        "media/ab/x.png",
-        "x.PNG",
-        "a/b.c/d",
-        "a/.hidden",
-        "a/b.",
-        "a/b..",
-        "a/b/",
-        "a/b.tar.gz/",
-        "a/.",
-        "",
-        "/",
-        ".",
-        "..",
-        "a/..b",
-        "noext",
-        "a//b.mp4",
-        "a/b.mp4/.",
-        "./x.jpg",
-    ],
-)
+MEDIA_NAMES = [
+    "media/ab/x.png",
+    "x.PNG",
+    "a/b.c/d",
+    "a/.hidden",
+    "a/b.",
+    "a/b..",
+    "a/b/",
+    "a/b.tar.gz/",
+    "a/.",
+    "",
+    "/",
+    ".",
+    "..",
+    "a/..b",
+    "noext",
+    "a//b.mp4",
+    "a/b.mp4/.",
+    "./x.jpg",
+]
+
+
+@pytest.mark.parametrize("name", MEDIA_NAMES)
 def test_media_suffix_is_pathlibs(name):
     assert _suffix(name) == PurePosixPath(name).suffix
+
+
+def test_the_inlined_media_paths_are_media_relpaths():
+    names = [*MEDIA_NAMES, "a/B.ÄPNG", "v.tar.MP4", "a/b.c/d.e", "x.\n", "dir.d/.e"]
+    shas = [f"{k:02x}" + "f" * 62 for k in range(len(names))]
+    types = ["video" if k % 2 else "image" for k in range(len(names))]
+    want = [media_relpath(sha256=s, media_name=n, media_type=t) for s, n, t in zip(shas, names, types)]
+    assert _media_paths(shas, names, types) == want
 
 
 @pytest.mark.parametrize("seed", [0, 1, 7])

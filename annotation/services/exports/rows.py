@@ -89,6 +89,10 @@ def version_chunks(*, version: DatasetVersion, chunk_size: int = CHUNK) -> Itera
     # It is planned for reading all of it (PostgreSQL plans a cursor for its first 10%: nested loops, two to
     # three times slower here), without JIT (its compile time is a fifth of the query's) and with room to
     # sort the rows in memory (about 35 MB at 100K items; the default 4 MB sorts on disk).
+    # A version covering much of the item table is joined by hashing: a fresh version's rows are not in
+    # the table's statistics yet, so PostgreSQL expects a few thousand and looks each item and prompt up
+    # by index (0.65-0.72 s instead of 0.42 s at 100K items). Rows come in binary: numbers need no parsing
+    # (0.3 s instead of 0.55 s to fetch 100K rows).
     connection.ensure_connection()
     cursor = connection.connection.cursor(name=f"export_{uuid.uuid4().hex[:12]}", withhold=True)
     try:
@@ -97,10 +101,21 @@ def version_chunks(*, version: DatasetVersion, chunk_size: int = CHUNK) -> Itera
                 setup.execute("SET LOCAL cursor_tuple_fraction = 1.0")
                 setup.execute("SET LOCAL jit = off")
                 setup.execute("SET LOCAL work_mem = '64MB'")
-            cursor.execute(sql, params)
+                if _covers_much_of_the_items(setup, version):
+                    setup.execute("SET LOCAL enable_nestloop = off")
+            cursor.execute(sql, params, binary=True)
         yield _chunks(cursor, names, chunk_size)
     finally:
         cursor.close()
+
+
+def _covers_much_of_the_items(cursor, version: DatasetVersion) -> bool:
+    """Whether the version scores at least a tenth of the item table (as its statistics estimate it;
+    a table never analysed counts as small)."""
+    items = int((version.counts or {}).get("items") or 0)
+    cursor.execute("SELECT reltuples FROM pg_class WHERE oid = %s::regclass", [Item._meta.db_table])
+    row = cursor.fetchone()
+    return bool(row) and items * 10 >= float(row[0])
 
 
 def _chunks(cursor, names: list[str], chunk_size: int) -> Iterator[dict[str, list]]:
@@ -112,12 +127,24 @@ def _chunk(names: list[str], rows: list) -> dict[str, list]:
     chunk = dict(zip(names, map(list, zip(*rows))))
     chunk["is_golden"] = [bool(v) for v in chunk["is_golden"]]  # SQLite gives 0/1
     chunk["given_split"] = [v or None for v in chunk["given_split"]]
-    chunk["media_path"] = [
-        media_relpath(sha256=sha, media_name=m, media_type=t)
-        for sha, m, t in zip(chunk["sha256"], chunk["media_name"], chunk["media_type"])
-    ]
+    chunk["media_path"] = _media_paths(chunk["sha256"], chunk["media_name"], chunk["media_type"])
     chunk["prompt_words"] = [w or len(p.split()) for w, p in zip(chunk["word_count"], chunk["prompt"])]
     return chunk
+
+
+def _media_paths(shas: list[str], names: list[str], media_types: list[str]) -> list[str]:
+    """media_relpath of each item, inlined for a name whose last component has a dot with a character on
+    each side (nearly all; _suffix's result is then that dot onwards): 0.06 s per 100K items instead of
+    0.18 s. Any other name goes through media_relpath."""
+    out = []
+    for sha, name, media_type in zip(shas, names, media_types):
+        last = name[name.rfind("/") + 1 :]
+        i = last.rfind(".")
+        if 0 < i < len(last) - 1:
+            out.append(f"media/{sha[:2]}/{sha}{last[i:].lower()}")
+        else:
+            out.append(media_relpath(sha256=sha, media_name=name, media_type=media_type))
+    return out
 
 
 def chunk_take(chunk: dict[str, list], keep: list[bool]) -> dict[str, list]:
