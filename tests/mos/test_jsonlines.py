@@ -1,4 +1,5 @@
-"""The export's column-wise JSON Lines and media paths are exactly what json.dumps and pathlib give."""
+"""The export's column-wise JSON Lines, CSV rows and media paths are exactly what json.dumps, csv.writer and
+pathlib give."""
 
 from __future__ import annotations
 
@@ -95,3 +96,23 @@ def test_the_faster_split_assignment_gives_the_same_splits(seed):
     keys = list(zip(rng.integers(0, 800, 3000).tolist(), rng.choice([5, 9, 11, 40, 2], 3000).tolist()))
     for ratios in ({"train": 0.8, "val": 0.1, "test": 0.1}, {"train": 0.5, "test": 0.5}, {"val": 1.0}):
         assert assign_splits(keys, ratios, seed) == reference(keys, ratios, seed)
+
+
+def test_csv_fields_rows_are_what_csv_writer_writes():
+    import csv
+    import io
+
+    from annotation.services.exports.mos_table import csv_fields
+
+    columns = [
+        ["plain", 'a "quote"', "comma, here", "line\nbreak", "cr\rhere", "", None, "tab\tünï 🎨", "\x00,"],
+        [1.5, float("nan"), None, 1e-7, 3.0, -0.0, 1e16, 2.5, 7.25],
+        [1, None, 0, -3, 10**12, 5, 2, 3, 4],
+        [True, False, None, True, False, True, False, True, False],
+        ["x"] * 9,  # no field needs quotes: the column is used as it is
+    ]
+    buf = io.StringIO()
+    csv.writer(buf).writerows(zip(*columns))
+    fields = [csv_fields(col) for col in columns]
+    assert fields[4] is columns[4]
+    assert "".join(",".join(["%s"] * len(fields)) % row + "\r\n" for row in zip(*fields)) == buf.getvalue()
