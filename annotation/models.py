@@ -613,9 +613,8 @@ class ItemScore(models.Model):
 
     No database foreign keys: PostgreSQL checks one row at a time, and for the 200K rows of a 100K-item
     version those checks took longer than writing the rows. The version is created in the same
-    transaction as its scores, and the write then holds every scored item FOR KEY SHARE and checks that
-    each exists, a missing one undoing it all (services/mos.py `_items_hold`); deletes cascade through the
-    ORM (on_delete=CASCADE)."""
+    transaction as its scores, and the write holds every scored item FOR KEY SHARE after checking it
+    exists (services/mos.py `_items_hold`); deletes cascade through the ORM (on_delete=CASCADE)."""
 
     # No index of its own: score_unique (version, item, dimension) starts with the version.
     version = models.ForeignKey(
