@@ -212,17 +212,13 @@ class _SplitFiles:
 
     def write_chunk(self, chunk: dict[str, list], splits: list) -> None:
         texts = sft_lines(chunk, splits, tool=self.tool)
-        # records: one per item and dimension it has a score on, counted a column at a time
-        scored = [chunk.get(f"{d}_mos") or [None] * len(splits) for d in DIMENSION_ORDER]
         for split in set(splits):
-            if len(self._fh) == 1:
-                mine, n = texts, sum(len(col) - col.count(None) for col in scored)
-            else:
-                mine = [t for t, s in zip(texts, splits) if s == split]
-                n = sum(sum(1 for m, s in zip(col, splits) if s == split and m is not None) for col in scored)
+            mine = texts if len(self._fh) == 1 else [t for t, s in zip(texts, splits) if s == split]
             for k in range(0, len(mine), WRITE_ITEMS):  # a slice at a time: the joined text is not held twice
-                self._fh[split].write("".join(mine[k : k + WRITE_ITEMS]).encode("utf-8"))
-            self.rows[split] += n
+                block = "".join(mine[k : k + WRITE_ITEMS])
+                # one record a line: JSON text holds no raw line break (json.dumps escapes them)
+                self.rows[split] += block.count("\n")
+                self._fh[split].write(block.encode("utf-8"))
 
     def close(self) -> None:
         for fh in self._fh.values():
