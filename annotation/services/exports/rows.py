@@ -55,19 +55,28 @@ def media_relpath(*, sha256: str, media_name: str, media_type: str) -> str:
     return f"media/{sha256[:2]}/{sha256}{ext}"
 
 
-def version_query(*, version: DatasetVersion) -> tuple[list[str], str, tuple]:
-    """(chunk column names, SQL, params) of the version's rows, one per item, ordered by item."""
+def version_query(*, version: DatasetVersion, by_items: bool = False) -> tuple[list[str], str, tuple]:
+    """(chunk column names, SQL, params) of the version's rows, one per item, ordered by item.
+
+    by_items: the items with a score on some dimension are those whose score joins found a row, instead
+    of those in the version's score rows: for a version covering much of the item table, whose items are
+    then joined by hashing (version_chunks), that spares deduplicating 200K score rows (0.25-0.3 s of
+    query instead of 0.4-0.5 s at 100K items). The same rows either way."""
     relations = {
         f"score_{dim}": FilteredRelation("scores", condition=Q(scores__version=version, scores__dimension=dim))
         for dim in DIMENSIONS
     }
     fields = [f for _, f in _ITEM_FIELDS] + [f"score_{d}__{k}" for d in DIMENSIONS for k in SCORE_KEYS]
-    qs = (
-        Item.objects.filter(pk__in=ItemScore.objects.filter(version=version).values("item_id"))
-        .annotate(**relations)
-        .order_by("pk")
-        .values_list(*fields)
-    )
+    if by_items:
+        scored = Q()
+        for dim in DIMENSIONS:
+            scored |= Q(**{f"score_{dim}__isnull": False})
+        items = Item.objects.annotate(**relations).filter(scored)
+    else:
+        items = Item.objects.filter(pk__in=ItemScore.objects.filter(version=version).values("item_id")).annotate(
+            **relations
+        )
+    qs = items.order_by("pk").values_list(*fields)
     sql, params = qs.query.sql_with_params()
     names = [c for c, _ in _ITEM_FIELDS] + [f"{d}_{k}" for d in DIMENSIONS for k in SCORE_KEYS]
     return names, sql, params
@@ -78,8 +87,8 @@ def version_chunks(*, version: DatasetVersion, chunk_size: int = CHUNK) -> Itera
     """Context manager over the version's items, `chunk_size` at a time: {column: list} with the query's
     columns plus `media_path` (inside an export) and `prompt_words` (the prompt's word count, counted when
     not stored). On PostgreSQL the rows are computed on entering."""
-    names, sql, params = version_query(version=version)
     if connection.vendor != "postgresql":
+        names, sql, params = version_query(version=version)
         with connection.cursor() as cursor:  # SQLite's cursor reads the rows as they are fetched
             cursor.execute(sql, params)
             yield _chunks(cursor, names, chunk_size)
@@ -101,8 +110,10 @@ def version_chunks(*, version: DatasetVersion, chunk_size: int = CHUNK) -> Itera
                 setup.execute("SET LOCAL cursor_tuple_fraction = 1.0")
                 setup.execute("SET LOCAL jit = off")
                 setup.execute("SET LOCAL work_mem = '64MB'")
-                if _covers_much_of_the_items(setup, version):
+                much = _covers_much_of_the_items(setup, version)
+                if much:
                     setup.execute("SET LOCAL enable_nestloop = off")
+            names, sql, params = version_query(version=version, by_items=much)
             cursor.execute(sql, params, binary=True)
         yield _chunks(cursor, names, chunk_size)
     finally:
