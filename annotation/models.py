@@ -143,7 +143,7 @@ class Campaign(models.Model):
         default=2, help_text="Adaptive overlap: ratings every video gets."
     )
     overlap_ci_target = models.FloatField(
-        default=1.5,
+        default=1.6,
         help_text="Adaptive overlap: an item stops once its MOS 95% half-width (raters weighed by their "
         "golden evidence) is at most this on every dimension.",
     )

@@ -27,6 +27,9 @@ class CodedRatings:
     score: np.ndarray
     item_ids: pd.Index
     annotator_ids: pd.Index
+    #: Per item code, the code of its group (``group`` column, e.g. the generator), -1 where none was given;
+    #: None when the frame has no ``group`` column.
+    item_group: np.ndarray | None = None
 
     @property
     def n_items(self) -> int:
@@ -82,10 +85,22 @@ def code_ratings(ratings: pd.DataFrame) -> CodedRatings:
     annotator, annotator_ids = pd.factorize(ratings["annotator"], sort=True)
     item_ids = pd.Index(item_ids, name="item")
     annotator_ids = pd.Index(annotator_ids, name="annotator")
+    item_group = _item_groups(ratings, item, len(item_ids)) if "group" in ratings.columns else None
     return CodedRatings(
         item.astype(np.intp, copy=False),
         annotator.astype(np.intp, copy=False),
         score,
         item_ids,
         annotator_ids,
+        item_group,
     )
+
+
+def _item_groups(ratings: pd.DataFrame, item: np.ndarray, n_items: int) -> np.ndarray:
+    """One group code per item (-1: no group). An item whose ratings name two groups is an error."""
+    group, _ = pd.factorize(ratings["group"], sort=True)  # missing -> -1
+    out = np.full(n_items, -1, dtype=np.intp)
+    out[item] = group
+    if np.any(out[item] != group):
+        raise ValueError("ratings column 'group' must give each item one group (an item's ratings name two)")
+    return out

@@ -120,20 +120,43 @@ def frame_checksum(scores: pd.DataFrame) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def item_groups(*, campaign: Campaign, items: np.ndarray) -> np.ndarray:
+    """The generator id of each rating's item (`items`: item ids, one per rating): the groups of `mle`'s
+    `group_prior` (float: NaN, i.e. no group, for an item not found). One query of (item, generator)
+    pairs, mapped with numpy."""
+    pairs = np.array(list(Item.objects.filter(campaign=campaign).values_list("pk", "generator_id")), dtype=np.int64)
+    if not len(pairs):
+        return np.full(len(items), np.nan)
+    pairs = pairs[np.argsort(pairs[:, 0])]
+    at = np.clip(np.searchsorted(pairs[:, 0], items), 0, len(pairs) - 1)
+    return np.where(pairs[at, 0] == items, pairs[at, 1].astype(np.float64), np.nan)
+
+
 def mos_compute(*, arrays: dict[str, np.ndarray], dimensions: list[str], method: str, params: dict | None) -> dict:
-    """Pure computation (no database): per dimension, the aggregation package's result."""
+    """Pure computation (no database): per dimension, the aggregation package's result. `arrays` may hold
+    `group` (one per rating: its item's generator), which `mle`'s `group_prior` needs."""
     results = {}
     for dim in dimensions:
         score = arrays[dim]
         keep = np.isfinite(score)
-        frame = pd.DataFrame(
-            {"item": arrays["item"][keep], "annotator": arrays["annotator"][keep], "score": score[keep]}
-        )
+        columns = {"item": arrays["item"][keep], "annotator": arrays["annotator"][keep], "score": score[keep]}
+        if "group" in arrays:
+            columns["group"] = arrays["group"][keep]
+        frame = pd.DataFrame(columns)
         try:
             results[dim] = aggregate(frame, method=method, params=params)
         except ValueError as exc:
             raise InvalidInput(f"aggregation failed: {exc}") from None
     return results
+
+
+def campaign_estimator(campaign: Campaign) -> tuple[str, dict | None]:
+    """The MOS method a campaign's own rounds use (retraining): the paper's mean under fixed overlap; under
+    adaptive overlap, where agreeing items stop at 3 ratings, `mle` with the generator prior, the estimator
+    the adaptive policy was measured with (docs/loop.md#benchmark)."""
+    if campaign.overlap_policy == Campaign.Overlap.ADAPTIVE:
+        return "mle", {"group_prior": True}
+    return "mean", None
 
 
 def mos_method_check(method: str, params: Any) -> dict:
@@ -174,6 +197,8 @@ def mos_aggregate(
     timings["query_s"] = round(time.perf_counter() - t0, 3)
     if not len(arrays["item"]):
         raise InvalidInput(f"campaign {campaign.slug!r} has no approved ratings to aggregate yet")
+    if params.get("group_prior"):  # mle's empirical Bayes over generators
+        arrays["group"] = item_groups(campaign=campaign, items=arrays["item"])
     if progress:
         progress.update(1, "aggregating")
     t0 = time.perf_counter()

@@ -25,6 +25,10 @@ much more the raters scatter on this item than their own noise predicts: items r
 more ratings. Without golden evidence every rater weighs the same and this is the usual interval of a
 mean with a shrunk spread.
 
+The MOS such a campaign should use is `mle` with the generator prior (`mos.campaign_estimator`): items
+that stop at 3 ratings need raters weighed and their generator's items to lean on (docs/loop.md has the
+benchmark behind it).
+
 Every change of targets happens under the item row locks, taken in primary-key order (as everywhere).
 """
 

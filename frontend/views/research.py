@@ -34,6 +34,7 @@ from annotation.services.coverage import coverage_summary
 from annotation.services.exports import FORMATS
 from annotation.services.exports.media import MEDIA_MODES
 from annotation.services.exports.splits import GOLDEN_MODES
+from annotation.services.mos import campaign_estimator
 from core.errors import NotFound
 from core.roles import ADMIN, RESEARCHER
 
@@ -43,6 +44,15 @@ from ..plots import annotators_svg, violin_svg
 CACHE_S = 24 * 3600
 NOW_CACHE_S = 5 * 60  # figures over the ratings counted now (they change as batches are decided)
 researcher_required = role_required(RESEARCHER, ADMIN, message="Statistics are for researchers and admins.")
+
+# The form's name for `mle` with the generator prior (research.js sends {"method": "mle", "params":
+# {"group_prior": true}}); an adaptive campaign's default (docs/loop.md).
+GENERATOR_PRIOR = "mle+generator"
+
+
+def _method_default(campaign) -> str:
+    method, params = campaign_estimator(campaign)
+    return GENERATOR_PRIOR if params else method
 
 
 @researcher_required
@@ -71,7 +81,8 @@ def campaign_stats(request, slug: str):
         "formats": FORMATS,
         "media_modes": MEDIA_MODES,
         "golden_modes": GOLDEN_MODES,
-        "methods": METHODS,
+        "methods": [*METHODS, GENERATOR_PRIOR],
+        "method_default": _method_default(campaign),
         "progress": campaign_progress(campaign=campaign),
         "active_jobs": active_jobs(campaign=campaign),
         "aggregations": campaign_jobs(campaign=campaign, kind="mos_aggregate", limit=5),

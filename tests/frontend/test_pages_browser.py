@@ -151,10 +151,13 @@ def test_a_double_click_makes_one_version_and_export_links_stay(page, live_serve
     login(page, live_server, "researcher1", DEMO_PASSWORD)
     page.goto(f"{live_server.url}/research/{demo.slug}/")
     before = DatasetVersion.objects.filter(campaign=demo).count()
+    page.select_option("#aggregate-method", "mle+generator")  # mle with the generator prior
     page.dblclick("#aggregate-form button[type=submit]")
     expect(page.locator("#aggregate-form .job-status")).to_contain_text("open version", timeout=30_000)
     assert Job.objects.filter(kind="mos_aggregate").count() == 1
     assert DatasetVersion.objects.filter(campaign=demo).count() == before + 1
+    made = DatasetVersion.objects.filter(campaign=demo).latest("number")
+    assert made.method == "mle" and made.params["group_prior"] is True
     form = page.locator(".export-form").first
     form.locator("select[name=media]").select_option("none")
     form.locator("button[type=submit]").click()

@@ -124,3 +124,19 @@ def test_a_campaign_without_approved_ratings_makes_no_version(db, campaign):
     with pytest.raises(InvalidInput, match="no approved ratings"):
         mos_aggregate(campaign=campaign)
     assert not DatasetVersion.objects.exists()
+
+
+def test_mle_group_prior_groups_items_by_their_generator(rated):
+    """The service passes each item's generator as its group: gen-a holds items 0 and 2, gen-b item 1."""
+    campaign, items, annotators, table = rated
+    version = mos_aggregate(campaign=campaign, method="mle", params={"group_prior": True, "group_min_items": 2})
+    info = version.counts["dimensions"]["quality"]["info"]["group_prior"]
+    assert info["groups"] == 1 and info["shrunk_items"] == 2  # gen-b has one item: too few for a prior
+    plain = _scores(mos_aggregate(campaign=campaign, method="mle"))
+    prior = _scores(version)
+    a0, a2, b1 = ((items[i].pk, "quality") for i in (0, 2, 1))
+    assert prior[b1].mos == pytest.approx(plain[b1].mos)  # alone in its generator: unchanged
+    # The two gen-a items move towards each other and keep their order.
+    assert abs(prior[a0].mos - prior[a2].mos) < abs(plain[a0].mos - plain[a2].mos)
+    assert prior[a0].mos > prior[a2].mos
+    assert version.params["group_prior"] is True

@@ -152,3 +152,22 @@ def test_a_retraining_round_trains_evaluates_and_promotes(tiny_config, campaign)
     assert set(report["dimensions"]) == {"quality", "alignment"}
     assert report["dimensions"]["quality"]["n"] > 0 and len(report["difference"]["ci95"]) == 2
     assert ("promoted" if report["promoted"] else "kept") == second.status
+
+
+@pytest.mark.django_db
+def test_a_retraining_round_aggregates_with_the_campaigns_estimator(tiny_config, campaign):
+    """Fixed overlap: the paper's mean. Adaptive overlap (items stop at 3 ratings): mle with the generator
+    prior, the estimator its benchmark measured (docs/loop.md)."""
+    from tests.training_platform.conftest import make_rated_version
+
+    make_rated_version(campaign, n_items=30, n_annotators=2)
+    policy = retrain_policy_set(campaign=campaign, config=tiny_config, growth=0.3, margin=0.0, min_ratings=10)
+    version = retrain_tick(policy=policy).train_run.dataset_version  # not committed: nothing trains here
+    assert (version.method, version.params) == ("mean", {})
+
+    adaptive = CampaignFactory(overlap_policy="adaptive")
+    make_rated_version(adaptive, n_items=30, n_annotators=2)
+    policy = retrain_policy_set(campaign=adaptive, config=tiny_config, growth=0.3, margin=0.0, min_ratings=10)
+    version = retrain_tick(policy=policy).train_run.dataset_version
+    assert version.method == "mle" and version.params["group_prior"] is True
+    assert version.counts["dimensions"]["quality"]["info"]["group_prior"]["groups"] == 3  # its 3 generators

@@ -116,12 +116,13 @@ def retrain_tick(*, policy: RetrainPolicy) -> RetrainRound | None:
 
 
 def _start(policy: RetrainPolicy, n: int) -> RetrainRound:
-    from annotation.services.mos import mos_aggregate
+    from annotation.services.mos import campaign_estimator, mos_aggregate
 
     with transaction.atomic():
         campaign = policy.campaign
         splits_assign(campaign=campaign)
-        version = mos_aggregate(campaign=campaign)
+        method, params = campaign_estimator(campaign)
+        version = mos_aggregate(campaign=campaign, method=method, params=params)
         run = run_create(
             kind=TrainingRun.Kind.TRAIN, dataset_version_id=version.pk, config=policy.config, export_split="given"
         )

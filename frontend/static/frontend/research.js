@@ -83,6 +83,11 @@ for (const form of document.querySelectorAll(".job-form")) {
     const status = form.querySelector(".job-status");
     const body = Object.fromEntries(new FormData(form));
     if (body.seed !== undefined) body.seed = Number(body.seed || 0);
+    if (body.method === "mle+generator") {
+      // mle with the generator prior (docs/mos.md): one method, one parameter
+      body.method = "mle";
+      body.params = { group_prior: true };
+    }
     status.textContent = "starting…";
     let res;
     try {
