@@ -616,7 +616,7 @@ class ItemScore(models.Model):
     transaction as its scores, and the write holds every scored item FOR KEY SHARE after checking it
     exists (services/mos.py `_items_hold`); deletes cascade through the ORM (on_delete=CASCADE).
 
-    No index on the item either (migration 0010): every aggregation paid for it (0.25-0.3 s of the 0.8-1.1 s
+    No index on the item either (migration 0011): every aggregation paid for it (0.25-0.3 s of the 0.8-1.1 s
     its 200K rows took to write) and only deleting an item used it, which the platform never does (the
     admin's delete, or a campaign's: one hash join over the table, or a scan for a single item). Reads go
     by version: score_unique serves them."""

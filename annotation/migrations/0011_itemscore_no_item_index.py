@@ -7,7 +7,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("annotation", "0009_lean_hot_indexes"),
+        ("annotation", "0010_overlap_target_default"),
     ]
 
     operations = [
