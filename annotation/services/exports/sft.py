@@ -111,6 +111,7 @@ def sft_lines(chunk: dict[str, list], splits: list, tool: bool = False) -> list[
     # The members every dimension's record of an item shares, laid out once per item.
     shared = [] if tool else json_members([(key, item[col]) for key, col in _SHARED])
     split_json = json_column(splits, "str")
+    prompts_all = [p[1:-1] for p in item["prompt"]]  # the escaped prompt without its quotes, for the user turn
     per_dim: list[list[str]] = []
     for dim in DIMENSION_ORDER:
         mos_all = chunk.get(f"{dim}_mos") or [None] * n
@@ -123,7 +124,7 @@ def sft_lines(chunk: dict[str, list], splits: list, tool: bool = False) -> list[
 
         mos = pick(mos_all)
         levels = [level_from_mos(m) for m in mos]
-        prompts = [p[1:-1] for p in pick(item["prompt"])]
+        prompts = pick(prompts_all)
         if tool:
             messages = _messages(pick(chunk["media_type"]), dim, prompts, levels)
             dimension = [encode_basestring(dim)] * len(rows)
