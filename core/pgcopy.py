@@ -8,6 +8,8 @@ Reading: `columns_read` folds each column of a query into one bytea (`string_agg
 fetched in binary and read with `np.frombuffer`. A COPY TO STDOUT cannot do this: the server sends one
 message per row, so psycopg yields a million Python blocks for a million ratings (about 1.5 s).
 The aggregates of one SELECT see the same input rows in the same order, so the columns stay aligned.
+When the caller knows the rows fit one bucket (`span`), the SELECT has no GROUP BY: grouping by an
+expression made PostgreSQL sort a million rows on disk first (0.95 s for 1M ratings instead of 0.45 s).
 
 PostgreSQL only: callers keep an ORM path for the other databases (SQLite, the embedded default).
 """
@@ -20,14 +22,22 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import psycopg
-from django.db import connection
+from django.db import connection, transaction
 
 # Binary COPY: signature, flags (int32 0), header extension length (int32 0); trailer: field count -1.
 SIGNATURE = b"PGCOPY\n\xff\r\n\x00" + b"\x00\x00\x00\x00" + b"\x00\x00\x00\x00"
 TRAILER = b"\xff\xff"
 # numpy's big-endian layout of each PostgreSQL binary type we write; text is a fixed-width bytes field per group.
 NUMPY_TYPES = {"int8": ">i8", "int4": ">i4", "int2": ">i2", "float8": ">f8", "bool": "?"}
-SEND_FUNCTIONS = {"int8": "int8send", "float8": "float8send"}
+SEND_FUNCTIONS = {"int8": "int8send", "int4": "int4send", "int2": "int2send", "float8": "float8send"}
+# columns_read: how each type is read back (numpy's big-endian type) and what it becomes.
+READ_TYPES = {
+    "int8": (">i8", np.int64),
+    "int4": (">i4", np.int64),
+    "int2": (">i2", np.float64),
+    "float8": (">f8", np.float64),
+}
+INT2_NULL = -32768  # an int2 column's NULL on the wire (read back as NaN): the one value it cannot hold
 # One bytea holds at most 1 GB: the columns are folded in buckets of this many rows of `chunk_by` values.
 READ_BUCKET = 20_000_000
 
@@ -119,34 +129,55 @@ def copy_in(table: str, columns: Sequence[tuple[str, str, Any]], n: int) -> None
             copy.write(payload)
 
 
-def columns_read(sql: str, params: Sequence, columns: Sequence[tuple[str, str]], chunk_by: str) -> dict:
-    """The rows of `sql` as one numpy array per column. columns: (output column name, type), type int8 or
-    float8 (NULL becomes NaN; an int8 column must not be NULL). chunk_by: an integer column of the query
-    that buckets the rows (each bucket's column is one bytea, at most 1 GB)."""
+def columns_read(
+    sql: str,
+    params: Sequence,
+    columns: Sequence[tuple[str, str]],
+    chunk_by: str,
+    span: tuple[int | None, int | None] | None = None,
+) -> dict:
+    """The rows of `sql` as one numpy array per column. columns: (output column name, type), type int8,
+    int4 (int64 arrays; must not be NULL), int2 or float8 (float64 arrays, NULL becomes NaN; an int2
+    column must not hold -32768). The narrower types halve what a million ratings send. chunk_by: an integer column of the query
+    that buckets the rows (each bucket's column is one bytea, at most 1 GB). span: (min, max) that
+    chunk_by can take, where the caller knows it cheaply (an index); within one bucket's width the rows
+    are read by one plain aggregate."""
     quote = connection.ops.quote_name
     aggs = []
     for name, typ in columns:
         if typ == "float8":
             value = f"coalesce(t.{quote(name)}::float8, 'NaN'::float8)"
-        elif typ == "int8":
-            value = f"t.{quote(name)}::int8"
+        elif typ in ("int8", "int4"):
+            value = f"t.{quote(name)}::{typ}"
+        elif typ == "int2":
+            value = f"coalesce(t.{quote(name)}::int2, '{INT2_NULL}'::int2)"
         else:
             raise ValueError(f"columns_read: unsupported type {typ!r}")
         aggs.append(f"string_agg({SEND_FUNCTIONS[typ]}({value}), ''::bytea)")
-    query = f"SELECT {', '.join(aggs)} FROM ({sql}) t GROUP BY t.{quote(chunk_by)} / {READ_BUCKET}"
+    one_bucket = span is not None and (span[0] is None or span[1] is None or span[1] - span[0] < READ_BUCKET)
+    query = f"SELECT {', '.join(aggs)} FROM ({sql}) t"
+    if not one_bucket:
+        query += f" GROUP BY t.{quote(chunk_by)} / {READ_BUCKET}"
     connection.ensure_connection()
     # A server-binding cursor on Django's own connection (the same transaction): Django's client-side
     # cursors cannot return binary results, and bytea as text would double in size and need decoding.
-    with psycopg.Cursor(connection.connection) as cursor:
+    with transaction.atomic(), psycopg.Cursor(connection.connection) as cursor:
+        # JIT compiles for longer than this query runs; buckets are grouped by hashing (a sort of every
+        # row by its bucket spilled to disk). SET LOCAL: both end with this transaction.
+        cursor.execute("SET LOCAL jit = off")
+        if not one_bucket:
+            cursor.execute("SET LOCAL enable_sort = off")
         cursor.execute(query, list(params), binary=True)
-        buckets = cursor.fetchall()
+        buckets = [row for row in cursor.fetchall() if row[0] is not None]  # no rows: one row of NULLs
     out = {}
     for k, (name, typ) in enumerate(columns):
         blobs = [row[k] for row in buckets]
-        dtype = np.dtype(">i8" if typ == "int8" else ">f8")
-        parts = [np.frombuffer(b, dtype=dtype) for b in blobs]
-        joined = np.concatenate(parts) if parts else np.empty(0, dtype=dtype)
-        out[name] = joined.astype(np.int64 if typ == "int8" else np.float64)
+        wire, kind = READ_TYPES[typ]
+        parts = [np.frombuffer(b, dtype=wire) for b in blobs]
+        joined = np.concatenate(parts) if parts else np.empty(0, dtype=wire)
+        out[name] = joined.astype(kind)
+        if typ == "int2":
+            out[name][joined == INT2_NULL] = np.nan
     lengths = {len(v) for v in out.values()}
     if len(lengths) > 1:  # cannot happen (one SELECT feeds every aggregate the same rows): say so loudly if it does
         raise RuntimeError(f"columns_read: columns of different lengths {sorted(lengths)}")

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from django.db import connection, transaction
-from django.db.models import Max
+from django.db.models import Max, Min
 
 from core.errors import Conflict, InvalidInput, NotFound
 from core.events import VERSION_READY, announce
@@ -52,11 +52,13 @@ def ratings_arrays(*, campaign: Campaign, bulk: bool | None = None) -> dict[str,
     qs = counted_ratings(campaign=campaign)
     if _bulk(bulk):
         sql, params = qs.values_list("id", "item_id", "annotator_id", "quality", "alignment").query.sql_with_params()
+        ids = Rating.objects.aggregate(lo=Min("id"), hi=Max("id"))  # two ends of the primary key: no scan
         cols = columns_read(
             sql,
             params,
-            [("item_id", "int8"), ("annotator_id", "int8"), ("quality", "float8"), ("alignment", "float8")],
+            [("item_id", "int8"), ("annotator_id", "int4"), ("quality", "int2"), ("alignment", "int2")],
             chunk_by="id",
+            span=(ids["lo"], ids["hi"]),
         )
         return {
             "item": cols["item_id"],

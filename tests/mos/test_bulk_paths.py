@@ -93,6 +93,25 @@ def test_columns_read_matches_a_plain_select(scratch_table):
     assert len(empty["a"]) == len(empty["d"]) == 0
 
 
+@pytest.mark.parametrize("span", [None, (0, 4), (0, 10**12)])  # grouped by bucket; one plain aggregate; wide span
+def test_columns_read_narrow_types_and_one_bucket_match_a_plain_select(scratch_table, span):
+    """int4 and int2 on the wire (an int2 NULL comes back as NaN), read grouped or as one aggregate."""
+    b = np.array([-3, 0, 2**31 - 1, 5, -(2**31)])
+    c = [1, None, 5, -32767, None]
+    with connection.cursor() as cur:
+        for k in range(5):
+            cur.execute(f"INSERT INTO {scratch_table} (a, b, c) VALUES (%s, %s, %s)", [k, int(b[k]), c[k]])
+    got = columns_read(
+        f"SELECT a, b, c FROM {scratch_table}", [], [("a", "int8"), ("b", "int4"), ("c", "int2")], "a", span=span
+    )
+    order = np.argsort(got["a"])
+    assert got["b"].dtype == np.int64 and got["c"].dtype == np.float64
+    np.testing.assert_array_equal(got["b"][order], b)
+    np.testing.assert_array_equal(got["c"][order], np.array([1, np.nan, 5, -32767, np.nan]))
+    empty = columns_read(f"SELECT a, c FROM {scratch_table} WHERE a < 0", [], [("a", "int8"), ("c", "int2")], "a", span)
+    assert len(empty["a"]) == len(empty["c"]) == 0
+
+
 def test_a_score_of_a_deleted_item_is_refused_and_nothing_is_written(rated):
     """ItemScore has no database foreign key: the write checks (and holds) the items itself."""
     campaign, items, _, _ = rated

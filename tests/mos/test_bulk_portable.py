@@ -137,3 +137,25 @@ def test_deleting_an_item_deletes_its_scores(awkward):
     item.ratings.all().delete()
     item.delete()
     assert not awkward.scores.filter(item_id=item.pk).exists() and awkward.scores.count() > 0
+
+
+def test_both_shapes_of_the_export_query_give_the_same_rows(awkward):
+    """version_query by the version's score rows or by the items' score joins (the shape a version covering
+    much of the item table is read with): the same rows, the unscored item in neither, the item scored on
+    one dimension only in both."""
+    from django.db import connection
+
+    from annotation.services.exports.rows import version_query
+
+    unscored = ItemFactory(campaign=awkward.campaign)
+    rows = {}
+    for by_items in (False, True):
+        names, sql, params = version_query(version=awkward, by_items=by_items)
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            rows[by_items] = cursor.fetchall()
+    assert rows[True] == rows[False]
+    pks = [row[names.index("pk")] for row in rows[True]]
+    assert len(pks) == awkward.counts["items"] and unscored.pk not in pks
+    odd = Item.objects.get(prompt__text=AWKWARD_PROMPT)
+    assert odd.pk in pks and awkward.scores.filter(item=odd).count() == 1

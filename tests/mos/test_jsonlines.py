@@ -1,4 +1,5 @@
-"""The export's column-wise JSON Lines and media paths are exactly what json.dumps and pathlib give."""
+"""The export's column-wise JSON Lines, CSV rows and media paths are exactly what json.dumps, csv.writer and
+pathlib give."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import PurePosixPath
 import pytest
 
 from annotation.services.exports.jsonlines import json_column, json_lines
-from annotation.services.exports.rows import _suffix
+from annotation.services.exports.rows import _media_paths, _suffix, media_relpath
 
 STRINGS = ["", "plain", 'quo"te', "back\\slash", "ünïcödé 🎨", "tab\t nl\n cr\r nul\x00 bell\x07", "\u2028", None]
 FLOATS = [0.0, -0.0, 1.5, 1 / 3, 1e-300, 1e300, 4.0, math.nan, math.inf, -math.inf, None, 2.675]
@@ -48,31 +49,39 @@ def test_unknown_kind_is_an_error():
         json_column([1], "decimal")
 
 
-@pytest.mark.parametrize(
-    "name",
-    [
-        "media/ab/x.png",
-        "x.PNG",
-        "a/b.c/d",
-        "a/.hidden",
-        "a/b.",
-        "a/b..",
-        "a/b/",
-        "a/b.tar.gz/",
-        "a/.",
-        "",
-        "/",
-        ".",
-        "..",
-        "a/..b",
-        "noext",
-        "a//b.mp4",
-        "a/b.mp4/.",
-        "./x.jpg",
-    ],
-)
+MEDIA_NAMES = [
+    "media/ab/x.png",
+    "x.PNG",
+    "a/b.c/d",
+    "a/.hidden",
+    "a/b.",
+    "a/b..",
+    "a/b/",
+    "a/b.tar.gz/",
+    "a/.",
+    "",
+    "/",
+    ".",
+    "..",
+    "a/..b",
+    "noext",
+    "a//b.mp4",
+    "a/b.mp4/.",
+    "./x.jpg",
+]
+
+
+@pytest.mark.parametrize("name", MEDIA_NAMES)
 def test_media_suffix_is_pathlibs(name):
     assert _suffix(name) == PurePosixPath(name).suffix
+
+
+def test_the_inlined_media_paths_are_media_relpaths():
+    names = [*MEDIA_NAMES, "a/B.ÄPNG", "v.tar.MP4", "a/b.c/d.e", "x.\n", "dir.d/.e"]
+    shas = [f"{k:02x}" + "f" * 62 for k in range(len(names))]
+    types = ["video" if k % 2 else "image" for k in range(len(names))]
+    want = [media_relpath(sha256=s, media_name=n, media_type=t) for s, n, t in zip(shas, names, types)]
+    assert _media_paths(shas, names, types) == want
 
 
 @pytest.mark.parametrize("seed", [0, 1, 7])
@@ -87,3 +96,23 @@ def test_the_faster_split_assignment_gives_the_same_splits(seed):
     keys = list(zip(rng.integers(0, 800, 3000).tolist(), rng.choice([5, 9, 11, 40, 2], 3000).tolist()))
     for ratios in ({"train": 0.8, "val": 0.1, "test": 0.1}, {"train": 0.5, "test": 0.5}, {"val": 1.0}):
         assert assign_splits(keys, ratios, seed) == reference(keys, ratios, seed)
+
+
+def test_csv_fields_rows_are_what_csv_writer_writes():
+    import csv
+    import io
+
+    from annotation.services.exports.mos_table import csv_fields
+
+    columns = [
+        ["plain", 'a "quote"', "comma, here", "line\nbreak", "cr\rhere", "", None, "tab\tünï 🎨", "\x00,"],
+        [1.5, float("nan"), None, 1e-7, 3.0, -0.0, 1e16, 2.5, 7.25],
+        [1, None, 0, -3, 10**12, 5, 2, 3, 4],
+        [True, False, None, True, False, True, False, True, False],
+        ["x"] * 9,  # no field needs quotes: the column is used as it is
+    ]
+    buf = io.StringIO()
+    csv.writer(buf).writerows(zip(*columns))
+    fields = [csv_fields(col) for col in columns]
+    assert fields[4] is columns[4]
+    assert "".join(",".join(["%s"] * len(fields)) % row + "\r\n" for row in zip(*fields)) == buf.getvalue()

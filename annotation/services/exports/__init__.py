@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from pathlib import Path
@@ -127,19 +128,20 @@ def dataset_export(
                     if ratios == GIVEN:
                         splits = chunk["given_split"]
                     elif ratios:
-                        splits = [prompt_split.get(p) for p in chunk["prompt_id"]]
+                        splits = list(map(prompt_split.get, chunk["prompt_id"]))
                     else:
                         splits = [None] * len(chunk["pk"])
-                    keep = [not _golden_skipped(g, s, golden) for g, s in zip(chunk["is_golden"], splits)]
-                    skipped_golden += keep.count(False)
-                    chunk = chunk_take(chunk, keep)
-                    splits = [s for s, ok in zip(splits, keep) if ok]
+                    if golden != "keep" and any(chunk["is_golden"]):  # else every row stays: no call per row
+                        keep = [not _golden_skipped(g, s, golden) for g, s in zip(chunk["is_golden"], splits)]
+                        skipped_golden += keep.count(False)
+                        chunk = chunk_take(chunk, keep)
+                        splits = [s for s, ok in zip(splits, keep) if ok]
                     if placer.mode != "none":
                         for name, path, item_id in zip(chunk["media_name"], chunk["media_path"], chunk["item_id"]):
                             placer.place(media_name=name, relpath=path, item_id=item_id)
                     writer.write_chunk(chunk, splits)
-                    for s in splits:
-                        table_counts[s or "all"] += 1
+                    for s, n in Counter(splits).items():
+                        table_counts[s or "all"] += n
                     if progress:
                         progress.update(done, f"exporting {fmt}")
         finally:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from pathlib import Path
 
 from .. import csv_safe
@@ -53,6 +54,21 @@ def table_columns(chunk: dict[str, list], splits: list, with_split: bool) -> dic
     return out
 
 
+_NEEDS_QUOTES = re.compile(r'[,"\r\n]').search  # csv.writer's QUOTE_MINIMAL: delimiter, quote, line ends
+
+
+def csv_fields(values: list) -> list:
+    """A column's values as csv.writer (excel dialect) writes them, for %s: None as an empty field, a
+    string with a comma, quote or line break quoted (its quotes doubled); numbers and booleans are left
+    to %s, which gives str() as csv.writer does. A column with no such string is checked in one search."""
+    if None in values:
+        values = ["" if v is None else v for v in values]
+    text = [v for v in values if isinstance(v, str)]
+    if not text or not _NEEDS_QUOTES("\x00".join(text)):
+        return values
+    return ['"' + v.replace('"', '""') + '"' if isinstance(v, str) and _NEEDS_QUOTES(v) else v for v in values]
+
+
 class TableWriter:
     """Base: one file, a row per item; `files()` reports what was written."""
 
@@ -85,9 +101,11 @@ class CsvWriter(TableWriter):
         for col in (*TEXT_COLUMNS, "split"):  # prompts can start with '=': csv_safe escapes formula cells
             if col in cols:
                 cols[col] = csv_safe.cells(cols[col])
-        buf = io.StringIO()  # one write per chunk: the csv module writes to its file once per row
-        csv.writer(buf).writerows(zip(*cols.values()))
-        self._fh.write(buf.getvalue().encode("utf-8"))
+        # Each column turned into CSV fields once, then one %-format per row: what csv.writer writes
+        # (tests/mos/test_bulk_portable.py compares), in 0.4 s per 100K items instead of 0.6 s.
+        fields = [csv_fields(values) for values in cols.values()]
+        template = ",".join(["%s"] * len(fields)) + "\r\n"
+        self._fh.write("".join([template % row for row in zip(*fields)]).encode("utf-8"))
         self.rows += len(splits)
 
     def close(self) -> None:
