@@ -57,7 +57,10 @@ def test_video_keys_play_step_and_change_speed(page, live_server, make_user, med
     open_rating(page, live_server, make_user("annotator"), campaign)
     page.wait_for_function("() => { const v = document.querySelector('#media video'); return v && v.readyState >= 2; }")
     expect(page.locator("#video-tools")).to_be_visible()
-    page.keyboard.press("Space")  # it autoplays: space pauses, and presses no score button
+    # It autoplays; on a loaded machine playback may start after readyState 2, and Space on a video not yet
+    # playing would start it: wait until it plays, then Space pauses (and presses no score button).
+    page.wait_for_function("() => !document.querySelector('#media video').paused")
+    page.keyboard.press("Space")
     page.wait_for_function("() => document.querySelector('#media video').paused")
     assert page.locator('.score-button[aria-pressed="true"]').count() == 0
     page.evaluate("() => { document.querySelector('#media video').currentTime = 0.5; }")
