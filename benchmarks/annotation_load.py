@@ -47,6 +47,7 @@ from urllib.parse import urlparse
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "platform")]
 
+from benchmarks import cpu_split  # noqa: E402  (after the path set-up, as the platform's imports)
 
 # The floor endpoint's table (benchmarks/floor_urls.py inserts into it); created in the benchmark's database only.
 FLOOR_CREATE_SQL = (
@@ -521,8 +522,11 @@ def parse_phases(text: str) -> list[tuple[int, float]]:
     return out
 
 
-def run_phase(args, port: int, tokens: list[str], slug: str, *, think_ms: float, floor: bool = False) -> dict:
-    """Run one phase; the sink's `rate` counts what completed after the ramp (all clients running)."""
+def run_phase(
+    args, port: int, tokens: list[str], slug: str, *, think_ms: float, web_pgid: int, floor: bool = False
+) -> dict:
+    """Run one phase; the sink's `rate` counts what completed after the ramp (all clients running), `cpu`
+    says where the phase's CPU went per rating (batch requests included) or per floor request."""
     sink: dict[str, Any] = {
         "batch_ms": [],
         "first_batch_ms": [],  # each annotator's first request of the phase (a new connection, a new profile)
@@ -549,10 +553,15 @@ def run_phase(args, port: int, tokens: list[str], slug: str, *, think_ms: float,
         )
         for i, tok in enumerate(tokens)
     ]
+    cpu_before = cpu_split.snapshot(web_pgid=web_pgid, wall=time.time()) if cpu_split.available() else None
     for w in workers:
         w.start()
     for w in workers:
         w.join(timeout=args.seconds + 120)
+    if cpu_before is not None:
+        cpu_after = cpu_split.snapshot(web_pgid=web_pgid, wall=time.time())
+        what = "floor request" if floor else "rating (batch requests included)"
+        sink["cpu"] = cpu_split.describe(cpu_before, cpu_after, requests=len(sink["rating_ms"]), what=what)
     steady_from = t0 + min(args.ramp_s, args.seconds / 2)
     steady = [t for t in sink["rating_t"] if t >= steady_from]
     sink["rate"] = len(steady) / max(1e-9, deadline - steady_from)
@@ -627,20 +636,22 @@ def main(argv=None) -> int:
         errors: list[str] = []
         floor = None
         if args.floor_annotators:
-            sink = run_phase(args, port, tokens["floor"], campaign.slug, think_ms=0, floor=True)
+            sink = run_phase(args, port, tokens["floor"], campaign.slug, think_ms=0, web_pgid=gunicorn.pid, floor=True)
             floor = sink["rate"]
             r = sink["rating_ms"]
             print(
                 f"floor (one insert in one transaction, {args.floor_annotators} clients, no think time): "
                 f"{floor:.1f} requests/s, p50={pct(r, 50):.1f} ms  p95={pct(r, 95):.1f} ms"
             )
+            if "cpu" in sink:
+                print(sink["cpu"])
             errors += sink["errors"]
         results = []
         for i, (n, think) in enumerate(phases):
             if vacuum_between:  # also before the first: a --reuse-db database holds the last run's dead rows
                 vacuum(connection, VACUUM_BETWEEN_PHASES)
                 connection.close()
-            sink = run_phase(args, port, tokens[f"p{i}"], campaign.slug, think_ms=think)
+            sink = run_phase(args, port, tokens[f"p{i}"], campaign.slug, think_ms=think, web_pgid=gunicorn.pid)
             results.append((n, think, sink))
             b, r = sink["batch_ms"], sink["rating_ms"]
             share = f" = {100 * sink['rate'] / floor:.0f}% of the floor" if floor and not think else ""
@@ -663,6 +674,8 @@ def main(argv=None) -> int:
                 f"   batches finished {sink['batches_done']}; annotators told 'no work' {sink['no_work']}; "
                 f"errors {len(sink['errors'])}" + (f" (first: {sink['errors'][:3]})" if sink["errors"] else "")
             )
+            if "cpu" in sink:
+                print(sink["cpu"])
             errors += sink["errors"]
         print(f"load average after: {os.getloadavg()[0]:.1f} (this machine's {os.cpu_count()} cores are shared)")
         flat = [(n, s) for n, think, s in results if not think]
