@@ -240,8 +240,11 @@ class Item(models.Model):
     # Indexed in Meta (item_sha256): db_index=True would add a second, varchar_pattern_ops index for LIKE
     # queries that nothing runs, maintained at every lease.
     sha256 = models.CharField(max_length=64)
-    prompt = models.ForeignKey(Prompt, on_delete=models.PROTECT, related_name="items")
-    generator = models.ForeignKey(Generator, on_delete=models.PROTECT, related_name="items")
+    # No single-column indexes on prompt and generator (db_index=False), for the same reason: nothing reads
+    # items by prompt or generator alone on a path that matters (per campaign, item_campaign_generator and the
+    # pool indexes serve; joins to prompts go by the prompt's key); a lease wrote an entry into both.
+    prompt = models.ForeignKey(Prompt, on_delete=models.PROTECT, related_name="items", db_index=False)
+    generator = models.ForeignKey(Generator, on_delete=models.PROTECT, related_name="items", db_index=False)
     is_golden = models.BooleanField(
         default=False, help_text="In the campaign's golden sample (never shown to annotators)."
     )

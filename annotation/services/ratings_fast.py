@@ -45,11 +45,14 @@ STORE_SQL = f"""
     )
     SELECT tk.status, tk.lease_expires_at > %(now)s::timestamptz, tk.batch_id, tk.item_id, tk.kind, tk.batch_status,
            tk.rate_quality, tk.rate_alignment, (SELECT id FROM ins), (SELECT count(*) FROM upd),
-           (SELECT count(*) FROM {_T} x WHERE x.batch_id = tk.batch_id),
-           (SELECT count(*) FROM {_T} x WHERE x.batch_id = tk.batch_id AND x.status = 'rated'),
-           (SELECT count(*) FROM {_T} x WHERE x.batch_id = tk.batch_id AND x.status = 'leased'
-                                          AND x.lease_expires_at > %(now)s::timestamptz AND x.id <> tk.id)
-      FROM tk"""
+           n.total, n.rated, n.live
+      FROM tk CROSS JOIN LATERAL (
+        -- one pass over the batch's tasks for the three counts
+        SELECT count(*) AS total, count(*) FILTER (WHERE x.status = 'rated') AS rated,
+               count(*) FILTER (WHERE x.status = 'leased' AND x.lease_expires_at > %(now)s::timestamptz
+                                  AND x.id <> tk.id) AS live
+          FROM {_T} x WHERE x.batch_id = tk.batch_id
+      ) n"""
 
 
 @dataclass

@@ -85,3 +85,24 @@ def test_the_raw_counter_update_keeps_the_priority_formula(client_as):
         assert item.active_count == 1
         expected = priority_of(active_count=1, scale=1.7, bonus=0.3)
         assert item.priority == pytest.approx(expected, rel=1e-9)
+
+
+def test_a_lease_writes_into_no_index_the_platform_does_not_use():
+    """Every lease rewrites its items' rows into every index of annotation_item (no update there is HOT: the pool
+    indexes hold active_count). These are the indexes the platform reads; a new one costs every lease, so it
+    has to be added here on purpose (docs/assign.md, "Why the batch request costs more at 100K items")."""
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'annotation_item'")
+        names = {row[0] for row in cur.fetchall()}
+    assert names == {
+        "annotation_item_pkey",
+        "item_unique_external_id",  # (campaign, item_id): imports, lookups by external id
+        "item_campaign_generator",  # a campaign's items by generator (leaderboards, the generators' list)
+        "item_sha256",  # the duplicate check of imports
+        "item_open_pool_fullest",  # the assignment pool, selection_policy "fullest"
+        "item_open_pool_value",  # the assignment pool, selection_policy "value"
+        "item_golden",  # the golden scan (partial: a regular lease writes nothing there)
+        "item_held",  # held items (partial: empty for a regular lease)
+    }, names
