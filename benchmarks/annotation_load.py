@@ -11,13 +11,15 @@ simulated annotators (threads, token auth, keep-alive HTTP), each phase with new
    comparable with Label Studio's, then 64 with a 1 s mean think time): each annotator asks for a batch
    and rates every task until the time is up.
 
-Prints p50/p95/p99 latency of batch requests and ratings and ratings/s per phase, the saturation ratings/s
-as a share of the floor (a line ending `NN% of the floor`), and the over-assignment check (no regular
-item over target, counters true, no annotator rating an item twice). Then stops gunicorn and drops the
-database.
+Prints p50/p95/p99 latency of batch requests and ratings and ratings/s per phase, where each phase's CPU
+went per rating (load client, web server, PostgreSQL, the rest of the machine; benchmarks/cpu_split.py),
+the saturation ratings/s as a share of the floor (a line ending `NN% of the floor`), the think-time p95s
+with 95% bootstrap intervals, and the over-assignment check (no regular item over target, counters true,
+no annotator rating an item twice). Then stops gunicorn and drops the database. Phases with a think time
+run `--think-seconds` (180 s), the others `--seconds` (60 s).
 
     .venv/bin/python benchmarks/annotation_load.py                      # the defaults below
-    .venv/bin/python benchmarks/annotation_load.py --items 20000 --ratings 60000 --seconds 20
+    .venv/bin/python benchmarks/annotation_load.py --items 20000 --ratings 60000 --seconds 20 --think-seconds 40
 
 Goals on a 2-core machine: ≥ 600 ratings/s at saturation and ≥ 50% of the floor; with 64 annotators at
 1 s think time rating p95 ≤ 20 ms and batch p95 ≤ 50 ms; zero over-assignment. The client threads run
@@ -68,7 +70,15 @@ def parse_args(argv=None):
         help="rating phases as ANNOTATORS:THINK_MS, comma-separated (think = mean pause before each rating; 0 = flat out)",
     )
     p.add_argument("--floor-annotators", type=int, default=64, help="clients of the floor phase (0: no floor phase)")
-    p.add_argument("--seconds", type=float, default=60.0, help="length of each phase")
+    p.add_argument("--seconds", type=float, default=60.0, help="length of the floor and each flat-out phase")
+    p.add_argument(
+        "--think-seconds",
+        type=float,
+        default=180.0,
+        help="length of each phase with a think time: at 1 s a 60 s phase holds one batch per annotator, and "
+        "every annotator's second request arrives in the same few seconds (a burst real raters, who start at "
+        "different times, do not make); 180 s gives each some 3-4 batches and ~250 batch requests for the p95",
+    )
     p.add_argument("--max-batches", type=int, default=1000, help="per simulated annotator and phase")
     p.add_argument(
         "--workers", type=int, default=2, help="gunicorn workers (gthread); see the README's scaling section"
@@ -492,6 +502,17 @@ def pct(values: list[float], q: float) -> float:
     return s[min(len(s) - 1, int(round(q / 100 * (len(s) - 1))))]
 
 
+def pct_ci(values: list[float], q: float, *, draws: int = 1000, seed: int = 0) -> tuple[float, float]:
+    """A 95% bootstrap interval of the q-th percentile: how far the printed p95 of a few hundred requests
+    could move in another run of the same phase (a goal is met with confidence when the whole interval is)."""
+    if len(values) < 20:
+        return float("nan"), float("nan")
+    rng = random.Random(seed)
+    n = len(values)
+    stats = sorted(pct([values[rng.randrange(n)] for _ in range(n)], q) for _ in range(draws))
+    return stats[int(0.025 * draws)], stats[int(0.975 * draws) - 1]
+
+
 def checks(campaign) -> dict:
     from django.db import connection
 
@@ -523,7 +544,15 @@ def parse_phases(text: str) -> list[tuple[int, float]]:
 
 
 def run_phase(
-    args, port: int, tokens: list[str], slug: str, *, think_ms: float, web_pgid: int, floor: bool = False
+    args,
+    port: int,
+    tokens: list[str],
+    slug: str,
+    *,
+    think_ms: float,
+    web_pgid: int,
+    seconds: float,
+    floor: bool = False,
 ) -> dict:
     """Run one phase; the sink's `rate` counts what completed after the ramp (all clients running), `cpu`
     says where the phase's CPU went per rating (batch requests included) or per floor request."""
@@ -538,7 +567,7 @@ def run_phase(
     }
     sink["batches_done"] = 0
     t0 = time.time()
-    deadline = t0 + args.seconds
+    deadline = t0 + seconds
     workers = [
         Annotator(
             port=port,
@@ -557,12 +586,12 @@ def run_phase(
     for w in workers:
         w.start()
     for w in workers:
-        w.join(timeout=args.seconds + 120)
+        w.join(timeout=seconds + 120)
     if cpu_before is not None:
         cpu_after = cpu_split.snapshot(web_pgid=web_pgid, wall=time.time())
         what = "floor request" if floor else "rating (batch requests included)"
         sink["cpu"] = cpu_split.describe(cpu_before, cpu_after, requests=len(sink["rating_ms"]), what=what)
-    steady_from = t0 + min(args.ramp_s, args.seconds / 2)
+    steady_from = t0 + min(args.ramp_s, seconds / 2)
     steady = [t for t in sink["rating_t"] if t >= steady_from]
     sink["rate"] = len(steady) / max(1e-9, deadline - steady_from)
     return sink
@@ -629,14 +658,23 @@ def main(argv=None) -> int:
         warm_up(port, tokens["p0"][0], 4 * args.workers * args.threads)
         print(
             f"gunicorn: {args.workers} gthread workers x {args.threads} threads on 127.0.0.1:{port}; phases of "
-            f"{args.seconds:.0f} s (annotators start within {args.ramp_s:.0f} s; rates count after that); "
+            f"{args.seconds:.0f} s, {args.think_seconds:.0f} s with a think time (annotators start within {args.ramp_s:.0f} s; rates count after that); "
             f"wal_compression {args.wal_compression or 'as the server has it'}; "
             f"load average before: {os.getloadavg()[0]:.1f}"
         )
         errors: list[str] = []
         floor = None
         if args.floor_annotators:
-            sink = run_phase(args, port, tokens["floor"], campaign.slug, think_ms=0, web_pgid=gunicorn.pid, floor=True)
+            sink = run_phase(
+                args,
+                port,
+                tokens["floor"],
+                campaign.slug,
+                think_ms=0,
+                web_pgid=gunicorn.pid,
+                seconds=args.seconds,
+                floor=True,
+            )
             floor = sink["rate"]
             r = sink["rating_ms"]
             print(
@@ -651,11 +689,14 @@ def main(argv=None) -> int:
             if vacuum_between:  # also before the first: a --reuse-db database holds the last run's dead rows
                 vacuum(connection, VACUUM_BETWEEN_PHASES)
                 connection.close()
-            sink = run_phase(args, port, tokens[f"p{i}"], campaign.slug, think_ms=think, web_pgid=gunicorn.pid)
+            seconds = args.think_seconds if think else args.seconds
+            sink = run_phase(
+                args, port, tokens[f"p{i}"], campaign.slug, think_ms=think, web_pgid=gunicorn.pid, seconds=seconds
+            )
             results.append((n, think, sink))
             b, r = sink["batch_ms"], sink["rating_ms"]
             share = f" = {100 * sink['rate'] / floor:.0f}% of the floor" if floor and not think else ""
-            print(f"-- {n} annotators, think {think:.0f} ms: {sink['rate']:.1f} ratings/s{share}")
+            print(f"-- {n} annotators, think {think:.0f} ms, {seconds:.0f} s: {sink['rate']:.1f} ratings/s{share}")
             print(
                 f"   batch requests: n={len(b)}  p50={pct(b, 50):.1f} ms  p95={pct(b, 95):.1f} ms  "
                 f"p99={pct(b, 99):.1f} ms"
@@ -688,9 +729,12 @@ def main(argv=None) -> int:
         for n, think, sink in results:
             if think:
                 later = sink["later_batch_ms"]
+                r_lo, r_hi = pct_ci(sink["rating_ms"], 95)
+                b_lo, b_hi = pct_ci(sink["batch_ms"], 95)
                 print(
                     f"{n} annotators at {think / 1000:g} s think time: rating p95 {pct(sink['rating_ms'], 95):.1f} ms "
-                    f"(goal ≤ 20), batch p95 {pct(sink['batch_ms'], 95):.1f} ms (goal ≤ 50; "
+                    f"(95% interval {r_lo:.1f}-{r_hi:.1f}; goal ≤ 20), batch p95 {pct(sink['batch_ms'], 95):.1f} ms "
+                    f"(95% interval {b_lo:.1f}-{b_hi:.1f}, n={len(sink['batch_ms'])}; goal ≤ 50; "
                     f"{pct(later, 95):.1f} ms without each annotator's first)"
                 )
         if flat and floor:
