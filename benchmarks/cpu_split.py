@@ -24,6 +24,7 @@ class Snapshot:
     client: float  # CPU seconds of this process (every thread)
     web: float  # of the processes in the web server's process group
     database: float  # of every process named postgres
+    database_background: float  # of those, the server's own processes (WAL writer, checkpointer, ...)
     busy: float  # of the whole machine (every core), idle and iowait excluded
     wall: float
 
@@ -44,7 +45,7 @@ def _cpu_seconds(fields: list[str]) -> float:
 
 
 def snapshot(*, web_pgid: int, wall: float) -> Snapshot:
-    client = web = database = 0.0
+    client = web = database = background = 0.0
     me = os.getpid()
     for entry in PROC.iterdir():
         if not entry.name.isdigit():
@@ -58,12 +59,25 @@ def snapshot(*, web_pgid: int, wall: float) -> Snapshot:
         elif pgrp == web_pgid:
             web += _cpu_seconds(fields)
         elif comm == "postgres":
-            database += _cpu_seconds(fields)
+            seconds = _cpu_seconds(fields)
+            database += seconds
+            if _is_background(entry):
+                background += seconds
     cpu = (PROC / "stat").read_text().splitlines()[0].split()[1:]
     # user nice system idle iowait irq softirq steal: busy = all but idle and iowait
     values = [int(v) for v in cpu[:8]]
     busy = (sum(values) - values[3] - values[4]) / TICK
-    return Snapshot(client=client, web=web, database=database, busy=busy, wall=wall)
+    return Snapshot(client=client, web=web, database=database, database_background=background, busy=busy, wall=wall)
+
+
+def _is_background(entry: Path) -> bool:
+    """A PostgreSQL process that serves no client: the postmaster, the WAL writer, the checkpointer, the
+    background writer, autovacuum... A backend's title names its user, database and client address."""
+    try:
+        title = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return False
+    return "(" not in title and "[local]" not in title
 
 
 def describe(before: Snapshot, after: Snapshot, *, requests: int, what: str) -> str:
@@ -75,9 +89,13 @@ def describe(before: Snapshot, after: Snapshot, *, requests: int, what: str) -> 
         "web server": after.web - before.web,
         "PostgreSQL": after.database - before.database,
     }
+    background = after.database_background - before.database_background
     busy = after.busy - before.busy
     parts["rest of the machine"] = max(0.0, busy - sum(parts.values()))
     cores = os.cpu_count() or 1
     share = 100 * busy / max(1e-9, (after.wall - before.wall) * cores)
     per = ", ".join(f"{name} {1000 * seconds / requests:.2f} ms" for name, seconds in parts.items())
-    return f"   CPU per {what} (whole phase, all requests): {per}; the {cores} cores {share:.0f}% busy"
+    return (
+        f"   CPU per {what} (whole phase, all requests): {per} (of which its own processes, WAL writer, "
+        f"checkpointer..., {1000 * background / requests:.2f} ms); the {cores} cores {share:.0f}% busy"
+    )
