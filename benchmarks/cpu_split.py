@@ -94,8 +94,6 @@ def describe(before: Snapshot, after: Snapshot, *, requests: int, what: str) -> 
     parts["rest of the machine"] = max(0.0, busy - sum(parts.values()))
     cores = os.cpu_count() or 1
     share = 100 * busy / max(1e-9, (after.wall - before.wall) * cores)
-    per = ", ".join(f"{name} {1000 * seconds / requests:.2f} ms" for name, seconds in parts.items())
-    return (
-        f"   CPU per {what} (whole phase, all requests): {per} (of which its own processes, WAL writer, "
-        f"checkpointer..., {1000 * background / requests:.2f} ms); the {cores} cores {share:.0f}% busy"
-    )
+    text = {name: f"{name} {1000 * seconds / requests:.2f} ms" for name, seconds in parts.items()}
+    text["PostgreSQL"] += f" (its own processes: WAL writer, checkpointer... {1000 * background / requests:.2f} ms)"
+    return f"   CPU per {what} (whole phase, all requests): {', '.join(text.values())}; the {cores} cores {share:.0f}% busy"
