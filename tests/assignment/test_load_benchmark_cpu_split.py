@@ -5,13 +5,10 @@ phase; a process that ended inside the phase (a pooled connection the pool close
 from __future__ import annotations
 
 import os
-import sys
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from benchmarks.cpu_split import Snapshot, available, snapshot, split  # noqa: E402
+from benchmarks.cpu_split import Snapshot, available, snapshot, split
 
 
 def test_parts_count_what_each_process_used_during_the_phase():
