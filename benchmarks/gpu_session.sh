@@ -11,8 +11,8 @@
 #
 # The run: the scorer benchmark (full-size Qwen2-VL-7B, random weights, bf16: batched scoring with and without
 # size grouping, the one-at-a-time loop, LoRA training, peak memory) then the generation benchmark (full-size
-# SD 1.5 and ModelScope text-to-video, fp16). Sizes are meant to take 4-6 minutes on one H200 (an estimate until it
-# has run there); each step has its own time limit (280 s, 220 s), so the whole run fits one 600 s device call, and
+# SD 1.5 and ModelScope text-to-video, fp16). About 3 minutes on one H200 (it ran there on 2026-11-30); each step
+# has its own time limit (280 s, 220 s), so the whole run fits one 600 s device call, and
 # a failing step does not stop the next. Everything goes to $OUT when it is set (the
 # device tool's folder that comes back), else to benchmarks/out/gpu-session-<time>/: env.txt (machine and
 # versions), scorer_gpu_throughput.{json,log}, generation_gpu.{json,log} and summary.md (the README rows).
@@ -87,19 +87,27 @@ step() {  # step NAME LIMIT_S ARGS...: one benchmark under its own time limit; i
   tail -n 40 "$OUT_DIR/$name.log"
 }
 
-# ~2-3 min: the 7B build, 256 mixed-size images scored twice in batches of 32, 32 one at a time, 8 LoRA steps of 4
-if [ ${#SMOKE[@]} -eq 0 ]; then
-  step scorer_gpu_throughput 280 --score-items 256 --score-batch 32 --single-items 32 --image-side 448 \
-    --train-batch 4 --train-steps 8 "${WORKERS[@]}"
-else
-  step scorer_gpu_throughput 300 --smoke --score-items 8 --score-batch 4 --single-items 2 --image-side 56 \
-    --train-batch 2 --train-steps 1
+# GPU_SESSION_STEPS names the benchmarks to run (default both): a rerun of one after a change spends less device time
+STEPS=" ${GPU_SESSION_STEPS:-scorer generation} "
+# ~2 min on an H200 (2026-11-30): the 7B build, 512 mixed-size images scored twice each way in batches of 32 (the
+# loader's start-up, ~1 s, is a fixed cost per job: 256 items paid it as a fifth of their time), the loader and the
+# model each alone, 32 items one at a time, 8 LoRA steps of 4
+if [[ $STEPS == *" scorer "* ]]; then
+  if [ ${#SMOKE[@]} -eq 0 ]; then
+    step scorer_gpu_throughput 280 --score-items 512 --score-batch 32 --single-items 32 --image-side 448 \
+      --train-batch 4 --train-steps 8 "${WORKERS[@]}"
+  else
+    step scorer_gpu_throughput 300 --smoke --score-items 8 --score-batch 4 --single-items 2 --image-side 56 \
+      --train-batch 2 --train-steps 1
+  fi
 fi
-# ~2-3 min: 16 images at 512² and 4 videos of 16 frames at 256², 20 steps, one at a time and batched
-if [ ${#SMOKE[@]} -eq 0 ]; then
-  step generation_gpu 220 --steps 20 --images 16 --image-batch 8 --videos 4 --video-batch 2
-else
-  step generation_gpu 240 --smoke --steps 2 --images 2 --image-batch 2 --videos 2 --video-batch 2
+# ~1 min on an H200: 16 images at 512² and 4 videos of 16 frames at 256², 20 steps, one at a time and batched
+if [[ $STEPS == *" generation "* ]]; then
+  if [ ${#SMOKE[@]} -eq 0 ]; then
+    step generation_gpu 220 --steps 20 --images 16 --image-batch 8 --videos 4 --video-batch 2
+  else
+    step generation_gpu 240 --smoke --steps 2 --images 2 --image-batch 2 --videos 2 --video-batch 2
+  fi
 fi
 
 "$PY" - "$OUT_DIR" >"$OUT_DIR/summary.md" <<'EOF'
@@ -121,7 +129,10 @@ if s:
         f"**{s['score_batched_items_per_s']:.1f} items/s** grouped by size (padding {100 * s['score_padding_share']:.0f}%), "
         f"{s['score_batched_ungrouped_items_per_s']:.1f} ungrouped (padding {100 * s['score_ungrouped_padding_share']:.0f}%); "
         f"one at a time {s['score_one_at_a_time_items_per_s']:.2f} items/s: **{s['batched_speedup']:.1f}x** "
-        f"(goal >= 5x: {goal}); scoring peak {s['score_peak_gib']} GiB; "
+        f"(goal >= 5x: {goal}); the model alone on batches already on the GPU "
+        f"{s['score_model_only_items_per_s']:.1f} items/s ({s['score_model_only_items_per_s'] / s['score_one_at_a_time_items_per_s']:.1f}x), "
+        f"the loader alone {s['score_loader_only_items_per_s']:.0f} items/s (first batch after {s['score_loader_first_batch_s']:.1f} s, "
+        f"{s['score_collate_ms_per_item_one_process']:.1f} ms of collation per item); scoring peak {s['score_peak_gib']} GiB; "
         f"LoRA training **{s['train_samples_per_s']:.2f} samples/s** (batch {s['train_batch']}, gradient checkpointing "
         f"{'on' if s['gradient_checkpointing'] else 'off'}), peak {s['train_peak_gib']} GiB; "
         f"{s['score_items']} items of ~{s['image_side']} px, batch {s['score_batch']} |"

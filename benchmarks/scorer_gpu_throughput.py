@@ -15,7 +15,10 @@ to the real tokenizer's. The items are PNG files of mixed sizes (sides from half
 steps of 28 px) with prompts of 4 to 60 words, in random order, both dimensions: what a scoring job meets.
 
 Measured: the real scoring path (``score_records``: files read and processed in loader workers, batched) with
-size grouping on and off, and the padding share of each; the one-at-a-time loop (processor per item,
+size grouping on and off, and the padding share of each; where that time goes (the loader alone, with its
+start-up, i.e. the time to its first batch; each item's collation in one process; the model alone on batches
+already on the GPU, which is the rate a long scoring job approaches once the loader keeps ahead of it, and
+``--profile-batches`` writes its CUDA kernels by time); the one-at-a-time loop (processor per item,
 ``generate`` one token, level logits, a Python float) on the first ``--single-items``; LoRA training steps.
 
     python benchmarks/scorer_gpu_throughput.py [--score-batch 32] [--score-items 256] [--image-side 448] [--out f.json]
@@ -123,6 +126,25 @@ def make_records(work: Path, n: int, side: int, seed: int = 0) -> list[dict]:
     return records
 
 
+def profile_model(model_pass, out: Path) -> Path:
+    """The CUDA kernels of a model-only pass over the first batches, by their own time (the top 40), written
+    beside the figures: where the model's share of the batched time goes."""
+    import torch
+    from torch.profiler import ProfilerActivity, profile
+
+    cuda = torch.cuda.is_available()
+    with profile(activities=[ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])) as prof:
+        model_pass()
+        if cuda:
+            torch.cuda.synchronize()
+    path = out.with_suffix(".profile.txt")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    by = "self_cuda_time_total" if cuda else "self_cpu_time_total"
+    table = prof.key_averages().table(sort_by=by, row_limit=40, max_name_column_width=70)
+    path.write_text(table + "\n")
+    return path
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--train-batch", type=int, default=4)
@@ -138,6 +160,12 @@ def main(argv=None) -> int:
         "--workers", type=int, help="loader workers for batched scoring (default: the config's auto, 4 on CUDA)"
     )
     ap.add_argument("--out", type=Path, help="also write the JSON figures here")
+    ap.add_argument(
+        "--profile-batches",
+        type=int,
+        default=0,
+        help="on a GPU with --out: profile the model-only pass (its first N batches' CUDA kernels) into <out>.profile.txt",
+    )
     ap.add_argument(
         "--smoke",
         action="store_true",
@@ -174,10 +202,10 @@ def main(argv=None) -> int:
     from training.scorer.config import ScorerConfig
     from training.scorer.data import MediaSettings, ScorerCollator, loader_workers, split_batch
     from training.scorer.modeling import answer_logits, attention_implementation, prepare_for_training
-    from training.scorer.predict import score_records
+    from training.scorer.predict import score_records, scoring_loader
     from training.scorer.processing import load_processor
     from training.scorer.prompts import LEVELS
-    from training.scorer.scoring import level_token_ids, scorer_loss
+    from training.scorer.scoring import level_probabilities, level_token_ids, scorer_loss
     from training.scorer.tiny import SPECIAL_TOKENS, build_tiny_model
 
     tmp = tempfile.TemporaryDirectory()
@@ -279,8 +307,38 @@ def main(argv=None) -> int:
         abs(a[0] - b[0]) for a, b in zip(by_grouping[True], by_grouping[False])
     )
 
-    # --- scoring: one at a time, like the released infer.py (processor per item, generate 1 token, logits) ---
+    # --- where the batched time goes: the loader alone (same workers, same plan), then the model alone ---
+    # the loader starts its worker processes and fills the first batch before the model can begin: a fixed cost
+    # per scoring job, which a short run like this one pays in full and a 100K-item job hardly notices
+    t = time.time()
+    loaded, first = 0, None
+    for b in scoring_loader(proc, scored, cfg, args.score_batch, device, group_by_size=True):
+        first = first or time.time() - t
+        loaded += len(b["index"])
+    results["score_loader_only_items_per_s"] = loaded / (time.time() - t)
+    results["score_loader_first_batch_s"] = round(first or 0.0, 3)
+    plan = batch_plan(scored, collate, args.score_batch, group_by_size=True)
+    t = time.time()
+    batches = [split_batch(collate([{**scored[i], "index": i} for i in b]))[0] for b in plan]
+    results["score_collate_ms_per_item_one_process"] = 1000 * (time.time() - t) / len(scored)
+    batches = [{k: (v.to(device) if torch.is_tensor(v) else v) for k, v in b.items()} for b in batches]
+
+    def model_only_pass(limit: int | None = None):
+        for b in batches[:limit]:
+            level_probabilities(answer_logits(model, b), idx)
+
     idx = torch.tensor(level_ids, device=device)
+    with torch.inference_mode():  # no warm-up: the grouped passes above ran these exact shapes
+        sync()
+        t = time.time()
+        model_only_pass()
+        sync()
+        results["score_model_only_items_per_s"] = len(scored) / (time.time() - t)
+        if args.profile_batches and on_gpu and args.out:
+            results["profile"] = str(profile_model(lambda: model_only_pass(args.profile_batches), args.out))
+    batches.clear()  # their GPU memory goes back before the one-at-a-time loop
+
+    # --- scoring: one at a time, like the released infer.py (processor per item, generate 1 token, logits) ---
     with torch.inference_mode():
         t = None  # type: ignore[assignment]  # set once the first item has warmed up
         for k, rec in enumerate(records[: n_single + 1]):

@@ -45,3 +45,31 @@ def test_smoke_session_writes_figures_and_summary_under_out(tmp_path):
     assert f"**{scorer['score_batched_items_per_s']:.1f} items/s**" in summary
     assert "smoke run, not a GPU" in summary and "no figures" not in summary
     assert summary == proc.stdout[proc.stdout.index("| benchmark") :].split("outputs in")[0]
+
+
+def test_steps_can_be_narrowed_to_one_benchmark(tmp_path):
+    """A rerun after a change to one benchmark spends device time on that one only (GPU_SESSION_STEPS)."""
+    pytest.importorskip("torch")
+    out = tmp_path / "out"
+    env = {
+        **os.environ,
+        "OUT": str(out),
+        "PYTHON": sys.executable,
+        "GPU_SESSION_SMOKE": "1",
+        "GPU_SESSION_STEPS": "generation",
+        "OMP_NUM_THREADS": "1",
+    }
+    pytest.importorskip("diffusers")
+    proc = subprocess.run(
+        ["bash", str(REPO / "benchmarks" / "gpu_session.sh")],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert not (out / "scorer_gpu_throughput.json").exists()
+    assert json.loads((out / "generation_gpu.json").read_text())["smoke"] is True
+    summary = (out / "summary.md").read_text()
+    assert "`scorer_gpu_throughput.py` | no figures" in summary and "`generation_gpu.py` | cpu" in summary

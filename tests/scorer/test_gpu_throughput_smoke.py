@@ -60,6 +60,24 @@ def test_smoke_run_reports_grouping_memory_and_writes_its_figures(tmp_path, caps
     for key in ("score_peak_gib", "score_ungrouped_peak_gib", "train_peak_gib"):
         assert results[key] > 0, key
     assert results["dtype"] == "float32" and results["attn"] == "sdpa" and results["loader_workers"] == 0
+    # where the batched time goes: the loader alone (its start-up included) and the model alone, each measured
+    for key in (
+        "score_loader_only_items_per_s",
+        "score_model_only_items_per_s",
+        "score_collate_ms_per_item_one_process",
+    ):
+        assert results[key] > 0, key
+    assert 0 <= results["score_loader_first_batch_s"] < 60
+    assert "profile" not in results  # only on a GPU, when asked
+
+
+def test_a_model_pass_profile_is_written_beside_the_figures(tmp_path):
+    import torch
+
+    out = tmp_path / "scorer.json"
+    path = bench.profile_model(lambda: torch.ones(64, 64) @ torch.ones(64, 64), out)
+    assert path == tmp_path / "scorer.profile.txt"
+    assert "aten::mm" in path.read_text()
 
 
 def test_flash_attention_asked_for_where_it_cannot_run_falls_back_to_sdpa(capsys):

@@ -81,21 +81,8 @@ def score_records(
     in the caller's order by each record's index.
     """
     bs = batch_size or cfg.eval_batch_size
-    group = cfg.eval_group_by_size if group_by_size is None else group_by_size
-    collator = ScorerCollator(processor, MediaSettings.from_config(cfg))
     device = accelerator.device if accelerator is not None else next(model.parameters()).device
-    on_cuda = torch.device(device).type == "cuda"
-    plan = batch_plan(records, collator, bs, group_by_size=group)
-    # workers only overlap loading with the model from the second batch on: one batch (a synchronous API request)
-    # loads in-process rather than starting processes for it
-    workers = min(loader_workers(cfg.num_workers, device), len(plan)) if len(plan) > 1 else 0
-    loader = DataLoader(
-        RecordDataset(records),
-        batch_sampler=PlannedBatches(plan, bs),
-        collate_fn=collator,
-        num_workers=workers,
-        pin_memory=on_cuda,  # pinned batches copy to the GPU without blocking the loop
-    )
+    loader = scoring_loader(processor, records, cfg, bs, device, group_by_size=group_by_size)
     if accelerator is not None:
         loader = accelerator.prepare_data_loader(loader)
     level_idx = torch.as_tensor(level_ids, dtype=torch.long, device=device)
@@ -124,6 +111,27 @@ def score_records(
             if on_progress:
                 on_progress({"event": "predict", "batch": i + 1, "total_batches": total})
     return _in_caller_order(len(records), indices, scores, probs)
+
+
+def scoring_loader(
+    processor, records: list[dict], cfg: ScorerConfig, batch_size: int, device, *, group_by_size: bool | None = None
+) -> DataLoader:
+    """The batches :func:`score_records` scores: planned by media size (``cfg.eval_group_by_size`` unless
+    ``group_by_size``), collated in loader workers on CUDA, pinned. Also what a benchmark times on its own, to
+    tell a loader-bound run from a model-bound one."""
+    group = cfg.eval_group_by_size if group_by_size is None else group_by_size
+    collator = ScorerCollator(processor, MediaSettings.from_config(cfg))
+    plan = batch_plan(records, collator, batch_size, group_by_size=group)
+    # workers only overlap loading with the model from the second batch on: one batch (a synchronous API request)
+    # loads in-process rather than starting processes for it
+    workers = min(loader_workers(cfg.num_workers, device), len(plan)) if len(plan) > 1 else 0
+    return DataLoader(
+        RecordDataset(records),
+        batch_sampler=PlannedBatches(plan, batch_size),
+        collate_fn=collator,
+        num_workers=workers,
+        pin_memory=torch.device(device).type == "cuda",  # pinned batches copy to the GPU without blocking the loop
+    )
 
 
 def _in_caller_order(n: int, indices, scores, probs) -> list[tuple[float, list[float]]]:
