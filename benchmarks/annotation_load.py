@@ -496,11 +496,15 @@ class Annotator(threading.Thread):
                 self.conn.close()
 
 
+def rank(n: int, q: float) -> int:
+    """The position of the q-th percentile among n sorted values (nearest rank)."""
+    return min(n - 1, int(round(q / 100 * (n - 1))))
+
+
 def pct(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
-    s = sorted(values)
-    return s[min(len(s) - 1, int(round(q / 100 * (len(s) - 1))))]
+    return sorted(values)[rank(len(values), q)]
 
 
 def pct_ci(values: list[float], q: float, *, draws: int = 1000, seed: int = 0) -> tuple[float, float]:
@@ -510,7 +514,7 @@ def pct_ci(values: list[float], q: float, *, draws: int = 1000, seed: int = 0) -
         return float("nan"), float("nan")
     data = np.asarray(values, dtype=np.float64)
     n, rng, stats = len(data), np.random.default_rng(seed), []
-    at = min(n - 1, int(round(q / 100 * (n - 1))))  # the order statistic `pct` reads
+    at = rank(n, q)  # the order statistic `pct` reads
     for start in range(0, draws, 100):  # resamples 100 at a time: ~1 MB per 1K values, not draws x n at once
         samples = data[rng.integers(0, n, size=(min(100, draws - start), n))]
         stats.append(np.partition(samples, at, axis=1)[:, at])

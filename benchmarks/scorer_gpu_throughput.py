@@ -294,10 +294,11 @@ def main(argv=None) -> int:
             sync()
             best[group] = min(best.get(group, float("inf")), time.time() - t)
             results[f"score{'' if group else '_ungrouped'}_peak_gib"] = peak_gib()
+    plans = {group: batch_plan(scored, collate, args.score_batch, group_by_size=group) for group in (False, True)}
     for group in (False, True):
         label = "" if group else "_ungrouped"
         results[f"score_batched{label}_items_per_s"] = args.score_items / best[group]
-        pad, total = padding_tokens(scored, collate, batch_plan(scored, collate, args.score_batch, group_by_size=group))
+        pad, total = padding_tokens(scored, collate, plans[group])
         results[f"score{label}_padding_share"] = round(pad / total, 4)
     results["score_repeats"] = args.score_repeats
     results["score_grouping_speedup"] = (
@@ -317,9 +318,8 @@ def main(argv=None) -> int:
         loaded += len(b["index"])
     results["score_loader_only_items_per_s"] = loaded / (time.time() - t)
     results["score_loader_first_batch_s"] = round(first or 0.0, 3)
-    plan = batch_plan(scored, collate, args.score_batch, group_by_size=True)
     t = time.time()
-    batches = [split_batch(collate([{**scored[i], "index": i} for i in b]))[0] for b in plan]
+    batches = [split_batch(collate([{**scored[i], "index": i} for i in b]))[0] for b in plans[True]]
     results["score_collate_ms_per_item_one_process"] = 1000 * (time.time() - t) / len(scored)
     batches = [{k: (v.to(device) if torch.is_tensor(v) else v) for k, v in b.items()} for b in batches]
 

@@ -13,11 +13,18 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 
 
-def test_smoke_session_writes_figures_and_summary_under_out(tmp_path):
+def run_smoke_session(out: Path, **env: str) -> subprocess.CompletedProcess:
+    """gpu_session.sh in its CPU smoke mode, its files under `out`; `env` adds variables (GPU_SESSION_STEPS)."""
     pytest.importorskip("torch")
     pytest.importorskip("diffusers")
-    out = tmp_path / "out"
-    env = {**os.environ, "OUT": str(out), "PYTHON": sys.executable, "GPU_SESSION_SMOKE": "1", "OMP_NUM_THREADS": "1"}
+    env = {
+        **os.environ,
+        "OUT": str(out),
+        "PYTHON": sys.executable,
+        "GPU_SESSION_SMOKE": "1",
+        "OMP_NUM_THREADS": "1",
+        **env,
+    }
     proc = subprocess.run(
         ["bash", str(REPO / "benchmarks" / "gpu_session.sh")],
         cwd=REPO,
@@ -27,6 +34,12 @@ def test_smoke_session_writes_figures_and_summary_under_out(tmp_path):
         timeout=600,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc
+
+
+def test_smoke_session_writes_figures_and_summary_under_out(tmp_path):
+    out = tmp_path / "out"
+    proc = run_smoke_session(out)
     names = sorted(p.name for p in out.iterdir())
     assert names == [
         "env.txt",
@@ -49,26 +62,8 @@ def test_smoke_session_writes_figures_and_summary_under_out(tmp_path):
 
 def test_steps_can_be_narrowed_to_one_benchmark(tmp_path):
     """A rerun after a change to one benchmark spends device time on that one only (GPU_SESSION_STEPS)."""
-    pytest.importorskip("torch")
     out = tmp_path / "out"
-    env = {
-        **os.environ,
-        "OUT": str(out),
-        "PYTHON": sys.executable,
-        "GPU_SESSION_SMOKE": "1",
-        "GPU_SESSION_STEPS": "generation",
-        "OMP_NUM_THREADS": "1",
-    }
-    pytest.importorskip("diffusers")
-    proc = subprocess.run(
-        ["bash", str(REPO / "benchmarks" / "gpu_session.sh")],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    run_smoke_session(out, GPU_SESSION_STEPS="generation")
     assert not (out / "scorer_gpu_throughput.json").exists()
     assert json.loads((out / "generation_gpu.json").read_text())["smoke"] is True
     summary = (out / "summary.md").read_text()
