@@ -1,7 +1,8 @@
 """Load benchmark of the annotator workflow (not part of the test suite).
 
 Seeds its own PostgreSQL database (100K items over several generators, 500K approved ratings, a 5%
-golden sample) with COPY, migrates it, starts gunicorn on a free loopback port, and runs phases of
+golden sample) with COPY, migrates it, starts gunicorn (or `--web granian`, for comparison) on a free
+loopback port, and runs phases of
 simulated annotators (threads, token auth, keep-alive HTTP), each phase with new annotators:
 
 1. the floor: every annotator POSTs to a minimal authenticated endpoint that inserts one row in one
@@ -15,7 +16,7 @@ Prints p50/p95/p99 latency of batch requests and ratings and ratings/s per phase
 went per rating (load client, web server, PostgreSQL, the rest of the machine; benchmarks/cpu_split.py),
 the saturation ratings/s as a share of the floor (a line ending `NN% of the floor`), the think-time p95s
 with 95% bootstrap intervals, and the over-assignment check (no regular item over target, counters true,
-no annotator rating an item twice). Then stops gunicorn and drops the database. Phases with a think time
+no annotator rating an item twice). Then stops the web server and drops the database. Phases with a think time
 run `--think-seconds` (180 s), the others `--seconds` (60 s).
 
     .venv/bin/python benchmarks/annotation_load.py                      # the defaults below
@@ -83,9 +84,17 @@ def parse_args(argv=None):
     )
     p.add_argument("--max-batches", type=int, default=1000, help="per simulated annotator and phase")
     p.add_argument(
-        "--workers", type=int, default=2, help="gunicorn workers (gthread); see the README's scaling section"
+        "--web",
+        default="gunicorn",
+        choices=["gunicorn", "granian"],
+        help="the WSGI server: gunicorn (the platform's, gthread workers, HTTP parsed in Python) or granian (HTTP in "
+        "Rust, the app in each worker's blocking threads; not a dependency: pip install granian==2.8.7); both serve "
+        "config.wsgi",
     )
-    p.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker")
+    p.add_argument(
+        "--workers", type=int, default=2, help="web server worker processes; see the README's scaling section"
+    )
+    p.add_argument("--threads", type=int, default=4, help="threads per worker (gunicorn) / blocking threads (granian)")
     p.add_argument(
         "--server",
         default=os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432"),
@@ -354,24 +363,31 @@ def warm_up(port: int, token: str, n: int) -> None:
             conn.close()
 
 
-def start_gunicorn(args, db_url: str, port: int) -> subprocess.Popen:
-    env = dict(
-        os.environ,
-        DATABASE_URL=db_url,
-        # the platform's settings plus the floor endpoint's URLconf (never mounted in a deployment)
-        DJANGO_SETTINGS_MODULE="benchmarks.floor_settings",
-        DEBUG="false",
-        ALLOWED_HOSTS="127.0.0.1,localhost",
-        CELERY_BROKER_URL=args.broker,
-        LOG_LEVEL="WARNING",
-        PYTHONPATH=f"{ROOT}:{ROOT / 'platform'}",
-        DB_CONN_MAX_AGE="600",
-        # Flat-out simulated annotators rate 10-40 times a second each, far above the per-user rate a person
-        # reaches (1200/min by default): the throttle still runs on every request, it just never refuses.
-        QEVAL_THROTTLE_USER="100000/s",  # per second: the throttle keeps (and pickles) one second of history
-    )
-    cmd = [
-        str(Path(sys.executable).parent / "gunicorn"),
+def web_command(args, port: int) -> list[str]:
+    bin_dir = Path(sys.executable).parent
+    if args.web == "granian":
+        if not (bin_dir / "granian").exists():
+            # not a dependency of the platform (gunicorn serves it): installed by hand for this comparison
+            raise SystemExit(f"--web granian: granian is not installed here ({bin_dir / 'pip'} install granian==2.8.7)")
+        return [
+            str(bin_dir / "granian"),
+            "config.wsgi:application",
+            "--interface",
+            "wsgi",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            str(args.workers),
+            "--blocking-threads",
+            str(args.threads),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ]
+    return [
+        str(bin_dir / "gunicorn"),
         "config.wsgi",
         "--bind",
         f"127.0.0.1:{port}",
@@ -387,6 +403,25 @@ def start_gunicorn(args, db_url: str, port: int) -> subprocess.Popen:
         "warning",
         "--preload",
     ]
+
+
+def start_web(args, db_url: str, port: int) -> subprocess.Popen:
+    env = dict(
+        os.environ,
+        DATABASE_URL=db_url,
+        # the platform's settings plus the floor endpoint's URLconf (never mounted in a deployment)
+        DJANGO_SETTINGS_MODULE="benchmarks.floor_settings",
+        DEBUG="false",
+        ALLOWED_HOSTS="127.0.0.1,localhost",
+        CELERY_BROKER_URL=args.broker,
+        LOG_LEVEL="WARNING",
+        PYTHONPATH=f"{ROOT}:{ROOT / 'platform'}",
+        DB_CONN_MAX_AGE="600",
+        # Flat-out simulated annotators rate 10-40 times a second each, far above the per-user rate a person
+        # reaches (1200/min by default): the throttle still runs on every request, it just never refuses.
+        QEVAL_THROTTLE_USER="100000/s",  # per second: the throttle keeps (and pickles) one second of history
+    )
+    cmd = web_command(args, port)
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True)
     deadline = time.time() + 60
     while time.time() < deadline:
@@ -395,9 +430,9 @@ def start_gunicorn(args, db_url: str, port: int) -> subprocess.Popen:
                 return proc
         except OSError:
             if proc.poll() is not None:
-                raise SystemExit("gunicorn exited at start") from None
+                raise SystemExit(f"{args.web} exited at start") from None
             time.sleep(0.3)
-    raise SystemExit("gunicorn did not start in 60 s")
+    raise SystemExit(f"{args.web} did not start in 60 s")
 
 
 # -------------------------------------------------------------------------------------------- load
@@ -620,7 +655,7 @@ def main(argv=None) -> int:
             admin_exec(args.server, f"ALTER DATABASE {args.db} SET wal_compression = '{args.wal_compression}'")
         except Exception as exc:  # noqa: BLE001 - a server without lz4, or a role that may not set it
             print(f"wal_compression not set ({exc}); the server's own setting applies")
-    gunicorn = None
+    web = None
     try:
         setup_django(db_url, args.broker)
         from django.contrib.auth import get_user_model
@@ -663,10 +698,10 @@ def main(argv=None) -> int:
         connection.close()
 
         port = free_port()
-        gunicorn = start_gunicorn(args, db_url, port)
+        web = start_web(args, db_url, port)
         warm_up(port, tokens["p0"][0], 4 * args.workers * args.threads)
         print(
-            f"gunicorn: {args.workers} gthread workers x {args.threads} threads on 127.0.0.1:{port}; phases of "
+            f"{args.web}: {args.workers} workers x {args.threads} threads on 127.0.0.1:{port}; phases of "
             f"{args.seconds:.0f} s, {args.think_seconds:.0f} s with a think time (annotators start within {args.ramp_s:.0f} s; rates count after that); "
             f"wal_compression {args.wal_compression or 'as the server has it'}; "
             f"load average before: {os.getloadavg()[0]:.1f}"
@@ -680,7 +715,7 @@ def main(argv=None) -> int:
                 tokens["floor"],
                 campaign.slug,
                 think_ms=0,
-                web_pgid=gunicorn.pid,
+                web_pgid=web.pid,
                 seconds=args.seconds,
                 floor=True,
             )
@@ -700,7 +735,7 @@ def main(argv=None) -> int:
                 connection.close()
             seconds = args.think_seconds if think else args.seconds
             sink = run_phase(
-                args, port, tokens[f"p{i}"], campaign.slug, think_ms=think, web_pgid=gunicorn.pid, seconds=seconds
+                args, port, tokens[f"p{i}"], campaign.slug, think_ms=think, web_pgid=web.pid, seconds=seconds
             )
             results.append((n, think, sink))
             b, r = sink["batch_ms"], sink["rating_ms"]
@@ -758,12 +793,12 @@ def main(argv=None) -> int:
         print("RESULT:", "zero over-assignment" if ok else "PROBLEMS FOUND")
         return 0 if ok else 1
     finally:
-        if gunicorn is not None:
-            os.killpg(gunicorn.pid, signal.SIGTERM)
+        if web is not None:
+            os.killpg(web.pid, signal.SIGTERM)
             try:
-                gunicorn.wait(timeout=20)
+                web.wait(timeout=20)
             except subprocess.TimeoutExpired:
-                os.killpg(gunicorn.pid, signal.SIGKILL)
+                os.killpg(web.pid, signal.SIGKILL)
         try:
             from django.db import connections
 
