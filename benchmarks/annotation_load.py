@@ -53,6 +53,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "platform")]
 
 from benchmarks import cpu_split  # noqa: E402  (after the path set-up, as the platform's imports)
+from benchmarks.auto_analyze import AutoAnalyze  # noqa: E402
 
 # The floor endpoint's table (benchmarks/floor_urls.py inserts into it); created in the benchmark's database only.
 FLOOR_CREATE_SQL = (
@@ -694,7 +695,10 @@ def main(argv=None) -> int:
         # task tables after 2% of their rows). Reported, since it changes what the later phases measure.
         vacuum_between = not autovacuum_on(connection)
         if vacuum_between:
-            print("autovacuum is off on this server: the benchmark vacuums the churning tables between phases")
+            print(
+                "autovacuum is off on this server: the benchmark vacuums the churning tables between phases and "
+                "analyzes them during each phase when autovacuum would (benchmarks/auto_analyze.py)"
+            )
         connection.close()
 
         port = free_port()
@@ -734,6 +738,9 @@ def main(argv=None) -> int:
                 vacuum(connection, VACUUM_BETWEEN_PHASES)
                 connection.close()
             seconds = args.think_seconds if think else args.seconds
+            analyzer = AutoAnalyze(db_url, VACUUM_BETWEEN_PHASES) if vacuum_between else None
+            if analyzer is not None:
+                analyzer.start()
             sink = run_phase(
                 args, port, tokens[f"p{i}"], campaign.slug, think_ms=think, web_pgid=web.pid, seconds=seconds
             )
@@ -741,6 +748,12 @@ def main(argv=None) -> int:
             b, r = sink["batch_ms"], sink["rating_ms"]
             share = f" = {100 * sink['rate'] / floor:.0f}% of the floor" if floor and not think else ""
             print(f"-- {n} annotators, think {think:.0f} ms, {seconds:.0f} s: {sink['rate']:.1f} ratings/s{share}")
+            if analyzer is not None:
+                count = analyzer.stop()
+                print(
+                    f"   tables analyzed during the phase, as autovacuum would: {count}"
+                    + (f" (the analyzer failed: {analyzer.error})" if analyzer.error else "")
+                )
             print(
                 f"   batch requests: n={len(b)}  p50={pct(b, 50):.1f} ms  p95={pct(b, 95):.1f} ms  "
                 f"p99={pct(b, 99):.1f} ms"
