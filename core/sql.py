@@ -5,7 +5,10 @@ Why: one ORM query costs 0.5-2 ms of Python CPU to compile and to turn into mode
 sent raw and prepared costs a few tens of microseconds, and the server plans it once per connection, not
 per call. psycopg keeps the prepared statements of each connection (they survive in Django's pool with the
 connection); `QEVAL_SQL_PREPARE=false` turns preparing off for a connection pooler in transaction mode
-(pgbouncer older than 1.21), which cannot keep a session's prepared statements.
+(pgbouncer older than 1.21), which cannot keep a session's prepared statements. PostgreSQL keeps a generic
+plan per statement until the statistics of a table it reads change, so autovacuum's ANALYZE must run
+(docs/operations.md); psycopg drops a connection's prepared statements after a ROLLBACK (a refused request's)
+and prepares them again at their next call.
 
 `fast_sql_enabled()` says whether a caller may take its PostgreSQL-only path: never on SQLite (the embedded
 default), and never when `QEVAL_SQL_FAST_PATH=false` (the ORM path then runs everywhere; the tests run both).
