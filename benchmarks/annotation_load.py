@@ -644,6 +644,7 @@ def run_phase(
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    web_command(args, 0)  # stops at once, before minutes of seeding, when --web names a server not installed
     db_url = f"{args.server}/{args.db}"
     if args.reuse_db:
         args.keep_db = True

@@ -28,6 +28,7 @@ from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.transaction import mark_for_rollback_on_error
 from psycopg.pq import ExecStatus
+from psycopg.types.numeric import Int8Dumper
 
 TUPLES_OK = ExecStatus.TUPLES_OK
 
@@ -73,6 +74,10 @@ def _cursor(raw) -> psycopg.Cursor:
             # reaches lets prepare=True through; the ORM's client-side cursors never prepare anyway.
             raw.prepare_threshold = _NO_AUTOMATIC_PREPARE
         cur = _CURSORS[raw] = psycopg.Cursor(raw)
+        # psycopg types a Python int by its value (int2, int4 or int8) and keeps one prepared statement per
+        # set of parameter types: a task id past 32767 or a duration past 32.767 s made another copy of the
+        # same statement, each planned anew. Every SQL here casts its parameters, so one type does for all.
+        cur.adapters.register_dumper(int, Int8Dumper)
     return cur
 
 

@@ -73,6 +73,18 @@ def test_hot_path_statements_are_prepared_on_the_server_and_planned_once(client_
     assert not [p for p in prepared if '"annotation_campaign"' in p[0]]  # the ORM's queries are not prepared
 
 
+def test_one_prepared_statement_whatever_the_size_of_an_integer_parameter():
+    """psycopg types a Python int by its value (int2, int4, int8) and prepares one copy of a statement per set
+    of parameter types; the hot path's cursor sends every int as int8, so a task id past 32767 or a long
+    duration does not make another copy to plan."""
+    from core.sql import sql_rows
+
+    for v in (1, 40_000, 2**40, 3, -5):
+        assert sql_rows("SELECT %(v)s::bigint + 0 AS probe_x", {"v": v}) == [(v,)]
+    assert sql_rows("SELECT %(q)s::smallint + 0 AS probe_y", {"q": 4}) == [(4,)]  # int8 -> smallint by the cast
+    assert len([p for p in _prepared() if "AS probe_x" in p[0]]) == 1
+
+
 def test_the_floor_endpoint_is_not_mounted_by_the_platform():
     with pytest.raises(Resolver404):
         resolve("/bench/floor/")
