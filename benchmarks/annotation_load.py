@@ -108,6 +108,12 @@ def parse_args(argv=None):
         help="Celery broker the web server queues scrutiny on (no worker runs; purged at the end)",
     )
     p.add_argument(
+        "--cache",
+        default=os.environ.get("BENCH_CACHE", "redis://127.0.0.1:6379/4"),
+        help="the web server's CACHE_URL, where the throttles count (Redis as in docker-compose.yml; '' keeps each "
+        "process's memory, which a deployment with several web processes cannot use)",
+    )
+    p.add_argument(
         "--wal-compression",
         default="lz4",
         choices=["", "off", "on", "pglz", "lz4", "zstd"],
@@ -420,7 +426,8 @@ def start_web(args, db_url: str, port: int) -> subprocess.Popen:
         DB_CONN_MAX_AGE="600",
         # Flat-out simulated annotators rate 10-40 times a second each, far above the per-user rate a person
         # reaches (1200/min by default): the throttle still runs on every request, it just never refuses.
-        QEVAL_THROTTLE_USER="100000/s",  # per second: the throttle keeps (and pickles) one second of history
+        QEVAL_THROTTLE_USER="100000/s",  # per second: the throttle's windows are one second long
+        CACHE_URL=args.cache,
     )
     cmd = web_command(args, port)
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True)
@@ -709,6 +716,7 @@ def main(argv=None) -> int:
             f"{args.web}: {args.workers} workers x {args.threads} threads on 127.0.0.1:{port}; phases of "
             f"{args.seconds:.0f} s, {args.think_seconds:.0f} s with a think time (annotators start within {args.ramp_s:.0f} s; rates count after that); "
             f"wal_compression {args.wal_compression or 'as the server has it'}; "
+            f"throttle counters in {args.cache or 'each process memory'}; "
             f"load average before: {os.getloadavg()[0]:.1f}"
         )
         errors: list[str] = []
