@@ -15,12 +15,17 @@ Redis (the embedded default's local memory, the tests) DRF's exact request log r
 
 from __future__ import annotations
 
+import logging
 import math
+import time
 from typing import Any
 
 from django.conf import settings
+from redis.exceptions import RedisError
 from rest_framework import throttling
 from rest_framework.throttling import SimpleRateThrottle
+
+log = logging.getLogger(__name__)
 
 _CLIENTS: dict[str, Any] = {}
 
@@ -37,8 +42,15 @@ def redis_client():
     if client is None:
         import redis
 
-        client = _CLIENTS[location] = redis.Redis.from_url(location)
+        # bounded waits: an unreachable Redis must cost a request at most this, and then nothing (below)
+        client = _CLIENTS[location] = redis.Redis.from_url(location, socket_connect_timeout=0.5, socket_timeout=0.5)
     return client
+
+
+# A throttle is a guard, not the work: when its Redis does not answer, requests go through unthrottled (logged)
+# rather than fail, as the outbox lets ratings through a broker outage; Redis is tried again after this long.
+REDIS_RETRY_S = 5.0
+_redis_down_until = 0.0
 
 
 def seconds_to_wait(previous: int, current: int, elapsed: float, duration: int, limit: int) -> float:
@@ -73,15 +85,23 @@ class WindowCounterMixin:
         duration, limit = self.duration, self.num_requests  # type: ignore[attr-defined]
         window, elapsed = divmod(self.timer(), duration)  # type: ignore[attr-defined]
         current_key, previous_key = f"{key}:w{int(window)}", f"{key}:w{int(window) - 1}"
-        pipe = client.pipeline(transaction=False)
-        pipe.incr(current_key)
-        pipe.expire(current_key, 2 * duration + 1)  # read as the previous window next time, then gone
-        pipe.get(previous_key)
-        current, _, previous = pipe.execute()
-        previous = int(previous or 0)
-        if previous * (1 - elapsed / duration) + current <= limit:
+        global _redis_down_until
+        if time.monotonic() < _redis_down_until:
             return True
-        client.decr(current_key)  # a refused request does not count
+        try:
+            pipe = client.pipeline(transaction=False)
+            pipe.incr(current_key)
+            pipe.expire(current_key, 2 * duration + 1)  # read as the previous window next time, then gone
+            pipe.get(previous_key)
+            current, _, previous = pipe.execute()
+            previous = int(previous or 0)
+            if previous * (1 - elapsed / duration) + current <= limit:
+                return True
+            client.decr(current_key)  # a refused request does not count
+        except RedisError as exc:
+            _redis_down_until = time.monotonic() + REDIS_RETRY_S
+            log.warning("throttle counters unreachable (%s): requests go unthrottled for %.0f s", exc, REDIS_RETRY_S)
+            return True
         self._retry = seconds_to_wait(previous, current - 1, elapsed, duration, limit)
         return False
 

@@ -72,3 +72,24 @@ def test_seconds_to_wait_is_the_time_until_one_more_request_fits():
     for previous, current, elapsed in [(4, 2, 30), (0, 4, 30), (8, 3, 10), (3, 1, 59.5)]:
         t = seconds_to_wait(previous=previous, current=current, elapsed=elapsed, duration=60, limit=4)
         assert 0 <= t <= 120
+
+
+@pytest.mark.django_db
+def test_an_unreachable_redis_lets_requests_through_unthrottled_and_says_so(client_as, settings, monkeypatch, caplog):
+    """The throttle guards the work; it must not stop annotators when its counters' Redis is down (a closed port
+    here). Requests go through, a warning says why, and Redis is not asked again for REDIS_RETRY_S."""
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://127.0.0.1:1/0"}
+    }
+    monkeypatch.setattr(UserRateThrottle, "rate", "1/min", raising=False)
+    monkeypatch.setattr(throttles, "_redis_down_until", 0.0)
+    client, _ = client_as("annotator")
+    try:
+        with caplog.at_level("WARNING", logger="core.api.throttles"):
+            codes = [client.get("/api/v1/batches/").status_code for _ in range(3)]
+        assert codes == [200, 200, 200]  # past the 1/min rate: unthrottled while Redis is down
+        assert "throttle counters unreachable" in caplog.text
+        assert caplog.text.count("throttle counters unreachable") == 1  # then not asked again for a while
+        assert throttles._redis_down_until > 0
+    finally:
+        throttles._CLIENTS.clear()
