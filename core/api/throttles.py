@@ -3,14 +3,17 @@ training runs, prompt imports, classification, generation) under its own, tighte
 
 Which views start jobs is known by their URL names (below), so the views themselves stay unchanged.
 
-Counters live in Redis in production (`CACHE_URL`, shared by every web process). There DRF's own throttle
-(a list of the user's request times, read and written back pickled through Django's cache: two round trips,
-0.42 ms of web CPU per request measured in-process, a fifth of a rating's) is replaced by a counter per fixed
-window, counted in one pipelined round trip (the whole check 0.13 ms): INCR this window's counter, read the previous one, and estimate the
-requests of the last `duration` seconds as the current count plus the previous window's count weighted by
-how much of it is still inside the sliding window (so a refused client may wait up to two windows, where
-DRF's exact log frees a slot within one). A refused request does not count (as in DRF's). Without
-Redis (the embedded default's local memory, the tests) DRF's exact request log runs, unchanged.
+Counters live in Redis in production (`CACHE_URL`, shared by every web process). There DRF's own throttle (a
+list of the user's request times, read and written back pickled through Django's cache: two round trips, 0.42
+ms of web CPU per request measured in-process, a fifth of a rating's) is replaced by a counter per fixed
+window, counted in one pipelined round trip (the whole check 0.13 ms): INCR this window's counter, read the
+previous one, and estimate the requests of the last `duration` seconds as the current count plus the previous
+window's count weighted by how much of it is still inside the sliding window (so a refused client may wait up
+to two windows, where DRF's exact log frees a slot within one). A refused request does not count (as in
+DRF's). Without Redis (the embedded default's local memory, the tests) DRF's exact request log runs unchanged.
+
+When Redis does not answer, requests go through unthrottled for a few seconds, logged, instead of failing: the
+throttle guards the work and must not stop annotators (the outbox lets ratings through a broker outage too).
 """
 
 from __future__ import annotations
@@ -74,6 +77,7 @@ class WindowCounterMixin:
     _retry: float | None = None
 
     def allow_request(self, request, view):
+        global _redis_down_until
         client = redis_client()
         if client is None:
             return super().allow_request(request, view)  # type: ignore[misc]
@@ -85,7 +89,6 @@ class WindowCounterMixin:
         duration, limit = self.duration, self.num_requests  # type: ignore[attr-defined]
         window, elapsed = divmod(self.timer(), duration)  # type: ignore[attr-defined]
         current_key, previous_key = f"{key}:w{int(window)}", f"{key}:w{int(window) - 1}"
-        global _redis_down_until
         if time.monotonic() < _redis_down_until:
             return True
         try:
