@@ -370,14 +370,22 @@ def warm_up(port: int, token: str, n: int) -> None:
             conn.close()
 
 
+def web_binary(args) -> Path:
+    """The --web server's program; stops with one line when it is not installed (granian is not a dependency of
+    the platform, which gunicorn serves: it is installed by hand for this comparison)."""
+    path = Path(sys.executable).parent / args.web
+    if not path.exists():
+        raise SystemExit(
+            f"--web {args.web}: {args.web} is not installed here ({path.parent / 'pip'} install {args.web})"
+        )
+    return path
+
+
 def web_command(args, port: int) -> list[str]:
-    bin_dir = Path(sys.executable).parent
+    binary = str(web_binary(args))
     if args.web == "granian":
-        if not (bin_dir / "granian").exists():
-            # not a dependency of the platform (gunicorn serves it): installed by hand for this comparison
-            raise SystemExit(f"--web granian: granian is not installed here ({bin_dir / 'pip'} install granian==2.8.7)")
         return [
-            str(bin_dir / "granian"),
+            binary,
             "config.wsgi:application",
             "--interface",
             "wsgi",
@@ -394,7 +402,7 @@ def web_command(args, port: int) -> list[str]:
             "--no-access-log",
         ]
     return [
-        str(bin_dir / "gunicorn"),
+        binary,
         "config.wsgi",
         "--bind",
         f"127.0.0.1:{port}",
@@ -651,7 +659,7 @@ def run_phase(
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    web_command(args, 0)  # stops at once, before minutes of seeding, when --web names a server not installed
+    web_binary(args)  # stops at once, before minutes of seeding, when --web names a server not installed
     db_url = f"{args.server}/{args.db}"
     if args.reuse_db:
         args.keep_db = True
@@ -753,14 +761,14 @@ def main(argv=None) -> int:
             sink = run_phase(
                 args, port, tokens[f"p{i}"], campaign.slug, think_ms=think, web_pgid=web.pid, seconds=seconds
             )
+            analyzed = analyzer.stop() if analyzer is not None else None  # the phase is over: so is its emulation
             results.append((n, think, sink))
             b, r = sink["batch_ms"], sink["rating_ms"]
             share = f" = {100 * sink['rate'] / floor:.0f}% of the floor" if floor and not think else ""
             print(f"-- {n} annotators, think {think:.0f} ms, {seconds:.0f} s: {sink['rate']:.1f} ratings/s{share}")
             if analyzer is not None:
-                count = analyzer.stop()
                 print(
-                    f"   tables analyzed during the phase, as autovacuum would: {count}"
+                    f"   tables analyzed during the phase, as autovacuum would: {analyzed}"
                     + (f" (the analyzer failed: {analyzer.error})" if analyzer.error else "")
                 )
             print(

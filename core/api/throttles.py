@@ -81,16 +81,14 @@ class WindowCounterMixin:
         client = redis_client()
         if client is None:
             return super().allow_request(request, view)  # type: ignore[misc]
-        if self.rate is None:  # type: ignore[attr-defined]
-            return True
+        if self.rate is None or time.monotonic() < _redis_down_until:  # type: ignore[attr-defined]
+            return True  # no rate, or Redis did not answer a moment ago (below)
         key = self.get_cache_key(request, view)  # type: ignore[attr-defined]
         if key is None:
             return True
         duration, limit = self.duration, self.num_requests  # type: ignore[attr-defined]
         window, elapsed = divmod(self.timer(), duration)  # type: ignore[attr-defined]
         current_key, previous_key = f"{key}:w{int(window)}", f"{key}:w{int(window) - 1}"
-        if time.monotonic() < _redis_down_until:
-            return True
         try:
             pipe = client.pipeline(transaction=False)
             pipe.incr(current_key)
