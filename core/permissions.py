@@ -7,9 +7,14 @@ from rest_framework.permissions import BasePermission
 from .roles import ABOVE_ANNOTATOR, ADMIN, ANNOTATOR, EXPERT, RESEARCHER, user_has_role
 
 
-def role_permission(*roles: str) -> type[BasePermission]:
-    class _HasRole(BasePermission):
+class RolePermission(BasePermission):
+    allowed_roles: tuple[str, ...] = ()  # core/api/lean.py checks the same roles outside DRF
+
+
+def role_permission(*roles: str) -> type[RolePermission]:
+    class _HasRole(RolePermission):
         message = f"This needs one of the roles: {', '.join(roles)}."
+        allowed_roles = roles
 
         def has_permission(self, request, view) -> bool:
             return user_has_role(request.user, *roles)

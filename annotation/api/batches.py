@@ -14,6 +14,7 @@ from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api.lean import lean_view
 from core.errors import Forbidden, InvalidInput
 from core.permissions import IsAnnotator, IsExpert
 from core.roles import ADMIN, user_has_role
@@ -105,10 +106,8 @@ class BatchRequestApi(APIView):
             batch, created = expert_batch_request(campaign=campaign, user=request.user)
         else:
             batch, created = batch_request(campaign=campaign, user=request.user)
-        if batch is None:
-            return Response(status=204)
-        batch.campaign = campaign
-        return Response(batch_payload(batch), status=201 if created else 200)
+        status, payload = _batch_answer(batch, created, campaign)
+        return Response(payload, status=status)
 
 
 class BatchListApi(APIView):
@@ -198,12 +197,36 @@ class RatingSubmitApi(APIView):
         """Rate a task of your batch with exactly the campaign's dimensions (integers 1-5)."""
         if not isinstance(request.data, dict):
             raise InvalidInput('send a JSON object like {"quality": 4, "alignment": 3}')
-        scores = {k: v for k, v in request.data.items() if k != "duration_ms"}
-        done = rating_submit(
-            task_id=task_id, user=request.user, scores=scores, duration_ms=request.data.get("duration_ms")
-        )
-        batch = {"id": done.batch_id, "status": done.batch_status, "progress": done.progress}
-        return Response({"id": done.id, "batch": batch}, status=201)
+        status, payload = rating_answer(request, request.user, request.data, task_id=task_id)
+        return Response(payload, status=status)
+
+
+# ---------------------------------------------- the answers, shared by the DRF views and the lean cycle
+
+
+def batch_request_answer(request, user, data: dict, *, slug: str) -> tuple[int, dict | None]:
+    """An annotation batch for `user`: 201 new, 200 their open batch, 204 (no body) nothing left."""
+    campaign = campaign_get(slug=slug)
+    batch, created = batch_request(campaign=campaign, user=user)
+    return _batch_answer(batch, created, campaign)
+
+
+def _batch_answer(batch, created: bool, campaign) -> tuple[int, dict | None]:
+    if batch is None:
+        return 204, None
+    batch.campaign = campaign
+    return (201 if created else 200), batch_payload(batch)
+
+
+def rating_answer(request, user, data: dict, *, task_id: int) -> tuple[int, dict]:
+    """Rate `task_id` with the body's scores (every key but duration_ms): 201 with the batch's progress."""
+    scores = {k: v for k, v in data.items() if k != "duration_ms"}
+    done = rating_submit(task_id=task_id, user=user, scores=scores, duration_ms=data.get("duration_ms"))
+    return 201, {"id": done.id, "batch": {"id": done.batch_id, "status": done.batch_status, "progress": done.progress}}
+
+
+def _annotate_mode(data: dict) -> bool:
+    return data.get("mode", "annotate") == "annotate"  # expert mode and bad modes: the DRF view answers
 
 
 class StandingOutput(serializers.Serializer):
@@ -226,10 +249,19 @@ class StandingApi(APIView):
 
 urlpatterns = [
     path("campaigns/<slug:slug>/standing/", StandingApi.as_view(), name="api-standing"),
-    path("campaigns/<slug:slug>/batches/", BatchRequestApi.as_view(), name="api-batch-request"),
+    # The two hot endpoints answer through the lean request cycle, the DRF view behind it (core/api/lean.py).
+    path(
+        "campaigns/<slug:slug>/batches/",
+        lean_view(BatchRequestApi, batch_request_answer, roles=IsAnnotator.allowed_roles, accepts=_annotate_mode),
+        name="api-batch-request",
+    ),
     path("batches/", BatchListApi.as_view(), name="api-batch-list"),
     path("batches/<int:batch_id>/", BatchDetailApi.as_view(), name="api-batch-detail"),
     path("batches/<int:batch_id>/heartbeat/", BatchHeartbeatApi.as_view(), name="api-batch-heartbeat"),
     path("batches/<int:batch_id>/finish/", BatchFinishApi.as_view(), name="api-batch-finish"),
-    path("tasks/<int:task_id>/rating/", RatingSubmitApi.as_view(), name="api-rating-submit"),
+    path(
+        "tasks/<int:task_id>/rating/",
+        lean_view(RatingSubmitApi, rating_answer, roles=IsAnnotator.allowed_roles),
+        name="api-rating-submit",
+    ),
 ]

@@ -17,6 +17,7 @@ follows costs no query either. On SQLite, or with QEVAL_SQL_FAST_PATH=false, DRF
 from __future__ import annotations
 
 from functools import cache
+from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
@@ -29,20 +30,41 @@ from ..sql import fast_sql_enabled, sql_row
 
 
 @cache
-def _lookup() -> tuple[str, list[str]]:
-    """The statement and the user model's field names, built once (the user model is known after setup)."""
+def _lookup(by: str = "token") -> tuple[str, list[str]]:
+    """The statement finding a user with their roles by token key (`by="token"`, the token's `created` first)
+    or by primary key (`by="pk"`, a logged-in session's user), and the user model's field names; built once
+    (the user model is known after setup)."""
     User = get_user_model()
     fields = list(User._meta.concrete_fields)
     through = User.groups.through._meta.db_table
     user_fk = User._meta.get_field("groups").m2m_column_name()
     group_fk = User._meta.get_field("groups").m2m_reverse_name()
+    pk = User._meta.pk.column
+    source = (
+        f"{Token._meta.db_table} t JOIN {User._meta.db_table} u ON u.{pk} = t.user_id WHERE t.key = %(key)s::text"
+        if by == "token"
+        else f"{User._meta.db_table} u WHERE u.{pk} = %(pk)s::bigint"
+    )
     sql = f"""
-        SELECT t.created, {", ".join(f"u.{f.column}" for f in fields)},
+        SELECT {"t.created" if by == "token" else "NULL"}, {", ".join(f"u.{f.column}" for f in fields)},
                ARRAY(SELECT g.name FROM {through} ug JOIN {Group._meta.db_table} g ON g.id = ug.{group_fk}
-                      WHERE ug.{user_fk} = u.{User._meta.pk.column} AND g.name = ANY(%(roles)s::text[]))
-          FROM {Token._meta.db_table} t JOIN {User._meta.db_table} u ON u.{User._meta.pk.column} = t.user_id
-         WHERE t.key = %(key)s::text"""
+                      WHERE ug.{user_fk} = u.{pk} AND g.name = ANY(%(roles)s::text[]))
+          FROM {source}"""
     return sql, [f.attname for f in fields]
+
+
+def _user_from_row(row):
+    """The user of a `_lookup` row with their roles attached, and the row's first column."""
+    first, values, roles = row[0], row[1:-1], row[-1]
+    user = get_user_model().from_db("default", _lookup()[1], values)
+    user._qeval_roles = set(roles)  # type: ignore[attr-defined]  # core.roles.user_roles reads it
+    return user, first
+
+
+def user_by_pk(pk) -> Any | None:
+    """The user with this primary key and their roles, in one prepared query (PostgreSQL only), or None."""
+    row = sql_row(_lookup("pk")[0], {"pk": pk, "roles": list(ROLES)})
+    return None if row is None else _user_from_row(row)[0]
 
 
 class TokenAuthentication(authentication.TokenAuthentication):
@@ -54,15 +76,12 @@ class TokenAuthentication(authentication.TokenAuthentication):
         if not fast_sql_enabled():
             user, token = super().authenticate_credentials(key)
             return user, token
-        sql, attnames = _lookup()
-        row = sql_row(sql, {"key": key, "roles": list(ROLES)})
+        row = sql_row(_lookup()[0], {"key": key, "roles": list(ROLES)})
         if row is None:
             raise exceptions.AuthenticationFailed(_("Invalid token."))
-        created, values, roles = row[0], row[1:-1], row[-1]
-        user = get_user_model().from_db("default", attnames, values)
+        user, created = _user_from_row(row)
         if not user.is_active:
             raise exceptions.AuthenticationFailed(_("User inactive or deleted."))
-        user._qeval_roles = set(roles)  # type: ignore[attr-defined]  # core.roles.user_roles reads it
         token = Token.from_db("default", ["key", "user_id", "created"], [key, user.pk, created])
         token.user = user
         return user, token

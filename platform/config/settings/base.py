@@ -121,6 +121,9 @@ elif DATABASES["default"]["ENGINE"].endswith("postgresql") and env_bool("DB_POOL
 # keeps the raw SQL but prepares nothing (a pooler in transaction mode that cannot keep prepared statements).
 QEVAL_SQL_FAST_PATH = env_bool("QEVAL_SQL_FAST_PATH", True)
 QEVAL_SQL_PREPARE = env_bool("QEVAL_SQL_PREPARE", True)
+# The rating and the batch request answered by the lean request cycle (core/api/lean.py) where it can; off,
+# their DRF views answer every request (the same contract, more CPU per request).
+QEVAL_LEAN_API = env_bool("QEVAL_LEAN_API", True)
 if DATABASES["default"]["ENGINE"].endswith("postgresql"):
     DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = int(os.environ.get("DB_CONNECT_TIMEOUT", "5"))
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
