@@ -6,8 +6,9 @@ Which views start jobs is known by their URL names (below), so the views themsel
 Counters live in Redis in production (`CACHE_URL`, shared by every web process). There DRF's own throttle (a
 list of the user's request times, read and written back pickled through Django's cache: two round trips, 0.42
 ms of web CPU per request measured in-process, a fifth of a rating's) is replaced by a counter per fixed
-window, counted in one pipelined round trip (the whole check 0.13 ms): INCR this window's counter, read the
-previous one, and estimate the requests of the last `duration` seconds as the current count plus the previous
+window, counted in one round trip (a Lua script: INCR this window's counter, give it its expiry when new,
+read the previous one; one command to send and one reply to parse, where a pipeline of the three cost a
+tenth of the web CPU of a rating served by the lean cycle), and estimate the requests of the last `duration` seconds as the current count plus the previous
 window's count weighted by how much of it is still inside the sliding window (so a refused client may wait up
 to two windows, where DRF's exact log frees a slot within one). A refused request does not count (as in
 DRF's). Without Redis (the embedded default's local memory, the tests) DRF's exact request log runs unchanged.
@@ -71,6 +72,24 @@ def seconds_to_wait(previous: int, current: int, elapsed: float, duration: int, 
     return rest + duration * (1 - (limit - 1) / current)
 
 
+# KEYS: this window's counter, the previous window's. ARGV: the counter's lifetime in seconds.
+COUNT_SCRIPT = """
+local current = redis.call('INCR', KEYS[1])
+if current == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+return {current, tonumber(redis.call('GET', KEYS[2]) or '0')}
+"""
+_SCRIPTS: dict[int, Any] = {}
+
+
+def _count_script(client):
+    """The counting script registered on this client (redis-py sends it by its SHA, loading it when Redis
+    does not know it, e.g. after a restart)."""
+    script = _SCRIPTS.get(id(client))
+    if script is None:
+        script = _SCRIPTS[id(client)] = client.register_script(COUNT_SCRIPT)
+    return script
+
+
 class WindowCounterMixin:
     """One-round-trip counting on Redis (see the module docstring); DRF's request log elsewhere."""
 
@@ -90,12 +109,8 @@ class WindowCounterMixin:
         window, elapsed = divmod(self.timer(), duration)  # type: ignore[attr-defined]
         current_key, previous_key = f"{key}:w{int(window)}", f"{key}:w{int(window) - 1}"
         try:
-            pipe = client.pipeline(transaction=False)
-            pipe.incr(current_key)
-            pipe.expire(current_key, 2 * duration + 1)  # read as the previous window next time, then gone
-            pipe.get(previous_key)
-            current, _, previous = pipe.execute()
-            previous = int(previous or 0)
+            # the window lives two windows and a second: read as the previous one next time, then gone
+            current, previous = _count_script(client)(keys=[current_key, previous_key], args=[2 * duration + 1])
             if previous * (1 - elapsed / duration) + current <= limit:
                 return True
             client.decr(current_key)  # a refused request does not count

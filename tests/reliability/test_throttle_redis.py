@@ -1,4 +1,4 @@
-"""The API's throttles on Redis (production's CACHE_URL): counted in one pipelined round trip per request, the
+"""The API's throttles on Redis (production's CACHE_URL): counted in one round trip (a Lua script) per request, the
 previous window weighted by how much of it is still inside the sliding window, refused requests not counted,
 and a 429 with a Retry-After that is the time until one more request fits. Runs on this machine's real Redis
 (database 11, emptied before and after)."""
@@ -45,6 +45,29 @@ def test_the_user_rate_refuses_the_request_past_it_with_a_retry_after(client_as,
     assert 0 < redis_cache.ttl(key) <= 121
     other, _ = client_as("annotator")
     assert other.get("/api/v1/batches/").status_code == 200  # per user
+    redis_cache.script_flush()  # a restarted Redis has forgotten the script: it is loaded again
+    assert other.get("/api/v1/batches/").status_code == 200
+
+
+@pytest.mark.django_db
+def test_ratings_answered_by_the_lean_cycle_count_once_each(client_as, redis_cache, monkeypatch):
+    from tests.assignment.conftest import make_pool
+    from tests.factories import CampaignFactory
+
+    campaign = CampaignFactory(batch_size=4, golden_per_batch=0)
+    make_pool(campaign, n=8)
+    monkeypatch.setattr(UserRateThrottle, "rate", "4/min", raising=False)
+    monkeypatch.setattr(UserRateThrottle, "timer", lambda self: 600_010.0)  # inside one window
+    client, user = client_as("annotator")
+    batch = client.post(f"/api/v1/campaigns/{campaign.slug}/batches/", {}, format="json").json()
+    tasks = [t["id"] for t in batch["tasks"]]
+    codes = [
+        client.post(f"/api/v1/tasks/{t}/rating/", {"quality": 3, "alignment": 3}, format="json").status_code
+        for t in tasks
+    ]
+    assert codes == [201, 201, 201, 429]  # the batch request and three ratings: four requests, counted once each
+    (key,) = [k.decode() for k in redis_cache.keys("*") if f"_{user.pk}:w" in k.decode()]
+    assert int(redis_cache.get(key)) == 4
 
 
 @pytest.mark.django_db
