@@ -3,7 +3,8 @@
 Seeds its own PostgreSQL database (100K items over several generators, 500K approved ratings, a 5%
 golden sample) with COPY, migrates it, starts gunicorn (or `--web granian`, for comparison) on a free
 loopback port, and runs phases of
-simulated annotators (threads, token auth, keep-alive HTTP), each phase with new annotators:
+simulated annotators (threads, keep-alive HTTP; logged in as the rating page in a browser is, a session
+cookie and its CSRF token, or with `--auth token` as an API client), each phase with new annotators:
 
 1. the floor: every annotator POSTs to a minimal authenticated endpoint that inserts one row in one
    transaction (benchmarks/floor_urls.py, mounted only by this benchmark's settings,
@@ -119,6 +120,13 @@ def parse_args(argv=None):
         choices=["", "off", "on", "pglz", "lz4", "zstd"],
         help="wal_compression for the benchmark database's sessions (docker-compose.yml runs PostgreSQL with lz4; "
         "'' keeps the server's own setting)",
+    )
+    p.add_argument(
+        "--auth",
+        default="session",
+        choices=["session", "token"],
+        help="how the simulated annotators authenticate: 'session' as the rating page in a browser does (a "
+        "logged-in session cookie and the CSRF token in X-CSRFToken), 'token' as an API client does",
     )
     p.add_argument("--keep-db", action="store_true", help="do not drop the database at the end")
     p.add_argument(
@@ -322,10 +330,35 @@ def autovacuum_on(connection) -> bool:
         return cur.fetchone()[0] == "on"
 
 
-def make_annotators(n: int, run: str) -> list[str]:
+def make_annotators(n: int, run: str, auth: str) -> list[dict[str, str]]:
+    """n new annotators, each as the headers their requests carry: a token, or (as the rating page in a
+    browser) a logged-in session's cookie with the CSRF cookie and the X-CSRFToken header it sends back."""
     from annotation.services.users import user_add, user_token
 
-    return [user_token(user=user_add(username=f"bench-ann-{run}-{a}", role="annotator")) for a in range(n)]
+    users = [user_add(username=f"bench-ann-{run}-{a}", role="annotator") for a in range(n)]
+    if auth == "token":
+        return [{"Authorization": f"Token {user_token(user=user)}"} for user in users]
+    return [session_headers(user) for user in users]
+
+
+def session_headers(user) -> dict[str, str]:
+    """What a browser logged in as `user` sends: the session Django's login() would have made, and a CSRF
+    secret in its cookie and header."""
+    from django.conf import settings
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+    from django.contrib.sessions.backends.db import SessionStore
+    from django.middleware.csrf import _get_new_csrf_string
+
+    session = SessionStore()
+    session[SESSION_KEY] = str(user.pk)
+    session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+    session.create()
+    csrf = _get_new_csrf_string()
+    return {
+        "Cookie": f"{settings.SESSION_COOKIE_NAME}={session.session_key}; {settings.CSRF_COOKIE_NAME}={csrf}",
+        "X-CSRFToken": csrf,
+    }
 
 
 def explain_assignment(campaign, user_pk: int) -> list[str]:
@@ -355,14 +388,14 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def warm_up(port: int, token: str, n: int) -> None:
+def warm_up(port: int, headers: dict[str, str], n: int) -> None:
     """Wait until every worker answers (workers boot after the port opens), so boot is not timed."""
     deadline = time.time() + 120
     ok = 0
     while ok < n and time.time() < deadline:
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
         try:
-            conn.request("GET", "/api/v1/batches/", headers={"Authorization": f"Token {token}"})
+            conn.request("GET", "/api/v1/batches/", headers=headers)
             ok += conn.getresponse().status == 200
         except OSError:
             time.sleep(0.5)
@@ -455,11 +488,10 @@ def start_web(args, db_url: str, port: int) -> subprocess.Popen:
 
 
 class Annotator(threading.Thread):
-    def __init__(self, *, port, token, slug, deadline, args, rng, sink, think_ms: float, floor: bool = False):
+    def __init__(self, *, port, headers, slug, deadline, args, rng, sink, think_ms: float, floor: bool = False):
         super().__init__(daemon=True)
-        self.port, self.token, self.slug, self.deadline, self.args, self.rng, self.sink = (
+        self.port, self.slug, self.deadline, self.args, self.rng, self.sink = (
             port,
-            token,
             slug,
             deadline,
             args,
@@ -467,6 +499,9 @@ class Annotator(threading.Thread):
             sink,
         )
         self.think_ms, self.floor = think_ms, floor
+        # a browser's fetch() sends its page's origin with every POST (Django's CSRF check compares it)
+        origin = {"Origin": f"http://127.0.0.1:{port}"} if "X-CSRFToken" in headers else {}
+        self.headers = {**headers, **origin, "Content-Type": "application/json", "Accept": "application/json"}
         self.conn: http.client.HTTPConnection | None = None
 
     def call(self, method: str, path: str, body: dict | None = None):
@@ -480,7 +515,7 @@ class Annotator(threading.Thread):
                     method,
                     path,
                     body=data,
-                    headers={"Authorization": f"Token {self.token}", "Content-Type": "application/json"},
+                    headers=self.headers,
                 )
                 resp = self.conn.getresponse()
                 raw = resp.read()
@@ -606,7 +641,7 @@ def parse_phases(text: str) -> list[tuple[int, float]]:
 def run_phase(
     args,
     port: int,
-    tokens: list[str],
+    credentials: list[dict[str, str]],
     slug: str,
     *,
     think_ms: float,
@@ -630,7 +665,7 @@ def run_phase(
     workers = [
         Annotator(
             port=port,
-            token=tok,
+            headers=headers,
             slug=slug,
             deadline=deadline,
             args=args,
@@ -639,7 +674,7 @@ def run_phase(
             think_ms=think_ms,
             floor=floor,
         )
-        for i, tok in enumerate(tokens)
+        for i, headers in enumerate(credentials)
     ]
     cpu_before = cpu_split.snapshot(web_pgid=web_pgid, wall=time.time()) if cpu_split.available() else None
     for w in workers:
@@ -694,8 +729,8 @@ def main(argv=None) -> int:
             campaign = info["campaign"]
         phases = parse_phases(args.phases)
         run = str(int(time.time()))
-        tokens = {
-            name: make_annotators(n, f"{run}-{name}")
+        credentials = {
+            name: make_annotators(n, f"{run}-{name}", args.auth)
             for name, n in [("floor", args.floor_annotators)] + [(f"p{i}", n) for i, (n, _) in enumerate(phases)]
         }
         probe_user = get_user_model().objects.get(username=f"bench-ann-{run}-p0-0")
@@ -719,12 +754,12 @@ def main(argv=None) -> int:
 
         port = free_port()
         web = start_web(args, db_url, port)
-        warm_up(port, tokens["p0"][0], 4 * args.workers * args.threads)
+        warm_up(port, credentials["p0"][0], 4 * args.workers * args.threads)
         print(
             f"{args.web}: {args.workers} workers x {args.threads} threads on 127.0.0.1:{port}; phases of "
             f"{args.seconds:.0f} s, {args.think_seconds:.0f} s with a think time (annotators start within {args.ramp_s:.0f} s; rates count after that); "
             f"wal_compression {args.wal_compression or 'as the server has it'}; "
-            f"throttle counters in {args.cache or 'each process memory'}; "
+            f"throttle counters in {args.cache or 'each process memory'}; annotators authenticate by {args.auth}; "
             f"load average before: {os.getloadavg()[0]:.1f}"
         )
         errors: list[str] = []
@@ -733,7 +768,7 @@ def main(argv=None) -> int:
             sink = run_phase(
                 args,
                 port,
-                tokens["floor"],
+                credentials["floor"],
                 campaign.slug,
                 think_ms=0,
                 web_pgid=web.pid,
@@ -759,7 +794,7 @@ def main(argv=None) -> int:
             if analyzer is not None:
                 analyzer.start()
             sink = run_phase(
-                args, port, tokens[f"p{i}"], campaign.slug, think_ms=think, web_pgid=web.pid, seconds=seconds
+                args, port, credentials[f"p{i}"], campaign.slug, think_ms=think, web_pgid=web.pid, seconds=seconds
             )
             analyzed = analyzer.stop() if analyzer is not None else None  # the phase is over: so is its emulation
             results.append((n, think, sink))

@@ -1,0 +1,156 @@
+#!/usr/bin/env python
+"""CPU per request of the rating and the batch request, in-process (not part of the test suite).
+
+Calls the platform's WSGI application directly (no web server, no network, no load client), so the figure is
+the Django side of a request alone, free of the machine's other work: the lean request cycle
+(core/api/lean.py) against the DRF views behind it (`QEVAL_LEAN_API` off), for an annotator logged in as the
+rating page in a browser is (session cookie and CSRF token) and for a token, in the same run, interleaved in
+rounds so that a machine slowing down weighs on every variant alike. Seeds its own small database (the load
+benchmark's seeding: annotation_load.py), with throttle counters in Redis as deployed.
+
+    .venv/bin/python benchmarks/request_cpu.py [--ratings 600] [--rounds 4]
+
+Prints, per variant, the median CPU milliseconds of a rating and of a batch request (process time, the
+median of each round's mean), and the lean cycle's saving against the DRF views.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "platform")]
+
+from benchmarks import annotation_load  # noqa: E402
+
+VARIANTS = [("lean", "session"), ("drf", "session"), ("lean", "token"), ("drf", "token")]
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--ratings", type=int, default=600, help="ratings per variant and round")
+    p.add_argument("--rounds", type=int, default=4)
+    p.add_argument("--server", default=os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432"))
+    p.add_argument("--db", default="qeval_request_cpu")
+    p.add_argument("--cache", default=os.environ.get("BENCH_CACHE", "redis://127.0.0.1:6379/4"))
+    return p.parse_args(argv)
+
+
+class Wsgi:
+    """Requests straight into the WSGI application, as gunicorn would hand them over."""
+
+    def __init__(self, app):
+        self.app = app
+
+    def post(self, path: str, body: dict, headers: dict[str, str]) -> tuple[int, bytes]:
+        data = json.dumps(body).encode()
+        environ = {
+            "REQUEST_METHOD": "POST",
+            "PATH_INFO": path,
+            "SERVER_NAME": "127.0.0.1",
+            "SERVER_PORT": "8000",
+            "SERVER_PROTOCOL": "HTTP/1.1",
+            "REMOTE_ADDR": "127.0.0.1",
+            "wsgi.url_scheme": "http",
+            "wsgi.input": io.BytesIO(data),
+            "wsgi.errors": sys.stderr,
+            "CONTENT_LENGTH": str(len(data)),
+            "CONTENT_TYPE": "application/json",
+            "HTTP_ACCEPT": "application/json",
+            "HTTP_ORIGIN": "http://127.0.0.1:8000",
+        }
+        for name, value in headers.items():
+            environ["HTTP_" + name.upper().replace("-", "_")] = value
+        status: list[int] = []
+        body_out = b"".join(self.app(environ, lambda s, h, exc_info=None: status.append(int(s.split()[0]))))
+        return status[0], body_out
+
+
+def run_variant(wsgi: Wsgi, slug: str, headers: dict[str, str], n: int) -> tuple[list[float], list[float]]:
+    """Rate n tasks (asking for batches as needed); the CPU seconds of each rating and batch request."""
+    rating_cpu: list[float] = []
+    batch_cpu: list[float] = []
+    while len(rating_cpu) < n:
+        t = time.process_time()
+        status, out = wsgi.post(f"/api/v1/campaigns/{slug}/batches/", {}, headers)
+        batch_cpu.append(time.process_time() - t)
+        if status not in (200, 201):
+            raise SystemExit(f"batch request answered {status}: {out[:200]!r}")
+        for task in json.loads(out)["tasks"]:
+            if task["status"] != "leased" or len(rating_cpu) >= n:
+                continue
+            body = {"quality": 3, "alignment": 4, "duration_ms": 1000}
+            t = time.process_time()
+            status, out = wsgi.post(f"/api/v1/tasks/{task['id']}/rating/", body, headers)
+            rating_cpu.append(time.process_time() - t)
+            if status != 201:
+                raise SystemExit(f"rating answered {status}: {out[:200]!r}")
+    return rating_cpu, batch_cpu
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    load_args = annotation_load.parse_args(["--items", "5000", "--ratings", "0", "--db", args.db])
+    db_url = f"{args.server}/{args.db}"
+    annotation_load.admin_exec(args.server, f"DROP DATABASE IF EXISTS {args.db} WITH (FORCE)")
+    annotation_load.admin_exec(args.server, f"CREATE DATABASE {args.db}")
+    os.environ.update(CACHE_URL=args.cache, QEVAL_THROTTLE_USER="100000/s", ALLOWED_HOSTS="127.0.0.1,localhost")
+    try:
+        annotation_load.setup_django(db_url, load_args.broker)
+        from django.conf import settings
+        from django.core.management import call_command
+        from django.core.wsgi import get_wsgi_application
+
+        call_command("migrate", verbosity=0)
+        campaign = annotation_load.seed(load_args)["campaign"]
+        wsgi = Wsgi(get_wsgi_application())
+        run = str(int(time.time()))
+        # one annotator per variant and round: each rates its own batches, as the load benchmark's do
+        people = {
+            (v, r): annotation_load.make_annotators(1, f"cpu-{run}-{v[0]}-{v[1]}-{r}", v[1])[0]
+            for v in VARIANTS
+            for r in range(args.rounds + 1)
+        }
+        for v in VARIANTS:  # warm-up round: imports, prepared statements, the URL resolver's caches
+            settings.QEVAL_LEAN_API = v[0] == "lean"
+            run_variant(wsgi, campaign.slug, people[(v, args.rounds)], 60)
+        results: dict[tuple[str, str], dict[str, list[float]]] = {v: {"rating": [], "batch": []} for v in VARIANTS}
+        for r in range(args.rounds):
+            for v in VARIANTS:
+                settings.QEVAL_LEAN_API = v[0] == "lean"
+                ratings, batches = run_variant(wsgi, campaign.slug, people[(v, r)], args.ratings)
+                results[v]["rating"].append(statistics.mean(ratings))
+                results[v]["batch"].append(statistics.mean(batches))
+            print(f"round {r + 1}/{args.rounds} done", flush=True)
+        print(
+            f"CPU per request in-process ({args.rounds} rounds x {args.ratings} ratings per variant; median of rounds):"
+        )
+        med = {v: {k: 1000 * statistics.median(x) for k, x in results[v].items()} for v in VARIANTS}
+        for cycle, auth in VARIANTS:
+            m = med[(cycle, auth)]
+            print(f"  {cycle:4} {auth:7}: rating {m['rating']:.3f} ms, batch request {m['batch']:.2f} ms")
+        for auth in ("session", "token"):
+            lean, drf = med[("lean", auth)], med[("drf", auth)]
+            print(
+                f"  lean cycle against DRF views, {auth}: rating {lean['rating']:.3f} vs {drf['rating']:.3f} ms "
+                f"({100 * (1 - lean['rating'] / drf['rating']):.0f}% less), batch request {lean['batch']:.2f} vs "
+                f"{drf['batch']:.2f} ms ({100 * (1 - lean['batch'] / drf['batch']):.0f}% less)"
+            )
+    finally:
+        from django.db import connections
+
+        connections.close_all()
+        annotation_load._purge_broker(load_args.broker)  # the scrutiny messages of closed batches
+        annotation_load.admin_exec(args.server, f"DROP DATABASE IF EXISTS {args.db} WITH (FORCE)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
