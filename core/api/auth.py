@@ -21,6 +21,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.contrib.sessions.models import Session
 from django.utils.translation import gettext_lazy as _
 from rest_framework import authentication, exceptions
 from rest_framework.authtoken.models import Token
@@ -31,22 +32,30 @@ from ..sql import fast_sql_enabled, sql_row
 
 @cache
 def _lookup(by: str = "token") -> tuple[str, list[str]]:
-    """The statement finding a user with their roles by token key (`by="token"`, the token's `created` first)
-    or by primary key (`by="pk"`, a logged-in session's user), and the user model's field names; built once
-    (the user model is known after setup)."""
+    """The statement finding a user with their roles by token key (`by="token"`, the token's `created` first),
+    by primary key (`by="pk"`), or a live session's data with the user of a given primary key beside it
+    (`by="session"`, the session's data first; the user's columns NULL when there is no such user), and the
+    user model's field names; built once (the user model is known after setup)."""
     User = get_user_model()
     fields = list(User._meta.concrete_fields)
     through = User.groups.through._meta.db_table
     user_fk = User._meta.get_field("groups").m2m_column_name()
     group_fk = User._meta.get_field("groups").m2m_reverse_name()
     pk = User._meta.pk.column
-    source = (
-        f"{Token._meta.db_table} t JOIN {User._meta.db_table} u ON u.{pk} = t.user_id WHERE t.key = %(key)s::text"
-        if by == "token"
-        else f"{User._meta.db_table} u WHERE u.{pk} = %(pk)s::bigint"
-    )
+    first, source = {
+        "token": (
+            "t.created",
+            f"{Token._meta.db_table} t JOIN {User._meta.db_table} u ON u.{pk} = t.user_id WHERE t.key = %(key)s::text",
+        ),
+        "pk": ("NULL", f"{User._meta.db_table} u WHERE u.{pk} = %(pk)s::bigint"),
+        "session": (
+            "s.session_data",
+            f"{Session._meta.db_table} s LEFT JOIN {User._meta.db_table} u ON u.{pk} = %(pk)s::bigint"
+            " WHERE s.session_key = %(key)s::text AND s.expire_date > %(now)s::timestamptz",
+        ),
+    }[by]
     sql = f"""
-        SELECT {"t.created" if by == "token" else "NULL"}, {", ".join(f"u.{f.column}" for f in fields)},
+        SELECT {first}, {", ".join(f"u.{f.column}" for f in fields)},
                ARRAY(SELECT g.name FROM {through} ug JOIN {Group._meta.db_table} g ON g.id = ug.{group_fk}
                       WHERE ug.{user_fk} = u.{pk} AND g.name = ANY(%(roles)s::text[]))
           FROM {source}"""
@@ -59,6 +68,17 @@ def _user_from_row(row):
     user = get_user_model().from_db("default", _lookup()[1], values)
     user._qeval_roles = set(roles)  # type: ignore[attr-defined]  # core.roles.user_roles reads it
     return user, first
+
+
+def session_with_user(key: str, now, pk: int) -> tuple[str, Any | None] | None:
+    """The data of the live session `key` and, in the same prepared query, the user with primary key `pk`
+    (the one its data named last time; None when there is no such user) with their roles; None when no live
+    session has this key (the expiry compared with `now`, as Django's database sessions do)."""
+    row = sql_row(_lookup("session")[0], {"key": key, "now": now, "pk": pk, "roles": list(ROLES)})
+    if row is None:
+        return None
+    user = _user_from_row(row)[0]
+    return row[0], (user if user.pk is not None else None)
 
 
 def user_by_pk(pk) -> Any | None:

@@ -51,8 +51,8 @@ from rest_framework.views import APIView
 
 from ..errors import ServiceError
 from ..roles import user_has_role
-from ..sql import fast_sql_enabled, sql_row
-from .auth import TokenAuthentication, user_by_pk
+from ..sql import fast_sql_enabled
+from .auth import TokenAuthentication, session_with_user, user_by_pk
 from .exception_handler import api_exception_handler
 
 Handler = Callable[..., tuple[int, Any]]
@@ -142,26 +142,25 @@ def _session_user(request: HttpRequest):
     key = request.COOKIES.get(settings.SESSION_COOKIE_NAME)
     if not key or settings.SESSION_ENGINE != _DB_SESSIONS:
         return None
-    row = sql_row(
-        "SELECT session_data FROM django_session WHERE session_key = %(k)s::text AND expire_date > %(now)s::timestamptz",
-        {"k": key, "now": timezone.now()},
-    )
-    if row is None:
+    known = _DECODED.get(key)
+    # the session row and (when this process has decoded the session before) its user, in one query
+    found = session_with_user(key, timezone.now(), known[1] if known else 0)
+    if found is None:
+        _DECODED.pop(key, None)
         return None
-    session = request.session.decode(row[0])  # signed; {} when tampered with
-    backend_path = session.get(BACKEND_SESSION_KEY)
-    user_id = session.get(SESSION_KEY)
-    if backend_path not in settings.AUTHENTICATION_BACKENDS or not _model_backend(backend_path):
+    data, user = found
+    if known is None or known[0] != data:
+        decoded = _decode(request, data)
+        if decoded is None:
+            return None
+        if len(_DECODED) >= _DECODED_MAX:
+            _DECODED.clear()
+        if known is None or known[1] != decoded[0]:
+            user = user_by_pk(decoded[0])  # the first request of this session in this process
+        known = _DECODED[key] = (data, *decoded)
+    if user is None or not user.is_active:
         return None
-    try:
-        pk = int(str(user_id))
-    except ValueError:
-        return None
-    user = user_by_pk(pk)
-    session_hash = session.get(HASH_SESSION_KEY)
-    if user is None or not user.is_active or not session_hash:
-        return None
-    if not constant_time_compare(session_hash, user.get_session_auth_hash()):
+    if not constant_time_compare(known[2], user.get_session_auth_hash()):
         return None
     # DRF's SessionAuthentication.enforce_csrf, the same check with the same stand-ins for a response and a view
     check = CSRFCheck(lambda _request: None)  # type: ignore[arg-type]
@@ -169,6 +168,27 @@ def _session_user(request: HttpRequest):
     if check.process_view(request, None, (), {}):  # type: ignore[arg-type]
         return None
     return user
+
+
+# What each session's data decoded to, by session key: (data, user pk, session auth hash). Decoding is a function
+# of the data alone (and the secret key), so an entry serves only while the row holds the same string; the
+# user, their roles and is_active are read afresh at every request. Bounded: emptied when full.
+_DECODED: dict[str, tuple[str, int, str]] = {}
+_DECODED_MAX = 10_000
+
+
+def _decode(request: HttpRequest, data: str) -> tuple[int, str] | None:
+    """(user pk, session auth hash) of a session's data logged in through a ModelBackend, else None."""
+    session = request.session.decode(data)  # signed; {} when tampered with
+    backend_path = session.get(BACKEND_SESSION_KEY)
+    if backend_path not in settings.AUTHENTICATION_BACKENDS or not _model_backend(backend_path):
+        return None
+    session_hash = session.get(HASH_SESSION_KEY)
+    try:
+        pk = int(str(session.get(SESSION_KEY)))
+    except ValueError:
+        return None
+    return (pk, session_hash) if session_hash else None
 
 
 @cache

@@ -193,3 +193,33 @@ def leased_task(client_as, pool_campaign):
     client, _ = client_as("annotator")
     body = client.post(f"/api/v1/campaigns/{pool_campaign.slug}/batches/", {}, format="json").json()
     return client, body["tasks"][0]["id"]
+
+
+def test_a_session_s_user_is_whoever_its_data_names_now_and_a_deleted_session_is_logged_out(
+    make_user, pool_campaign, drf_calls
+):
+    """The cycle remembers what a session's data decoded to only while the row holds the same data."""
+    from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY
+    from django.contrib.sessions.backends.db import SessionStore
+
+    first, second = make_user("annotator"), make_user("annotator")
+    client, csrf = browser(first)
+    url = f"/api/v1/campaigns/{pool_campaign.slug}/batches/"
+    mine = post(client, url, {}, HTTP_X_CSRFTOKEN=csrf).json()
+    assert post(client, url, {}, HTTP_X_CSRFTOKEN=csrf).json()["id"] == mine["id"]  # the same batch again
+    # the same session key now names the second user (its data rewritten in the database)
+    session = SessionStore(session_key=client.cookies["sessionid"].value)
+    session[SESSION_KEY] = str(second.pk)
+    session[HASH_SESSION_KEY] = second.get_session_auth_hash()
+    session.save()
+    theirs = post(client, url, {}, HTTP_X_CSRFTOKEN=csrf)
+    assert theirs.status_code == 201 and theirs.json()["id"] != mine["id"]
+    task = mine["tasks"][0]["id"]  # the first user's task: not the second user's to rate
+    assert (
+        post(client, f"/api/v1/tasks/{task}/rating/", {"quality": 3, "alignment": 3}, HTTP_X_CSRFTOKEN=csrf).status_code
+        == 404
+    )
+    assert drf_calls == []
+    session.delete()  # logged out elsewhere
+    resp = post(client, url, {}, HTTP_X_CSRFTOKEN=csrf)
+    assert resp.status_code in (401, 403) and "credentials were not provided" in resp.json()["detail"]
