@@ -223,3 +223,13 @@ def test_a_session_s_user_is_whoever_its_data_names_now_and_a_deleted_session_is
     session.delete()  # logged out elsewhere
     resp = post(client, url, {}, HTTP_X_CSRFTOKEN=csrf)
     assert resp.status_code in (401, 403) and "credentials were not provided" in resp.json()["detail"]
+
+
+def test_a_body_larger_than_any_rating_goes_to_the_drf_view(leased_task, drf_calls):
+    client, task_id = leased_task
+    before = table_counts()
+    body = {"quality": 3, "alignment": 3, "note": "x" * 100_000}
+    resp = client.post(f"/api/v1/tasks/{task_id}/rating/", body, format="json")
+    assert resp.status_code == 400 and "note" in resp.json()["detail"]
+    assert drf_calls == [f"/api/v1/tasks/{task_id}/rating/"]
+    assert table_counts() == before
