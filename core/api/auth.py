@@ -1,5 +1,8 @@
-"""Token authentication for the API: DRF's TokenAuthentication (same header, same answers), with the user
-and their roles read in one prepared query on PostgreSQL instead of two ORM queries per request.
+"""Token and session authentication for the API: DRF's TokenAuthentication and SessionAuthentication (same
+headers and cookies, same answers, DRF's CSRF check), with the user and their roles read in one prepared
+query on PostgreSQL instead of two ORM queries per request (three for a session: the session row, the user,
+the roles). A session's data is signed and encoded: what it decoded to is kept per process while the row
+holds the same data, and the query that reads the row reads that user beside it.
 
 Where the per-token work is saved, and why nothing is kept between requests: the expensive part of DRF's
 lookup is the ORM (compiling the token + user query, building both models, then a second query for the
@@ -19,9 +22,13 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from django.contrib.auth import get_user_model
+from django.conf import settings
+from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model, load_backend
+from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.models import Group
 from django.contrib.sessions.models import Session
+from django.utils import timezone
+from django.utils.crypto import constant_time_compare
 from django.utils.translation import gettext_lazy as _
 from rest_framework import authentication, exceptions
 from rest_framework.authtoken.models import Token
@@ -85,6 +92,85 @@ def user_by_pk(pk) -> Any | None:
     """The user with this primary key and their roles, in one prepared query (PostgreSQL only), or None."""
     row = sql_row(_lookup("pk")[0], {"pk": pk, "roles": list(ROLES)})
     return None if row is None else _user_from_row(row)[0]
+
+
+_DB_SESSIONS = "django.contrib.sessions.backends.db"
+
+
+def session_user(request):
+    """The logged-in user of a database session (with their roles), as `django.contrib.auth.get_user` finds
+    them, in one prepared query, when nothing about the session needs Django's own handling (a hash under an
+    old secret to rotate, a stale session to flush, another session engine or backend); else None, and the
+    caller lets Django's own lookup answer. No CSRF check here: the caller makes DRF's."""
+    key = request.COOKIES.get(settings.SESSION_COOKIE_NAME)
+    if not key or settings.SESSION_ENGINE != _DB_SESSIONS:
+        return None
+    known = _DECODED.get(key)
+    # the session row and (when this process has decoded the session before) its user, in one query
+    found = session_with_user(key, timezone.now(), known[1] if known else 0)
+    if found is None:
+        _DECODED.pop(key, None)
+        return None
+    data, user = found
+    if known is None or known[0] != data:
+        decoded = _decode(request, data)
+        if decoded is None:
+            return None
+        if len(_DECODED) >= _DECODED_MAX:
+            _DECODED.clear()
+        if known is None or known[1] != decoded[0]:
+            user = user_by_pk(decoded[0])  # the first request of this session in this process
+        known = _DECODED[key] = (data, *decoded)
+    if user is None or not user.is_active:
+        return None
+    if not constant_time_compare(known[2], user.get_session_auth_hash()):
+        return None
+    return user
+
+
+# What each session's data decoded to, by session key: (data, user pk, session auth hash). Decoding is a function
+# of the data alone (and the secret key), so an entry serves only while the row holds the same string; the
+# user, their roles and is_active are read afresh at every request. Bounded: emptied when full.
+_DECODED: dict[str, tuple[str, int, str]] = {}
+_DECODED_MAX = 10_000
+
+
+def _decode(request, data: str) -> tuple[int, str] | None:
+    """(user pk, session auth hash) of a session's data logged in through a ModelBackend, else None."""
+    session = request.session.decode(data)  # signed; {} when tampered with
+    backend_path = session.get(BACKEND_SESSION_KEY)
+    if backend_path not in settings.AUTHENTICATION_BACKENDS or not _model_backend(backend_path):
+        return None
+    session_hash = session.get(HASH_SESSION_KEY)
+    try:
+        pk = int(str(session.get(SESSION_KEY)))
+    except ValueError:
+        return None
+    return (pk, session_hash) if session_hash else None
+
+
+@cache
+def _model_backend(path: str) -> bool:
+    """Whether the backend finds a session's user as ModelBackend does (by primary key, active users only)."""
+    backend = load_backend(path)
+    return (
+        getattr(type(backend), "get_user", None) is ModelBackend.get_user
+        and getattr(type(backend), "user_can_authenticate", None) is ModelBackend.user_can_authenticate
+    )
+
+
+class SessionAuthentication(authentication.SessionAuthentication):
+    """DRF's session authentication (the browser's: the rating page, the research and desk pages' calls), with
+    the session, the user and their roles in one prepared query on PostgreSQL (`session_user`) instead of
+    the three ORM queries of Django's lazy `request.user`; any session it does not take (see there) goes
+    through DRF's own path, unchanged. The CSRF check is DRF's."""
+
+    def authenticate(self, request):
+        user = session_user(request._request) if fast_sql_enabled() else None
+        if user is None:
+            return super().authenticate(request)
+        self.enforce_csrf(request)
+        return (user, None)
 
 
 class TokenAuthentication(authentication.TokenAuthentication):

@@ -15,8 +15,9 @@ itself and hands everything else to the DRF view, unchanged:
   `Authorization: Token <key>` that names an active user, or a logged-in session (Django's database
   sessions) whose user is active and whose password hash still matches, with a valid CSRF token (the same
   check DRF's SessionAuthentication makes), by a user holding one of `roles`;
-- the user and roles come from prepared statements (core/api/auth.py), checked at every request as they
-  are now (a token deleted, a user switched off or a role taken away counts on the next request);
+- the user and roles come from one prepared query (core/api/auth.py, the same lookups DRF's authentication
+  classes use there), checked at every request as they are now (a token deleted, a session ended, a user
+  switched off or a role taken away counts on the next request);
 - the same throttle classes as the DRF view count it (DRF's refusal: 429, its message, Retry-After);
 - `handler(request, user, data, **url_kwargs)` returns `(status, payload)`; the payload is rendered with
   DRF's JSONRenderer (the same bytes), a service error becomes `{"detail": ...}` with its status, and any
@@ -32,16 +33,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from functools import cache
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, load_backend
-from django.contrib.auth.backends import ModelBackend
 from django.http import HttpRequest, HttpResponse
-from django.utils import timezone
 from django.utils.cache import patch_vary_headers
-from django.utils.crypto import constant_time_compare
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions
 from rest_framework.authentication import CSRFCheck
@@ -52,12 +48,11 @@ from rest_framework.views import APIView
 from ..errors import ServiceError
 from ..roles import user_has_role
 from ..sql import fast_sql_enabled
-from .auth import TokenAuthentication, session_with_user, user_by_pk
+from .auth import TokenAuthentication, session_user
 from .exception_handler import api_exception_handler
 
 Handler = Callable[..., tuple[int, Any]]
 _RENDERER = JSONRenderer()
-_DB_SESSIONS = "django.contrib.sessions.backends.db"
 _MAX_BODY = 64 * 1024
 
 
@@ -139,31 +134,10 @@ def _authenticate(request: HttpRequest):
 
 
 def _session_user(request: HttpRequest):
-    """The logged-in user of a database session, as `django.contrib.auth.get_user` finds them, when nothing
-    about the session needs Django's own handling (a hash under an old secret to rotate, a stale session to
-    flush, another session engine or backend), and the CSRF check passes; else None."""
-    key = request.COOKIES.get(settings.SESSION_COOKIE_NAME)
-    if not key or settings.SESSION_ENGINE != _DB_SESSIONS:
-        return None
-    known = _DECODED.get(key)
-    # the session row and (when this process has decoded the session before) its user, in one query
-    found = session_with_user(key, timezone.now(), known[1] if known else 0)
-    if found is None:
-        _DECODED.pop(key, None)
-        return None
-    data, user = found
-    if known is None or known[0] != data:
-        decoded = _decode(request, data)
-        if decoded is None:
-            return None
-        if len(_DECODED) >= _DECODED_MAX:
-            _DECODED.clear()
-        if known is None or known[1] != decoded[0]:
-            user = user_by_pk(decoded[0])  # the first request of this session in this process
-        known = _DECODED[key] = (data, *decoded)
-    if user is None or not user.is_active:
-        return None
-    if not constant_time_compare(known[2], user.get_session_auth_hash()):
+    """The session's user (core/api/auth.py: `session_user`) when DRF's CSRF check passes too; else None (the
+    DRF view then answers: 403 for a CSRF failure, Django's own handling of an odd session)."""
+    user = session_user(request)
+    if user is None:
         return None
     # DRF's SessionAuthentication.enforce_csrf, the same check with the same stand-ins for a response and a view
     check = CSRFCheck(lambda _request: None)  # type: ignore[arg-type]
@@ -171,37 +145,6 @@ def _session_user(request: HttpRequest):
     if check.process_view(request, None, (), {}):  # type: ignore[arg-type]
         return None
     return user
-
-
-# What each session's data decoded to, by session key: (data, user pk, session auth hash). Decoding is a function
-# of the data alone (and the secret key), so an entry serves only while the row holds the same string; the
-# user, their roles and is_active are read afresh at every request. Bounded: emptied when full.
-_DECODED: dict[str, tuple[str, int, str]] = {}
-_DECODED_MAX = 10_000
-
-
-def _decode(request: HttpRequest, data: str) -> tuple[int, str] | None:
-    """(user pk, session auth hash) of a session's data logged in through a ModelBackend, else None."""
-    session = request.session.decode(data)  # signed; {} when tampered with
-    backend_path = session.get(BACKEND_SESSION_KEY)
-    if backend_path not in settings.AUTHENTICATION_BACKENDS or not _model_backend(backend_path):
-        return None
-    session_hash = session.get(HASH_SESSION_KEY)
-    try:
-        pk = int(str(session.get(SESSION_KEY)))
-    except ValueError:
-        return None
-    return (pk, session_hash) if session_hash else None
-
-
-@cache
-def _model_backend(path: str) -> bool:
-    """Whether the backend finds a session's user as ModelBackend does (by primary key, active users only)."""
-    backend = load_backend(path)
-    return (
-        getattr(type(backend), "get_user", None) is ModelBackend.get_user
-        and getattr(type(backend), "user_can_authenticate", None) is ModelBackend.user_can_authenticate
-    )
 
 
 def _throttled(request: HttpRequest, drf_view: type[APIView]) -> HttpResponse | None:

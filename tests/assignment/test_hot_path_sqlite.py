@@ -45,6 +45,7 @@ def test_the_orm_path_keeps_the_guarantees_on_postgresql():
             "tests/assignment/test_batch_request.py",
             "tests/assignment/test_concurrency.py",
             "tests/assignment/test_no_golden_leak.py",
+            "tests/assignment/test_media.py",
         ],
         QEVAL_SQL_FAST_PATH="false",
         # its own test database: this run's is in use by this process

@@ -203,7 +203,7 @@ LOGOUT_REDIRECT_URL = "/login/"
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "core.api.auth.TokenAuthentication",  # DRF's, with the user and roles in one prepared query
-        "rest_framework.authentication.SessionAuthentication",
+        "core.api.auth.SessionAuthentication",  # DRF's, with the session, user and roles in one prepared query
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "core.api.schema.AutoSchema",  # names nested Input/Output per view
