@@ -116,3 +116,38 @@ def test_video_answers_range_requests(client_as, tmp_path):
     open_ended = client.get(url, HTTP_RANGE="bytes=0-")
     assert open_ended.status_code == 206 and b"".join(open_ended.streaming_content) == data
     assert client.get(url, HTTP_RANGE=f"bytes={len(data) + 10}-").status_code == 416
+
+
+def test_behind_nginx_the_checked_file_is_handed_to_it(client_as, stored_item, settings):
+    """With QEVAL_MEDIA_ACCEL_PREFIX (docker-compose's web service), access is checked here and nginx sends the
+    bytes from its internal location: no web thread streams the file. Refusals answer as before."""
+    settings.QEVAL_MEDIA_ACCEL_PREFIX = "/_protected_media/"
+    item, _ = stored_item
+    client, _ = client_as("annotator")
+    task = lease(client, item)["tasks"][0]
+    resp = client.get(task["media_url"])
+    assert resp.status_code == 200 and resp.content == b""
+    assert resp["X-Accel-Redirect"] == f"/_protected_media/{item.media.name}"
+    assert resp["Content-Type"] == "image/png" and "private" in resp["Cache-Control"]
+    other, _ = client_as("annotator")
+    refused = other.get(task["media_url"])
+    assert refused.status_code == 404 and "X-Accel-Redirect" not in refused
+    Task.objects.filter(pk=task["id"]).update(lease_expires_at=timezone.now() - timedelta(seconds=1))
+    expired = client.get(task["media_url"])
+    assert expired.status_code == 403 and "X-Accel-Redirect" not in expired
+
+
+def test_the_nginx_location_is_internal_and_aliases_the_media_folder():
+    from pathlib import Path
+
+    import yaml
+
+    root = Path(__file__).resolve().parents[2]
+    conf = (root / "platform/docker/nginx.conf").read_text()
+    block = conf[conf.index("location /_protected_media/") :].split("}")[0]
+    assert "internal;" in block and "alias /data/media/;" in block
+    compose = yaml.safe_load((root / "docker-compose.yml").read_text())
+    web_env = compose["services"]["web"]["environment"]
+    assert web_env["QEVAL_MEDIA_ACCEL_PREFIX"] == "/_protected_media/"
+    assert web_env["MEDIA_ROOT"] == "/data/media"
+    assert "data:/data:ro" in compose["services"]["proxy"]["volumes"]

@@ -42,8 +42,10 @@ def test_the_app_services_share_one_environment(compose):
     envs = [compose["services"][name]["environment"] for name in APP_SERVICES]
     shared = compose["x-env"]
     for env in envs:
-        # Per service only: the web container migrates; a worker names its queues (its visibility timeout).
-        assert {k: v for k, v in env.items() if k not in ("DJANGO_MIGRATE", "QEVAL_WORKER_QUEUES")} == shared
+        # Per service only: the web container migrates and hands media to nginx; a worker names its queues (its
+        # visibility timeout).
+        own = ("DJANGO_MIGRATE", "QEVAL_MEDIA_ACCEL_PREFIX", "QEVAL_WORKER_QUEUES")
+        assert {k: v for k, v in env.items() if k not in own} == shared
     for name in APP_SERVICES:
         queues = compose["services"][name]["environment"].get("QEVAL_WORKER_QUEUES")
         command = compose["services"][name]["command"]

@@ -162,6 +162,10 @@ else:
         "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
+# Behind nginx with the media folder mounted (docker-compose's proxy), the media views check access and hand the
+# file to nginx with X-Accel-Redirect under this prefix (an `internal` location aliasing MEDIA_ROOT), so a video
+# download never holds a web thread; empty: the web process streams the file itself. Local storage only.
+QEVAL_MEDIA_ACCEL_PREFIX = os.environ.get("QEVAL_MEDIA_ACCEL_PREFIX", "")
 # Where researchers may point server-side imports ("import from a folder on the server").
 IMPORT_ROOTS = [Path(p) for p in env_list("QEVAL_IMPORT_ROOTS", str(VAR_DIR / "imports"))]
 EXPORT_ROOT = Path(os.environ.get("QEVAL_EXPORT_ROOT", VAR_DIR / "exports"))
