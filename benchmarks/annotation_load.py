@@ -128,6 +128,12 @@ def parse_args(argv=None):
         help="how the simulated annotators authenticate: 'session' as the rating page in a browser does (a "
         "logged-in session cookie and the CSRF token in X-CSRFToken), 'token' as an API client does",
     )
+    p.add_argument(
+        "--media",
+        action="store_true",
+        help="each annotator also fetches each task's image before rating it, as the rating page does (a "
+        f"{MEDIA_KB} KB PNG behind the access check; ratings/s then include the media requests)",
+    )
     p.add_argument("--keep-db", action="store_true", help="do not drop the database at the end")
     p.add_argument(
         "--reuse-db",
@@ -172,6 +178,23 @@ def copy_rows(cur, table: str, columns: list[str], rows) -> None:
         buf.write("\n")
     with cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
         copy.write(buf.getvalue())
+
+
+MEDIA_KB = 300  # a generated 512x512 image as the rating page loads it (PNG, noise: it does not compress)
+SAMPLE_MEDIA = "bench/sample.png"
+
+
+def write_sample_media() -> Path:
+    """The one image every seeded item shows with --media, in the web server's MEDIA_ROOT."""
+    import numpy as np
+    from django.conf import settings
+    from PIL import Image
+
+    path = Path(settings.MEDIA_ROOT) / SAMPLE_MEDIA
+    path.parent.mkdir(parents=True, exist_ok=True)
+    side = int((MEDIA_KB * 1024 / 3) ** 0.5)  # raw RGB noise: about MEDIA_KB once written
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (side, side, 3), dtype=np.uint8)).save(path)
+    return path
 
 
 def seed(args) -> dict:
@@ -263,7 +286,7 @@ def seed(args) -> dict:
                 (
                     campaign.pk,
                     f"it-{i:07d}",
-                    f"bench/{i}.png",
+                    SAMPLE_MEDIA if args.media else f"bench/{i}.png",
                     "",
                     "image",
                     512,
@@ -504,7 +527,7 @@ class Annotator(threading.Thread):
         self.headers = {**headers, **origin, "Content-Type": "application/json", "Accept": "application/json"}
         self.conn: http.client.HTTPConnection | None = None
 
-    def call(self, method: str, path: str, body: dict | None = None):
+    def call(self, method: str, path: str, body: dict | None = None, *, parse: bool = True):
         for attempt in range(2):
             if self.conn is None:
                 self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
@@ -526,7 +549,7 @@ class Annotator(threading.Thread):
                     raise
                 continue
             ms = (time.perf_counter() - t0) * 1000
-            return resp.status, (json.loads(raw) if raw else None), ms
+            return resp.status, (json.loads(raw) if raw and parse else raw), ms
         raise RuntimeError("unreachable")
 
     def run_floor(self):
@@ -564,6 +587,12 @@ class Annotator(threading.Thread):
                         time.sleep(self.rng.expovariate(1000.0 / self.think_ms))
                     if time.time() >= self.deadline:
                         return
+                    if self.args.media:  # the rating page shows the task's image first
+                        status, raw, ms = self.call("GET", task["media_url"], parse=False)
+                        if status == 200 and len(raw) > 1024:
+                            sink["media_ms"].append(ms)
+                        else:
+                            sink["errors"].append(f"media {status} {raw[:100]!r}")
                     status, out, ms = self.call(
                         "POST",
                         f"/api/v1/tasks/{task['id']}/rating/",
@@ -656,6 +685,7 @@ def run_phase(
         "later_batch_ms": [],  # the rest (batch_ms: both, set at the end)
         "rating_ms": [],
         "rating_t": [],
+        "media_ms": [],
         "errors": [],
         "no_work": 0,
     }
@@ -715,6 +745,8 @@ def main(argv=None) -> int:
         from django.db import connection
 
         call_command("migrate", verbosity=0)
+        if args.media:
+            print(f"annotators fetch each task's image before rating it ({write_sample_media()})")
         if args.reuse_db:
             from annotation.models import Campaign, Item
 
@@ -820,6 +852,11 @@ def main(argv=None) -> int:
                 f"   ratings:        n={len(r)}  p50={pct(r, 50):.1f} ms  p95={pct(r, 95):.1f} ms  "
                 f"p99={pct(r, 99):.1f} ms  mean {statistics.mean(r) if r else float('nan'):.1f} ms"
             )
+            m = sink["media_ms"]
+            if m:
+                print(
+                    f"   media GETs:     n={len(m)}  p50={pct(m, 50):.1f} ms  p95={pct(m, 95):.1f} ms  p99={pct(m, 99):.1f} ms"
+                )
             print(
                 f"   batches finished {sink['batches_done']}; annotators told 'no work' {sink['no_work']}; "
                 f"errors {len(sink['errors'])}" + (f" (first: {sink['errors'][:3]})" if sink["errors"] else "")
