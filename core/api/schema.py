@@ -6,7 +6,16 @@ every other `Input` and the schema silently shows one for all. Nested serializer
 their view instead: `BatchRequestApi.Input` -> `BatchRequestInput`.
 """
 
+from drf_spectacular.authentication import SessionScheme
 from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
+
+
+class PreparedSessionScheme(SessionScheme):
+    """core.api.auth.SessionAuthentication is DRF's session cookie authentication (drf-spectacular matches
+    subclasses of DRF's token authentication by itself, not of its session authentication)."""
+
+    target_class = "core.api.auth.SessionAuthentication"
+
 
 # Views that paginate by hand (LimitOffsetPagination inside get()) while declaring `responses=X(many=True)`:
 # the schema documents their answers as the {count, next, previous, results} page they really are.
