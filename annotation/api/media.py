@@ -62,7 +62,7 @@ def _ranged(fh, start: int, length: int):
 
 def _accel_prefix() -> str:
     """The X-Accel-Redirect prefix when nginx serves the files (QEVAL_MEDIA_ACCEL_PREFIX, local storage only)."""
-    local = settings.STORAGES["default"]["BACKEND"].endswith("FileSystemStorage")
+    local = str(settings.STORAGES["default"].get("BACKEND", "")).endswith("FileSystemStorage")  # type: ignore[attr-defined]
     return settings.QEVAL_MEDIA_ACCEL_PREFIX if local else ""
 
 
