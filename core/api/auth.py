@@ -103,8 +103,8 @@ def session_user(request):
     old secret to rotate, a stale session to flush, another session engine or backend); else None, and the
     caller lets Django's own lookup answer. No CSRF check here: the caller makes DRF's."""
     key = request.COOKIES.get(settings.SESSION_COOKIE_NAME)
-    if not key or settings.SESSION_ENGINE != _DB_SESSIONS:
-        return None
+    if not key or not key.isascii() or not key.isalnum() or len(key) > 40 or settings.SESSION_ENGINE != _DB_SESSIONS:
+        return None  # not a key Django makes (a NUL in a quoted cookie would be a database error): Django's path
     known = _DECODED.get(key)
     # the session row and (when this process has decoded the session before) its user, in one query
     found = session_with_user(key, timezone.now(), known[1] if known else 0)
@@ -170,6 +170,8 @@ class SessionAuthentication(authentication.SessionAuthentication):
         if user is None:
             return super().authenticate(request)
         self.enforce_csrf(request)
+        # as when Django's lazy request.user reads the session: the answer varies with the cookie (Vary: Cookie)
+        request._request.session.accessed = True
         return (user, None)
 
 

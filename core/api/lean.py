@@ -98,13 +98,16 @@ def _json_body(request: HttpRequest) -> dict | None:
     accept = request.META.get("HTTP_ACCEPT", "")
     if accept and ("text/html" in accept or ("application/json" not in accept and "*/*" not in accept)):
         return None  # the browsable API, or a type DRF must refuse with 406
+    if ";" in accept or "format" in request.GET:
+        return None  # a rendering DRF chooses by parameter (`; indent=4`, `?format=api`)
     if int(request.META.get("CONTENT_LENGTH") or 0) > _MAX_BODY:  # (RequestSizeLimitMiddleware checked it is a number)
         return None  # no rating or batch request is this large: DRF's parser reads it as it always did
-    body = request.body
-    if not body:
-        return {}
     content_type, _, params = request.META.get("CONTENT_TYPE", "").partition(";")
-    if content_type.strip().lower() != "application/json" or params.strip() not in ("", "charset=utf-8"):
+    json_type = content_type.strip().lower() == "application/json" and params.strip() in ("", "charset=utf-8")
+    body = request.body
+    if not body and (json_type or not content_type.strip()):
+        return {}  # DRF's data for no body; a form type without one is the DRF view's to read
+    if not json_type:
         return None
     try:
         data = json.loads(body.decode("utf-8"), parse_constant=_no_constant)
@@ -121,11 +124,15 @@ def _authenticate(request: HttpRequest):
     """(user, by_session) for a valid token or session, else None (the DRF view then answers, 401 or 403)."""
     header = request.META.get("HTTP_AUTHORIZATION", "")
     if header:
-        parts = header.split()
-        if len(parts) != 2 or parts[0].lower() != "token":
+        try:  # as DRF reads it: the header's bytes split on ASCII whitespace, the key decoded as UTF-8
+            parts = header.encode("latin-1").split()
+            key = parts[1].decode() if len(parts) == 2 and parts[0].lower() == b"token" else None
+        except UnicodeError:
+            return None
+        if key is None:
             return None
         try:
-            user, _token = TokenAuthentication().authenticate_credentials(parts[1])
+            user, _token = TokenAuthentication().authenticate_credentials(key)
         except exceptions.AuthenticationFailed:
             return None
         return user, False

@@ -146,6 +146,7 @@ def test_the_nginx_location_is_internal_and_aliases_the_media_folder():
     conf = (root / "platform/docker/nginx.conf").read_text()
     block = conf[conf.index("location /_protected_media/") :].split("}")[0]
     assert "internal;" in block and "alias /data/media/;" in block
+    assert "add_header X-Content-Type-Options nosniff always;" in block  # nginx drops the app's on a handoff
     compose = yaml.safe_load((root / "docker-compose.yml").read_text())
     web_env = compose["services"]["web"]["environment"]
     assert web_env["QEVAL_MEDIA_ACCEL_PREFIX"] == "/_protected_media/"

@@ -49,3 +49,9 @@ def test_a_session_the_fast_lookup_does_not_take_gets_django_s_answer(make_user)
     user.is_active = False
     user.save()
     assert client.get("/api/v1/batches/").status_code in (401, 403)
+
+
+def test_a_session_s_answers_vary_with_the_cookie(make_user):
+    client, _ = browser(make_user("annotator"))
+    resp = client.get("/api/v1/batches/")
+    assert resp.status_code == 200 and "Cookie" in resp["Vary"]
