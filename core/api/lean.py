@@ -23,9 +23,10 @@ itself and hands everything else to the DRF view, unchanged:
   DRF's JSONRenderer (the same bytes), a service error becomes `{"detail": ...}` with its status, and any
   other error goes through the API's exception handler (503 for an unavailable database, ...).
 
-Anything else (another method, a body DRF must parse or refuse, missing or bad credentials, a session
-Django would flush or rotate, a CSRF failure, a missing role, a browser asking for HTML, a test client's
-forced authentication, SQLite) goes to the DRF view, which answers exactly as before. That choice is made
+Anything else (another method, a body DRF must parse or refuse, an empty body of a form type, a body over
+64 KiB, missing or bad credentials, a session cookie Django would not have made, a session Django would
+flush or rotate, a CSRF failure, a missing role, a browser asking for HTML, a rendering chosen by parameter,
+a test client's forced authentication, SQLite) goes to the DRF view, which answers exactly as before. That choice is made
 before the throttles count, so a request is counted once whichever way it goes.
 """
 
