@@ -41,15 +41,13 @@ from django.http import HttpRequest, HttpResponse
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions
-from rest_framework.authentication import CSRFCheck
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from ..errors import ServiceError
 from ..roles import user_has_role
 from ..sql import fast_sql_enabled
-from .auth import TokenAuthentication, session_user
+from .auth import SessionAuthentication, TokenAuthentication, session_user
 from .exception_handler import api_exception_handler
 
 Handler = Callable[..., tuple[int, Any]]
@@ -84,7 +82,7 @@ def lean_view(drf_view: type[APIView], handler: Handler, *, roles: tuple[str, ..
     view.__doc__ = drf_view.__doc__
     view.__name__ = view.__qualname__ = drf_view.__name__
     view.__module__ = drf_view.__module__
-    return csrf_exempt(view)  # as DRF's views: a session's CSRF token is checked in _session_user
+    return csrf_exempt(view)  # as DRF's views: a session's CSRF token is checked in _authenticate
 
 
 def _enabled() -> bool:
@@ -123,58 +121,35 @@ def _no_constant(name: str):
 
 def _authenticate(request: HttpRequest):
     """(user, by_session) for a valid token or session, else None (the DRF view then answers, 401 or 403)."""
-    header = request.META.get("HTTP_AUTHORIZATION", "")
-    if header:
-        try:  # as DRF reads it: the header's bytes split on ASCII whitespace, the key decoded as UTF-8
-            parts = header.encode("latin-1").split()
-            key = parts[1].decode() if len(parts) == 2 and parts[0].lower() == b"token" else None
-        except UnicodeError:
-            return None
-        if key is None:
-            return None
-        try:
-            user, _token = TokenAuthentication().authenticate_credentials(key)
+    if request.META.get("HTTP_AUTHORIZATION"):
+        try:  # DRF's own reading of the header (a scheme other than Token: None, the DRF view answers)
+            found = TokenAuthentication().authenticate(request)  # type: ignore[arg-type]
         except exceptions.AuthenticationFailed:
             return None
-        return user, False
-    user = _session_user(request)
-    return (user, True) if user is not None else None
-
-
-def _session_user(request: HttpRequest):
-    """The session's user (core/api/auth.py: `session_user`) when DRF's CSRF check passes too; else None (the
-    DRF view then answers: 403 for a CSRF failure, Django's own handling of an odd session)."""
+        return (found[0], False) if found else None
     user = session_user(request)
     if user is None:
         return None
-    # DRF's SessionAuthentication.enforce_csrf, the same check with the same stand-ins for a response and a view
-    check = CSRFCheck(lambda _request: None)  # type: ignore[arg-type]
-    check.process_request(request)
-    if check.process_view(request, None, (), {}):  # type: ignore[arg-type]
+    try:  # DRF's CSRF check for a session (a failure: the DRF view answers 403)
+        SessionAuthentication().enforce_csrf(request)  # type: ignore[arg-type]
+    except exceptions.PermissionDenied:
         return None
-    return user
+    return user, True
 
 
 def _throttled(request: HttpRequest, drf_view: type[APIView]) -> HttpResponse | None:
-    """DRF's check_throttles with the view's own throttle classes: the longest wait of those that refuse."""
-    view = drf_view()
-    waits = []
-    for throttle_class in drf_view.throttle_classes:
-        throttle = throttle_class()
-        if not throttle.allow_request(request, view):  # type: ignore[arg-type]  # reads .user and .META only
-            waits.append(throttle.wait())
-    if not waits:
-        return None
-    durations = [w for w in waits if w is not None]
-    return _error(request, exceptions.Throttled(max(durations, default=None)))
+    """DRF's own check_throttles with the view's throttle classes (they read .user and .META only)."""
+    try:
+        drf_view().check_throttles(request)  # type: ignore[arg-type]
+    except exceptions.Throttled as exc:
+        return _error(request, exc)
+    return None
 
 
 def _answer(request: HttpRequest, handler: Handler, user, data: dict, kwargs: dict) -> HttpResponse:
     try:
         status, payload = handler(request, user, data, **kwargs)
-    except ServiceError as exc:
-        return _json({"detail": exc.message}, exc.status_code)
-    except Exception as exc:  # the API's answer to any other error (503 for a database away, 500 logged)
+    except Exception as exc:  # the API's answer: a service error's status and reason, 503 for a database away...
         return _error(request, exc)
     return _json(payload, status)
 

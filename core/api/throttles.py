@@ -78,16 +78,17 @@ local current = redis.call('INCR', KEYS[1])
 if current == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
 return {current, tonumber(redis.call('GET', KEYS[2]) or '0')}
 """
-_SCRIPTS: dict[int, Any] = {}
+_script: Any = None
 
 
-def _count_script(client):
-    """The counting script registered on this client (redis-py sends it by its SHA, loading it when Redis
-    does not know it, e.g. after a restart)."""
-    script = _SCRIPTS.get(id(client))
-    if script is None:
-        script = _SCRIPTS[id(client)] = client.register_script(COUNT_SCRIPT)
-    return script
+def _count(client, keys: list[str], lifetime_s: int) -> tuple[int, int]:
+    """Run the counting script on `client` (redis-py sends it by its SHA and loads it where Redis does not
+    know it, e.g. after a restart; one Script object serves every client, each call names its own)."""
+    global _script
+    if _script is None:
+        _script = client.register_script(COUNT_SCRIPT)
+    current, previous = _script(keys=keys, args=[lifetime_s], client=client)
+    return current, previous
 
 
 class WindowCounterMixin:
@@ -110,7 +111,7 @@ class WindowCounterMixin:
         current_key, previous_key = f"{key}:w{int(window)}", f"{key}:w{int(window) - 1}"
         try:
             # the window lives two windows and a second: read as the previous one next time, then gone
-            current, previous = _count_script(client)(keys=[current_key, previous_key], args=[2 * duration + 1])
+            current, previous = _count(client, [current_key, previous_key], 2 * duration + 1)
             if previous * (1 - elapsed / duration) + current <= limit:
                 return True
             client.decr(current_key)  # a refused request does not count
