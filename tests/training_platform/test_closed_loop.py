@@ -106,6 +106,14 @@ def test_the_scorer_against_the_mos_as_ratings_arrive(tiny_model_dir, tmp_path, 
     worst = body["disagreements"]
     assert worst and worst[0]["difference"] == max(d["difference"] for d in worst)
 
+    # a scorer giving every item 1.62: equal floats whose std is a hair above zero (spearmanr gave NaN,
+    # which the JSON answer cannot hold); the correlations are undefined, not an error
+    assert np.std(np.full(5, 1.62)) != 0  # the premise
+    ItemPrediction.objects.filter(item__campaign=campaign, dimension="quality").update(prediction=1.62)
+    flat = client.get(f"/api/v1/campaigns/{campaign.slug}/screening/agreement/")
+    assert flat.status_code == 200
+    assert flat.json()["dimensions"]["quality"] == {"n": 5, "srcc": None, "plcc": None}
+
 
 def test_a_prompt_keeps_its_split_as_the_data_grows():
     assert stable_split("a" * 64) == stable_split("a" * 64)
@@ -196,3 +204,24 @@ def test_compare_gives_each_scorer_s_srcc_and_the_paired_bootstrap_interval_of_t
     flat = {k: (3.0, m) for k, m in mos.items()}  # every item scored alike: no SRCC, nothing to compare
     assert compare(good, flat)["difference"] is None
     assert compare(good, None)["difference"] is None
+
+
+def test_compare_treats_equal_predictions_as_flat_even_where_their_std_is_not_zero():
+    """np.std of equal floats can be a hair above zero (0.1 three times: 1.4e-17), and spearmanr then gave
+    NaN: a resample of a nearly flat scorer put NaN in the report, which PostgreSQL's JSON refused (a CI
+    failure of the retraining round)."""
+    import json
+
+    from training.services.retraining import compare
+
+    assert np.std(np.full(3, 0.1)) != 0  # the premise
+    rng = np.random.default_rng(5)
+    mos = {(f"it-{i}", "quality"): float(rng.uniform(1, 5)) for i in range(12)}
+    good = {k: (m + rng.normal(0, 0.3), m) for k, m in mos.items()}
+    # every item 0.1 but one: most bootstrap resamples leave that one out and see equal floats
+    nearly_flat = {k: (0.1 if i else 0.9, m) for i, (k, m) in enumerate(mos.items())}
+    report = compare(good, nearly_flat, bootstrap=200)
+    json.dumps(report, allow_nan=False)  # raises on NaN
+    lo, hi = report["difference"]["ci95"]
+    assert lo <= hi
+    assert compare(good, {k: (0.1, m) for k, m in mos.items()})["difference"] is None

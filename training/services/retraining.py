@@ -224,9 +224,12 @@ def compare(candidate: dict, current: dict | None, *, bootstrap: int = BOOTSTRAP
 def _srcc(x, y, default=None):
     from scipy.stats import spearmanr
 
-    if len(x) < 3 or np.std(x) == 0 or np.std(y) == 0:
+    # ptp, not std: the std of equal floats can come out a hair above zero (0.1 three times: 1.4e-17),
+    # and spearmanr then answers NaN, which no JSON report can hold
+    if len(x) < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
         return default
-    return round(float(spearmanr(x, y).statistic), 4)
+    rho = float(spearmanr(x, y).statistic)
+    return round(rho, 4) if math.isfinite(rho) else default
 
 
 def _decide(rnd: RetrainRound) -> RetrainRound:

@@ -209,7 +209,7 @@ def screening_agreement(*, campaign: Campaign, min_ratings: int = 2, top: int = 
         figures: dict[str, Any] = {"n": len(ids), "srcc": None, "plcc": None}
         if len(ids) >= 3:
             h, p = np.array([mos[i] for i in ids]), np.array([preds[i] for i in ids])
-            if h.std() > 0 and p.std() > 0:
+            if np.ptp(h) > 0 and np.ptp(p) > 0:  # ptp: equal floats can have a std a hair above zero
                 figures["srcc"] = round(float(spearmanr(h, p).statistic), 4)
                 figures["plcc"] = round(float(pearsonr(h, p).statistic), 4)
         out["dimensions"][dim] = figures
