@@ -83,8 +83,10 @@ def _farthest(values: list[int], k: int) -> set[int]:
     return set(order[:k])
 
 
-def _upper_bound(p: float, n: int) -> float:
-    return p + 3 * math.sqrt(p * (1 - p) / n)
+def _upper_bound(p: float, n: int, cluster: int = 1) -> float:
+    """Three standard errors above chance for n predictions made `cluster` at a time whose hits may all go
+    together (variance at most `cluster` times the binomial's)."""
+    return p + 3 * math.sqrt(cluster * p * (1 - p) / n)
 
 
 def test_the_median_attack_does_no_better_than_chance(make_user):
@@ -119,4 +121,8 @@ def test_the_median_attack_does_no_better_than_chance(make_user):
     chance = 3 / 13
     assert predictions == 120
     assert hits / predictions <= _upper_bound(chance, predictions), hits / predictions
-    assert seen_hits / predictions <= _upper_bound(chance, predictions), seen_hits / predictions
+    # a batch's golden items are consecutive in the golden sample (one scan from a random pivot), so on the
+    # true item ids its 3 hits go together: the bound counts each batch's 3 as one draw, not 3 independent ones
+    # (the binomial bound failed once in CI at 44/120 while the same attack on 40 golden samples here ranged
+    # 3-30). The attack this guards against found golden items with 81-92% precision.
+    assert seen_hits / predictions <= _upper_bound(chance, predictions, cluster=3), seen_hits / predictions
