@@ -2,8 +2,9 @@
 """CPU per request of the rating and the batch request, in-process (not part of the test suite).
 
 Calls the platform's WSGI application directly (no web server, no network, no load client), so the figure is
-the Django side of a request alone, free of the machine's other work: the lean request cycle
-(core/api/lean.py) against the DRF views behind it (`QEVAL_LEAN_API` off), for an annotator logged in as the
+the Django side of a request alone, free of the machine's other work: the fast lane as config/wsgi.py serves it
+(core/api/lean_dispatch.py), the lean request cycle inside Django's middleware chain (core/api/lean.py), and
+the DRF views behind it (`QEVAL_LEAN_API` off), for an annotator logged in as the
 rating page in a browser is (session cookie and CSRF token) and for a token, in the same run, interleaved in
 rounds so that a machine slowing down weighs on every variant alike. Seeds its own small database (the load
 benchmark's seeding: annotation_load.py), with throttle counters in Redis as deployed.
@@ -11,7 +12,7 @@ benchmark's seeding: annotation_load.py), with throttle counters in Redis as dep
     .venv/bin/python benchmarks/request_cpu.py [--ratings 600] [--rounds 4]
 
 Prints, per variant, the median CPU milliseconds of a rating and of a batch request (process time, the
-median of each round's mean), and the lean cycle's saving against the DRF views.
+median of each round's mean), and the fast lane's saving against the other two.
 """
 
 from __future__ import annotations
@@ -30,7 +31,9 @@ sys.path[:0] = [str(ROOT), str(ROOT / "platform")]
 
 from benchmarks import annotation_load  # noqa: E402
 
-VARIANTS = [("lean", "session"), ("drf", "session"), ("lean", "token"), ("drf", "token")]
+# lane: the fast lane as config/wsgi.py serves it; lean: the lean cycle inside Django's middleware chain (plain
+# WSGIHandler); drf: the DRF views (QEVAL_LEAN_API off)
+VARIANTS = [(cycle, auth) for auth in ("session", "token") for cycle in ("lane", "lean", "drf")]
 
 
 def parse_args(argv=None):
@@ -105,12 +108,14 @@ def main(argv=None) -> int:
     try:
         annotation_load.setup_django(db_url, load_args.broker)
         from django.conf import settings
+        from django.core.handlers.wsgi import WSGIHandler
         from django.core.management import call_command
-        from django.core.wsgi import get_wsgi_application
+
+        from core.api.lean_dispatch import LeanWSGIHandler
 
         call_command("migrate", verbosity=0)
         campaign = annotation_load.seed(load_args)["campaign"]
-        wsgi = Wsgi(get_wsgi_application())
+        apps = {"lane": Wsgi(LeanWSGIHandler()), "lean": Wsgi(WSGIHandler()), "drf": Wsgi(WSGIHandler())}
         run = str(int(time.time()))
         # one annotator per variant and round: each rates its own batches, as the load benchmark's do
         people = {
@@ -119,13 +124,13 @@ def main(argv=None) -> int:
             for r in range(args.rounds + 1)
         }
         for v in VARIANTS:  # warm-up round: imports, prepared statements, the URL resolver's caches
-            settings.QEVAL_LEAN_API = v[0] == "lean"
-            run_variant(wsgi, campaign.slug, people[(v, args.rounds)], 60)
+            settings.QEVAL_LEAN_API = v[0] != "drf"
+            run_variant(apps[v[0]], campaign.slug, people[(v, args.rounds)], 60)
         results: dict[tuple[str, str], dict[str, list[float]]] = {v: {"rating": [], "batch": []} for v in VARIANTS}
         for r in range(args.rounds):
             for v in VARIANTS:
-                settings.QEVAL_LEAN_API = v[0] == "lean"
-                ratings, batches = run_variant(wsgi, campaign.slug, people[(v, r)], args.ratings)
+                settings.QEVAL_LEAN_API = v[0] != "drf"
+                ratings, batches = run_variant(apps[v[0]], campaign.slug, people[(v, r)], args.ratings)
                 results[v]["rating"].append(statistics.mean(ratings))
                 results[v]["batch"].append(statistics.mean(batches))
             print(f"round {r + 1}/{args.rounds} done", flush=True)
@@ -137,12 +142,16 @@ def main(argv=None) -> int:
             m = med[(cycle, auth)]
             print(f"  {cycle:4} {auth:7}: rating {m['rating']:.3f} ms, batch request {m['batch']:.2f} ms")
         for auth in ("session", "token"):
-            lean, drf = med[("lean", auth)], med[("drf", auth)]
-            print(
-                f"  lean cycle against DRF views, {auth}: rating {lean['rating']:.3f} vs {drf['rating']:.3f} ms "
-                f"({100 * (1 - lean['rating'] / drf['rating']):.0f}% less), batch request {lean['batch']:.2f} vs "
-                f"{drf['batch']:.2f} ms ({100 * (1 - lean['batch'] / drf['batch']):.0f}% less)"
-            )
+            lane, lean, drf = (med[(cycle, auth)] for cycle in ("lane", "lean", "drf"))
+            for name, a, b in (
+                ("fast lane against the lean cycle in the chain", lane, lean),
+                ("fast lane against DRF views", lane, drf),
+            ):
+                print(
+                    f"  {name}, {auth}: rating {a['rating']:.3f} vs {b['rating']:.3f} ms "
+                    f"({100 * (1 - a['rating'] / b['rating']):.0f}% less), batch request {a['batch']:.2f} vs "
+                    f"{b['batch']:.2f} ms ({100 * (1 - a['batch'] / b['batch']):.0f}% less)"
+                )
     finally:
         from django.db import connections
 

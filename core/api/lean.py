@@ -61,22 +61,28 @@ def lean_view(drf_view: type[APIView], handler: Handler, *, roles: tuple[str, ..
     handler does not serve). The view carries `drf_view` as `cls`, so the API schema documents it as before."""
     fallback = drf_view.as_view()
 
-    def view(request: HttpRequest, **kwargs):
+    def answer(request: HttpRequest, **kwargs) -> HttpResponse | None:
+        """The lean cycle's answer, or None where the DRF view must answer (nothing counted or written yet)."""
         data = _json_body(request) if request.method == "POST" and _enabled() else None
         if data is None or (accepts is not None and not accepts(data)):
-            return fallback(request, **kwargs)
+            return None
         found = _authenticate(request)
         if found is None:
-            return fallback(request, **kwargs)
+            return None
         user, by_session = found
         if not user_has_role(user, *roles):
-            return fallback(request, **kwargs)  # DRF's 403 with the roles it needs
+            return None  # DRF's 403 with the roles it needs
         request.user = user
         response = _throttled(request, drf_view) or _answer(request, handler, user, data, kwargs)
         response["Allow"] = "POST, OPTIONS"
         patch_vary_headers(response, ("Accept", "Cookie") if by_session else ("Accept",))
         return response
 
+    def view(request: HttpRequest, **kwargs):
+        response = answer(request, **kwargs)
+        return response if response is not None else fallback(request, **kwargs)
+
+    view.lean_answer = answer  # type: ignore[attr-defined]  # the fast lane (lean_dispatch.py) calls it directly
     view.cls = drf_view  # type: ignore[attr-defined]  # drf-spectacular and DRF's tooling read these
     view.initkwargs = {}  # type: ignore[attr-defined]
     view.__doc__ = drf_view.__doc__

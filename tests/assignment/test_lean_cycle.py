@@ -1,6 +1,7 @@
-"""The lean request cycle of the rating and the batch request (core/api/lean.py), on PostgreSQL: it answers
-the common case itself (a token, or a browser's session with its CSRF token) and hands everything else to
-the DRF view, which answers as it always did. The DRF view's handler is made to fail where a test expects the
+"""The lean request cycle of the rating and the batch request (core/api/lean.py), on PostgreSQL, inside the
+middleware chain and through the fast lane (core/api/lean_dispatch.py): it answers the common case itself (a
+token, or a browser's session with its CSRF token) and hands everything else to the DRF view, which answers
+as it always did. The DRF view's handler is made to fail where a test expects the
 lean cycle to answer, so a test cannot pass through the wrong path."""
 
 from __future__ import annotations
@@ -15,6 +16,26 @@ from core.api.throttles import UserRateThrottle
 from tests.assignment.conftest import table_counts
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True, params=["middleware chain", "fast lane"])
+def handler(request, monkeypatch) -> str:
+    """Every test twice: the lean answer inside Django's middleware chain, and through the fast lane that
+    config/wsgi.py serves (core/api/lean_dispatch.py), which the test client reaches the same way."""
+    if request.param == "fast lane":
+        from django.core.handlers.base import BaseHandler
+        from django.test.client import ClientHandler
+
+        from core.api.lean_dispatch import LeanLane
+
+        lane = LeanLane()
+
+        def get_response(self, request):
+            response = lane(request)
+            return response if response is not None else BaseHandler.get_response(self, request)
+
+        monkeypatch.setattr(ClientHandler, "get_response", get_response)
+    return request.param
 
 
 @pytest.fixture

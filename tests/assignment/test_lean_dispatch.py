@@ -1,0 +1,197 @@
+"""The fast lane (core/api/lean_dispatch.py) as gunicorn calls it: raw WSGI requests into config/wsgi.py's
+application, against Django's plain WSGI handler (the whole middleware chain) on the same requests. The lean
+answers' own behaviour is tested through both in test_lean_cycle.py."""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+
+import pytest
+from django.core import signals
+from django.core.handlers.wsgi import WSGIHandler
+from django.db import OperationalError, close_old_connections
+from django.urls import resolve
+
+from annotation.services.users import user_token
+from core.api.lean_dispatch import LeanWSGIHandler, lean_route
+from tests.assignment.conftest import table_counts
+
+pytestmark = pytest.mark.django_db
+
+# what a response may differ in between two requests (the first batch request creates the batch: 201, the
+# second finds it: 200), not in what the chain adds
+VARYING = {"Date"}
+
+
+def call(app, path: str, *, method="POST", body: bytes | dict | None = None, **meta) -> tuple[int, dict, bytes]:
+    """One request into a WSGI application, as gunicorn hands it over: (status, headers, body)."""
+    data = json.dumps(body).encode() if isinstance(body, dict) else (body or b"")
+    environ = {
+        "REQUEST_METHOD": method,
+        "PATH_INFO": path,
+        "SERVER_NAME": "testserver",
+        "SERVER_PORT": "80",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "REMOTE_ADDR": "127.0.0.1",
+        "wsgi.url_scheme": "http",
+        "wsgi.input": io.BytesIO(data),
+        "wsgi.errors": sys.stderr,
+        "CONTENT_LENGTH": str(len(data)),
+        "CONTENT_TYPE": "application/json",
+        "HTTP_ACCEPT": "application/json",
+        "HTTP_HOST": "testserver",
+        **meta,
+    }
+    got: dict = {}
+
+    def start_response(status, headers, exc_info=None):
+        got["status"], got["headers"] = int(status.split()[0]), dict(headers)
+
+    # as Django's test client: the test's transaction is the connection's, not to be closed between requests
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    try:
+        result = app(environ, start_response)
+        try:
+            out = b"".join(result)
+        finally:
+            result.close()  # request_finished, as a server does
+    finally:
+        signals.request_started.connect(close_old_connections)
+        signals.request_finished.connect(close_old_connections)
+    return got["status"], got["headers"], out
+
+
+@pytest.fixture
+def lane():
+    from config.wsgi import application
+
+    assert isinstance(application, LeanWSGIHandler)  # what gunicorn serves
+    return application
+
+
+@pytest.fixture
+def chain_calls(lane, monkeypatch) -> list[str]:
+    """The requests the served application sent through its middleware chain."""
+    calls: list[str] = []
+    original = lane._middleware_chain
+
+    def recorded(request):
+        calls.append(f"{request.method} {request.path}")
+        return original(request)
+
+    monkeypatch.setattr(lane, "_middleware_chain", recorded)
+    return calls
+
+
+@pytest.fixture
+def token(make_user) -> dict:
+    return {"HTTP_AUTHORIZATION": f"Token {user_token(user=make_user('annotator'))}"}
+
+
+@pytest.mark.parametrize(
+    "path, lean",
+    [
+        ("/api/v1/tasks/5/rating/", True),
+        ("/api/v1/tasks/0042/rating/", True),
+        ("/api/v1/campaigns/my-campaign_2/batches/", True),
+        ("/api/v1/tasks/5/rating", False),  # no slash: CommonMiddleware's redirect, via the chain
+        ("/api/v1/tasks/5/rating/x/", False),
+        ("/api/v1/tasks/-5/rating/", False),
+        ("/api/v1/tasks/five/rating/", False),
+        ("/api/v1/campaigns/a b/batches/", False),
+        ("/api/v1/campaigns/x/standing/", False),
+        ("/api/v1/batches/", False),
+        ("/api/v1//tasks/5/rating/", False),
+    ],
+)
+def test_the_lane_s_routes_are_those_django_s_resolver_gives_the_lean_views(path, lean):
+    from django.urls import Resolver404
+
+    try:
+        match = resolve(path)
+        django_says = hasattr(match.func, "lean_answer")
+    except Resolver404:
+        match, django_says = None, False
+    found = lean_route(path)
+    assert (found is not None) == django_says == lean
+    if found is not None:
+        assert found[0] is match.func.lean_answer and found[1] == match.kwargs
+
+
+def test_a_rating_and_a_batch_request_skip_the_middleware_chain_and_answer_as_it_would(
+    lane, chain_calls, token, pool_campaign
+):
+    plain = WSGIHandler()  # Django's handler: the whole chain for every request
+    url = f"/api/v1/campaigns/{pool_campaign.slug}/batches/"
+    status, fast_headers, body = call(lane, url, body={}, **token)
+    assert status == 201 and chain_calls == []
+    status, chain_headers, again = call(plain, url, body={}, **token)
+    assert status == 200 and json.loads(again)["id"] == json.loads(body)["id"]
+    assert {k: v for k, v in fast_headers.items() if k not in VARYING | {"Content-Length"}} == {
+        k: v for k, v in chain_headers.items() if k not in VARYING | {"Content-Length"}
+    }
+    for header in ("X-Frame-Options", "X-Content-Type-Options", "Referrer-Policy", "Cross-Origin-Opener-Policy"):
+        assert header in fast_headers  # the security middleware's headers, on the lane too
+    assert fast_headers["Content-Length"] == str(len(body))
+    tasks = json.loads(body)["tasks"]
+    # a rating through the lane, its repeat through the chain: same headers, the chain's 409
+    rating = f"/api/v1/tasks/{tasks[0]['id']}/rating/"
+    status, fast_headers, _ = call(lane, rating, body={"quality": 4, "alignment": 3}, **token)
+    assert status == 201 and chain_calls == []
+    status, chain_headers, refused = call(plain, rating, body={"quality": 4, "alignment": 3}, **token)
+    assert status == 409 and "already rated" in json.loads(refused)["detail"]
+    status, lane_headers, lane_refused = call(lane, rating, body={"quality": 4, "alignment": 3}, **token)
+    assert status == 409 and lane_refused == refused and chain_calls == []
+    assert {k: v for k, v in lane_headers.items() if k not in VARYING} == {
+        k: v for k, v in chain_headers.items() if k not in VARYING
+    }
+
+
+def test_other_requests_go_through_the_chain_unchanged(lane, chain_calls, token, pool_campaign):
+    url = f"/api/v1/campaigns/{pool_campaign.slug}/batches/"
+    before = table_counts()
+    assert call(lane, url, method="GET", **token)[0] == 405
+    assert (
+        call(lane, url, body={}, HTTP_HOST="evil.example", **{"HTTP_AUTHORIZATION": token["HTTP_AUTHORIZATION"]})[0]
+        == 400
+    )
+    status, _, body = call(lane, url, body=b"{}", CONTENT_LENGTH="twelve", **token)
+    assert status == 400 and json.loads(body)["detail"] == "Content-Length is not a number"
+    status, _, body = call(lane, url, body={}, CONTENT_LENGTH=str(10**12), **token)
+    assert status == 413
+    assert call(lane, url, body={})[0] == 401  # no credentials: DRF's answer
+    assert len(chain_calls) == 5
+    assert table_counts() == before
+
+
+def test_an_https_redirect_is_the_chain_s(token, pool_campaign, settings):
+    settings.SECURE_SSL_REDIRECT = True  # production's default; read when a handler is made, as the chain's
+    settings.SECURE_HSTS_SECONDS = 3600
+    status, headers, _ = call(LeanWSGIHandler(), f"/api/v1/campaigns/{pool_campaign.slug}/batches/", body={}, **token)
+    assert status == 301 and headers["Location"] == f"https://testserver/api/v1/campaigns/{pool_campaign.slug}/batches/"
+    https = {"wsgi.url_scheme": "https", "SERVER_PORT": "443"}
+    status, headers, _ = call(
+        LeanWSGIHandler(), f"/api/v1/campaigns/{pool_campaign.slug}/batches/", body={}, **token, **https
+    )
+    assert status == 201 and headers["Strict-Transport-Security"] == "max-age=3600"
+
+
+def test_a_database_away_during_authentication_is_the_api_s_503(lane, chain_calls, token, pool_campaign, monkeypatch):
+    import core.api.lean as lean
+
+    def away(request):
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr(lean, "_authenticate", away)
+    status, headers, body = call(lane, f"/api/v1/campaigns/{pool_campaign.slug}/batches/", body={}, **token)
+    assert status == 503 and "Retry-After" in headers and "unavailable" in json.loads(body)["detail"]
+    assert chain_calls == []
+
+
+def test_with_the_lean_api_off_everything_goes_through_the_chain(lane, chain_calls, token, pool_campaign, settings):
+    settings.QEVAL_LEAN_API = False
+    status, _, _ = call(lane, f"/api/v1/campaigns/{pool_campaign.slug}/batches/", body={}, **token)
+    assert status == 201 and len(chain_calls) == 1
