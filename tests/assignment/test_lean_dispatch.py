@@ -91,6 +91,13 @@ def token(make_user) -> dict:
     return {"HTTP_AUTHORIZATION": f"Token {user_token(user=make_user('annotator'))}"}
 
 
+@pytest.fixture
+def leased_task_id(lane, token, pool_campaign) -> int:
+    status, _, body = call(lane, f"/api/v1/campaigns/{pool_campaign.slug}/batches/", body={}, **token)
+    assert status == 201
+    return json.loads(body)["tasks"][0]["id"]
+
+
 @pytest.mark.parametrize(
     "path, lean",
     [
@@ -118,7 +125,18 @@ def test_the_lane_s_routes_are_those_django_s_resolver_gives_the_lean_views(path
     found = lean_route(path)
     assert (found is not None) == django_says == lean
     if found is not None:
-        assert found[0] is match.func.lean_answer and found[1] == match.kwargs
+        route, kwargs = found
+        assert route.view is match.func and kwargs == match.kwargs
+        assert (route.name, route.route) == (match.url_name, match.route)  # what the lane records on the request
+
+
+def test_a_route_an_earlier_pattern_shadows_is_left_to_the_chain(lane, chain_calls, token, leased_task_id, settings):
+    settings.ROOT_URLCONF = "tests.assignment.lean_shadow_urls"
+    status, _, body = call(
+        lane, f"/api/v1/tasks/{leased_task_id}/rating/", body={"quality": 3, "alignment": 3}, **token
+    )
+    assert status == 200 and json.loads(body) == {"shadow": True}  # Django's routing, through the chain
+    assert len(chain_calls) == 1
 
 
 def test_a_rating_and_a_batch_request_skip_the_middleware_chain_and_answer_as_it_would(
@@ -191,7 +209,76 @@ def test_a_database_away_during_authentication_is_the_api_s_503(lane, chain_call
     assert chain_calls == []
 
 
-def test_with_the_lean_api_off_everything_goes_through_the_chain(lane, chain_calls, token, pool_campaign, settings):
-    settings.QEVAL_LEAN_API = False
+@pytest.mark.parametrize("switch", ["QEVAL_LEAN_API", "QEVAL_FAST_LANE"])
+def test_switched_off_everything_goes_through_the_chain(lane, chain_calls, token, pool_campaign, settings, switch):
+    setattr(settings, switch, False)
     status, _, _ = call(lane, f"/api/v1/campaigns/{pool_campaign.slug}/batches/", body={}, **token)
     assert status == 201 and len(chain_calls) == 1
+
+
+def test_a_size_limit_lower_than_a_rating_is_the_chain_s_413(lane, chain_calls, token, leased_task_id, settings):
+    settings.QEVAL_MAX_UPLOAD_BYTES = 100
+    body = {"quality": 3, "alignment": 3, "note": "x" * 200}
+    before = table_counts()
+    status, _, out = call(lane, f"/api/v1/tasks/{leased_task_id}/rating/", body=body, **token)
+    assert status == 413 and "QEVAL_MAX_UPLOAD_BYTES" in json.loads(out)["detail"]
+    assert len(chain_calls) == 1 and table_counts() == before
+
+
+def test_under_a_script_prefix_the_chain_answers(lane, chain_calls, token, pool_campaign):
+    status, _, _ = call(lane, f"/api/v1/campaigns/{pool_campaign.slug}/batches/", body={}, SCRIPT_NAME="/q", **token)
+    assert status == 201 and len(chain_calls) == 1  # the API's error middleware reads /api/ at the path's start
+
+
+def test_a_malformed_csrf_cookie_is_replaced_as_the_chain_replaces_it(lane, chain_calls, token, pool_campaign):
+    url = f"/api/v1/campaigns/{pool_campaign.slug}/batches/"
+    status, fast, _ = call(lane, url, body={}, HTTP_COOKIE="csrftoken=bad!", **token)
+    assert status == 201 and chain_calls == []
+    status, slow, _ = call(WSGIHandler(), url, body={}, HTTP_COOKIE="csrftoken=bad!", **token)
+    assert status == 200
+    for headers in (fast, slow):
+        assert headers.get("Set-Cookie", "").strip().startswith("csrftoken=")  # a new secret, each its own
+    assert {k: v for k, v in fast.items() if k not in VARYING | {"Content-Length", "Set-Cookie"}} == {
+        k: v for k, v in slow.items() if k not in VARYING | {"Content-Length", "Set-Cookie"}
+    }
+
+
+def test_a_browser_s_session_gets_the_chain_s_headers(lane, chain_calls, make_user, pool_campaign):
+    from django.middleware.csrf import _get_new_csrf_string
+    from django.test import Client
+
+    client = Client()
+    client.force_login(make_user("annotator"))
+    csrf = _get_new_csrf_string()
+    browser = {
+        "HTTP_COOKIE": f"sessionid={client.cookies['sessionid'].value}; csrftoken={csrf}",
+        "HTTP_X_CSRFTOKEN": csrf,
+        "HTTP_ORIGIN": "http://testserver",
+    }
+    url = f"/api/v1/campaigns/{pool_campaign.slug}/batches/"
+    status, fast, body = call(lane, url, body={}, **browser)
+    assert status == 201 and chain_calls == [] and "Cookie" in fast["Vary"]
+    status, slow, again = call(WSGIHandler(), url, body={}, **browser)
+    assert status == 200 and json.loads(again)["id"] == json.loads(body)["id"]
+    assert {k: v for k, v in fast.items() if k not in VARYING | {"Content-Length"}} == {
+        k: v for k, v in slow.items() if k not in VARYING | {"Content-Length"}
+    }
+
+
+def test_the_request_carries_the_resolver_s_match_as_in_the_chain(
+    lane, chain_calls, token, leased_task_id, monkeypatch
+):
+    """Throttle scopes and logs read the URL's name (the job-start throttle counts by it)."""
+    import core.api.lean as lean
+
+    seen = []
+    original = lean._throttled
+
+    def spy(request, drf_view):
+        seen.append((request.resolver_match.url_name, request.resolver_match.kwargs, request.resolver_match.route))
+        return original(request, drf_view)
+
+    monkeypatch.setattr(lean, "_throttled", spy)
+    status, _, _ = call(lane, f"/api/v1/tasks/{leased_task_id}/rating/", body={"quality": 2, "alignment": 2}, **token)
+    assert status == 201 and chain_calls == []
+    assert seen == [("api-rating-submit", {"task_id": leased_task_id}, "api/v1/tasks/<int:task_id>/rating/")]

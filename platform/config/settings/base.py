@@ -124,6 +124,8 @@ QEVAL_SQL_PREPARE = env_bool("QEVAL_SQL_PREPARE", True)
 # The rating and the batch request answered by the lean request cycle (core/api/lean.py) where it can; off,
 # their DRF views answer every request (the same contract, more CPU per request).
 QEVAL_LEAN_API = env_bool("QEVAL_LEAN_API", True)
+# The lean answers above without Django's middleware chain (core/api/lean_dispatch.py); off: they answer inside it.
+QEVAL_FAST_LANE = env_bool("QEVAL_FAST_LANE", True)
 if DATABASES["default"]["ENGINE"].endswith("postgresql"):
     DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = int(os.environ.get("DB_CONNECT_TIMEOUT", "5"))
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
