@@ -52,3 +52,29 @@ def campaign(db):
 
 
 from tests.browser import browser, page  # noqa: E402,F401  (real-Chromium fixtures, see tests/browser.py)
+
+
+@pytest.fixture(scope="session")
+def live_server(request):
+    """pytest-django's live server (what the browser tests drive), serving the handler config/wsgi.py serves:
+    the fast lane in front of the middleware chain (core/api/lean_dispatch.py), so a real Chromium's ratings
+    and batch requests (session cookie, CSRF token) take the path they take under gunicorn."""
+    import os
+
+    import django.test.testcases as testcases
+    from pytest_django import live_server_helper
+
+    from core.api.lean_dispatch import LeanWSGIHandler
+
+    addr = request.config.getvalue("liveserver") or os.getenv("DJANGO_LIVE_TEST_SERVER_ADDRESS") or "localhost"
+    plain, testcases.WSGIHandler = testcases.WSGIHandler, LeanWSGIHandler
+    try:
+        server = live_server_helper.LiveServer(addr)  # returns once its thread has made the handler
+    finally:
+        testcases.WSGIHandler = plain
+    app = server.thread.httpd.get_app()  # the static and media files handlers, around the one we made
+    while not isinstance(app, LeanWSGIHandler) and hasattr(app, "application"):
+        app = app.application
+    assert isinstance(app, LeanWSGIHandler)
+    yield server
+    server.stop()

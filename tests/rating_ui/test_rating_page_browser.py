@@ -32,8 +32,26 @@ def open_rating_page(page, live_server, user, campaign):
     expect(page.locator("#rating-panel")).to_be_visible()
 
 
-def test_annotator_rates_a_whole_batch_with_the_keyboard(page, live_server, make_user, media_campaign):
+def lane_answers(monkeypatch) -> list[str]:
+    """The paths the live server's fast lane answered (tests/conftest.py: it serves config/wsgi.py's handler)."""
+    from core.api.lean_dispatch import LeanLane
+
+    answered: list[str] = []
+    original = LeanLane.__call__
+
+    def recorded(self, request):
+        response = original(self, request)
+        if response is not None:
+            answered.append(request.path)
+        return response
+
+    monkeypatch.setattr(LeanLane, "__call__", recorded)
+    return answered
+
+
+def test_annotator_rates_a_whole_batch_with_the_keyboard(page, live_server, make_user, media_campaign, monkeypatch):
     campaign, items = media_campaign(images=5, videos=1, require_full_video=True)
+    answered = lane_answers(monkeypatch)
     user = make_user("annotator")
     open_rating_page(page, live_server, user, campaign)
     expect(page.locator("#progress-text")).to_have_text("0 / 4")
@@ -83,6 +101,9 @@ def test_annotator_rates_a_whole_batch_with_the_keyboard(page, live_server, make
     assert saved == expected
     assert all(d is not None and d >= 0 for d in Rating.objects.values_list("duration_ms", flat=True))
     assert Batch.objects.get(annotator=user).status == Batch.Status.CLOSED
+    # the page's session and CSRF token took the fast lane, as under gunicorn: its batch request, 4 ratings
+    assert [p.endswith("/rating/") for p in answered].count(True) == 4
+    assert f"/api/v1/campaigns/{campaign.slug}/batches/" in answered
 
     # The end screen offers the next batch: Enter takes it (2 items left).
     expect(page.locator("#next-batch")).to_be_focused()
