@@ -114,7 +114,7 @@ def lean_route(path: str) -> tuple[LeanRoute, dict] | None:
             kwargs.update(found)
         else:
             if id(candidate) not in _CHECKED:
-                if not _resolves_to(path, candidate.view):
+                if not _resolves_to(path, candidate.view, urlconf):
                     _ROUTES[urlconf] = [r for r in _ROUTES[urlconf] if r is not candidate]
                     return None
                 _CHECKED.add(id(candidate))
@@ -122,9 +122,9 @@ def lean_route(path: str) -> tuple[LeanRoute, dict] | None:
     return None
 
 
-def _resolves_to(path: str, view) -> bool:
-    try:
-        return resolve(path).func is view
+def _resolves_to(path: str, view, urlconf: str) -> bool:
+    try:  # the URLconf named, not the thread's (set_urlconf of this thread's last request)
+        return resolve(path, urlconf).func is view
     except Exception:  # Resolver404 and the like: Django would not call the view
         return False
 

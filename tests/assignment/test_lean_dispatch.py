@@ -282,3 +282,23 @@ def test_the_request_carries_the_resolver_s_match_as_in_the_chain(
     status, _, _ = call(lane, f"/api/v1/tasks/{leased_task_id}/rating/", body={"quality": 2, "alignment": 2}, **token)
     assert status == 201 and chain_calls == []
     assert seen == [("api-rating-submit", {"task_id": leased_task_id}, "api/v1/tasks/<int:task_id>/rating/")]
+
+
+def test_the_first_match_is_confirmed_against_the_served_urlconf_not_the_thread_s(
+    lane, chain_calls, token, leased_task_id, monkeypatch
+):
+    """A thread's urlconf is whatever its last request set (set_urlconf); the check must use ROOT_URLCONF."""
+    from django.urls import set_urlconf
+
+    import core.api.lean_dispatch as dispatch
+
+    monkeypatch.setattr(dispatch, "_ROUTES", {})  # as in a fresh worker: the first match not yet confirmed
+    monkeypatch.setattr(dispatch, "_CHECKED", set())
+    set_urlconf("tests.assignment.lean_shadow_urls")
+    try:
+        status, _, _ = call(
+            lane, f"/api/v1/tasks/{leased_task_id}/rating/", body={"quality": 1, "alignment": 5}, **token
+        )
+    finally:
+        set_urlconf(None)
+    assert status == 201 and chain_calls == []
