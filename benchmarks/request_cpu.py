@@ -115,7 +115,8 @@ def main(argv=None) -> int:
 
         call_command("migrate", verbosity=0)
         campaign = annotation_load.seed(load_args)["campaign"]
-        apps = {"lane": Wsgi(LeanWSGIHandler()), "lean": Wsgi(WSGIHandler()), "drf": Wsgi(WSGIHandler())}
+        chain = Wsgi(WSGIHandler())  # the lean cycle and the DRF views (QEVAL_LEAN_API tells them apart)
+        apps = {"lane": Wsgi(LeanWSGIHandler()), "lean": chain, "drf": chain}
         run = str(int(time.time()))
         # one annotator per variant and round: each rates its own batches, as the load benchmark's do
         people = {

@@ -34,7 +34,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from importlib import import_module
 from typing import Any
 
 from django.conf import settings
@@ -58,7 +57,7 @@ def _never(request):  # pragma: no cover - the middleware below are only asked f
     raise AssertionError("the fast lane calls middleware hooks, never a middleware chain")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # compared and hashed by identity: one object per route
 class LeanRoute:
     chain: list  # the URL patterns from the root resolver's down to the view's
     defaults: dict  # default kwargs of the patterns (they win over captured ones, as in URLPattern.resolve)
@@ -72,7 +71,7 @@ class LeanRoute:
 
 
 _ROUTES: dict[str, list[LeanRoute]] = {}  # ROOT_URLCONF -> its lean routes
-_CHECKED: set[int] = set()  # id() of routes whose first match Django's resolver confirmed
+_CHECKED: set[LeanRoute] = set()  # routes whose first match Django's resolver confirmed
 
 
 def lean_routes(urlconf: str | None = None) -> list[LeanRoute]:
@@ -113,11 +112,11 @@ def lean_route(path: str) -> tuple[LeanRoute, dict] | None:
             rest, _args, found = match
             kwargs.update(found)
         else:
-            if id(candidate) not in _CHECKED:
+            if candidate not in _CHECKED:
                 if not _resolves_to(path, candidate.view, urlconf):
                     _ROUTES[urlconf] = [r for r in _ROUTES[urlconf] if r is not candidate]
                     return None
-                _CHECKED.add(id(candidate))
+                _CHECKED.add(candidate)
             return candidate, {**kwargs, **candidate.defaults}
     return None
 
@@ -167,10 +166,8 @@ class LeanLane:
                 return None  # an HTTPS or www redirect
         except Exception:  # DisallowedHost, a refused user agent: the chain answers them (400, 403)
             return None
-        request.session = import_module(settings.SESSION_ENGINE).SessionStore(
-            request.COOKIES.get(settings.SESSION_COOKIE_NAME)
-        )
-        self.csrf.process_request(request)  # a malformed CSRF cookie is replaced, as in the chain
+        self.session.process_request(request)  # the request's session, as in the chain
+        self.csrf.process_request(request)  # the CSRF cookie read (a malformed one replaced), as in the chain
         # what the resolver would have recorded (throttle scopes and logging read the URL's name)
         request.resolver_match = ResolverMatch(found.view, (), kwargs, url_name=found.name, route=found.route)
         response: Any  # HttpResponse; the middleware hooks are typed with its base classes
