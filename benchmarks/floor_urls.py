@@ -4,7 +4,6 @@ gunicorn, middleware, request cycle (core/api/lean.py, with its DRF view behind 
 authentication, throttles, database pool and prepared statements as the rating API. Ratings/s as a share of
 its requests/s says how much the rating's own work costs over the bare stack."""
 
-from django.db import transaction
 from django.urls import include, path
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
@@ -20,8 +19,9 @@ INSERT_SQL = "INSERT INTO bench_floor (user_id, value) VALUES (%(u)s::bigint, %(
 
 def floor_answer(request, user, data: dict) -> tuple[int, dict]:
     value = data.get("quality")
-    with transaction.atomic():
-        (row_id,) = sql_rows(INSERT_SQL, {"u": user.pk, "v": value if isinstance(value, int) else None})[0]
+    # one statement, its own transaction (no BEGIN and COMMIT round trips), as a rating that does not close
+    # its batch is stored (annotation/services/ratings.py)
+    (row_id,) = sql_rows(INSERT_SQL, {"u": user.pk, "v": value if isinstance(value, int) else None})[0]
     return 201, {"id": row_id}
 
 

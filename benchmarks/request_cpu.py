@@ -12,7 +12,8 @@ benchmark's seeding: annotation_load.py), with throttle counters in Redis as dep
     .venv/bin/python benchmarks/request_cpu.py [--ratings 600] [--rounds 4]
 
 Prints, per variant, the median CPU milliseconds of a rating and of a batch request (process time, the
-median of each round's mean), and the fast lane's saving against the other two.
+median of each round's mean), PostgreSQL's CPU per rating beside it (the server's backends' own run time, read
+from /proc where PostgreSQL runs on this machine), and the fast lane's saving against the other two.
 """
 
 from __future__ import annotations
@@ -76,10 +77,42 @@ class Wsgi:
         return status[0], body_out
 
 
-def run_variant(wsgi: Wsgi, slug: str, headers: dict[str, str], n: int) -> tuple[list[float], list[float]]:
-    """Rate n tasks (asking for batches as needed); the CPU seconds of each rating and batch request."""
+class Backends:
+    """The CPU time PostgreSQL's backends serving `db` have run (seconds; /proc/PID/schedstat, nanoseconds),
+    where the server runs on this machine; None elsewhere. The pids are read once per round (the process's
+    pool keeps its one connection: a single thread asks)."""
+
+    def __init__(self, server: str, db: str):
+        self.server, self.db = server, db
+        self.pids: list[int] = []
+
+    def refresh(self) -> None:
+        import psycopg
+
+        with psycopg.connect(f"{self.server}/postgres", autocommit=True) as conn:
+            rows = conn.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = %s AND backend_type = 'client backend'", [self.db]
+            ).fetchall()
+        self.pids = [pid for (pid,) in rows]
+
+    def cpu(self) -> float | None:
+        total = 0
+        for pid in self.pids:
+            try:
+                total += int(Path(f"/proc/{pid}/schedstat").read_text().split()[0])
+            except (OSError, ValueError, IndexError):
+                return None  # not this machine's, or gone: no figure rather than a wrong one
+        return total / 1e9 if self.pids else None
+
+
+def run_variant(
+    wsgi: Wsgi, slug: str, headers: dict[str, str], n: int, backends: Backends | None = None
+) -> tuple[list[float], list[float], list[float]]:
+    """Rate n tasks (asking for batches as needed); the CPU seconds of each rating and batch request, and
+    PostgreSQL's CPU seconds for each rating (empty where it cannot be read)."""
     rating_cpu: list[float] = []
     batch_cpu: list[float] = []
+    pg_cpu: list[float] = []
     while len(rating_cpu) < n:
         t = time.process_time()
         status, out = wsgi.post(f"/api/v1/campaigns/{slug}/batches/", {}, headers)
@@ -90,12 +123,16 @@ def run_variant(wsgi: Wsgi, slug: str, headers: dict[str, str], n: int) -> tuple
             if task["status"] != "leased" or len(rating_cpu) >= n:
                 continue
             body = {"quality": 3, "alignment": 4, "duration_ms": 1000}
+            pg = backends.cpu() if backends else None
             t = time.process_time()
             status, out = wsgi.post(f"/api/v1/tasks/{task['id']}/rating/", body, headers)
             rating_cpu.append(time.process_time() - t)
+            pg_after = backends.cpu() if backends else None
+            if pg is not None and pg_after is not None:
+                pg_cpu.append(pg_after - pg)
             if status != 201:
                 raise SystemExit(f"rating answered {status}: {out[:200]!r}")
-    return rating_cpu, batch_cpu
+    return rating_cpu, batch_cpu, pg_cpu if len(pg_cpu) == len(rating_cpu) else []
 
 
 def main(argv=None) -> int:
@@ -127,21 +164,28 @@ def main(argv=None) -> int:
         for v in VARIANTS:  # warm-up round: imports, prepared statements, the URL resolver's caches
             settings.QEVAL_LEAN_API = v[0] != "drf"
             run_variant(apps[v[0]], campaign.slug, people[(v, args.rounds)], 60)
-        results: dict[tuple[str, str], dict[str, list[float]]] = {v: {"rating": [], "batch": []} for v in VARIANTS}
+        backends = Backends(args.server, args.db)
+        results: dict[tuple[str, str], dict[str, list[float]]] = {
+            v: {"rating": [], "batch": [], "pg": []} for v in VARIANTS
+        }
         for r in range(args.rounds):
             for v in VARIANTS:
                 settings.QEVAL_LEAN_API = v[0] != "drf"
-                ratings, batches = run_variant(apps[v[0]], campaign.slug, people[(v, r)], args.ratings)
+                backends.refresh()
+                ratings, batches, pg = run_variant(apps[v[0]], campaign.slug, people[(v, r)], args.ratings, backends)
                 results[v]["rating"].append(statistics.mean(ratings))
                 results[v]["batch"].append(statistics.mean(batches))
+                if pg:
+                    results[v]["pg"].append(statistics.mean(pg))
             print(f"round {r + 1}/{args.rounds} done", flush=True)
         print(
             f"CPU per request in-process ({args.rounds} rounds x {args.ratings} ratings per variant; median of rounds):"
         )
-        med = {v: {k: 1000 * statistics.median(x) for k, x in results[v].items()} for v in VARIANTS}
+        med = {v: {k: 1000 * statistics.median(x) for k, x in results[v].items() if x} for v in VARIANTS}
         for cycle, auth in VARIANTS:
             m = med[(cycle, auth)]
-            print(f"  {cycle:4} {auth:7}: rating {m['rating']:.3f} ms, batch request {m['batch']:.2f} ms")
+            pg_text = f" (PostgreSQL {m['pg']:.3f} ms)" if "pg" in m else " (PostgreSQL's CPU not readable here)"
+            print(f"  {cycle:4} {auth:7}: rating {m['rating']:.3f} ms{pg_text}, batch request {m['batch']:.2f} ms")
         for auth in ("session", "token"):
             lane, lean, drf = (med[(cycle, auth)] for cycle in ("lane", "lean", "drf"))
             for name, a, b in (

@@ -8,6 +8,12 @@ lease, the scores name exactly the campaign's dimensions, and the values passed 
 
 The counts read the statement's snapshot, from before its own UPDATE: this task still shows as leased
 there, hence `rated + 1` and the `id <>` of the live count.
+
+`alone`: the statement is the whole change (run outside a transaction, PostgreSQL's own single-statement
+transaction; no BEGIN and COMMIT round trips). It then writes only when the rating needs nothing after it:
+another live lease remains in the batch (so this rating does not close it) and the batch is not an expert's
+(whose rating updates the item's golden scores). Otherwise it writes nothing, and ratings.py runs it again
+inside a transaction with what must follow.
 """
 
 from __future__ import annotations
@@ -30,10 +36,17 @@ STORE_SQL = f"""
           FROM {_T} t JOIN {_B} b ON b.id = t.batch_id JOIN {_C} c ON c.id = b.campaign_id
          WHERE t.id = %(task)s::bigint AND t.annotator_id = %(user)s::bigint
            FOR NO KEY UPDATE OF t
+    ), n AS (
+        -- one pass over the batch's tasks for the three counts
+        SELECT count(*) AS total, count(*) FILTER (WHERE x.status = 'rated') AS rated,
+               count(*) FILTER (WHERE x.status = 'leased' AND x.lease_expires_at > %(now)s::timestamptz
+                                  AND x.id <> tk.id) AS live
+          FROM tk JOIN {_T} x ON x.batch_id = tk.batch_id
     ), ok AS (
-        SELECT tk.* FROM tk
+        SELECT tk.* FROM tk CROSS JOIN n
          WHERE %(valid)s::boolean AND tk.status = 'leased' AND tk.lease_expires_at > %(now)s::timestamptz
            AND tk.rate_quality = %(has_q)s::boolean AND tk.rate_alignment = %(has_a)s::boolean
+           AND NOT (%(alone)s::boolean AND (n.live = 0 OR tk.kind = 'expert'))
     ), ins AS (
         INSERT INTO {_R} (annotator_id, item_id, batch_id, task_id, quality, alignment, duration_ms, created_at)
         SELECT %(user)s::bigint, ok.item_id, ok.batch_id, ok.id, %(quality)s::smallint, %(alignment)s::smallint,
@@ -46,13 +59,7 @@ STORE_SQL = f"""
     SELECT tk.status, tk.lease_expires_at > %(now)s::timestamptz, tk.batch_id, tk.item_id, tk.kind, tk.batch_status,
            tk.rate_quality, tk.rate_alignment, (SELECT id FROM ins), (SELECT count(*) FROM upd),
            n.total, n.rated, n.live
-      FROM tk CROSS JOIN LATERAL (
-        -- one pass over the batch's tasks for the three counts
-        SELECT count(*) AS total, count(*) FILTER (WHERE x.status = 'rated') AS rated,
-               count(*) FILTER (WHERE x.status = 'leased' AND x.lease_expires_at > %(now)s::timestamptz
-                                  AND x.id <> tk.id) AS live
-          FROM {_T} x WHERE x.batch_id = tk.batch_id
-      ) n"""
+      FROM tk CROSS JOIN n"""
 
 
 @dataclass
@@ -73,6 +80,9 @@ class StoreResult:
     rated: int = 0
     live: int = 0
 
+    def progress(self) -> dict[str, int]:
+        return {"rated": self.rated, "total": self.total}
+
     def refusal(self) -> dict:
         """What ratings._refuse needs to name the reason nothing was written."""
         return {
@@ -83,9 +93,10 @@ class StoreResult:
         }
 
 
-def rating_store_fast(*, task_id: int, user_id: int, scores, duration_ms, valid: bool) -> StoreResult:
-    """Run the statement (inside the caller's transaction). `valid`: the input passed the checks that need no
-    campaign (ratings.py); when it did not, the statement writes nothing. See the module docstring."""
+def rating_store_fast(*, task_id: int, user_id: int, scores, duration_ms, valid: bool, alone: bool) -> StoreResult:
+    """Run the statement. `valid`: the input passed the checks that need no campaign (ratings.py); when it did
+    not, the statement writes nothing. `alone`: run outside a transaction, writing only a rating that needs
+    nothing after it (see the module docstring); else inside the caller's transaction."""
     now = timezone.now()
     row = sql_row(
         STORE_SQL,
@@ -93,6 +104,7 @@ def rating_store_fast(*, task_id: int, user_id: int, scores, duration_ms, valid:
             "task": task_id,
             "user": user_id,
             "valid": valid,
+            "alone": alone,
             "now": now,
             "has_q": valid and "quality" in scores,
             "has_a": valid and "alignment" in scores,
