@@ -202,7 +202,7 @@ def main(argv=None) -> int:
     from training.scorer.config import ScorerConfig
     from training.scorer.data import MediaSettings, ScorerCollator, loader_workers, split_batch
     from training.scorer.modeling import answer_logits, attention_implementation, prepare_for_training
-    from training.scorer.predict import score_records, scoring_loader
+    from training.scorer.predict import score_records, scoring_batches, scoring_loader
     from training.scorer.processing import load_processor
     from training.scorer.prompts import LEVELS
     from training.scorer.scoring import level_probabilities, level_token_ids, scorer_loss
@@ -308,12 +308,13 @@ def main(argv=None) -> int:
         abs(a[0] - b[0]) for a, b in zip(by_grouping[True], by_grouping[False])
     )
 
-    # --- where the batched time goes: the loader alone (same workers, same plan), then the model alone ---
-    # the loader starts its worker processes and fills the first batch before the model can begin: a fixed cost
-    # per scoring job, which a short run like this one pays in full and a 100K-item job hardly notices
+    # --- where the batched time goes: the loader alone (same workers, same plan, its first batch collated
+    # in-process while the workers start, as score_records takes them), then the model alone ---
+    # the first batch comes before the model can begin: a fixed cost per scoring job, which a short run like this
+    # one pays in full and a 100K-item job hardly notices
     t = time.time()
     loaded, first = 0, None
-    for b in scoring_loader(proc, scored, cfg, args.score_batch, device, group_by_size=True):
+    for b in scoring_batches(scoring_loader(proc, scored, cfg, args.score_batch, device, group_by_size=True)):
         first = first or time.time() - t
         loaded += len(b["index"])
     results["score_loader_only_items_per_s"] = loaded / (time.time() - t)

@@ -9,11 +9,17 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from training.scorer.batching import batch_plan, padding_tokens, size_order, visual_size  # noqa: E402
+from training.scorer.batching import (  # noqa: E402
+    PlannedBatches,
+    batch_plan,
+    padding_tokens,
+    size_order,
+    visual_size,
+)
 from training.scorer.config import ConfigError, ScorerConfig  # noqa: E402
 from training.scorer.data import MediaSettings, ScorerCollator, loader_workers, normalise_record  # noqa: E402
 from training.scorer.modeling import attention_implementation, load_scorer, scoring_dtype  # noqa: E402
-from training.scorer.predict import _in_caller_order, score_records  # noqa: E402
+from training.scorer.predict import _in_caller_order, score_records, scoring_batches  # noqa: E402
 
 # (width, height) of each image, in an arrival order that mixes small and large, and prompts of mixed lengths
 SIZES = [(56, 56), (168, 112), (56, 84), (140, 140), (84, 56), (112, 168), (56, 56), (140, 112), (84, 84), (168, 168)]
@@ -124,6 +130,38 @@ def test_results_are_put_back_by_index_and_a_missing_one_is_an_error():
     assert _in_caller_order(0, [], [], []) == []
     with pytest.raises(RuntimeError, match="no results for 2 records"):
         _in_caller_order(2, [], [], [])
+
+
+def _collated_by(batch):
+    import os
+
+    return os.getpid(), list(batch)
+
+
+def test_the_first_batch_is_collated_in_process_while_the_workers_take_the_rest():
+    """A loader's workers yield nothing until one has started and collated a whole batch: the first batch is
+    collated here instead, while the workers start on the others; the batches and their order are the plan's."""
+    import os
+
+    from torch.utils.data import DataLoader
+
+    plan = [[0, 1, 2], [3, 4, 5], [6, 7, 8], [9]]
+    loader = DataLoader(list(range(10)), batch_sampler=PlannedBatches(plan, 3), collate_fn=_collated_by, num_workers=2)
+    got = list(scoring_batches(loader))
+    assert [ids for _, ids in got] == plan
+    assert got[0][0] == os.getpid()  # the first batch: this process
+    assert all(pid != os.getpid() for pid, _ in got[1:])  # the rest: the loader's worker processes
+    no_workers = DataLoader(list(range(10)), batch_sampler=PlannedBatches(plan, 3), collate_fn=_collated_by)
+    assert list(scoring_batches(no_workers)) == [(os.getpid(), ids) for ids in plan]
+
+
+def test_scoring_with_loader_workers_gives_the_same_predictions(scorer, mixed_records):
+    args = (scorer.model, scorer.processor, scorer.level_ids, mixed_records)
+    in_process = score_records(*args, scorer.config)
+    with_workers = score_records(*args, scorer.config.replace(num_workers=2))
+    assert len(with_workers) == len(mixed_records)
+    for w, p in zip(with_workers, in_process):
+        assert w[0] == pytest.approx(p[0], abs=1e-6) and w[1] == pytest.approx(p[1], abs=1e-6)
 
 
 def _workers_in_child(queue):
