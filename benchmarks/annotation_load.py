@@ -98,6 +98,13 @@ def parse_args(argv=None):
     )
     p.add_argument("--threads", type=int, default=4, help="threads per worker (gunicorn) / blocking threads (granian)")
     p.add_argument(
+        "--gunicorn-config",
+        default=str(ROOT / "platform" / "docker" / "gunicorn.conf.py"),
+        help="gunicorn's settings file, the web container's by default (keep-alive, worker recycling, access log); "
+        "--bind, --workers and --threads are given on top of it; 'none': gunicorn's defaults with --preload and a "
+        "30 s keep-alive (the benchmark's server before 2026-12-01)",
+    )
+    p.add_argument(
         "--server",
         default=os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432"),
         help="PostgreSQL server URL (without database)",
@@ -457,7 +464,7 @@ def web_command(args, port: int) -> list[str]:
             "warning",
             "--no-access-log",
         ]
-    return [
+    common = [
         binary,
         "config.wsgi",
         "--bind",
@@ -468,12 +475,20 @@ def web_command(args, port: int) -> list[str]:
         str(args.threads),
         "--worker-class",
         "gthread",
-        "--keep-alive",
-        "30",
         "--log-level",
         "warning",
-        "--preload",
     ]
+    if args.gunicorn_config == "none":
+        return [*common, "--keep-alive", "30", "--preload"]
+    return [*common, "--config", args.gunicorn_config]  # the command line wins over the file, as in gunicorn
+
+
+def _settings_named(args) -> str:
+    if args.web != "gunicorn":
+        return ""
+    if args.gunicorn_config == "none":
+        return " (gunicorn's defaults, --preload, 30 s keep-alive)"
+    return f" (settings: {os.path.relpath(args.gunicorn_config, ROOT)})"
 
 
 def start_web(args, db_url: str, port: int) -> subprocess.Popen:
@@ -494,7 +509,8 @@ def start_web(args, db_url: str, port: int) -> subprocess.Popen:
         CACHE_URL=args.cache,
     )
     cmd = web_command(args, port)
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True)
+    # stdout: the access log of the web container's settings (written as deployed, where docker reads it)
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True, stdout=subprocess.DEVNULL)
     deadline = time.time() + 60
     while time.time() < deadline:
         try:
@@ -788,7 +804,8 @@ def main(argv=None) -> int:
         web = start_web(args, db_url, port)
         warm_up(port, credentials["p0"][0], 4 * args.workers * args.threads)
         print(
-            f"{args.web}: {args.workers} workers x {args.threads} threads on 127.0.0.1:{port}; phases of "
+            f"{args.web}: {args.workers} workers x {args.threads} threads on 127.0.0.1:{port}"
+            f"{_settings_named(args)}; phases of "
             f"{args.seconds:.0f} s, {args.think_seconds:.0f} s with a think time (annotators start within {args.ramp_s:.0f} s; rates count after that); "
             f"wal_compression {args.wal_compression or 'as the server has it'}; "
             f"throttle counters in {args.cache or 'each process memory'}; annotators authenticate by {args.auth}; "

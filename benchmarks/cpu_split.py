@@ -2,8 +2,11 @@
 
 Read from /proc (Linux only; elsewhere `available()` is False and the benchmark prints nothing). Each part is
 the sum, over the processes alive at the phase's end, of the CPU they used since its start (or since they
-started). A process that ends inside the phase (a pooled PostgreSQL connection the pool closed) takes its last
-slice with it: that slice shows under "rest of the machine", never as a negative share of its part.
+started), plus what their children that ended during the phase used in it: a process's parent is credited with
+a child's whole CPU when it waits for it (`cutime`, `cstime`), so a gunicorn worker recycled mid-phase or a
+PostgreSQL backend its pool closed counts under its part, less what it had used before the phase. A process
+that ends unwaited for, or whose parent is not of its part, takes its last slice to "rest of the machine",
+never a negative share of its part.
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ class Snapshot:
     processes: dict[int, tuple[str, float, bool]] = field(default_factory=dict)
     busy: float = 0.0  # CPU seconds of the whole machine (every core), idle and iowait excluded
     wall: float = 0.0
+    reaped: dict[int, float] = field(default_factory=dict)  # pid -> CPU seconds of its children it waited for
+    parent: dict[int, int] = field(default_factory=dict)  # pid -> its parent's pid
 
 
 def _stat_fields(path: Path) -> list[str] | None:
@@ -44,8 +49,15 @@ def _cpu_seconds(fields: list[str]) -> float:
     return (int(fields[12]) + int(fields[13])) / TICK
 
 
+def _reaped_seconds(fields: list[str]) -> float:
+    # cutime(14) cstime(15): the CPU of the children this process has waited for
+    return (int(fields[14]) + int(fields[15])) / TICK
+
+
 def snapshot(*, web_pgid: int, wall: float) -> Snapshot:
     processes: dict[int, tuple[str, float, bool]] = {}
+    reaped: dict[int, float] = {}
+    parent: dict[int, int] = {}
     me = os.getpid()
     for entry in PROC.iterdir():
         if not entry.name.isdigit():
@@ -60,11 +72,14 @@ def snapshot(*, web_pgid: int, wall: float) -> Snapshot:
             processes[pid] = ("web server", _cpu_seconds(fields), False)
         elif comm == "postgres":
             processes[pid] = ("PostgreSQL", _cpu_seconds(fields), _is_background(entry))
+        else:
+            continue
+        reaped[pid], parent[pid] = _reaped_seconds(fields), int(fields[2])
     cpu = (PROC / "stat").read_text().splitlines()[0].split()[1:]
     # user nice system idle iowait irq softirq steal: busy = all but idle and iowait
     values = [int(v) for v in cpu[:8]]
     busy = (sum(values) - values[3] - values[4]) / TICK
-    return Snapshot(processes=processes, busy=busy, wall=wall)
+    return Snapshot(processes=processes, busy=busy, wall=wall, reaped=reaped, parent=parent)
 
 
 def _is_background(entry: Path) -> bool:
@@ -84,9 +99,19 @@ def split(before: Snapshot, after: Snapshot) -> tuple[dict[str, float], float]:
     background = 0.0
     for pid, (part, seconds, own) in after.processes.items():
         earlier = before.processes.get(pid)
-        used = seconds - earlier[1] if earlier is not None and earlier[0] == part else seconds
+        same = earlier is not None and earlier[0] == part
+        used = seconds - earlier[1] if earlier is not None and same else seconds
         parts[part] += used
         background += used if own else 0.0
+        # children that ended during the phase and were waited for: their whole CPU, less (below) what those of
+        # them alive at the start had used before it
+        parts[part] += after.reaped.get(pid, 0.0) - (before.reaped.get(pid, 0.0) if same else 0.0)
+    for pid, (part, seconds, _) in before.processes.items():
+        parent = before.parent.get(pid)
+        if pid not in after.processes and parent in after.processes and after.processes[parent][0] == part:
+            parts[part] -= seconds
+    for name in PARTS:
+        parts[name] = max(0.0, parts[name])
     parts["rest of the machine"] = max(0.0, (after.busy - before.busy) - sum(parts.values()))
     return parts, background
 
