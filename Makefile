@@ -47,7 +47,7 @@ beat: setup
 	$(VENV)/bin/celery -A config beat --loglevel=INFO
 
 web: setup
-	$(VENV)/bin/gunicorn config.wsgi --bind 0.0.0.0:8000 --workers 4
+	$(VENV)/bin/gunicorn config.wsgi -c platform/docker/gunicorn.conf.py  # the web container's settings (workers per core, preload, recycling)
 
 benchmarks: setup services
 	$(PY) benchmarks/import_items.py
