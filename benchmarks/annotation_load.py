@@ -1,8 +1,8 @@
 """Load benchmark of the annotator workflow (not part of the test suite).
 
 Seeds its own PostgreSQL database (100K items over several generators, 500K approved ratings, a 5%
-golden sample) with COPY, migrates it, starts gunicorn (or `--web granian`, for comparison) on a free
-loopback port, and runs phases of
+golden sample) with COPY, migrates it, starts gunicorn with the web container's settings
+(platform/docker/gunicorn.conf.py; or `--web granian`, for comparison) on a free loopback port, and runs phases of
 simulated annotators (threads, keep-alive HTTP; logged in as the rating page in a browser is, a session
 cookie and its CSRF token, or with `--auth token` as an API client), each phase with new annotators:
 
