@@ -31,9 +31,10 @@ keepalive = 5
 # seconds under load; 0 never recycles.
 max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "50000"))
 max_requests_jitter = max_requests // 10
-# The access log on standard output, as before (its cost was within the load benchmark's noise); nginx (the
-# `proxy` service) logs each request too, so GUNICORN_ACCESS_LOG="" turns gunicorn's off.
-accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-") or None
+# No access log of gunicorn's own unless asked for (GUNICORN_ACCESS_LOG="-": standard output): nginx (the `proxy`
+# service) logs each request already, and formatting gunicorn's line took ~6% of a worker's GIL time under load
+# (py-spy, docs/assign.md, eighth pass).
+accesslog = os.environ.get("GUNICORN_ACCESS_LOG") or None
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 # nginx (the `proxy` service) sits in front on the compose network and sets X-Forwarded-*.
