@@ -14,6 +14,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 SETTINGS = ROOT / "platform" / "docker" / "gunicorn.conf.py"
 
@@ -50,21 +52,29 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _get(url: str) -> tuple[int, dict]:
+def _get(url: str, headers: dict[str, str] | None = None) -> tuple[int, dict | list]:
     try:
-        with urllib.request.urlopen(url, timeout=10) as response:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers or {}), timeout=10) as response:
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as error:
         return error.code, json.loads(error.read())
 
 
-def test_a_real_gunicorn_serves_the_app_from_these_settings_through_worker_recycling():
-    """One worker recycled every 5 requests: every request is answered, by workers forked from the preloaded
-    master one after the other."""
+@pytest.mark.django_db(transaction=True)  # the server process reads the user and token this test commits
+def test_a_real_gunicorn_serves_the_app_from_these_settings_through_worker_recycling(make_user):
+    """One worker recycled every 5 requests: every request is answered, by workers forked one after the other
+    from the preloaded master, each opening its own database connections (none is inherited from the master)."""
+    from django.db import connection
+
+    from annotation.services.users import user_token
+
+    db = connection.settings_dict
+    token = user_token(user=make_user("annotator"))
     gunicorn = Path(sys.executable).parent / "gunicorn"
     port = _free_port()
     env = dict(
         os.environ,
+        DATABASE_URL=f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
         PYTHONPATH=f"{ROOT}:{ROOT / 'platform'}",
         DJANGO_SETTINGS_MODULE="config.settings.base",
         ALLOWED_HOSTS="127.0.0.1,localhost",
@@ -94,13 +104,17 @@ def test_a_real_gunicorn_serves_the_app_from_these_settings_through_worker_recyc
             except OSError:
                 assert server.poll() is None, server.stderr.read() if server.stderr else ""
                 time.sleep(0.2)
-        # no credentials: the API's 401, answered without the database
-        answers = [_get(f"http://127.0.0.1:{port}/api/v1/batches/") for _ in range(20)]
+        # the annotator's batches (the token and the batches read from the database), and without credentials
+        # the API's 401, in turn
+        answers = [
+            _get(f"http://127.0.0.1:{port}/api/v1/batches/", {"Authorization": f"Token {token}"} if i % 2 else {})
+            for i in range(20)
+        ]
     finally:
         server.terminate()
         _, log = server.communicate(timeout=30)
-    assert [status for status, _ in answers] == [401] * 20
-    assert all("detail" in body for _, body in answers)
+    assert [status for status, _ in answers] == [401, 200] * 10, log
+    assert all(body == [] or body.get("results") == [] for status, body in answers if status == 200)
     # max_requests 5 with jitter 0: the worker was replaced at least three times
     assert log.count("Booting worker") >= 4, log
     assert log.count("Autorestarting worker") >= 3, log
