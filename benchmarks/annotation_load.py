@@ -509,7 +509,7 @@ def start_web(args, db_url: str, port: int) -> subprocess.Popen:
         CACHE_URL=args.cache,
     )
     cmd = web_command(args, port)
-    # stdout: the access log of the web container's settings (written as deployed, where docker reads it)
+    # stdout: gunicorn's access log where the settings turn it on (GUNICORN_ACCESS_LOG=-)
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True, stdout=subprocess.DEVNULL)
     deadline = time.time() + 60
     while time.time() < deadline:

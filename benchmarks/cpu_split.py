@@ -99,13 +99,15 @@ def split(before: Snapshot, after: Snapshot) -> tuple[dict[str, float], float]:
     background = 0.0
     for pid, (part, seconds, own) in after.processes.items():
         earlier = before.processes.get(pid)
-        same = earlier is not None and earlier[0] == part
-        used = seconds - earlier[1] if earlier is not None and same else seconds
+        if earlier is not None and earlier[0] == part:
+            used, reaped_before = seconds - earlier[1], before.reaped.get(pid, 0.0)
+        else:  # started during the phase
+            used, reaped_before = seconds, 0.0
         parts[part] += used
         background += used if own else 0.0
         # children that ended during the phase and were waited for: their whole CPU, less (below) what those of
         # them alive at the start had used before it
-        parts[part] += after.reaped.get(pid, 0.0) - (before.reaped.get(pid, 0.0) if same else 0.0)
+        parts[part] += after.reaped.get(pid, 0.0) - reaped_before
     for pid, (part, seconds, _) in before.processes.items():
         parent = before.parent.get(pid)
         if pid not in after.processes and parent in after.processes and after.processes[parent][0] == part:

@@ -14,6 +14,7 @@ from core.sql import fast_sql_enabled
 
 from ..models import DIMENSIONS, MAX_DURATION_MS, SCORE_MAX, SCORE_MIN, Batch, Item, Rating, Task
 from .leases import batch_close_if_done, batch_leases_expire
+from .ratings_fast import rating_store_fast
 
 
 def rating_scores_clean(*, scores: dict, dimensions: list[str]) -> dict[str, int]:
@@ -67,41 +68,39 @@ def rating_submit(*, task_id: int, user, scores: dict, duration_ms: int | None =
     (no BEGIN and COMMIT round trips: two of a rating's four with the database). A rating that closes its
     batch, or an expert's, runs it again inside a transaction with what follows it. Elsewhere (SQLite, or
     QEVAL_SQL_FAST_PATH=false) the ORM does the same in steps, inside one transaction."""
-    if fast_sql_enabled():
-        from .ratings_fast import rating_store_fast
-
-        valid = _valid_without_campaign(scores, duration_ms)
-        found = rating_store_fast(
-            task_id=task_id, user_id=user.pk, scores=scores, duration_ms=duration_ms, valid=valid, alone=True
-        )
-        if found.rating_id is not None:
-            return RatingReceipt(found.rating_id, found.batch_id, found.batch_status, found.progress())
-        if not found.found or (found.live and found.kind != Batch.Kind.EXPERT):
-            _refuse(task_id=task_id, scores=scores, duration_ms=duration_ms, **found.refusal())
-    return _rating_submit_in_transaction(task_id=task_id, user=user, scores=scores, duration_ms=duration_ms)
+    if not fast_sql_enabled():
+        return _rating_submit_orm(task_id=task_id, user=user, scores=scores, duration_ms=duration_ms)
+    valid = _valid_without_campaign(scores, duration_ms)
+    found = rating_store_fast(
+        task_id=task_id, user_id=user.pk, scores=scores, duration_ms=duration_ms, valid=valid, alone=True
+    )
+    if found.rating_id is not None:
+        return RatingReceipt(found.rating_id, found.batch_id, found.batch_status, found.progress())
+    if not found.needs_transaction:
+        _refuse(task_id=task_id, scores=scores, duration_ms=duration_ms, **found.refusal())
+    return _rating_submit_with_what_follows(
+        task_id=task_id, user=user, scores=scores, duration_ms=duration_ms, valid=valid
+    )
 
 
 @transaction.atomic
-def _rating_submit_in_transaction(*, task_id: int, user, scores: dict, duration_ms: int | None) -> RatingReceipt:
-    if fast_sql_enabled():
-        from .ratings_fast import rating_store_fast
+def _rating_submit_with_what_follows(*, task_id: int, user, scores: dict, duration_ms, valid: bool) -> RatingReceipt:
+    """The statement again, in one transaction with what must commit with the rating: the golden scores of an
+    expert's rating, the batch's close after its last live lease."""
+    found = rating_store_fast(
+        task_id=task_id, user_id=user.pk, scores=scores, duration_ms=duration_ms, valid=valid, alone=False
+    )
+    if found.rating_id is None:
+        _refuse(task_id=task_id, scores=scores, duration_ms=duration_ms, **found.refusal())
+        raise Conflict(f"task {task_id} changed while it was being rated: try again")  # cannot happen
+    status = found.batch_status
+    if found.kind == Batch.Kind.EXPERT:
+        from .golden import golden_scores_update
 
-        valid = _valid_without_campaign(scores, duration_ms)
-        found = rating_store_fast(
-            task_id=task_id, user_id=user.pk, scores=scores, duration_ms=duration_ms, valid=valid, alone=False
-        )
-        if found.rating_id is None:
-            _refuse(task_id=task_id, scores=scores, duration_ms=duration_ms, **found.refusal())
-            raise Conflict(f"task {task_id} changed while it was being rated: try again")  # cannot happen
-        status = found.batch_status
-        if found.kind == Batch.Kind.EXPERT:
-            from .golden import golden_scores_update
-
-            golden_scores_update(item=Item.objects.get(pk=found.item_id))
-        if not found.live:
-            status = _close_if_last(batch_id=found.batch_id, now=found.now)
-        return RatingReceipt(found.rating_id, found.batch_id, status, found.progress())
-    return _rating_submit_orm(task_id=task_id, user=user, scores=scores, duration_ms=duration_ms)
+        golden_scores_update(item=Item.objects.get(pk=found.item_id))
+    if not found.live:
+        status = _close_if_last(batch_id=found.batch_id, now=found.now)
+    return RatingReceipt(found.rating_id, found.batch_id, status, found.progress())
 
 
 def _valid_without_campaign(scores, duration_ms) -> bool:
@@ -142,6 +141,7 @@ def _close_if_last(*, batch_id: int, now) -> str:
     return batch.status
 
 
+@transaction.atomic
 def _rating_submit_orm(*, task_id: int, user, scores: dict, duration_ms: int | None) -> RatingReceipt:
     task = (
         Task.objects.select_for_update(of=("self",), no_key=True)

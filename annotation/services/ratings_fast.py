@@ -80,6 +80,12 @@ class StoreResult:
     rated: int = 0
     live: int = 0
 
+    @property
+    def needs_transaction(self) -> bool:
+        """Whether what follows this rating must commit with it, so that run `alone` it wrote nothing (the
+        statement's `alone` condition): it takes the batch's last live lease, or the batch is an expert's."""
+        return self.found and (not self.live or self.kind == Batch.Kind.EXPERT)
+
     def progress(self) -> dict[str, int]:
         return {"rated": self.rated, "total": self.total}
 

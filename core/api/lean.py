@@ -105,9 +105,8 @@ def _json_body(request: HttpRequest) -> dict | None:
         return None  # the browsable API, or a type DRF must refuse with 406
     if ";" in accept or "format" in request.GET:
         return None  # a rendering DRF chooses by parameter (`; indent=4`, `?format=api`)
-    if (
-        int(request.META.get("CONTENT_LENGTH") or 0) > _MAX_BODY
-    ):  # a number: RequestSizeLimitMiddleware or the fast lane checked
+    # CONTENT_LENGTH is a number here: RequestSizeLimitMiddleware or the fast lane checked it
+    if int(request.META.get("CONTENT_LENGTH") or 0) > _MAX_BODY:
         return None  # no rating or batch request is this large: DRF's parser reads it as it always did
     content_type, _, params = request.META.get("CONTENT_TYPE", "").partition(";")
     json_type = content_type.strip().lower() == "application/json" and params.strip() in ("", "charset=utf-8")

@@ -328,9 +328,7 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {
-        "handlers": ["console"],
-        "level": os.environ.get("LOG_LEVEL", "INFO").upper(),
-    },  # "info" as gunicorn takes it
+    # upper case: LOG_LEVEL=info, as gunicorn's settings take it, is a level name logging does not know
+    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO").upper()},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
