@@ -5,7 +5,8 @@ from celery import shared_task
 
 @shared_task(name="annotation.expire_leases", acks_late=True)
 def expire_leases() -> int:
-    """Return expired leases to the pool in bulk; idempotent (a repeat finds nothing left to expire)."""
+    """Return expired leases to the pool in bulk and close the batches left with nothing leased; idempotent (a
+    repeat finds nothing left to expire or close). Returns the number of leases expired."""
     from ..services.leases import leases_expire
 
     return leases_expire()

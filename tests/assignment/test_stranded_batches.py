@@ -1,0 +1,140 @@
+"""A batch left open with nothing leased is closed by the periodic sweep, and its scrutiny queued.
+
+Two ratings of a batch's last two tasks at the same moment (one annotator, two tabs) each count the other's
+task as still leased (each statement reads a snapshot from before the other commits), so neither takes the
+batch's last live lease and neither closes it. Nothing asks that annotator's batch again if they leave, and
+an open batch is never scrutinized: its ratings would wait for ever. The sweep that expires leases (beat,
+every 60 s) closes such batches too. The race is reproduced here, not simulated: the first rating is held
+uncommitted on a second connection while the second rating is stored."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from django.db import connection, transaction
+
+from annotation.models import Batch, OutboxMessage, Rating, Task
+from annotation.services.assignment import batch_request
+from annotation.services.leases import batches_close_stranded, leases_expire
+from annotation.services.ratings import rating_submit
+from annotation.tasks.assignment import expire_leases
+from tests.assignment.conftest import make_pool
+from tests.factories import CampaignFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def batch_of_four(make_user):
+    campaign = CampaignFactory(batch_size=4, golden_per_batch=0)
+    make_pool(campaign, n=6, generators=2)
+    user = make_user("annotator")
+    batch, _ = batch_request(campaign=campaign, user=user)
+    return user, list(batch.tasks.order_by("position").values_list("pk", flat=True)), batch
+
+
+def rate_last_two_at_once(user, first: int, second: int) -> tuple[str, str]:
+    """Rate `first` on another connection and hold its transaction open while `second` is rated here; then
+    let the first commit. Returns the batch status each rating answered."""
+    stored, release = threading.Event(), threading.Event()
+    answers: dict[str, str] = {}
+    failure: list[BaseException] = []
+
+    def tab_one():
+        try:
+            with transaction.atomic():
+                answers["first"] = rating_submit(
+                    task_id=first, user=user, scores={"quality": 3, "alignment": 3}
+                ).batch_status
+                stored.set()
+                assert release.wait(30), "the test never released the first rating"
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the test's thread
+            failure.append(exc)
+            stored.set()
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=tab_one)
+    thread.start()
+    try:
+        assert stored.wait(30)
+        answers["second"] = rating_submit(task_id=second, user=user, scores={"quality": 4, "alignment": 4}).batch_status
+    finally:
+        release.set()
+        thread.join(30)
+    if failure:
+        raise failure[0]
+    return answers["first"], answers["second"]
+
+
+def scrutiny_messages(batch_id: int) -> int:
+    return OutboxMessage.objects.filter(key=f"scrutiny:batch:{batch_id}").count()
+
+
+def test_two_tabs_rating_the_last_two_tasks_strand_the_batch_and_the_sweep_closes_it(batch_of_four):
+    user, tasks, batch = batch_of_four
+    for task_id in tasks[:2]:
+        rating_submit(task_id=task_id, user=user, scores={"quality": 2, "alignment": 2})
+    assert connection.vendor == "postgresql"
+
+    first, second = rate_last_two_at_once(user, tasks[2], tasks[3])
+
+    # the race itself: both stored, neither saw itself as the last, so the batch stayed open with nothing leased
+    assert (first, second) == ("open", "open")
+    assert Rating.objects.filter(batch=batch).count() == 4
+    assert not Task.objects.filter(batch=batch, status=Task.Status.LEASED).exists()
+    batch.refresh_from_db()
+    assert batch.status == Batch.Status.OPEN and scrutiny_messages(batch.pk) == 0
+
+    # the beat task: no lease to expire, one stranded batch closed. (`.result`, not `.get()`: eager tasks run in
+    # several threads by earlier tests can leave Celery's process-wide "join would block" flag set.)
+    swept = expire_leases.apply()
+    assert swept.successful() and swept.result == 0
+    batch.refresh_from_db()
+    assert batch.status == Batch.Status.CLOSED and batch.closed_at is not None
+    assert scrutiny_messages(batch.pk) == 1
+    assert batches_close_stranded() == 0  # idempotent
+
+
+def test_the_sweep_leaves_open_batches_with_a_lease_alone_even_an_expired_one(batch_of_four, make_user):
+    user, tasks, batch = batch_of_four
+    for task_id in tasks[:3]:
+        rating_submit(task_id=task_id, user=user, scores={"quality": 2, "alignment": 2})
+    assert batches_close_stranded() == 0
+    batch.refresh_from_db()
+    assert batch.status == Batch.Status.OPEN and scrutiny_messages(batch.pk) == 0
+    # an expired but still leased task is the lease sweep's to end; after it the batch closes as before
+    Task.objects.filter(pk=tasks[3]).update(lease_expires_at=batch.created_at)
+    assert leases_expire() == 1
+    batch.refresh_from_db()
+    assert batch.status == Batch.Status.CLOSED and scrutiny_messages(batch.pk) == 1
+
+
+def test_the_sweep_skips_a_batch_someone_holds(batch_of_four):
+    """A batch locked right now is being closed or finished by its own request: the sweep neither waits for it
+    nor closes it twice."""
+    user, tasks, batch = batch_of_four
+    Task.objects.filter(batch=batch).update(status=Task.Status.RATED)  # stranded, as after the race
+    held, release = threading.Event(), threading.Event()
+
+    def holder():
+        try:
+            with transaction.atomic():
+                Batch.objects.select_for_update(no_key=True).get(pk=batch.pk)
+                held.set()
+                release.wait(30)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=holder)
+    thread.start()
+    try:
+        assert held.wait(30)
+        assert batches_close_stranded() == 0
+    finally:
+        release.set()
+        thread.join(30)
+    assert batches_close_stranded() == 1
+    batch.refresh_from_db()
+    assert batch.status == Batch.Status.CLOSED and scrutiny_messages(batch.pk) == 1
