@@ -13,7 +13,9 @@ benchmark's seeding: annotation_load.py), with throttle counters in Redis as dep
 
 Prints, per variant, the median CPU milliseconds of a rating and of a batch request (process time, the
 median of each round's mean), PostgreSQL's CPU per rating beside it (the server's backends' own run time, read
-from /proc where PostgreSQL runs on this machine), and the fast lane's saving against the other two.
+from /proc where PostgreSQL runs on this machine), the CPU of a rating that closes its batch, and the fast
+lane's saving against the other two; and the one-statement close of a batch against its close in the ORM's
+steps (the `steps` variant: the fast lane, session, with leases.batch_close_idle_fast turned off).
 """
 
 from __future__ import annotations
@@ -33,8 +35,11 @@ sys.path[:0] = [str(ROOT), str(ROOT / "platform")]
 from benchmarks import annotation_load  # noqa: E402
 
 # lane: the fast lane as config/wsgi.py serves it; lean: the lean cycle inside Django's middleware chain (plain
-# WSGIHandler); drf: the DRF views (QEVAL_LEAN_API off)
-VARIANTS = [(cycle, auth) for auth in ("session", "token") for cycle in ("lane", "lean", "drf")]
+# WSGIHandler); drf: the DRF views (QEVAL_LEAN_API off); steps: the fast lane with a batch's close taken in the
+# ORM's steps (as before 2026-12-01), the baseline of the one-statement close (leases.batch_close_idle_fast)
+VARIANTS = [(cycle, auth) for auth in ("session", "token") for cycle in ("lane", "lean", "drf")] + [
+    ("steps", "session")
+]
 
 
 def parse_args(argv=None):
@@ -107,12 +112,14 @@ class Backends:
 
 def run_variant(
     wsgi: Wsgi, slug: str, headers: dict[str, str], n: int, backends: Backends | None = None
-) -> tuple[list[float], list[float], list[float]]:
-    """Rate n tasks (asking for batches as needed); the CPU seconds of each rating and batch request, and
-    PostgreSQL's CPU seconds for each rating (empty where it cannot be read)."""
+) -> tuple[list[float], list[float], list[float], list[float]]:
+    """Rate n tasks (asking for batches as needed); the CPU seconds of each rating and batch request,
+    PostgreSQL's CPU seconds for each rating (empty where it cannot be read), and the CPU seconds of each
+    rating that closed its batch (its last)."""
     rating_cpu: list[float] = []
     batch_cpu: list[float] = []
     pg_cpu: list[float] = []
+    closing_cpu: list[float] = []
     while len(rating_cpu) < n:
         t = time.process_time()
         status, out = wsgi.post(f"/api/v1/campaigns/{slug}/batches/", {}, headers)
@@ -132,7 +139,9 @@ def run_variant(
                 pg_cpu.append(pg_after - pg)
             if status != 201:
                 raise SystemExit(f"rating answered {status}: {out[:200]!r}")
-    return rating_cpu, batch_cpu, pg_cpu if len(pg_cpu) == len(rating_cpu) else []
+            if json.loads(out)["batch"]["status"] == "closed":
+                closing_cpu.append(rating_cpu[-1])
+    return rating_cpu, batch_cpu, pg_cpu if len(pg_cpu) == len(rating_cpu) else [], closing_cpu
 
 
 def main(argv=None) -> int:
@@ -153,7 +162,16 @@ def main(argv=None) -> int:
         call_command("migrate", verbosity=0)
         campaign = annotation_load.seed(load_args)["campaign"]
         chain = Wsgi(WSGIHandler())  # the lean cycle and the DRF views (QEVAL_LEAN_API tells them apart)
-        apps = {"lane": Wsgi(LeanWSGIHandler()), "lean": chain, "drf": chain}
+        lane_app = Wsgi(LeanWSGIHandler())
+        apps = {"lane": lane_app, "lean": chain, "drf": chain, "steps": lane_app}
+        from annotation.services import ratings as ratings_service
+
+        one_statement_close = ratings_service.batch_close_idle_fast
+
+        def configure(cycle: str) -> None:
+            settings.QEVAL_LEAN_API = cycle != "drf"
+            ratings_service.batch_close_idle_fast = one_statement_close if cycle != "steps" else lambda **_: False
+
         run = str(int(time.time()))
         # one annotator per variant and round: each rates its own batches, as the load benchmark's do
         people = {
@@ -162,21 +180,25 @@ def main(argv=None) -> int:
             for r in range(args.rounds + 1)
         }
         for v in VARIANTS:  # warm-up round: imports, prepared statements, the URL resolver's caches
-            settings.QEVAL_LEAN_API = v[0] != "drf"
+            configure(v[0])
             run_variant(apps[v[0]], campaign.slug, people[(v, args.rounds)], 60)
         backends = Backends(args.server, args.db)
         results: dict[tuple[str, str], dict[str, list[float]]] = {
-            v: {"rating": [], "batch": [], "pg": []} for v in VARIANTS
+            v: {"rating": [], "batch": [], "pg": [], "closing": []} for v in VARIANTS
         }
         for r in range(args.rounds):
             for v in VARIANTS:
-                settings.QEVAL_LEAN_API = v[0] != "drf"
+                configure(v[0])
                 backends.refresh()
-                ratings, batches, pg = run_variant(apps[v[0]], campaign.slug, people[(v, r)], args.ratings, backends)
+                ratings, batches, pg, closing = run_variant(
+                    apps[v[0]], campaign.slug, people[(v, r)], args.ratings, backends
+                )
                 results[v]["rating"].append(statistics.mean(ratings))
                 results[v]["batch"].append(statistics.mean(batches))
                 if pg:
                     results[v]["pg"].append(statistics.mean(pg))
+                if closing:
+                    results[v]["closing"].append(statistics.mean(closing))
             print(f"round {r + 1}/{args.rounds} done", flush=True)
         print(
             f"CPU per request in-process ({args.rounds} rounds x {args.ratings} ratings per variant; median of rounds):"
@@ -185,7 +207,11 @@ def main(argv=None) -> int:
         for cycle, auth in VARIANTS:
             m = med[(cycle, auth)]
             pg_text = f" (PostgreSQL {m['pg']:.3f} ms)" if "pg" in m else " (PostgreSQL's CPU not readable here)"
-            print(f"  {cycle:4} {auth:7}: rating {m['rating']:.3f} ms{pg_text}, batch request {m['batch']:.2f} ms")
+            closing_text = f", a rating that closes its batch {m['closing']:.2f} ms" if "closing" in m else ""
+            print(
+                f"  {cycle:5} {auth:7}: rating {m['rating']:.3f} ms{pg_text}, batch request {m['batch']:.2f} ms"
+                f"{closing_text}"
+            )
         for auth in ("session", "token"):
             lane, lean, drf = (med[(cycle, auth)] for cycle in ("lane", "lean", "drf"))
             for name, a, b in (
@@ -197,6 +223,13 @@ def main(argv=None) -> int:
                     f"({100 * (1 - a['rating'] / b['rating']):.0f}% less), batch request {a['batch']:.2f} vs "
                     f"{b['batch']:.2f} ms ({100 * (1 - a['batch'] / b['batch']):.0f}% less)"
                 )
+        one, steps = med[("lane", "session")], med[("steps", "session")]
+        if "closing" in one and "closing" in steps:
+            print(
+                f"  one-statement close against the close in steps, session: a rating that closes its batch "
+                f"{one['closing']:.2f} vs {steps['closing']:.2f} ms ({100 * (1 - one['closing'] / steps['closing']):.0f}% "
+                f"less), every rating {one['rating']:.3f} vs {steps['rating']:.3f} ms"
+            )
     finally:
         from django.db import connections
 

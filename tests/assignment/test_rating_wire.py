@@ -16,7 +16,7 @@ import pytest
 from django.db import connection
 from psycopg import pq
 
-from annotation.models import Batch, GoldenScore, Rating, Task
+from annotation.models import Batch, GoldenScore, Item, OutboxMessage, Rating, Task
 from annotation.services.assignment import batch_request
 from annotation.services.golden import expert_batch_request
 from annotation.services.ratings import rating_submit
@@ -84,12 +84,42 @@ def test_the_last_rating_is_stored_with_the_batch_closing_in_one_transaction(ope
     with wire() as sent:
         receipt = rating_submit(task_id=tasks[-1], user=user, scores={"quality": 3, "alignment": 3})
     sql = queries(sent)
-    # alone: refused (it would close the batch), nothing written; then BEGIN, the statement, the close, COMMIT
-    assert sql[0] == "<prepared>" and sql[1] == "BEGIN" and sql[-1] == "COMMIT", sql
+    # alone: refused (it would close the batch), nothing written; then BEGIN, the statement again, the close (one
+    # prepared statement: no lease is left, dead or live), the scrutiny's outbox row, COMMIT. (After the COMMIT:
+    # the scrutiny itself, which eager Celery runs in this process.)
+    assert sql[: sql.index("COMMIT") + 1] == [
+        "<prepared>",
+        "BEGIN",
+        "<prepared>",
+        "<prepared>",
+        "INSERT INTO ",
+        "COMMIT",
+    ]
     assert "ROLLBACK" not in sql
     assert receipt.batch_status == "closed" and receipt.progress == {"rated": 4, "total": 4}
-    assert Batch.objects.get(pk=batch.pk).status == Batch.Status.CLOSED
+    closed = Batch.objects.get(pk=batch.pk)
+    assert closed.status == Batch.Status.CLOSED and closed.closed_at == Rating.objects.get(pk=receipt.id).created_at
     assert Rating.objects.filter(batch=batch).count() == 4  # stored once
+    assert OutboxMessage.objects.filter(key=f"scrutiny:batch:{batch.pk}").count() == 1
+
+
+def test_a_last_rating_beside_dead_leases_ends_them_and_closes_in_the_same_transaction(open_batch):
+    """The one-statement close leaves a batch that still holds a leased task, here two dead ones, to the steps
+    that end them (their items back to the pool) before closing: all inside the rating's transaction."""
+    user, tasks, batch = open_batch
+    rating_submit(task_id=tasks[0], user=user, scores={"quality": 3, "alignment": 3})
+    Task.objects.filter(pk__in=tasks[1:3]).update(lease_expires_at=batch.created_at)  # dead, still 'leased'
+    dead_items = list(Task.objects.filter(pk__in=tasks[1:3]).values_list("item_id", flat=True))
+    with wire() as sent:
+        receipt = rating_submit(task_id=tasks[3], user=user, scores={"quality": 3, "alignment": 3})
+    sql = queries(sent)
+    in_transaction = sql[sql.index("BEGIN") + 1 : sql.index("COMMIT")]
+    assert in_transaction[:2] == ["<prepared>", "<prepared>"] and len(in_transaction) > 3, sql  # then the steps
+    assert receipt.batch_status == "closed"
+    assert Batch.objects.get(pk=batch.pk).status == Batch.Status.CLOSED
+    assert set(Task.objects.filter(pk__in=tasks[1:3]).values_list("status", flat=True)) == {Task.Status.EXPIRED}
+    assert list(Item.objects.filter(pk__in=dead_items).values_list("active_count", flat=True)) == [0, 0]
+    assert OutboxMessage.objects.filter(key=f"scrutiny:batch:{batch.pk}").count() == 1
 
 
 def test_an_expert_rating_is_stored_with_its_golden_scores_in_one_transaction(make_user):
