@@ -178,7 +178,8 @@ def batches_close_stranded(*, now: datetime | None = None, limit: int = STRANDED
                 closed += 1
     if closed:
         log.warning(
-            "closed %d open batch(es) left with nothing leased (two ratings of their last tasks at once)", closed
+            "closed %d open batch(es) left with nothing leased (most likely two ratings of their last tasks at once)",
+            closed,
         )
     return closed
 

@@ -9,7 +9,9 @@ uncommitted on a second connection while the second rating is stored."""
 
 from __future__ import annotations
 
+import logging
 import threading
+from contextlib import contextmanager
 
 import pytest
 from django.db import connection, transaction
@@ -68,6 +70,21 @@ def rate_last_two_at_once(user, first: int, second: int) -> tuple[str, str]:
     return answers["first"], answers["second"]
 
 
+@contextmanager
+def warnings_of(name: str):
+    """The messages `name` logs at WARNING or above while the block runs. (A handler of its own on the logger:
+    pytest's caplog, on the root logger, received nothing in these transactional tests.)"""
+    logged: list[str] = []
+    handler = logging.Handler(logging.WARNING)
+    handler.emit = lambda record: logged.append(record.getMessage())  # type: ignore[method-assign]
+    logger = logging.getLogger(name)
+    logger.addHandler(handler)
+    try:
+        yield logged
+    finally:
+        logger.removeHandler(handler)
+
+
 def scrutiny_messages(batch_id: int) -> int:
     return OutboxMessage.objects.filter(key=f"scrutiny:batch:{batch_id}").count()
 
@@ -89,8 +106,10 @@ def test_two_tabs_rating_the_last_two_tasks_strand_the_batch_and_the_sweep_close
 
     # the beat task: no lease to expire, one stranded batch closed. (`.result`, not `.get()`: eager tasks run in
     # several threads by earlier tests can leave Celery's process-wide "join would block" flag set.)
-    swept = expire_leases.apply()
+    with warnings_of("annotation.services.leases") as logged:
+        swept = expire_leases.apply()
     assert swept.successful() and swept.result == 0
+    assert any("closed 1 open batch(es) left with nothing leased" in m for m in logged)  # an operator sees it
     batch.refresh_from_db()
     assert batch.status == Batch.Status.CLOSED and batch.closed_at is not None
     assert scrutiny_messages(batch.pk) == 1
