@@ -72,8 +72,10 @@ def rate_last_two_at_once(user, first: int, second: int) -> tuple[str, str]:
 
 @contextmanager
 def warnings_of(name: str):
-    """The messages `name` logs at WARNING or above while the block runs. (A handler of its own on the logger:
-    pytest's caplog, on the root logger, received nothing in these transactional tests.)"""
+    """The messages `name` logs at WARNING or above while the block runs. A handler of its own on the logger, not
+    pytest's caplog on the root logger: the first task a process publishes makes Celery's Django fix-up run
+    django.setup() (core.queue.task_named), whose logging setup replaces the root logger's handlers, pytest's
+    capture among them, for the rest of that test; here the close's scrutiny can be that first task."""
     logged: list[str] = []
     handler = logging.Handler(logging.WARNING)
     handler.emit = lambda record: logged.append(record.getMessage())  # type: ignore[method-assign]
