@@ -28,6 +28,18 @@ def table_counts() -> dict:
 
 
 @pytest.fixture
+def open_batch(make_user):
+    """An annotator, the ids of the four tasks of their open batch (in position order), the batch."""
+    from annotation.services.assignment import batch_request
+
+    campaign = CampaignFactory(batch_size=4, golden_per_batch=0)
+    make_pool(campaign, n=6, generators=2)
+    user = make_user("annotator")
+    batch, _ = batch_request(campaign=campaign, user=user)
+    return user, list(batch.tasks.order_by("position").values_list("pk", flat=True)), batch
+
+
+@pytest.fixture
 def pool_campaign(db):
     campaign = CampaignFactory(batch_size=4, golden_per_batch=2)
     make_pool(campaign, n=12, generators=3, golden=4)

@@ -17,11 +17,9 @@ from django.db import connection
 from psycopg import pq
 
 from annotation.models import Batch, GoldenScore, Item, OutboxMessage, Rating, Task
-from annotation.services.assignment import batch_request
 from annotation.services.golden import expert_batch_request
 from annotation.services.ratings import rating_submit
 from core.errors import Conflict, Gone
-from tests.assignment.conftest import make_pool
 from tests.factories import CampaignFactory, ItemFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -55,16 +53,6 @@ def queries(sent: list[str]) -> list[str]:
         elif kind == "Bind":
             out.append("<prepared>")
     return out
-
-
-@pytest.fixture
-def open_batch(make_user):
-    """An annotator, the ids of the four tasks of their open batch, the batch."""
-    campaign = CampaignFactory(batch_size=4, golden_per_batch=0)
-    make_pool(campaign, n=6, generators=2)
-    user = make_user("annotator")
-    batch, _ = batch_request(campaign=campaign, user=user)
-    return user, list(batch.tasks.order_by("position").values_list("pk", flat=True)), batch
 
 
 def test_a_rating_that_leaves_its_batch_open_is_one_statement_without_begin_or_commit(open_batch):

@@ -17,57 +17,56 @@ import pytest
 from django.db import connection, transaction
 
 from annotation.models import Batch, OutboxMessage, Rating, Task
-from annotation.services.assignment import batch_request
 from annotation.services.leases import batches_close_stranded, leases_expire
 from annotation.services.ratings import rating_submit
 from annotation.tasks.assignment import expire_leases
-from tests.assignment.conftest import make_pool
-from tests.factories import CampaignFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-@pytest.fixture
-def batch_of_four(make_user):
-    campaign = CampaignFactory(batch_size=4, golden_per_batch=0)
-    make_pool(campaign, n=6, generators=2)
-    user = make_user("annotator")
-    batch, _ = batch_request(campaign=campaign, user=user)
-    return user, list(batch.tasks.order_by("position").values_list("pk", flat=True)), batch
+@contextmanager
+def held_open_elsewhere(work):
+    """Run `work()` inside a transaction on another connection (its own thread) and keep that transaction open
+    while the block runs; it commits when the block ends. Yields what `work` returned."""
+    ready, release = threading.Event(), threading.Event()
+    out: dict = {}
+
+    def run():
+        try:
+            with transaction.atomic():
+                out["value"] = work()
+                ready.set()
+                assert release.wait(30), "the test never released the other transaction"
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the test's thread
+            out["error"] = exc
+            ready.set()
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    try:
+        assert ready.wait(30)
+        if "error" in out:
+            raise out["error"]
+        yield out["value"]
+    finally:
+        release.set()
+        thread.join(30)
+    if "error" in out:
+        raise out["error"]
 
 
 def rate_last_two_at_once(user, first: int, second: int) -> tuple[str, str]:
     """Rate `first` on another connection and hold its transaction open while `second` is rated here; then
     let the first commit. Returns the batch status each rating answered."""
-    stored, release = threading.Event(), threading.Event()
-    answers: dict[str, str] = {}
-    failure: list[BaseException] = []
 
-    def tab_one():
-        try:
-            with transaction.atomic():
-                answers["first"] = rating_submit(
-                    task_id=first, user=user, scores={"quality": 3, "alignment": 3}
-                ).batch_status
-                stored.set()
-                assert release.wait(30), "the test never released the first rating"
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the test's thread
-            failure.append(exc)
-            stored.set()
-        finally:
-            connection.close()
+    def rate(task_id: int, value: int) -> str:
+        return rating_submit(task_id=task_id, user=user, scores={"quality": value, "alignment": value}).batch_status
 
-    thread = threading.Thread(target=tab_one)
-    thread.start()
-    try:
-        assert stored.wait(30)
-        answers["second"] = rating_submit(task_id=second, user=user, scores={"quality": 4, "alignment": 4}).batch_status
-    finally:
-        release.set()
-        thread.join(30)
-    if failure:
-        raise failure[0]
-    return answers["first"], answers["second"]
+    with held_open_elsewhere(lambda: rate(first, 3)) as first_status:
+        second_status = rate(second, 4)
+    return first_status, second_status
 
 
 @contextmanager
@@ -91,8 +90,8 @@ def scrutiny_messages(batch_id: int) -> int:
     return OutboxMessage.objects.filter(key=f"scrutiny:batch:{batch_id}").count()
 
 
-def test_two_tabs_rating_the_last_two_tasks_strand_the_batch_and_the_sweep_closes_it(batch_of_four):
-    user, tasks, batch = batch_of_four
+def test_two_tabs_rating_the_last_two_tasks_strand_the_batch_and_the_sweep_closes_it(open_batch):
+    user, tasks, batch = open_batch
     for task_id in tasks[:2]:
         rating_submit(task_id=task_id, user=user, scores={"quality": 2, "alignment": 2})
     assert connection.vendor == "postgresql"
@@ -118,8 +117,8 @@ def test_two_tabs_rating_the_last_two_tasks_strand_the_batch_and_the_sweep_close
     assert batches_close_stranded() == 0  # idempotent
 
 
-def test_the_sweep_leaves_open_batches_with_a_lease_alone_even_an_expired_one(batch_of_four, make_user):
-    user, tasks, batch = batch_of_four
+def test_the_sweep_leaves_open_batches_with_a_lease_alone_even_an_expired_one(open_batch):
+    user, tasks, batch = open_batch
     for task_id in tasks[:3]:
         rating_submit(task_id=task_id, user=user, scores={"quality": 2, "alignment": 2})
     assert batches_close_stranded() == 0
@@ -132,30 +131,13 @@ def test_the_sweep_leaves_open_batches_with_a_lease_alone_even_an_expired_one(ba
     assert batch.status == Batch.Status.CLOSED and scrutiny_messages(batch.pk) == 1
 
 
-def test_the_sweep_skips_a_batch_someone_holds(batch_of_four):
+def test_the_sweep_skips_a_batch_someone_holds(open_batch):
     """A batch locked right now is being closed or finished by its own request: the sweep neither waits for it
     nor closes it twice."""
-    user, tasks, batch = batch_of_four
+    user, tasks, batch = open_batch
     Task.objects.filter(batch=batch).update(status=Task.Status.RATED)  # stranded, as after the race
-    held, release = threading.Event(), threading.Event()
-
-    def holder():
-        try:
-            with transaction.atomic():
-                Batch.objects.select_for_update(no_key=True).get(pk=batch.pk)
-                held.set()
-                release.wait(30)
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=holder)
-    thread.start()
-    try:
-        assert held.wait(30)
+    with held_open_elsewhere(lambda: Batch.objects.select_for_update(no_key=True).get(pk=batch.pk)):
         assert batches_close_stranded() == 0
-    finally:
-        release.set()
-        thread.join(30)
     assert batches_close_stranded() == 1
     batch.refresh_from_db()
     assert batch.status == Batch.Status.CLOSED and scrutiny_messages(batch.pk) == 1
