@@ -18,7 +18,9 @@ Measured: the real scoring path (``score_records``: files read and processed in 
 size grouping on and off, and the padding share of each; where that time goes (the loader alone, with its
 start-up, i.e. the time to its first batch; each item's collation in one process; the model alone on batches
 already on the GPU, which is the rate a long scoring job approaches once the loader keeps ahead of it, and
-``--profile-batches`` writes its CUDA kernels by time); the one-at-a-time loop (processor per item,
+``--profile-batches`` writes its CUDA kernels by time); the model alone again with transformers' own vision
+attention (one SDPA call per image per layer) instead of the platform's batched one (``vision_attention``);
+the one-at-a-time loop (processor per item,
 ``generate`` one token, level logits, a Python float) on the first ``--single-items``; LoRA training steps.
 
     python benchmarks/scorer_gpu_throughput.py [--score-batch 32] [--score-items 256] [--image-side 448] [--out f.json]
@@ -207,6 +209,7 @@ def main(argv=None) -> int:
     from training.scorer.prompts import LEVELS
     from training.scorer.scoring import level_probabilities, level_token_ids, scorer_loss
     from training.scorer.tiny import SPECIAL_TOKENS, build_tiny_model
+    from training.scorer.vision_attention import set_vision_attention
 
     tmp = tempfile.TemporaryDirectory()
     work = Path(tmp.name)
@@ -246,8 +249,12 @@ def main(argv=None) -> int:
             f"built in {time.time() - t:.0f}s, {sum(p.numel() for p in model.parameters()) / 1e9:.2f}B params",
             flush=True,
         )
+    # as the platform loads a scorer (modeling.load_base_model): Qwen2-VL's vision attention in one SDPA call per
+    # run of equal-sized images; the model-only passes below measure it against transformers' per-image loop
+    vision_layers = set_vision_attention(model, "batched")
     results: dict = {
         "device": device_name,
+        "vision_attention": f"batched ({vision_layers} layers)",
         "smoke": args.smoke,
         "torch": torch.__version__,
         "transformers": transformers.__version__,
@@ -328,15 +335,28 @@ def main(argv=None) -> int:
         for b in batches[:limit]:
             level_probabilities(answer_logits(model, b), idx)
 
-    idx = torch.tensor(level_ids, device=device)
-    with torch.inference_mode():  # no warm-up: the grouped passes above ran these exact shapes
+    def timed_model_only_pass() -> float:
         sync()
         t = time.time()
         model_only_pass()
         sync()
-        results["score_model_only_items_per_s"] = len(scored) / (time.time() - t)
+        return len(scored) / (time.time() - t)
+
+    idx = torch.tensor(level_ids, device=device)
+    with torch.inference_mode():  # no warm-up: the grouped passes above ran these exact shapes
+        results["score_model_only_items_per_s"] = timed_model_only_pass()
         if args.profile_batches and on_gpu and args.out:
             results["profile"] = str(profile_model(lambda: model_only_pass(args.profile_batches), args.out))
+        # the vision attention's two ways on the same batches (vision_attention.py): transformers' per-image loop
+        # (its kernels warmed up on one batch first), then the batched way again, the faster of its passes counted
+        set_vision_attention(model, "per_image")
+        model_only_pass(1)
+        results["score_model_only_per_image_attention_items_per_s"] = timed_model_only_pass()
+        set_vision_attention(model, "batched")
+        results["score_model_only_items_per_s"] = max(results["score_model_only_items_per_s"], timed_model_only_pass())
+        results["vision_attention_speedup"] = (
+            results["score_model_only_items_per_s"] / results["score_model_only_per_image_attention_items_per_s"]
+        )
     batches.clear()  # their GPU memory goes back before the one-at-a-time loop
 
     # --- scoring: one at a time, like the released infer.py (processor per item, generate 1 token, logits) ---

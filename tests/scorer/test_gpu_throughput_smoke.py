@@ -65,8 +65,14 @@ def test_smoke_run_reports_grouping_memory_and_writes_its_figures(tmp_path, caps
         "score_loader_only_items_per_s",
         "score_model_only_items_per_s",
         "score_collate_ms_per_item_one_process",
+        "score_model_only_per_image_attention_items_per_s",
     ):
         assert results[key] > 0, key
+    # the platform's batched vision attention against transformers' per-image loop, on the same batches
+    assert results["vision_attention"] == "batched (1 layers)"  # the tiny model's one vision layer
+    assert results["vision_attention_speedup"] == pytest.approx(
+        results["score_model_only_items_per_s"] / results["score_model_only_per_image_attention_items_per_s"]
+    )
     assert 0 <= results["score_loader_first_batch_s"] < 60
     assert "profile" not in results  # only on a GPU, when asked
 

@@ -24,6 +24,7 @@ import yaml
 from .prompts import DIMENSIONS, MEDIA_TYPES, PROMPT_STYLES
 
 SCORE_DTYPES = ("auto", "bf16", "fp32")
+VISION_ATTENTION_MODES = ("batched", "per_image")
 
 
 class ConfigError(ValueError):
@@ -76,6 +77,9 @@ class ScorerConfig:
     gradient_checkpointing: bool = False
     attn_implementation: str = "sdpa"  # sdpa | flash_attention_2 (used where flash-attn is installed) | eager
     score_dtype: str = "auto"  # scoring: "auto" = bf16 on CUDA or when bf16 is set, else fp32 | "bf16" | "fp32"
+    # Qwen2-VL's vision attention under SDPA: "batched" = one call per run of equal-length images (vision_attention.py)
+    # | "per_image" = transformers' own loop (one call per image per layer)
+    vision_attention: str = "batched"
 
     # --- data --------------------------------------------------------------------------------------
     data_dir: str = ""  # an `sft` export directory (manifest.json + *.jsonl + media/)
@@ -162,6 +166,10 @@ class ScorerConfig:
         need(
             self.score_dtype in SCORE_DTYPES,
             f"score_dtype must be one of {', '.join(SCORE_DTYPES)}, got {self.score_dtype!r}",
+        )
+        need(
+            self.vision_attention in VISION_ATTENTION_MODES,
+            f"vision_attention must be one of {', '.join(VISION_ATTENTION_MODES)}, got {self.vision_attention!r}",
         )
         need(self.num_workers is None or self.num_workers >= 0, "num_workers must be >= 0 (or null for auto)")
         need(self.ce_weight >= 0 and self.mse_weight >= 0, "ce_weight and mse_weight must be >= 0")

@@ -3,7 +3,8 @@
 * Any Hugging Face image-text-to-text model loads through ``AutoModelForImageTextToText`` from a local
   directory or hub id (default: ``Qwen/Qwen2-VL-7B-Instruct``, the paper's base), in bf16 when asked (for
   scoring: ``score_dtype``, bf16 on CUDA by default), with ``attn_implementation`` sdpa (default) /
-  flash_attention_2 (where flash-attn is installed; SDPA otherwise) / eager.
+  flash_attention_2 (where flash-attn is installed; SDPA otherwise) / eager; under SDPA, Qwen2-VL's vision
+  attention runs one call per run of equal-sized images (``vision_attention``, :mod:`.vision_attention`).
 * LoRA (peft) on the language model's projections, or full fine-tuning with the vision tower frozen.
 * A *checkpoint directory* is always loadable by :func:`load_scorer`: either a full model (an export,
   LoRA merged) or a LoRA adapter (``adapter_config.json``; the base comes from the ``config.yaml`` saved
@@ -22,6 +23,7 @@ import torch
 from .config import ScorerConfig, load_config, save_config
 from .processing import ScorerProcessor, load_processor
 from .scoring import level_token_ids
+from .vision_attention import set_vision_attention
 
 
 def model_dtype(cfg: ScorerConfig) -> torch.dtype:
@@ -66,11 +68,13 @@ def load_base_model(
 ):
     from transformers import AutoModelForImageTextToText
 
-    return AutoModelForImageTextToText.from_pretrained(
+    model = AutoModelForImageTextToText.from_pretrained(
         str(path),
         dtype=dtype or model_dtype(cfg),
         attn_implementation=attention_implementation(cfg.attn_implementation, device),
     )
+    set_vision_attention(model, cfg.vision_attention)  # Qwen2-VL under SDPA: one call per run of equal images
+    return model
 
 
 def prepare_for_training(model, cfg: ScorerConfig):
