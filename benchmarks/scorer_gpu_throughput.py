@@ -204,6 +204,7 @@ def main(argv=None) -> int:
     from training.scorer.config import ScorerConfig
     from training.scorer.data import MediaSettings, ScorerCollator, loader_workers, split_batch
     from training.scorer.modeling import answer_logits, attention_implementation, prepare_for_training
+    from training.scorer.positions import loader_positions
     from training.scorer.predict import score_records, scoring_batches, scoring_loader
     from training.scorer.processing import load_processor
     from training.scorer.prompts import LEVELS
@@ -321,13 +322,18 @@ def main(argv=None) -> int:
     # one pays in full and a 100K-item job hardly notices
     t = time.time()
     loaded, first = 0, None
-    for b in scoring_batches(scoring_loader(proc, scored, cfg, args.score_batch, device, group_by_size=True)):
+    # as score_records collates them: with the model's position ids (positions.py)
+    positions = loader_positions(model)
+    for b in scoring_batches(
+        scoring_loader(proc, scored, cfg, args.score_batch, device, group_by_size=True, positions=positions)
+    ):
         first = first or time.time() - t
         loaded += len(b["index"])
     results["score_loader_only_items_per_s"] = loaded / (time.time() - t)
     results["score_loader_first_batch_s"] = round(first or 0.0, 3)
     t = time.time()
-    batches = [split_batch(collate([{**scored[i], "index": i} for i in b]))[0] for b in plans[True]]
+    collate_scored = ScorerCollator(proc, MediaSettings.from_config(cfg), positions=positions)
+    batches = [split_batch(collate_scored([{**scored[i], "index": i} for i in b]))[0] for b in plans[True]]
     results["score_collate_ms_per_item_one_process"] = 1000 * (time.time() - t) / len(scored)
     batches = [{k: (v.to(device) if torch.is_tensor(v) else v) for k, v in b.items()} for b in batches]
 

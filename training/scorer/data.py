@@ -18,6 +18,7 @@ score only need the logits at the first answer position, which is the last promp
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -156,10 +157,19 @@ class MediaSettings:
 class ScorerCollator:
     """List of records -> model inputs + ``index``, ``target_level`` and ``mos`` tensors."""
 
-    def __init__(self, processor: ScorerProcessor, media: MediaSettings | None = None, *, factor: int | None = None):
+    def __init__(
+        self,
+        processor: ScorerProcessor,
+        media: MediaSettings | None = None,
+        *,
+        factor: int | None = None,
+        positions: Callable[[dict], torch.Tensor | None] | None = None,
+    ):
         self.processor = processor
         self.media = media or MediaSettings()
         self.factor: int = factor or int(getattr(processor, "resize_factor", 28))
+        # the model's position ids, computed here (in the loader's workers) instead of in its forward (positions.py)
+        self.positions = positions
 
     def load_media(self, rec: dict):
         m = self.media
@@ -201,6 +211,9 @@ class ScorerCollator:
                 media = self.load_media(rec)
             (videos if rec["media_type"] == "video" else images).append(media)
         inputs = self.processor(texts, images, videos)
+        position_ids = self.positions(inputs) if self.positions is not None else None
+        if position_ids is not None:
+            inputs["position_ids"] = position_ids
         inputs["index"] = torch.tensor([int(r.get("index", -1)) for r in batch], dtype=torch.long)
         if all(r.get("mos") is not None for r in batch):
             inputs["mos"] = torch.tensor([float(r["mos"]) for r in batch], dtype=torch.float32)

@@ -47,6 +47,7 @@ from .data import (
 from .media import media_type_of
 from .metrics import write_predictions, write_report
 from .modeling import LoadedScorer, answer_logits, load_scorer
+from .positions import LoaderPositions, loader_positions
 from .prompts import LEVELS, context_prompt
 from .scoring import expected_score, level_probabilities, level_weights
 from .v2s import combine, describe, off_reason, rewriter_from_config, weights_for
@@ -82,7 +83,9 @@ def score_records(
     """
     bs = batch_size or cfg.eval_batch_size
     device = accelerator.device if accelerator is not None else next(model.parameters()).device
-    loader = scoring_loader(processor, records, cfg, bs, device, group_by_size=group_by_size)
+    loader = scoring_loader(
+        processor, records, cfg, bs, device, group_by_size=group_by_size, positions=loader_positions(model)
+    )
     if accelerator is not None:
         loader = accelerator.prepare_data_loader(loader)
     level_idx = torch.as_tensor(level_ids, dtype=torch.long, device=device)
@@ -114,13 +117,21 @@ def score_records(
 
 
 def scoring_loader(
-    processor, records: list[dict], cfg: ScorerConfig, batch_size: int, device, *, group_by_size: bool | None = None
+    processor,
+    records: list[dict],
+    cfg: ScorerConfig,
+    batch_size: int,
+    device,
+    *,
+    group_by_size: bool | None = None,
+    positions: LoaderPositions | None = None,
 ) -> DataLoader:
     """The batches :func:`score_records` scores: planned by media size (``cfg.eval_group_by_size`` unless
-    ``group_by_size``), collated in loader workers on CUDA, pinned. Also what a benchmark times on its own, to
-    tell a loader-bound run from a model-bound one."""
+    ``group_by_size``), collated in loader workers on CUDA (with the model's position ids where ``positions``
+    computes them: positions.py), pinned. Also what a benchmark times on its own, to tell a loader-bound run from
+    a model-bound one."""
     group = cfg.eval_group_by_size if group_by_size is None else group_by_size
-    collator = ScorerCollator(processor, MediaSettings.from_config(cfg))
+    collator = ScorerCollator(processor, MediaSettings.from_config(cfg), positions=positions)
     plan = batch_plan(records, collator, batch_size, group_by_size=group)
     # workers only overlap loading with the model from the second batch on: one batch (a synchronous API request)
     # loads in-process rather than starting processes for it

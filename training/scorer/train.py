@@ -87,6 +87,7 @@ from .checkpoint import (
 from .config import ScorerConfig, save_config
 from .data import MediaSettings, RecordDataset, ScorerCollator, loader_workers, read_records, split_batch
 from .modeling import answer_logits, load_base_model, prepare_for_training, save_checkpoint_files
+from .positions import loader_positions
 from .processing import load_processor
 from .scoring import LossOutput, level_token_ids, scorer_loss
 
@@ -201,7 +202,9 @@ class ScorerRecipe:
         # on the device once: the loss would otherwise copy the list there (a blocking copy) every micro-batch
         self.level_index = torch.tensor(self.level_ids, dtype=torch.long, device=self.accelerator.device)
         self.model = prepare_for_training(model, cfg)
-        self.collator = ScorerCollator(self.processor, MediaSettings.from_config(cfg))
+        self.collator = ScorerCollator(
+            self.processor, MediaSettings.from_config(cfg), positions=loader_positions(model)
+        )
 
     def _setup_optimization(self) -> None:
         from transformers import get_scheduler
