@@ -183,6 +183,20 @@ def test_scorer_scores_the_same_either_way(model_dir, tmp_path):
         assert a[0] == pytest.approx(b[0], abs=1e-5)
 
 
+def test_a_switched_model_pickles(model_dir):
+    """torch.save(model) pickles every module by its class's name: the batched class has one."""
+    import pickle
+
+    model = load(model_dir)
+    set_vision_attention(model, "batched")
+    visual = model.model.visual
+    copy = pickle.loads(pickle.dumps(visual))
+    assert type(copy.blocks[0].attn) is type(visual.blocks[0].attn) and copy.blocks[0].attn._qeval_batched
+    x, grid_thw = tower_inputs(GRIDS["mixed sizes"])
+    with torch.inference_mode():
+        torch.testing.assert_close(copy(x, grid_thw=grid_thw).pooler_output, visual(x, grid_thw=grid_thw).pooler_output)
+
+
 def test_other_models_and_bad_modes():
     assert set_vision_attention(torch.nn.Linear(2, 2), "batched") == 0  # no Qwen2-VL vision tower: nothing done
     with pytest.raises(ValueError, match="vision_attention must be one of batched, per_image"):

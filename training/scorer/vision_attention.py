@@ -89,8 +89,19 @@ _CLASSES: dict[type, type] = {}
 
 def _batched_class(stock: type) -> type:
     if stock not in _CLASSES:
-        _CLASSES[stock] = type("BatchedVisionAttention", (stock,), {"forward": _batched_forward})
+        # named as this module's attribute (see __getattr__), so a model holding one pickles (torch.save(model))
+        _CLASSES[stock] = type(
+            "BatchedVisionAttention", (stock,), {"forward": _batched_forward, "__module__": __name__}
+        )
     return _CLASSES[stock]
+
+
+def __getattr__(name: str):
+    """`BatchedVisionAttention`, made on first use: it subclasses transformers' class, imported lazily."""
+    stock = _stock_class() if name == "BatchedVisionAttention" else None
+    if stock is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return _batched_class(stock)
 
 
 def set_vision_attention(model, mode: str) -> int:
