@@ -70,6 +70,7 @@ def test_smoke_run_reports_grouping_memory_and_writes_its_figures(tmp_path, caps
         assert results[key] > 0, key
     # the platform's batched vision attention against transformers' per-image loop, on the same batches
     assert results["vision_attention"] == "batched (1 layers)"  # the tiny model's one vision layer
+    assert results["one_at_a_time_vision_attention"] == "per_image"  # the released script's loop runs transformers' own
     assert results["vision_attention_speedup"] == pytest.approx(
         results["score_model_only_items_per_s"] / results["score_model_only_per_image_attention_items_per_s"]
     )
