@@ -12,7 +12,7 @@
 # The run: the scorer benchmark (full-size Qwen2-VL-7B, random weights, bf16: batched scoring with and without
 # size grouping, the one-at-a-time loop, LoRA training, peak memory) then the generation benchmark (full-size
 # SD 1.5 and ModelScope text-to-video, fp16). About 3 minutes on one H200 (it ran there on 2026-11-30); each step
-# has its own time limit (280 s, 220 s), so the whole run fits one 600 s device call, and
+# has its own time limit (320 s, 220 s), so the whole run fits one 600 s device call, and
 # a failing step does not stop the next. Everything goes to $OUT when it is set (the
 # device tool's folder that comes back), else to benchmarks/out/gpu-session-<time>/: env.txt (machine and
 # versions), scorer_gpu_throughput.{json,log}, generation_gpu.{json,log} and summary.md (the README rows).
@@ -95,7 +95,7 @@ STEPS=" ${GPU_SESSION_STEPS:-scorer generation} "
 # time, 8 LoRA steps of 4
 if [[ $STEPS == *" scorer "* ]]; then
   if [ ${#SMOKE[@]} -eq 0 ]; then
-    step scorer_gpu_throughput 280 --score-items 512 --score-batch 32 --single-items 32 --image-side 448 \
+    step scorer_gpu_throughput 320 --score-items 512 --score-batch 32 --single-items 32 --image-side 448 \
       --train-batch 4 --train-steps 8 "${WORKERS[@]}"
   else
     step scorer_gpu_throughput 300 --smoke --score-items 8 --score-batch 4 --single-items 2 --image-side 56 \
