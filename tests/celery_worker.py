@@ -30,11 +30,10 @@ def wait_for(predicate, *, timeout: float = 60.0, interval: float = 0.2, what: s
 
 
 @pytest.fixture(scope="session")
-def celery_worker(django_db_setup, django_db_blocker, tmp_path_factory):
+def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
+    """The worker process, started once for the session by the first test that asks for `celery_worker`."""
     import redis
     from django.conf import settings
-
-    from config.celery import app
 
     broker = settings.CELERY_BROKER_URL
     try:
@@ -74,15 +73,12 @@ def celery_worker(django_db_setup, django_db_blocker, tmp_path_factory):
         stdout=open(log, "w"),
         stderr=subprocess.STDOUT,
     )
-    previous = app.conf.task_always_eager
-    app.conf.task_always_eager = False
     try:
         wait_for(lambda: "ready." in log.read_text() or proc.poll() is not None, timeout=90, what="the worker")
         if proc.poll() is not None:
             pytest.fail(f"the Celery worker exited at start:\n{log.read_text()[-3000:]}")
         yield proc
     finally:
-        app.conf.task_always_eager = previous
         proc.terminate()
         try:
             proc.wait(timeout=20)
@@ -90,3 +86,17 @@ def celery_worker(django_db_setup, django_db_blocker, tmp_path_factory):
             proc.kill()
         if os.environ.get("QEVAL_SHOW_WORKER_LOG"):
             print(log.read_text())
+
+
+@pytest.fixture
+def celery_worker(celery_worker_process):
+    """The session's real worker, with this test's tasks sent to it through the broker instead of run in the
+    test's process (the test settings' eagerness), for this test only: a later test that closes a batch or
+    enqueues through the outbox runs its tasks in its own process again, not on the worker against its tables
+    while its teardown empties them (CI saw that deadlock with the flush's TRUNCATE, 2026-12-01)."""
+    from config.celery import app
+
+    previous = app.conf.task_always_eager
+    app.conf.task_always_eager = False
+    yield celery_worker_process
+    app.conf.task_always_eager = previous

@@ -8,27 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.celery_worker import celery_worker  # noqa: F401  (fixture)
-
-
-@pytest.fixture(autouse=True)
-def eager_celery(request):
-    """Celery is eager in every database test (as the test settings make it) unless the test asks for the real
-    worker (`celery_worker`) or points Celery at a broker itself (tests/reliability/helpers.app_broker). The
-    session's worker fixture turns eagerness off for the rest of the session; without this, a later test that
-    closed a batch had its scrutiny published by the outbox's background thread, in a transaction of its own on
-    that test's tables while the test's teardown emptied them: CI saw that thread and the flush's TRUNCATE
-    deadlock (2026-12-01, tests/assignment/test_stranded_batches.py)."""
-    uses_db = request.node.get_closest_marker("django_db") or {"db", "transactional_db"} & set(request.fixturenames)
-    if not uses_db or "celery_worker" in request.fixturenames:
-        yield
-        return
-    from config.celery import app
-
-    previous = app.conf.task_always_eager
-    app.conf.task_always_eager = True
-    yield
-    app.conf.task_always_eager = previous
+from tests.celery_worker import celery_worker, celery_worker_process  # noqa: F401  (fixtures)
 
 
 @pytest.fixture

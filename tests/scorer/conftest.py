@@ -5,6 +5,26 @@ from __future__ import annotations
 import pytest
 
 
+def _write_noise_pngs(root, sizes, *, seed: int = 0) -> list:
+    """A PNG of random pixels for each (width, height) in `sizes`, written to root/img{i}.png; their paths."""
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    paths = []
+    for i, (w, h) in enumerate(sizes):
+        path = root / f"img{i}.png"
+        Image.fromarray(rng.integers(0, 255, (h, w, 3), dtype=np.uint8)).save(path)
+        paths.append(path)
+    return paths
+
+
+@pytest.fixture(scope="session")
+def noise_pngs():
+    """`noise_pngs(root, sizes)`: test images of random pixels (this folder has no package to import it from)."""
+    return _write_noise_pngs
+
+
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory):
     pytest.importorskip("torch")

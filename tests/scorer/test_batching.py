@@ -34,16 +34,9 @@ def scorer(tiny_model_dir, base_overrides):
 
 
 @pytest.fixture(scope="module")
-def mixed_records(tmp_path_factory):
-    import numpy as np
-    from PIL import Image
-
-    root = tmp_path_factory.mktemp("mixed")
-    rng = np.random.default_rng(0)
+def mixed_records(tmp_path_factory, noise_pngs):
     records = []
-    for i, (w, h) in enumerate(SIZES):
-        path = root / f"img{i}.png"
-        Image.fromarray(rng.integers(0, 255, (h, w, 3), dtype=np.uint8)).save(path)
+    for i, path in enumerate(noise_pngs(tmp_path_factory.mktemp("mixed"), SIZES)):
         records.append(
             normalise_record(
                 {

@@ -7,7 +7,6 @@ from __future__ import annotations
 import pickle
 from types import SimpleNamespace
 
-import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
@@ -33,16 +32,12 @@ def scorer(tiny_model_dir):
 
 
 @pytest.fixture(scope="module")
-def records(tmp_path_factory):
-    from PIL import Image
-
+def records(tmp_path_factory, noise_pngs):
     root = tmp_path_factory.mktemp("positions")
-    rng = np.random.default_rng(0)
-    out = []
-    for i, (w, h) in enumerate([(56, 56), (168, 112), (84, 140)]):
-        path = root / f"img{i}.png"
-        Image.fromarray(rng.integers(0, 255, (h, w, 3), dtype=np.uint8)).save(path)
-        out.append({"item_id": str(i), "media": str(path), "media_type": "image", "prompt": "a cat " * (1 + 4 * i)})
+    out = [
+        {"item_id": str(i), "media": str(path), "media_type": "image", "prompt": "a cat " * (1 + 4 * i)}
+        for i, path in enumerate(noise_pngs(root, [(56, 56), (168, 112), (84, 140)]))
+    ]
     video = write_test_video(root / "clip.mp4", frames=8, fps=8)
     out.append({"item_id": "v", "media": str(video), "media_type": "video", "prompt": "moving colours"})
     return [normalise_record({**r, "dimension": "quality"}) for r in out]

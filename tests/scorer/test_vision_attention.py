@@ -76,8 +76,8 @@ def test_batched_equals_per_image_with_fewer_calls(model_dir, case):
     assert calls == {"per_image": 3 * segments, "batched": 3 * runs}
 
 
-def test_batched_gradients_equal_per_image(model_dir):
-    model = load(model_dir).train()
+def tower_gradients_either_way(model) -> dict:
+    """The vision tower's parameter gradients of one backward pass per mode, on images of mixed sizes."""
     visual = model.model.visual
     x, grid_thw = tower_inputs(GRIDS["mixed sizes"])
     grads = {}
@@ -86,6 +86,11 @@ def test_batched_gradients_equal_per_image(model_dir):
         model.zero_grad(set_to_none=True)
         visual(x, grid_thw=grid_thw).pooler_output.square().sum().backward()
         grads[mode] = {n: p.grad.clone() for n, p in visual.named_parameters() if p.grad is not None}
+    return grads
+
+
+def test_batched_gradients_equal_per_image(model_dir):
+    grads = tower_gradients_either_way(load(model_dir).train())
     assert grads["batched"].keys() == grads["per_image"].keys() and grads["batched"]
     for name, grad in grads["batched"].items():
         torch.testing.assert_close(grad, grads["per_image"][name], rtol=1e-4, atol=1e-6, msg=name)
@@ -107,14 +112,7 @@ def test_gradient_checkpointing_recomputes_the_same_way(model_dir):
     """Recomputation in the backward pass replays each layer with its forward's lengths (the same tensor)."""
     model = load(model_dir).train()
     model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
-    visual = model.model.visual
-    x, grid_thw = tower_inputs(GRIDS["mixed sizes"])
-    grads = {}
-    for mode in ("per_image", "batched"):
-        set_vision_attention(model, mode)
-        model.zero_grad(set_to_none=True)
-        visual(x, grid_thw=grid_thw).pooler_output.square().sum().backward()
-        grads[mode] = visual.blocks[0].attn.qkv.weight.grad.clone()
+    grads = {mode: g["blocks.0.attn.qkv.weight"] for mode, g in tower_gradients_either_way(model).items()}
     torch.testing.assert_close(grads["batched"], grads["per_image"], rtol=1e-4, atol=1e-6)
 
 
@@ -148,30 +146,18 @@ def test_threads_read_their_own_runs(model_dir):
             torch.testing.assert_close(out, expected[k])
 
 
-def test_scorer_scores_the_same_either_way(model_dir, tmp_path):
+def test_scorer_scores_the_same_either_way(model_dir, tmp_path, noise_pngs):
     """Through load_scorer (the config's switch) and the scoring path, on images of two sizes."""
-    import numpy as np
-    from PIL import Image
-
     from training.scorer.data import normalise_record
     from training.scorer.predict import score_records
 
-    rng = np.random.default_rng(0)
-    records = []
-    for i, (w, h) in enumerate([(56, 56), (112, 84), (56, 56), (112, 84), (56, 56), (84, 84)]):
-        path = tmp_path / f"img{i}.png"
-        Image.fromarray(rng.integers(0, 255, (h, w, 3), dtype=np.uint8)).save(path)
-        records.append(
-            normalise_record(
-                {
-                    "item_id": str(i),
-                    "media": str(path),
-                    "media_type": "image",
-                    "dimension": "quality",
-                    "prompt": "a cat",
-                }
-            )
+    sizes = [(56, 56), (112, 84), (56, 56), (112, 84), (56, 56), (84, 84)]
+    records = [
+        normalise_record(
+            {"item_id": str(i), "media": str(path), "media_type": "image", "dimension": "quality", "prompt": "a cat"}
         )
+        for i, path in enumerate(noise_pngs(tmp_path, sizes))
+    ]
     overrides = {"image_min_pixels": 28 * 28, "image_max_pixels": 200 * 200, "eval_batch_size": 3, "num_workers": 0}
     scores = {}
     for mode in ("batched", "per_image"):
