@@ -8,7 +8,8 @@ sampling distribution is close to normal:
   keeps the interval's coverage near 95% for rank correlations where Fisher's formula is too narrow.
 
 The interval is tanh(z +- 1.96 se). With fewer than 4 pairs, or a constant side, the correlation or
-its interval is undefined (None) and ``constant`` says which side was constant.
+its interval is undefined (None) and ``constant`` says which side was constant ("golden" when both are:
+tied golden scores leave the correlation undefined whatever the rater did).
 """
 
 from __future__ import annotations
@@ -86,10 +87,12 @@ def agreement(ratings, golden) -> Agreement:
     if n < 2:
         return Agreement(n_golden=n, bias=bias, mae=mae)
     resid_var = round(float(np.var(r - g, ddof=1)), 4)
-    if np.all(r == r[0]):
-        return Agreement(n_golden=n, bias=bias, mae=mae, resid_var=resid_var, constant="ratings")
+    # Golden side first: when the golden scores tie on every item, the correlation is undefined whatever
+    # the rater did (a rater who matched the tie exactly must not be blamed for constant ratings).
     if np.all(g == g[0]):
         return Agreement(n_golden=n, bias=bias, mae=mae, resid_var=resid_var, constant="golden")
+    if np.all(r == r[0]):
+        return Agreement(n_golden=n, bias=bias, mae=mae, resid_var=resid_var, constant="ratings")
     srcc = float(spearmanr(r, g).statistic)
     plcc = float(pearsonr(r, g).statistic)
     srcc_ci = plcc_ci = None

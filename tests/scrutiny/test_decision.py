@@ -50,6 +50,18 @@ def test_constant_ratings_are_rejected_and_the_reason_says_the_correlation_is_un
     assert batch.scrutiny["quality"]["srcc"] is None and batch.scrutiny["quality"]["constant"] == "ratings"
 
 
+def test_a_rater_who_matches_tied_golden_scores_is_not_rejected_as_constant(scrutiny_campaign, make_user):
+    # Every golden item of the batch has the golden quality score 4 and the rater gives each a 4: the
+    # correlation is undefined because of the experts' tie, so it says nothing (review), not "reject".
+    golden = make_golden(scrutiny_campaign, quality=[4.0] * 10)
+    batch = scrutinize(
+        closed_batch(scrutiny_campaign, make_user(), [(i, 4, r) for i, r in zip(golden, rounded(GOLDEN_A))])
+    )
+    assert batch.decision == "needs_review"
+    assert batch.scrutiny["quality"]["constant"] == "golden" and batch.scrutiny["quality"]["mae"] == 0.0
+    assert "golden scores on quality are constant over these 10 items" in batch.decision_reason
+
+
 def test_too_few_golden_items_need_review(scrutiny_campaign, make_user):
     golden = make_golden(scrutiny_campaign)[:5]
     batch = scrutinize(closed_batch(scrutiny_campaign, make_user(), [(i, 3, 3) for i in golden]))
