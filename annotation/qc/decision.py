@@ -23,10 +23,11 @@ the rater has in the campaign, and answers with a probability:
    campaign's own share of genuine raters (the mean of its raters' P(genuine)), starting from
    PRIOR_GENUINE (most people who sign up are honest) while it has few raters.
 4. Decision: **approve** when P(genuine) >= approve_probability (default 0.95), no dimension leans
-   careless, every rated dimension has at least ``min_golden`` golden items so far, and the batch's own
-   golden ratings do not disagree conclusively; **reject** when a spam pattern is found, the scale is
-   conclusively inverted, or P(genuine) <= reject_probability (default 0.05) once at least
-   REJECT_EVIDENCE_FACTOR x ``min_golden`` golden items are in; otherwise **needs review**. A rater
+   careless nor has constant ratings on its golden items, every rated dimension has at least
+   ``min_golden`` golden items so far, and the batch's own golden ratings do not disagree conclusively;
+   **reject** when a spam pattern is found, the scale is conclusively inverted, or P(genuine) <=
+   reject_probability (default 0.05) once at least REJECT_EVIDENCE_FACTOR x ``min_golden`` golden
+   items are in; otherwise **needs review**. A rater
    who turns careless is still caught: the batch's own evidence, weighed alone (even prior), that says
    "careless" with probability >= 1 - BATCH_ALARM sends the batch to review however good the record.
 
@@ -260,7 +261,13 @@ def _calibrated(settings, dimensions, batch, cumulative, refs, patterns, golden_
         d for d in dimensions if cumulative[d].n_golden < settings.min_golden and cumulative[d].constant != "golden"
     ]
     leaning = [d for d, p in per_dim.items() if p < 0.5]
-    if p_cum >= settings.approve_probability and not too_few and not leaning:
+    # Constant ratings over enough golden items whose scores vary: the correlation is undefined, so the
+    # dimension adds nothing to P(genuine), yet it shows the ratings do not follow the items (one rating
+    # that differs would give an SRCC near zero and lean careless). The other dimensions cannot vouch for it.
+    flat = [d for d in dimensions if cumulative[d].constant == "ratings" and d not in too_few]
+    if flat:
+        risk = max(risk, 0.5)
+    if p_cum >= settings.approve_probability and not too_few and not leaning and not flat:
         return Verdict(
             APPROVED, f"{p_text} >= {settings.approve_probability:g}: {evidence}", PUBLIC_APPROVED, p_cum, risk, []
         )
@@ -269,6 +276,8 @@ def _calibrated(settings, dimensions, batch, cumulative, refs, patterns, golden_
         why.append(f"too few golden items so far on {', '.join(too_few)} (< {settings.min_golden})")
     if leaning:
         why.append(f"{', '.join(leaning)} leans careless")
+    for d in flat:
+        why.append(f"{d} ratings are constant over {cumulative[d].n_golden} golden items (they do not follow them)")
     if not why:
         why.append(f"{p_text} between {settings.reject_probability:g} and {settings.approve_probability:g}")
     return Verdict(NEEDS_REVIEW, f"{'; '.join(why)}: {evidence}", PUBLIC_REVIEW, p_cum, risk, [])

@@ -130,6 +130,19 @@ def test_constant_golden_scores_say_nothing_and_the_other_dimension_decides():
     assert v.decision == APPROVED
 
 
+def test_constant_ratings_on_varied_golden_items_are_not_approved_on_the_other_dimension():
+    # 60 golden items whose quality scores span the scale, every one rated 4 on quality: the rater's
+    # quality ratings do not follow the items at all. One differing rating gives an SRCC near zero and a
+    # review; the same rater with no differing rating must not be approved on alignment alone.
+    golden = np.tile([1.0, 2.0, 3.0, 4.0, 5.0], 12)
+    flat = agreement(np.full(60, 4.0), golden)
+    assert flat.constant == "ratings"
+    v = run({"quality": flat, "alignment": ag(0.7, 60)})
+    assert v.decision == NEEDS_REVIEW
+    assert "quality ratings are constant over 60 golden items" in v.reason
+    assert v.risk >= 0.5  # not at the bottom of the review queue
+
+
 def test_a_campaign_rating_one_dimension_only():
     v = run({"quality": ag(0.6, 60)}, dims=("quality",))
     assert v.decision == APPROVED and "alignment" not in v.reason
