@@ -27,7 +27,7 @@ Methods (``METHODS``; details and citations in each module of :mod:`.methods`):
 
 * ``mean`` (default): the paper's MOS, the plain mean. No params.
 * ``zscore``: per-annotator z-scores, rescaled with the pooled mean/std, clipped to ``scale``.
-  Params: ``scale=(1, 5)`` (None: no clipping), ``min_annotator_ratings=2``.
+  Params: ``scale=(1, 5)`` (None: no clipping), ``min_annotator_ratings=2``, ``min_annotator_std=0.3``.
 * ``bt500``: ITU-R BT.500-14 Annex 2 section 2.3.1 observer screening, then the mean.
   Params: ``normal_factor=2``, ``nonnormal_factor=sqrt(20)``, ``kurtosis_range=(2, 4)``,
   ``ratio_threshold=0.05``, ``balance_threshold=0.3``.

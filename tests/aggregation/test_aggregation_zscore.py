@@ -69,6 +69,25 @@ def test_single_rating_and_constant_annotators_fall_back_to_pooled_scale():
     np.testing.assert_allclose(result.items["mos"].to_numpy(), [expected[i] for i in (1, 2, 3)])
 
 
+def test_a_near_constant_annotator_falls_back_like_a_constant_one():
+    # Annotator 3 rates 39 of 40 items 4 and item 0 a 3 (std 0.16): z-scoring that one 3 by their own
+    # spread puts it six of their stds low, and item 0, which every annotator rated 3, came out at the
+    # bottom of the scale (1.0). Their scale cannot be learned, as for a constant annotator: they fall back.
+    rng = np.random.default_rng(0)
+    truth = rng.integers(1, 6, 40)
+    rows = []
+    for i in range(40):
+        rows += [(i, 1, truth[i]), (i, 2, int(np.clip(truth[i] + rng.integers(-1, 2), 1, 5))), (i, 3, 4)]
+    df = pd.DataFrame(rows, columns=["item", "annotator", "score"])
+    df.loc[df["item"] == 0, "score"] = 3
+    result = aggregate(df, method="zscore")
+    assert 3 in result.info["fallback_annotators"]
+    assert result.items.loc[0, "mos"] == pytest.approx(3.0, abs=0.6)
+    # The old behaviour stays available: no floor on the annotators' spread.
+    loose = aggregate(df, method="zscore", params={"min_annotator_std": 0.0})
+    assert 3 not in loose.info["fallback_annotators"] and loose.items.loc[0, "mos"] == 1.0
+
+
 def test_mos_is_clipped_to_scale():
     df = pd.DataFrame(
         {

@@ -10,8 +10,12 @@ Procedure, all vectorised:
 2. Per annotator ``a``: mean ``m_a`` and std ``s_a`` (``ddof=1``) of their ratings;
    ``z = (rating - m_a) / s_a``.
    *Fallback*: an annotator with fewer than ``min_annotator_ratings`` ratings (default 2), or whose
-   ratings have zero spread (``s_a == 0``, e.g. always 4), is standardised with the pooled
-   ``mu``/``sigma`` instead, i.e. treated as a typical annotator whose scale cannot be learned.
+   ratings have (almost) no spread (``s_a < min_annotator_std``, default 0.3, or ``s_a == 0``: e.g.
+   always 4, or 4 on 39 items and 3 on one), is standardised with the pooled ``mu``/``sigma``
+   instead, i.e. treated as a typical annotator whose scale cannot be learned. Without the floor the
+   one 3 of that second annotator (``s_a = 0.16``) would be six of their stds low and drag an item
+   every annotator rated 3 to the bottom of the scale. 0.3 is about the rounding error of integer
+   ratings (``1/sqrt(12)``, as ``mle``'s ``v_min``); 0 keeps only the zero-spread fallback.
    They are listed in ``info["fallback_annotators"]``.
 3. Rescaling back to the rating scale: each z becomes ``mu + sigma * z``. This linear map keeps the
    overall mean and std of the raw ratings (exactly when no annotator falls back), so z-MOS values
@@ -37,7 +41,7 @@ from ..stats import ci_halfwidth, group_mean_std
 from .mean import annotator_diagnostics
 
 NAME = "zscore"
-DEFAULT_PARAMS: dict[str, Any] = {"scale": (1.0, 5.0), "min_annotator_ratings": 2}
+DEFAULT_PARAMS: dict[str, Any] = {"scale": (1.0, 5.0), "min_annotator_ratings": 2, "min_annotator_std": 0.3}
 
 
 def check(params: dict[str, Any]) -> dict[str, Any]:
@@ -45,16 +49,17 @@ def check(params: dict[str, Any]) -> dict[str, Any]:
     if params["scale"] is not None:
         out["scale"] = P.pair(NAME, "scale", params["scale"])
     out["min_annotator_ratings"] = P.integer(NAME, "min_annotator_ratings", params["min_annotator_ratings"], low=2)
+    out["min_annotator_std"] = P.number(NAME, "min_annotator_std", params["min_annotator_std"], low=0)
     return out
 
 
-def standardise(data: CodedRatings, min_annotator_ratings: int):
+def standardise(data: CodedRatings, min_annotator_ratings: int, min_annotator_std: float = 0.0):
     """Return ``(z, fallback_mask_per_annotator, mu, sigma)``."""
     x = data.score
     mu = float(x.mean())
     sigma = float(x.std(ddof=1)) if len(x) > 1 else float("nan")
     n_a, m_a, s_a = group_mean_std(data.annotator, x, data.n_annotators)
-    fallback = (n_a < min_annotator_ratings) | ~(s_a > 0)
+    fallback = (n_a < min_annotator_ratings) | ~(s_a > 0) | (s_a < min_annotator_std)
     m_eff = np.where(fallback, mu, m_a)
     s_eff = np.where(fallback, sigma, s_a)
     s_row = s_eff[data.annotator]
@@ -65,7 +70,7 @@ def standardise(data: CodedRatings, min_annotator_ratings: int):
 
 
 def run(data: CodedRatings, params: dict[str, Any]) -> AggregationResult:
-    z, fallback, mu, sigma = standardise(data, params["min_annotator_ratings"])
+    z, fallback, mu, sigma = standardise(data, params["min_annotator_ratings"], params["min_annotator_std"])
     y = mu + (sigma if np.isfinite(sigma) else 0.0) * z
     n, mean_y, std = group_mean_std(data.item, y, data.n_items)
     mos = mean_y if params["scale"] is None else np.clip(mean_y, *params["scale"])
