@@ -24,6 +24,9 @@ from core.errors import Conflict, InvalidInput, NotFound
 from ..models import ItemCheck, ItemPrediction, Scorer, ScreeningPolicy
 
 SCREEN_CHUNK = 200
+# The ratings that make a MOS (annotation/services/mos.py): expert batches are approved automatically but
+# make the golden scores, never a MOS.
+MOS_KINDS = (Batch.Kind.ANNOTATION, Batch.Kind.IMPORTED)
 
 
 def screening_get(*, campaign: Campaign) -> ScreeningPolicy | None:
@@ -193,7 +196,10 @@ def screening_agreement(*, campaign: Campaign, min_ratings: int = 2, top: int = 
     for dim in campaign.dimensions:
         mos = dict(
             Rating.objects.filter(
-                item__campaign=campaign, batch__decision=Batch.Decision.APPROVED, **{f"{dim}__isnull": False}
+                item__campaign=campaign,
+                batch__decision=Batch.Decision.APPROVED,
+                batch__kind__in=MOS_KINDS,
+                **{f"{dim}__isnull": False},
             )
             .values("item_id")
             .annotate(m=Avg(dim), n=Count("pk"))
@@ -241,7 +247,10 @@ def screening_disagreement(*, campaign: Campaign) -> dict[int, float]:
     for dim in campaign.dimensions:
         for item_id, m in (
             Rating.objects.filter(
-                item__campaign=campaign, batch__decision=Batch.Decision.APPROVED, **{f"{dim}__isnull": False}
+                item__campaign=campaign,
+                batch__decision=Batch.Decision.APPROVED,
+                batch__kind__in=MOS_KINDS,
+                **{f"{dim}__isnull": False},
             )
             .values("item_id")
             .annotate(m=Avg(dim))
