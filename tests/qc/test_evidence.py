@@ -49,6 +49,9 @@ def test_the_spearman_interval_covers_the_truth_about_95_percent_of_the_time(n):
 def test_undefined_figures_say_why():
     assert agreement([3, 3, 3, 3], [1, 2, 4, 5]).constant == "ratings"
     assert agreement([1, 2, 3, 4], [3, 3, 3, 3]).constant == "golden"
+    few = agreement([1, 2, 3], [1, 2, 3])
+    assert few.srcc == pytest.approx(1.0) and few.srcc_ci is None  # no interval below 4 pairs
+    assert agreement([], []).n_golden == 0
 
 
 def test_tied_golden_scores_are_named_before_the_rater_who_matched_them():
@@ -56,6 +59,3 @@ def test_tied_golden_scores_are_named_before_the_rater_who_matched_them():
     # undefined because of the golden side, not because the rater failed to follow the items.
     a = agreement([4, 4, 4, 4, 4], [4.0, 4.0, 4.0, 4.0, 4.0])
     assert (a.constant, a.srcc, a.mae) == ("golden", None, 0.0)
-    few = agreement([1, 2, 3], [1, 2, 3])
-    assert few.srcc == pytest.approx(1.0) and few.srcc_ci is None  # no interval below 4 pairs
-    assert agreement([], []).n_golden == 0
