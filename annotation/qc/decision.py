@@ -151,6 +151,7 @@ def _evidence_text(dim: str, cum: Agreement, own: Agreement, ref: Reference | No
 
 PUBLIC_APPROVED = "Approved: your ratings agree well with the reference ratings."
 PUBLIC_REVIEW = "An admin will look at this batch."
+PUBLIC_EMPTY = "Nothing to check: this batch has no ratings (its time ran out, or every item was skipped)."
 
 
 def _public_careless(dims: Sequence[str]) -> str:
@@ -171,11 +172,26 @@ def decide(
     patterns: Sequence[Pattern] = (),
     golden_source: str = "",
     prior: float = PRIOR_GENUINE,
+    n_rated: int | None = None,
 ) -> Verdict:
     """The automatic decision (pure). ``batch``: this batch's own golden agreement per dimension;
     ``cumulative``: the rater's golden agreement over all their batches in the campaign so far;
-    ``prior``: the share of genuine raters expected (:func:`campaign_prior`)."""
+    ``prior``: the share of genuine raters expected (:func:`campaign_prior`); ``n_rated``: how many
+    ratings the batch holds (None: not known)."""
     p_cum, per_dim = posterior({d: cumulative[d] for d in dimensions}, references, prior=prior)
+    if n_rated == 0:
+        # Nothing was rated (every lease ran out, or every item was skipped or flagged): nothing can enter a
+        # MOS and there is nothing to judge. Approved without a word about agreement, under either method:
+        # rejecting would count against someone whose time ran out, and review would fill the admins' queue
+        # with batches they cannot decide on anything. The record (p_cum) is passed on unchanged.
+        return Verdict(
+            APPROVED,
+            "no ratings in this batch: nothing to check (every lease ran out, or every item was skipped or flagged)",
+            PUBLIC_EMPTY,
+            p_cum,
+            0.0,
+            [],
+        )
     p_own, _ = posterior({d: batch[d] for d in dimensions}, references, prior=0.5)
     risk = 1 - p_cum if p_cum is not None else 0.5
     if p_own is not None and p_own <= BATCH_ALARM:

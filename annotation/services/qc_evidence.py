@@ -54,6 +54,7 @@ class BatchEvidence:
     own: dict[str, Agreement]  # this batch's golden items
     cumulative: dict[str, Agreement]  # the annotator's golden items in all their batches so far
     habits: dict  # this annotator's habits (for the campaign's reference)
+    n_rated: int = 0  # the batch's ratings (0: every lease ran out, or every item was skipped or flagged)
 
 
 def _pairs(rows, golden: dict[tuple[int, str], float], dims) -> dict[str, tuple[list[float], list[float]]]:
@@ -103,6 +104,7 @@ def batch_evidence(*, batch: Batch) -> BatchEvidence:
         own={d: agreement(*own[d]) for d in dims},
         cumulative={d: agreement(*cumulative[d]) for d in dims},
         habits=annotator_habits(campaign=campaign, annotator_id=batch.annotator_id),
+        n_rated=len(rows),
     )
 
 

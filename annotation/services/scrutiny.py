@@ -119,6 +119,7 @@ def batch_verdict(*, batch: Batch) -> tuple[dict, Verdict, float | None]:
         patterns=patterns,
         golden_source=source,
         prior=campaign_prior_of(others),
+        n_rated=ev.n_rated,
     )
     before = evidence_get(campaign=campaign, annotator_id=batch.annotator_id)
     evidence_update(

@@ -124,6 +124,28 @@ def test_no_golden_items_yet_goes_to_review():
     assert v.p_genuine is None
 
 
+@pytest.mark.parametrize("method", [CALIBRATED, FIXED])
+@pytest.mark.parametrize("record", [0.6, 0.05])
+def test_a_batch_with_no_ratings_is_approved_with_nothing_said_about_agreement(method, record):
+    # Every lease ran out (or every item was skipped): nothing can enter a MOS and there is nothing to judge.
+    # Neither a rejection (against someone whose time ran out) nor a review (an admin could decide nothing).
+    empty = {d: agreement([], []) for d in DIMS}
+    cumulative = {d: ag(record, 60) for d in DIMS}
+    v = decide(
+        settings=Settings(method=method),
+        dimensions=DIMS,
+        batch=empty,
+        cumulative=cumulative,
+        references=refs(),
+        n_rated=0,
+    )
+    assert v.decision == APPROVED and v.risk == 0.0 and v.patterns == []
+    assert v.public_reason.startswith("Nothing to check: this batch has no ratings") and "agree" not in v.public_reason
+    assert v.reason.startswith("no ratings in this batch: nothing to check")
+    # the record is passed on as it stands (the annotator's evidence row keeps it)
+    assert v.p_genuine == run(cumulative, batch=empty, method=method).p_genuine
+
+
 def test_constant_golden_scores_say_nothing_and_the_other_dimension_decides():
     v = run({"quality": Agreement(n_golden=30, constant="golden"), "alignment": ag(0.7, 60)})
     assert "quality: golden scores constant over 30 items, no evidence" in v.reason

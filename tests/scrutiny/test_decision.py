@@ -1,8 +1,9 @@
 """The automatic decision: each branch, the measure variants, idempotence, and admin decisions winning."""
 
 import pytest
+from django.utils import timezone
 
-from annotation.models import Batch
+from annotation.models import Batch, Task
 from annotation.services.scrutiny import batch_admin_decide, batch_scrutinize, scrutiny_verdict
 from tests.factories import CampaignFactory
 from tests.scrutiny.conftest import GOLDEN_A, GOLDEN_Q, closed_batch, make_golden, rounded
@@ -60,6 +61,33 @@ def test_a_rater_who_matches_tied_golden_scores_is_not_rejected_as_constant(scru
     assert batch.decision == "needs_review"
     assert batch.scrutiny["quality"]["constant"] == "golden" and batch.scrutiny["quality"]["mae"] == 0.0
     assert "golden scores on quality are constant over these 10 items" in batch.decision_reason
+
+
+def test_a_batch_whose_leases_all_ran_out_is_approved_with_nothing_to_check(scrutiny_campaign, make_user):
+    # An annotator takes a batch and leaves: every task expires, the batch closes with no rating. Under the
+    # fixed method it went to the admins' review queue (too few golden items), under calibrated a good record
+    # approved it with "your ratings agree well"; now either way it says there was nothing to check.
+    golden = make_golden(scrutiny_campaign)
+    annotator = make_user()
+    now = timezone.now()
+    batch = Batch.objects.create(
+        campaign=scrutiny_campaign, annotator=annotator, status=Batch.Status.CLOSED, closed_at=now
+    )
+    for pos, item in enumerate(golden[:4]):
+        Task.objects.create(
+            batch=batch,
+            item=item,
+            annotator=annotator,
+            position=pos,
+            is_golden=True,
+            status=Task.Status.EXPIRED,
+            lease_expires_at=now,
+        )
+    batch = scrutinize(batch)
+    assert (batch.decision, batch.decision_source, batch.risk) == ("approved", "auto", 0.0)
+    assert batch.public_reason.startswith("Nothing to check: this batch has no ratings")
+    assert batch.decision_reason.startswith("no ratings in this batch")
+    assert batch.scrutiny["quality"]["n_golden"] == 0
 
 
 def test_too_few_golden_items_need_review(scrutiny_campaign, make_user):
