@@ -13,6 +13,7 @@ from django.db.models import Count, F, IntegerField, OuterRef, Q, QuerySet, Subq
 from django.db.models.functions import Least
 
 from ..models import AnnotatorStat, Batch, Campaign, DatasetVersion, Item, ItemScore, Job, Rating
+from ..services.jobs import jobs_visible_q
 
 MAX_ANNOTATOR_ROWS = 200
 AGGREGATE_KIND, EXPORT_KIND = "mos_aggregate", "dataset_export"
@@ -184,28 +185,37 @@ def campaign_progress(*, campaign: Campaign) -> dict:
     }
 
 
-def campaign_jobs(*, campaign: Campaign, kind: str, limit: int = 20) -> list[Job]:
-    """A campaign's jobs of one kind, newest first (aggregations; exports with their download)."""
-    return list(
-        Job.objects.filter(campaign=campaign, kind=kind)
+def active_jobs(*, campaign: Campaign, user) -> dict[str, Any]:
+    """The aggregation and the exports (per version) of the campaign still queued or running that `user` may
+    follow, the newest of each: {"aggregate": job id or None, "exports": {version id: job id}}. The page's
+    buttons show them as running (one started in another tab, or before a reload); another researcher's job
+    is left out, as its status would answer 404."""
+    running = (
+        Job.objects.filter(campaign=campaign, kind__in=(AGGREGATE_KIND, EXPORT_KIND), status__in=ACTIVE_JOB)
+        .filter(jobs_visible_q(user=user))
+        .order_by("created_at", "pk")
+        .values_list("pk", "kind", "params")
+    )
+    out: dict[str, Any] = {"aggregate": None, "exports": {}}
+    for pk, kind, params in running:  # oldest first: the newest of each wins
+        if kind == AGGREGATE_KIND:
+            out["aggregate"] = pk
+        elif isinstance((params or {}).get("version_id"), int):
+            out["exports"][params["version_id"]] = pk
+    return out
+
+
+def exports_by_version(*, campaign: Campaign, user, limit: int = 200) -> dict[int, list[Job]]:
+    """{version id: [export jobs, newest first]}: the export history with downloads that last; only the
+    exports `user` may download (their own; all for admins; command-line ones for researchers)."""
+    out: dict[int, list[Job]] = {}
+    jobs = (
+        Job.objects.filter(campaign=campaign, kind=EXPORT_KIND)
+        .filter(jobs_visible_q(user=user))
         .select_related("created_by")
         .order_by("-created_at", "-pk")[:limit]
     )
-
-
-def active_jobs(*, campaign: Campaign) -> list[Job]:
-    """Aggregations and exports of the campaign still queued or running (the page's buttons show them)."""
-    return list(
-        Job.objects.filter(campaign=campaign, kind__in=(AGGREGATE_KIND, EXPORT_KIND), status__in=ACTIVE_JOB).order_by(
-            "created_at", "pk"
-        )
-    )
-
-
-def exports_by_version(*, campaign: Campaign, limit: int = 200) -> dict[int, list[Job]]:
-    """{version id: [export jobs, newest first]}: the export history with downloads that last."""
-    out: dict[int, list[Job]] = {}
-    for job in campaign_jobs(campaign=campaign, kind=EXPORT_KIND, limit=limit):
+    for job in jobs:
         version_id = (job.params or {}).get("version_id")
         if isinstance(version_id, int):
             out.setdefault(version_id, []).append(job)

@@ -96,6 +96,17 @@ def job_visible_to(*, job: Job, user) -> bool:
     return job.created_by_id is None and user_has_role(user, RESEARCHER)
 
 
+def jobs_visible_q(*, user) -> Q:
+    """`job_visible_to` as a filter, for lists: a page that lists jobs shows only those whose page and
+    download the person may open (another researcher's answers 404)."""
+    from core.roles import ADMIN, RESEARCHER, user_has_role
+
+    if user_has_role(user, ADMIN):
+        return Q()
+    mine = Q(created_by_id=user.pk)
+    return mine | Q(created_by__isnull=True) if user_has_role(user, RESEARCHER) else mine
+
+
 def job_create(*, kind: str, params: dict[str, Any], campaign=None, created_by=None, quota: bool = True) -> Job:
     """A queued job. With `quota` (the default), TooManyRequests (429) when `created_by` already has
     QEVAL_MAX_ACTIVE_JOBS_PER_USER jobs queued or running."""

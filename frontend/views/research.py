@@ -19,7 +19,6 @@ from annotation.models import DatasetVersion
 from annotation.selectors.research import (
     active_jobs,
     annotator_figures,
-    campaign_jobs,
     campaign_progress,
     campaign_versions,
     campaigns_with_latest_version,
@@ -71,9 +70,11 @@ def campaign_stats(request, slug: str):
     wanted = request.GET.get("version")
     if wanted:
         version = next((v for v in versions if str(v.number) == wanted), version)
-    exports = exports_by_version(campaign=campaign)
+    exports = exports_by_version(campaign=campaign, user=request.user)
+    running = active_jobs(campaign=campaign, user=request.user)
     for v in versions:
         v.exports = exports.get(v.pk, [])  # type: ignore[attr-defined]  # for the template
+        v.active_export = running["exports"].get(v.pk)  # type: ignore[attr-defined]
     context = {
         "campaign": campaign,
         "versions": versions,
@@ -84,8 +85,7 @@ def campaign_stats(request, slug: str):
         "methods": [*METHODS, GENERATOR_PRIOR],
         "method_default": _method_default(campaign),
         "progress": campaign_progress(campaign=campaign),
-        "active_jobs": active_jobs(campaign=campaign),
-        "aggregations": campaign_jobs(campaign=campaign, kind="mos_aggregate", limit=5),
+        "active_aggregate": running["aggregate"],
     }
     if version is not None:
         order = _cached(version, "order", lambda: generator_order(version=version))
