@@ -12,6 +12,7 @@ from django.db.models import Count, Prefetch, Q, QuerySet
 from core.roles import ROLES
 
 from ..models import Campaign, GoldenScore, Item, ItemFlag, Job
+from ..services.jobs import jobs_visible_q
 
 
 def campaigns_overview() -> list[dict]:
@@ -93,9 +94,12 @@ def user_list(*, search: str = "", role: str = "") -> QuerySet:
     return qs
 
 
-def campaign_jobs(*, campaign: Campaign, kind: str, limit: int = 10) -> list[Job]:
+def campaign_jobs(*, campaign: Campaign, kind: str, user, limit: int = 10) -> list[Job]:
+    """The campaign's latest jobs of one kind that `user` may open (job_visible_to's rule: another
+    researcher's job, its message and error, answer 404 on its own page)."""
     return list(
         Job.objects.filter(campaign=campaign, kind=kind)
+        .filter(jobs_visible_q(user=user))
         .select_related("created_by")
         .defer("params", "result")
         .order_by("-created_at", "-pk")[:limit]

@@ -123,7 +123,7 @@ def import_content(request, slug: str):
         {
             "campaign": campaign,
             "form": form,
-            "jobs": campaign_jobs(campaign=campaign, kind="import_items"),
+            "jobs": campaign_jobs(campaign=campaign, kind="import_items", user=request.user),
         },
         status=400 if form.errors else 200,
     )

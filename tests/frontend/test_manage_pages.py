@@ -114,6 +114,22 @@ def test_a_bad_row_is_named_on_the_job_page_and_nothing_is_imported(
     assert "Nothing was imported" in html and not Item.objects.filter(campaign=campaign).exists()
 
 
+def test_the_import_page_lists_only_the_imports_the_viewer_may_open(logged_in, campaign, make_user):
+    # Another researcher's import (its message and error) answers 404 on its job page: the list leaves it out.
+    from annotation.services.jobs import job_create
+
+    theirs = job_create(kind="import_items", campaign=campaign, created_by=make_user("researcher"), params={})
+    Job.objects.filter(pk=theirs.pk).update(status="failed", error="cannot read their-private-manifest.csv")
+    command_line = job_create(kind="import_items", campaign=campaign, params={})
+    client, user = logged_in("researcher")
+    mine = job_create(kind="import_items", campaign=campaign, created_by=user, params={})
+    html = client.get(f"/manage/campaigns/{campaign.slug}/import/").content.decode()
+    assert f'href="/jobs/{mine.pk}/"' in html and f'href="/jobs/{command_line.pk}/"' in html
+    assert f'href="/jobs/{theirs.pk}/"' not in html and "their-private-manifest" not in html
+    admin, _ = logged_in("admin")
+    assert f'href="/jobs/{theirs.pk}/"' in admin.get(f"/manage/campaigns/{campaign.slug}/import/").content.decode()
+
+
 def test_the_import_form_needs_exactly_one_source(logged_in, campaign):
     client, _ = logged_in("admin")
     response = client.post(f"/manage/campaigns/{campaign.slug}/import/", {})
