@@ -110,9 +110,13 @@ def batch_verdict(*, batch: Batch) -> tuple[dict, Verdict, float | None]:
     refs = references(campaign=campaign, others=others)
     patterns = find_patterns(ev.ratings, durations_ms=ev.durations_ms, habits=campaign_habits(others))
     source = golden_source(campaign=campaign)
+    # A dimension the annotator has never rated (a vendor file with a quality column only) is left out of
+    # the decision, as in a campaign that rates one dimension: "every rated dimension" needs its golden items,
+    # and one never rated would hold every batch for review for want of them.
+    rated = [d for d in dims if ev.cumulative[d].n_golden or any(v is not None for v in ev.ratings[d])] or dims
     verdict = decide(
         settings=qc_settings(campaign),
-        dimensions=dims,
+        dimensions=rated,
         batch=ev.own,
         cumulative=ev.cumulative,
         references=refs,

@@ -69,6 +69,22 @@ def test_the_decision_uses_all_the_annotators_golden_items_and_stores_the_eviden
     assert second.decision == "approved" and "over 40 golden items so far" in second.decision_reason
 
 
+def test_a_vendor_who_rates_one_dimension_is_judged_on_that_dimension(campaign, make_user):
+    # A vendor file with a quality column only: alignment is never rated, so it has no golden items and must
+    # not hold every batch for review ("every rated dimension" needs min_golden golden items).
+    golden = golden_sample(campaign, 60)
+    vendor = make_user("annotator")
+    rows = [(item, q, None) for item, q, _ in ratings_of(golden, noise=0.4, seed=3)]
+    batch = decided(closed_batch(campaign, vendor, rows, kind=Batch.Kind.IMPORTED))
+    assert batch.scrutiny["alignment"]["n_golden"] == 0 and batch.scrutiny["quality"]["n_golden"] == 60
+    assert batch.decision == "approved" and "alignment" not in batch.decision_reason
+    # the same ratings with alignment rated flat do bring alignment in (and are not approved on quality alone)
+    flat = decided(
+        closed_batch(campaign, make_user("annotator"), [(i, q, 3) for i, q, _ in rows], kind=Batch.Kind.IMPORTED)
+    )
+    assert flat.decision != "approved" and "alignment" in flat.decision_reason
+
+
 def test_an_early_batch_held_for_thin_evidence_is_approved_once_the_record_is_conclusive(
     campaign, make_user, django_capture_on_commit_callbacks
 ):
