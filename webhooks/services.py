@@ -45,6 +45,7 @@ from core.errors import InvalidInput, NotFound
 from core.queue import task_named
 
 from .models import Delivery, Endpoint, Event
+from .network import BlockedAddress, opener, url_refusal
 
 SECRET_PREFIX = "whsec_"
 USER_AGENT = "qeval-webhooks/1"
@@ -65,6 +66,9 @@ def _clean_url(url: str) -> str:
         raise InvalidInput("the URL must start with http:// or https:// and name a host")
     if len(url) > (Endpoint._meta.get_field("url").max_length or 500):
         raise InvalidInput("the URL is too long (at most 500 characters)")
+    refusal = url_refusal(url)
+    if refusal:
+        raise InvalidInput(refusal)
     return url
 
 
@@ -242,22 +246,24 @@ def delivery_attempt(*, delivery_id: int) -> Delivery:
             "X-QEval-Signature": signature(secret=endpoint.secret, timestamp=timestamp, body=body),
         },
     )
-    status, text, error = None, "", ""
+    status, text, error, blocked = None, "", "", False
     started = time.perf_counter()
     try:
-        with urllib.request.urlopen(request, timeout=float(_setting("WEBHOOK_TIMEOUT_S", 5.0))) as response:
+        with opener().open(request, timeout=float(_setting("WEBHOOK_TIMEOUT_S", 5.0))) as response:
             status, text = response.status, response.read(500).decode("utf-8", "replace")
     except urllib.error.HTTPError as exc:
         status, text = exc.code, exc.read(500).decode("utf-8", "replace") if exc.fp else ""
-        error = f"HTTP {exc.code}"
+        error = f"HTTP {exc.code}" + (": redirects are not followed" if 300 <= exc.code < 400 else "")
     except (urllib.error.URLError, OSError, ValueError) as exc:
-        error = str(getattr(exc, "reason", exc))[:500] or exc.__class__.__name__
+        reason = getattr(exc, "reason", exc)
+        blocked = isinstance(reason, BlockedAddress)  # trying again would not change the address: give up now
+        error = str(reason)[:500] or exc.__class__.__name__
     elapsed_ms = int((time.perf_counter() - started) * 1000)
     ok = status is not None and 200 <= status < 300
     fields = {"response_status": status, "response_ms": elapsed_ms, "response_body": text[:500], "error": error[:500]}
     if ok:
         fields.update(status=Delivery.Status.SUCCEEDED, delivered_at=timezone.now(), next_attempt_at=None)
-    elif delivery.attempts >= int(_setting("WEBHOOK_MAX_ATTEMPTS", 6)):
+    elif blocked or delivery.attempts >= int(_setting("WEBHOOK_MAX_ATTEMPTS", 6)):
         fields.update(status=Delivery.Status.FAILED, next_attempt_at=None)
     else:
         wait = backoff_s(delivery.attempts)

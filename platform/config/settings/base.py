@@ -8,10 +8,12 @@ either MEDIA_ROOT (a shared volume) or the S3 settings (django-storages).
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parents[3]  # the repository root
 VAR_DIR = Path(os.environ.get("QEVAL_VAR_DIR", BASE_DIR / "var"))
@@ -322,6 +324,16 @@ CELERY_BEAT_SCHEDULE = {
 WEBHOOK_TIMEOUT_S = float(os.environ.get("QEVAL_WEBHOOK_TIMEOUT_S", "5"))
 WEBHOOK_BACKOFF_S = float(os.environ.get("QEVAL_WEBHOOK_BACKOFF_S", "10"))
 WEBHOOK_MAX_ATTEMPTS = int(os.environ.get("QEVAL_WEBHOOK_MAX_ATTEMPTS", "6"))
+# Deliveries go to public internet addresses only (webhooks/network.py: no calls into the deployment);
+# these networks (comma-separated CIDRs) are allowed besides, for a deployment's own receivers inside.
+WEBHOOK_ALLOWED_NETWORKS = [
+    n.strip() for n in os.environ.get("QEVAL_WEBHOOK_ALLOWED_NETWORKS", "").split(",") if n.strip()
+]
+for _network in WEBHOOK_ALLOWED_NETWORKS:
+    try:
+        ipaddress.ip_network(_network, strict=False)
+    except ValueError as _exc:
+        raise ImproperlyConfigured(f"QEVAL_WEBHOOK_ALLOWED_NETWORKS: {_exc} (give CIDRs like 10.20.0.0/16)") from None
 CELERY_TIMEZONE = "UTC"
 
 LOGGING = {
