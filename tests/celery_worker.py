@@ -2,8 +2,8 @@
 
 Use the `celery_worker` fixture together with `@pytest.mark.django_db(transaction=True)`: the worker is
 a separate process, so it only sees committed rows. It runs with the test settings, the test
-database, the same media folder, and a Redis database of its own (QEVAL_TEST_REDIS_DB, default 9)
-that is flushed first.
+database, the same media folder, and a Redis database of its own (CELERY_BROKER_URL's, default db 9: give each
+concurrent run of the suite its own) that is flushed first.
 """
 
 from __future__ import annotations
