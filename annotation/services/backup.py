@@ -76,7 +76,20 @@ def backup_create(*, out: str | Path, media: bool = True, progress=None) -> dict
             "media live on S3 and are not backed up here: pass --no-media and back the bucket up "
             "with its own versioning or replication"
         )
-    out.parent.mkdir(parents=True, exist_ok=True)
+    partial = out.with_name(out.name + ".partial")
+    try:  # a folder that cannot be written to is said now, in one line, before the dump runs
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InvalidInput(f"cannot write {out}: {exc.strerror or exc}") from None
+    try:
+        partial.touch(exist_ok=False)
+        partial.unlink()
+    except FileExistsError:
+        raise InvalidInput(
+            f"{partial} exists: a backup to {out} is being written, or one was stopped (remove it)"
+        ) from None
+    except OSError as exc:
+        raise InvalidInput(f"cannot write {out}: {exc.strerror or exc}") from None
     with tempfile.TemporaryDirectory(prefix="qeval-backup-") as tmp_name:
         tmp = Path(tmp_name)
         manifest = {
@@ -109,7 +122,6 @@ def backup_create(*, out: str | Path, media: bool = True, progress=None) -> dict
         else:
             raise InvalidInput(f"backups support PostgreSQL and SQLite, not {connection.vendor}")
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2))
-        partial = out.with_name(out.name + ".partial")
         try:
             with tarfile.open(partial, "w") as tar:
                 tar.add(tmp / "manifest.json", arcname="manifest.json")

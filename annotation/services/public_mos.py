@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import json
 import math
 import tempfile
 from pathlib import Path
@@ -107,6 +108,22 @@ def _float(value: Any, what: str, line: int) -> float | None:
 
 
 def _read_table(path: Path, layout: str, mapping: dict[str, str], generator: str | None) -> list[dict]:
+    """The table's rows; a file that is not UTF-8 text, not CSV or not readable is refused with a reason."""
+    try:
+        return _read_rows(path, layout, mapping, generator)
+    except UnicodeDecodeError:
+        raise InvalidInput(f"{path.name}: not UTF-8 text (save the table as UTF-8 CSV)") from None
+    except csv.Error as exc:
+        raise InvalidInput(f"{path.name}: cannot parse CSV ({exc})") from None
+    except json.JSONDecodeError as exc:
+        raise InvalidInput(
+            f"{path.name}: a JSON file beside it is not valid JSON ({exc.msg}, line {exc.lineno})"
+        ) from None
+    except OSError as exc:
+        raise InvalidInput(f"cannot read {path}: {exc.strerror or exc}") from None
+
+
+def _read_rows(path: Path, layout: str, mapping: dict[str, str], generator: str | None) -> list[dict]:
     if layout not in LAYOUTS:
         raise InvalidInput(f"unknown layout {layout!r}; choose one of {', '.join(LAYOUTS)}")
     if not path.is_file():
@@ -359,7 +376,6 @@ def _read_tifa160(path: Path, generator: str | None) -> list[dict]:
     meta_path = path.with_name("tifa160.json")
     if not meta_path.is_file():
         raise InvalidInput(f"tifa160.json not found beside {path.name} (it holds the prompts and image paths)")
-    import json
 
     meta = json.loads(meta_path.read_text(encoding="utf-8"))
     ratings: dict[str, list[str]] = {}
@@ -407,7 +423,6 @@ def _read_genai_bench(path: Path, generator: str | None) -> list[dict]:
     ``--media-root`` (default: the file's folder) as ``<model>/<prompt id>.jpeg`` (``.mp4`` for videos).
     Alignment MOS = mean of the ratings; skill tags (``basic_skills``/``advanced_skills``), when present, become
     the category ("basic"/"advanced") and subcategory (the skills, comma-joined)."""
-    import json
 
     video = "video" in path.name.lower()
     try:

@@ -22,8 +22,10 @@ class ServiceCommand(BaseCommand):
         """The text of a UTF-8 input file, or one line saying why it cannot be read."""
         try:
             return Path(path).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise InvalidInput(f"cannot read {path}: {exc}") from None
+        except UnicodeDecodeError as exc:
+            raise InvalidInput(f"{path} is not UTF-8 text (byte {exc.start} is not): give a text file") from None
+        except OSError as exc:
+            raise InvalidInput(f"cannot read {path}: {exc.strerror or exc}") from None
 
     def execute(self, *args, **options):
         try:

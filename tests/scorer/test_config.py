@@ -1,5 +1,7 @@
 """Config: YAML + key=value overrides, unknown keys are an error, saved beside checkpoints."""
 
+import re
+
 import pytest
 
 from training.scorer.config import ConfigError, ScorerConfig, UnknownConfigKey, load_config, save_config
@@ -67,3 +69,21 @@ def test_presets_for_the_released_per_task_models_and_the_joint_model():
     assert ScorerConfig.from_dict(narrowed.to_dict()) == narrowed  # what config.yaml stores reloads the same
     with pytest.raises(ConfigError, match="preset must be one of"):
         ScorerConfig.from_dict({"preset": "image"})
+
+
+@pytest.mark.parametrize(
+    "content,message",
+    [
+        (bytes(range(256)), "not a YAML text file (not UTF-8)"),
+        (b"lr: [1, 2", "not valid YAML (while parsing a flow sequence)"),
+        (None, "no such config file"),
+    ],
+)
+def test_a_config_file_that_cannot_be_read_is_a_config_error(tmp_path, content, message):
+    path = tmp_path / "scorer.yaml"
+    if content is not None:
+        path.write_bytes(content)
+    with pytest.raises(ConfigError, match=re.escape(f"scorer.yaml: {message}")):
+        load_config(path)
+    with pytest.raises(ConfigError, match="a folder, not a config file"):
+        load_config(tmp_path)

@@ -43,7 +43,7 @@ class Command(ServiceCommand):
             path = Path(config)
             if not path.is_file():
                 raise InvalidInput(f"config file {path} does not exist")
-            data = config_from_yaml(text=path.read_text())
+            data = config_from_yaml(text=self.read_utf8(config))
         with transaction.atomic():
             run = run_create(kind=kind, dataset_version_id=version_id, config=data, scorer_id=scorer)
             if enqueue:
