@@ -1,0 +1,46 @@
+"""NUL characters are refused at the door. PostgreSQL cannot store one in text, so a NUL that reached a query
+(a filter, a saved reason) failed the request with a server error; no browser sends one, so a request whose
+path, query string or (on a page) form fields hold one is answered 400 with the reason before any view runs:
+the styled page for people, JSON under /api/ (frontend/errors.py). API bodies are parsed by DRF, which the
+API's exception handler answers 400 for (core/api/exception_handler.py), so they are not read here: reading
+a multipart body in a middleware would take it from DRF's parsers."""
+
+from __future__ import annotations
+
+from django.core.exceptions import BadRequest
+
+from .api.exception_handler import API_PREFIX
+
+REASON = "a NUL character (\\0) in {where}: text cannot hold one; remove it and send again"
+
+
+def nul_in(request) -> str | None:
+    """Where the request holds a NUL character (the address, the query string, a form field), or None."""
+    if "\x00" in request.path:
+        return "the address"
+    if "%00" in request.META.get("QUERY_STRING", "") or any("\x00" in v for v in _values(request.GET)):
+        return "the query string"
+    if request.method == "POST" and not request.path.startswith(API_PREFIX):
+        for name, value in _items(request.POST):
+            if "\x00" in name or "\x00" in value:
+                return f"the form field {name.replace(chr(0), '')!r}"
+    return None
+
+
+def _values(querydict):
+    return (v for _, v in _items(querydict))
+
+
+def _items(querydict):
+    return ((k, v) for k, values in querydict.lists() for v in values)
+
+
+class NulCharacterMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        where = nul_in(request)
+        if where:
+            raise BadRequest(REASON.format(where=where))  # handler400: a page with the reason, or JSON
+        return self.get_response(request)
