@@ -23,13 +23,13 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import DataError, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from core import jobs as state
-from core.errors import ServiceError
+from core.errors import DATA_ERROR_REASON, ServiceError
 from core.events import EXPORT_READY, announce
 from core.jobs import Heartbeat, active_jobs_check, redact_paths
 
@@ -150,6 +150,10 @@ def job_run(*, job_id: int, on_update: Callable[[int, int, str], None] | None = 
         raise
     except KeyboardInterrupt:
         _finish(job, Job.Status.FAILED, error="interrupted (Ctrl-C) on the command line")
+        raise
+    except DataError:  # the database refused a value from the input (a NUL character, a number out of range)
+        log.exception("job %s (%s) failed", job.pk, job.kind)
+        _finish(job, Job.Status.FAILED, error=DATA_ERROR_REASON)
         raise
     except Exception as exc:
         log.exception("job %s (%s) failed", job.pk, job.kind)

@@ -25,7 +25,7 @@ from django.http import HttpResponse, JsonResponse
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from ..errors import ServiceError
+from ..errors import DATA_ERROR_REASON, ServiceError
 
 log = logging.getLogger(__name__)
 API_PREFIX = "/api/"
@@ -94,10 +94,7 @@ def api_exception_handler(exc, context):
         return response
     if isinstance(exc, DataError):
         # The client's value does not fit the column: a NUL character in text, a number out of range.
-        return Response(
-            {"detail": "a value in the request cannot be stored (a NUL character in text, or a number out of range)"},
-            status=400,
-        )
+        return Response({"detail": DATA_ERROR_REASON}, status=400)
     if isinstance(exc, DatabaseError):
         log.exception("database error in the API")
         return Response({"detail": "the database refused this request (internal error)"}, status=500)

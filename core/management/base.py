@@ -9,9 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db import DataError
 from tqdm import tqdm
 
-from ..errors import InvalidInput, ServiceError
+from ..errors import DATA_ERROR_REASON, InvalidInput, ServiceError
 
 
 class ServiceCommand(BaseCommand):
@@ -32,6 +33,8 @@ class ServiceCommand(BaseCommand):
             return super().execute(*args, **options)
         except ServiceError as exc:
             raise CommandError(exc.message) from None
+        except DataError:  # a value from the input the database cannot store; nothing was written
+            raise CommandError(DATA_ERROR_REASON) from None
 
     def progress_bar(self, *, desc: str, unit: str = "it", total: int = 0) -> tqdm:
         """A progress bar on the command's stderr (stdout stays for results, e.g. the id a script reads)."""

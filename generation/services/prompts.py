@@ -34,7 +34,7 @@ from django.utils.text import slugify
 from annotation.models import Campaign, Job, Prompt
 from annotation.services.campaigns import campaign_get
 from annotation.services.jobs import Progress
-from core.errors import InvalidInput
+from core.errors import NUL_IN_ROW, InvalidInput, contains_nul
 
 from ..models import LONG_PROMPT_WORDS, PromptClassification, PromptSet, PromptSetEntry, Taxonomy
 from ..selectors import prompt_set_get
@@ -106,6 +106,8 @@ def _records(path: Path, label: str | None = None) -> Iterator[tuple[int, dict[s
                         continue
                     if len(values) != len(columns):
                         raise InvalidInput(f"{label} line {start}: expected {len(columns)} fields, found {len(values)}")
+                    if contains_nul(values):
+                        raise InvalidInput(f"{label} line {start}: {NUL_IN_ROW}")
                     yield start, dict(zip(columns, values))
             else:
                 for line, text in enumerate(fh, start=1):
@@ -117,6 +119,8 @@ def _records(path: Path, label: str | None = None) -> Iterator[tuple[int, dict[s
                         raise InvalidInput(f"{label} line {line}: not valid JSON ({exc.msg})") from None
                     if not isinstance(record, dict):
                         raise InvalidInput(f"{label} line {line}: each line must be a JSON object")
+                    if contains_nul(record):
+                        raise InvalidInput(f"{label} line {line}: {NUL_IN_ROW}")
                     yield line, {str(k).strip().lower(): v for k, v in record.items()}
     except UnicodeDecodeError:
         raise InvalidInput(f"{label} line {line + 1}: the file is not UTF-8 text") from None

@@ -49,4 +49,32 @@ def test_a_backup_into_a_folder_that_cannot_be_made_or_written_says_so_first(tmp
     assert not (tmp_path / "c.tar").exists()
 
 
+def test_a_nul_character_in_an_imported_row_is_named_with_its_line_and_nothing_is_stored(campaign, tmp_path):
+    """PostgreSQL stores no NUL in text: the readers name the row, and what reaches the database anyway (a
+    golden file's item id) is one line, not a traceback."""
+    from annotation.models import GoldenScore, Job
+    from generation.models import PromptSetEntry
+
+    manifest = tmp_path / "manifest.csv"
+    manifest.write_bytes(
+        b"item_id,media_path,media_type,prompt,generator\nbad,a.png,image,p\x00,g\nok,a.png,image,p,g\n"
+    )
+    with pytest.raises(CommandError, match=r"^manifest.csv line 2: a NUL character \(\\0\) in the row"):
+        call_command("import_items", "--campaign", campaign.slug, "--manifest", str(manifest))
+    assert not Item.objects.exists()
+    assert Job.objects.get(kind="import_items").error.startswith("manifest.csv line 2: a NUL character")
+    prompts = tmp_path / "prompts.jsonl"
+    prompts.write_text('{"text": "fine"}\n{"text": "a cat", "tags": ["x\\u0000"]}\n')
+    with pytest.raises(CommandError, match=r"^prompts.jsonl line 2: a NUL character"):
+        call_command("import_prompts", "--campaign", campaign.slug, "--file", str(prompts))
+    assert not PromptSetEntry.objects.exists()
+    golden = tmp_path / "golden.csv"
+    golden.write_bytes(b"item_id,quality\nx\x00y,3\n")
+    with pytest.raises(
+        CommandError, match=r"^a value cannot be stored \(a NUL character in text, or a number out of range\)"
+    ):
+        call_command("import_golden", "--campaign", campaign.slug, "--file", str(golden))
+    assert not GoldenScore.objects.exists()
+
+
 from tests.mos.conftest import rated, version  # noqa: E402,F401

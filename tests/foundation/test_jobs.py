@@ -38,3 +38,28 @@ def test_job_api_and_page_visibility(client_as, client):
     assert page.status_code == 200 and b"selfcheck" in page.content
     client.force_login(annotator)
     assert client.get(f"/jobs/{cli_job.pk}/").status_code == 404
+
+
+def nul_runner(*, job, progress):
+    """A job runner that hands the database a value it cannot store, as an input file could."""
+    from annotation.models import Item
+
+    return {"n": Item.objects.filter(item_id="a\x00b").count()}
+
+
+@pytest.mark.django_db(transaction=True)  # the refused query ends the transaction, as on a worker (autocommit)
+def test_a_value_the_database_refuses_fails_the_job_with_a_reason_a_person_can_act_on(monkeypatch):
+    from django.db import DataError
+
+    from annotation.services import jobs
+
+    monkeypatch.setitem(jobs.JOB_RUNNERS, "selfcheck", f"{__name__}.nul_runner")
+    job = job_create(kind="selfcheck", params={})
+    with pytest.raises(DataError):
+        job_run(job_id=job.pk)
+    job.refresh_from_db()
+    assert job.status == "failed"
+    assert (
+        job.error
+        == "a value cannot be stored (a NUL character in text, or a number out of range): remove it and try again"
+    )

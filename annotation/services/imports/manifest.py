@@ -15,7 +15,7 @@ from typing import Any
 
 from django.conf import settings
 
-from core.errors import InvalidInput
+from core.errors import NUL_IN_ROW, InvalidInput, contains_nul
 
 from ...models import MediaType
 from ..media import MediaInfo
@@ -99,6 +99,8 @@ def manifest_records(manifest: Path) -> Iterator[tuple[int, dict[str, Any]]]:
                             values[0] if values else None,
                             f"expected {len(columns)} fields, found {len(values)}",
                         )
+                    if contains_nul(values):
+                        raise row_error(label, start, None, NUL_IN_ROW)
                     yield start, dict(zip(columns, values))
             else:
                 for line, text in enumerate(fh, start=1):
@@ -119,6 +121,8 @@ def manifest_records(manifest: Path) -> Iterator[tuple[int, dict[str, Any]]]:
                             str(record.get("item_id") or "").strip() or None,
                             f"missing field(s) {', '.join(missing)}",
                         )
+                    if contains_nul(record):
+                        raise row_error(label, line, None, NUL_IN_ROW)
                     yield line, record
     except UnicodeDecodeError:
         raise InvalidInput(f"{label} line {line + 1}: the manifest is not UTF-8 text") from None
