@@ -43,6 +43,7 @@ def test_a_zip_upload_answers_202_and_its_job_imports_the_items(
     client_as, campaign, django_capture_on_commit_callbacks
 ):
     client, user = client_as("researcher")
+    uploads_before = {name for name in media_files() if name.startswith("imports/uploads/")}
     archive = make_zip(
         {
             "manifest.csv": manifest_csv([("z1", "img/a.png", "a cat"), ("z2", "img/b.png", "a dog")]),
@@ -58,7 +59,8 @@ def test_a_zip_upload_answers_202_and_its_job_imports_the_items(
     assert response.data["status_url"] == f"/api/v1/jobs/{job.pk}/"
     assert (job.status, job.kind, job.created_by, job.result["items_created"]) == ("succeeded", "import_items", user, 2)
     assert Item.objects.get(campaign=campaign, item_id="z2").width == 30
-    assert not any(name.startswith("imports/uploads/") for name in media_files())  # the upload is gone
+    uploads_after = {name for name in media_files() if name.startswith("imports/uploads/")}
+    assert uploads_after == uploads_before  # the upload is gone (the media folder is the session's: others' stay)
     status = client.get(response.data["status_url"])
     assert (status.status_code, status.data["status"], status.data["progress"]) == (200, "succeeded", 4)
 

@@ -6,6 +6,7 @@ import io
 import zipfile
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import override_settings
 
 from annotation.models import Item, Job
@@ -80,7 +81,10 @@ def test_only_the_members_the_manifest_names_are_unpacked(tmp_path):
             )
         ),
     )
-    archive_extract(name=name, dest=tmp_path / "c", manifest="manifest.csv")
+    try:
+        archive_extract(name=name, dest=tmp_path / "c", manifest="manifest.csv")
+    finally:
+        default_storage.delete(name)  # the shared media folder keeps no upload (test_import_api counts them)
     found = sorted(str(p.relative_to(tmp_path / "c")) for p in (tmp_path / "c").rglob("*") if p.is_file())
     assert found == ["img/a.png", "manifest.csv"]
 
@@ -136,3 +140,17 @@ def test_csv_exports_escape_cells_a_spreadsheet_would_run():
     csv_safe.DictWriter(buf, fieldnames=["prompt", "mos"]).writerow({"prompt": '=HYPERLINK("http://x")', "mos": -1.5})
     csv_safe.Writer(buf).writerow(["@SUM(A1)", "+1", "-cmd", "\tx", "a = b", 3])
     assert buf.getvalue().splitlines() == ['"\'=HYPERLINK(""http://x"")",-1.5', "'@SUM(A1),'+1,'-cmd,'\tx,a = b,3"]
+
+
+@override_settings(QEVAL_MAX_UPLOAD_BYTES=1000)
+def test_a_page_upload_over_the_size_limit_is_refused_with_413_before_it_is_read(campaign, make_user):
+    """The import page takes the same zips as the API: the same bound, before Django spools the body to disk."""
+    from django.test import Client
+
+    client = Client()
+    client.force_login(make_user("researcher"))
+    archive = SimpleUploadedFile("big.zip", b"x" * 5000, content_type="application/zip")
+    response = client.post(f"/manage/campaigns/{campaign.slug}/import/", {"archive": archive})
+    assert response.status_code == 413 and response["Content-Type"].startswith("text/plain")
+    assert "more than the limit of 1000 bytes (QEVAL_MAX_UPLOAD_BYTES)" in response.content.decode()
+    assert not Job.objects.exists()

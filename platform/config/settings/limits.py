@@ -20,7 +20,7 @@ def _float(name: str, default: float) -> float:
 GiB, MiB = 1024**3, 1024**2
 
 # --- uploads and imports ---------------------------------------------------------------------------------
-# Any request body under /api/ larger than this is refused with 413 before it is read (zips, media to score).
+# Any request body larger than this is refused with 413 before it is read (zips, media to score; API and pages).
 QEVAL_MAX_UPLOAD_BYTES = _int("QEVAL_MAX_UPLOAD_BYTES", 2 * GiB)
 # An import zip may unpack to at most this many bytes (counted while unpacking, not trusted from the zip)...
 IMPORT_MAX_UNZIPPED_BYTES = _int("QEVAL_IMPORT_MAX_UNZIPPED_BYTES", 20 * GiB)
