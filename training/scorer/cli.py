@@ -116,7 +116,29 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; what a person can mend (a bad config, a file that is missing, unreadable or not what it
+    should be) is one line on stderr and exit code 1, not a traceback. Anything else keeps its traceback."""
+    from .config import ConfigError
+
     args = _parser().parse_args(argv)
+    try:
+        return _run(args)
+    except (ConfigError, OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        print(f"python -m training.scorer {args.command}: {_one_line(exc)}", file=sys.stderr)
+        return 1
+
+
+def _one_line(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{exc.filename}: {exc.strerror}" if exc.filename else exc.strerror
+    if isinstance(exc, UnicodeDecodeError):
+        return f"a file is not UTF-8 text ({exc.reason} at byte {exc.start})"
+    if isinstance(exc, json.JSONDecodeError):
+        return f"not valid JSON ({exc.msg}, line {exc.lineno})"
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
+def _run(args: argparse.Namespace) -> int:
     if args.command == "train":
         from .config import load_config
         from .train import train
@@ -179,8 +201,19 @@ def main(argv: list[str] | None = None) -> int:
 
         items = []
         if args.jsonl:
-            with open(args.jsonl) as fh:
-                items += [json.loads(line) for line in fh if line.strip()]
+            from .config import ConfigError
+
+            with open(args.jsonl, encoding="utf-8") as fh:
+                for n, line in enumerate(fh, 1):
+                    if not line.strip():
+                        continue
+                    try:
+                        item = json.loads(line)
+                    except json.JSONDecodeError as exc:
+                        raise ConfigError(f"{args.jsonl} line {n}: not valid JSON ({exc.msg})") from None
+                    if not isinstance(item, dict) or "media" not in item:
+                        raise ConfigError(f'{args.jsonl} line {n}: each line is an object with "media" and "prompt"')
+                    items.append(item)
         if args.media:
             prompts = args.prompt or [""] * len(args.media)
             if len(prompts) == 1 and len(args.media) > 1:
