@@ -8,6 +8,7 @@ a multipart body in a middleware would take it from DRF's parsers."""
 from __future__ import annotations
 
 from django.core.exceptions import BadRequest
+from django.urls import get_resolver
 
 from .api.exception_handler import API_PREFIX
 
@@ -42,5 +43,8 @@ class NulCharacterMiddleware:
     def __call__(self, request):
         where = nul_in(request)
         if where:
-            raise BadRequest(REASON.format(where=where))  # handler400: a page with the reason, or JSON
+            # The configured handler400 (a page with the reason, JSON under /api/), called rather than raised
+            # into: a raised BadRequest would put a traceback in the log for every such request.
+            handler = get_resolver(getattr(request, "urlconf", None)).resolve_error_handler(400)
+            return handler(request, BadRequest(REASON.format(where=where)))  # type: ignore[call-arg]  # stub: no args
         return self.get_response(request)
