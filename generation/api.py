@@ -31,7 +31,7 @@ from core.permissions import IsResearcher
 
 from . import selectors
 from .models import GenerationJob, GenerationOutput, GeneratorSpec, PromptSet, PromptSetEntry, Taxonomy
-from .services.classify import prompts_classify_enqueue
+from .services.classify import llm_endpoint_check, prompts_classify_enqueue
 from .services.coverage import coverage_compute, coverage_csv
 from .services.generators import generator_register, generator_specs
 from .services.jobs import (
@@ -252,7 +252,10 @@ class PromptClassifyApi(APIView):
             help_text="LLM: a local path or hub id on the worker, or the model name at the endpoint.",
         )
         endpoint = serializers.CharField(
-            required=False, allow_blank=True, default="", help_text="OpenAI-compatible base URL."
+            required=False,
+            allow_blank=True,
+            default="",
+            help_text="OpenAI-compatible base URL: one of the deployment's QEVAL_LLM_ENDPOINTS.",
         )
         overwrite = serializers.BooleanField(default=False, help_text="Also prompts that have a category.")
 
@@ -265,6 +268,8 @@ class PromptClassifyApi(APIView):
         v = data.validated_data
         if v["method"] == "llm" and not (v["model"] or v["endpoint"]):
             raise InvalidInput("an LLM classification needs a model or an endpoint")
+        if v["endpoint"]:
+            v["endpoint"] = llm_endpoint_check(v["endpoint"])  # 400 now, not a failed job later
         job = job_create(
             kind="prompts_classify",
             campaign=prompt_set.campaign,

@@ -25,7 +25,7 @@ from core.roles import ADMIN, RESEARCHER
 from generation import selectors
 from generation.models import GenerationOutput
 from generation.pipelines.spec import SpecError, parse_params
-from generation.services.classify import prompts_classify_enqueue
+from generation.services.classify import llm_endpoint_check, prompts_classify_enqueue
 from generation.services.coverage import coverage_compute
 from generation.services.generators import generator_register, generator_specs
 from generation.services.jobs import (
@@ -149,6 +149,8 @@ def prompts_classify_view(request, slug: str, set_slug: str):
         model, endpoint = request.POST.get("model", "").strip(), request.POST.get("endpoint", "").strip()
         if method == "llm" and not (model or endpoint):
             raise InvalidInput("an LLM classification needs a model or an endpoint")
+        if endpoint:
+            endpoint = llm_endpoint_check(endpoint)
         job = job_create(
             kind="prompts_classify",
             campaign=campaign,

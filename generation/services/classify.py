@@ -87,13 +87,30 @@ def parse_llm_answer(text: str, leaves: Leaves) -> tuple[str, str]:
     return leaves.resolve(category, subcategory)
 
 
+def llm_endpoint_check(endpoint: str) -> str:
+    """The endpoint (without a trailing slash) when the deployment lists it in QEVAL_LLM_ENDPOINTS, else
+    InvalidInput naming the ones it does. The workers call only these and send the key only to these: a URL a
+    researcher types could be a service inside the deployment, or a server of theirs that collects the key."""
+    url = (endpoint or "").strip().rstrip("/")
+    allowed = list(settings.QEVAL_LLM_ENDPOINTS)
+    if url in allowed:
+        return url
+    if not allowed:
+        raise InvalidInput(
+            "no LLM endpoint is configured here: an operator lists them in QEVAL_LLM_ENDPOINTS "
+            "(or give a model the worker holds)"
+        )
+    raise InvalidInput(f"endpoint {url} is not one this deployment calls: choose {', '.join(allowed)}")
+
+
 def llm_client(*, model: str, endpoint: str = "") -> tuple[Callable[[str], str], str]:
-    """(instruction -> text, recorded name): an OpenAI-compatible endpoint when one is given, else a local
-    Hugging Face causal LM (path or hub id). The clients are V2S's (training/scorer/v2s.py); the endpoint's key is
-    QEVAL_LLM_API_KEY (settings)."""
+    """(instruction -> text, recorded name): an OpenAI-compatible endpoint when one is given (one of
+    QEVAL_LLM_ENDPOINTS), else a local Hugging Face causal LM (path or hub id). The clients are V2S's
+    (training/scorer/v2s.py); the endpoint's key is QEVAL_LLM_API_KEY (settings)."""
     from training.scorer.v2s import hf_causal_lm_client, openai_chat_client
 
     if endpoint:
+        endpoint = llm_endpoint_check(endpoint)
         return openai_chat_client(
             endpoint, model or "default", settings.QEVAL_LLM_API_KEY or None
         ), f"{model or 'default'}@{endpoint}"

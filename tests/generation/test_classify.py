@@ -60,12 +60,13 @@ class _Endpoint(BaseHTTPRequestHandler):
 
 
 @pytest.mark.django_db
-def test_an_openai_compatible_endpoint_classifies_over_http(prompt_set):
+def test_an_openai_compatible_endpoint_classifies_over_http(prompt_set, settings):
     server = HTTPServer(("127.0.0.1", 0), _Endpoint)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
         url = f"http://127.0.0.1:{server.server_port}/v1"
+        settings.QEVAL_LLM_ENDPOINTS = [url]  # the deployment lists it
         counts = prompts_classify(prompt_set=prompt_set, method="llm", model="qwen-test", endpoint=url, overwrite=True)
     finally:
         server.shutdown()
@@ -75,3 +76,45 @@ def test_an_openai_compatible_endpoint_classifies_over_http(prompt_set):
     prompt = Prompt.objects.get(text__startswith="A red cube")
     assert (prompt.category, prompt.classification.method) == ("Interaction Ability", "llm")
     assert prompt.classification.model == f"qwen-test@{url}"
+
+
+@pytest.mark.django_db
+def test_only_the_endpoints_the_deployment_lists_are_called(prompt_set, settings, client_as, make_user):
+    """The key goes with every call: an endpoint a researcher types could collect it, or reach inside."""
+    from annotation.models import Job
+    from core.errors import InvalidInput
+
+    settings.QEVAL_LLM_ENDPOINTS = []
+    with pytest.raises(
+        InvalidInput, match="no LLM endpoint is configured here: an operator lists them in QEVAL_LLM_ENDPOINTS"
+    ):
+        prompts_classify(prompt_set=prompt_set, method="llm", endpoint="http://169.254.169.254/v1")
+    settings.QEVAL_LLM_ENDPOINTS = ["http://vllm.internal:8000/v1"]
+    with pytest.raises(
+        InvalidInput,
+        match=r"endpoint https://collector.example/v1 is not one this deployment calls: choose http://vllm.internal:8000/v1$",
+    ):
+        prompts_classify(prompt_set=prompt_set, method="llm", endpoint="https://collector.example/v1/")
+    campaign = prompt_set.campaign
+    client, _ = client_as("researcher")
+    answer = client.post(
+        f"/api/v1/campaigns/{campaign.slug}/prompt-sets/{prompt_set.slug}/classify/",
+        {"method": "llm", "endpoint": "http://10.0.0.7/v1"},
+        format="json",
+    )
+    assert answer.status_code == 400
+    assert (
+        answer.json()["detail"]
+        == "endpoint http://10.0.0.7/v1 is not one this deployment calls: choose http://vllm.internal:8000/v1"
+    )
+    from django.test import Client
+
+    page = Client()
+    page.force_login(make_user("researcher"))
+    response = page.post(
+        f"/generation/{campaign.slug}/prompts/{prompt_set.slug}/classify/",
+        {"method": "llm", "endpoint": "http://10.0.0.7/v1"},
+        follow=True,
+    )
+    assert "is not one this deployment calls" in response.content.decode()
+    assert not Job.objects.filter(kind="prompts_classify").exists()

@@ -190,7 +190,10 @@ TRAINING_SCORE_SYNC_MAX_FILES = int(os.environ.get("QEVAL_SCORE_SYNC_MAX_FILES",
 # has not written it within GENERATION_LEASE_S seconds is handed to another worker.
 GENERATION_ROOT = Path(os.environ.get("QEVAL_GENERATION_ROOT", VAR_DIR / "generation"))
 GENERATION_LEASE_S = int(os.environ.get("QEVAL_GENERATION_LEASE_S", "1800"))
-# The key of the OpenAI-compatible endpoint that classifies prompts (classify_prompts --endpoint); unset: none.
+# The OpenAI-compatible endpoints that may classify prompts (comma-separated base URLs, e.g.
+# http://vllm.internal:8000/v1) and their key. The workers call these only, and send the key to these only:
+# an endpoint a researcher types is otherwise a way to reach inside the deployment or to collect the key.
+QEVAL_LLM_ENDPOINTS = [u.strip().rstrip("/") for u in os.environ.get("QEVAL_LLM_ENDPOINTS", "").split(",") if u.strip()]
 QEVAL_LLM_API_KEY = os.environ.get("QEVAL_LLM_API_KEY", "")
 # How often the rating page extends its leases while the annotator is active (seconds).
 QEVAL_HEARTBEAT_SECONDS = int(os.environ.get("QEVAL_HEARTBEAT_SECONDS", "60"))
