@@ -28,10 +28,11 @@ from annotation.services.campaigns import campaign_get
 from annotation.services.jobs import job_create, job_enqueue
 from core.errors import InvalidInput, NotFound, ServiceError
 from core.permissions import IsResearcher
+from training.services.configs import llm_endpoint_check
 
 from . import selectors
 from .models import GenerationJob, GenerationOutput, GeneratorSpec, PromptSet, PromptSetEntry, Taxonomy
-from .services.classify import llm_endpoint_check, prompts_classify_enqueue
+from .services.classify import prompts_classify_enqueue
 from .services.coverage import coverage_compute, coverage_csv
 from .services.generators import generator_register, generator_specs
 from .services.jobs import (

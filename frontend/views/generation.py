@@ -25,7 +25,7 @@ from core.roles import ADMIN, RESEARCHER
 from generation import selectors
 from generation.models import GenerationOutput
 from generation.pipelines.spec import SpecError, parse_params
-from generation.services.classify import llm_endpoint_check, prompts_classify_enqueue
+from generation.services.classify import prompts_classify_enqueue
 from generation.services.coverage import coverage_compute
 from generation.services.generators import generator_register, generator_specs
 from generation.services.jobs import (
@@ -36,6 +36,7 @@ from generation.services.jobs import (
 )
 from generation.services.prompts import prompt_set_get
 from generation.services.review import outputs_review
+from training.services.configs import llm_endpoint_check
 
 from ..access import role_required
 

@@ -25,6 +25,7 @@ from annotation.models import Job, Prompt
 from annotation.services.campaigns import campaign_get
 from annotation.services.jobs import Progress, job_enqueue
 from core.errors import InvalidInput
+from training.services.configs import llm_endpoint_check
 
 from ..models import PromptClassification, PromptSet, PromptSetEntry, Taxonomy
 from ..selectors import prompt_set_get
@@ -85,22 +86,6 @@ def parse_llm_answer(text: str, leaves: Leaves) -> tuple[str, str]:
     if not category or not subcategory:
         raise ValueError("the answer lacks category or subcategory")
     return leaves.resolve(category, subcategory)
-
-
-def llm_endpoint_check(endpoint: str) -> str:
-    """The endpoint (without a trailing slash) when the deployment lists it in QEVAL_LLM_ENDPOINTS, else
-    InvalidInput naming the ones it does. The workers call only these and send the key only to these: a URL a
-    researcher types could be a service inside the deployment, or a server of theirs that collects the key."""
-    url = (endpoint or "").strip().rstrip("/")
-    allowed = list(settings.QEVAL_LLM_ENDPOINTS)
-    if url in allowed:
-        return url
-    if not allowed:
-        raise InvalidInput(
-            "no LLM endpoint is configured here: an operator lists them in QEVAL_LLM_ENDPOINTS "
-            "(or give a model the worker holds)"
-        )
-    raise InvalidInput(f"endpoint {url} is not one this deployment calls: choose {', '.join(allowed)}")
 
 
 def llm_client(*, model: str, endpoint: str = "") -> tuple[Callable[[str], str], str]:

@@ -56,6 +56,15 @@ def test_unknown_config_key_is_400_and_names_the_key(client_as, version):
         ({"kind": "bake", "dataset_version": "VERSION"}, "kind must be one of"),
         ({"kind": "train", "dataset_version": "VERSION", "config": {"output_dir": "/tmp/x"}}, "set by the platform"),
         ({"kind": "train", "dataset_version": "VERSION", "config": {"epochs": "many"}}, "bad value for epochs"),
+        # The worker would send this environment variable's value as the endpoint's key (SECRET_KEY, a storage key).
+        (
+            {"kind": "train", "dataset_version": "VERSION", "config": {"v2s_api_key_env": "SECRET_KEY"}},
+            "v2s_api_key_env are set by the platform",
+        ),
+        (
+            {"kind": "train", "dataset_version": "VERSION", "config": {"v2s_endpoint": "https://collector.example/v1"}},
+            "no LLM endpoint is configured here",
+        ),
     ],
 )
 def test_bad_launches_are_400_with_a_reason(client_as, version, payload, reason):
@@ -178,3 +187,35 @@ def test_loss_curve_is_thinned_to_the_limit_keeping_first_and_last():
     steps = [p["step"] for p in thinned]
     assert steps == sorted(set(steps))
     assert thin_curve(points[:10], limit=500) == points[:10]
+
+
+@pytest.mark.django_db
+def test_a_listed_llm_endpoint_is_taken_and_every_run_sends_the_deployments_key_only(client_as, version, settings):
+    from training.services.configs import platform_keys
+
+    settings.QEVAL_LLM_ENDPOINTS = ["http://vllm.internal:8000/v1"]
+    client, _ = client_as("researcher")
+    resp = client.post(
+        "/api/v1/training-runs/",
+        {"kind": "train", "dataset_version": version.pk, "config": {"v2s_endpoint": "http://vllm.internal:8000/v1/"}},
+        format="json",
+    )
+    assert resp.status_code == 202, resp.content
+    assert resp.json()["config"] == {"v2s_endpoint": "http://vllm.internal:8000/v1"}
+    refused = client.post(
+        "/api/v1/training-runs/",
+        {"kind": "train", "dataset_version": version.pk, "config": {"v2s_endpoint": "http://10.1.2.3/v1"}},
+        format="json",
+    )
+    assert refused.status_code == 400
+    assert (
+        refused.json()["detail"]
+        == "endpoint http://10.1.2.3/v1 is not one this deployment calls: choose http://vllm.internal:8000/v1"
+    )
+    assert platform_keys()["v2s_api_key_env"] == "QEVAL_LLM_API_KEY"
+    assert platform_keys(data_dir="d", output_dir="o") == {
+        "v2s_api_key_env": "QEVAL_LLM_API_KEY",
+        "data_dir": "d",
+        "output_dir": "o",
+        "resume_from": "latest",
+    }

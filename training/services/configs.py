@@ -12,8 +12,35 @@ from django.conf import settings
 
 from core.errors import InvalidInput
 
-# Set by the platform for every run: where the export is, where outputs go, and resuming.
-PLATFORM_KEYS = ("data_dir", "output_dir", "resume_from")
+# Set by the platform for every run: where the export is, where outputs go, resuming, and which environment
+# variable holds the LLM endpoint's key (the deployment's QEVAL_LLM_API_KEY: a config that named another could send
+# any of the worker's secrets, SECRET_KEY or a storage key, to an endpoint of its choosing).
+PLATFORM_KEYS = ("data_dir", "output_dir", "resume_from", "v2s_api_key_env")
+LLM_API_KEY_ENV = "QEVAL_LLM_API_KEY"
+
+
+def platform_keys(*, data_dir: str | None = None, output_dir: str | None = None) -> dict:
+    """What the platform sets in every run's config (the worker's side of PLATFORM_KEYS)."""
+    keys: dict[str, str] = {"v2s_api_key_env": LLM_API_KEY_ENV}
+    if data_dir is not None and output_dir is not None:
+        keys.update(data_dir=data_dir, output_dir=output_dir, resume_from="latest")
+    return keys
+
+
+def llm_endpoint_check(endpoint: str) -> str:
+    """The endpoint (without a trailing slash) when the deployment lists it in QEVAL_LLM_ENDPOINTS, else
+    InvalidInput naming the ones it does. The workers call only these and send the key only to these: a URL a
+    researcher types could be a service inside the deployment, or a server of theirs that collects the key."""
+    url = (endpoint or "").strip().rstrip("/")
+    allowed = list(settings.QEVAL_LLM_ENDPOINTS)
+    if url in allowed:
+        return url
+    if not allowed:
+        raise InvalidInput(
+            "no LLM endpoint is configured here: an operator lists them in QEVAL_LLM_ENDPOINTS "
+            "(or give a model the worker holds)"
+        )
+    raise InvalidInput(f"endpoint {url} is not one this deployment calls: choose {', '.join(allowed)}")
 
 
 def default_base_model() -> str:
@@ -33,6 +60,8 @@ def config_validate(*, config: Any) -> dict:
     taken = [k for k in PLATFORM_KEYS if k in config]
     if taken:
         raise InvalidInput(f"config key(s) {', '.join(taken)} are set by the platform for each run; remove them")
+    if config.get("v2s_endpoint"):
+        config = {**config, "v2s_endpoint": llm_endpoint_check(str(config["v2s_endpoint"]))}
     try:
         ScorerConfig.from_dict(config)
     except ConfigError as exc:

@@ -34,7 +34,7 @@ from core.events import TRAINING_FINISHED, announce
 from core.jobs import Heartbeat, active_jobs_check
 
 from ..models import LOSS_CURVE_MAX_POINTS, Scorer, TrainingRun
-from .configs import config_validate, default_base_model
+from .configs import config_validate, default_base_model, platform_keys
 
 log = logging.getLogger(__name__)
 
@@ -288,7 +288,7 @@ def _train(run: TrainingRun, export_dir: Path, *, resumed: bool, on_progress: Pr
     from training.scorer.train import train  # torch: only on the training worker
 
     model_dir = Path(run.output_dir) / "model"
-    data = {**run.config, "data_dir": str(export_dir), "output_dir": str(model_dir), "resume_from": "latest"}
+    data = {**run.config, **platform_keys(data_dir=str(export_dir), output_dir=str(model_dir))}
     data.setdefault("model_name_or_path", run.base_model)
     if "eval_split" not in run.config:
         data["eval_split"] = _nonempty_split(export_dir, ("val", "test"))
@@ -351,7 +351,7 @@ def _evaluate(run: TrainingRun, export_dir: Path, *, on_progress: ProgressCallba
         export_dir,
         split=split,
         out_dir=Path(run.output_dir) / "eval",
-        overrides=run.config or None,
+        overrides={**(run.config or {}), **platform_keys()},
         on_progress=recorder,
     )
     recorder.flush()
