@@ -91,6 +91,7 @@ def campaign_page(request, slug: str):
         "generators": list(generator_specs(campaign=campaign)),
         "jobs": selectors.job_list(campaign=campaign)[:50],
         "taxonomies": selectors.taxonomies_for(campaign=campaign),
+        "llm_endpoints": settings.QEVAL_LLM_ENDPOINTS,  # the only ones the workers call: a choice, not a URL typed
         **_coverage_context(campaign),
     }
     return render(request, "frontend/generation/campaign.html", context)

@@ -118,3 +118,9 @@ def test_only_the_endpoints_the_deployment_lists_are_called(prompt_set, settings
     )
     assert "is not one this deployment calls" in response.content.decode()
     assert not Job.objects.filter(kind="prompts_classify").exists()
+    # The page offers the listed endpoints as a choice, and no endpoint field where none is listed.
+    html = page.get(f"/generation/{campaign.slug}/").content.decode()
+    assert '<select name="endpoint" aria-label="LLM endpoint">' in html
+    assert '<option value="http://vllm.internal:8000/v1">' in html
+    settings.QEVAL_LLM_ENDPOINTS = []
+    assert 'name="endpoint"' not in page.get(f"/generation/{campaign.slug}/").content.decode()
