@@ -260,6 +260,9 @@ def delivery_attempt(*, delivery_id: int) -> Delivery:
         error = str(reason)[:500] or exc.__class__.__name__
     elapsed_ms = int((time.perf_counter() - started) * 1000)
     ok = status is not None and 200 <= status < 300
+    # The receiver's words are stored as text: a NUL in them (PostgreSQL stores none) would fail every save of
+    # this outcome and leave the delivery pending, sent again each minute past its last try.
+    text, error = text.replace("\x00", "\ufffd"), error.replace("\x00", "\ufffd")
     fields = {"response_status": status, "response_ms": elapsed_ms, "response_body": text[:500], "error": error[:500]}
     if ok:
         fields.update(status=Delivery.Status.SUCCEEDED, delivered_at=timezone.now(), next_attempt_at=None)

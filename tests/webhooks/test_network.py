@@ -40,7 +40,7 @@ INSIDE = (
 class Receiver:
     """A local HTTP server: counts requests; answers `status` with `headers`."""
 
-    def __init__(self, status=200, headers=()):
+    def __init__(self, status=200, headers=(), body=None):
         self.requests = 0
         receiver = self
 
@@ -52,7 +52,7 @@ class Receiver:
                 for name, value in headers:
                     self.send_header(name, value)
                 self.end_headers()
-                self.wfile.write(b"secret inside" if status == 200 else b"moved")
+                self.wfile.write(body if body is not None else b"secret inside" if status == 200 else b"moved")
 
             def log_message(self, *args):
                 pass
@@ -180,3 +180,11 @@ def test_a_bad_allowed_network_stops_the_settings_with_one_line():
     assert "QEVAL_WEBHOOK_ALLOWED_NETWORKS: 'not-a-network' does not appear to be an IPv4 or IPv6 network" in (
         result.stderr
     )
+
+
+def test_a_receiver_answering_a_nul_character_is_recorded_not_retried_forever(campaign, settings, receivers):
+    """PostgreSQL stores no NUL in text: the answer is kept with the NUL replaced, so the outcome is saved."""
+    settings.WEBHOOK_ALLOWED_NETWORKS = ["127.0.0.0/8"]
+    hook = receivers(body=b"ok\x00then")
+    delivery = delivery_attempt(delivery_id=_delivery(campaign, hook.url).pk)
+    assert (delivery.status, delivery.response_body) == ("succeeded", "ok\ufffdthen")
