@@ -10,6 +10,8 @@ what it says (server-side request forgery). So:
 - delivery resolves the name itself, refuses it when any of its addresses is not public, and connects to
   the address it checked (`guarded_create_connection`), so a name that answers a public address at
   registration and a private one later (DNS rebinding) still cannot reach inside;
+- a try ends after WEBHOOK_DEADLINE_S in all (`time_limit`): the socket timeout counts per read, so a receiver
+  that answers a byte at a time would otherwise hold a worker of the default queue for as long as it likes;
 - redirects are not followed (a 3xx is a failed try: the receiver must answer the URL it registered) and
   no proxy from the environment is used (the check would be on the proxy, not the receiver).
 
@@ -22,7 +24,10 @@ from __future__ import annotations
 import http.client
 import ipaddress
 import socket
+import threading
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -99,11 +104,52 @@ def guarded_create_connection(address, timeout=socket._GLOBAL_DEFAULT_TIMEOUT, s
             if source_address:
                 sock.bind(source_address)
             sock.connect(sockaddr)
+            _limit_socket(sock)
             return sock
         except OSError as exc:
             error = exc
             sock.close()
     raise error or OSError(f"{host} has no address")
+
+
+class TimeLimit:
+    """One try's limit in all; `expired` once it has shut the try's connections."""
+
+    def __init__(self, seconds: float):
+        self.seconds, self.expired = seconds, False
+        self.timers: list[threading.Timer] = []
+
+    def shut(self, sock: socket.socket) -> None:
+        self.expired = True
+        try:
+            sock.shutdown(socket.SHUT_RDWR)  # the blocked read returns at once; the opener sees the end
+        except OSError:
+            pass  # closed already: the try had ended
+
+
+_current = threading.local()
+
+
+@contextmanager
+def time_limit(seconds: float) -> Iterator[TimeLimit]:
+    """Every connection made inside (on this thread) is shut `seconds` after it opened."""
+    limit = TimeLimit(seconds)
+    _current.limit = limit
+    try:
+        yield limit
+    finally:
+        _current.limit = None
+        for timer in limit.timers:
+            timer.cancel()
+
+
+def _limit_socket(sock: socket.socket) -> None:
+    limit = getattr(_current, "limit", None)
+    if limit is not None:
+        timer = threading.Timer(limit.seconds, limit.shut, (sock,))
+        timer.daemon = True
+        timer.start()
+        limit.timers.append(timer)
 
 
 class _GuardedHTTPConnection(http.client.HTTPConnection):

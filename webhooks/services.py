@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import http.client
 import json
 import secrets
 import time
@@ -45,7 +46,7 @@ from core.errors import InvalidInput, NotFound
 from core.queue import task_named
 
 from .models import Delivery, Endpoint, Event
-from .network import BlockedAddress, opener, url_refusal
+from .network import BlockedAddress, opener, time_limit, url_refusal
 
 SECRET_PREFIX = "whsec_"
 USER_AGENT = "qeval-webhooks/1"
@@ -248,16 +249,21 @@ def delivery_attempt(*, delivery_id: int) -> Delivery:
     )
     status, text, error, blocked = None, "", "", False
     started = time.perf_counter()
-    try:
-        with opener().open(request, timeout=float(_setting("WEBHOOK_TIMEOUT_S", 5.0))) as response:
-            status, text = response.status, response.read(500).decode("utf-8", "replace")
-    except urllib.error.HTTPError as exc:
-        status, text = exc.code, exc.read(500).decode("utf-8", "replace") if exc.fp else ""
-        error = f"HTTP {exc.code}" + (": redirects are not followed" if 300 <= exc.code < 400 else "")
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        reason = getattr(exc, "reason", exc)
-        blocked = isinstance(reason, BlockedAddress)  # trying again would not change the address: give up now
-        error = str(reason)[:500] or exc.__class__.__name__
+    deadline_s = float(_setting("WEBHOOK_DEADLINE_S", 15.0))
+    with time_limit(deadline_s) as limit:
+        try:
+            with opener().open(request, timeout=float(_setting("WEBHOOK_TIMEOUT_S", 5.0))) as response:
+                status, text = response.status, response.read(500).decode("utf-8", "replace")
+        except urllib.error.HTTPError as exc:
+            status, text = exc.code, exc.read(500).decode("utf-8", "replace") if exc.fp else ""
+            error = f"HTTP {exc.code}" + (": redirects are not followed" if 300 <= exc.code < 400 else "")
+        except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as exc:
+            reason = getattr(exc, "reason", exc)
+            blocked = isinstance(reason, BlockedAddress)  # trying again would not change the address: give up now
+            error = str(reason)[:500] or exc.__class__.__name__
+    if limit.expired:  # cut mid-answer: what was read may look whole (headers end at the cut), but it is not
+        status, text = None, ""
+        error = f"no complete answer within {deadline_s:g} s (WEBHOOK_DEADLINE_S): the try was cut"
     elapsed_ms = int((time.perf_counter() - started) * 1000)
     ok = status is not None and 200 <= status < 300
     # The receiver's words are stored as text: a NUL in them (PostgreSQL stores none) would fail every save of

@@ -188,3 +188,41 @@ def test_a_receiver_answering_a_nul_character_is_recorded_not_retried_forever(ca
     hook = receivers(body=b"ok\x00then")
     delivery = delivery_attempt(delivery_id=_delivery(campaign, hook.url).pk)
     assert (delivery.status, delivery.response_body) == ("succeeded", "ok\ufffdthen")
+
+
+def test_a_receiver_answering_a_byte_at_a_time_is_cut_at_the_deadline(campaign, settings):
+    """The socket timeout counts per read: a receiver that trickles its answer would hold a worker of the default
+    queue as long as it liked. The try is cut at WEBHOOK_DEADLINE_S and tried again later."""
+    import time as clock
+
+    settings.WEBHOOK_ALLOWED_NETWORKS = ["127.0.0.0/8"]
+    settings.WEBHOOK_TIMEOUT_S, settings.WEBHOOK_DEADLINE_S = 1.0, 1.5
+    state = {"bytes": 0, "done": False}
+
+    class Trickle(BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self.wfile.write(b"HTTP/1.1 200 OK\r\nX-Slow: ")
+            try:
+                for _ in range(100):  # 20 s of header, a byte each 0.2 s: each read well inside the timeout
+                    self.wfile.write(b"a")
+                    self.wfile.flush()
+                    state["bytes"] += 1
+                    clock.sleep(0.2)
+                self.wfile.write(b"\r\n\r\n")
+                state["done"] = True
+            except OSError:
+                pass  # cut by the platform
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Trickle)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        delivery = delivery_attempt(delivery_id=_delivery(campaign, f"http://127.0.0.1:{server.server_port}/hook").pk)
+    finally:
+        server.shutdown()
+    assert not state["done"] and state["bytes"] > 0  # it was sending, and the try ended first
+    assert delivery.error == "no complete answer within 1.5 s (WEBHOOK_DEADLINE_S): the try was cut"
+    assert (delivery.status, delivery.response_status) == ("pending", None) and delivery.next_attempt_at is not None

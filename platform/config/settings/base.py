@@ -328,6 +328,8 @@ CELERY_BEAT_SCHEDULE = {
 WEBHOOK_TIMEOUT_S = float(os.environ.get("QEVAL_WEBHOOK_TIMEOUT_S", "5"))
 WEBHOOK_BACKOFF_S = float(os.environ.get("QEVAL_WEBHOOK_BACKOFF_S", "10"))
 WEBHOOK_MAX_ATTEMPTS = int(os.environ.get("QEVAL_WEBHOOK_MAX_ATTEMPTS", "6"))
+# A try's limit in all (the timeout above counts per read: a receiver sending a byte at a time is cut here).
+WEBHOOK_DEADLINE_S = float(os.environ.get("QEVAL_WEBHOOK_DEADLINE_S", "15"))
 # Deliveries go to public internet addresses only (webhooks/network.py: no calls into the deployment);
 # these networks (comma-separated CIDRs) are allowed besides, for a deployment's own receivers inside.
 WEBHOOK_ALLOWED_NETWORKS = [
