@@ -19,21 +19,21 @@ def nul_in(request) -> str | None:
     """Where the request holds a NUL character (the address, the query string, a form field), or None."""
     if "\x00" in request.path:
         return "the address"
-    if "%00" in request.META.get("QUERY_STRING", "") or any("\x00" in v for v in _values(request.GET)):
+    if _field_with_nul(request.GET) is not None:
         return "the query string"
     if request.method == "POST" and not request.path.startswith(API_PREFIX):
-        for name, value in _items(request.POST):
-            if "\x00" in name or "\x00" in value:
-                return f"the form field {name.replace(chr(0), '')!r}"
+        name = _field_with_nul(request.POST)
+        if name is not None:
+            return f"the form field {name.replace(chr(0), '')!r}"
     return None
 
 
-def _values(querydict):
-    return (v for _, v in _items(querydict))
-
-
-def _items(querydict):
-    return ((k, v) for k, values in querydict.lists() for v in values)
+def _field_with_nul(querydict) -> str | None:
+    """The first field whose name or a value holds a NUL, or None (a QueryDict decodes %00 in both)."""
+    for name, values in querydict.lists():
+        if "\x00" in name or any("\x00" in v for v in values):
+            return name
+    return None
 
 
 class NulCharacterMiddleware:

@@ -75,19 +75,16 @@ def url_refusal(url: str) -> str | None:
     """Why a URL cannot be registered as a webhook, or None. Names are resolved at delivery, not here (a
     receiver's name may not resolve yet, and what it resolves to may change: delivery checks again)."""
     host = (urlsplit(url).hostname or "").rstrip(".").lower()
-    if host == "localhost" or host.endswith(".localhost"):
-        if not any(ipaddress.ip_address("127.0.0.1") in n for n in allowed_networks()):
-            return _not_public(host)
-        return None
-    address = _literal_address(host)
+    named_localhost = host == "localhost" or host.endswith(".localhost")
+    address = ipaddress.ip_address("127.0.0.1") if named_localhost else _literal_address(host)
     if address is not None and not address_allowed(address):
-        return _not_public(str(address))
+        return _not_public(host if named_localhost else str(address))
     return None
 
 
 def guarded_create_connection(address, timeout=socket._GLOBAL_DEFAULT_TIMEOUT, source_address=None):  # type: ignore[attr-defined]
     """socket.create_connection that resolves the host once, refuses it when any address is not allowed,
-    and connects to the addresses it checked."""
+    and connects to the addresses it checked (each an IP literal, so nothing is resolved again)."""
     host, port = address
     infos = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)
     for info in infos:
@@ -96,19 +93,14 @@ def guarded_create_connection(address, timeout=socket._GLOBAL_DEFAULT_TIMEOUT, s
             shown = str(ip) if str(ip) == host else f"{host} ({ip})"
             raise BlockedAddress(_not_public(shown))
     error: OSError | None = None
-    for family, socktype, proto, _name, sockaddr in infos:
-        sock = socket.socket(family, socktype, proto)
+    for *_, sockaddr in infos:
         try:
-            if timeout is not socket._GLOBAL_DEFAULT_TIMEOUT:  # type: ignore[attr-defined]
-                sock.settimeout(timeout)
-            if source_address:
-                sock.bind(source_address)
-            sock.connect(sockaddr)
-            _limit_socket(sock)
-            return sock
+            sock = socket.create_connection((str(sockaddr[0]), int(sockaddr[1])), timeout, source_address)
         except OSError as exc:
             error = exc
-            sock.close()
+            continue
+        _limit_socket(sock)
+        return sock
     raise error or OSError(f"{host} has no address")
 
 

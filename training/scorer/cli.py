@@ -25,6 +25,8 @@ import json
 import sys
 from pathlib import Path
 
+from .config import ConfigError  # PyYAML only: the heavy imports stay inside the commands
+
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
@@ -118,8 +120,6 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run one command; what a person can mend (a bad config, a file that is missing, unreadable or not what it
     should be) is one line on stderr and exit code 1, not a traceback. Anything else keeps its traceback."""
-    from .config import ConfigError
-
     args = _parser().parse_args(argv)
     try:
         return _run(args)
@@ -201,8 +201,6 @@ def _run(args: argparse.Namespace) -> int:
 
         items = []
         if args.jsonl:
-            from .config import ConfigError
-
             with open(args.jsonl, encoding="utf-8") as fh:
                 for n, line in enumerate(fh, 1):
                     if not line.strip():
